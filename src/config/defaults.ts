@@ -1,0 +1,181 @@
+/**
+ * Every setting of Tessera, in one place: its default, its allowed range and what it
+ * does. Precedence is command-line flag > `TESSERA_*` environment variable > the default
+ * here. The flag is the key in kebab-case (`sessionIdleTimeout` → `--session-idle-timeout`)
+ * and the environment variable the key in upper snake case with a `TESSERA_` prefix
+ * (`TESSERA_SESSION_IDLE_TIMEOUT`). The README's configuration table is generated from
+ * this object (`npm run docs:config`) and a test keeps the two in step.
+ */
+
+export type SettingType = "int" | "bool" | "string" | "url" | "enum";
+
+export interface SettingSpec {
+  readonly type: SettingType;
+  /** `undefined` means "derived at load time" (see `doc`). */
+  readonly default: number | boolean | string | undefined;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+  /** URL schemes accepted by a `url` setting. */
+  readonly schemes?: readonly string[];
+  /** Only settable from the environment (never a flag, so it stays out of `ps`). */
+  readonly envOnly?: boolean;
+}
+
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const SETTINGS = {
+  // ── Listening ────────────────────────────────────────────────────────────────
+  port: { type: "int", default: 4000, min: 0, max: 65535, doc: "TCP port to listen on." },
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    doc: "Address to listen on. A non-loopback address needs --trust-proxy (TLS ends at a proxy).",
+  },
+  issuer: {
+    type: "url",
+    default: undefined,
+    schemes: ["http:", "https:"],
+    doc: "Public base URL of this server. Default: http://localhost:<port>.",
+  },
+  trustProxy: {
+    type: "int",
+    default: 0,
+    min: 0,
+    max: 10,
+    doc: "Number of reverse-proxy hops to trust for X-Forwarded-For/-Proto. 0: none (the flag alone means 1).",
+  },
+  // ── Storage ──────────────────────────────────────────────────────────────────
+  data: { type: "string", default: "./.tessera", doc: "Data directory (SQLite file, key files)." },
+  db: {
+    type: "url",
+    default: undefined,
+    schemes: ["sqlite:", "memory:"],
+    doc: "Durable store URL: sqlite:PATH or memory: (tests only). Default: sqlite:<data>/tessera.db.",
+  },
+  redis: {
+    type: "url",
+    default: undefined,
+    schemes: ["redis:", "rediss:"],
+    doc: "Ephemeral store (sessions, rate limits) shared by several instances. Default: none (the durable store holds them).",
+  },
+  redisPrefix: {
+    type: "string",
+    default: "tessera:",
+    doc: "Key prefix in Redis, so several deployments can share one server.",
+  },
+  sweepInterval: {
+    type: "int",
+    default: 60,
+    min: 1,
+    max: DAY,
+    doc: "Seconds between sweeps of expired records in the SQLite store.",
+  },
+  // ── Sessions ─────────────────────────────────────────────────────────────────
+  sessionIdleTimeout: {
+    type: "int",
+    default: 30 * MINUTE,
+    min: MINUTE,
+    max: 30 * DAY,
+    doc: "Seconds of inactivity after which a session ends.",
+  },
+  sessionAbsoluteTimeout: {
+    type: "int",
+    default: 12 * HOUR,
+    min: 5 * MINUTE,
+    max: 400 * DAY,
+    doc: "Seconds after login at which a session ends, active or not.",
+  },
+  sessionTouchInterval: {
+    type: "int",
+    default: MINUTE,
+    min: 0,
+    max: HOUR,
+    doc: "A session's last-seen time is written at most this often (seconds), so a request costs no write.",
+  },
+  sessionRememberMe: {
+    type: "bool",
+    default: true,
+    doc: 'Allow `"remember": true` at login: the cookie then gets Max-Age (the absolute timeout) and survives a browser restart.',
+  },
+  // ── Passwords and login ──────────────────────────────────────────────────────
+  argon2MemoryCost: {
+    type: "int",
+    default: 19456,
+    min: 19456,
+    max: 4 * 1024 * 1024,
+    doc: "argon2id memory cost in KiB (OWASP minimum 19456).",
+  },
+  argon2TimeCost: {
+    type: "int",
+    default: 2,
+    min: 2,
+    max: 100,
+    doc: "argon2id iterations (OWASP minimum 2).",
+  },
+  argon2Parallelism: { type: "int", default: 1, min: 1, max: 16, doc: "argon2id lanes." },
+  loginAccountLimit: {
+    type: "int",
+    default: 10,
+    min: 1,
+    max: 10_000,
+    doc: "Failed logins per account within the window before it is throttled (any IP).",
+  },
+  loginIpLimit: {
+    type: "int",
+    default: 100,
+    min: 1,
+    max: 1_000_000,
+    doc: "Failed logins per client IP within the window before it is throttled (any account).",
+  },
+  loginWindow: {
+    type: "int",
+    default: 15 * MINUTE,
+    min: 1,
+    max: DAY,
+    doc: "Seconds of the login-throttling window.",
+  },
+  // ── HTTP ─────────────────────────────────────────────────────────────────────
+  bodyLimit: {
+    type: "int",
+    default: 16 * 1024,
+    min: 1024,
+    max: 1024 * 1024,
+    doc: "Largest accepted request body in bytes; larger bodies get 413 body_too_large.",
+  },
+  logLevel: {
+    type: "enum",
+    default: "info",
+    values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    doc: "Log level (pino). Tokens, cookies and passwords are never logged at any level.",
+  },
+  demo: {
+    type: "bool",
+    default: false,
+    doc: "On first start, create a demo user with a random password printed once.",
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+type ValueOf<S extends SettingSpec> = S["type"] extends "int"
+  ? number
+  : S["type"] extends "bool"
+    ? boolean
+    : string;
+
+/** The resolved configuration: every setting has a value (derived ones filled in). */
+export type Config = { -readonly [K in SettingKey]: ValueOf<(typeof SETTINGS)[K]> };
+
+/** Flag name of a setting: `sessionIdleTimeout` → `session-idle-timeout`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Environment variable of a setting: `sessionIdleTimeout` → `TESSERA_SESSION_IDLE_TIMEOUT`. */
+export function envName(key: string): string {
+  return `TESSERA_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}

@@ -1,0 +1,207 @@
+import { isIP } from "node:net";
+import { join, resolve } from "node:path";
+import { TesseraError } from "../errors.js";
+import {
+  type Config,
+  envName,
+  flagName,
+  SETTINGS,
+  type SettingKey,
+  type SettingSpec,
+} from "./defaults.js";
+
+export type RawSettings = Partial<Record<SettingKey, string | boolean>>;
+
+const KEYS = Object.keys(SETTINGS) as SettingKey[];
+const BY_FLAG = new Map(KEYS.map((k) => [flagName(k), k]));
+
+/** Settings whose bare flag (no value) means something other than "true". */
+const BARE_FLAG_VALUE: Partial<Record<SettingKey, string>> = { trustProxy: "1" };
+
+function configError(message: string): TesseraError {
+  return new TesseraError("config_invalid", message);
+}
+
+/**
+ * Splits argv into settings flags and the remaining positional arguments. Unknown flags
+ * are returned in `unknown` so each command can accept its own extra flags.
+ */
+export function parseFlags(
+  argv: readonly string[],
+  /** Command flags that never take a value (e.g. `password-stdin`). */
+  booleanFlags: readonly string[] = [],
+): {
+  settings: RawSettings;
+  positionals: string[];
+  unknown: Map<string, string | true>;
+} {
+  const settings: RawSettings = {};
+  const positionals: string[] = [];
+  const unknown = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--") || arg.length === 2) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    let negated = false;
+    if (value === undefined && name.startsWith("no-") && BY_FLAG.has(name.slice(3))) {
+      name = name.slice(3);
+      negated = true;
+    }
+    const key = BY_FLAG.get(name);
+    if (key === undefined) {
+      const next = argv[i + 1];
+      const takesValue = !booleanFlags.includes(name);
+      if (takesValue && value === undefined && next !== undefined && !next.startsWith("--")) {
+        value = next;
+        i++;
+      }
+      unknown.set(name, value ?? true);
+      continue;
+    }
+    const spec: SettingSpec = SETTINGS[key];
+    if (spec.type === "bool") {
+      settings[key] = negated ? false : (value ?? true);
+      continue;
+    }
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith("--")) {
+        value = next;
+        i++;
+      } else if (BARE_FLAG_VALUE[key] !== undefined) {
+        value = BARE_FLAG_VALUE[key];
+      } else {
+        throw configError(`--${name} needs a value`);
+      }
+    }
+    settings[key] = value;
+  }
+  return { settings, positionals, unknown };
+}
+
+/** Reads every `TESSERA_*` variable that names a setting. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
+  const out: RawSettings = {};
+  for (const key of KEYS) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== "") out[key] = value;
+  }
+  return out;
+}
+
+function parseValue(key: SettingKey, raw: string | boolean): number | boolean | string {
+  const spec: SettingSpec = SETTINGS[key];
+  const where = `${flagName(key)} (${envName(key)})`;
+  switch (spec.type) {
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      const v = raw.toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return true;
+      if (["0", "false", "no", "off"].includes(v)) return false;
+      throw configError(`${where} must be true or false, got ${JSON.stringify(raw)}`);
+    }
+    case "int": {
+      const text = String(raw);
+      const n = /^\d{1,12}$/.test(text) ? Number(text) : Number.NaN;
+      const min = spec.min ?? 0;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (!Number.isInteger(n) || n < min || n > max) {
+        throw configError(
+          `${where} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+        );
+      }
+      return n;
+    }
+    case "enum": {
+      const text = String(raw);
+      if (!spec.values?.includes(text)) {
+        throw configError(
+          `${where} must be one of ${spec.values?.join(", ")}, got ${JSON.stringify(text)}`,
+        );
+      }
+      return text;
+    }
+    case "url": {
+      const text = String(raw);
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw configError(`${where} must be a URL, got a value that is not one`);
+      }
+      if (spec.schemes && !spec.schemes.includes(url.protocol)) {
+        throw configError(`${where} must be a ${spec.schemes.join(" or ")} URL`);
+      }
+      return text;
+    }
+    case "string": {
+      const text = String(raw);
+      if (text.length === 0 || text.length > 4096) {
+        throw configError(`${where} must be a non-empty string`);
+      }
+      return text;
+    }
+  }
+}
+
+/**
+ * Resolves the configuration: flags override the environment, which overrides the
+ * defaults. Throws `config_invalid` naming the setting and what is allowed.
+ */
+export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {}): Config {
+  const fromEnv = settingsFromEnv(env);
+  const out: Record<string, number | boolean | string | undefined> = {};
+  for (const key of KEYS) {
+    const raw = flags[key] ?? fromEnv[key];
+    out[key] = raw === undefined ? SETTINGS[key].default : parseValue(key, raw);
+  }
+  const config = out as Config & { issuer?: string; db?: string; redis?: string };
+  config.issuer = normaliseIssuer(config.issuer ?? `http://localhost:${config.port}`);
+  config.db ??= `sqlite:${join(resolve(config.data), "tessera.db")}`;
+  if (config.sessionIdleTimeout > config.sessionAbsoluteTimeout) {
+    throw configError(
+      "session-idle-timeout must not exceed session-absolute-timeout " +
+        `(${config.sessionIdleTimeout} > ${config.sessionAbsoluteTimeout})`,
+    );
+  }
+  return config;
+}
+
+function normaliseIssuer(text: string): string {
+  const url = new URL(text);
+  if (url.search || url.hash || url.username || url.password) {
+    throw configError("issuer must be a URL without query, fragment or credentials");
+  }
+  return url.href.replace(/\/$/, "");
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || h.startsWith("::ffff:127.");
+  return false;
+}
+
+/**
+ * `serve` only listens beyond loopback when a TLS-terminating proxy is in front:
+ * session cookies are `Secure`, and plain HTTP on a network would expose them.
+ */
+export function assertSafeToServe(config: Config): void {
+  if (!isLoopback(config.host) && config.trustProxy === 0) {
+    throw configError(
+      `refusing to serve plain HTTP on non-loopback address ${config.host}: ` +
+        "put Tessera behind a TLS-terminating proxy and pass --trust-proxy, or use --host 127.0.0.1",
+    );
+  }
+}

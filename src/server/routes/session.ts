@@ -1,0 +1,87 @@
+import type { FastifyInstance } from "fastify";
+import { TesseraError } from "../../errors.js";
+import { clearedSessionCookie, sessionCookie } from "../../sessions/cookie.js";
+import type { SessionView } from "../../sessions/sessions.js";
+import type { Tessera } from "../../tessera.js";
+import { publicUser } from "../../users/users.js";
+import type { RouteContext } from "../app.js";
+import { currentSession, maxAge, requireSession } from "../auth.js";
+import { bodyObject, optionalBoolean, requiredString } from "../input.js";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function sessionJson(s: SessionView) {
+  return {
+    id: s.id,
+    createdAt: iso(s.createdAt),
+    lastSeenAt: iso(s.lastSeenAt),
+    expiresAt: iso(s.expiresAt),
+    idleExpiresAt: iso(s.idleExpiresAt),
+  };
+}
+
+/** GET /session, GET /sessions, DELETE /sessions/:id, POST /logout, POST /password. */
+export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteContext): void {
+  app.get("/session", async (request, reply) => {
+    const { user, session } = await requireSession(tessera, request, reply);
+    return { user: publicUser(user), session: sessionJson(session) };
+  });
+
+  app.get("/sessions", async (request, reply) => {
+    const current = await requireSession(tessera, request, reply);
+    const sessions = await tessera.sessions.list(current.user.id);
+    return {
+      sessions: sessions.map(({ key, session }) => ({
+        ...sessionJson(session),
+        userAgent: session.userAgent ?? null,
+        current: key === current.key,
+      })),
+    };
+  });
+
+  app.delete<{ Params: { id: string } }>("/sessions/:id", async (request, reply) => {
+    ctx.assertSameOrigin(request);
+    const current = await requireSession(tessera, request, reply);
+    const id = request.params.id;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new TesseraError("session_not_found");
+    await tessera.sessions.destroyByPublicId(current.user.id, id);
+    if (id === current.session.id) reply.header("set-cookie", clearedSessionCookie());
+    return reply.code(204).send();
+  });
+
+  app.post("/logout", async (request, reply) => {
+    ctx.assertSameOrigin(request);
+    const body = bodyObject(request.body);
+    const all = optionalBoolean(body, "all");
+    const current = await currentSession(tessera, request, reply);
+    if (current === undefined && all) throw new TesseraError("unauthenticated");
+    if (current !== undefined) {
+      if (all) await tessera.revokeAllForUser(current.user.id);
+      else await tessera.sessions.destroy(current.key);
+      request.log.info({ userId: current.user.id, all }, "logout");
+    }
+    // Always clear the cookie, even when it named nothing live: logout is idempotent.
+    reply.header("set-cookie", clearedSessionCookie());
+    return reply.code(204).send();
+  });
+
+  app.post("/password", async (request, reply) => {
+    ctx.assertSameOrigin(request);
+    const current = await requireSession(tessera, request, reply);
+    const body = bodyObject(request.body);
+    const currentPassword = requiredString(body, "currentPassword", Number.MAX_SAFE_INTEGER);
+    const newPassword = requiredString(body, "newPassword", Number.MAX_SAFE_INTEGER);
+    const { token, session } = await tessera.changePassword({
+      user: current.user,
+      sessionKey: current.key,
+      currentPassword,
+      newPassword,
+      ip: request.ip,
+      userAgent: request.headers["user-agent"],
+      remember: current.session.remember,
+    });
+    reply.header("set-cookie", sessionCookie(token, maxAge(tessera, { session })));
+    request.log.info({ userId: current.user.id }, "password changed");
+    return { user: publicUser(current.user), session: sessionJson(session) };
+  });
+}

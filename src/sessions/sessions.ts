@@ -1,0 +1,188 @@
+import type { Clock } from "../clock.js";
+import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import { TesseraError } from "../errors.js";
+import type { Collection, EphemeralStore, UserRecord, UserStore } from "../store/types.js";
+
+/** What the store keeps for a session, keyed by SHA-256 of the cookie token. */
+export interface SessionData {
+  /** Shown to the user (GET /sessions) and used to end one session; never the token. */
+  publicId: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  absoluteExpiresAt: number;
+  /** The user's privilegeVersion at issue; a newer one gets the session a new id. */
+  privilegeVersion: number;
+  userAgent: string | undefined;
+  remember: boolean;
+}
+
+/** A session as callers see it: timestamps and public id only. */
+export interface SessionView {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  userAgent: string | undefined;
+  remember: boolean;
+}
+
+export interface SessionTimeouts {
+  idleMs: number;
+  absoluteMs: number;
+  /** The last-seen time is written at most this often. */
+  touchIntervalMs: number;
+}
+
+export interface ResolvedSession {
+  user: UserRecord;
+  session: SessionView;
+  /** The store key (SHA-256 of the token), to end this session. */
+  key: string;
+  /** Set when the session was given a new id (privilege change): send it as the cookie. */
+  newToken?: string;
+}
+
+const MAX_USER_AGENT = 256;
+
+/**
+ * Server-side sessions. The browser holds only a random 256-bit token; the store holds
+ * its SHA-256, so a leaked store cannot be replayed as cookies. Idle and absolute
+ * timeouts are decided against the clock; the store TTL only collects garbage.
+ */
+export class Sessions {
+  private readonly records: Collection<SessionData>;
+
+  constructor(
+    store: EphemeralStore,
+    private readonly users: UserStore,
+    private readonly clock: Clock,
+    private readonly timeouts: SessionTimeouts,
+  ) {
+    this.records = store.collection<SessionData>("session");
+  }
+
+  /** A new session for the user; the token goes in the cookie and nowhere else. */
+  async create(
+    user: UserRecord,
+    meta: { userAgent?: string | undefined; remember?: boolean; absoluteExpiresAt?: number } = {},
+  ): Promise<{ token: string; session: SessionView }> {
+    const now = this.clock.now();
+    const data: SessionData = {
+      publicId: randomId(),
+      userId: user.id,
+      createdAt: now,
+      lastSeenAt: now,
+      absoluteExpiresAt: meta.absoluteExpiresAt ?? now + this.timeouts.absoluteMs,
+      privilegeVersion: user.privilegeVersion,
+      userAgent: meta.userAgent?.slice(0, MAX_USER_AGENT),
+      remember: meta.remember ?? false,
+    };
+    const token = randomToken();
+    await this.records.upsert(sha256(token), data, { ttlMs: this.ttl(data, now), userId: user.id });
+    return { token, session: this.view(data) };
+  }
+
+  /**
+   * The live session a cookie token names, or undefined. Ends sessions that timed out
+   * or whose user is gone or disabled; gives a new id after a privilege change.
+   */
+  async resolve(token: string): Promise<ResolvedSession | undefined> {
+    if (!isTokenShaped(token)) return undefined;
+    const key = sha256(token);
+    const record = await this.records.find(key);
+    if (record === undefined) return undefined;
+    const data = record.value;
+    const now = this.clock.now();
+    if (this.expired(data, now)) {
+      await this.records.destroy(key);
+      return undefined;
+    }
+    const user = await this.users.findUserById(data.userId);
+    if (user === undefined || user.disabled) {
+      await this.records.destroy(key);
+      return undefined;
+    }
+    if (data.privilegeVersion !== user.privilegeVersion) {
+      // Privilege change: the old id dies, a new one carries on (same absolute deadline).
+      if (!(await this.records.destroy(key))) return undefined;
+      const fresh = await this.create(user, {
+        userAgent: data.userAgent,
+        remember: data.remember,
+        absoluteExpiresAt: data.absoluteExpiresAt,
+      });
+      return { user, session: fresh.session, key: sha256(fresh.token), newToken: fresh.token };
+    }
+    if (now - data.lastSeenAt >= this.timeouts.touchIntervalMs) {
+      data.lastSeenAt = now;
+      // update() never recreates: a session ended meanwhile stays ended.
+      if (!(await this.records.update(key, data, { ttlMs: this.ttl(data, now) }))) return undefined;
+    }
+    return { user, session: this.view(data), key };
+  }
+
+  /** Ends the session with this store key; true when it was live. */
+  destroy(key: string): Promise<boolean> {
+    return this.records.destroy(key);
+  }
+
+  /** Ends the session a raw token names, if any (used at login on a presented cookie). */
+  async destroyToken(token: string): Promise<boolean> {
+    if (!isTokenShaped(token)) return false;
+    return this.records.destroy(sha256(token));
+  }
+
+  /** Ends every session of the user; returns how many. */
+  destroyAll(userId: string): Promise<number> {
+    return this.records.destroyByUser(userId);
+  }
+
+  /** Ends every session of the user but one (the store key to keep). */
+  async destroyOthers(userId: string, keepKey: string): Promise<number> {
+    let n = 0;
+    for (const { id } of await this.records.listByUser(userId)) {
+      if (id !== keepKey && (await this.records.destroy(id))) n++;
+    }
+    return n;
+  }
+
+  /** Ends the user's session with this public id. Throws session_not_found otherwise. */
+  async destroyByPublicId(userId: string, publicId: string): Promise<void> {
+    for (const { id, record } of await this.records.listByUser(userId)) {
+      if (record.value.publicId === publicId && (await this.records.destroy(id))) return;
+    }
+    throw new TesseraError("session_not_found", "No such session.");
+  }
+
+  /** The user's live sessions, newest first, with the store key for marking `current`. */
+  async list(userId: string): Promise<Array<{ key: string; session: SessionView }>> {
+    const now = this.clock.now();
+    return (await this.records.listByUser(userId))
+      .filter(({ record }) => !this.expired(record.value, now))
+      .map(({ id, record }) => ({ key: id, session: this.view(record.value) }))
+      .sort((a, b) => b.session.createdAt - a.session.createdAt);
+  }
+
+  private expired(d: SessionData, now: number): boolean {
+    return now >= d.absoluteExpiresAt || now >= d.lastSeenAt + this.timeouts.idleMs;
+  }
+
+  private ttl(d: SessionData, now: number): number {
+    return Math.max(1, Math.min(d.absoluteExpiresAt, d.lastSeenAt + this.timeouts.idleMs) - now);
+  }
+
+  private view(d: SessionData): SessionView {
+    return {
+      id: d.publicId,
+      userId: d.userId,
+      createdAt: d.createdAt,
+      lastSeenAt: d.lastSeenAt,
+      expiresAt: d.absoluteExpiresAt,
+      idleExpiresAt: Math.min(d.absoluteExpiresAt, d.lastSeenAt + this.timeouts.idleMs),
+      userAgent: d.userAgent,
+      remember: d.remember,
+    };
+  }
+}

@@ -1,0 +1,230 @@
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import type {
+  Collection,
+  CollectionName,
+  CounterState,
+  Counters,
+  DurableStore,
+  EphemeralStore,
+  StoredRecord,
+  UpsertOptions,
+  UserRecord,
+  UserStore,
+} from "./types.js";
+import { assertTtl } from "./validate.js";
+
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+  consumedAt?: number;
+  userId?: string;
+}
+
+/**
+ * In-process store for unit tests and single-process experiments. Nothing survives a
+ * restart; `tessera serve` warns loudly when it is used.
+ */
+class MemoryCollection<T> implements Collection<T> {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byUser = new Map<string, Set<string>>();
+
+  constructor(private readonly clock: Clock) {}
+
+  private live(id: string): Entry | undefined {
+    const e = this.entries.get(id);
+    if (e === undefined) return undefined;
+    if (e.expiresAt <= this.clock.now()) {
+      this.remove(id, e);
+      return undefined;
+    }
+    return e;
+  }
+
+  private remove(id: string, e: Entry): void {
+    this.entries.delete(id);
+    if (e.userId !== undefined) {
+      const ids = this.byUser.get(e.userId);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byUser.delete(e.userId);
+    }
+  }
+
+  async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
+    assertTtl(opts.ttlMs);
+    const old = this.entries.get(id);
+    if (old !== undefined) this.remove(id, old);
+    // Stored as a structured clone so callers cannot mutate what the store holds.
+    const now = this.clock.now();
+    const entry: Entry = { value: structuredClone(value), expiresAt: now + opts.ttlMs };
+    // A live record keeps its consumed mark across updates; an expired one is gone.
+    if (old?.consumedAt !== undefined && old.expiresAt > now) entry.consumedAt = old.consumedAt;
+    if (opts.userId !== undefined) {
+      entry.userId = opts.userId;
+      let ids = this.byUser.get(opts.userId);
+      if (ids === undefined) {
+        ids = new Set();
+        this.byUser.set(opts.userId, ids);
+      }
+      ids.add(id);
+    }
+    this.entries.set(id, entry);
+  }
+
+  async find(id: string): Promise<StoredRecord<T> | undefined> {
+    const e = this.live(id);
+    return e === undefined ? undefined : toRecord<T>(e);
+  }
+
+  async update(id: string, value: T, opts: { ttlMs: number }): Promise<boolean> {
+    assertTtl(opts.ttlMs);
+    const e = this.live(id);
+    if (e === undefined) return false;
+    e.value = structuredClone(value);
+    e.expiresAt = this.clock.now() + opts.ttlMs;
+    return true;
+  }
+
+  async consume(id: string): Promise<StoredRecord<T> | undefined> {
+    const e = this.live(id);
+    if (e === undefined) return undefined;
+    const before = toRecord<T>(e);
+    e.consumedAt ??= this.clock.now();
+    return before;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const e = this.entries.get(id);
+    if (e === undefined) return false;
+    const wasLive = e.expiresAt > this.clock.now();
+    this.remove(id, e);
+    return wasLive;
+  }
+
+  async destroyByUser(userId: string): Promise<number> {
+    let n = 0;
+    for (const id of [...(this.byUser.get(userId) ?? [])]) {
+      if (await this.destroy(id)) n++;
+    }
+    return n;
+  }
+
+  async listByUser(userId: string): Promise<Array<{ id: string; record: StoredRecord<T> }>> {
+    const out: Array<{ id: string; record: StoredRecord<T> }> = [];
+    for (const id of [...(this.byUser.get(userId) ?? [])]) {
+      const e = this.live(id);
+      if (e !== undefined) out.push({ id, record: toRecord<T>(e) });
+    }
+    return out;
+  }
+}
+
+function toRecord<T>(e: Entry): StoredRecord<T> {
+  const r: { -readonly [K in keyof StoredRecord<T>]: StoredRecord<T>[K] } = {
+    value: structuredClone(e.value) as T,
+    expiresAt: e.expiresAt,
+  };
+  if (e.consumedAt !== undefined) r.consumedAt = e.consumedAt;
+  if (e.userId !== undefined) r.userId = e.userId;
+  return r;
+}
+
+class MemoryCounters implements Counters {
+  private readonly windows = new Map<string, CounterState>();
+  constructor(private readonly clock: Clock) {}
+
+  async hit(key: string, windowMs: number): Promise<CounterState> {
+    assertTtl(windowMs);
+    const now = this.clock.now();
+    let w = this.windows.get(key);
+    if (w === undefined || w.resetAt <= now) {
+      w = { count: 0, resetAt: now + windowMs };
+      this.windows.set(key, w);
+    }
+    w.count++;
+    return { ...w };
+  }
+
+  async get(key: string): Promise<CounterState | undefined> {
+    const w = this.windows.get(key);
+    if (w === undefined) return undefined;
+    if (w.resetAt <= this.clock.now()) {
+      this.windows.delete(key);
+      return undefined;
+    }
+    return { ...w };
+  }
+
+  async reset(key: string): Promise<void> {
+    this.windows.delete(key);
+  }
+}
+
+class MemoryUsers implements UserStore {
+  private readonly byId = new Map<string, UserRecord>();
+  private readonly byKey = new Map<string, string>();
+
+  async createUser(user: UserRecord): Promise<void> {
+    if (this.byKey.has(user.usernameKey) || this.byId.has(user.id)) {
+      throw new TesseraError("user_exists", "A user with that name already exists.");
+    }
+    this.byId.set(user.id, structuredClone(user));
+    this.byKey.set(user.usernameKey, user.id);
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const u = this.byId.get(id);
+    return u === undefined ? undefined : structuredClone(u);
+  }
+
+  async findUserByKey(usernameKey: string): Promise<UserRecord | undefined> {
+    const id = this.byKey.get(usernameKey);
+    return id === undefined ? undefined : this.findUserById(id);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return [...this.byId.values()]
+      .map((u) => structuredClone(u))
+      .sort((a, b) => a.createdAt - b.createdAt || a.usernameKey.localeCompare(b.usernameKey));
+  }
+
+  async updateUser(user: UserRecord): Promise<void> {
+    const old = this.byId.get(user.id);
+    if (old === undefined) throw new TesseraError("user_not_found", "No such user.");
+    if (old.usernameKey !== user.usernameKey) {
+      if (this.byKey.has(user.usernameKey)) {
+        throw new TesseraError("user_exists", "A user with that name already exists.");
+      }
+      this.byKey.delete(old.usernameKey);
+      this.byKey.set(user.usernameKey, user.id);
+    }
+    this.byId.set(user.id, structuredClone(user));
+  }
+}
+
+export class MemoryStore implements DurableStore, EphemeralStore {
+  readonly kind = "memory" as const;
+  readonly users: UserStore = new MemoryUsers();
+  readonly counters: Counters;
+  private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();
+
+  constructor(private readonly clock: Clock) {
+    this.counters = new MemoryCounters(clock);
+  }
+
+  get ephemeral(): EphemeralStore {
+    return this;
+  }
+
+  collection<T>(name: CollectionName): Collection<T> {
+    let c = this.collections.get(name);
+    if (c === undefined) {
+      c = new MemoryCollection(this.clock);
+      this.collections.set(name, c);
+    }
+    return c as Collection<T>;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}

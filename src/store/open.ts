@@ -1,0 +1,61 @@
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import { MemoryStore } from "./memory.js";
+import { SqliteStore } from "./sqlite.js";
+import type { DurableStore, EphemeralStore } from "./types.js";
+
+export interface Stores {
+  durable: DurableStore;
+  ephemeral: EphemeralStore;
+  close(): Promise<void>;
+}
+
+export interface OpenStoresOptions {
+  /** `sqlite:PATH` or `memory:`. */
+  db: string;
+  /** `redis://...`; without it the durable store holds ephemeral records too. */
+  redis?: string | undefined;
+  redisPrefix?: string;
+  clock: Clock;
+  sweepIntervalMs?: number;
+}
+
+/** Opens the durable store named by a URL (`sqlite:PATH`, `sqlite::memory:`, `memory:`). */
+export function openDurable(url: string, clock: Clock, sweepIntervalMs?: number): DurableStore {
+  if (url === "memory:" || url === "memory") return new MemoryStore(clock);
+  if (url.startsWith("sqlite:")) {
+    const path = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+    if (path.length === 0) throw new TesseraError("config_invalid", "db: sqlite: needs a path");
+    return new SqliteStore(
+      sweepIntervalMs === undefined ? { path, clock } : { path, clock, sweepIntervalMs },
+    );
+  }
+  throw new TesseraError("config_invalid", "db must be sqlite:PATH or memory:");
+}
+
+export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
+  const durable = openDurable(opts.db, opts.clock, opts.sweepIntervalMs);
+  let ephemeral: EphemeralStore = durable.ephemeral;
+  if (opts.redis !== undefined) {
+    try {
+      // Loaded only when asked for, so a single-instance server never loads the client.
+      const { RedisStore } = await import("./redis.js");
+      ephemeral = await RedisStore.connect({
+        url: opts.redis,
+        prefix: opts.redisPrefix ?? "tessera:",
+        clock: opts.clock,
+      });
+    } catch (err) {
+      await durable.close();
+      throw err;
+    }
+  }
+  return {
+    durable,
+    ephemeral,
+    async close() {
+      if (ephemeral !== durable.ephemeral) await ephemeral.close();
+      await durable.close();
+    },
+  };
+}

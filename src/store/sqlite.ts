@@ -1,0 +1,408 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import type {
+  Collection,
+  CollectionName,
+  CounterState,
+  Counters,
+  DurableStore,
+  EphemeralStore,
+  StoredRecord,
+  UpsertOptions,
+  UserRecord,
+  UserStore,
+} from "./types.js";
+import { assertTtl } from "./validate.js";
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+ * Append only: never edit a migration that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (
+     kind        TEXT    NOT NULL,
+     id          TEXT    NOT NULL,
+     value       TEXT    NOT NULL,
+     user_id     TEXT,
+     expires_at  INTEGER NOT NULL,
+     consumed_at INTEGER,
+     PRIMARY KEY (kind, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX records_by_user ON records (kind, user_id) WHERE user_id IS NOT NULL;
+   CREATE INDEX records_by_expiry ON records (expires_at);
+   CREATE TABLE counters (
+     key       TEXT    PRIMARY KEY,
+     count     INTEGER NOT NULL,
+     reset_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX counters_by_reset ON counters (reset_at);
+   CREATE TABLE users (
+     id                  TEXT    PRIMARY KEY,
+     username            TEXT    NOT NULL,
+     username_key        TEXT    NOT NULL UNIQUE,
+     password_hash       TEXT    NOT NULL,
+     roles               TEXT    NOT NULL,
+     disabled            INTEGER NOT NULL,
+     privilege_version   INTEGER NOT NULL,
+     created_at          INTEGER NOT NULL,
+     updated_at          INTEGER NOT NULL,
+     password_changed_at INTEGER NOT NULL
+   );`,
+];
+
+interface RecordRow {
+  id: string;
+  value: string;
+  user_id: string | null;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  username_key: string;
+  password_hash: string;
+  roles: string;
+  disabled: number;
+  privilege_version: number;
+  created_at: number;
+  updated_at: number;
+  password_changed_at: number;
+}
+
+function toRecord<T>(row: RecordRow): StoredRecord<T> {
+  const r: { -readonly [K in keyof StoredRecord<T>]: StoredRecord<T>[K] } = {
+    value: JSON.parse(row.value) as T,
+    expiresAt: row.expires_at,
+  };
+  if (row.consumed_at !== null) r.consumedAt = row.consumed_at;
+  if (row.user_id !== null) r.userId = row.user_id;
+  return r;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    usernameKey: row.username_key,
+    passwordHash: row.password_hash,
+    roles: JSON.parse(row.roles) as string[],
+    disabled: row.disabled === 1,
+    privilegeVersion: row.privilege_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    passwordChangedAt: row.password_changed_at,
+  };
+}
+
+function userParams(u: UserRecord) {
+  return {
+    id: u.id,
+    username: u.username,
+    username_key: u.usernameKey,
+    password_hash: u.passwordHash,
+    roles: JSON.stringify(u.roles),
+    disabled: u.disabled ? 1 : 0,
+    privilege_version: u.privilegeVersion,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt,
+    password_changed_at: u.passwordChangedAt,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    "code" in err &&
+    (err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+  );
+}
+
+type Db = Database.Database;
+
+class SqliteCollection<T> implements Collection<T> {
+  private readonly q;
+  /** Read and mark in one IMMEDIATE transaction: atomic across processes too. */
+  private readonly consumeTx;
+
+  constructor(
+    db: Db,
+    private readonly kind: CollectionName,
+    private readonly clock: Clock,
+  ) {
+    this.q = {
+      upsert: db.prepare(
+        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at)
+         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL)
+         ON CONFLICT (kind, id) DO UPDATE SET
+           value = excluded.value, user_id = excluded.user_id, expires_at = excluded.expires_at,
+           consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END`,
+      ),
+      find: db.prepare<[string, string, number], RecordRow>(
+        "SELECT id, value, user_id, expires_at, consumed_at FROM records WHERE kind = ? AND id = ? AND expires_at > ?",
+      ),
+      update: db.prepare<[string, number, string, string, number]>(
+        "UPDATE records SET value = ?, expires_at = ? WHERE kind = ? AND id = ? AND expires_at > ?",
+      ),
+      markConsumed: db.prepare<[number, string, string]>(
+        "UPDATE records SET consumed_at = ? WHERE kind = ? AND id = ? AND consumed_at IS NULL",
+      ),
+      destroy: db.prepare<[string, string, number]>(
+        "DELETE FROM records WHERE kind = ? AND id = ? RETURNING expires_at > ? AS live",
+      ),
+      destroyByUser: db.prepare<[string, string, number]>(
+        "DELETE FROM records WHERE kind = ? AND user_id = ? RETURNING expires_at > ? AS live",
+      ),
+      listByUser: db.prepare<[string, string, number], RecordRow>(
+        `SELECT id, value, user_id, expires_at, consumed_at FROM records
+         WHERE kind = ? AND user_id = ? AND expires_at > ? ORDER BY expires_at`,
+      ),
+    };
+    this.consumeTx = db.transaction((id: string): StoredRecord<T> | undefined => {
+      const now = this.clock.now();
+      const row = this.q.find.get(this.kind, id, now);
+      if (row === undefined) return undefined;
+      if (row.consumed_at === null) this.q.markConsumed.run(now, this.kind, id);
+      return toRecord<T>(row);
+    });
+  }
+
+  async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
+    assertTtl(opts.ttlMs);
+    const now = this.clock.now();
+    this.q.upsert.run({
+      kind: this.kind,
+      id,
+      value: JSON.stringify(value),
+      user_id: opts.userId ?? null,
+      expires_at: now + opts.ttlMs,
+      now,
+    });
+  }
+
+  async find(id: string): Promise<StoredRecord<T> | undefined> {
+    const row = this.q.find.get(this.kind, id, this.clock.now());
+    return row === undefined ? undefined : toRecord<T>(row);
+  }
+
+  async update(id: string, value: T, opts: { ttlMs: number }): Promise<boolean> {
+    assertTtl(opts.ttlMs);
+    const now = this.clock.now();
+    const { changes } = this.q.update.run(JSON.stringify(value), now + opts.ttlMs, this.kind, id, now);
+    return changes === 1;
+  }
+
+  async consume(id: string): Promise<StoredRecord<T> | undefined> {
+    return this.consumeTx.immediate(id);
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const row = this.q.destroy.get(this.kind, id, this.clock.now()) as { live: number } | undefined;
+    return row?.live === 1;
+  }
+
+  async destroyByUser(userId: string): Promise<number> {
+    const rows = this.q.destroyByUser.all(this.kind, userId, this.clock.now()) as Array<{
+      live: number;
+    }>;
+    return rows.filter((r) => r.live === 1).length;
+  }
+
+  async listByUser(userId: string): Promise<Array<{ id: string; record: StoredRecord<T> }>> {
+    return this.q.listByUser
+      .all(this.kind, userId, this.clock.now())
+      .map((row) => ({ id: row.id, record: toRecord<T>(row) }));
+  }
+}
+
+class SqliteCounters implements Counters {
+  private readonly q;
+  constructor(
+    db: Db,
+    private readonly clock: Clock,
+  ) {
+    this.q = {
+      hit: db.prepare<{ key: string; now: number; reset_at: number }, CounterState>(
+        `INSERT INTO counters (key, count, reset_at) VALUES (@key, 1, @reset_at)
+         ON CONFLICT (key) DO UPDATE SET
+           count    = CASE WHEN counters.reset_at > @now THEN counters.count + 1 ELSE 1 END,
+           reset_at = CASE WHEN counters.reset_at > @now THEN counters.reset_at ELSE @reset_at END
+         RETURNING count, reset_at AS resetAt`,
+      ),
+      get: db.prepare<[string, number], CounterState>(
+        "SELECT count, reset_at AS resetAt FROM counters WHERE key = ? AND reset_at > ?",
+      ),
+      reset: db.prepare<[string]>("DELETE FROM counters WHERE key = ?"),
+    };
+  }
+
+  async hit(key: string, windowMs: number): Promise<CounterState> {
+    assertTtl(windowMs);
+    const now = this.clock.now();
+    return this.q.hit.get({ key, now, reset_at: now + windowMs }) as CounterState;
+  }
+
+  async get(key: string): Promise<CounterState | undefined> {
+    return this.q.get.get(key, this.clock.now());
+  }
+
+  async reset(key: string): Promise<void> {
+    this.q.reset.run(key);
+  }
+}
+
+class SqliteUsers implements UserStore {
+  private readonly q;
+  constructor(db: Db) {
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO users (id, username, username_key, password_hash, roles, disabled,
+           privilege_version, created_at, updated_at, password_changed_at)
+         VALUES (@id, @username, @username_key, @password_hash, @roles, @disabled,
+           @privilege_version, @created_at, @updated_at, @password_changed_at)`,
+      ),
+      update: db.prepare(
+        `UPDATE users SET username = @username, username_key = @username_key,
+           password_hash = @password_hash, roles = @roles, disabled = @disabled,
+           privilege_version = @privilege_version, created_at = @created_at,
+           updated_at = @updated_at, password_changed_at = @password_changed_at
+         WHERE id = @id`,
+      ),
+      byId: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),
+      byKey: db.prepare<[string], UserRow>("SELECT * FROM users WHERE username_key = ?"),
+      list: db.prepare<[], UserRow>("SELECT * FROM users ORDER BY created_at, username_key"),
+    };
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      this.q.insert.run(userParams(user));
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new TesseraError("user_exists", "A user with that name already exists.");
+      }
+      throw err;
+    }
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = this.q.byId.get(id);
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  async findUserByKey(usernameKey: string): Promise<UserRecord | undefined> {
+    const row = this.q.byKey.get(usernameKey);
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return this.q.list.all().map(toUser);
+  }
+
+  async updateUser(user: UserRecord): Promise<void> {
+    let changes: number;
+    try {
+      changes = this.q.update.run(userParams(user)).changes;
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new TesseraError("user_exists", "A user with that name already exists.");
+      }
+      throw err;
+    }
+    if (changes === 0) throw new TesseraError("user_not_found", "No such user.");
+  }
+}
+
+export interface SqliteOptions {
+  /** File path, or ":memory:". */
+  path: string;
+  clock: Clock;
+  /** Milliseconds between sweeps of expired rows; 0 disables the timer. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * The default store: one SQLite file in WAL mode, durable and (without Redis) ephemeral
+ * too. Safe for several processes on one machine (the CLI beside a running server).
+ */
+export class SqliteStore implements DurableStore, EphemeralStore {
+  readonly kind = "sqlite" as const;
+  readonly users: UserStore;
+  readonly counters: Counters;
+  private readonly db: Db;
+  private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepStmts;
+
+  constructor(private readonly options: SqliteOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+    this.users = new SqliteUsers(this.db);
+    this.counters = new SqliteCounters(this.db, options.clock);
+    this.sweepStmts = [
+      this.db.prepare("DELETE FROM records WHERE expires_at <= ?"),
+      this.db.prepare("DELETE FROM counters WHERE reset_at <= ?"),
+    ];
+    const every = options.sweepIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.sweepTimer = setInterval(() => this.sweep(), every);
+      this.sweepTimer.unref();
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new TesseraError(
+        "config_invalid",
+        `The database schema (version ${version}) is newer than this Tessera understands (${MIGRATIONS.length}).`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  get ephemeral(): EphemeralStore {
+    return this;
+  }
+
+  collection<T>(name: CollectionName): Collection<T> {
+    let c = this.collections.get(name);
+    if (c === undefined) {
+      c = new SqliteCollection(this.db, name, this.options.clock);
+      this.collections.set(name, c);
+    }
+    return c as Collection<T>;
+  }
+
+  /** Deletes every expired record and counter; returns how many rows went. */
+  sweep(): number {
+    const now = this.options.clock.now();
+    let n = 0;
+    for (const stmt of this.sweepStmts) n += stmt.run(now).changes;
+    return n;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,128 @@
+import { type Clock, systemClock } from "./clock.js";
+import type { Config } from "./config/defaults.js";
+import { loadConfig } from "./config/load.js";
+import { PasswordLogin } from "./sessions/login.js";
+import { type SessionView, Sessions } from "./sessions/sessions.js";
+import { openStores, type Stores } from "./store/open.js";
+import type { UserRecord } from "./store/types.js";
+import { PasswordHasher } from "./users/passwords.js";
+import { Users } from "./users/users.js";
+
+export interface TesseraOptions {
+  config?: Config;
+  clock?: Clock;
+  /** Already-open stores (tests); otherwise opened from the config. */
+  stores?: Stores;
+}
+
+/**
+ * The domain, wired: stores, users, sessions and the login flows. No HTTP here — the
+ * server (src/server) and the CLI (src/cli) both drive this object.
+ */
+export class Tessera {
+  readonly hasher: PasswordHasher;
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly passwordLogin: PasswordLogin;
+
+  private constructor(
+    readonly config: Config,
+    readonly clock: Clock,
+    readonly stores: Stores,
+  ) {
+    this.hasher = new PasswordHasher({
+      memoryCost: config.argon2MemoryCost,
+      timeCost: config.argon2TimeCost,
+      parallelism: config.argon2Parallelism,
+    });
+    this.users = new Users(stores.durable.users, this.hasher, clock);
+    this.sessions = new Sessions(stores.ephemeral, stores.durable.users, clock, {
+      idleMs: config.sessionIdleTimeout * 1000,
+      absoluteMs: config.sessionAbsoluteTimeout * 1000,
+      touchIntervalMs: config.sessionTouchInterval * 1000,
+    });
+    this.passwordLogin = new PasswordLogin(this.users, this.hasher, stores.ephemeral.counters, clock, {
+      accountLimit: config.loginAccountLimit,
+      ipLimit: config.loginIpLimit,
+      windowMs: config.loginWindow * 1000,
+    });
+  }
+
+  static async open(options: TesseraOptions = {}): Promise<Tessera> {
+    const config = options.config ?? loadConfig();
+    const clock = options.clock ?? systemClock;
+    const stores =
+      options.stores ??
+      (await openStores({
+        db: config.db,
+        redis: config.redis,
+        redisPrefix: config.redisPrefix,
+        clock,
+        sweepIntervalMs: config.sweepInterval * 1000,
+      }));
+    return new Tessera(config, clock, stores);
+  }
+
+  /**
+   * Password login. Any session the client presented is ended first (no fixation: a
+   * login always gets a new id). Returns the new session's token for the cookie.
+   */
+  async login(input: {
+    username: string;
+    password: string;
+    ip: string;
+    userAgent?: string | undefined;
+    remember?: boolean;
+    presentedTokens?: readonly string[];
+  }): Promise<{ user: UserRecord; token: string; session: SessionView }> {
+    const user = await this.passwordLogin.verify(input);
+    for (const t of input.presentedTokens ?? []) await this.sessions.destroyToken(t);
+    const remember = (input.remember ?? false) && this.config.sessionRememberMe;
+    const { token, session } = await this.sessions.create(user, {
+      userAgent: input.userAgent,
+      remember,
+    });
+    return { user, token, session };
+  }
+
+  /**
+   * Changes the password of the signed-in user after checking the current one (throttled
+   * like a login). Every session of the user ends, including the current one, which is
+   * replaced by a new id returned here.
+   */
+  async changePassword(input: {
+    user: UserRecord;
+    sessionKey: string;
+    currentPassword: string;
+    newPassword: string;
+    ip: string;
+    userAgent?: string | undefined;
+    remember: boolean;
+  }): Promise<{ token: string; session: SessionView }> {
+    const user = await this.passwordLogin.verify({
+      username: input.user.username,
+      password: input.currentPassword,
+      ip: input.ip,
+    });
+    const updated = await this.users.setPassword(user, input.newPassword);
+    await this.revokeAllForUser(updated.id);
+    return this.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
+  }
+
+  /** Ends every credential of the user (sessions now; refresh tokens in a later issue). */
+  async revokeAllForUser(userId: string): Promise<void> {
+    await this.sessions.destroyAll(userId);
+  }
+
+  async disableUser(name: string): Promise<UserRecord> {
+    return this.users.setDisabled(name, true, (id) => this.revokeAllForUser(id));
+  }
+
+  async enableUser(name: string): Promise<UserRecord> {
+    return this.users.setDisabled(name, false, (id) => this.revokeAllForUser(id));
+  }
+
+  async close(): Promise<void> {
+    await this.stores.close();
+  }
+}

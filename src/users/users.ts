@@ -1,0 +1,143 @@
+import type { Clock } from "../clock.js";
+import { randomId } from "../crypto/random.js";
+import { TesseraError } from "../errors.js";
+import type { UserRecord, UserStore } from "../store/types.js";
+import type { PasswordHasher } from "./passwords.js";
+import { checkNewPassword, normaliseUsername } from "./policy.js";
+
+/** What the outside world sees of a user: never the hash. */
+export interface PublicUser {
+  id: string;
+  username: string;
+  roles: string[];
+}
+
+export function publicUser(u: UserRecord): PublicUser {
+  return { id: u.id, username: u.username, roles: [...u.roles] };
+}
+
+const ROLE_PATTERN = /^[a-z][a-z0-9:_-]{0,63}$/;
+
+/** Called when every credential of a user must die (disable, password change). */
+export type RevokeAllForUser = (userId: string) => Promise<void>;
+
+/** User accounts: creation, lookup, disabling, roles and passwords. No HTTP here. */
+export class Users {
+  constructor(
+    private readonly store: UserStore,
+    private readonly hasher: PasswordHasher,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: { username: string; password: string; roles?: string[] }): Promise<PublicUser> {
+    const { username, key } = normaliseUsername(input.username);
+    const password = checkNewPassword(input.password, key);
+    const roles = checkRoles(input.roles ?? []);
+    if (await this.store.findUserByKey(key)) {
+      throw new TesseraError("user_exists", "A user with that name already exists.");
+    }
+    const now = this.clock.now();
+    const user: UserRecord = {
+      id: randomId(),
+      username,
+      usernameKey: key,
+      passwordHash: await this.hasher.hash(password),
+      roles,
+      disabled: false,
+      privilegeVersion: 1,
+      createdAt: now,
+      updatedAt: now,
+      passwordChangedAt: now,
+    };
+    await this.store.createUser(user);
+    return publicUser(user);
+  }
+
+  findById(id: string): Promise<UserRecord | undefined> {
+    return this.store.findUserById(id);
+  }
+
+  /** Looks a user up by name (normalised and case-folded); undefined for malformed names. */
+  async findByName(name: string): Promise<UserRecord | undefined> {
+    let key: string;
+    try {
+      key = normaliseUsername(name).key;
+    } catch {
+      return undefined;
+    }
+    return this.store.findUserByKey(key);
+  }
+
+  async require(name: string): Promise<UserRecord> {
+    const user = await this.findByName(name);
+    if (user === undefined) throw new TesseraError("user_not_found", "No such user.");
+    return user;
+  }
+
+  list(): Promise<UserRecord[]> {
+    return this.store.listUsers();
+  }
+
+  /** Disables (or re-enables) an account. Disabling ends every session of the user. */
+  async setDisabled(name: string, disabled: boolean, revokeAll: RevokeAllForUser): Promise<UserRecord> {
+    const user = await this.require(name);
+    if (user.disabled !== disabled) {
+      user.disabled = disabled;
+      user.privilegeVersion++;
+      user.updatedAt = this.clock.now();
+      await this.store.updateUser(user);
+    }
+    if (disabled) await revokeAll(user.id);
+    return user;
+  }
+
+  /** Replaces a user's roles: a privilege change, so live sessions get a new id. */
+  async setRoles(name: string, roles: string[]): Promise<UserRecord> {
+    const user = await this.require(name);
+    user.roles = checkRoles(roles);
+    user.privilegeVersion++;
+    user.updatedAt = this.clock.now();
+    await this.store.updateUser(user);
+    return user;
+  }
+
+  /**
+   * Sets a new password (policy-checked, hashed) without asking for the old one: for
+   * administrators. The caller ends the user's sessions.
+   */
+  async setPassword(user: UserRecord, newPassword: string): Promise<UserRecord> {
+    const password = checkNewPassword(newPassword, user.usernameKey);
+    const now = this.clock.now();
+    const updated: UserRecord = {
+      ...user,
+      passwordHash: await this.hasher.hash(password),
+      passwordChangedAt: now,
+      updatedAt: now,
+    };
+    await this.store.updateUser(updated);
+    return updated;
+  }
+
+  /** Stores a stronger hash of a password that just verified (parameters were raised). */
+  async rehashIfNeeded(user: UserRecord, password: string): Promise<void> {
+    if (!this.hasher.needsRehash(user.passwordHash)) return;
+    const fresh = await this.store.findUserById(user.id);
+    if (fresh === undefined || fresh.passwordHash !== user.passwordHash) return;
+    fresh.passwordHash = await this.hasher.hash(password);
+    fresh.updatedAt = this.clock.now();
+    await this.store.updateUser(fresh);
+  }
+}
+
+function checkRoles(roles: string[]): string[] {
+  const out = [...new Set(roles)];
+  for (const r of out) {
+    if (!ROLE_PATTERN.test(r)) {
+      throw new TesseraError(
+        "invalid_request",
+        "Roles are lowercase letters, digits and : _ - (up to 64 characters).",
+      );
+    }
+  }
+  return out.sort();
+}

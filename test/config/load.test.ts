@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { SETTINGS } from "../../src/config/defaults.js";
+import { assertSafeToServe, isLoopback, loadConfig, parseFlags } from "../../src/config/load.js";
+import { TesseraError } from "../../src/errors.js";
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as TesseraError).code;
+  }
+  return undefined;
+};
+
+describe("configuration", () => {
+  it("defaults come from the one defaults object", () => {
+    const c = loadConfig({}, {});
+    expect(c.port).toBe(SETTINGS.port.default);
+    expect(c.sessionIdleTimeout).toBe(1800);
+    expect(c.sessionAbsoluteTimeout).toBe(43200);
+    expect(c.issuer).toBe("http://localhost:4000");
+    expect(c.db).toMatch(/^sqlite:.*\.tessera[/\\]tessera\.db$/);
+    expect(c.redis).toBeUndefined();
+  });
+
+  it("flags beat TESSERA_* env, which beats defaults", () => {
+    const env = { TESSERA_PORT: "5000", TESSERA_SESSION_IDLE_TIMEOUT: "600" };
+    expect(loadConfig({}, env).port).toBe(5000);
+    expect(loadConfig({}, env).sessionIdleTimeout).toBe(600);
+    const { settings } = parseFlags(["--port", "6000"]);
+    expect(loadConfig(settings, env).port).toBe(6000);
+    expect(loadConfig(settings, env).issuer).toBe("http://localhost:6000");
+  });
+
+  it("parses --flag value, --flag=value, booleans and --no-flag", () => {
+    const { settings, positionals, unknown } = parseFlags([
+      "serve",
+      "--port=4100",
+      "--demo",
+      "--session-idle-timeout",
+      "900",
+      "--no-session-remember-me",
+      "--trust-proxy",
+      "--password-stdin",
+      "bob",
+    ], ["password-stdin"]);
+    expect(positionals).toEqual(["serve", "bob"]);
+    expect(unknown.get("password-stdin")).toBe(true);
+    const c = loadConfig(settings, {});
+    expect(c).toMatchObject({ port: 4100, demo: true, sessionIdleTimeout: 900, sessionRememberMe: false, trustProxy: 1 });
+  });
+
+  it("invalid values stop with a message naming the setting and what is allowed", () => {
+    const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
+      [{ port: "70000" }, {}, /port .*0 to 65535/],
+      [{ port: "12abc" }, {}, /port/],
+      [{}, { TESSERA_SESSION_IDLE_TIMEOUT: "abc" }, /session-idle-timeout \(TESSERA_SESSION_IDLE_TIMEOUT\)/],
+      [{ logLevel: "loud" }, {}, /log-level .*one of fatal, error/],
+      [{ redis: "http://x" }, {}, /redis .*redis: or rediss:/],
+      [{ issuer: "not a url" }, {}, /issuer .*URL/],
+      [{ demo: "perhaps" }, {}, /demo .*true or false/],
+      [{ argon2MemoryCost: "1024" }, {}, /argon2-memory-cost .*19456/],
+      [{ sessionIdleTimeout: "7200", sessionAbsoluteTimeout: "3600" }, {}, /must not exceed/],
+      [{ issuer: "https://auth.example.com/?x=1" }, {}, /without query/],
+    ];
+    for (const [flags, env, message] of cases) {
+      expect(() => loadConfig(flags, env)).toThrow(message);
+      expect(codeOf(() => loadConfig(flags, env))).toBe("config_invalid");
+    }
+  });
+
+  it("a flag that needs a value says so", () => {
+    expect(() => parseFlags(["--port"])).toThrow(/--port needs a value/);
+  });
+
+  it("refuses plain HTTP beyond loopback unless behind a TLS proxy", () => {
+    expect(() => assertSafeToServe(loadConfig({ host: "0.0.0.0" }, {}))).toThrow(/trust-proxy/);
+    expect(() => assertSafeToServe(loadConfig({ host: "192.168.1.5" }, {}))).toThrow(/non-loopback/);
+    expect(() => assertSafeToServe(loadConfig({ host: "0.0.0.0", trustProxy: "1" }, {}))).not.toThrow();
+    expect(() => assertSafeToServe(loadConfig({ host: "127.0.0.1" }, {}))).not.toThrow();
+    expect(() => assertSafeToServe(loadConfig({ host: "::1" }, {}))).not.toThrow();
+  });
+
+  it("knows loopback addresses", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]) expect(isLoopback(h)).toBe(true);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1"]) expect(isLoopback(h)).toBe(false);
+  });
+});

@@ -1,0 +1,292 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { sha256 } from "../../src/crypto/random.js";
+import { cookie, login, PASSWORD, sessionTokenOf, type TestServer, testServer } from "../support/harness.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+const post = (payload: unknown, headers: Record<string, string> = {}) =>
+  s.app.inject({ method: "POST", url: "/login", payload: payload as object, headers });
+
+describe("POST /login", () => {
+  it("sets exactly the hardened __Host- cookie: 256-bit token, no Domain, no Max-Age", async () => {
+    s = await testServer();
+    const res = await post({ username: "alice", password: PASSWORD });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ user: { id: expect.any(String), username: "alice", roles: [] } });
+    const setCookie = res.headers["set-cookie"];
+    expect(typeof setCookie).toBe("string");
+    expect(setCookie).toMatch(/^__Host-session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+    const token = sessionTokenOf(setCookie) as string;
+    // 43 base64url characters decode to exactly 32 bytes.
+    expect(Buffer.from(token, "base64url")).toHaveLength(32);
+    expect(String(setCookie)).not.toMatch(/Domain|Max-Age|Expires/i);
+  });
+
+  it("accepts form-encoded bodies too", async () => {
+    s = await testServer();
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/login",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: `username=alice&password=${encodeURIComponent(PASSWORD)}`,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(sessionTokenOf(res.headers["set-cookie"])).toBeDefined();
+  });
+
+  it("answers a browser form post with a redirect to the home page", async () => {
+    s = await testServer();
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/login",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+      payload: `username=alice&password=${encodeURIComponent(PASSWORD)}`,
+    });
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe("/");
+    const home = await s.app.inject({ url: "/", headers: cookie(sessionTokenOf(res.headers["set-cookie"]) as string) });
+    expect(home.body).toContain("Signed in as <strong>alice</strong>");
+  });
+
+  it("stores only the SHA-256 of the token, never the token", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    const records = s.tessera.stores.ephemeral.collection("session");
+    expect(await records.find(token)).toBeUndefined();
+    expect(await records.find(sha256(token))).toBeDefined();
+  });
+
+  it("issues distinct random tokens on every login", async () => {
+    s = await testServer();
+    const tokens = new Set<string>();
+    for (let i = 0; i < 5; i++) tokens.add(await login(s.app));
+    expect(tokens.size).toBe(5);
+  });
+
+  it("gives unknown user and wrong password the same status and body", async () => {
+    s = await testServer();
+    const wrong = await post({ username: "alice", password: "not the password" });
+    const unknown = await post({ username: "mallory", password: "not the password" });
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.statusCode).toBe(401);
+    expect(wrong.body).toBe(unknown.body);
+    expect(wrong.json().error).toBe("invalid_credentials");
+    expect(wrong.headers["set-cookie"]).toBeUndefined();
+  });
+
+  it("usernames are case-insensitive and NFKC-normalised", async () => {
+    s = await testServer();
+    expect((await post({ username: "ALICE", password: PASSWORD })).statusCode).toBe(200);
+    // U+FF41 FULLWIDTH LATIN SMALL LETTER A normalises to "a".
+    expect((await post({ username: "\uff41lice", password: PASSWORD })).statusCode).toBe(200);
+  });
+
+  it("refuses a disabled user exactly like a wrong password", async () => {
+    s = await testServer();
+    await s.tessera.disableUser("alice");
+    const res = await post({ username: "alice", password: PASSWORD });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error).toBe("invalid_credentials");
+  });
+});
+
+describe("session fixation", () => {
+  it("ignores a session cookie sent with the login and ends the session it named", async () => {
+    s = await testServer({ users: ["alice", "bob"] });
+    const planted = await login(s.app, "bob");
+    const res = await post({ username: "alice", password: PASSWORD }, cookie(planted));
+    const fresh = sessionTokenOf(res.headers["set-cookie"]);
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(planted);
+    const old = await s.app.inject({ url: "/session", headers: cookie(planted) });
+    expect(old.statusCode).toBe(401);
+  });
+
+  it("never accepts an id the server did not issue", async () => {
+    s = await testServer();
+    const made = Buffer.alloc(32, 7).toString("base64url");
+    for (const value of [made, "x", "", "a".repeat(5000), `${made}; extra`]) {
+      const res = await s.app.inject({ url: "/session", headers: { cookie: `__Host-session=${value}` } });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: "unauthenticated" });
+    }
+  });
+
+  it("two __Host-session cookies authenticate nobody", async () => {
+    s = await testServer();
+    const a = await login(s.app);
+    const b = await login(s.app);
+    for (const header of [`__Host-session=${a}; __Host-session=${b}`, `__Host-session=${a}; __Host-session=${a}`]) {
+      const res = await s.app.inject({ url: "/session", headers: { cookie: header } });
+      expect(res.statusCode).toBe(401);
+    }
+    // Only the __Host- cookie counts: a look-alike name is ignored.
+    const res = await s.app.inject({ url: "/session", headers: { cookie: `session=${b}; __Host-session=${a}` } });
+    expect(res.statusCode).toBe(200);
+  });
+});
+
+describe("remember me", () => {
+  it("adds Max-Age (the absolute timeout) only when asked", async () => {
+    s = await testServer();
+    const res = await post({ username: "alice", password: PASSWORD, remember: true });
+    expect(res.headers["set-cookie"]).toMatch(/; Max-Age=43200$/);
+  });
+
+  it("can be switched off by configuration", async () => {
+    s = await testServer({ settings: { sessionRememberMe: false } });
+    const res = await post({ username: "alice", password: PASSWORD, remember: true });
+    expect(res.headers["set-cookie"]).not.toMatch(/Max-Age/);
+  });
+});
+
+describe("login throttling", () => {
+  it("throttles an account after the limit, from any IP, with 429 and Retry-After", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "3", loginWindow: "600" } });
+    for (let i = 0; i < 3; i++) {
+      const res = await s.app.inject({
+        method: "POST",
+        url: "/login",
+        payload: { username: "alice", password: "wrong password" },
+        remoteAddress: `10.0.0.${i + 1}`,
+      });
+      expect(res.statusCode).toBe(401);
+    }
+    // The right password from a new IP is refused too: the account is throttled.
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/login",
+      payload: { username: "alice", password: PASSWORD },
+      remoteAddress: "10.0.0.99",
+    });
+    expect(res.statusCode).toBe(429);
+    expect(res.json().error).toBe("rate_limited");
+    expect(Number(res.headers["retry-after"])).toBe(600);
+    expect(res.headers["set-cookie"]).toBeUndefined();
+    // The window passes: the account may log in again.
+    s.clock.advance(600_000);
+    expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
+  });
+
+  it("throttles unknown accounts the same way (no enumeration through 429s)", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "2" } });
+    for (const username of ["alice", "nobody"]) {
+      const codes: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        codes.push((await post({ username, password: "wrong password" })).statusCode);
+      }
+      expect(codes).toEqual([401, 401, 429]);
+    }
+  });
+
+  it("throttles a client IP across accounts", async () => {
+    s = await testServer({ settings: { loginIpLimit: "3", loginAccountLimit: "100" }, users: ["alice", "bob"] });
+    const from = (ip: string, username: string, password = "wrong password") =>
+      s.app.inject({ method: "POST", url: "/login", payload: { username, password }, remoteAddress: ip });
+    for (const u of ["alice", "bob", "carol"]) expect((await from("192.0.2.1", u)).statusCode).toBe(401);
+    const res = await from("192.0.2.1", "bob", PASSWORD);
+    expect(res.statusCode).toBe(429);
+    expect(res.headers["retry-after"]).toBeDefined();
+    // Another IP is unaffected.
+    expect((await from("192.0.2.2", "bob", PASSWORD)).statusCode).toBe(200);
+  });
+
+  it("a successful login clears the account's count", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "3" } });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2; i++) {
+        expect((await post({ username: "alice", password: "wrong password" })).statusCode).toBe(401);
+      }
+      expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
+    }
+  });
+
+  it("parallel guesses cannot overshoot the account limit", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "3", loginIpLimit: "1000" } });
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => post({ username: "alice", password: "wrong password" })),
+    );
+    const codes = results.map((r) => r.statusCode).sort();
+    expect(codes.filter((c) => c === 401)).toHaveLength(3);
+    expect(codes.filter((c) => c === 429)).toHaveLength(5);
+  });
+
+  it("a throttled attempt still runs one argon2id verify and never checks the real hash", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "1" } });
+    await post({ username: "alice", password: "wrong password" });
+    const calls: string[] = [];
+    const hasher = s.tessera.hasher;
+    const origVerify = hasher.verify.bind(hasher);
+    const origDummy = hasher.verifyDummy.bind(hasher);
+    hasher.verify = async (h, p) => {
+      calls.push("verify");
+      return origVerify(h, p);
+    };
+    hasher.verifyDummy = async (p) => {
+      calls.push("dummy");
+      return origDummy(p);
+    };
+    const res = await post({ username: "alice", password: PASSWORD });
+    expect(res.statusCode).toBe(429);
+    expect(calls).toEqual(["dummy"]);
+    // An unknown user costs one dummy verify as well.
+    calls.length = 0;
+    s.clock.advance(16 * 60_000);
+    await post({ username: "nobody", password: "whatever it is" });
+    expect(calls).toEqual(["dummy"]);
+  });
+});
+
+describe("CSRF", () => {
+  it("refuses cross-site login and state changes with 403 forbidden_origin", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    const cases: Array<Record<string, string>> = [
+      { origin: "https://evil.example" },
+      { origin: "null" },
+      { "sec-fetch-site": "cross-site" },
+      { "sec-fetch-site": "same-site" },
+      { origin: "http://localhost:4000", "sec-fetch-site": "cross-site" },
+    ];
+    for (const headers of cases) {
+      for (const [method, url] of [
+        ["POST", "/login"],
+        ["POST", "/logout"],
+        ["POST", "/password"],
+        ["DELETE", "/sessions/abc"],
+      ] as const) {
+        const res = await s.app.inject({
+          method,
+          url,
+          headers: { ...headers, ...cookie(token) },
+          payload: { username: "alice", password: PASSWORD },
+        });
+        expect(res.statusCode, `${method} ${url} ${JSON.stringify(headers)}`).toBe(403);
+        expect(res.json().error).toBe("forbidden_origin");
+      }
+    }
+    // The session survived every attempt.
+    expect((await s.app.inject({ url: "/session", headers: cookie(token) })).statusCode).toBe(200);
+  });
+
+  it("allows same-origin browsers and non-browser clients", async () => {
+    s = await testServer();
+    for (const headers of [
+      { origin: "http://localhost:4000", "sec-fetch-site": "same-origin" },
+      { "sec-fetch-site": "none" },
+      {},
+    ]) {
+      const res = await post({ username: "alice", password: PASSWORD }, headers);
+      expect(res.statusCode).toBe(200);
+    }
+  });
+
+  it("allows the origin of the issuer when one is configured", async () => {
+    s = await testServer({ settings: { issuer: "https://auth.example.com" } });
+    const ok = await post({ username: "alice", password: PASSWORD }, { origin: "https://auth.example.com" });
+    expect(ok.statusCode).toBe(200);
+    const bad = await post({ username: "alice", password: PASSWORD }, { origin: "https://app.example.com" });
+    expect(bad.statusCode).toBe(403);
+  });
+});

@@ -1,0 +1,774 @@
+/**
+ * The one contract suite of the storage layer (see src/store/types.ts). Every backend runs
+ * it: `storeContract` for an EphemeralStore, `durableContract` for a DurableStore's users.
+ *
+ * Time is a ManualClock handed to `make`: tests move it instead of sleeping, so expiry is
+ * checked exactly at its boundary. Values used here are plain JSON data, which is what
+ * every backend must round-trip.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
+import { TesseraError } from "../../src/errors.js";
+import type {
+  Collection,
+  CollectionName,
+  DurableStore,
+  EphemeralStore,
+  StoredRecord,
+  UserRecord,
+} from "../../src/store/types.js";
+
+export interface Made<S> {
+  store: S;
+  /** Closes the store and removes whatever the test left behind. */
+  close(): Promise<void>;
+}
+
+interface Value {
+  n: number;
+  tags: string[];
+  nested: { ok: boolean; note: string | null };
+}
+
+const value = (n: number): Value => ({ n, tags: ["a", `t${n}`], nested: { ok: true, note: null } });
+
+/** A second collection name, to check that collections do not see each other. */
+const OTHER = "test_other" as CollectionName;
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+const BAD_TTLS = [0, -1, -MINUTE, Number.NaN, Number.POSITIVE_INFINITY, 1.5, 2 ** 53];
+
+const byId = <R extends { id: string }>(rows: R[]): R[] =>
+  [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+export function storeContract(
+  name: string,
+  make: (clock: ManualClock) => Promise<Made<EphemeralStore>>,
+): void {
+  describe(`EphemeralStore contract: ${name}`, () => {
+    let clock: ManualClock;
+    let made: Made<EphemeralStore>;
+    let store: EphemeralStore;
+    let sessions: Collection<Value>;
+    let others: Collection<Value>;
+
+    beforeEach(async () => {
+      clock = new ManualClock();
+      made = await make(clock);
+      store = made.store;
+      sessions = store.collection<Value>("session");
+      others = store.collection<Value>(OTHER);
+    });
+
+    afterEach(async () => {
+      await made.close();
+    });
+
+    it("answers ping", async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe("upsert and find", () => {
+      it("round-trips value, expiry and user", async () => {
+        const t0 = clock.now();
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const rec = await sessions.find("id-1");
+        expect(rec).toEqual({ value: value(1), expiresAt: t0 + MINUTE, userId: "alice" });
+        expect(rec).not.toHaveProperty("consumedAt");
+      });
+
+      it("leaves userId absent when none is given", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        const rec = await sessions.find("id-1");
+        expect(rec).toEqual({ value: value(1), expiresAt: clock.now() + MINUTE });
+        expect(rec?.userId).toBeUndefined();
+        expect(await sessions.listByUser("")).toEqual([]);
+      });
+
+      it("round-trips JSON edge values", async () => {
+        const odd = {
+          n: -0.5,
+          tags: ["", "ünïcødé ✓", 'quote " and \\ backslash', "line\nbreak"],
+          nested: { ok: false, note: null },
+        };
+        await sessions.upsert("odd", odd, { ttlMs: MINUTE });
+        expect((await sessions.find("odd"))?.value).toEqual(odd);
+      });
+
+      it("keeps ids apart that differ only in case or look like key syntax", async () => {
+        const ids = ["abc", "ABC", "a:b", "a:b:c", "*", "e3b0c44298fc1c149afbf4c8996fb924"];
+        for (const [i, id] of ids.entries()) {
+          await sessions.upsert(id, value(i), { ttlMs: MINUTE, userId: `u:${i}` });
+        }
+        for (const [i, id] of ids.entries()) {
+          expect((await sessions.find(id))?.value.n).toBe(i);
+          expect((await sessions.listByUser(`u:${i}`)).map((r) => r.id)).toEqual([id]);
+        }
+      });
+
+      it("returns undefined for a missing id", async () => {
+        expect(await sessions.find("nope")).toBeUndefined();
+      });
+
+      it("stores a copy: mutating the input afterwards changes nothing", async () => {
+        const v = value(1);
+        await sessions.upsert("id-1", v, { ttlMs: MINUTE });
+        v.n = 99;
+        v.tags.push("mutated");
+        v.nested.ok = false;
+        expect((await sessions.find("id-1"))?.value).toEqual(value(1));
+      });
+
+      it("returns copies: mutating a result changes nothing", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const a = (await sessions.find("id-1")) as StoredRecord<Value>;
+        a.value.tags.push("mutated");
+        a.value.nested.ok = false;
+        const c = (await sessions.consume("id-1")) as StoredRecord<Value>;
+        c.value.n = 42;
+        const [listed] = await sessions.listByUser("alice");
+        listed?.record.value.tags.push("mutated");
+        expect((await sessions.find("id-1"))?.value).toEqual(value(1));
+      });
+
+      it("overwrites value, expiry and user", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        clock.advance(10 * SECOND);
+        await sessions.upsert("id-1", value(2), { ttlMs: HOUR, userId: "bob" });
+        expect(await sessions.find("id-1")).toEqual({
+          value: value(2),
+          expiresAt: clock.now() + HOUR,
+          userId: "bob",
+        });
+        expect(await sessions.listByUser("alice")).toEqual([]);
+        expect((await sessions.listByUser("bob")).map((r) => r.id)).toEqual(["id-1"]);
+        expect(await sessions.destroyByUser("alice")).toBe(0);
+        expect(await sessions.find("id-1")).toBeDefined();
+      });
+
+      it("drops the user when overwritten without one", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.upsert("id-1", value(2), { ttlMs: MINUTE });
+        const rec = await sessions.find("id-1");
+        expect(rec?.value).toEqual(value(2));
+        expect(rec?.userId).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+        expect(await sessions.destroyByUser("alice")).toBe(0);
+        expect(await sessions.find("id-1")).toBeDefined();
+      });
+
+      it("can shorten a record's lifetime", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: HOUR, userId: "alice" });
+        await sessions.upsert("id-1", value(2), { ttlMs: SECOND, userId: "alice" });
+        clock.advance(SECOND);
+        expect(await sessions.find("id-1")).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+    });
+
+    describe("TTL is mandatory", () => {
+      for (const ttlMs of BAD_TTLS) {
+        it(`rejects ttlMs = ${ttlMs} and stores nothing`, async () => {
+          await expect(sessions.upsert("id-1", value(1), { ttlMs })).rejects.toThrow(RangeError);
+          expect(await sessions.find("id-1")).toBeUndefined();
+        });
+      }
+
+      it("rejects a missing ttlMs", async () => {
+        const opts = {} as { ttlMs: number };
+        await expect(sessions.upsert("id-1", value(1), opts)).rejects.toThrow(RangeError);
+        expect(await sessions.find("id-1")).toBeUndefined();
+      });
+
+      it("rejects a bad ttlMs on update and leaves the record alone", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        for (const ttlMs of BAD_TTLS) {
+          await expect(sessions.update("id-1", value(2), { ttlMs })).rejects.toThrow(RangeError);
+        }
+        expect(await sessions.find("id-1")).toEqual({
+          value: value(1),
+          expiresAt: clock.now() + MINUTE,
+        });
+      });
+
+      it("does not overwrite an existing record with a bad ttlMs", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await expect(sessions.upsert("id-1", value(2), { ttlMs: 0 })).rejects.toThrow(RangeError);
+        expect((await sessions.find("id-1"))?.value).toEqual(value(1));
+        expect(await sessions.listByUser("alice")).toHaveLength(1);
+      });
+    });
+
+    describe("expiry (by the injected clock)", () => {
+      it("a record lives until expiresAt, exclusive", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        clock.advance(MINUTE - 1);
+        expect(await sessions.find("id-1")).toBeDefined();
+        clock.advance(1);
+        expect(await sessions.find("id-1")).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+
+      it("an expired record is absent to every method", async () => {
+        await sessions.upsert("gone", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.upsert("kept", value(2), { ttlMs: HOUR, userId: "alice" });
+        clock.advance(MINUTE);
+        expect(await sessions.consume("gone")).toBeUndefined();
+        expect(await sessions.update("gone", value(3), { ttlMs: HOUR })).toBe(false);
+        expect(await sessions.find("gone")).toBeUndefined();
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["kept"]);
+        expect(await sessions.destroy("gone")).toBe(false);
+        expect(await sessions.destroyByUser("alice")).toBe(1);
+      });
+
+      it("destroy of a record that expired unnoticed returns false", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        clock.advance(MINUTE);
+        expect(await sessions.destroy("id-1")).toBe(false);
+      });
+
+      it("destroyByUser counts only live records", async () => {
+        await sessions.upsert("a", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.upsert("b", value(2), { ttlMs: HOUR, userId: "alice" });
+        await sessions.upsert("c", value(3), { ttlMs: HOUR, userId: "alice" });
+        clock.advance(MINUTE);
+        expect(await sessions.destroyByUser("alice")).toBe(2);
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+
+      it("upsert over an expired record starts afresh (no consumedAt)", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.consume("id-1");
+        clock.advance(MINUTE);
+        await sessions.upsert("id-1", value(2), { ttlMs: MINUTE });
+        const rec = await sessions.find("id-1");
+        expect(rec).toEqual({ value: value(2), expiresAt: clock.now() + MINUTE });
+        expect(rec).not.toHaveProperty("consumedAt");
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+    });
+
+    describe("update", () => {
+      it("replaces value and lifetime, keeping user and consumedAt", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const consumedAt = clock.now();
+        await sessions.consume("id-1");
+        clock.advance(30 * SECOND);
+        expect(await sessions.update("id-1", value(2), { ttlMs: HOUR })).toBe(true);
+        expect(await sessions.find("id-1")).toEqual({
+          value: value(2),
+          expiresAt: clock.now() + HOUR,
+          userId: "alice",
+          consumedAt,
+        });
+        // The new lifetime is the one that counts.
+        clock.advance(MINUTE);
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["id-1"]);
+        clock.advance(HOUR - MINUTE);
+        expect(await sessions.find("id-1")).toBeUndefined();
+      });
+
+      it("keeps an unconsumed record unconsumed", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        expect(await sessions.update("id-1", value(2), { ttlMs: MINUTE })).toBe(true);
+        expect(await sessions.find("id-1")).not.toHaveProperty("consumedAt");
+        expect((await sessions.consume("id-1"))?.consumedAt).toBeUndefined();
+      });
+
+      it("never creates a record", async () => {
+        expect(await sessions.update("nope", value(1), { ttlMs: MINUTE })).toBe(false);
+        expect(await sessions.find("nope")).toBeUndefined();
+      });
+
+      it("does not resurrect a destroyed or expired record", async () => {
+        await sessions.upsert("destroyed", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.upsert("expired", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.destroy("destroyed");
+        clock.advance(MINUTE);
+        expect(await sessions.update("destroyed", value(2), { ttlMs: HOUR })).toBe(false);
+        expect(await sessions.update("expired", value(2), { ttlMs: HOUR })).toBe(false);
+        expect(await sessions.find("destroyed")).toBeUndefined();
+        expect(await sessions.find("expired")).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+
+      it("does not resurrect records removed by destroyByUser", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.destroyByUser("alice");
+        expect(await sessions.update("id-1", value(2), { ttlMs: MINUTE })).toBe(false);
+        expect(await sessions.find("id-1")).toBeUndefined();
+      });
+
+      it("stores a copy of the value", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        const v = value(2);
+        await sessions.update("id-1", v, { ttlMs: MINUTE });
+        v.tags.push("mutated");
+        expect((await sessions.find("id-1"))?.value).toEqual(value(2));
+      });
+    });
+
+    describe("consume", () => {
+      it("the first caller gets the record without consumedAt; later callers see when", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const t0 = clock.now();
+        const first = await sessions.consume("id-1");
+        expect(first).toEqual({ value: value(1), expiresAt: t0 + MINUTE, userId: "alice" });
+        expect(first).not.toHaveProperty("consumedAt");
+        clock.advance(5 * SECOND);
+        const second = await sessions.consume("id-1");
+        expect(second).toEqual({
+          value: value(1),
+          expiresAt: t0 + MINUTE,
+          userId: "alice",
+          consumedAt: t0,
+        });
+        clock.advance(5 * SECOND);
+        expect((await sessions.consume("id-1"))?.consumedAt).toBe(t0);
+      });
+
+      it("a consumed record still exists until it expires", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const t0 = clock.now();
+        await sessions.consume("id-1");
+        expect(await sessions.find("id-1")).toEqual({
+          value: value(1),
+          expiresAt: t0 + MINUTE,
+          userId: "alice",
+          consumedAt: t0,
+        });
+        const listed = await sessions.listByUser("alice");
+        expect(listed).toHaveLength(1);
+        expect(listed[0]?.record.consumedAt).toBe(t0);
+        clock.advance(MINUTE);
+        expect(await sessions.find("id-1")).toBeUndefined();
+        expect(await sessions.consume("id-1")).toBeUndefined();
+      });
+
+      it("upsert over a live consumed record keeps consumedAt", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        const t0 = clock.now();
+        await sessions.consume("id-1");
+        clock.advance(SECOND);
+        await sessions.upsert("id-1", value(2), { ttlMs: HOUR, userId: "alice" });
+        expect(await sessions.find("id-1")).toEqual({
+          value: value(2),
+          expiresAt: clock.now() + HOUR,
+          userId: "alice",
+          consumedAt: t0,
+        });
+        expect((await sessions.consume("id-1"))?.consumedAt).toBe(t0);
+      });
+
+      it("returns undefined for a missing id and creates nothing", async () => {
+        expect(await sessions.consume("nope")).toBeUndefined();
+        expect(await sessions.find("nope")).toBeUndefined();
+      });
+
+      it("does not move the expiry", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        clock.advance(MINUTE - 1);
+        await sessions.consume("id-1");
+        clock.advance(1);
+        expect(await sessions.find("id-1")).toBeUndefined();
+      });
+
+      it("20 concurrent consumes: exactly one winner", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => sessions.consume("id-1")),
+        );
+        expect(results.every((r) => r !== undefined)).toBe(true);
+        const winners = results.filter((r) => r?.consumedAt === undefined);
+        expect(winners).toHaveLength(1);
+        for (const r of results) expect(r?.value).toEqual(value(1));
+      });
+
+      it("concurrent upserts do not lose consumedAt", async () => {
+        await sessions.upsert("id-1", value(0), { ttlMs: MINUTE, userId: "alice" });
+        const t0 = clock.now();
+        const ops: Array<Promise<unknown>> = [];
+        for (let i = 1; i <= 10; i++) {
+          ops.push(sessions.upsert("id-1", value(i), { ttlMs: MINUTE, userId: "alice" }));
+          if (i === 3) ops.push(sessions.consume("id-1"));
+        }
+        await Promise.all(ops);
+        expect((await sessions.find("id-1"))?.consumedAt).toBe(t0);
+      });
+    });
+
+    describe("destroy", () => {
+      it("returns true when a live record was removed, false otherwise", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        expect(await sessions.destroy("id-1")).toBe(true);
+        expect(await sessions.find("id-1")).toBeUndefined();
+        expect(await sessions.consume("id-1")).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+        expect(await sessions.destroy("id-1")).toBe(false);
+        expect(await sessions.destroy("never-existed")).toBe(false);
+      });
+
+      it("removes consumed records too", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE });
+        await sessions.consume("id-1");
+        expect(await sessions.destroy("id-1")).toBe(true);
+        expect(await sessions.find("id-1")).toBeUndefined();
+      });
+
+      it("lets the id be reused afresh", async () => {
+        await sessions.upsert("id-1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.consume("id-1");
+        await sessions.destroy("id-1");
+        await sessions.upsert("id-1", value(2), { ttlMs: MINUTE, userId: "bob" });
+        const rec = await sessions.find("id-1");
+        expect(rec).toEqual({ value: value(2), expiresAt: clock.now() + MINUTE, userId: "bob" });
+        expect(await sessions.listByUser("alice")).toEqual([]);
+      });
+    });
+
+    describe("destroyByUser and listByUser", () => {
+      beforeEach(async () => {
+        await sessions.upsert("a1", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await sessions.upsert("a2", value(2), { ttlMs: HOUR, userId: "alice" });
+        await sessions.upsert("b1", value(3), { ttlMs: MINUTE, userId: "bob" });
+        await sessions.upsert("n1", value(4), { ttlMs: MINUTE });
+        await others.upsert("a1", value(5), { ttlMs: MINUTE, userId: "alice" });
+      });
+
+      it("listByUser returns exactly the user's live records with ids", async () => {
+        const t0 = clock.now();
+        expect(byId(await sessions.listByUser("alice"))).toEqual([
+          { id: "a1", record: { value: value(1), expiresAt: t0 + MINUTE, userId: "alice" } },
+          { id: "a2", record: { value: value(2), expiresAt: t0 + HOUR, userId: "alice" } },
+        ]);
+        expect((await sessions.listByUser("bob")).map((r) => r.id)).toEqual(["b1"]);
+        expect(await sessions.listByUser("carol")).toEqual([]);
+        clock.advance(MINUTE);
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["a2"]);
+        expect(await sessions.listByUser("bob")).toEqual([]);
+      });
+
+      it("listByUser does not mark anything consumed", async () => {
+        await sessions.listByUser("alice");
+        expect((await sessions.consume("a1"))?.consumedAt).toBeUndefined();
+      });
+
+      it("destroyByUser removes only that user's records in that collection", async () => {
+        expect(await sessions.destroyByUser("alice")).toBe(2);
+        expect(await sessions.find("a1")).toBeUndefined();
+        expect(await sessions.find("a2")).toBeUndefined();
+        expect(await sessions.listByUser("alice")).toEqual([]);
+        expect(await sessions.find("b1")).toBeDefined();
+        expect(await sessions.find("n1")).toBeDefined();
+        expect((await others.find("a1"))?.value).toEqual(value(5));
+        expect((await others.listByUser("alice")).map((r) => r.id)).toEqual(["a1"]);
+        expect(await sessions.destroyByUser("alice")).toBe(0);
+      });
+
+      it("destroyByUser of an unknown user removes nothing", async () => {
+        expect(await sessions.destroyByUser("carol")).toBe(0);
+        expect(await sessions.find("a1")).toBeDefined();
+      });
+
+      it("a user's new records after destroyByUser are indexed again", async () => {
+        await sessions.destroyByUser("alice");
+        await sessions.upsert("a3", value(6), { ttlMs: MINUTE, userId: "alice" });
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["a3"]);
+        expect(await sessions.destroyByUser("alice")).toBe(1);
+      });
+
+      it("a record moved to another user leaves the old user's index", async () => {
+        await sessions.upsert("a1", value(7), { ttlMs: MINUTE, userId: "bob" });
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["a2"]);
+        expect(byId(await sessions.listByUser("bob")).map((r) => r.id)).toEqual(["a1", "b1"]);
+        expect(await sessions.destroyByUser("alice")).toBe(1);
+        expect((await sessions.find("a1"))?.value).toEqual(value(7));
+      });
+
+      it("many records for one user", async () => {
+        const ids = Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(2, "0")}`);
+        await Promise.all(
+          ids.map((id, i) => sessions.upsert(id, value(i), { ttlMs: MINUTE, userId: "many" })),
+        );
+        expect(byId(await sessions.listByUser("many")).map((r) => r.id)).toEqual(ids);
+        expect(await sessions.destroyByUser("many")).toBe(50);
+        expect(await sessions.listByUser("many")).toEqual([]);
+      });
+    });
+
+    describe("collections are isolated", () => {
+      it("the same id in two collections is two records", async () => {
+        await sessions.upsert("same", value(1), { ttlMs: MINUTE, userId: "alice" });
+        await others.upsert("same", value(2), { ttlMs: HOUR, userId: "alice" });
+        expect((await sessions.find("same"))?.value).toEqual(value(1));
+        expect((await others.find("same"))?.value).toEqual(value(2));
+
+        expect((await sessions.consume("same"))?.consumedAt).toBeUndefined();
+        expect((await others.consume("same"))?.consumedAt).toBeUndefined();
+
+        expect(await sessions.destroy("same")).toBe(true);
+        expect((await others.find("same"))?.value).toEqual(value(2));
+        expect((await others.listByUser("alice")).map((r) => r.id)).toEqual(["same"]);
+      });
+
+      it("a record in one collection is invisible in another", async () => {
+        await others.upsert("only-other", value(1), { ttlMs: MINUTE, userId: "alice" });
+        expect(await sessions.find("only-other")).toBeUndefined();
+        expect(await sessions.consume("only-other")).toBeUndefined();
+        expect(await sessions.update("only-other", value(2), { ttlMs: MINUTE })).toBe(false);
+        expect(await sessions.destroy("only-other")).toBe(false);
+        expect(await sessions.listByUser("alice")).toEqual([]);
+        expect(await sessions.destroyByUser("alice")).toBe(0);
+        expect((await others.find("only-other"))?.value).toEqual(value(1));
+      });
+
+      it("collection() hands out views of the same data", async () => {
+        await store.collection<Value>("session").upsert("id-1", value(1), { ttlMs: MINUTE });
+        expect((await store.collection<Value>("session").find("id-1"))?.value).toEqual(value(1));
+      });
+    });
+
+    describe("counters", () => {
+      it("hit starts a window and counts within it", async () => {
+        const t0 = clock.now();
+        expect(await store.counters.hit("k", MINUTE)).toEqual({ count: 1, resetAt: t0 + MINUTE });
+        clock.advance(10 * SECOND);
+        expect(await store.counters.hit("k", MINUTE)).toEqual({ count: 2, resetAt: t0 + MINUTE });
+        expect(await store.counters.get("k")).toEqual({ count: 2, resetAt: t0 + MINUTE });
+      });
+
+      it("the window is fixed: a different windowMs mid-window does not move it", async () => {
+        const t0 = clock.now();
+        await store.counters.hit("k", MINUTE);
+        expect(await store.counters.hit("k", HOUR)).toEqual({ count: 2, resetAt: t0 + MINUTE });
+      });
+
+      it("a new window starts at resetAt", async () => {
+        await store.counters.hit("k", MINUTE);
+        await store.counters.hit("k", MINUTE);
+        clock.advance(MINUTE - 1);
+        expect((await store.counters.get("k"))?.count).toBe(2);
+        clock.advance(1);
+        expect(await store.counters.get("k")).toBeUndefined();
+        const t1 = clock.now();
+        expect(await store.counters.hit("k", MINUTE)).toEqual({ count: 1, resetAt: t1 + MINUTE });
+      });
+
+      it("hit after the window without a get in between also starts afresh", async () => {
+        await store.counters.hit("k", MINUTE);
+        await store.counters.hit("k", MINUTE);
+        clock.advance(2 * MINUTE);
+        const t1 = clock.now();
+        expect(await store.counters.hit("k", SECOND)).toEqual({ count: 1, resetAt: t1 + SECOND });
+      });
+
+      it("get of an unknown key is undefined", async () => {
+        expect(await store.counters.get("unknown")).toBeUndefined();
+      });
+
+      it("reset ends the window", async () => {
+        await store.counters.hit("k", MINUTE);
+        await store.counters.reset("k");
+        expect(await store.counters.get("k")).toBeUndefined();
+        const t0 = clock.now();
+        expect(await store.counters.hit("k", MINUTE)).toEqual({ count: 1, resetAt: t0 + MINUTE });
+        await store.counters.reset("never-hit");
+      });
+
+      it("20 concurrent hits count 20, each count seen once", async () => {
+        const states = await Promise.all(
+          Array.from({ length: 20 }, () => store.counters.hit("k", MINUTE)),
+        );
+        expect(states.map((s) => s.count).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        expect(new Set(states.map((s) => s.resetAt)).size).toBe(1);
+        expect((await store.counters.get("k"))?.count).toBe(20);
+      });
+
+      it("keys are independent", async () => {
+        await store.counters.hit("a", MINUTE);
+        await store.counters.hit("a", MINUTE);
+        await store.counters.hit("b", HOUR);
+        expect((await store.counters.get("a"))?.count).toBe(2);
+        expect((await store.counters.get("b"))?.count).toBe(1);
+        await store.counters.reset("a");
+        expect(await store.counters.get("a")).toBeUndefined();
+        expect((await store.counters.get("b"))?.count).toBe(1);
+        clock.advance(MINUTE);
+        expect((await store.counters.get("b"))?.count).toBe(1);
+      });
+
+      it("counter keys do not collide with record ids", async () => {
+        await sessions.upsert("k", value(1), { ttlMs: MINUTE });
+        await store.counters.hit("k", MINUTE);
+        expect((await sessions.find("k"))?.value).toEqual(value(1));
+        expect((await store.counters.get("k"))?.count).toBe(1);
+      });
+
+      for (const windowMs of BAD_TTLS) {
+        it(`hit rejects windowMs = ${windowMs}`, async () => {
+          await expect(store.counters.hit("k", windowMs)).rejects.toThrow(RangeError);
+          expect(await store.counters.get("k")).toBeUndefined();
+        });
+      }
+    });
+  });
+}
+
+// ── Durable store: users ──────────────────────────────────────────────────────────────────
+
+function user(n: number, overrides: Partial<UserRecord> = {}): UserRecord {
+  const t = Date.UTC(2026, 0, 1) + n * 1000;
+  return {
+    id: `user-${n}`,
+    username: `User${n}`,
+    usernameKey: `user${n}`,
+    passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$salt${n}$hash${n}`,
+    roles: ["user"],
+    disabled: false,
+    privilegeVersion: 1,
+    createdAt: t,
+    updatedAt: t,
+    passwordChangedAt: t,
+    ...overrides,
+  };
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TesseraError);
+  expect((err as TesseraError).code).toBe(code);
+}
+
+export function durableContract(
+  name: string,
+  make: (clock: ManualClock) => Promise<Made<DurableStore>>,
+): void {
+  describe(`DurableStore contract: ${name}`, () => {
+    let made: Made<DurableStore>;
+    let store: DurableStore;
+
+    beforeEach(async () => {
+      made = await make(new ManualClock());
+      store = made.store;
+    });
+
+    afterEach(async () => {
+      await made.close();
+    });
+
+    it("has an ephemeral store", async () => {
+      await expect(store.ephemeral.ping()).resolves.toBeUndefined();
+    });
+
+    it("createUser then find by id and by key", async () => {
+      const u = user(1, { roles: ["admin", "user"], disabled: true, privilegeVersion: 7 });
+      await store.users.createUser(u);
+      expect(await store.users.findUserById(u.id)).toEqual(u);
+      expect(await store.users.findUserByKey(u.usernameKey)).toEqual(u);
+    });
+
+    it("round-trips an empty role list and unusual text", async () => {
+      const u = user(1, { roles: [], username: "Zoë O'Brien \"x\"", usernameKey: "zoë o'brien \"x\"" });
+      await store.users.createUser(u);
+      expect(await store.users.findUserByKey(u.usernameKey)).toEqual(u);
+    });
+
+    it("finds nothing for unknown id or key", async () => {
+      await store.users.createUser(user(1));
+      expect(await store.users.findUserById("user-2")).toBeUndefined();
+      expect(await store.users.findUserByKey("user2")).toBeUndefined();
+      // The id is not a key, nor the key an id.
+      expect(await store.users.findUserByKey("user-1")).toBeUndefined();
+      expect(await store.users.findUserById("user1")).toBeUndefined();
+    });
+
+    it("listUsers returns every user", async () => {
+      expect(await store.users.listUsers()).toEqual([]);
+      const users = [user(3), user(1), user(2)];
+      for (const u of users) await store.users.createUser(u);
+      const listed = await store.users.listUsers();
+      expect(byId(listed)).toEqual(byId(users));
+    });
+
+    it("a taken usernameKey is user_exists, and nothing changes", async () => {
+      await store.users.createUser(user(1));
+      await expectCode(store.users.createUser(user(2, { usernameKey: "user1" })), "user_exists");
+      expect(await store.users.findUserById("user-2")).toBeUndefined();
+      expect((await store.users.findUserByKey("user1"))?.id).toBe("user-1");
+      expect(await store.users.listUsers()).toHaveLength(1);
+    });
+
+    it("updateUser replaces the record", async () => {
+      const u = user(1);
+      await store.users.createUser(u);
+      const changed: UserRecord = {
+        ...u,
+        passwordHash: "new-hash",
+        roles: ["admin"],
+        disabled: true,
+        privilegeVersion: 2,
+        updatedAt: u.updatedAt + 5000,
+        passwordChangedAt: u.passwordChangedAt + 5000,
+      };
+      await store.users.updateUser(changed);
+      expect(await store.users.findUserById(u.id)).toEqual(changed);
+      expect(await store.users.findUserByKey(u.usernameKey)).toEqual(changed);
+      expect(await store.users.listUsers()).toEqual([changed]);
+    });
+
+    it("updateUser can rename; the old key is freed", async () => {
+      const u = user(1);
+      await store.users.createUser(u);
+      const renamed = { ...u, username: "Renamed", usernameKey: "renamed" };
+      await store.users.updateUser(renamed);
+      expect(await store.users.findUserByKey("renamed")).toEqual(renamed);
+      expect(await store.users.findUserByKey("user1")).toBeUndefined();
+      await store.users.createUser(user(2, { usernameKey: "user1" }));
+      expect((await store.users.findUserByKey("user1"))?.id).toBe("user-2");
+    });
+
+    it("updateUser of a missing user is user_not_found and creates nothing", async () => {
+      await expectCode(store.users.updateUser(user(9)), "user_not_found");
+      expect(await store.users.findUserById("user-9")).toBeUndefined();
+      expect(await store.users.findUserByKey("user9")).toBeUndefined();
+    });
+
+    it("renaming to a taken key is user_exists, and nothing changes", async () => {
+      await store.users.createUser(user(1));
+      await store.users.createUser(user(2));
+      const clash = { ...user(2), usernameKey: "user1", passwordHash: "changed" };
+      await expectCode(store.users.updateUser(clash), "user_exists");
+      expect(await store.users.findUserById("user-2")).toEqual(user(2));
+      expect((await store.users.findUserByKey("user1"))?.id).toBe("user-1");
+      expect((await store.users.findUserByKey("user2"))?.id).toBe("user-2");
+    });
+
+    it("returns copies: mutating inputs or results changes nothing", async () => {
+      const u = user(1);
+      await store.users.createUser(u);
+      u.roles.push("admin");
+      u.disabled = true;
+      const byIdResult = (await store.users.findUserById("user-1")) as UserRecord;
+      byIdResult.roles.push("root");
+      byIdResult.privilegeVersion = 99;
+      const byKeyResult = (await store.users.findUserByKey("user1")) as UserRecord;
+      byKeyResult.roles.length = 0;
+      const [listed] = await store.users.listUsers();
+      if (listed !== undefined) listed.passwordHash = "tampered";
+      expect(await store.users.findUserById("user-1")).toEqual(user(1));
+
+      const update = { ...user(1), roles: ["editor"] };
+      await store.users.updateUser(update);
+      update.roles.push("admin");
+      expect((await store.users.findUserById("user-1"))?.roles).toEqual(["editor"]);
+    });
+  });
+}

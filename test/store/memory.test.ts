@@ -1,0 +1,12 @@
+import { MemoryStore } from "../../src/store/memory.js";
+import { durableContract, storeContract } from "./contract.js";
+
+storeContract("memory", async (clock) => {
+  const store = new MemoryStore(clock);
+  return { store, close: () => store.close() };
+});
+
+durableContract("memory", async (clock) => {
+  const store = new MemoryStore(clock);
+  return { store, close: () => store.close() };
+});

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
+import { SqliteStore } from "../../src/store/sqlite.js";
+import { durableContract, storeContract } from "./contract.js";
+
+const dirs: string[] = [];
+function tempDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-sqlite-"));
+  dirs.push(dir);
+  return join(dir, "tessera.db");
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const open = async (clock: ManualClock) => {
+  const store = new SqliteStore({ path: tempDb(), clock, sweepIntervalMs: 0 });
+  return { store, close: () => store.close() };
+};
+
+storeContract("sqlite", open);
+durableContract("sqlite", open);
+
+describe("sqlite specifics", () => {
+  it("uses WAL mode and records its schema version", async () => {
+    const path = tempDb();
+    const store = new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    db.close();
+  });
+
+  it("the sweep deletes expired records and counters physically", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const c = store.collection<{ n: number }>("session");
+    await c.upsert("a", { n: 1 }, { ttlMs: 1000 });
+    await c.upsert("b", { n: 2 }, { ttlMs: 5000 });
+    await store.counters.hit("k", 1000);
+    clock.advance(1000);
+    expect(store.sweep()).toBe(2);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT id FROM records").all()).toEqual([{ id: "b" }]);
+    expect(db.prepare("SELECT count(*) AS n FROM counters").get()).toEqual({ n: 0 });
+    db.close();
+    await store.close();
+  });
+
+  it("records survive reopening the file (restart)", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    let store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    await store.collection("session").upsert("a", { n: 1 }, { ttlMs: 60_000, userId: "u1" });
+    await store.close();
+    store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    expect((await store.collection("session").find("a"))?.value).toEqual({ n: 1 });
+    await store.close();
+  });
+
+  it("two connections to one file share records and consume atomically", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const a = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const b = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    await a.collection("session").upsert("x", { n: 1 }, { ttlMs: 60_000 });
+    const first = await b.collection("session").consume("x");
+    const second = await a.collection("session").consume("x");
+    expect(first?.consumedAt).toBeUndefined();
+    expect(second?.consumedAt).toBe(clock.now());
+    await a.close();
+    await b.close();
+  });
+
+  it("refuses a database from a newer Tessera", async () => {
+    const path = tempDb();
+    const db = new Database(path);
+    db.pragma("user_version = 99");
+    db.close();
+    expect(() => new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 })).toThrow(/newer/);
+  });
+});

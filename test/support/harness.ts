@@ -1,0 +1,99 @@
+import { Writable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { ManualClock } from "../../src/clock.js";
+import type { Config } from "../../src/config/defaults.js";
+import { loadConfig, type RawSettings } from "../../src/config/load.js";
+import { buildServer } from "../../src/server/app.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { Stores } from "../../src/store/open.js";
+import type { EphemeralStore } from "../../src/store/types.js";
+import { Tessera } from "../../src/tessera.js";
+
+/** A valid password that passes the policy, for test users. */
+export const PASSWORD = "correct horse battery staple";
+
+export interface TestServer {
+  app: FastifyInstance;
+  tessera: Tessera;
+  clock: ManualClock;
+  config: Config;
+  /** Every log line the server wrote, raw. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Collects pino output so tests can search it. */
+export function logCollector(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, lines };
+}
+
+/**
+ * An in-process server on the memory store (or a given ephemeral store) with a frozen
+ * clock. `settings` are flag values, as on the command line.
+ */
+export async function testServer(
+  options: { settings?: RawSettings; ephemeral?: EphemeralStore; users?: string[] } = {},
+): Promise<TestServer> {
+  const clock = new ManualClock();
+  const config = loadConfig({ db: "memory:", logLevel: "info", ...options.settings }, {});
+  const durable = new MemoryStore(clock);
+  const ephemeral = options.ephemeral ?? durable;
+  const stores: Stores = {
+    durable,
+    ephemeral,
+    close: async () => {
+      if (ephemeral !== durable) await ephemeral.close();
+    },
+  };
+  const tessera = await Tessera.open({ config, clock, stores });
+  for (const username of options.users ?? ["alice"]) {
+    await tessera.users.create({ username, password: PASSWORD });
+  }
+  const { stream, lines } = logCollector();
+  const app = await buildServer(tessera, { logStream: stream });
+  await app.ready();
+  return {
+    app,
+    tessera,
+    clock,
+    config,
+    logs: lines,
+    close: async () => {
+      await app.close();
+      await tessera.close();
+    },
+  };
+}
+
+/** The `__Host-session` token from a response's Set-Cookie, or undefined. */
+export function sessionTokenOf(setCookie: string | string[] | number | undefined): string | undefined {
+  const all = Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [String(setCookie)];
+  for (const c of all) {
+    const m = /^__Host-session=([^;]*)/.exec(c);
+    if (m && m[1] !== "") return m[1];
+  }
+  return undefined;
+}
+
+/** Logs in over HTTP; returns the session token. */
+export async function login(
+  app: FastifyInstance,
+  username = "alice",
+  password = PASSWORD,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const res = await app.inject({ method: "POST", url: "/login", payload: { username, password }, headers });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+  const token = sessionTokenOf(res.headers["set-cookie"]);
+  if (token === undefined) throw new Error("login set no session cookie");
+  return token;
+}
+
+export const cookie = (token: string) => ({ cookie: `__Host-session=${token}` });
