@@ -19,7 +19,6 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   body_too_large: 413,
   not_found: 404,
-  method_not_allowed: 405,
   // Authentication and authorization
   invalid_credentials: 401,
   unauthenticated: 401,
@@ -53,7 +52,11 @@ export class TesseraError extends Error {
   readonly retryAfter: number | undefined;
   readonly oauthError: string | undefined;
 
-  constructor(code: ErrorCode, message: string = defaultMessage(code), opts: TesseraErrorOptions = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string = defaultMessage(code),
+    opts: TesseraErrorOptions = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.status = ERROR_STATUS[code];

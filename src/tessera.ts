@@ -2,7 +2,7 @@ import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { PasswordLogin } from "./sessions/login.js";
-import { type SessionView, Sessions } from "./sessions/sessions.js";
+import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
 import type { UserRecord } from "./store/types.js";
 import { PasswordHasher } from "./users/passwords.js";
@@ -41,11 +41,17 @@ export class Tessera {
       absoluteMs: config.sessionAbsoluteTimeout * 1000,
       touchIntervalMs: config.sessionTouchInterval * 1000,
     });
-    this.passwordLogin = new PasswordLogin(this.users, this.hasher, stores.ephemeral.counters, clock, {
-      accountLimit: config.loginAccountLimit,
-      ipLimit: config.loginIpLimit,
-      windowMs: config.loginWindow * 1000,
-    });
+    this.passwordLogin = new PasswordLogin(
+      this.users,
+      this.hasher,
+      stores.ephemeral.counters,
+      clock,
+      {
+        accountLimit: config.loginAccountLimit,
+        ipLimit: config.loginIpLimit,
+        windowMs: config.loginWindow * 1000,
+      },
+    );
   }
 
   static async open(options: TesseraOptions = {}): Promise<Tessera> {
@@ -92,7 +98,6 @@ export class Tessera {
    */
   async changePassword(input: {
     user: UserRecord;
-    sessionKey: string;
     currentPassword: string;
     newPassword: string;
     ip: string;

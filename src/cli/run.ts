@@ -85,7 +85,9 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
-  io.out(`Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${config.issuer})`);
+  io.out(
+    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${config.issuer})`,
+  );
   return 0;
 }
 
@@ -119,7 +121,9 @@ async function readPassword(io: CliIo): Promise<string> {
     chunks.push(b);
   }
   // One trailing newline (from echo or a heredoc) is not part of the password.
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 async function userCommand(
@@ -147,7 +151,11 @@ async function userCommand(
           );
         }
         const roles = listOption(unknown.get("roles"));
-        const user = await tessera.users.create({ username: name, password: await readPassword(io), roles });
+        const user = await tessera.users.create({
+          username: name,
+          password: await readPassword(io),
+          roles,
+        });
         io.out(`created user ${user.username} (id ${user.id})`);
         return 0;
       }
@@ -155,21 +163,27 @@ async function userCommand(
         rejectUnknown(unknown, []);
         for (const u of await tessera.users.list()) {
           const state = u.disabled ? "disabled" : "active";
-          io.out(`${u.id}\t${u.username}\t${state}\t${u.roles.join(",") || "-"}\t${new Date(u.createdAt).toISOString()}`);
+          io.out(
+            `${u.id}\t${u.username}\t${state}\t${u.roles.join(",") || "-"}\t${new Date(u.createdAt).toISOString()}`,
+          );
         }
         return 0;
       }
       case "disable":
       case "enable": {
         rejectUnknown(unknown, []);
-        const user = sub === "disable" ? await tessera.disableUser(needName()) : await tessera.enableUser(needName());
+        const user =
+          sub === "disable"
+            ? await tessera.disableUser(needName())
+            : await tessera.enableUser(needName());
         io.out(`${sub}d user ${user.username}${sub === "disable" ? "; every session ended" : ""}`);
         return 0;
       }
       case "roles": {
         rejectUnknown(unknown, ["set"]);
         const set = unknown.get("set");
-        if (set === undefined) throw new TesseraError("invalid_request", "user roles needs --set a,b (or --set '')");
+        if (set === undefined)
+          throw new TesseraError("invalid_request", "user roles needs --set a,b (or --set '')");
         const user = await tessera.users.setRoles(needName(), listOption(set));
         io.out(`roles of ${user.username}: ${user.roles.join(",") || "(none)"}`);
         return 0;
@@ -186,7 +200,10 @@ async function userCommand(
         return 0;
       }
       default:
-        throw new TesseraError("invalid_request", `unknown user command "${sub ?? ""}"; see tessera help`);
+        throw new TesseraError(
+          "invalid_request",
+          `unknown user command "${sub ?? ""}"; see tessera help`,
+        );
     }
   } finally {
     await tessera.close();

@@ -38,7 +38,8 @@ export async function buildServer(
     loggerInstance: createLogger(config.logLevel, options.logStream) as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Hops, never `true`: with `true` the left-most X-Forwarded-For (client-chosen) wins.
-    trustProxy: config.trustProxy === 0 ? false : (_addr: string, hop: number) => hop < config.trustProxy,
+    trustProxy:
+      config.trustProxy === 0 ? false : (_addr: string, hop: number) => hop < config.trustProxy,
     // Query strings and JSON are parsed by secure-json-parse (no __proto__ poisoning).
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",

@@ -39,9 +39,9 @@ export function toTesseraError(err: unknown): TesseraError {
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const e = toTesseraError(err);
   if (e.status >= 500) {
-    request.log.error({ err: e.cause ?? e, code: e.code }, "request failed");
+    request.log.error({ err: e.cause ?? e, error: e.code }, "request failed");
   } else {
-    request.log.info({ code: e.code, status: e.status }, "request refused");
+    request.log.info({ error: e.code, status: e.status }, "request refused");
   }
   if (e.retryAfter !== undefined) reply.header("retry-after", String(e.retryAfter));
   if (e.code === "invalid_credentials" || e.code === "unauthenticated") {

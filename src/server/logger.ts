@@ -30,7 +30,8 @@ export const REDACT_PATHS = [
 ];
 
 /** Query parameters whose values never reach a log line. */
-const SECRET_QUERY = /^(token|access_token|refresh_token|id_token|code|code_verifier|client_secret|password|state)$/i;
+const SECRET_QUERY =
+  /^(token|access_token|refresh_token|id_token|code|code_verifier|client_secret|password|state)$/i;
 
 /** Strips secret query values from a URL before it is logged. */
 export function loggableUrl(url: string): string {
@@ -55,7 +56,12 @@ export function createLogger(level: string, stream?: DestinationStream) {
     level,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     serializers: {
-      req: (req: LoggableRequest) => ({ id: req.id, method: req.method, url: loggableUrl(req.url), ip: req.ip }),
+      req: (req: LoggableRequest) => ({
+        id: req.id,
+        method: req.method,
+        url: loggableUrl(req.url),
+        ip: req.ip,
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   };

@@ -26,7 +26,10 @@ export function applySecurityHeaders(reply: FastifyReply, hsts: boolean): void {
  * (`null` included). Requests with neither header come from non-browser clients,
  * which cannot ride a victim's cookies, and pass.
  */
-export function assertSameOrigin(request: FastifyRequest, allowedOrigins: ReadonlySet<string>): void {
+export function assertSameOrigin(
+  request: FastifyRequest,
+  allowedOrigins: ReadonlySet<string>,
+): void {
   const site = request.headers["sec-fetch-site"];
   if (site !== undefined && site !== "same-origin" && site !== "none") {
     throw new TesseraError("forbidden_origin");

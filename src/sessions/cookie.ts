@@ -26,7 +26,10 @@ export function clearedSessionCookie(): string {
  * Values are returned raw: a session token is base64url, so nothing needs decoding, and
  * anything else is rejected by the token-shape check.
  */
-export function cookieValues(header: string | readonly string[] | undefined, name: string): string[] {
+export function cookieValues(
+  header: string | readonly string[] | undefined,
+  name: string,
+): string[] {
   if (header === undefined) return [];
   const text = typeof header === "string" ? header : header.join("; ");
   if (text.length > MAX_COOKIE_HEADER) return [];

@@ -45,7 +45,10 @@ export class PasswordLogin {
     limits: LoginLimits,
   ) {
     const windowMs = limits.windowMs;
-    this.account = new Limiter(counters, clock, "login:acct:", { limit: limits.accountLimit, windowMs });
+    this.account = new Limiter(counters, clock, "login:acct:", {
+      limit: limits.accountLimit,
+      windowMs,
+    });
     this.ip = new Limiter(counters, clock, "login:ip:", { limit: limits.ipLimit, windowMs });
   }
 

@@ -139,15 +139,6 @@ export class Sessions {
     return this.records.destroyByUser(userId);
   }
 
-  /** Ends every session of the user but one (the store key to keep). */
-  async destroyOthers(userId: string, keepKey: string): Promise<number> {
-    let n = 0;
-    for (const { id } of await this.records.listByUser(userId)) {
-      if (id !== keepKey && (await this.records.destroy(id))) n++;
-    }
-    return n;
-  }
-
   /** Ends the user's session with this public id. Throws session_not_found otherwise. */
   async destroyByPublicId(userId: string, publicId: string): Promise<void> {
     for (const { id, record } of await this.records.listByUser(userId)) {

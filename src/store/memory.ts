@@ -54,9 +54,10 @@ class MemoryCollection<T> implements Collection<T> {
     assertTtl(opts.ttlMs);
     const old = this.entries.get(id);
     if (old !== undefined) this.remove(id, old);
-    // Stored as a structured clone so callers cannot mutate what the store holds.
+    // Stored as a JSON copy, like every other backend: callers cannot mutate what the
+    // store holds, and a value that would not survive JSON fails here too.
     const now = this.clock.now();
-    const entry: Entry = { value: structuredClone(value), expiresAt: now + opts.ttlMs };
+    const entry: Entry = { value: jsonCopy(value), expiresAt: now + opts.ttlMs };
     // A live record keeps its consumed mark across updates; an expired one is gone.
     if (old?.consumedAt !== undefined && old.expiresAt > now) entry.consumedAt = old.consumedAt;
     if (opts.userId !== undefined) {
@@ -80,7 +81,7 @@ class MemoryCollection<T> implements Collection<T> {
     assertTtl(opts.ttlMs);
     const e = this.live(id);
     if (e === undefined) return false;
-    e.value = structuredClone(value);
+    e.value = jsonCopy(value);
     e.expiresAt = this.clock.now() + opts.ttlMs;
     return true;
   }
@@ -119,9 +120,13 @@ class MemoryCollection<T> implements Collection<T> {
   }
 }
 
+function jsonCopy(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
 function toRecord<T>(e: Entry): StoredRecord<T> {
   const r: { -readonly [K in keyof StoredRecord<T>]: StoredRecord<T>[K] } = {
-    value: structuredClone(e.value) as T,
+    value: jsonCopy(e.value) as T,
     expiresAt: e.expiresAt,
   };
   if (e.consumedAt !== undefined) r.consumedAt = e.consumedAt;

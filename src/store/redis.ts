@@ -84,11 +84,11 @@ if newU then
   fields[#fields + 1] = newU
 end
 redis.call('HSET', key, unpack(fields))
-redis.call('PEXPIRE', key, ttl)
+redis.call('PEXPIRE', key, ARGV[3])
 if newU then
   local ikey = uprefix .. newU
   redis.call('SADD', ikey, id)
-  if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ttl) end
+  if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ARGV[3]) end
 end
 return 1
 `;
@@ -107,10 +107,10 @@ if not e or e <= now then
   return 0
 end
 redis.call('HSET', key, 'v', value, 'e', expiresAt)
-redis.call('PEXPIRE', key, ttl)
+redis.call('PEXPIRE', key, ARGV[3])
 if u then
   local ikey = ARGV[5] .. u
-  if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ttl) end
+  if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ARGV[3]) end
 end
 return 1
 `;
@@ -205,13 +205,13 @@ return 1
  * The physical TTL runs to the window's end (at least 1 ms).
  */
 const LUA_HIT = `
-local key, now, windowMs = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local key, now = KEYS[1], tonumber(ARGV[1])
 local r = redis.call('HMGET', key, 'n', 'r')
 local resetAt = tonumber(r[2])
 if not r[1] or resetAt == nil or resetAt <= now then
   redis.call('DEL', key)
   redis.call('HSET', key, 'n', 1, 'r', ARGV[3])
-  redis.call('PEXPIRE', key, windowMs)
+  redis.call('PEXPIRE', key, ARGV[2])
   return { 1, ARGV[3] }
 end
 local n = redis.call('HINCRBY', key, 'n', 1)
@@ -292,6 +292,10 @@ async function guard<R>(op: () => Promise<R>): Promise<R> {
   } catch (err) {
     throw storeError(err);
   }
+}
+
+function isAuthError(err: unknown): boolean {
+  return err instanceof Error && /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
 }
 
 /** Where the URL points, for messages: host and port only, never credentials. */
@@ -399,7 +403,9 @@ class RedisCollection<T> implements Collection<T> {
 
   async consume(id: string): Promise<StoredRecord<T> | undefined> {
     const now = String(this.clock.now());
-    const flat = await guard(() => this.redis.tesseraConsume(this.key(id), now, this.indexPrefix, id));
+    const flat = await guard(() =>
+      this.redis.tesseraConsume(this.key(id), now, this.indexPrefix, id),
+    );
     return flat === null ? undefined : parseRecord<T>(pairsToObject(flat));
   }
 
@@ -530,7 +536,9 @@ export class RedisStore implements EphemeralStore {
    */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    assertTtl(timeoutMs);
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError("connectTimeoutMs must be a positive whole number of milliseconds");
+    }
     const store = new RedisStore(options);
     try {
       await store.waitReady(timeoutMs);
@@ -551,17 +559,23 @@ export class RedisStore implements EphemeralStore {
         clearTimeout(timer);
         redis.off("ready", onReady);
         redis.off("end", onEnd);
+        redis.off("error", onError);
         if (err === undefined) resolve();
         else reject(err);
       };
       const onReady = () => done();
       const onEnd = () => done(this.lastError ?? new Error("connection ended"));
+      // Retrying will not fix wrong credentials: give up at once.
+      const onError = (err: unknown) => {
+        if (isAuthError(err)) done(err);
+      };
       const timer = setTimeout(
         () => done(this.lastError ?? new Error(`no answer within ${timeoutMs} ms`)),
         timeoutMs,
       );
       redis.on("ready", onReady);
       redis.on("end", onEnd);
+      redis.on("error", onError);
     });
   }
 
@@ -569,11 +583,10 @@ export class RedisStore implements EphemeralStore {
     let detail = err instanceof Error ? err.message : String(err);
     for (const secret of this.secrets) detail = detail.split(secret).join("***");
     const cause = new Error(detail);
-    return new TesseraError(
-      "store_unavailable",
-      `Redis at ${this.target} could not be reached within ${timeoutMs} ms.`,
-      { cause, retryAfter: 1 },
-    );
+    const message = isAuthError(err)
+      ? `Redis at ${this.target} refused the connection's credentials.`
+      : `Redis at ${this.target} could not be reached within ${timeoutMs} ms.`;
+    return new TesseraError("store_unavailable", message, { cause, retryAfter: 1 });
   }
 
   collection<T>(name: CollectionName): Collection<T> {

@@ -193,7 +193,13 @@ class SqliteCollection<T> implements Collection<T> {
   async update(id: string, value: T, opts: { ttlMs: number }): Promise<boolean> {
     assertTtl(opts.ttlMs);
     const now = this.clock.now();
-    const { changes } = this.q.update.run(JSON.stringify(value), now + opts.ttlMs, this.kind, id, now);
+    const { changes } = this.q.update.run(
+      JSON.stringify(value),
+      now + opts.ttlMs,
+      this.kind,
+      id,
+      now,
+    );
     return changes === 1;
   }
 

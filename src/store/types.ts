@@ -13,6 +13,9 @@
  * SQLite sweep), so an expired record is never returned and never lingers.
  *
  * Secrets are never keys as issued: callers pass `sha256(token)` as the id.
+ *
+ * Values are plain JSON data (objects, arrays, strings, finite numbers, booleans, null):
+ * every backend stores them as JSON, so `undefined` fields vanish and Dates become strings.
  */
 
 export interface StoredRecord<T> {
@@ -51,6 +54,7 @@ export interface Collection<T> {
   destroy(id: string): Promise<boolean>;
   /** Removes every record of the user; returns how many. */
   destroyByUser(userId: string): Promise<number>;
+  /** The user's live records, in no particular order. */
   listByUser(userId: string): Promise<Array<{ id: string; record: StoredRecord<T> }>>;
 }
 

@@ -8,7 +8,11 @@ export interface Argon2Params {
 }
 
 /** OWASP Password Storage Cheat Sheet minimum for argon2id. */
-export const OWASP_ARGON2_MINIMUM: Argon2Params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+export const OWASP_ARGON2_MINIMUM: Argon2Params = {
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+};
 
 /** `Algorithm.Argon2id` of @node-rs/argon2 (a const enum, not importable under verbatimModuleSyntax). */
 const ARGON2ID = 2;

@@ -32,11 +32,17 @@ export function normaliseUsername(input: string): { username: string; key: strin
 export function normalisePassword(input: string): string {
   // Checked on the raw input first so a megabyte never reaches normalize().
   if (Buffer.byteLength(input, "utf8") > PASSWORD_MAX_BYTES * 4) {
-    throw new TesseraError("password_too_long", `Passwords are at most ${PASSWORD_MAX_BYTES} bytes.`);
+    throw new TesseraError(
+      "password_too_long",
+      `Passwords are at most ${PASSWORD_MAX_BYTES} bytes.`,
+    );
   }
   const password = input.normalize("NFKC");
   if (Buffer.byteLength(password, "utf8") > PASSWORD_MAX_BYTES) {
-    throw new TesseraError("password_too_long", `Passwords are at most ${PASSWORD_MAX_BYTES} bytes.`);
+    throw new TesseraError(
+      "password_too_long",
+      `Passwords are at most ${PASSWORD_MAX_BYTES} bytes.`,
+    );
   }
   if (password.includes("\u0000")) {
     throw new TesseraError("invalid_request", "Passwords must not contain NUL characters.");

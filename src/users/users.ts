@@ -29,7 +29,11 @@ export class Users {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: { username: string; password: string; roles?: string[] }): Promise<PublicUser> {
+  async create(input: {
+    username: string;
+    password: string;
+    roles?: string[];
+  }): Promise<PublicUser> {
     const { username, key } = normaliseUsername(input.username);
     const password = checkNewPassword(input.password, key);
     const roles = checkRoles(input.roles ?? []);
@@ -79,7 +83,11 @@ export class Users {
   }
 
   /** Disables (or re-enables) an account. Disabling ends every session of the user. */
-  async setDisabled(name: string, disabled: boolean, revokeAll: RevokeAllForUser): Promise<UserRecord> {
+  async setDisabled(
+    name: string,
+    disabled: boolean,
+    revokeAll: RevokeAllForUser,
+  ): Promise<UserRecord> {
     const user = await this.require(name);
     if (user.disabled !== disabled) {
       user.disabled = disabled;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config/defaults.js";
 import { assertSafeToServe, isLoopback, loadConfig, parseFlags } from "../../src/config/load.js";
-import { TesseraError } from "../../src/errors.js";
+import type { TesseraError } from "../../src/errors.js";
 
 const codeOf = (fn: () => unknown) => {
   try {
@@ -33,28 +33,41 @@ describe("configuration", () => {
   });
 
   it("parses --flag value, --flag=value, booleans and --no-flag", () => {
-    const { settings, positionals, unknown } = parseFlags([
-      "serve",
-      "--port=4100",
-      "--demo",
-      "--session-idle-timeout",
-      "900",
-      "--no-session-remember-me",
-      "--trust-proxy",
-      "--password-stdin",
-      "bob",
-    ], ["password-stdin"]);
+    const { settings, positionals, unknown } = parseFlags(
+      [
+        "serve",
+        "--port=4100",
+        "--demo",
+        "--session-idle-timeout",
+        "900",
+        "--no-session-remember-me",
+        "--trust-proxy",
+        "--password-stdin",
+        "bob",
+      ],
+      ["password-stdin"],
+    );
     expect(positionals).toEqual(["serve", "bob"]);
     expect(unknown.get("password-stdin")).toBe(true);
     const c = loadConfig(settings, {});
-    expect(c).toMatchObject({ port: 4100, demo: true, sessionIdleTimeout: 900, sessionRememberMe: false, trustProxy: 1 });
+    expect(c).toMatchObject({
+      port: 4100,
+      demo: true,
+      sessionIdleTimeout: 900,
+      sessionRememberMe: false,
+      trustProxy: 1,
+    });
   });
 
   it("invalid values stop with a message naming the setting and what is allowed", () => {
     const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
       [{ port: "70000" }, {}, /port .*0 to 65535/],
       [{ port: "12abc" }, {}, /port/],
-      [{}, { TESSERA_SESSION_IDLE_TIMEOUT: "abc" }, /session-idle-timeout \(TESSERA_SESSION_IDLE_TIMEOUT\)/],
+      [
+        {},
+        { TESSERA_SESSION_IDLE_TIMEOUT: "abc" },
+        /session-idle-timeout \(TESSERA_SESSION_IDLE_TIMEOUT\)/,
+      ],
       [{ logLevel: "loud" }, {}, /log-level .*one of fatal, error/],
       [{ redis: "http://x" }, {}, /redis .*redis: or rediss:/],
       [{ issuer: "not a url" }, {}, /issuer .*URL/],
@@ -75,14 +88,20 @@ describe("configuration", () => {
 
   it("refuses plain HTTP beyond loopback unless behind a TLS proxy", () => {
     expect(() => assertSafeToServe(loadConfig({ host: "0.0.0.0" }, {}))).toThrow(/trust-proxy/);
-    expect(() => assertSafeToServe(loadConfig({ host: "192.168.1.5" }, {}))).toThrow(/non-loopback/);
-    expect(() => assertSafeToServe(loadConfig({ host: "0.0.0.0", trustProxy: "1" }, {}))).not.toThrow();
+    expect(() => assertSafeToServe(loadConfig({ host: "192.168.1.5" }, {}))).toThrow(
+      /non-loopback/,
+    );
+    expect(() =>
+      assertSafeToServe(loadConfig({ host: "0.0.0.0", trustProxy: "1" }, {})),
+    ).not.toThrow();
     expect(() => assertSafeToServe(loadConfig({ host: "127.0.0.1" }, {}))).not.toThrow();
     expect(() => assertSafeToServe(loadConfig({ host: "::1" }, {}))).not.toThrow();
   });
 
   it("knows loopback addresses", () => {
-    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]) expect(isLoopback(h)).toBe(true);
-    for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1"]) expect(isLoopback(h)).toBe(false);
+    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
+      expect(isLoopback(h)).toBe(true);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1"])
+      expect(isLoopback(h)).toBe(false);
   });
 });

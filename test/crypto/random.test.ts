@@ -15,7 +15,13 @@ describe("random tokens", () => {
 
   it("shape check rejects anything that is not exactly a token", () => {
     expect(isTokenShaped(randomToken())).toBe(true);
-    for (const v of ["", "a".repeat(42), "a".repeat(44), `${"a".repeat(42)}=`, `${"a".repeat(42)}+`]) {
+    for (const v of [
+      "",
+      "a".repeat(42),
+      "a".repeat(44),
+      `${"a".repeat(42)}=`,
+      `${"a".repeat(42)}+`,
+    ]) {
       expect(isTokenShaped(v)).toBe(false);
     }
   });

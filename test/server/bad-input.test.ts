@@ -12,7 +12,13 @@ afterAll(async () => s?.close());
 const JSON_TYPE = { "content-type": "application/json" };
 const FORM_TYPE = { "content-type": "application/x-www-form-urlencoded" };
 
-type Case = [name: string, headers: Record<string, string>, payload: string | Buffer, status: number, code: string];
+type Case = [
+  name: string,
+  headers: Record<string, string>,
+  payload: string | Buffer,
+  status: number,
+  code: string,
+];
 
 const cases: Case[] = [
   ["malformed JSON", JSON_TYPE, '{"username": "alice", ', 400, "invalid_json"],
@@ -24,24 +30,114 @@ const cases: Case[] = [
   ["missing username", JSON_TYPE, JSON.stringify({ password: PASSWORD }), 400, "invalid_request"],
   ["missing password", JSON_TYPE, JSON.stringify({ username: "alice" }), 400, "invalid_request"],
   ["empty body object", JSON_TYPE, "{}", 400, "invalid_request"],
-  ["username a number", JSON_TYPE, JSON.stringify({ username: 1, password: PASSWORD }), 400, "invalid_request"],
-  ["password an object", JSON_TYPE, JSON.stringify({ username: "alice", password: {} }), 400, "invalid_request"],
-  ["password an array", JSON_TYPE, JSON.stringify({ username: "alice", password: [PASSWORD] }), 400, "invalid_request"],
-  ["remember a string", JSON_TYPE, JSON.stringify({ username: "alice", password: PASSWORD, remember: "maybe" }), 400, "invalid_request"],
-  ["NUL in username", JSON_TYPE, JSON.stringify({ username: "ali\u0000ce", password: PASSWORD }), 400, "invalid_username"],
-  ["NUL in password", JSON_TYPE, JSON.stringify({ username: "alice", password: `${PASSWORD}\u0000x` }), 400, "invalid_request"],
-  ["control chars in username", JSON_TYPE, JSON.stringify({ username: "ali\nce", password: PASSWORD }), 400, "invalid_username"],
-  ["username too long", JSON_TYPE, JSON.stringify({ username: "a".repeat(300), password: PASSWORD }), 400, "invalid_request"],
-  ["password over 1024 bytes", JSON_TYPE, JSON.stringify({ username: "alice", password: "é".repeat(600) }), 400, "password_too_long"],
-  ["1 MB password", JSON_TYPE, JSON.stringify({ username: "alice", password: "x".repeat(1024 * 1024) }), 413, "body_too_large"],
-  ["__proto__ pollution", JSON_TYPE, '{"username":"alice","password":"x","__proto__":{"admin":true}}', 400, "invalid_json"],
-  ["constructor pollution", JSON_TYPE, '{"username":"alice","constructor":{"prototype":{"admin":true}}}', 400, "invalid_json"],
+  [
+    "username a number",
+    JSON_TYPE,
+    JSON.stringify({ username: 1, password: PASSWORD }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "password an object",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: {} }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "password an array",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: [PASSWORD] }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "remember a string",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: PASSWORD, remember: "maybe" }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "NUL in username",
+    JSON_TYPE,
+    JSON.stringify({ username: "ali\u0000ce", password: PASSWORD }),
+    400,
+    "invalid_username",
+  ],
+  [
+    "NUL in password",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: `${PASSWORD}\u0000x` }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "control chars in username",
+    JSON_TYPE,
+    JSON.stringify({ username: "ali\nce", password: PASSWORD }),
+    400,
+    "invalid_username",
+  ],
+  [
+    "username too long",
+    JSON_TYPE,
+    JSON.stringify({ username: "a".repeat(300), password: PASSWORD }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "password over 1024 bytes",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: "é".repeat(600) }),
+    400,
+    "password_too_long",
+  ],
+  [
+    "1 MB password",
+    JSON_TYPE,
+    JSON.stringify({ username: "alice", password: "x".repeat(1024 * 1024) }),
+    413,
+    "body_too_large",
+  ],
+  [
+    "__proto__ pollution",
+    JSON_TYPE,
+    '{"username":"alice","password":"x","__proto__":{"admin":true}}',
+    400,
+    "invalid_json",
+  ],
+  [
+    "constructor pollution",
+    JSON_TYPE,
+    '{"username":"alice","constructor":{"prototype":{"admin":true}}}',
+    400,
+    "invalid_json",
+  ],
   ["text/plain", { "content-type": "text/plain" }, "username=alice", 415, "unsupported_media_type"],
   ["application/xml", { "content-type": "application/xml" }, "<a/>", 415, "unsupported_media_type"],
-  ["multipart", { "content-type": "multipart/form-data; boundary=x" }, "--x--", 415, "unsupported_media_type"],
-  ["duplicate form fields", FORM_TYPE, "username=alice&username=bob&password=x", 400, "invalid_request"],
+  [
+    "multipart",
+    { "content-type": "multipart/form-data; boundary=x" },
+    "--x--",
+    415,
+    "unsupported_media_type",
+  ],
+  [
+    "duplicate form fields",
+    FORM_TYPE,
+    "username=alice&username=bob&password=x",
+    400,
+    "invalid_request",
+  ],
   ["form without fields", FORM_TYPE, "", 400, "invalid_request"],
-  ["invalid UTF-8", JSON_TYPE, Buffer.from([0x7b, 0x22, 0x75, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), 400, "invalid_request"],
+  [
+    "invalid UTF-8",
+    JSON_TYPE,
+    Buffer.from([0x7b, 0x22, 0x75, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+    400,
+    "invalid_request",
+  ],
 ];
 
 describe("bad input to POST /login gets a clear 4xx, never a 500", () => {
@@ -67,15 +163,29 @@ describe("bad input to POST /login gets a clear 4xx, never a 500", () => {
 
 describe("bad input elsewhere", () => {
   it("POST /password with wrong types", async () => {
-    for (const payload of [{ currentPassword: 1, newPassword: "x" }, { currentPassword: PASSWORD }, []]) {
-      const res = await s.app.inject({ method: "POST", url: "/password", headers: cookie(token), payload: payload as object });
+    for (const payload of [
+      { currentPassword: 1, newPassword: "x" },
+      { currentPassword: PASSWORD },
+      [],
+    ]) {
+      const res = await s.app.inject({
+        method: "POST",
+        url: "/password",
+        headers: cookie(token),
+        payload: payload as object,
+      });
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toBe("invalid_request");
     }
   });
 
   it("POST /logout with a malformed body", async () => {
-    const res = await s.app.inject({ method: "POST", url: "/logout", headers: { ...JSON_TYPE, ...cookie(token) }, payload: "{nope" });
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: { ...JSON_TYPE, ...cookie(token) },
+      payload: "{nope",
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toBe("invalid_json");
     // Nothing happened to the session.
@@ -84,7 +194,11 @@ describe("bad input elsewhere", () => {
 
   it("DELETE /sessions/:id with odd ids", async () => {
     for (const id of ["%00", "a".repeat(200), "..%2F..%2Fetc", "%E0%A4%A"]) {
-      const res = await s.app.inject({ method: "DELETE", url: `/sessions/${id}`, headers: cookie(token) });
+      const res = await s.app.inject({
+        method: "DELETE",
+        url: `/sessions/${id}`,
+        headers: cookie(token),
+      });
       expect(res.statusCode).toBeGreaterThanOrEqual(400);
       expect(res.statusCode).toBeLessThan(500);
       expect(typeof res.json().error).toBe("string");
@@ -105,7 +219,10 @@ describe("bad input elsewhere", () => {
   });
 
   it("a huge cookie header is ignored, not parsed", async () => {
-    const res = await s.app.inject({ url: "/session", headers: { cookie: `a=${"x".repeat(20_000)}; __Host-session=${token}` } });
+    const res = await s.app.inject({
+      url: "/session",
+      headers: { cookie: `a=${"x".repeat(20_000)}; __Host-session=${token}` },
+    });
     expect(res.statusCode).toBe(401);
   });
 });

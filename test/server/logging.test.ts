@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loggableUrl } from "../../src/server/logger.js";
-import { cookie, login, PASSWORD, sessionTokenOf, type TestServer, testServer } from "../support/harness.js";
+import {
+  cookie,
+  login,
+  PASSWORD,
+  sessionTokenOf,
+  type TestServer,
+  testServer,
+} from "../support/harness.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
@@ -15,14 +22,21 @@ describe("logs never contain a cookie, a token or a password", () => {
       await s.app.inject({ url: "/session", headers: cookie(token) });
       await s.app.inject({ url: "/sessions", headers: cookie(token) });
       // Failures too: a wrong password, malformed JSON containing a password, a bad cookie.
-      await s.app.inject({ method: "POST", url: "/login", payload: { username: "alice", password: "MyW0rstSecret!" } });
+      await s.app.inject({
+        method: "POST",
+        url: "/login",
+        payload: { username: "alice", password: "MyW0rstSecret!" },
+      });
       await s.app.inject({
         method: "POST",
         url: "/login",
         headers: { "content-type": "application/json" },
         payload: '{"username":"alice","password":"MyW0rstSecret!"',
       });
-      await s.app.inject({ url: `/session?token=${token}`, headers: { cookie: `__Host-session=${token}x` } });
+      await s.app.inject({
+        url: `/session?token=${token}`,
+        headers: { cookie: `__Host-session=${token}x` },
+      });
       const changed = await s.app.inject({
         method: "POST",
         url: "/password",
@@ -31,7 +45,11 @@ describe("logs never contain a cookie, a token or a password", () => {
       });
       const fresh = sessionTokenOf(changed.headers["set-cookie"]) as string;
       secrets.push(fresh);
-      await s.app.inject({ method: "POST", url: "/logout", headers: { ...cookie(fresh), authorization: `Bearer ${fresh}` } });
+      await s.app.inject({
+        method: "POST",
+        url: "/logout",
+        headers: { ...cookie(fresh), authorization: `Bearer ${fresh}` },
+      });
 
       const log = s.logs.join("");
       expect(s.logs.length).toBeGreaterThan(10);
@@ -45,7 +63,9 @@ describe("logs never contain a cookie, a token or a password", () => {
   }
 
   it("strips secret query parameters from logged URLs", () => {
-    expect(loggableUrl("/cb?code=abc&state=xyz&x=1")).toBe("/cb?code=%5Bredacted%5D&state=%5Bredacted%5D&x=1");
+    expect(loggableUrl("/cb?code=abc&state=xyz&x=1")).toBe(
+      "/cb?code=%5Bredacted%5D&state=%5Bredacted%5D&x=1",
+    );
     expect(loggableUrl("/session")).toBe("/session");
   });
 });

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../src/crypto/random.js";
-import { cookie, login, PASSWORD, sessionTokenOf, type TestServer, testServer } from "../support/harness.js";
+import {
+  cookie,
+  login,
+  PASSWORD,
+  sessionTokenOf,
+  type TestServer,
+  testServer,
+} from "../support/harness.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
@@ -16,7 +23,9 @@ describe("POST /login", () => {
     expect(res.json()).toEqual({ user: { id: expect.any(String), username: "alice", roles: [] } });
     const setCookie = res.headers["set-cookie"];
     expect(typeof setCookie).toBe("string");
-    expect(setCookie).toMatch(/^__Host-session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+    expect(setCookie).toMatch(
+      /^__Host-session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/,
+    );
     const token = sessionTokenOf(setCookie) as string;
     // 43 base64url characters decode to exactly 32 bytes.
     expect(Buffer.from(token, "base64url")).toHaveLength(32);
@@ -45,7 +54,10 @@ describe("POST /login", () => {
     });
     expect(res.statusCode).toBe(303);
     expect(res.headers.location).toBe("/");
-    const home = await s.app.inject({ url: "/", headers: cookie(sessionTokenOf(res.headers["set-cookie"]) as string) });
+    const home = await s.app.inject({
+      url: "/",
+      headers: cookie(sessionTokenOf(res.headers["set-cookie"]) as string),
+    });
     expect(home.body).toContain("Signed in as <strong>alice</strong>");
   });
 
@@ -107,7 +119,10 @@ describe("session fixation", () => {
     s = await testServer();
     const made = Buffer.alloc(32, 7).toString("base64url");
     for (const value of [made, "x", "", "a".repeat(5000), `${made}; extra`]) {
-      const res = await s.app.inject({ url: "/session", headers: { cookie: `__Host-session=${value}` } });
+      const res = await s.app.inject({
+        url: "/session",
+        headers: { cookie: `__Host-session=${value}` },
+      });
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: "unauthenticated" });
     }
@@ -117,12 +132,18 @@ describe("session fixation", () => {
     s = await testServer();
     const a = await login(s.app);
     const b = await login(s.app);
-    for (const header of [`__Host-session=${a}; __Host-session=${b}`, `__Host-session=${a}; __Host-session=${a}`]) {
+    for (const header of [
+      `__Host-session=${a}; __Host-session=${b}`,
+      `__Host-session=${a}; __Host-session=${a}`,
+    ]) {
       const res = await s.app.inject({ url: "/session", headers: { cookie: header } });
       expect(res.statusCode).toBe(401);
     }
     // Only the __Host- cookie counts: a look-alike name is ignored.
-    const res = await s.app.inject({ url: "/session", headers: { cookie: `session=${b}; __Host-session=${a}` } });
+    const res = await s.app.inject({
+      url: "/session",
+      headers: { cookie: `session=${b}; __Host-session=${a}` },
+    });
     expect(res.statusCode).toBe(200);
   });
 });
@@ -181,10 +202,19 @@ describe("login throttling", () => {
   });
 
   it("throttles a client IP across accounts", async () => {
-    s = await testServer({ settings: { loginIpLimit: "3", loginAccountLimit: "100" }, users: ["alice", "bob"] });
+    s = await testServer({
+      settings: { loginIpLimit: "3", loginAccountLimit: "100" },
+      users: ["alice", "bob"],
+    });
     const from = (ip: string, username: string, password = "wrong password") =>
-      s.app.inject({ method: "POST", url: "/login", payload: { username, password }, remoteAddress: ip });
-    for (const u of ["alice", "bob", "carol"]) expect((await from("192.0.2.1", u)).statusCode).toBe(401);
+      s.app.inject({
+        method: "POST",
+        url: "/login",
+        payload: { username, password },
+        remoteAddress: ip,
+      });
+    for (const u of ["alice", "bob", "carol"])
+      expect((await from("192.0.2.1", u)).statusCode).toBe(401);
     const res = await from("192.0.2.1", "bob", PASSWORD);
     expect(res.statusCode).toBe(429);
     expect(res.headers["retry-after"]).toBeDefined();
@@ -196,7 +226,9 @@ describe("login throttling", () => {
     s = await testServer({ settings: { loginAccountLimit: "3" } });
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 2; i++) {
-        expect((await post({ username: "alice", password: "wrong password" })).statusCode).toBe(401);
+        expect((await post({ username: "alice", password: "wrong password" })).statusCode).toBe(
+          401,
+        );
       }
       expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
     }
@@ -272,11 +304,12 @@ describe("CSRF", () => {
 
   it("allows same-origin browsers and non-browser clients", async () => {
     s = await testServer();
-    for (const headers of [
+    const variants: Array<Record<string, string>> = [
       { origin: "http://localhost:4000", "sec-fetch-site": "same-origin" },
       { "sec-fetch-site": "none" },
       {},
-    ]) {
+    ];
+    for (const headers of variants) {
       const res = await post({ username: "alice", password: PASSWORD }, headers);
       expect(res.statusCode).toBe(200);
     }
@@ -284,9 +317,15 @@ describe("CSRF", () => {
 
   it("allows the origin of the issuer when one is configured", async () => {
     s = await testServer({ settings: { issuer: "https://auth.example.com" } });
-    const ok = await post({ username: "alice", password: PASSWORD }, { origin: "https://auth.example.com" });
+    const ok = await post(
+      { username: "alice", password: PASSWORD },
+      { origin: "https://auth.example.com" },
+    );
     expect(ok.statusCode).toBe(200);
-    const bad = await post({ username: "alice", password: PASSWORD }, { origin: "https://app.example.com" });
+    const bad = await post(
+      { username: "alice", password: PASSWORD },
+      { origin: "https://app.example.com" },
+    );
     expect(bad.statusCode).toBe(403);
   });
 });

@@ -1,10 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cookie, login, PASSWORD, sessionTokenOf, type TestServer, testServer } from "../support/harness.js";
+import {
+  cookie,
+  login,
+  PASSWORD,
+  sessionTokenOf,
+  type TestServer,
+  testServer,
+} from "../support/harness.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
 
-const get = (url: string, token: string) => s.app.inject({ method: "GET", url, headers: cookie(token) });
+const get = (url: string, token: string) =>
+  s.app.inject({ method: "GET", url, headers: cookie(token) });
 const MIN = 60_000;
 
 describe("GET /session", () => {
@@ -50,7 +58,9 @@ describe("timeouts", () => {
   });
 
   it("ends a session at the absolute timeout however active it is", async () => {
-    s = await testServer({ settings: { sessionAbsoluteTimeout: "3600", sessionIdleTimeout: "1800" } });
+    s = await testServer({
+      settings: { sessionAbsoluteTimeout: "3600", sessionIdleTimeout: "1800" },
+    });
     const token = await login(s.app);
     for (let i = 0; i < 5; i++) {
       s.clock.advance(10 * MIN);
@@ -112,7 +122,10 @@ describe("GET /sessions and DELETE /sessions/:id", () => {
     expect(res.statusCode).toBe(200);
     const { sessions } = res.json();
     expect(sessions).toHaveLength(2);
-    expect(sessions.map((x: { userAgent: string }) => x.userAgent)).toEqual(["Browser Two", "Browser One"]);
+    expect(sessions.map((x: { userAgent: string }) => x.userAgent)).toEqual([
+      "Browser Two",
+      "Browser One",
+    ]);
     expect(sessions.map((x: { current: boolean }) => x.current)).toEqual([true, false]);
     expect(res.body).not.toContain(a1);
     expect(res.body).not.toContain(a2);
@@ -126,12 +139,20 @@ describe("GET /sessions and DELETE /sessions/:id", () => {
     const bobId = (await get("/session", b)).json().session.id;
     const a1Id = (await get("/session", a1)).json().session.id;
 
-    const other = await s.app.inject({ method: "DELETE", url: `/sessions/${bobId}`, headers: cookie(a2) });
+    const other = await s.app.inject({
+      method: "DELETE",
+      url: `/sessions/${bobId}`,
+      headers: cookie(a2),
+    });
     expect(other.statusCode).toBe(404);
     expect(other.json().error).toBe("session_not_found");
     expect((await get("/session", b)).statusCode).toBe(200);
 
-    const res = await s.app.inject({ method: "DELETE", url: `/sessions/${a1Id}`, headers: cookie(a2) });
+    const res = await s.app.inject({
+      method: "DELETE",
+      url: `/sessions/${a1Id}`,
+      headers: cookie(a2),
+    });
     expect(res.statusCode).toBe(204);
     expect((await get("/session", a1)).statusCode).toBe(401);
     expect((await get("/session", a2)).statusCode).toBe(200);
@@ -141,7 +162,11 @@ describe("GET /sessions and DELETE /sessions/:id", () => {
     s = await testServer();
     const a = await login(s.app);
     const id = (await get("/session", a)).json().session.id;
-    const res = await s.app.inject({ method: "DELETE", url: `/sessions/${id}`, headers: cookie(a) });
+    const res = await s.app.inject({
+      method: "DELETE",
+      url: `/sessions/${id}`,
+      headers: cookie(a),
+    });
     expect(res.statusCode).toBe(204);
     expect(res.headers["set-cookie"]).toMatch(/^__Host-session=; .*Max-Age=0/);
   });
@@ -166,7 +191,12 @@ describe("POST /logout", () => {
     const a = await login(s.app);
     const a2 = await login(s.app);
     const b = await login(s.app, "bob");
-    const res = await s.app.inject({ method: "POST", url: "/logout", headers: cookie(a), payload: { all: true } });
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: cookie(a),
+      payload: { all: true },
+    });
     expect(res.statusCode).toBe(204);
     expect((await get("/session", a)).statusCode).toBe(401);
     expect((await get("/session", a2)).statusCode).toBe(401);
@@ -203,7 +233,11 @@ describe("POST /password", () => {
     expect((await get("/session", other)).statusCode).toBe(401);
     expect((await get("/session", fresh)).statusCode).toBe(200);
     // The new password works, the old one does not.
-    const old = await s.app.inject({ method: "POST", url: "/login", payload: { username: "alice", password: PASSWORD } });
+    const old = await s.app.inject({
+      method: "POST",
+      url: "/login",
+      payload: { username: "alice", password: PASSWORD },
+    });
     expect(old.statusCode).toBe(401);
     await login(s.app, "alice", "a brand new passphrase");
   });
@@ -283,7 +317,12 @@ describe("response headers", () => {
       await s.app.inject({ url: "/session" }),
       await s.app.inject({ url: "/nope" }),
       await s.app.inject({ url: "/healthz" }),
-      await s.app.inject({ method: "POST", url: "/login", payload: "{", headers: { "content-type": "application/json" } }),
+      await s.app.inject({
+        method: "POST",
+        url: "/login",
+        payload: "{",
+        headers: { "content-type": "application/json" },
+      }),
     ];
     for (const res of responses) {
       expect(res.headers["cache-control"]).toBe("no-store");
@@ -299,6 +338,8 @@ describe("response headers", () => {
     expect((await s.app.inject({ url: "/" })).headers["strict-transport-security"]).toBeUndefined();
     await s.close();
     s = await testServer({ settings: { issuer: "https://auth.example.com" } });
-    expect((await s.app.inject({ url: "/" })).headers["strict-transport-security"]).toMatch(/max-age=/);
+    expect((await s.app.inject({ url: "/" })).headers["strict-transport-security"]).toMatch(
+      /max-age=/,
+    );
   });
 });

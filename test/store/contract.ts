@@ -676,7 +676,11 @@ export function durableContract(
     });
 
     it("round-trips an empty role list and unusual text", async () => {
-      const u = user(1, { roles: [], username: "Zoë O'Brien \"x\"", usernameKey: "zoë o'brien \"x\"" });
+      const u = user(1, {
+        roles: [],
+        username: 'Zoë O\'Brien "x"',
+        usernameKey: 'zoë o\'brien "x"',
+      });
       await store.users.createUser(u);
       expect(await store.users.findUserByKey(u.usernameKey)).toEqual(u);
     });

@@ -224,12 +224,16 @@ describeRedis("RedisStore", () => {
       expect((await otherSessions.listByUser("alice")).map((r) => r.id)).toEqual(["shared"]);
 
       const consumes = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? sessions : otherSessions).consume("shared")),
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? sessions : otherSessions).consume("shared"),
+        ),
       );
       expect(consumes.filter((r) => r !== undefined && r.consumedAt === undefined)).toHaveLength(1);
 
       const hits = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).counters.hit("k", MINUTE)),
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? store : other).counters.hit("k", MINUTE),
+        ),
       );
       expect(hits.map((h) => h.count).sort((a, b) => a - b)).toEqual(
         Array.from({ length: 20 }, (_, i) => i + 1),
@@ -304,6 +308,34 @@ describeRedis("RedisStore", () => {
       expect(err).toBeInstanceOf(TesseraError);
       expect((err as TesseraError).code).toBe("server_error");
       expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(secretValue);
+    });
+
+    it("connects with ACL credentials; wrong ones fail fast without showing them", async () => {
+      const username = `tessera-test-${randomUUID()}`;
+      const password = `pw-${randomBytes(12).toString("hex")}`;
+      await admin.call("ACL", "SETUSER", username, "on", `>${password}`, "~*", "&*", "+@all");
+      try {
+        const base = new URL(requireRedisUrl());
+        base.username = username;
+        base.password = password;
+        const good = await RedisStore.connect({ url: base.href, prefix, clock });
+        extra.push(good);
+        await good.ping();
+
+        const wrongPassword = `${password}-wrong`;
+        base.password = wrongPassword;
+        const started = Date.now();
+        const err = await rejection(RedisStore.connect({ url: base.href, prefix, clock }));
+        expect(Date.now() - started).toBeLessThan(2000);
+        expect(err).toBeInstanceOf(TesseraError);
+        expect((err as TesseraError).code).toBe("store_unavailable");
+        expect((err as Error).message).toMatch(/credentials/);
+        const text = inspect(err, { depth: 10, showHidden: true });
+        expect(text).not.toContain(wrongPassword);
+        expect(text).not.toContain(password);
+      } finally {
+        await admin.call("ACL", "DELUSER", username);
+      }
     });
 
     it("ping round-trips and close is idempotent", async () => {

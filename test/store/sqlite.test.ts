@@ -83,6 +83,8 @@ describe("sqlite specifics", () => {
     const db = new Database(path);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 })).toThrow(/newer/);
+    expect(() => new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 })).toThrow(
+      /newer/,
+    );
   });
 });

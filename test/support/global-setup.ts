@@ -22,7 +22,9 @@ declare module "vitest" {
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   const fromEnv = process.env.TESSERA_TEST_REDIS_URL;
   if (fromEnv !== undefined && fromEnv !== "") {
     project.provide("tesseraRedis", { url: fromEnv, unavailable: null });
@@ -65,9 +67,7 @@ function freePort(): Promise<number> {
   });
 }
 
-type Started =
-  | { child: ChildProcess; url: string }
-  | { failure: string; notFound: boolean };
+type Started = { child: ChildProcess; url: string } | { failure: string; notFound: boolean };
 
 function startRedis(port: number): Promise<Started> {
   const args = [

@@ -73,8 +73,14 @@ export async function testServer(
 }
 
 /** The `__Host-session` token from a response's Set-Cookie, or undefined. */
-export function sessionTokenOf(setCookie: string | string[] | number | undefined): string | undefined {
-  const all = Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [String(setCookie)];
+export function sessionTokenOf(
+  setCookie: string | string[] | number | undefined,
+): string | undefined {
+  const all = Array.isArray(setCookie)
+    ? setCookie
+    : setCookie === undefined
+      ? []
+      : [String(setCookie)];
   for (const c of all) {
     const m = /^__Host-session=([^;]*)/.exec(c);
     if (m && m[1] !== "") return m[1];
@@ -89,7 +95,12 @@ export async function login(
   password = PASSWORD,
   headers: Record<string, string> = {},
 ): Promise<string> {
-  const res = await app.inject({ method: "POST", url: "/login", payload: { username, password }, headers });
+  const res = await app.inject({
+    method: "POST",
+    url: "/login",
+    payload: { username, password },
+    headers,
+  });
   if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
   const token = sessionTokenOf(res.headers["set-cookie"]);
   if (token === undefined) throw new Error("login set no session cookie");

@@ -12,8 +12,12 @@ describe("argon2id hashing", () => {
   });
 
   it("refuses weaker parameters", () => {
-    expect(() => new PasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 })).toThrow(/OWASP/);
-    expect(() => new PasswordHasher({ memoryCost: 19456, timeCost: 1, parallelism: 1 })).toThrow(/OWASP/);
+    expect(() => new PasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 })).toThrow(
+      /OWASP/,
+    );
+    expect(() => new PasswordHasher({ memoryCost: 19456, timeCost: 1, parallelism: 1 })).toThrow(
+      /OWASP/,
+    );
   });
 
   it("salts: the same password hashes differently each time", async () => {

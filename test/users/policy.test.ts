@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { TesseraError } from "../../src/errors.js";
-import { checkNewPassword, isCommonPassword, normalisePassword, normaliseUsername } from "../../src/users/policy.js";
+import {
+  checkNewPassword,
+  isCommonPassword,
+  normalisePassword,
+  normaliseUsername,
+} from "../../src/users/policy.js";
 
 const code = (fn: () => unknown) => {
   try {
@@ -15,7 +20,7 @@ describe("password policy", () => {
   it("accepts 8 to 1024 bytes of any Unicode, without truncation", () => {
     expect(checkNewPassword("eight ch")).toBe("eight ch");
     expect(checkNewPassword("пароль-длинный")).toBe("пароль-длинный");
-    expect(checkNewPassword("🔑🔑🔑🔑🔑🔑🔑🔑")).toHaveLength(16);
+    expect(checkNewPassword("🔑 key to 🏠")).toBe("🔑 key to 🏠");
     const max = "ab".repeat(512);
     expect(checkNewPassword(max)).toBe(max);
   });
@@ -36,7 +41,18 @@ describe("password policy", () => {
   });
 
   it("rejects common passwords and their decorated forms", () => {
-    for (const p of ["password", "Password1", "12345678", "qwertyuiop", "P@ssw0rd", "Password123!", "!!monkey2024", "dragondragon", "aaaaaaaaaa", "iloveyou"]) {
+    for (const p of [
+      "password",
+      "Password1",
+      "12345678",
+      "qwertyuiop",
+      "P@ssw0rd",
+      "Password123!",
+      "!!monkey2024",
+      "dragondragon",
+      "aaaaaaaaaa",
+      "iloveyou",
+    ]) {
       expect(isCommonPassword(p), p).toBe(true);
     }
     expect(isCommonPassword("alice-1999!", "alice")).toBe(true);
@@ -51,12 +67,18 @@ describe("usernames", () => {
   it("are NFKC-normalised and case-folded into a unique key", () => {
     expect(normaliseUsername("Alice")).toEqual({ username: "Alice", key: "alice" });
     expect(normaliseUsername("ｂｏｂ")).toEqual({ username: "bob", key: "bob" });
-    expect(normaliseUsername("  carol@example.com ")).toEqual({ username: "carol@example.com", key: "carol@example.com" });
+    expect(normaliseUsername("  carol@example.com ")).toEqual({
+      username: "carol@example.com",
+      key: "carol@example.com",
+    });
   });
 
   it("refuses empty, long, and odd characters", () => {
     for (const u of ["", "a".repeat(65), "a b", "a\u0000b", "<script>", "a/b", "a\nb"]) {
-      expect(code(() => normaliseUsername(u)), JSON.stringify(u)).toBe("invalid_username");
+      expect(
+        code(() => normaliseUsername(u)),
+        JSON.stringify(u),
+      ).toBe("invalid_username");
     }
   });
 });

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { publicUser } from "../../users/users.js";
-import { cookieValues } from "../../sessions/cookie.js";
-import { SESSION_COOKIE, sessionCookie } from "../../sessions/cookie.js";
+import { cookieValues, SESSION_COOKIE, sessionCookie } from "../../sessions/cookie.js";
 import type { Tessera } from "../../tessera.js";
+import { publicUser } from "../../users/users.js";
+import type { RouteContext } from "../app.js";
 import { maxAge } from "../auth.js";
 import { bodyObject, optionalBoolean, requiredString } from "../input.js";
-import type { RouteContext } from "../app.js";
 
 /** POST /login: `{username,password[,remember]}` as JSON or form → session cookie. */
 export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteContext): void {
@@ -36,9 +35,7 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
 /** A browser form post (not fetch/XHR) is answered with a redirect to the home page. */
 function wantsHtml(accept: string | undefined, contentType: string | undefined): boolean {
   return (
-    accept !== undefined &&
-    accept.includes("text/html") &&
-    contentType !== undefined &&
-    contentType.startsWith("application/x-www-form-urlencoded")
+    accept?.includes("text/html") === true &&
+    contentType?.startsWith("application/x-www-form-urlencoded") === true
   );
 }

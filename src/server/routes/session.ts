@@ -73,7 +73,6 @@ export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     const newPassword = requiredString(body, "newPassword", Number.MAX_SAFE_INTEGER);
     const { token, session } = await tessera.changePassword({
       user: current.user,
-      sessionKey: current.key,
       currentPassword,
       newPassword,
       ip: request.ip,
