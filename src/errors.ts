@@ -24,10 +24,21 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   forbidden_origin: 403,
   rate_limited: 429,
+  // OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3.1): the code is also the OAuth `error` value
+  invalid_client: 401,
+  invalid_grant: 400,
+  invalid_scope: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_token_type: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
   // State
   user_exists: 409,
   user_not_found: 404,
   session_not_found: 404,
+  client_exists: 409,
+  client_not_found: 404,
   // Operator-facing
   config_invalid: 500,
   store_unavailable: 503,

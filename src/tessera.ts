@@ -1,10 +1,15 @@
+import { resolve } from "node:path";
+import { Clients } from "./clients/clients.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
+import { KeyEncryptionKey } from "./keys/kek.js";
+import { SigningKeys } from "./keys/keys.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
-import type { UserRecord } from "./store/types.js";
+import type { SigningAlg, UserRecord } from "./store/types.js";
+import { Denylist } from "./tokens/denylist.js";
 import { PasswordHasher } from "./users/passwords.js";
 import { Users } from "./users/users.js";
 
@@ -24,11 +29,15 @@ export class Tessera {
   readonly users: Users;
   readonly sessions: Sessions;
   readonly passwordLogin: PasswordLogin;
+  readonly clients: Clients;
+  readonly denylist: Denylist;
+  private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
     readonly config: Config,
     readonly clock: Clock,
     readonly stores: Stores,
+    readonly keys: SigningKeys,
   ) {
     this.hasher = new PasswordHasher({
       memoryCost: config.argon2MemoryCost,
@@ -52,6 +61,17 @@ export class Tessera {
         windowMs: config.loginWindow * 1000,
       },
     );
+    this.clients = new Clients(stores.durable.clients, clock, {
+      maxAccessTtl: config.accessTokenMaxTtl,
+    });
+    this.denylist = new Denylist(stores.ephemeral, clock);
+    // Picks up keys rotated by another process (the CLI, another instance).
+    this.reloadTimer = setInterval(() => {
+      keys.reload().catch(() => {
+        // Keep the keys already loaded; the next tick tries again.
+      });
+    }, config.keysReloadInterval * 1000);
+    this.reloadTimer.unref();
   }
 
   static async open(options: TesseraOptions = {}): Promise<Tessera> {
@@ -66,7 +86,23 @@ export class Tessera {
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
       }));
-    return new Tessera(config, clock, stores);
+    try {
+      const kek = KeyEncryptionKey.load({
+        secret: config.secret,
+        dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
+      });
+      const keys = new SigningKeys(stores.durable.keys, kek, clock, {
+        alg: config.signingAlg as SigningAlg,
+        activationDelayMs: config.keyActivationDelay * 1000,
+        maxTokenTtlMs: config.accessTokenMaxTtl * 1000,
+        toleranceMs: 60_000,
+      });
+      await keys.init();
+      return new Tessera(config, clock, stores, keys);
+    } catch (err) {
+      if (options.stores === undefined) await stores.close();
+      throw err;
+    }
   }
 
   /**
@@ -114,8 +150,13 @@ export class Tessera {
     return this.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
   }
 
-  /** Ends every credential of the user (sessions now; refresh tokens in a later issue). */
+  /**
+   * Ends every credential of the user (sessions now; refresh tokens in a later issue):
+   * records the moment in the durable user record, which every server checks, and deletes
+   * what this process's session store holds.
+   */
   async revokeAllForUser(userId: string): Promise<void> {
+    await this.users.endSessionsBefore(userId, this.clock.now());
     await this.sessions.destroyAll(userId);
   }
 
@@ -128,6 +169,7 @@ export class Tessera {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.reloadTimer);
     await this.stores.close();
   }
 }

@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { envName, flagName, SETTINGS, type SettingKey } from "../config/defaults.js";
+import { createServer } from "node:net";
+import { type Config, envName, flagName, SETTINGS, type SettingKey } from "../config/defaults.js";
 import { assertSafeToServe, loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
+import { SIGNING_ALGS } from "../keys/keys.js";
 import { buildServer } from "../server/app.js";
+import type { SigningAlg } from "../store/types.js";
 import { Tessera } from "../tessera.js";
+import { decodeJwt } from "../tokens/jwt/decode.js";
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -11,6 +15,9 @@ export interface CliIo {
   out(line: string): void;
   err(line: string): void;
 }
+
+/** Command flags that take no value. */
+const BOOLEAN_FLAGS = ["password-stdin", "help", "introspect", "public", "json"];
 
 const USAGE = `Usage: tessera <command> [options]
 
@@ -22,6 +29,12 @@ Commands:
   user disable NAME | user enable NAME                    disabling ends every session
   user roles NAME --set a,b                               replace roles (sessions get a new id)
   user password NAME --password-stdin                     set a password; ends every session
+  client add ID --grants client_credentials --audience AUD [--scopes "a b"]
+        [--token-format jwt] [--access-ttl SECONDS] [--introspect] [--public]
+        [--redirect-uri URI]...                           register a client (secret printed once)
+  client list | client remove ID | client rotate-secret ID
+  keys list | keys rotate [--alg EdDSA|ES256]             signing keys (publish before sign)
+  token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
 
 Every option also reads TESSERA_<OPTION> from the environment (flags win).
@@ -29,19 +42,37 @@ All settings: see the README's configuration table, or \`tessera help settings\`
 
 /** Runs one CLI command; returns the exit code. Throws TesseraError for user errors. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const { settings, positionals, unknown } = parseFlags(argv, ["password-stdin", "help"]);
+  const { settings, positionals, unknown } = parseFlags(argv, BOOLEAN_FLAGS);
   const [command, sub, ...rest] = positionals;
   if (command === undefined || command === "help" || unknown.has("help")) {
     io.out(sub === "settings" ? settingsHelp() : USAGE);
     return 0;
   }
+  if (command === "serve") {
+    rejectUnknown(unknown, []);
+    positionalArgs("serve", positionals.slice(1), []);
+    // --port 0: pick the free port now, so the derived issuer names the real one.
+    const port = settings.port ?? io.env.TESSERA_PORT;
+    if (port === "0" && settings.issuer === undefined && !io.env.TESSERA_ISSUER) {
+      settings.port = String(await freeLoopbackPort());
+    }
+  }
   const config = loadConfig(settings, io.env);
   switch (command) {
     case "serve":
-      rejectUnknown(unknown, []);
       return serve(config, io);
     case "user":
       return userCommand(config, sub, rest, unknown, io);
+    case "client":
+      return clientCommand(config, sub, rest, unknown, io);
+    case "keys":
+      positionalArgs(`keys ${sub ?? ""}`.trim(), rest, []);
+      return keysCommand(config, sub, unknown, io);
+    case "token":
+      if (sub !== "decode")
+        throw new TesseraError("invalid_request", "usage: tessera token decode TOKEN");
+      rejectUnknown(unknown, []);
+      return decodeCommand((positionalArgs("token decode", rest, ["TOKEN"]) as [string])[0], io);
     default:
       throw new TesseraError("invalid_request", `unknown command "${command}"; see tessera help`);
   }
@@ -126,94 +157,307 @@ async function readPassword(io: CliIo): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
+/** Checks a command's positional arguments: exactly `names`, no more, no fewer. */
+function positionalArgs(command: string, args: readonly string[], names: string[]): string[] {
+  if (args.length < names.length) {
+    throw new TesseraError(
+      "invalid_request",
+      `${command} needs ${names.join(" ")}; see tessera help`,
+    );
+  }
+  if (args.length > names.length) {
+    // The extra argument is not echoed: it may be a password typed in the wrong place.
+    throw new TesseraError(
+      "invalid_request",
+      `too many arguments for ${command} (expected ${names.join(" ") || "none"}); see tessera help`,
+    );
+  }
+  return [...args];
+}
+
+function requirePasswordStdin(command: string, unknown: Map<string, string | true>): void {
+  if (unknown.get("password-stdin") !== true) {
+    throw new TesseraError(
+      "invalid_request",
+      `${command} needs --password-stdin (passwords are never taken as arguments)`,
+    );
+  }
+}
+
+/** `user …`: every option and argument is checked before the store is opened. */
 async function userCommand(
-  config: ReturnType<typeof loadConfig>,
+  config: Config,
   sub: string | undefined,
   args: string[],
   unknown: Map<string, string | true>,
   io: CliIo,
 ): Promise<number> {
-  const needName = (): string => {
-    const name = args[0];
-    if (name === undefined) throw new TesseraError("invalid_request", `user ${sub} needs a NAME`);
-    return name;
-  };
-  const tessera = await Tessera.open({ config });
-  try {
-    switch (sub) {
-      case "add": {
-        rejectUnknown(unknown, ["password-stdin", "roles"]);
-        const name = needName();
-        if (unknown.get("password-stdin") !== true) {
-          throw new TesseraError(
-            "invalid_request",
-            "user add needs --password-stdin (passwords are never taken as arguments)",
-          );
-        }
-        const roles = listOption(unknown.get("roles"));
-        const user = await tessera.users.create({
-          username: name,
-          password: await readPassword(io),
-          roles,
-        });
+  switch (sub) {
+    case "add": {
+      rejectUnknown(unknown, ["password-stdin", "roles"]);
+      requirePasswordStdin("user add", unknown);
+      const [name] = positionalArgs("user add", args, ["NAME"]) as [string];
+      const roles = listOption(stringOption("roles", unknown.get("roles")));
+      const password = await readPassword(io);
+      return withTessera(config, async (t) => {
+        const user = await t.users.create({ username: name, password, roles });
         io.out(`created user ${user.username} (id ${user.id})`);
         return 0;
-      }
-      case "list": {
-        rejectUnknown(unknown, []);
-        for (const u of await tessera.users.list()) {
+      });
+    }
+    case "list":
+      rejectUnknown(unknown, []);
+      positionalArgs("user list", args, []);
+      return withTessera(config, async (t) => {
+        for (const u of await t.users.list()) {
           const state = u.disabled ? "disabled" : "active";
-          io.out(
-            `${u.id}\t${u.username}\t${state}\t${u.roles.join(",") || "-"}\t${new Date(u.createdAt).toISOString()}`,
-          );
+          const created = new Date(u.createdAt).toISOString();
+          io.out(`${u.id}\t${u.username}\t${state}\t${u.roles.join(",") || "-"}\t${created}`);
         }
         return 0;
-      }
-      case "disable":
-      case "enable": {
-        rejectUnknown(unknown, []);
-        const user =
-          sub === "disable"
-            ? await tessera.disableUser(needName())
-            : await tessera.enableUser(needName());
+      });
+    case "disable":
+    case "enable": {
+      rejectUnknown(unknown, []);
+      const [name] = positionalArgs(`user ${sub}`, args, ["NAME"]) as [string];
+      return withTessera(config, async (t) => {
+        const user = sub === "disable" ? await t.disableUser(name) : await t.enableUser(name);
         io.out(`${sub}d user ${user.username}${sub === "disable" ? "; every session ended" : ""}`);
         return 0;
-      }
-      case "roles": {
-        rejectUnknown(unknown, ["set"]);
-        const set = unknown.get("set");
-        if (set === undefined)
-          throw new TesseraError("invalid_request", "user roles needs --set a,b (or --set '')");
-        const user = await tessera.users.setRoles(needName(), listOption(set));
-        io.out(`roles of ${user.username}: ${user.roles.join(",") || "(none)"}`);
-        return 0;
-      }
-      case "password": {
-        rejectUnknown(unknown, ["password-stdin"]);
-        if (unknown.get("password-stdin") !== true) {
-          throw new TesseraError("invalid_request", "user password needs --password-stdin");
-        }
-        const user = await tessera.users.require(needName());
-        await tessera.users.setPassword(user, await readPassword(io));
-        await tessera.revokeAllForUser(user.id);
-        io.out(`password of ${user.username} changed; every session ended`);
-        return 0;
-      }
-      default:
+      });
+    }
+    case "roles": {
+      rejectUnknown(unknown, ["set"]);
+      const [name] = positionalArgs("user roles", args, ["NAME"]) as [string];
+      const set = unknown.get("set");
+      if (set === undefined || set === true) {
         throw new TesseraError(
           "invalid_request",
-          `unknown user command "${sub ?? ""}"; see tessera help`,
+          "user roles needs --set a,b (or --set '' for none)",
         );
+      }
+      return withTessera(config, async (t) => {
+        const user = await t.users.setRoles(name, listOption(set));
+        io.out(`roles of ${user.username}: ${user.roles.join(",") || "(none)"}`);
+        return 0;
+      });
     }
+    case "password": {
+      rejectUnknown(unknown, ["password-stdin"]);
+      requirePasswordStdin("user password", unknown);
+      const [name] = positionalArgs("user password", args, ["NAME"]) as [string];
+      const password = await readPassword(io);
+      return withTessera(config, async (t) => {
+        const user = await t.users.require(name);
+        await t.users.setPassword(user, password);
+        await t.revokeAllForUser(user.id);
+        io.out(`password of ${user.username} changed; every session ended`);
+        return 0;
+      });
+    }
+    default:
+      throw new TesseraError(
+        "invalid_request",
+        `unknown user command "${sub ?? ""}"; see tessera help`,
+      );
+  }
+}
+
+function listOption(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+async function withTessera<T>(config: Config, fn: (t: Tessera) => Promise<T>): Promise<T> {
+  const tessera = await Tessera.open({ config });
+  try {
+    return await fn(tessera);
   } finally {
     await tessera.close();
   }
 }
 
-function listOption(value: string | true | undefined): string[] {
-  if (value === undefined || value === true) return [];
-  return value
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+function intOption(name: string, value: string | true | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || !/^\d{1,9}$/.test(value)) {
+    throw new TesseraError("invalid_request", `--${name} needs a whole number`);
+  }
+  return Number(value);
+}
+
+function stringOption(name: string, value: string | true | undefined): string | undefined {
+  if (value === true) throw new TesseraError("invalid_request", `--${name} needs a value`);
+  return value;
+}
+
+async function clientCommand(
+  config: Config,
+  sub: string | undefined,
+  args: string[],
+  unknown: Map<string, string | true>,
+  io: CliIo,
+): Promise<number> {
+  switch (sub) {
+    case "add": {
+      rejectUnknown(unknown, [
+        "grants",
+        "token-format",
+        "audience",
+        "scopes",
+        "access-ttl",
+        "introspect",
+        "public",
+        "redirect-uri",
+      ]);
+      const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
+      const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
+      const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
+      const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+      return withTessera(config, async (t) => {
+        const { client, secret } = await t.clients.add({
+          id: clientId,
+          grants: listOption(stringOption("grants", unknown.get("grants"))),
+          audience: listOption(stringOption("audience", unknown.get("audience"))),
+          scopes: (stringOption("scopes", unknown.get("scopes")) ?? "").split(" ").filter(Boolean),
+          introspect: unknown.get("introspect") === true,
+          public: unknown.get("public") === true,
+          redirectUris,
+          ...(accessTtl === undefined ? {} : { accessTtl }),
+          ...(tokenFormat === undefined ? {} : { tokenFormat }),
+        });
+        io.out(`created ${client.type} client ${client.id}`);
+        if (secret !== undefined) {
+          io.out(`client_secret: ${secret}`);
+          io.out("(shown once; only its SHA-256 is stored — keep it in your secret manager)");
+        }
+        return 0;
+      });
+    }
+    case "list":
+      rejectUnknown(unknown, []);
+      positionalArgs("client list", args, []);
+      return withTessera(config, async (t) => {
+        for (const c of await t.clients.list()) {
+          io.out(
+            [
+              c.id,
+              c.type,
+              c.grants.join(","),
+              c.tokenFormat,
+              `aud=${c.audience.join(",") || "-"}`,
+              `scopes=${c.scopes.join(" ") || "-"}`,
+              `ttl=${c.accessTtl ?? "default"}`,
+              c.introspect ? "introspect" : "",
+            ]
+              .filter(Boolean)
+              .join("\t"),
+          );
+        }
+        return 0;
+      });
+    case "remove": {
+      rejectUnknown(unknown, []);
+      const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
+      return withTessera(config, async (t) => {
+        await t.clients.remove(id);
+        io.out(`removed client ${id}`);
+        return 0;
+      });
+    }
+    case "rotate-secret": {
+      rejectUnknown(unknown, []);
+      const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
+      return withTessera(config, async (t) => {
+        const secret = await t.clients.rotateSecret(id);
+        io.out(`client_secret: ${secret}`);
+        io.out("(shown once; the previous secret no longer works)");
+        return 0;
+      });
+    }
+    default:
+      throw new TesseraError(
+        "invalid_request",
+        `unknown client command "${sub ?? ""}"; see tessera help`,
+      );
+  }
+}
+
+/** Free TCP port on loopback, chosen by the kernel. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() =>
+        resolvePort(typeof address === "object" && address !== null ? address.port : 0),
+      );
+    });
+  });
+}
+
+async function keysCommand(
+  config: Config,
+  sub: string | undefined,
+  unknown: Map<string, string | true>,
+  io: CliIo,
+): Promise<number> {
+  switch (sub) {
+    case "list":
+      rejectUnknown(unknown, []);
+      return withTessera(config, async (t) => {
+        io.out("kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after");
+        for (const k of t.keys.list()) {
+          const at = (ms: number | undefined) =>
+            ms === undefined ? "-" : new Date(ms).toISOString();
+          io.out(
+            [
+              k.kid,
+              k.alg,
+              k.state,
+              at(k.createdAt),
+              at(k.activatesAt),
+              at(k.retiredAt),
+              at(k.removeAfter),
+            ].join("\t"),
+          );
+        }
+        return 0;
+      });
+    case "rotate": {
+      rejectUnknown(unknown, ["alg"]);
+      const alg = stringOption("alg", unknown.get("alg")) ?? config.signingAlg;
+      if (!SIGNING_ALGS.includes(alg as SigningAlg)) {
+        throw new TesseraError(
+          "invalid_request",
+          `--alg must be one of ${SIGNING_ALGS.join(", ")}`,
+        );
+      }
+      return withTessera(config, async (t) => {
+        const k = await t.keys.rotate(alg as SigningAlg);
+        io.out(
+          `new ${k.alg} key ${k.kid}: published now, signs from ${new Date(k.activatesAt).toISOString()}`,
+        );
+        io.out("the previous key stays published until every token it signed has expired");
+        return 0;
+      });
+    }
+    default:
+      throw new TesseraError(
+        "invalid_request",
+        `unknown keys command "${sub ?? ""}"; see tessera help`,
+      );
+  }
+}
+
+function decodeCommand(token: string, io: CliIo): number {
+  const decoded = decodeJwt(token);
+  io.out("NOT VERIFIED: this shows what the token says, not whether it is genuine.");
+  io.out(`header: ${JSON.stringify(decoded.header, null, 2)}`);
+  io.out(`claims: ${JSON.stringify(decoded.claims, null, 2)}`);
+  for (const w of decoded.warnings) io.out(`warning: ${w}`);
+  return 0;
 }

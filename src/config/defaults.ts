@@ -138,6 +138,54 @@ export const SETTINGS = {
     max: DAY,
     doc: "Seconds of the login-throttling window.",
   },
+  // ── Tokens and keys ──────────────────────────────────────────────────────────
+  signingAlg: {
+    type: "enum",
+    default: "EdDSA",
+    values: ["EdDSA", "ES256"],
+    doc: "Algorithm of new signing keys (Ed25519 or P-256). Takes effect at the first start and at each `keys rotate`.",
+  },
+  accessTokenTtl: {
+    type: "int",
+    default: 15 * MINUTE,
+    min: 30,
+    max: DAY,
+    doc: "Default lifetime of access tokens in seconds (a client's --access-ttl overrides it).",
+  },
+  accessTokenMaxTtl: {
+    type: "int",
+    default: HOUR,
+    min: 30,
+    max: DAY,
+    doc: "No access token lives longer than this (seconds), whatever a client asks for.",
+  },
+  keyActivationDelay: {
+    type: "int",
+    default: 10 * MINUTE,
+    min: 0,
+    max: 7 * DAY,
+    doc: "A rotated-in key is published this long (seconds) before it signs, so verifiers' JWKS caches know it first.",
+  },
+  keysReloadInterval: {
+    type: "int",
+    default: 30,
+    min: 1,
+    max: HOUR,
+    doc: "Seconds between reloads of the signing keys from the store (picks up `keys rotate` run elsewhere).",
+  },
+  jwksMaxAge: {
+    type: "int",
+    default: 5 * MINUTE,
+    min: 0,
+    max: DAY,
+    doc: "Cache-Control max-age (seconds) of the JWKS and metadata documents.",
+  },
+  secret: {
+    type: "string",
+    default: undefined,
+    envOnly: true,
+    doc: "Key-encryption secret for signing keys at rest (32+ bytes; environment only). Default: generated into <data>/secret.key (mode 0600).",
+  },
   // ── HTTP ─────────────────────────────────────────────────────────────────────
   bodyLimit: {
     type: "int",
@@ -167,8 +215,20 @@ type ValueOf<S extends SettingSpec> = S["type"] extends "int"
     ? boolean
     : string;
 
-/** The resolved configuration: every setting has a value (derived ones filled in). */
-export type Config = { -readonly [K in SettingKey]: ValueOf<(typeof SETTINGS)[K]> };
+/** Settings without a default whose value `loadConfig` derives from others. */
+type Derived = "issuer" | "db";
+
+/**
+ * The resolved configuration. Every setting has a value, except optional ones without a
+ * default (`redis`, `secret`), which may be undefined.
+ */
+export type Config = {
+  -readonly [K in SettingKey]: (typeof SETTINGS)[K]["default"] extends undefined
+    ? K extends Derived
+      ? ValueOf<(typeof SETTINGS)[K]>
+      : ValueOf<(typeof SETTINGS)[K]> | undefined
+    : ValueOf<(typeof SETTINGS)[K]>;
+};
 
 /** Flag name of a setting: `sessionIdleTimeout` → `session-idle-timeout`. */
 export function flagName(key: string): string {

@@ -25,7 +25,8 @@ export function configTable(): string {
   const rows = (Object.keys(SETTINGS) as SettingKey[]).map((key) => {
     const spec: SettingSpec = SETTINGS[key];
     const def = spec.default === undefined ? "(derived)" : `\`${String(spec.default)}\``;
-    return `| \`--${flagName(key)}\` | \`${envName(key)}\` | ${def} | ${allowed(spec)} | ${spec.doc.replaceAll("|", "\\|")} |`;
+    const flag = spec.envOnly ? "—" : `\`--${flagName(key)}\``;
+    return `| ${flag} | \`${envName(key)}\` | ${def} | ${allowed(spec)} | ${spec.doc.replaceAll("|", "\\|")} |`;
   });
   return [
     "| flag | environment | default | allowed | what it does |",

@@ -13,7 +13,10 @@ import {
 export type RawSettings = Partial<Record<SettingKey, string | boolean>>;
 
 const KEYS = Object.keys(SETTINGS) as SettingKey[];
-const BY_FLAG = new Map(KEYS.map((k) => [flagName(k), k]));
+/** Settings that have a flag (environment-only ones, like secrets, do not). */
+const BY_FLAG = new Map(
+  KEYS.filter((k) => !(SETTINGS[k] as SettingSpec).envOnly).map((k) => [flagName(k), k]),
+);
 
 /** Settings whose bare flag (no value) means something other than "true". */
 const BARE_FLAG_VALUE: Partial<Record<SettingKey, string>> = { trustProxy: "1" };
@@ -100,7 +103,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
 
 function parseValue(key: SettingKey, raw: string | boolean): number | boolean | string {
   const spec: SettingSpec = SETTINGS[key];
-  const where = `${flagName(key)} (${envName(key)})`;
+  const where = spec.envOnly ? envName(key) : `${flagName(key)} (${envName(key)})`;
   switch (spec.type) {
     case "bool": {
       if (typeof raw === "boolean") return raw;
@@ -164,7 +167,7 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
     const raw = flags[key] ?? fromEnv[key];
     out[key] = raw === undefined ? SETTINGS[key].default : parseValue(key, raw);
   }
-  const config = out as Config & { issuer?: string; db?: string; redis?: string };
+  const config = out as Omit<Config, "issuer" | "db"> & { issuer?: string; db?: string };
   config.issuer = normaliseIssuer(config.issuer ?? `http://localhost:${config.port}`);
   config.db ??= `sqlite:${join(resolve(config.data), "tessera.db")}`;
   if (config.sessionIdleTimeout > config.sessionAbsoluteTimeout) {
@@ -173,7 +176,13 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
         `(${config.sessionIdleTimeout} > ${config.sessionAbsoluteTimeout})`,
     );
   }
-  return config;
+  if (config.accessTokenTtl > config.accessTokenMaxTtl) {
+    throw configError(
+      "access-token-ttl must not exceed access-token-max-ttl " +
+        `(${config.accessTokenTtl} > ${config.accessTokenMaxTtl})`,
+    );
+  }
+  return config as Config;
 }
 
 function normaliseIssuer(text: string): string {

@@ -12,7 +12,9 @@ import { createLogger } from "./logger.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
 import { loginRoutes } from "./routes/login.js";
+import { oauthRoutes } from "./routes/oauth.js";
 import { sessionRoutes } from "./routes/session.js";
+import { wellKnownRoutes } from "./routes/well-known.js";
 import { applySecurityHeaders, assertSameOrigin } from "./security.js";
 
 export interface BuildServerOptions {
@@ -69,5 +71,8 @@ export async function buildServer(
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
+  wellKnownRoutes(app, tessera);
+  // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
+  await app.register(async (scope) => oauthRoutes(scope, tessera));
   return app;
 }

@@ -101,7 +101,9 @@ export class Sessions {
       return undefined;
     }
     const user = await this.users.findUserById(data.userId);
-    if (user === undefined || user.disabled) {
+    // Disabled, or every session before some moment ended (password change, log out
+    // everywhere) — checked against the durable user record, not just this store.
+    if (user === undefined || user.disabled || data.createdAt < user.sessionsValidAfter) {
       await this.records.destroy(key);
       return undefined;
     }

@@ -1,12 +1,16 @@
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type {
+  ClientRecord,
+  ClientStore,
   Collection,
   CollectionName,
   CounterState,
   Counters,
   DurableStore,
   EphemeralStore,
+  KeyRecord,
+  KeyStore,
   StoredRecord,
   UpsertOptions,
   UserRecord,
@@ -207,9 +211,60 @@ class MemoryUsers implements UserStore {
   }
 }
 
+class MemoryKeys implements KeyStore {
+  private readonly keys = new Map<string, KeyRecord>();
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return [...this.keys.values()].map((k) => structuredClone(k)).sort(byCreation);
+  }
+
+  async putKeys(keys: KeyRecord[]): Promise<void> {
+    for (const k of keys) this.keys.set(k.kid, structuredClone(k));
+  }
+
+  async deleteKey(kid: string): Promise<boolean> {
+    return this.keys.delete(kid);
+  }
+}
+
+class MemoryClients implements ClientStore {
+  private readonly clients = new Map<string, ClientRecord>();
+
+  async createClient(client: ClientRecord): Promise<void> {
+    if (this.clients.has(client.id)) {
+      throw new TesseraError("client_exists", "A client with that id already exists.");
+    }
+    this.clients.set(client.id, structuredClone(client));
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const c = this.clients.get(id);
+    return c === undefined ? undefined : structuredClone(c);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return [...this.clients.values()].map((c) => structuredClone(c)).sort(byCreation);
+  }
+
+  async updateClient(client: ClientRecord): Promise<void> {
+    if (!this.clients.has(client.id)) throw new TesseraError("client_not_found", "No such client.");
+    this.clients.set(client.id, structuredClone(client));
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return this.clients.delete(id);
+  }
+}
+
+function byCreation<T extends { createdAt: number }>(a: T, b: T): number {
+  return a.createdAt - b.createdAt;
+}
+
 export class MemoryStore implements DurableStore, EphemeralStore {
   readonly kind = "memory" as const;
   readonly users: UserStore = new MemoryUsers();
+  readonly keys: KeyStore = new MemoryKeys();
+  readonly clients: ClientStore = new MemoryClients();
   readonly counters: Counters;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();
 

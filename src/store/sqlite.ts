@@ -4,13 +4,20 @@ import Database from "better-sqlite3";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type {
+  ClientRecord,
+  ClientStore,
   Collection,
   CollectionName,
   CounterState,
   Counters,
   DurableStore,
   EphemeralStore,
+  GrantType,
+  KeyRecord,
+  KeyStore,
+  SigningAlg,
   StoredRecord,
+  TokenFormat,
   UpsertOptions,
   UserRecord,
   UserStore,
@@ -49,7 +56,31 @@ const MIGRATIONS: readonly string[] = [
      privilege_version   INTEGER NOT NULL,
      created_at          INTEGER NOT NULL,
      updated_at          INTEGER NOT NULL,
-     password_changed_at INTEGER NOT NULL
+     password_changed_at INTEGER NOT NULL,
+     sessions_valid_after INTEGER NOT NULL
+   );`,
+  `CREATE TABLE signing_keys (
+     kid             TEXT    PRIMARY KEY,
+     alg             TEXT    NOT NULL,
+     public_jwk      TEXT    NOT NULL,
+     private_key_enc TEXT    NOT NULL,
+     created_at      INTEGER NOT NULL,
+     activates_at    INTEGER NOT NULL,
+     retired_at      INTEGER,
+     remove_after    INTEGER
+   );
+   CREATE TABLE clients (
+     id           TEXT    PRIMARY KEY,
+     secret_hash  TEXT,
+     grants       TEXT    NOT NULL,
+     token_format TEXT    NOT NULL,
+     audience     TEXT    NOT NULL,
+     scopes       TEXT    NOT NULL,
+     access_ttl   INTEGER,
+     introspect   INTEGER NOT NULL,
+     redirect_uris TEXT   NOT NULL,
+     created_at   INTEGER NOT NULL,
+     updated_at   INTEGER NOT NULL
    );`,
 ];
 
@@ -72,6 +103,7 @@ interface UserRow {
   created_at: number;
   updated_at: number;
   password_changed_at: number;
+  sessions_valid_after: number;
 }
 
 function toRecord<T>(row: RecordRow): StoredRecord<T> {
@@ -96,6 +128,7 @@ function toUser(row: UserRow): UserRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     passwordChangedAt: row.password_changed_at,
+    sessionsValidAfter: row.sessions_valid_after,
   };
 }
 
@@ -111,6 +144,7 @@ function userParams(u: UserRecord) {
     created_at: u.createdAt,
     updated_at: u.updatedAt,
     password_changed_at: u.passwordChangedAt,
+    sessions_valid_after: u.sessionsValidAfter,
   };
 }
 
@@ -268,15 +302,17 @@ class SqliteUsers implements UserStore {
     this.q = {
       insert: db.prepare(
         `INSERT INTO users (id, username, username_key, password_hash, roles, disabled,
-           privilege_version, created_at, updated_at, password_changed_at)
+           privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after)
          VALUES (@id, @username, @username_key, @password_hash, @roles, @disabled,
-           @privilege_version, @created_at, @updated_at, @password_changed_at)`,
+           @privilege_version, @created_at, @updated_at, @password_changed_at,
+           @sessions_valid_after)`,
       ),
       update: db.prepare(
         `UPDATE users SET username = @username, username_key = @username_key,
            password_hash = @password_hash, roles = @roles, disabled = @disabled,
            privilege_version = @privilege_version, created_at = @created_at,
-           updated_at = @updated_at, password_changed_at = @password_changed_at
+           updated_at = @updated_at, password_changed_at = @password_changed_at,
+           sessions_valid_after = @sessions_valid_after
          WHERE id = @id`,
       ),
       byId: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),
@@ -324,6 +360,173 @@ class SqliteUsers implements UserStore {
   }
 }
 
+interface KeyRow {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_key_enc: string;
+  created_at: number;
+  activates_at: number;
+  retired_at: number | null;
+  remove_after: number | null;
+}
+
+function toKey(row: KeyRow): KeyRecord {
+  const k: KeyRecord = {
+    kid: row.kid,
+    alg: row.alg as SigningAlg,
+    publicJwk: JSON.parse(row.public_jwk) as Record<string, string>,
+    privateKeyEnc: row.private_key_enc,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+  };
+  if (row.retired_at !== null) k.retiredAt = row.retired_at;
+  if (row.remove_after !== null) k.removeAfter = row.remove_after;
+  return k;
+}
+
+class SqliteKeys implements KeyStore {
+  private readonly q;
+  private readonly putTx;
+  constructor(db: Db) {
+    this.q = {
+      list: db.prepare<[], KeyRow>("SELECT * FROM signing_keys ORDER BY created_at, kid"),
+      put: db.prepare(
+        `INSERT OR REPLACE INTO signing_keys (kid, alg, public_jwk, private_key_enc, created_at,
+           activates_at, retired_at, remove_after)
+         VALUES (@kid, @alg, @public_jwk, @private_key_enc, @created_at, @activates_at,
+           @retired_at, @remove_after)`,
+      ),
+      delete: db.prepare<[string]>("DELETE FROM signing_keys WHERE kid = ?"),
+    };
+    this.putTx = db.transaction((keys: KeyRecord[]) => {
+      for (const k of keys) {
+        this.q.put.run({
+          kid: k.kid,
+          alg: k.alg,
+          public_jwk: JSON.stringify(k.publicJwk),
+          private_key_enc: k.privateKeyEnc,
+          created_at: k.createdAt,
+          activates_at: k.activatesAt,
+          retired_at: k.retiredAt ?? null,
+          remove_after: k.removeAfter ?? null,
+        });
+      }
+    });
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return this.q.list.all().map(toKey);
+  }
+
+  async putKeys(keys: KeyRecord[]): Promise<void> {
+    this.putTx.immediate(keys);
+  }
+
+  async deleteKey(kid: string): Promise<boolean> {
+    return this.q.delete.run(kid).changes === 1;
+  }
+}
+
+interface ClientRow {
+  id: string;
+  secret_hash: string | null;
+  grants: string;
+  token_format: string;
+  audience: string;
+  scopes: string;
+  access_ttl: number | null;
+  introspect: number;
+  redirect_uris: string;
+  created_at: number;
+  updated_at: number;
+}
+
+function toClient(row: ClientRow): ClientRecord {
+  const c: ClientRecord = {
+    id: row.id,
+    grants: JSON.parse(row.grants) as GrantType[],
+    tokenFormat: row.token_format as TokenFormat,
+    audience: JSON.parse(row.audience) as string[],
+    scopes: JSON.parse(row.scopes) as string[],
+    introspect: row.introspect === 1,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.secret_hash !== null) c.secretHash = row.secret_hash;
+  if (row.access_ttl !== null) c.accessTtl = row.access_ttl;
+  return c;
+}
+
+function clientParams(c: ClientRecord) {
+  return {
+    id: c.id,
+    secret_hash: c.secretHash ?? null,
+    grants: JSON.stringify(c.grants),
+    token_format: c.tokenFormat,
+    audience: JSON.stringify(c.audience),
+    scopes: JSON.stringify(c.scopes),
+    access_ttl: c.accessTtl ?? null,
+    introspect: c.introspect ? 1 : 0,
+    redirect_uris: JSON.stringify(c.redirectUris),
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+class SqliteClients implements ClientStore {
+  private readonly q;
+  constructor(db: Db) {
+    const cols =
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, created_at, updated_at";
+    const vals =
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @created_at, @updated_at";
+    this.q = {
+      insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
+      update: db.prepare(
+        `UPDATE clients SET secret_hash = @secret_hash, grants = @grants, token_format = @token_format,
+           audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
+           redirect_uris = @redirect_uris, created_at = @created_at, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      find: db.prepare<[string], ClientRow>("SELECT * FROM clients WHERE id = ?"),
+      list: db.prepare<[], ClientRow>("SELECT * FROM clients ORDER BY created_at, id"),
+      delete: db.prepare<[string]>("DELETE FROM clients WHERE id = ?"),
+    };
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    try {
+      this.q.insert.run(clientParams(client));
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new TesseraError("client_exists", "A client with that id already exists.");
+      }
+      throw err;
+    }
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const row = this.q.find.get(id);
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return this.q.list.all().map(toClient);
+  }
+
+  async updateClient(client: ClientRecord): Promise<void> {
+    if (this.q.update.run(clientParams(client)).changes === 0) {
+      throw new TesseraError("client_not_found", "No such client.");
+    }
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return this.q.delete.run(id).changes === 1;
+  }
+}
+
 export interface SqliteOptions {
   /** File path, or ":memory:". */
   path: string;
@@ -339,6 +542,8 @@ export interface SqliteOptions {
 export class SqliteStore implements DurableStore, EphemeralStore {
   readonly kind = "sqlite" as const;
   readonly users: UserStore;
+  readonly keys: KeyStore;
+  readonly clients: ClientStore;
   readonly counters: Counters;
   private readonly db: Db;
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
@@ -354,6 +559,8 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.db.pragma("foreign_keys = ON");
     this.migrate();
     this.users = new SqliteUsers(this.db);
+    this.keys = new SqliteKeys(this.db);
+    this.clients = new SqliteClients(this.db);
     this.counters = new SqliteCounters(this.db, options.clock);
     this.sweepStmts = [
       this.db.prepare("DELETE FROM records WHERE expires_at <= ?"),

@@ -73,7 +73,7 @@ export interface Counters {
   reset(key: string): Promise<void>;
 }
 
-export type CollectionName = "session";
+export type CollectionName = "session" | "denylist";
 
 export interface EphemeralStore {
   readonly kind: "memory" | "sqlite" | "redis";
@@ -97,6 +97,12 @@ export interface UserRecord {
   createdAt: number;
   updatedAt: number;
   passwordChangedAt: number;
+  /**
+   * Sessions created before this time are dead, wherever they are stored: set on password
+   * change, disable and "log out everywhere", so the ending holds even when the session
+   * store that was cleared is not the one a server uses.
+   */
+  sessionsValidAfter: number;
 }
 
 export interface UserStore {
@@ -109,9 +115,67 @@ export interface UserStore {
   updateUser(user: UserRecord): Promise<void>;
 }
 
+export type SigningAlg = "EdDSA" | "ES256";
+
+/** A signing key. The private half is stored encrypted (AES-256-GCM under the KEK). */
+export interface KeyRecord {
+  kid: string;
+  alg: SigningAlg;
+  /** Public JWK (kty, crv, x[, y]) as JSON. */
+  publicJwk: Record<string, string>;
+  /** `v1.<iv>.<ciphertext>.<tag>`: the PKCS#8 private key, encrypted; AAD = kid. */
+  privateKeyEnc: string;
+  createdAt: number;
+  /** Published from creation; signs from this time on (publish before sign). */
+  activatesAt: number;
+  /** Stops signing at this time (a newer key took over); absent while current. */
+  retiredAt?: number;
+  /** Dropped from the JWKS (and the store) at this time: every token it signed is expired. */
+  removeAfter?: number;
+}
+
+export interface KeyStore {
+  listKeys(): Promise<KeyRecord[]>;
+  /** Inserts or replaces several keys in one atomic step (rotation writes two). */
+  putKeys(keys: KeyRecord[]): Promise<void>;
+  deleteKey(kid: string): Promise<boolean>;
+}
+
+export type GrantType = "client_credentials";
+export type TokenFormat = "jwt" | "opaque";
+
+export interface ClientRecord {
+  id: string;
+  /** SHA-256 (base64url) of the 256-bit secret; absent for public clients. */
+  secretHash?: string;
+  grants: GrantType[];
+  tokenFormat: TokenFormat;
+  audience: string[];
+  scopes: string[];
+  /** Access-token lifetime in seconds; absent: the server default. */
+  accessTtl?: number;
+  /** May call the introspection endpoint. */
+  introspect: boolean;
+  redirectUris: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientStore {
+  /** Throws `client_exists` when the id is taken. */
+  createClient(client: ClientRecord): Promise<void>;
+  findClient(id: string): Promise<ClientRecord | undefined>;
+  listClients(): Promise<ClientRecord[]>;
+  /** Throws `client_not_found` when absent. */
+  updateClient(client: ClientRecord): Promise<void>;
+  deleteClient(id: string): Promise<boolean>;
+}
+
 export interface DurableStore {
   readonly kind: "memory" | "sqlite";
   readonly users: UserStore;
+  readonly keys: KeyStore;
+  readonly clients: ClientStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
   close(): Promise<void>;

@@ -52,6 +52,7 @@ export class Users {
       createdAt: now,
       updatedAt: now,
       passwordChangedAt: now,
+      sessionsValidAfter: 0,
     };
     await this.store.createUser(user);
     return publicUser(user);
@@ -90,9 +91,12 @@ export class Users {
   ): Promise<UserRecord> {
     const user = await this.require(name);
     if (user.disabled !== disabled) {
+      const now = this.clock.now();
       user.disabled = disabled;
       user.privilegeVersion++;
-      user.updatedAt = this.clock.now();
+      user.updatedAt = now;
+      // Re-enabling never brings old sessions back.
+      if (disabled) user.sessionsValidAfter = now;
       await this.store.updateUser(user);
     }
     if (disabled) await revokeAll(user.id);
@@ -120,10 +124,20 @@ export class Users {
       ...user,
       passwordHash: await this.hasher.hash(password),
       passwordChangedAt: now,
+      sessionsValidAfter: now,
       updatedAt: now,
     };
     await this.store.updateUser(updated);
     return updated;
+  }
+
+  /** Ends every session of the user made before now, in any store ("log out everywhere"). */
+  async endSessionsBefore(userId: string, at: number): Promise<void> {
+    const user = await this.store.findUserById(userId);
+    if (user === undefined || user.sessionsValidAfter >= at) return;
+    user.sessionsValidAfter = at;
+    user.updatedAt = at;
+    await this.store.updateUser(user);
   }
 
   /** Stores a stronger hash of a password that just verified (parameters were raised). */

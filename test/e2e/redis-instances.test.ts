@@ -63,7 +63,7 @@ describeRedis("several instances on one Redis", () => {
     const args = ["--data", data, "--redis", url, "--redis-prefix", prefix, ...extra];
     const [a, b] = await Promise.all([startServer(args), startServer(args)]);
     servers.push(a, b);
-    return { a, b, prefix };
+    return { a, b, data, prefix };
   }
 
   async function deletePrefix(prefix: string): Promise<number> {
@@ -97,11 +97,27 @@ describeRedis("several instances on one Redis", () => {
     expect((await getSession(b.url, fresh)).status).toBe(401);
   });
 
+  it("user disable (given the same --redis) ends the user's sessions on every instance", async () => {
+    const { a, b, data, prefix } = await twoInstances();
+    const onA = await loginToken(a.url, "bob", PASSWORD);
+    const onB = await loginToken(b.url, "bob", PASSWORD);
+    const admin = (...cmd: string[]) =>
+      runCli([...cmd, "--data", data, "--redis", url, "--redis-prefix", prefix]);
+
+    const disabled = await admin("user", "disable", "bob");
+    expect(disabled.code, disabled.stderr).toBe(0);
+    // Destroyed in Redis, not merely refused because the user is disabled: they stay
+    // dead after the user is enabled again.
+    const enabled = await admin("user", "enable", "bob");
+    expect(enabled.code, enabled.stderr).toBe(0);
+    for (const token of [onA, onB]) {
+      for (const server of [a, b]) expect((await getSession(server.url, token)).status).toBe(401);
+    }
+    expect((await login(b.url, "bob", PASSWORD)).status).toBe(200);
+  });
+
   it("throttles logins per account across instances (429 with Retry-After)", async () => {
-    const { a, b, prefix } = await twoInstances([
-      "--login-account-limit",
-      String(ACCOUNT_LIMIT),
-    ]);
+    const { a, b, prefix } = await twoInstances(["--login-account-limit", String(ACCOUNT_LIMIT)]);
     // A, B, A: no instance alone has seen more than the limit, together they reach it.
     for (const server of [a, b, a]) {
       const res = await login(server.url, "bob", WRONG);

@@ -10,10 +10,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { TesseraError } from "../../src/errors.js";
 import type {
+  ClientRecord,
   Collection,
   CollectionName,
   DurableStore,
   EphemeralStore,
+  KeyRecord,
   StoredRecord,
   UserRecord,
 } from "../../src/store/types.js";
@@ -634,6 +636,7 @@ function user(n: number, overrides: Partial<UserRecord> = {}): UserRecord {
     createdAt: t,
     updatedAt: t,
     passwordChangedAt: t,
+    sessionsValidAfter: 0,
     ...overrides,
   };
 }
@@ -773,6 +776,108 @@ export function durableContract(
       await store.users.updateUser(update);
       update.roles.push("admin");
       expect((await store.users.findUserById("user-1"))?.roles).toEqual(["editor"]);
+    });
+
+    describe("signing keys", () => {
+      const key = (kid: string, n: number, extra: Partial<KeyRecord> = {}): KeyRecord => ({
+        kid,
+        alg: "EdDSA",
+        publicJwk: { kty: "OKP", crv: "Ed25519", x: `x-${kid}` },
+        privateKeyEnc: `v1.iv.${kid}.tag`,
+        createdAt: 1000 + n,
+        activatesAt: 2000 + n,
+        ...extra,
+      });
+
+      it("starts empty, stores and lists keys oldest first", async () => {
+        expect(await store.keys.listKeys()).toEqual([]);
+        await store.keys.putKeys([
+          key("b", 2),
+          key("a", 1, { retiredAt: 5000, removeAfter: 9000 }),
+        ]);
+        expect(await store.keys.listKeys()).toEqual([
+          key("a", 1, { retiredAt: 5000, removeAfter: 9000 }),
+          key("b", 2),
+        ]);
+      });
+
+      it("putKeys replaces keys with the same kid (rotation retires the old one)", async () => {
+        await store.keys.putKeys([key("a", 1)]);
+        await store.keys.putKeys([
+          key("a", 1, { retiredAt: 7000, removeAfter: 8000 }),
+          key("b", 2),
+        ]);
+        const keys = await store.keys.listKeys();
+        expect(keys).toHaveLength(2);
+        expect(keys[0]).toEqual(key("a", 1, { retiredAt: 7000, removeAfter: 8000 }));
+      });
+
+      it("deleteKey reports whether a key went", async () => {
+        await store.keys.putKeys([key("a", 1)]);
+        expect(await store.keys.deleteKey("a")).toBe(true);
+        expect(await store.keys.deleteKey("a")).toBe(false);
+        expect(await store.keys.listKeys()).toEqual([]);
+      });
+    });
+
+    describe("clients", () => {
+      const client = (id: string, extra: Partial<ClientRecord> = {}): ClientRecord => ({
+        id,
+        secretHash: `hash-${id}`,
+        grants: ["client_credentials"],
+        tokenFormat: "jwt",
+        audience: ["https://api.example.com"],
+        scopes: ["read", "write"],
+        introspect: false,
+        redirectUris: [],
+        createdAt: 1000,
+        updatedAt: 1000,
+        ...extra,
+      });
+
+      it("creates, finds, lists, updates and deletes", async () => {
+        await store.clients.createClient(client("svc", { accessTtl: 300 }));
+        await store.clients.createClient(
+          client("spa", {
+            secretHash: undefined,
+            createdAt: 2000,
+            introspect: true,
+            redirectUris: ["https://app/cb"],
+          }),
+        );
+        const spa = await store.clients.findClient("spa");
+        expect(spa).toEqual(
+          client("spa", {
+            secretHash: undefined,
+            createdAt: 2000,
+            introspect: true,
+            redirectUris: ["https://app/cb"],
+          }),
+        );
+        expect(spa && "secretHash" in spa && spa.secretHash !== undefined).toBe(false);
+        expect((await store.clients.listClients()).map((c) => c.id)).toEqual(["svc", "spa"]);
+        await store.clients.updateClient(client("svc", { secretHash: "rotated", updatedAt: 3000 }));
+        expect((await store.clients.findClient("svc"))?.secretHash).toBe("rotated");
+        expect((await store.clients.findClient("svc"))?.accessTtl).toBeUndefined();
+        expect(await store.clients.deleteClient("svc")).toBe(true);
+        expect(await store.clients.deleteClient("svc")).toBe(false);
+        expect(await store.clients.findClient("svc")).toBeUndefined();
+      });
+
+      it("refuses a duplicate id and an update of a missing client", async () => {
+        await store.clients.createClient(client("svc"));
+        await expectCode(store.clients.createClient(client("svc")), "client_exists");
+        await expectCode(store.clients.updateClient(client("nope")), "client_not_found");
+      });
+
+      it("returns copies", async () => {
+        const c = client("svc");
+        await store.clients.createClient(c);
+        c.scopes.push("admin");
+        const found = (await store.clients.findClient("svc")) as ClientRecord;
+        found.audience.push("evil");
+        expect(await store.clients.findClient("svc")).toEqual(client("svc"));
+      });
     });
   });
 }

@@ -143,12 +143,19 @@ export function startServer(
       settled = true;
       clearTimeout(timer);
       void stop().then(() =>
-        reject(new Error(`tessera serve ${args.join(" ")}: ${why}\nstdout:\n${out}\nstderr:\n${err}`)),
+        reject(
+          new Error(`tessera serve ${args.join(" ")}: ${why}\nstdout:\n${out}\nstderr:\n${err}`),
+        ),
       );
     };
-    const timer = setTimeout(() => fail(`not listening within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(`not listening within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
     child.once("error", (e) => fail(`could not be spawned: ${e.message}`));
-    child.once("exit", (code, signal) => fail(`exited before listening (${signal ?? `code ${code}`})`));
+    child.once("exit", (code, signal) =>
+      fail(`exited before listening (${signal ?? `code ${code}`})`),
+    );
     child.stdout?.on("data", (chunk: string) => {
       out += chunk;
       if (settled) return;
@@ -201,7 +208,11 @@ export function runCli(
   return new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`tessera ${args.join(" ")}: still running after ${limit} ms\n${stdout}\n${stderr}`));
+      reject(
+        new Error(
+          `tessera ${args.join(" ")}: still running after ${limit} ms\n${stdout}\n${stderr}`,
+        ),
+      );
     }, limit);
     child.once("error", (e) => {
       clearTimeout(timer);
@@ -279,7 +290,12 @@ export async function http(
       parsed = text;
     }
   }
-  return { status: res.status, headers: res.headers, body: parsed, setSession: sessionFromSetCookie(res.headers) };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: parsed,
+    setSession: sessionFromSetCookie(res.headers),
+  };
 }
 
 /** POST /login; the result's `setSession` is the new session token on success. */
@@ -288,7 +304,11 @@ export function login(base: string, username: string, password: string): Promise
 }
 
 /** Logs in and returns the session token; throws when the login does not succeed. */
-export async function loginToken(base: string, username: string, password: string): Promise<string> {
+export async function loginToken(
+  base: string,
+  username: string,
+  password: string,
+): Promise<string> {
   const res = await login(base, username, password);
   if (res.status !== 200 || res.setSession === undefined || res.setSession === "") {
     throw new Error(`login as ${username} failed: ${res.status} ${JSON.stringify(res.body)}`);

@@ -1,0 +1,207 @@
+import type { Clock } from "../clock.js";
+import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import { TesseraError } from "../errors.js";
+import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
+
+/** Grants this version implements. */
+export const SUPPORTED_GRANTS: readonly GrantType[] = ["client_credentials"];
+export const TOKEN_FORMATS: readonly TokenFormat[] = ["jwt"];
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+/** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+
+export interface NewClient {
+  id: string;
+  grants: string[];
+  tokenFormat?: string;
+  audience: string[];
+  scopes: string[];
+  accessTtl?: number;
+  introspect?: boolean;
+  public?: boolean;
+  redirectUris?: string[];
+}
+
+/** A client as shown to operators: never the secret hash. */
+export interface ClientView {
+  id: string;
+  type: "confidential" | "public";
+  grants: GrantType[];
+  tokenFormat: TokenFormat;
+  audience: string[];
+  scopes: string[];
+  accessTtl: number | undefined;
+  introspect: boolean;
+  redirectUris: string[];
+  createdAt: number;
+}
+
+export function clientView(c: ClientRecord): ClientView {
+  return {
+    id: c.id,
+    type: c.secretHash === undefined ? "public" : "confidential",
+    grants: [...c.grants],
+    tokenFormat: c.tokenFormat,
+    audience: [...c.audience],
+    scopes: [...c.scopes],
+    accessTtl: c.accessTtl,
+    introspect: c.introspect,
+    redirectUris: [...c.redirectUris],
+    createdAt: c.createdAt,
+  };
+}
+
+function invalid(message: string): TesseraError {
+  return new TesseraError("invalid_request", message);
+}
+
+/** Parses a space-separated scope string; duplicates collapse; order kept. */
+export function parseScope(text: string): string[] {
+  const out: string[] = [];
+  for (const s of text.split(" ")) {
+    if (s === "") continue;
+    if (!SCOPE_TOKEN.test(s)) throw new TesseraError("invalid_scope", "Malformed scope.");
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * OAuth clients: registration, secrets and authentication. A confidential client's
+ * secret is 256 random bits, shown once and stored as its SHA-256 (a high-entropy secret
+ * needs no slow hash), compared in constant time.
+ */
+export class Clients {
+  /** Compared against when the client id is unknown, so both paths do the same work. */
+  private readonly dummyHash = sha256(randomToken());
+
+  constructor(
+    private readonly store: ClientStore,
+    private readonly clock: Clock,
+    private readonly limits: { maxAccessTtl: number },
+  ) {}
+
+  /** Registers a client; returns it and, for a confidential client, its secret (once). */
+  async add(input: NewClient): Promise<{ client: ClientView; secret: string | undefined }> {
+    if (!CLIENT_ID.test(input.id)) {
+      throw invalid("Client ids are 1 to 128 characters: letters, digits and . _ ~ -");
+    }
+    const grants = [...new Set(input.grants)];
+    if (grants.length === 0) throw invalid("A client needs at least one grant (--grants).");
+    for (const g of grants) {
+      if (!SUPPORTED_GRANTS.includes(g as GrantType)) {
+        throw invalid(`Unsupported grant "${g}"; supported: ${SUPPORTED_GRANTS.join(", ")}.`);
+      }
+    }
+    const tokenFormat = (input.tokenFormat ?? "jwt") as TokenFormat;
+    if (!TOKEN_FORMATS.includes(tokenFormat)) {
+      throw invalid(`Unsupported token format; supported: ${TOKEN_FORMATS.join(", ")}.`);
+    }
+    const isPublic = input.public ?? false;
+    if (isPublic && grants.includes("client_credentials")) {
+      throw invalid("A public client cannot use client_credentials (it has no secret).");
+    }
+    const audience = [...new Set(input.audience)];
+    if (tokenFormat === "jwt" && audience.length === 0) {
+      throw invalid("JWT access tokens need an audience (--audience): the API that accepts them.");
+    }
+    for (const a of audience) {
+      if (a.length === 0 || a.length > 512 || /[\s\p{Cc}]/u.test(a)) {
+        throw invalid("Audiences are non-empty strings without spaces (usually the API's URL).");
+      }
+    }
+    const scopes = parseScope(input.scopes.join(" "));
+    if (input.accessTtl !== undefined) {
+      if (
+        !Number.isInteger(input.accessTtl) ||
+        input.accessTtl < 1 ||
+        input.accessTtl > this.limits.maxAccessTtl
+      ) {
+        throw invalid(
+          `--access-ttl must be 1 to ${this.limits.maxAccessTtl} seconds (the configured maximum).`,
+        );
+      }
+    }
+    const redirectUris = [...new Set(input.redirectUris ?? [])].map(checkRedirectUri);
+    const now = this.clock.now();
+    const secret = isPublic ? undefined : randomToken();
+    const record: ClientRecord = {
+      id: input.id,
+      grants: grants as GrantType[],
+      tokenFormat,
+      audience,
+      scopes,
+      introspect: input.introspect ?? false,
+      redirectUris,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (secret !== undefined) record.secretHash = sha256(secret);
+    if (input.accessTtl !== undefined) record.accessTtl = input.accessTtl;
+    await this.store.createClient(record);
+    return { client: clientView(record), secret };
+  }
+
+  async list(): Promise<ClientView[]> {
+    return (await this.store.listClients()).map(clientView);
+  }
+
+  find(id: string): Promise<ClientRecord | undefined> {
+    return this.store.findClient(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!(await this.store.deleteClient(id)))
+      throw new TesseraError("client_not_found", "No such client.");
+  }
+
+  /** A new secret for a confidential client; the old one stops working at once. */
+  async rotateSecret(id: string): Promise<string> {
+    const client = await this.store.findClient(id);
+    if (client === undefined) throw new TesseraError("client_not_found", "No such client.");
+    if (client.secretHash === undefined) throw invalid("A public client has no secret.");
+    const secret = randomToken();
+    await this.store.updateClient({
+      ...client,
+      secretHash: sha256(secret),
+      updatedAt: this.clock.now(),
+    });
+    return secret;
+  }
+
+  /**
+   * Authenticates a confidential client. Unknown id, public client and wrong secret all
+   * fail the same way, after the same work: 401 `invalid_client`.
+   */
+  async authenticate(id: string, secret: string): Promise<ClientRecord> {
+    const client = CLIENT_ID.test(id) ? await this.store.findClient(id) : undefined;
+    const presented = sha256(secret);
+    const ok = safeEqual(presented, client?.secretHash ?? this.dummyHash);
+    if (!ok || client === undefined || client.secretHash === undefined) {
+      throw new TesseraError("invalid_client", "Client authentication failed.", {
+        oauthError: "invalid_client",
+      });
+    }
+    return client;
+  }
+}
+
+function checkRedirectUri(uri: string): string {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw invalid("Redirect URIs must be absolute URLs.");
+  }
+  if (url.hash !== "")
+    throw invalid("Redirect URIs must not contain a fragment (RFC 6749 §3.1.2).");
+  const loopback =
+    url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  if (url.protocol === "http:" && !loopback) {
+    throw invalid("Redirect URIs must use https (http only for loopback).");
+  }
+  if (url.protocol === "javascript:" || url.protocol === "data:")
+    throw invalid("Unsafe redirect URI scheme.");
+  return uri;
+}

@@ -1,0 +1,99 @@
+import type { KeyObject } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { TesseraError } from "../../errors.js";
+import type { FormParams } from "../../oauth/client-auth.js";
+import { revocationEndpoint } from "../../oauth/revoke.js";
+import { tokenEndpoint } from "../../oauth/token.js";
+import type { Tessera } from "../../tessera.js";
+import { toTesseraError } from "../errors.js";
+
+/** OAuth error values a TesseraError code maps to when it has none of its own. */
+function oauthErrorOf(e: TesseraError): string {
+  if (e.oauthError !== undefined) return e.oauthError;
+  switch (e.code) {
+    case "invalid_json":
+    case "unsupported_media_type":
+    case "body_too_large":
+    case "invalid_request":
+      return "invalid_request";
+    case "server_error":
+    case "store_unavailable":
+      return e.code === "server_error" ? "server_error" : "temporarily_unavailable";
+    default:
+      return e.code;
+  }
+}
+
+/** RFC 6749 §5.2 error responses: `{"error", "error_description"}`. */
+function oauthErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const e = toTesseraError(err);
+  if (e.status >= 500) request.log.error({ err: e.cause ?? e, error: e.code }, "request failed");
+  else request.log.info({ error: e.code, status: e.status }, "request refused");
+  if (e.code === "invalid_client")
+    reply.header("www-authenticate", 'Basic realm="tessera", charset="UTF-8"');
+  if (e.retryAfter !== undefined) reply.header("retry-after", String(e.retryAfter));
+  reply.code(e.status).send({ error: oauthErrorOf(e), error_description: e.message });
+}
+
+/**
+ * The form parameters of an OAuth request. Form-encoded bodies only; a parameter sent
+ * twice is an error (RFC 6749 §3.2); values are strings of bounded size.
+ */
+function formParams(request: FastifyRequest): FormParams {
+  const type = request.headers["content-type"] ?? "";
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    throw new TesseraError(
+      "invalid_request",
+      "OAuth requests are application/x-www-form-urlencoded.",
+      {
+        oauthError: "invalid_request",
+      },
+    );
+  }
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  const out: FormParams = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v !== "string") {
+      throw new TesseraError("invalid_request", `Parameter ${k} is repeated.`, {
+        oauthError: "invalid_request",
+      });
+    }
+    if (v !== "") out[k] = v;
+  }
+  return out;
+}
+
+/** POST /oauth/token and POST /oauth/revoke. */
+export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promise<void> {
+  app.setErrorHandler(oauthErrorHandler);
+  const { config } = tessera;
+  const tokenDeps = {
+    clients: tessera.clients,
+    keys: tessera.keys,
+    clock: tessera.clock,
+    issuer: config.issuer,
+    defaultAccessTtl: config.accessTokenTtl,
+    maxAccessTtl: config.accessTokenMaxTtl,
+  };
+  const revokeDeps = {
+    clients: tessera.clients,
+    keys: tessera.keys,
+    denylist: tessera.denylist,
+    issuer: config.issuer,
+  };
+  const keyCache = new Map<string, KeyObject>();
+
+  app.post("/oauth/token", async (request) => {
+    return tokenEndpoint(tokenDeps, request.headers.authorization, formParams(request));
+  });
+
+  app.post("/oauth/revoke", async (request, reply) => {
+    await revocationEndpoint(
+      revokeDeps,
+      keyCache,
+      request.headers.authorization,
+      formParams(request),
+    );
+    return reply.code(200).send();
+  });
+}

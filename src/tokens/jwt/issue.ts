@@ -1,0 +1,56 @@
+import type { Clock } from "../../clock.js";
+import { randomId } from "../../crypto/random.js";
+import type { SigningKeys } from "../../keys/keys.js";
+
+/** RFC 9068 access-token claims, in the order they are written. */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope?: string;
+}
+
+export interface IssuedJwt {
+  token: string;
+  claims: AccessTokenClaims;
+  kid: string;
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+
+/**
+ * Signs an RFC 9068 access token (`typ: at+jwt`) with the current key. Carries no
+ * personal data: the subject id, the client, the audience and the scope only.
+ */
+export function issueAccessToken(
+  keys: SigningKeys,
+  clock: Clock,
+  input: {
+    issuer: string;
+    sub: string;
+    clientId: string;
+    audience: string[];
+    scope: string[];
+    ttlSeconds: number;
+  },
+): IssuedJwt {
+  const key = keys.signingKey();
+  const iat = Math.floor(clock.now() / 1000);
+  const claims: AccessTokenClaims = {
+    iss: input.issuer,
+    sub: input.sub,
+    aud: input.audience.length === 1 ? (input.audience[0] as string) : input.audience,
+    exp: iat + input.ttlSeconds,
+    iat,
+    jti: randomId(),
+    client_id: input.clientId,
+  };
+  if (input.scope.length > 0) claims.scope = input.scope.join(" ");
+  const signingInput = `${b64({ alg: key.alg, typ: "at+jwt", kid: key.kid })}.${b64(claims)}`;
+  const signature = key.sign(Buffer.from(signingInput, "ascii")).toString("base64url");
+  return { token: `${signingInput}.${signature}`, claims, kid: key.kid };
+}

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type TestServer, testServer } from "../support/harness.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+describe("well-known documents", () => {
+  it("JWKS: public parts only, kid/alg/use, cacheable for a short time", async () => {
+    s = await testServer({ settings: { jwksMaxAge: "120" } });
+    await s.tessera.keys.rotate("ES256");
+    const res = await s.app.inject({ url: "/.well-known/jwks.json" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["cache-control"]).toBe("public, max-age=120");
+    expect(res.headers.pragma).toBeUndefined();
+    expect(res.headers["content-type"]).toMatch(/^application\/jwk-set\+json/);
+    const { keys } = res.json();
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toEqual({
+      kty: "OKP",
+      crv: "Ed25519",
+      x: expect.any(String),
+      kid: expect.any(String),
+      alg: "EdDSA",
+      use: "sig",
+    });
+    expect(keys[1]).toEqual({
+      kty: "EC",
+      crv: "P-256",
+      x: expect.any(String),
+      y: expect.any(String),
+      kid: expect.any(String),
+      alg: "ES256",
+      use: "sig",
+    });
+    expect(res.body).not.toMatch(/"d"|"p"|"q"|PRIVATE/);
+  });
+
+  it("RFC 8414 metadata lists what is supported and nothing else", async () => {
+    s = await testServer({ settings: { issuer: "https://auth.example.com" } });
+    const res = await s.app.inject({ url: "/.well-known/oauth-authorization-server" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["cache-control"]).toMatch(/^public, max-age=/);
+    expect(res.json()).toEqual({
+      issuer: "https://auth.example.com",
+      token_endpoint: "https://auth.example.com/oauth/token",
+      jwks_uri: "https://auth.example.com/.well-known/jwks.json",
+      revocation_endpoint: "https://auth.example.com/oauth/revoke",
+      response_types_supported: [],
+      grant_types_supported: ["client_credentials"],
+      token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+      revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+      access_token_signing_alg_values_supported: ["EdDSA", "ES256"],
+    });
+    // Every endpoint it names exists.
+    for (const path of ["/oauth/token", "/oauth/revoke"]) {
+      expect((await s.app.inject({ method: "POST", url: path })).statusCode).not.toBe(404);
+    }
+  });
+});
