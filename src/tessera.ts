@@ -39,11 +39,14 @@ export class Tessera {
     readonly stores: Stores,
     readonly keys: SigningKeys,
   ) {
-    this.hasher = new PasswordHasher({
-      memoryCost: config.argon2MemoryCost,
-      timeCost: config.argon2TimeCost,
-      parallelism: config.argon2Parallelism,
-    });
+    this.hasher = new PasswordHasher(
+      {
+        memoryCost: config.argon2MemoryCost,
+        timeCost: config.argon2TimeCost,
+        parallelism: config.argon2Parallelism,
+      },
+      config.argon2Concurrency,
+    );
     this.users = new Users(stores.durable.users, this.hasher, clock);
     this.sessions = new Sessions(stores.ephemeral, stores.durable.users, clock, {
       idleMs: config.sessionIdleTimeout * 1000,

@@ -117,6 +117,13 @@ export const SETTINGS = {
     doc: "argon2id iterations (OWASP minimum 2).",
   },
   argon2Parallelism: { type: "int", default: 1, min: 1, max: 16, doc: "argon2id lanes." },
+  argon2Concurrency: {
+    type: "int",
+    default: 0,
+    min: 0,
+    max: 64,
+    doc: "Password hashes computed at once (more wait in line). 0: one less than the CPU count, at least 1, so logins never starve the event loop.",
+  },
   loginAccountLimit: {
     type: "int",
     default: 10,

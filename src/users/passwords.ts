@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { hash, verify } from "@node-rs/argon2";
 import { randomToken } from "../crypto/random.js";
 
@@ -25,8 +26,20 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/;
  */
 export class PasswordHasher {
   private dummy: Promise<string> | undefined;
+  private readonly slots: Semaphore;
 
-  constructor(readonly params: Argon2Params = OWASP_ARGON2_MINIMUM) {
+  /**
+   * @param concurrency hashes run at once; 0 = one less than the CPU count (at least 1).
+   *   argon2id is CPU-bound: running as many as libuv's pool allows (4) on 2 cores would
+   *   take the event loop's core too, and every other request would wait.
+   */
+  constructor(
+    readonly params: Argon2Params = OWASP_ARGON2_MINIMUM,
+    concurrency = 0,
+  ) {
+    this.slots = new Semaphore(
+      concurrency > 0 ? concurrency : Math.max(1, availableParallelism() - 1),
+    );
     if (
       params.memoryCost < OWASP_ARGON2_MINIMUM.memoryCost ||
       params.timeCost < OWASP_ARGON2_MINIMUM.timeCost ||
@@ -37,7 +50,7 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: ARGON2ID, ...this.params });
+    return this.slots.run(() => hash(password, { algorithm: ARGON2ID, ...this.params }));
   }
 
   /** False for a wrong password and for a malformed stored hash (never throws for those). */
@@ -48,7 +61,7 @@ export class PasswordHasher {
       return false;
     }
     try {
-      return await verify(passwordHash, password);
+      return await this.slots.run(() => verify(passwordHash, password));
     } catch {
       return false;
     }
@@ -61,7 +74,8 @@ export class PasswordHasher {
   async verifyDummy(password: string): Promise<void> {
     this.dummy ??= this.hash(randomToken());
     try {
-      await verify(await this.dummy, password);
+      const dummy = await this.dummy;
+      await this.slots.run(() => verify(dummy, password));
     } catch {
       // The outcome is irrelevant; only the time spent matters.
     }
@@ -82,5 +96,29 @@ export class PasswordHasher {
       Number(m[2]) < this.params.timeCost ||
       Number(m[3]) < this.params.parallelism
     );
+  }
+}
+
+/** A counting semaphore: at most `size` tasks run at once, the rest wait in order. */
+class Semaphore {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      // Hand the slot straight to the next task, or free it.
+      if (next !== undefined) next();
+      else this.running--;
+    }
   }
 }

@@ -69,3 +69,45 @@ describe("logs never contain a cookie, a token or a password", () => {
     expect(loggableUrl("/session")).toBe("/session");
   });
 });
+
+describe("censorSecrets", () => {
+  it("censors secret keys at any depth, case-insensitively, and leaves the rest", async () => {
+    const { censorSecrets } = await import("../../src/server/logger.js");
+    expect(
+      censorSecrets({
+        msg: "x",
+        password: "p",
+        req: {
+          headers: { Cookie: "c", authorization: "a", host: "h" },
+          body: { newPassword: "n", user: "u" },
+        },
+        list: [{ client_secret: "s" }],
+        count: 3,
+      }),
+    ).toEqual({
+      msg: "x",
+      password: "[redacted]",
+      req: {
+        headers: { Cookie: "[redacted]", authorization: "[redacted]", host: "h" },
+        body: { newPassword: "[redacted]", user: "u" },
+      },
+      list: [{ client_secret: "[redacted]" }],
+      count: 3,
+    });
+  });
+
+  it("is what the server's logger applies to every line", async () => {
+    const { createLogger } = await import("../../src/server/logger.js");
+    const { logCollector } = await import("../support/harness.js");
+    const { stream, lines } = logCollector();
+    const log = createLogger("info", stream);
+    log
+      .child({ reqId: "r1" })
+      .info(
+        { body: { password: "hunter2hunter2" }, headers: { cookie: "__Host-session=abc" } },
+        "x",
+      );
+    expect(lines.join("")).not.toMatch(/hunter2|__Host-session/);
+    expect(lines.join("")).toContain('"reqId":"r1"');
+  });
+});

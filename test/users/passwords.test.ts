@@ -45,3 +45,34 @@ describe("argon2id hashing", () => {
     expect(ticks).toBeGreaterThan(0);
   });
 });
+
+describe("argon2id concurrency", () => {
+  it("runs at most `concurrency` hashes at once; the rest queue, none is lost", async () => {
+    const hasher = new PasswordHasher(undefined, 1);
+    let running = 0;
+    let peak = 0;
+    const slots = (hasher as unknown as { slots: { run<T>(t: () => Promise<T>): Promise<T> } })
+      .slots;
+    const tracked = () =>
+      slots.run(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setImmediate(r));
+        running--;
+        return running;
+      });
+    await Promise.all([tracked(), tracked(), tracked(), tracked()]);
+    expect(peak).toBe(1);
+    const hashes = await Promise.all(["a", "b", "c"].map((p) => hasher.hash(`${p}-long-enough`)));
+    expect(hashes).toHaveLength(3);
+    expect(await hasher.verify(hashes[1] as string, "b-long-enough")).toBe(true);
+  });
+
+  it("a failing task frees its slot", async () => {
+    const hasher = new PasswordHasher(undefined, 1);
+    const slots = (hasher as unknown as { slots: { run<T>(t: () => Promise<T>): Promise<T> } })
+      .slots;
+    await expect(slots.run(async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(await slots.run(async () => 42)).toBe(42);
+  });
+});
