@@ -110,8 +110,13 @@ describe("tessera user ... beside a running server on the same --data", () => {
       expect(list.out).not.toMatch(/\tcarol\t/);
       expect((await login(server.url, "carol", secret)).status).toBe(401);
 
-      // With --password-stdin, a stray positional is still never the password.
-      await cli(user("user", "add", "dave", secret, "--password-stdin"), { stdin: PASSWORD });
+      // With --password-stdin, a stray positional is refused, and not echoed.
+      const stray = await runCli(user("user", "add", "dave", secret, "--password-stdin"), {
+        stdin: PASSWORD,
+      });
+      expect(stray.code).toBe(2);
+      expect(stray.stderr).toMatch(/too many arguments for user add/);
+      expect(stray.stderr).not.toContain(secret);
       expect((await login(server.url, "dave", secret)).status).toBe(401);
     });
 
@@ -346,7 +351,7 @@ describe("tessera: unknown commands and options", () => {
     { cmd: "serve --port 0 --prot 4000", says: /unknown option --prot\b/ },
     { cmd: "user list --frobnicate", says: /unknown option --frobnicate\b/ },
     { cmd: "user frobnicate", says: /unknown user command "frobnicate"/ },
-    { cmd: "user disable", says: /needs a NAME/ },
+    { cmd: "user disable", says: /needs NAME/ },
   ])("tessera $cmd → exit 2: $says", async ({ cmd, says }) => {
     // --port 0 on serve: a wrongly accepted option must not start a server on :4000.
     const data = tempDataDir();

@@ -1,0 +1,187 @@
+// Verified JWTs per second: tessera/guard beside raw node:crypto, jose and fast-jwt.
+//
+//   npm run build && node bench/guard-verify.mjs
+//
+// Same tokens, same keys, same process, one call in flight. For each algorithm (EdDSA,
+// ES256) the contenders run in interleaved rounds; in every round each contender is
+// measured right after a fresh measurement of raw `crypto.verify` (the ceiling: the
+// signature check alone, buffers pre-decoded), and the reported ratio is the median of
+// those paired ratios — shared machines drift by more than the differences measured here,
+// and pairing cancels most of it. ops/s are medians too.
+// Env: GUARD_BENCH_MS (per measurement, default 150), GUARD_BENCH_ROUNDS (default 11).
+import { generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
+import os from "node:os";
+import { createVerifier } from "fast-jwt";
+import { jwtVerify } from "jose";
+import { createGuard } from "../dist/guard/index.js";
+
+const MS = Number(process.env.GUARD_BENCH_MS ?? 150);
+const ROUNDS = Number(process.env.GUARD_BENCH_ROUNDS ?? 11);
+const TOKENS = 512;
+const ISSUER = "https://auth.example.test";
+const AUDIENCE = "orders-api";
+
+function keyPair(alg) {
+  return alg === "EdDSA"
+    ? generateKeyPairSync("ed25519")
+    : generateKeyPairSync("ec", { namedCurve: "P-256" });
+}
+
+function mintTokens(alg, kid, privateKey) {
+  const now = Math.floor(Date.now() / 1000);
+  const h = Buffer.from(JSON.stringify({ alg, typ: "at+jwt", kid })).toString("base64url");
+  const out = [];
+  for (let i = 0; i < TOKENS; i++) {
+    const claims = {
+      iss: ISSUER,
+      sub: `user-${i}`,
+      aud: AUDIENCE,
+      exp: now + 3600,
+      iat: now,
+      jti: randomUUID(),
+      client_id: "bench-client",
+      scope: "orders:read orders:write",
+    };
+    const input = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+    const sig =
+      alg === "EdDSA"
+        ? sign(null, Buffer.from(input), privateKey)
+        : sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" });
+    out.push(`${input}.${sig.toString("base64url")}`);
+  }
+  return out;
+}
+
+/** Runs `fn(i)` (sync or async) for ~MS ms; returns ops/s. */
+async function measure(fn, isAsync) {
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const limit = start + BigInt(MS) * 1_000_000n;
+  let now = start;
+  if (isAsync) {
+    while (now < limit) {
+      for (let k = 0; k < 32; k++) await fn(ops++);
+      now = process.hrtime.bigint();
+    }
+  } else {
+    while (now < limit) {
+      for (let k = 0; k < 32; k++) fn(ops++);
+      now = process.hrtime.bigint();
+    }
+  }
+  return ops / (Number(now - start) / 1e9);
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function benchAlgorithm(alg) {
+  const kid = `${alg.toLowerCase()}-1`;
+  const { privateKey, publicKey } = keyPair(alg);
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid, alg, use: "sig" };
+  const pem = publicKey.export({ format: "pem", type: "spki" });
+  const tokens = mintTokens(alg, kid, privateKey);
+  const n = tokens.length;
+  const inputs = tokens.map((t) => ({ authorization: `Bearer ${t}` }));
+
+  // Raw ceiling: the signature check alone, on pre-decoded buffers.
+  const raw = tokens.map((t) => {
+    const i = t.lastIndexOf(".");
+    return [Buffer.from(t.slice(0, i)), Buffer.from(t.slice(i + 1), "base64url")];
+  });
+  const rawKey = alg === "EdDSA" ? publicKey : { key: publicKey, dsaEncoding: "ieee-p1363" };
+  const digest = alg === "EdDSA" ? null : "sha256";
+
+  const common = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [jwk] } };
+  const fresh = createGuard({ ...common, cacheSize: 0 });
+  const cached = createGuard({ ...common, cacheSize: 10_000 });
+  // A denylist as the server will keep it: (iss -> set of jti), consulted on every hit.
+  const denylist = (entries) => {
+    const byIssuer = new Map([[ISSUER, new Set(entries)]]);
+    return { isRevoked: (jti, iss) => byIssuer.get(iss)?.has(jti) === true };
+  };
+  const cachedDeny = createGuard({
+    ...common,
+    cacheSize: 10_000,
+    denylist: denylist(Array.from({ length: 100_000 }, () => randomUUID())),
+  });
+  const cachedEmptyDeny = createGuard({ ...common, cacheSize: 10_000, denylist: denylist([]) });
+  for (const g of [cached, cachedDeny, cachedEmptyDeny]) for (const i of inputs) g.verifySync(i);
+
+  const fjOptions = {
+    key: pem,
+    algorithms: [alg],
+    allowedIss: ISSUER,
+    allowedAud: AUDIENCE,
+    requiredClaims: ["sub", "exp", "iat", "jti", "client_id"],
+    checkTyp: "at+jwt",
+  };
+  const fj = createVerifier(fjOptions);
+  const fjCache = createVerifier({ ...fjOptions, cache: 10_000 });
+  for (const t of tokens) fjCache(t);
+
+  const joseOptions = { issuer: ISSUER, audience: AUDIENCE, typ: "at+jwt", algorithms: [alg] };
+
+  // Sanity: everyone accepts every token.
+  for (const t of tokens.slice(0, 4)) {
+    fresh.verifySync({ authorization: `Bearer ${t}` });
+    await jwtVerify(t, publicKey, joseOptions);
+    fj(t);
+  }
+
+  const contenders = [
+    ["raw crypto.verify (ceiling)", (i) => verify(digest, raw[i % n][0], rawKey, raw[i % n][1])],
+    ["guard fresh, verifySync", (i) => fresh.verifySync(inputs[i % n])],
+    ["guard fresh, await verify", (i) => fresh.verify(inputs[i % n]), true],
+    ["jose jwtVerify (KeyObject)", (i) => jwtVerify(tokens[i % n], publicKey, joseOptions), true],
+    ["fast-jwt createVerifier", (i) => fj(tokens[i % n])],
+    ["guard cached, verifySync", (i) => cached.verifySync(inputs[i % n])],
+    ["guard cached, await verify", (i) => cached.verify(inputs[i % n]), true],
+    ["guard cached + empty denylist", (i) => cachedEmptyDeny.verifySync(inputs[i % n])],
+    ["guard cached + 100k denylist", (i) => cachedDeny.verifySync(inputs[i % n])],
+    ["fast-jwt with cache", (i) => fjCache(tokens[i % n])],
+  ];
+  const samples = contenders.map(() => []);
+  const ratios = contenders.map(() => []);
+  const [, rawFn] = contenders[0];
+  // Warm-up, then interleaved rounds, each contender paired with a raw measurement.
+  for (const [, fn, isAsync] of contenders) await measure(fn, isAsync);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let c = 0; c < contenders.length; c++) {
+      const [, fn, isAsync] = contenders[c];
+      const base = c === 0 ? undefined : await measure(rawFn, false);
+      const ops = await measure(fn, isAsync);
+      samples[c].push(ops);
+      ratios[c].push(base === undefined ? 1 : ops / base);
+    }
+  }
+  return contenders.map(([name], c) => ({
+    name,
+    ops: median(samples[c]),
+    ratio: median(ratios[c]),
+  }));
+}
+
+const fmt = (x) => Math.round(x).toLocaleString("en-US");
+const lines = [];
+lines.push(
+  `Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}; median of ${ROUNDS} rounds x ${MS} ms, one call in flight.`,
+  "",
+  "| alg | contender | ops/s | vs raw verify (paired) | vs fast-jwt (same path) |",
+  "|---|---|---:|---:|---:|",
+);
+for (const alg of ["EdDSA", "ES256"]) {
+  const rows = await benchAlgorithm(alg);
+  const fjFresh = rows.find((r) => r.name === "fast-jwt createVerifier").ops;
+  const fjCached = rows.find((r) => r.name === "fast-jwt with cache").ops;
+  for (const { name, ops, ratio } of rows) {
+    const peer = name.includes("cache") ? fjCached : fjFresh;
+    const vsPeer =
+      name.startsWith("raw") || name.startsWith("jose") ? "" : `${(ops / peer).toFixed(2)}×`;
+    lines.push(`| ${alg} | ${name} | ${fmt(ops)} | ${ratio.toFixed(3)}× | ${vsPeer} |`);
+  }
+}
+console.log(lines.join("\n"));

@@ -1,0 +1,97 @@
+/**
+ * Finding the one credential of a request (RFC 6750 §2).
+ *
+ * - `Authorization: Bearer <b64token>`: the scheme matched case-insensitively, exactly
+ *   one space, then the RFC 6750 b64token charset (checked lazily by the caller: a token
+ *   found in the verified-token cache has already passed a stricter check).
+ * - A cookie, only if the guard was given a `cookieName`.
+ * - Never the URL: an `access_token` query parameter is refused outright (RFC 6750 §2.3
+ *   is a SHOULD NOT; tokens in URLs end up in logs and Referer headers).
+ * Two credentials (header and cookie, or the cookie twice) are `invalid_request`
+ * (RFC 6750 §3.1: "uses more than one method for including an access token").
+ */
+
+export interface VerifyInput {
+  /** The Authorization header value. */
+  authorization?: string | undefined;
+  /** The Cookie header value. */
+  cookie?: string | undefined;
+  /** The request method (reserved for proof-of-possession checks). */
+  method?: string | undefined;
+  /** The request target, path and query (checked for tokens in the query). */
+  url?: string | undefined;
+}
+
+/** RFC 6750 b64token. */
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+export type CredentialFailure =
+  | "missing_token"
+  | "unsupported_scheme"
+  | "malformed_authorization"
+  | "multiple_credentials"
+  | "token_in_query"
+  | "token_too_large";
+
+/** True if `s` starts with "Bearer " (scheme case-insensitive, one space). */
+export function hasBearerPrefix(s: string): boolean {
+  return (
+    s.length > 7 &&
+    s.charCodeAt(6) === 0x20 &&
+    (s.charCodeAt(0) | 0x20) === 0x62 && // b
+    (s.charCodeAt(1) | 0x20) === 0x65 && // e
+    (s.charCodeAt(2) | 0x20) === 0x61 && // a
+    (s.charCodeAt(3) | 0x20) === 0x72 && // r
+    (s.charCodeAt(4) | 0x20) === 0x65 && // e
+    (s.charCodeAt(5) | 0x20) === 0x72 // r
+  );
+}
+
+/** Classifies an Authorization value that lacks the "Bearer " prefix. */
+export function classifyNonBearer(auth: string): CredentialFailure {
+  // "Bearer", "Bearer  x", "Bearer\tx": a Bearer attempt with broken syntax.
+  return /^bearer(?:$|[\s,=])/i.test(auth) ? "malformed_authorization" : "unsupported_scheme";
+}
+
+/** findCookie's answer when the cookie appears more than once. */
+export const DUPLICATE_COOKIE: unique symbol = Symbol("duplicate cookie");
+
+/**
+ * The value of cookie `name` in a Cookie header, undefined if absent, or DUPLICATE_COOKIE
+ * if it appears more than once (cookie tossing: which one would the API see?).
+ */
+export function findCookie(
+  header: string,
+  name: string,
+): string | undefined | typeof DUPLICATE_COOKIE {
+  let found: string | undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(";", start);
+    if (end === -1) end = header.length;
+    let a = start;
+    while (header.charCodeAt(a) === 0x20 || header.charCodeAt(a) === 0x09) a++;
+    const eq = header.indexOf("=", a);
+    if (eq !== -1 && eq < end && eq - a === name.length && header.startsWith(name, a)) {
+      if (found !== undefined) return DUPLICATE_COOKIE;
+      let b = end;
+      while (
+        b > eq + 1 &&
+        (header.charCodeAt(b - 1) === 0x20 || header.charCodeAt(b - 1) === 0x09)
+      ) {
+        b--;
+      }
+      found = header.slice(eq + 1, b);
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+/** True if the URL's query has an `access_token` parameter (plain or percent-encoded). */
+export function hasTokenInQuery(url: string): boolean {
+  const q = url.indexOf("?");
+  if (q === -1) return false;
+  if (url.indexOf("access", q) === -1) return false;
+  return /[?&]access(?:_|%5[Ff])token(?:[=&#]|$)/.test(url.slice(q));
+}

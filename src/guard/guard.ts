@@ -1,0 +1,494 @@
+/**
+ * createGuard: verifies RFC 9068 JWT access tokens locally against the issuer's JWKS.
+ *
+ * The order of work on a fresh token, cheapest refusals first, and nothing decoded
+ * before the token's size and alphabet are known to be sane:
+ *   1. find the one credential (header or configured cookie), refuse oversized at once;
+ *   2. a token verified before is answered from the cache (exp, key, denylist rechecked);
+ *   3. shape: exactly three canonical base64url segments (one regex, a few bit checks);
+ *   4. header: strict JSON object; `alg` in OUR allow-list; no crit/jwk/jku/x5u/x5c/...;
+ *      typ at+jwt; a kid — a plain map key, nothing else;
+ *   5. the key is ours (from the JWKS) and its own algorithm equals the header's;
+ *   6. signature of the exact length, r and s non-zero, one synchronous crypto.verify;
+ *   7. only then the payload: strict JSON object, claims checked, principal built;
+ *   8. the denylist, keyed on (jti, iss).
+ */
+import { verify as cryptoVerify } from "node:crypto";
+import type { Algorithm } from "./algorithms.js";
+import { GenerationalCache } from "./cache.js";
+import {
+  B64TOKEN,
+  classifyNonBearer,
+  DUPLICATE_COOKIE,
+  findCookie,
+  hasBearerPrefix,
+  hasTokenInQuery,
+  type VerifyInput,
+} from "./credential.js";
+import { COMPACT_JWS, decodeJsonObject, isCanonicalBase64url } from "./encoding.js";
+import { GuardError, type GuardReason } from "./errors.js";
+import { type KeyRecord, KeyStore } from "./jwks.js";
+import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+
+/** The claims of a verified access token (RFC 9068 §2.2), deep-frozen. */
+export interface AccessTokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string | readonly string[];
+  readonly exp: number;
+  readonly iat: number;
+  readonly jti: string;
+  readonly client_id: string;
+  readonly scope?: string;
+  readonly nbf?: number;
+  readonly [claim: string]: unknown;
+}
+
+/** Who is calling, whatever the credential. Frozen: it may be shared by cached hits. */
+export interface Principal {
+  readonly sub: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  /** When the credential expires, in ms since the epoch. */
+  readonly expiresAt: number;
+  readonly credential: "jwt";
+  readonly claims: AccessTokenClaims;
+}
+
+export interface Guard {
+  /** Verifies the request's credential. Rejects with a GuardError. */
+  verify(input: VerifyInput): Promise<Principal>;
+  /**
+   * The same, synchronously, for a guard whose keys are loaded (inline JWKS, or after
+   * `ready()`) and whose denylist answers synchronously. An unknown kid starts a
+   * background JWKS refresh and is refused meanwhile; keys never loaded: jwks_unavailable.
+   */
+  verifySync(input: VerifyInput): Principal;
+  /** Loads the JWKS now (a URL JWKS is otherwise loaded by the first verify). */
+  ready(): Promise<void>;
+  /** Drops every cached verified token. */
+  clearCache(): void;
+  /** For health checks and tests. */
+  stats(): GuardStats;
+  readonly issuer: string;
+}
+
+export interface GuardStats {
+  cachedTokens: number;
+  kids: string[];
+  jwksFetches: number;
+  jwksLoaded: boolean;
+}
+
+/** Dates above this (9999-12-31T23:59:59Z) are nonsense, not "far future". */
+const MAX_NUMERIC_DATE = 253_402_300_799;
+/** Tessera's headers are ~80 characters; anything this long is not one of ours. */
+const MAX_HEADER_CHARS = 1024;
+/** Distinct validated headers remembered (one per key and typ spelling, in practice). */
+const HEADER_CACHE_SIZE = 64;
+const JWKS_MAX_BYTES = 64 * 1024;
+/** Header parameters refused outright (RFC 8725 §3.10, CVE-2018-0114; zip/enc: JWE only). */
+const FORBIDDEN_HEADERS = ["jwk", "jku", "x5u", "x5c", "b64", "zip", "enc", "cty"] as const;
+const ZERO_ECDSA = "The token's ECDSA signature has a zero r or s.";
+const EMPTY_SCOPES: readonly string[] = Object.freeze([]);
+
+interface Header {
+  readonly alg: Algorithm;
+  readonly kid: string;
+}
+
+class CacheEntry {
+  constructor(
+    readonly principal: Principal,
+    /** ms: refused from this instant (exp + leeway). */
+    readonly expiresBefore: number,
+    /** ms: refused before this instant (nbf - leeway), -Infinity without nbf. */
+    readonly notBefore: number,
+    readonly key: KeyRecord,
+    readonly jti: string,
+    readonly iss: string,
+  ) {}
+}
+
+function noop(): void {}
+
+/** RFC 6749 §3.3: space-delimited; tolerate stray spaces rather than yield "" scopes. */
+function splitScope(scope: string): string[] {
+  const parts = scope.split(" ");
+  return parts.includes("") ? parts.filter((s) => s !== "") : parts;
+}
+
+function isZero(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+export function createGuard(options: GuardOptions): Guard {
+  const opts: ResolvedOptions = resolveOptions(options);
+  const { issuer, realm, audiences, algorithms, toleranceMs, maxTokenLength, clock, denylist } =
+    opts;
+  const cookieName = opts.cookieName;
+  const maxAuthorizationLength = maxTokenLength + 7;
+  const keyStore = new KeyStore({
+    source: opts.jwks,
+    algorithms,
+    clock,
+    fetch: opts.fetch,
+    refreshIntervalMs: opts.refreshIntervalMs,
+    maxAgeMs: opts.maxAgeMs,
+    timeoutMs: opts.timeoutMs,
+    maxBytes: JWKS_MAX_BYTES,
+    onError: opts.onJwksError,
+  });
+  const remote = keyStore.remote;
+  const cache = opts.cacheSize > 0 ? new GenerationalCache<CacheEntry>(opts.cacheSize) : undefined;
+  const headerCache = new Map<string, Header>();
+  let lastHeaderSegment = "\u0000"; // matches no token (d1 > 0 and base64url only)
+  let lastHeader: Header | undefined;
+  // Reused for the signing input, the signature and the decoded payload: verification is
+  // synchronous up to the claims, so nothing else can use it meanwhile. Not allocating
+  // per token keeps the hot path from churning memory (and the CPU caches crypto uses).
+  const scratch = Buffer.allocUnsafeSlow(maxTokenLength + 16);
+
+  function fail(reason: GuardReason, description?: string, cause?: unknown): GuardError {
+    return new GuardError(reason, { realm, description, cause });
+  }
+
+  // ---- 1. the credential -------------------------------------------------------------
+
+  function run(input: VerifyInput, sync: boolean): Principal | Promise<Principal> {
+    if (typeof input !== "object" || input === null) {
+      throw new TypeError("guard.verify: input must be an object of header strings");
+    }
+    let token: string | undefined;
+    let fromHeader = false;
+    const auth = input.authorization;
+    if (auth !== undefined && auth !== "") {
+      if (typeof auth !== "string") throw fail("malformed_authorization");
+      if (auth.length > maxAuthorizationLength) throw fail("token_too_large");
+      if (!hasBearerPrefix(auth)) throw fail(classifyNonBearer(auth));
+      token = auth.slice(7);
+      fromHeader = true;
+    }
+    if (cookieName !== undefined) {
+      const header = input.cookie;
+      if (typeof header === "string" && header !== "") {
+        if (header.length > maxTokenLength * 4 + 16_384) throw fail("token_too_large");
+        const value = findCookie(header, cookieName);
+        if (value === DUPLICATE_COOKIE) throw fail("multiple_credentials");
+        if (value !== undefined && value !== "") {
+          if (token !== undefined) throw fail("multiple_credentials");
+          token = value;
+        }
+      }
+    }
+    const url = input.url;
+    if (typeof url === "string" && hasTokenInQuery(url)) throw fail("token_in_query");
+    if (token === undefined) throw fail("missing_token");
+    if (token.length > maxTokenLength) throw fail("token_too_large");
+
+    const now = clock.now();
+    // A NaN clock would make every time comparison false, i.e. accept expired tokens.
+    if (!Number.isFinite(now)) throw new TypeError("guard: clock.now() must return finite ms");
+    if (remote) keyStore.maybeRefreshStale(now);
+
+    // ---- 2. seen before ----------------------------------------------------------------
+    if (cache !== undefined) {
+      const hit = cache.get(token);
+      if (hit !== undefined) {
+        if (now >= hit.expiresBefore) {
+          cache.delete(token);
+          throw fail("token_expired");
+        }
+        if (!hit.key.active) {
+          cache.delete(token);
+          throw fail("unknown_kid");
+        }
+        if (now < hit.notBefore) throw fail("not_yet_valid");
+        return admit(hit, sync);
+      }
+    }
+    return fresh(token, fromHeader, now, sync);
+  }
+
+  // ---- 3–5. shape, header, key ---------------------------------------------------------
+
+  function fresh(
+    token: string,
+    fromHeader: boolean,
+    now: number,
+    sync: boolean,
+  ): Principal | Promise<Principal> {
+    if (!COMPACT_JWS.test(token)) throw fail(classifyBadToken(token, fromHeader));
+    const d1 = token.indexOf(".");
+    const d2 = token.indexOf(".", d1 + 1);
+    if (
+      !isCanonicalBase64url(token, d1 + 1, d2) ||
+      !isCanonicalBase64url(token, d2 + 1, token.length)
+    ) {
+      throw fail("malformed", "The token is not canonical base64url.");
+    }
+    // Every token of one key shares its header: compare with the last one before hashing.
+    let header: Header | undefined;
+    let headerSegment = "";
+    if (d1 === lastHeaderSegment.length && token.startsWith(lastHeaderSegment)) {
+      header = lastHeader;
+    } else {
+      headerSegment = token.slice(0, d1);
+      header = headerCache.get(headerSegment);
+    }
+    const known = header !== undefined;
+    if (header === undefined) header = parseHeader(headerSegment);
+    const key = keyStore.keys.get(header.kid);
+    if (key === undefined) return unknownKid(token, d1, d2, header, sync);
+    const principal = withKey(token, d1, d2, header, key, now, sync);
+    // Remember headers only once a signature by a key of ours has been seen under them.
+    if (!known) {
+      if (headerCache.size >= HEADER_CACHE_SIZE) headerCache.clear();
+      headerCache.set(headerSegment, header);
+    }
+    if (headerSegment !== "") {
+      lastHeaderSegment = headerSegment;
+      lastHeader = header;
+    }
+    return principal;
+  }
+
+  function classifyBadToken(token: string, fromHeader: boolean): GuardReason {
+    if (fromHeader && !B64TOKEN.test(token)) return "malformed_authorization";
+    if (token.charCodeAt(0) === 0x7b /* { */) return "json_serialization";
+    const segments = token.split(".");
+    if (segments.length === 5) return "encrypted_token";
+    if (
+      segments.length === 3 &&
+      segments[2] === "" &&
+      segments[0] !== "" &&
+      segments[1] !== "" &&
+      COMPACT_JWS.test(`${token}A`)
+    ) {
+      return "missing_signature";
+    }
+    return "malformed";
+  }
+
+  function parseHeader(segment: string): Header {
+    if (segment.length > MAX_HEADER_CHARS)
+      throw fail("malformed", "The token header is too large.");
+    if (!isCanonicalBase64url(segment, 0, segment.length)) {
+      throw fail("malformed", "The token is not canonical base64url.");
+    }
+    const h = decodeJsonObject(segment, scratch);
+    if (typeof h === "string") throw fail(h);
+    const alg = h.alg;
+    if (typeof alg !== "string") throw fail("malformed", "The token header has no alg.");
+    // Our allow-list decides; `none` in any spelling and every HS* are simply not in it.
+    if (!algorithms.has(alg as Algorithm)) throw fail("alg_not_allowed");
+    if (Object.hasOwn(h, "crit")) throw fail("crit_unsupported");
+    for (const name of FORBIDDEN_HEADERS) {
+      if (Object.hasOwn(h, name)) throw fail("forbidden_header");
+    }
+    const typ = h.typ;
+    if (typeof typ !== "string") throw fail("wrong_typ");
+    const t = typ.toLowerCase();
+    if (t !== "at+jwt" && t !== "application/at+jwt") throw fail("wrong_typ");
+    const kid = h.kid;
+    if (kid === undefined) throw fail("missing_kid");
+    if (typeof kid !== "string" || kid.length === 0) {
+      throw fail("malformed", "The token header's kid is not a non-empty string.");
+    }
+    return Object.freeze({ alg: alg as Algorithm, kid });
+  }
+
+  function unknownKid(
+    token: string,
+    d1: number,
+    d2: number,
+    header: Header,
+    sync: boolean,
+  ): Principal | Promise<Principal> {
+    const wasLoaded = keyStore.loaded;
+    // Rate-limited and single-flight: random kids cannot make us hammer the issuer.
+    const refreshing = keyStore.refresh();
+    if (refreshing === undefined || sync) {
+      throw wasLoaded || !remote
+        ? fail("unknown_kid")
+        : fail("jwks_unavailable", undefined, keyStore.lastError);
+    }
+    return refreshing.then(() => {
+      const key = keyStore.keys.get(header.kid);
+      if (key === undefined) {
+        throw keyStore.loaded
+          ? fail("unknown_kid")
+          : fail("jwks_unavailable", undefined, keyStore.lastError);
+      }
+      return withKey(token, d1, d2, header, key, clock.now(), false);
+    });
+  }
+
+  // ---- 6–7. signature, then claims -----------------------------------------------------
+
+  function withKey(
+    token: string,
+    d1: number,
+    d2: number,
+    header: Header,
+    key: KeyRecord,
+    now: number,
+    sync: boolean,
+  ): Principal | Promise<Principal> {
+    // The key's own algorithm, from the JWKS, must be the header's: never the reverse.
+    if (key.alg !== header.alg) throw fail("key_alg_mismatch");
+    if (token.length - d2 - 1 !== key.signatureChars) {
+      throw fail("bad_signature", "The token's signature has the wrong length.");
+    }
+    scratch.write(token, 0, d2, "latin1"); // the signing input: ASCII, checked by the regex
+    const signature = scratch.subarray(
+      d2,
+      d2 + scratch.write(token.slice(d2 + 1), d2, "base64url"),
+    );
+    const half = key.ecHalf;
+    // ECDSA r = 0 or s = 0 (CVE-2022-21449 "psychic signatures"): refuse before OpenSSL.
+    if (half !== 0 && (isZero(signature, 0, half) || isZero(signature, half, half * 2))) {
+      throw fail("bad_signature", ZERO_ECDSA);
+    }
+    let valid = false;
+    try {
+      valid = cryptoVerify(key.digest, scratch.subarray(0, d2), key.verifyKey, signature);
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw fail("bad_signature");
+
+    const claims = decodeJsonObject(token.slice(d1 + 1, d2), scratch);
+    if (typeof claims === "string") throw fail(claims);
+    const entry = checkClaims(claims, key, now);
+    if (cache !== undefined) cache.set(token, entry);
+    return admit(entry, sync);
+  }
+
+  function missing(name: string): GuardError {
+    return fail("missing_claim", `The token lacks the ${name} claim.`);
+  }
+  function invalid(name: string): GuardError {
+    return fail("invalid_claim", `The token's ${name} claim has the wrong type or range.`);
+  }
+  function requiredString(c: Record<string, unknown>, name: string): string {
+    const v = c[name];
+    if (v === undefined) throw missing(name);
+    if (typeof v !== "string" || v.length === 0) throw invalid(name);
+    return v;
+  }
+  /** RFC 7519 NumericDate: any finite JSON number (fractions allowed), 0 to year 9999. */
+  function numericDate(c: Record<string, unknown>, name: string): number {
+    const v = c[name];
+    if (v === undefined) throw missing(name);
+    if (typeof v !== "number" || !(v >= 0 && v <= MAX_NUMERIC_DATE)) throw invalid(name);
+    return v;
+  }
+
+  function checkClaims(c: Record<string, unknown>, key: KeyRecord, now: number): CacheEntry {
+    const iss = c.iss;
+    if (iss === undefined) throw missing("iss");
+    if (typeof iss !== "string") throw invalid("iss");
+    if (iss !== issuer) throw fail("wrong_issuer");
+    const sub = requiredString(c, "sub");
+    const aud = c.aud;
+    if (aud === undefined) throw missing("aud");
+    if (typeof aud === "string") {
+      if (!audiences.has(aud)) throw fail("wrong_audience");
+    } else if (Array.isArray(aud) && aud.length > 0) {
+      let match = false;
+      for (const a of aud) {
+        if (typeof a !== "string") throw invalid("aud");
+        if (audiences.has(a)) match = true;
+      }
+      if (!match) throw fail("wrong_audience");
+    } else {
+      throw invalid("aud");
+    }
+    const exp = numericDate(c, "exp");
+    const iat = numericDate(c, "iat");
+    const nbf = c.nbf === undefined ? undefined : numericDate(c, "nbf");
+    const jti = requiredString(c, "jti");
+    const clientId = requiredString(c, "client_id");
+    const scope = c.scope;
+    if (scope !== undefined && typeof scope !== "string") throw invalid("scope");
+    // A token bound to a key (DPoP, mTLS) must not be accepted as a mere bearer token.
+    if (Object.hasOwn(c, "cnf")) throw fail("sender_constrained");
+
+    const expiresBefore = exp * 1000 + toleranceMs;
+    if (now >= expiresBefore) throw fail("token_expired");
+    const notBefore = nbf === undefined ? Number.NEGATIVE_INFINITY : nbf * 1000 - toleranceMs;
+    if (now < notBefore) throw fail("not_yet_valid");
+    if (iat * 1000 - toleranceMs > now) throw fail("issued_in_future");
+
+    const scopes =
+      scope === undefined || scope === "" ? EMPTY_SCOPES : Object.freeze(splitScope(scope));
+    const principal: Principal = Object.freeze({
+      sub,
+      clientId,
+      scopes,
+      expiresAt: Math.floor(exp * 1000),
+      credential: "jwt" as const,
+      claims: c as AccessTokenClaims, // deep-frozen by decodeJsonObject
+    });
+    return new CacheEntry(principal, expiresBefore, notBefore, key, jti, iss);
+  }
+
+  // ---- 8. the denylist ---------------------------------------------------------------
+
+  function admit(entry: CacheEntry, sync: boolean): Principal | Promise<Principal> {
+    if (denylist === undefined) return entry.principal;
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = denylist.isRevoked(entry.jti, entry.iss);
+    } catch (err) {
+      throw fail("denylist_unavailable", undefined, err);
+    }
+    if (answer === false) return entry.principal;
+    if (answer === true) throw fail("revoked");
+    if (typeof (answer as { then?: unknown } | null)?.then === "function") {
+      if (sync) {
+        Promise.resolve(answer).then(noop, noop);
+        throw new TypeError("guard.verifySync: the denylist answered asynchronously; use verify()");
+      }
+      return Promise.resolve(answer).then(
+        (revoked) => {
+          if (revoked === false) return entry.principal;
+          throw fail("revoked");
+        },
+        (err: unknown) => {
+          throw fail("denylist_unavailable", undefined, err);
+        },
+      );
+    }
+    // Anything but `false` fails closed.
+    throw fail("revoked");
+  }
+
+  return {
+    issuer,
+    verify(input: VerifyInput): Promise<Principal> {
+      try {
+        const result = run(input, false);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    verifySync(input: VerifyInput): Principal {
+      return run(input, true) as Principal;
+    },
+    ready: () => keyStore.ready(),
+    clearCache(): void {
+      cache?.clear();
+      headerCache.clear();
+    },
+    stats: () => ({
+      cachedTokens: cache?.size ?? 0,
+      kids: [...keyStore.keys.keys()],
+      jwksFetches: keyStore.fetches,
+      jwksLoaded: keyStore.loaded,
+    }),
+  };
+}

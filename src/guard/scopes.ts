@@ -1,0 +1,31 @@
+/**
+ * Scope checks after verification (RFC 6750 §3.1 insufficient_scope, 403).
+ */
+import { GuardError, isQuotedStringSafe } from "./errors.js";
+import type { Principal } from "./guard.js";
+
+/** RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * Throws a 403 `insufficient_scope` GuardError unless the principal holds every one of
+ * `scopes`. The challenge lists the scopes the resource requires, and names the realm
+ * when the principal's issuer can be quoted safely.
+ */
+export function requireScopes(principal: Principal, ...scopes: string[]): void {
+  for (const s of scopes) {
+    if (typeof s !== "string" || !SCOPE_TOKEN.test(s)) {
+      throw new TypeError("requireScopes: each scope must be an RFC 6749 scope-token");
+    }
+  }
+  const held = principal.scopes;
+  for (const s of scopes) {
+    if (!held.includes(s)) {
+      const iss = principal.claims.iss;
+      throw new GuardError("insufficient_scope", {
+        realm: typeof iss === "string" && isQuotedStringSafe(iss) ? iss : undefined,
+        scope: scopes.join(" "),
+      });
+    }
+  }
+}

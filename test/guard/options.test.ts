@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { createGuard, type GuardOptions } from "../../src/guard/index.js";
+import { AUDIENCE, EC, ED, ISSUER } from "./support.js";
+
+const base: GuardOptions = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [ED.jwk] } };
+
+function bad(overrides: Record<string, unknown>, message: RegExp): void {
+  expect(() => createGuard({ ...base, ...overrides } as GuardOptions)).toThrowError(
+    expect.objectContaining({ name: "TypeError", message: expect.stringMatching(message) }),
+  );
+}
+
+describe("createGuard: options are checked once", () => {
+  it("accepts the minimal and a full configuration", () => {
+    expect(createGuard(base).issuer).toBe(ISSUER);
+    const g = createGuard({
+      issuer: ISSUER,
+      audience: ["a", "b"],
+      algorithms: ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
+      jwks: "https://auth.example.test/keys",
+      clockTolerance: 60,
+      maxTokenLength: 4096,
+      jwksRefreshInterval: 10,
+      jwksMaxAge: 600,
+      jwksTimeout: 1000,
+      cacheSize: 0,
+      denylist: { isRevoked: () => false },
+      clock: { now: () => 0 },
+      fetch: async () => new Response("{}"),
+      cookieName: "__Host-at",
+      onJwksError: () => {},
+    });
+    expect(g.stats().jwksLoaded).toBe(false);
+  });
+
+  it("issuer: required, an http(s) URL, realm-safe", () => {
+    bad({ issuer: undefined }, /"issuer"/);
+    bad({ issuer: "" }, /"issuer"/);
+    bad({ issuer: "not a url" }, /"issuer"/);
+    bad({ issuer: "ftp://x.example" }, /"issuer"/);
+    bad({ issuer: 'https://x.example/"' }, /"issuer"/);
+    bad({ issuer: "https://user:pw@x.example" }, /"issuer"/);
+  });
+
+  it("audience: required, non-empty strings", () => {
+    bad({ audience: undefined }, /"audience"/);
+    bad({ audience: "" }, /"audience"/);
+    bad({ audience: [] }, /"audience"/);
+    bad({ audience: ["a", ""] }, /"audience"/);
+    bad({ audience: [1] }, /"audience"/);
+  });
+
+  it("algorithms: none and HMAC are refused at construction, so are unknown ones", () => {
+    for (const alg of ["none", "None", "HS256", "HS384", "HS512", "ES512", "RS384", "Ed448", ""]) {
+      bad({ algorithms: [alg] }, /"algorithms"/);
+    }
+    bad({ algorithms: ["HS256"] }, /HMAC tokens are never accepted/);
+    bad({ algorithms: [] }, /"algorithms"/);
+    bad({ algorithms: "EdDSA" }, /"algorithms"/);
+  });
+
+  it("jwks: a URL (https, or http on loopback) or an inline set with a usable key", () => {
+    bad({ jwks: "http://auth.example.test/jwks.json" }, /https/);
+    bad({ jwks: "not a url" }, /"jwks"/);
+    bad({ jwks: { keys: [] } }, /no usable key/);
+    bad({ jwks: { keys: [{ kty: "oct", k: "c2VjcmV0", kid: "h" }] } }, /no usable key/);
+    bad({ jwks: { keys: [EC.jwk] }, algorithms: ["EdDSA"] }, /no usable key/);
+    bad({ jwks: [ED.jwk] }, /"jwks"/);
+    bad({ jwks: 42 }, /"jwks"/);
+    expect(() =>
+      createGuard({ ...base, jwks: "http://127.0.0.1:4000/.well-known/jwks.json" }),
+    ).not.toThrow();
+    expect(() => createGuard({ ...base, jwks: "http://localhost:4000/jwks" })).not.toThrow();
+    // http issuer on loopback: the default JWKS URL is fine too.
+    expect(() => createGuard({ issuer: "http://127.0.0.1:4000", audience: "a" })).not.toThrow();
+    bad({ issuer: "http://auth.internal", jwks: undefined }, /https/);
+  });
+
+  it("numbers: clockTolerance (max 60), maxTokenLength, intervals, timeout, cacheSize", () => {
+    bad({ clockTolerance: 61 }, /"clockTolerance"/);
+    bad({ clockTolerance: -1 }, /"clockTolerance"/);
+    bad({ clockTolerance: Number.NaN }, /"clockTolerance"/);
+    bad({ clockTolerance: "5" }, /"clockTolerance"/);
+    bad({ maxTokenLength: 0 }, /"maxTokenLength"/);
+    bad({ maxTokenLength: 10.5 }, /"maxTokenLength"/);
+    bad({ jwksRefreshInterval: 0 }, /"jwksRefreshInterval"/);
+    bad({ jwksTimeout: 0 }, /"jwksTimeout"/);
+    bad({ cacheSize: -1 }, /"cacheSize"/);
+    bad({ cacheSize: Number.POSITIVE_INFINITY }, /"cacheSize"/);
+  });
+
+  it("callbacks and objects have the right shape; unknown options are typos", () => {
+    bad({ denylist: {} }, /"denylist"/);
+    bad({ denylist: () => false }, /"denylist"/);
+    bad({ clock: Date.now }, /"clock"/);
+    bad({ fetch: "fetch" }, /"fetch"/);
+    bad({ cookieName: "a b" }, /"cookieName"/);
+    bad({ onJwksError: 1 }, /"onJwksError"/);
+    bad({ audiences: ["x"] }, /"audiences" is not a guard option/);
+    expect(() => createGuard(null as never)).toThrow(TypeError);
+  });
+});
