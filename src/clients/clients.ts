@@ -4,8 +4,12 @@ import { TesseraError } from "../errors.js";
 import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
 
 /** Grants this version implements. */
-export const SUPPORTED_GRANTS: readonly GrantType[] = ["client_credentials"];
-export const TOKEN_FORMATS: readonly TokenFormat[] = ["jwt"];
+export const SUPPORTED_GRANTS: readonly GrantType[] = [
+  "authorization_code",
+  "refresh_token",
+  "client_credentials",
+];
+export const TOKEN_FORMATS: readonly TokenFormat[] = ["jwt", "opaque"];
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 /** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
@@ -21,6 +25,8 @@ export interface NewClient {
   introspect?: boolean;
   public?: boolean;
   redirectUris?: string[];
+  firstParty?: boolean;
+  fingerprint?: boolean;
 }
 
 /** A client as shown to operators: never the secret hash. */
@@ -34,6 +40,8 @@ export interface ClientView {
   accessTtl: number | undefined;
   introspect: boolean;
   redirectUris: string[];
+  firstParty: boolean;
+  fingerprint: boolean;
   createdAt: number;
 }
 
@@ -48,6 +56,8 @@ export function clientView(c: ClientRecord): ClientView {
     accessTtl: c.accessTtl,
     introspect: c.introspect,
     redirectUris: [...c.redirectUris],
+    firstParty: c.firstParty,
+    fingerprint: c.fingerprint,
     createdAt: c.createdAt,
   };
 }
@@ -124,6 +134,12 @@ export class Clients {
       }
     }
     const redirectUris = [...new Set(input.redirectUris ?? [])].map(checkRedirectUri);
+    if (grants.includes("authorization_code") && redirectUris.length === 0) {
+      throw invalid("authorization_code needs at least one --redirect-uri (matched exactly).");
+    }
+    if (grants.includes("refresh_token") && !grants.includes("authorization_code")) {
+      throw invalid("refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).");
+    }
     const now = this.clock.now();
     const secret = isPublic ? undefined : randomToken();
     const record: ClientRecord = {
@@ -134,6 +150,8 @@ export class Clients {
       scopes,
       introspect: input.introspect ?? false,
       redirectUris,
+      firstParty: input.firstParty ?? false,
+      fingerprint: input.fingerprint ?? false,
       createdAt: now,
       updatedAt: now,
     };

@@ -1,16 +1,24 @@
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
   ClientStore,
   Collection,
   CollectionName,
+  ConsentRecord,
+  ConsentStore,
   CounterState,
   Counters,
   DurableStore,
   EphemeralStore,
+  FamilyAccessToken,
   KeyRecord,
   KeyStore,
+  RefreshFamily,
+  RefreshStore,
+  RefreshTokenRecord,
+  RotateOutcome,
   StoredRecord,
   UpsertOptions,
   UserRecord,
@@ -256,6 +264,137 @@ class MemoryClients implements ClientStore {
   }
 }
 
+class MemoryRefresh implements RefreshStore {
+  private readonly families = new Map<string, RefreshFamily>();
+  private readonly tokens = new Map<string, RefreshTokenRecord>();
+  private readonly issued = new Map<string, FamilyAccessToken[]>();
+
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
+    const list = this.issued.get(familyId) ?? [];
+    list.push({ ...token });
+    this.issued.set(familyId, list);
+  }
+
+  async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
+    return (this.issued.get(familyId) ?? [])
+      .filter((t) => t.exp * 1000 > now)
+      .map((t) => ({ ...t }));
+  }
+
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
+    this.families.set(family.id, structuredClone(family));
+    this.tokens.set(first.hash, structuredClone(first));
+  }
+
+  async findFamily(id: string): Promise<RefreshFamily | undefined> {
+    const f = this.families.get(id);
+    return f === undefined ? undefined : structuredClone(f);
+  }
+
+  async findToken(hash: string) {
+    const token = this.tokens.get(hash);
+    const family = token === undefined ? undefined : this.families.get(token.familyId);
+    if (token === undefined || family === undefined) return undefined;
+    return { token: structuredClone(token), family: structuredClone(family) };
+  }
+
+  async rotate(input: {
+    hash: string;
+    successor: RefreshTokenRecord;
+    now: number;
+    graceMs: number;
+  }): Promise<RotateOutcome> {
+    // Synchronous from here to the end: atomic within the process.
+    const token = this.tokens.get(input.hash);
+    const family = token === undefined ? undefined : this.families.get(token.familyId);
+    const next =
+      token?.successorHash === undefined ? undefined : this.tokens.get(token.successorHash);
+    const decision = decideRotation(token, family, next, input.now, input.graceMs);
+    if (token === undefined || family === undefined || decision.kind === "invalid") {
+      return { kind: "invalid" };
+    }
+    switch (decision.kind) {
+      case "rotate":
+        token.consumedAt = input.now;
+        token.successorHash = input.successor.hash;
+        this.tokens.set(input.successor.hash, structuredClone(input.successor));
+        return { kind: "rotated", family: structuredClone(family) };
+      case "replay":
+        return { kind: "replayed", family: structuredClone(family) };
+      case "revoke":
+        family.revokedAt = input.now;
+        return { kind: "reused", family: structuredClone(family) };
+    }
+  }
+
+  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
+    const f = this.families.get(id);
+    if (f === undefined) return undefined;
+    f.revokedAt ??= now;
+    return structuredClone(f);
+  }
+
+  async revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]> {
+    const out: RefreshFamily[] = [];
+    for (const f of this.families.values()) {
+      if (f.userId === userId && f.revokedAt === undefined && f.expiresAt > now) {
+        f.revokedAt = now;
+        out.push(structuredClone(f));
+      }
+    }
+    return out;
+  }
+
+  async sweepFamilies(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, f] of this.families) {
+      if (f.expiresAt <= now) {
+        this.families.delete(id);
+        n++;
+      }
+    }
+    for (const [hash, t] of this.tokens) {
+      if (!this.families.has(t.familyId)) this.tokens.delete(hash);
+    }
+    for (const [familyId, list] of this.issued) {
+      const live = this.families.has(familyId) ? list.filter((t) => t.exp * 1000 > now) : [];
+      if (live.length === 0) this.issued.delete(familyId);
+      else this.issued.set(familyId, live);
+    }
+    return n;
+  }
+}
+
+class MemoryConsents implements ConsentStore {
+  private readonly consents = new Map<string, ConsentRecord>();
+  private static key(userId: string, clientId: string): string {
+    return JSON.stringify([userId, clientId]);
+  }
+
+  async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
+    const c = this.consents.get(MemoryConsents.key(userId, clientId));
+    return c === undefined ? undefined : structuredClone(c);
+  }
+
+  async putConsent(consent: ConsentRecord): Promise<void> {
+    this.consents.set(
+      MemoryConsents.key(consent.userId, consent.clientId),
+      structuredClone(consent),
+    );
+  }
+
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    return [...this.consents.values()]
+      .filter((c) => c.userId === userId)
+      .map((c) => structuredClone(c))
+      .sort((a, b) => a.grantedAt - b.grantedAt);
+  }
+
+  async deleteConsent(userId: string, clientId: string): Promise<boolean> {
+    return this.consents.delete(MemoryConsents.key(userId, clientId));
+  }
+}
+
 function byCreation<T extends { createdAt: number }>(a: T, b: T): number {
   return a.createdAt - b.createdAt;
 }
@@ -265,6 +404,8 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly users: UserStore = new MemoryUsers();
   readonly keys: KeyStore = new MemoryKeys();
   readonly clients: ClientStore = new MemoryClients();
+  readonly refresh: RefreshStore = new MemoryRefresh();
+  readonly consents: ConsentStore = new MemoryConsents();
   readonly counters: Counters;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();
 

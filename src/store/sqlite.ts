@@ -3,18 +3,26 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
   ClientStore,
   Collection,
   CollectionName,
+  ConsentRecord,
+  ConsentStore,
   CounterState,
   Counters,
   DurableStore,
   EphemeralStore,
+  FamilyAccessToken,
   GrantType,
   KeyRecord,
   KeyStore,
+  RefreshFamily,
+  RefreshStore,
+  RefreshTokenRecord,
+  RotateOutcome,
   SigningAlg,
   StoredRecord,
   TokenFormat,
@@ -82,6 +90,42 @@ const MIGRATIONS: readonly string[] = [
      created_at   INTEGER NOT NULL,
      updated_at   INTEGER NOT NULL
    );`,
+  `ALTER TABLE clients ADD COLUMN first_party INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE clients ADD COLUMN fingerprint INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE refresh_families (
+     id          TEXT    PRIMARY KEY,
+     client_id   TEXT    NOT NULL,
+     user_id     TEXT    NOT NULL,
+     scope       TEXT    NOT NULL,
+     created_at  INTEGER NOT NULL,
+     expires_at  INTEGER NOT NULL,
+     revoked_at  INTEGER
+   );
+   CREATE INDEX refresh_families_by_user ON refresh_families (user_id);
+   CREATE INDEX refresh_families_by_expiry ON refresh_families (expires_at);
+   CREATE TABLE refresh_tokens (
+     hash           TEXT    PRIMARY KEY,
+     family_id      TEXT    NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+     created_at     INTEGER NOT NULL,
+     expires_at     INTEGER NOT NULL,
+     consumed_at    INTEGER,
+     successor_hash TEXT
+   ) WITHOUT ROWID;
+   CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+   CREATE TABLE family_access_tokens (
+     family_id TEXT    NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+     kind      TEXT    NOT NULL,
+     id        TEXT    NOT NULL,
+     exp       INTEGER NOT NULL,
+     PRIMARY KEY (family_id, id)
+   ) WITHOUT ROWID;
+   CREATE TABLE consents (
+     user_id    TEXT    NOT NULL,
+     client_id  TEXT    NOT NULL,
+     scopes     TEXT    NOT NULL,
+     granted_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, client_id)
+   ) WITHOUT ROWID;`,
 ];
 
 interface RecordRow {
@@ -440,6 +484,8 @@ interface ClientRow {
   redirect_uris: string;
   created_at: number;
   updated_at: number;
+  first_party: number;
+  fingerprint: number;
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -451,6 +497,8 @@ function toClient(row: ClientRow): ClientRecord {
     scopes: JSON.parse(row.scopes) as string[],
     introspect: row.introspect === 1,
     redirectUris: JSON.parse(row.redirect_uris) as string[],
+    firstParty: row.first_party === 1,
+    fingerprint: row.fingerprint === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -470,6 +518,8 @@ function clientParams(c: ClientRecord) {
     access_ttl: c.accessTtl ?? null,
     introspect: c.introspect ? 1 : 0,
     redirect_uris: JSON.stringify(c.redirectUris),
+    first_party: c.firstParty ? 1 : 0,
+    fingerprint: c.fingerprint ? 1 : 0,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
   };
@@ -479,15 +529,16 @@ class SqliteClients implements ClientStore {
   private readonly q;
   constructor(db: Db) {
     const cols =
-      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, created_at, updated_at";
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, created_at, updated_at";
     const vals =
-      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @created_at, @updated_at";
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @created_at, @updated_at";
     this.q = {
       insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
       update: db.prepare(
         `UPDATE clients SET secret_hash = @secret_hash, grants = @grants, token_format = @token_format,
            audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
-           redirect_uris = @redirect_uris, created_at = @created_at, updated_at = @updated_at
+           redirect_uris = @redirect_uris, first_party = @first_party, fingerprint = @fingerprint,
+           created_at = @created_at, updated_at = @updated_at
          WHERE id = @id`,
       ),
       find: db.prepare<[string], ClientRow>("SELECT * FROM clients WHERE id = ?"),
@@ -527,6 +578,247 @@ class SqliteClients implements ClientStore {
   }
 }
 
+interface FamilyRow {
+  id: string;
+  client_id: string;
+  user_id: string;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+interface RefreshTokenRow {
+  hash: string;
+  family_id: string;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+  successor_hash: string | null;
+}
+
+function toFamily(row: FamilyRow): RefreshFamily {
+  const f: RefreshFamily = {
+    id: row.id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: JSON.parse(row.scope) as string[],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+  if (row.revoked_at !== null) f.revokedAt = row.revoked_at;
+  return f;
+}
+
+function toRefreshToken(row: RefreshTokenRow): RefreshTokenRecord {
+  const t: RefreshTokenRecord = {
+    hash: row.hash,
+    familyId: row.family_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+  if (row.consumed_at !== null) t.consumedAt = row.consumed_at;
+  if (row.successor_hash !== null) t.successorHash = row.successor_hash;
+  return t;
+}
+
+class SqliteRefresh implements RefreshStore {
+  private readonly q;
+  private readonly createTx;
+  private readonly rotateTx;
+  private readonly revokeUserTx;
+
+  constructor(db: Db) {
+    this.q = {
+      insertFamily: db.prepare(
+        `INSERT INTO refresh_families (id, client_id, user_id, scope, created_at, expires_at)
+         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at)`,
+      ),
+      insertToken: db.prepare(
+        `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at)
+         VALUES (@hash, @family_id, @created_at, @expires_at)`,
+      ),
+      family: db.prepare<[string], FamilyRow>("SELECT * FROM refresh_families WHERE id = ?"),
+      token: db.prepare<[string], RefreshTokenRow>("SELECT * FROM refresh_tokens WHERE hash = ?"),
+      consume: db.prepare<[number, string, string]>(
+        "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ? WHERE hash = ?",
+      ),
+      revoke: db.prepare<[number, string]>(
+        "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+      ),
+      liveOfUser: db.prepare<[string, number], FamilyRow>(
+        "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+      ),
+      sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
+      sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
+      recordAccess: db.prepare<[string, string, string, number]>(
+        "INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp) VALUES (?, ?, ?, ?)",
+      ),
+      listAccess: db.prepare<[string, number], FamilyAccessToken>(
+        "SELECT kind, id, exp FROM family_access_tokens WHERE family_id = ? AND exp > ? ORDER BY exp",
+      ),
+    };
+    const tokenParams = (t: RefreshTokenRecord) => ({
+      hash: t.hash,
+      family_id: t.familyId,
+      created_at: t.createdAt,
+      expires_at: t.expiresAt,
+    });
+    this.createTx = db.transaction((family: RefreshFamily, first: RefreshTokenRecord) => {
+      this.q.insertFamily.run({
+        id: family.id,
+        client_id: family.clientId,
+        user_id: family.userId,
+        scope: JSON.stringify(family.scope),
+        created_at: family.createdAt,
+        expires_at: family.expiresAt,
+      });
+      this.q.insertToken.run(tokenParams(first));
+    });
+    this.rotateTx = db.transaction(
+      (input: {
+        hash: string;
+        successor: RefreshTokenRecord;
+        now: number;
+        graceMs: number;
+      }): RotateOutcome => {
+        const tokenRow = this.q.token.get(input.hash);
+        const familyRow =
+          tokenRow === undefined ? undefined : this.q.family.get(tokenRow.family_id);
+        const nextRow =
+          tokenRow?.successor_hash == null ? undefined : this.q.token.get(tokenRow.successor_hash);
+        const token = tokenRow === undefined ? undefined : toRefreshToken(tokenRow);
+        const family = familyRow === undefined ? undefined : toFamily(familyRow);
+        const next = nextRow === undefined ? undefined : toRefreshToken(nextRow);
+        const decision = decideRotation(token, family, next, input.now, input.graceMs);
+        if (family === undefined || decision.kind === "invalid") return { kind: "invalid" };
+        switch (decision.kind) {
+          case "rotate":
+            this.q.consume.run(input.now, input.successor.hash, input.hash);
+            this.q.insertToken.run(tokenParams(input.successor));
+            return { kind: "rotated", family };
+          case "replay":
+            return { kind: "replayed", family };
+          case "revoke":
+            this.q.revoke.run(input.now, family.id);
+            return { kind: "reused", family: { ...family, revokedAt: input.now } };
+        }
+      },
+    );
+    this.revokeUserTx = db.transaction((userId: string, now: number): RefreshFamily[] => {
+      const live = this.q.liveOfUser.all(userId, now).map(toFamily);
+      for (const f of live) this.q.revoke.run(now, f.id);
+      return live.map((f) => ({ ...f, revokedAt: now }));
+    });
+  }
+
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
+    this.createTx.immediate(family, first);
+  }
+
+  async findFamily(id: string): Promise<RefreshFamily | undefined> {
+    const row = this.q.family.get(id);
+    return row === undefined ? undefined : toFamily(row);
+  }
+
+  async findToken(hash: string) {
+    const tokenRow = this.q.token.get(hash);
+    const familyRow = tokenRow === undefined ? undefined : this.q.family.get(tokenRow.family_id);
+    if (tokenRow === undefined || familyRow === undefined) return undefined;
+    return { token: toRefreshToken(tokenRow), family: toFamily(familyRow) };
+  }
+
+  async rotate(input: {
+    hash: string;
+    successor: RefreshTokenRecord;
+    now: number;
+    graceMs: number;
+  }): Promise<RotateOutcome> {
+    // IMMEDIATE: the write lock is taken before the read, so two processes cannot both
+    // see the token unconsumed.
+    return this.rotateTx.immediate(input);
+  }
+
+  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
+    this.q.revoke.run(now, id);
+    return this.findFamily(id);
+  }
+
+  async revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]> {
+    return this.revokeUserTx.immediate(userId, now);
+  }
+
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
+    this.q.recordAccess.run(familyId, token.kind, token.id, token.exp);
+  }
+
+  async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
+    return this.q.listAccess.all(familyId, Math.floor(now / 1000));
+  }
+
+  async sweepFamilies(now: number): Promise<number> {
+    this.q.sweepAccess.run(Math.floor(now / 1000));
+    return this.q.sweep.run(now).changes;
+  }
+}
+
+interface ConsentRow {
+  user_id: string;
+  client_id: string;
+  scopes: string;
+  granted_at: number;
+}
+
+const toConsent = (r: ConsentRow): ConsentRecord => ({
+  userId: r.user_id,
+  clientId: r.client_id,
+  scopes: JSON.parse(r.scopes) as string[],
+  grantedAt: r.granted_at,
+});
+
+class SqliteConsents implements ConsentStore {
+  private readonly q;
+  constructor(db: Db) {
+    this.q = {
+      find: db.prepare<[string, string], ConsentRow>(
+        "SELECT * FROM consents WHERE user_id = ? AND client_id = ?",
+      ),
+      put: db.prepare(
+        `INSERT OR REPLACE INTO consents (user_id, client_id, scopes, granted_at)
+         VALUES (@user_id, @client_id, @scopes, @granted_at)`,
+      ),
+      list: db.prepare<[string], ConsentRow>(
+        "SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at, client_id",
+      ),
+      delete: db.prepare<[string, string]>(
+        "DELETE FROM consents WHERE user_id = ? AND client_id = ?",
+      ),
+    };
+  }
+
+  async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
+    const row = this.q.find.get(userId, clientId);
+    return row === undefined ? undefined : toConsent(row);
+  }
+
+  async putConsent(c: ConsentRecord): Promise<void> {
+    this.q.put.run({
+      user_id: c.userId,
+      client_id: c.clientId,
+      scopes: JSON.stringify(c.scopes),
+      granted_at: c.grantedAt,
+    });
+  }
+
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    return this.q.list.all(userId).map(toConsent);
+  }
+
+  async deleteConsent(userId: string, clientId: string): Promise<boolean> {
+    return this.q.delete.run(userId, clientId).changes === 1;
+  }
+}
+
 export interface SqliteOptions {
   /** File path, or ":memory:". */
   path: string;
@@ -544,6 +836,8 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly clients: ClientStore;
+  readonly refresh: RefreshStore;
+  readonly consents: ConsentStore;
   readonly counters: Counters;
   private readonly db: Db;
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
@@ -561,6 +855,8 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.users = new SqliteUsers(this.db);
     this.keys = new SqliteKeys(this.db);
     this.clients = new SqliteClients(this.db);
+    this.refresh = new SqliteRefresh(this.db);
+    this.consents = new SqliteConsents(this.db);
     this.counters = new SqliteCounters(this.db, options.clock);
     this.sweepStmts = [
       this.db.prepare("DELETE FROM records WHERE expires_at <= ?"),
@@ -607,6 +903,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     const now = this.options.clock.now();
     let n = 0;
     for (const stmt of this.sweepStmts) n += stmt.run(now).changes;
+    void this.refresh.sweepFamilies(now);
     return n;
   }
 

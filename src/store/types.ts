@@ -141,7 +141,7 @@ export interface KeyStore {
   deleteKey(kid: string): Promise<boolean>;
 }
 
-export type GrantType = "client_credentials";
+export type GrantType = "client_credentials" | "authorization_code" | "refresh_token";
 export type TokenFormat = "jwt" | "opaque";
 
 export interface ClientRecord {
@@ -157,6 +157,10 @@ export interface ClientRecord {
   /** May call the introspection endpoint. */
   introspect: boolean;
   redirectUris: string[];
+  /** Skips the consent page (the operator's own apps). */
+  firstParty: boolean;
+  /** Browser client: tokens are bound to a `__Host-fgp` cookie (OWASP sidejacking defence). */
+  fingerprint: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -171,8 +175,100 @@ export interface ClientStore {
   deleteClient(id: string): Promise<boolean>;
 }
 
+/** One authorization grant's chain of refresh tokens (one per authorization code). */
+export interface RefreshFamily {
+  id: string;
+  clientId: string;
+  userId: string;
+  scope: string[];
+  createdAt: number;
+  /** Absolute end of the family: no refresh token of it works after this. */
+  expiresAt: number;
+  /** Set when the family was revoked (reuse, logout everywhere, password change, revoke). */
+  revokedAt?: number;
+}
+
+/** One refresh token of a family, keyed by the SHA-256 of the token. */
+export interface RefreshTokenRecord {
+  hash: string;
+  familyId: string;
+  createdAt: number;
+  /** Idle end: unused this long, the token (and so the family) dies. */
+  expiresAt: number;
+  /** Set when the token was exchanged for its successor. */
+  consumedAt?: number;
+  /** Hash of the token that replaced it. */
+  successorHash?: string;
+}
+
+export type RotateOutcome =
+  /** First use: the token was consumed and `successorHash` inserted. */
+  | { kind: "rotated"; family: RefreshFamily }
+  /** Replay of a just-consumed token within the grace window, successor still unused. */
+  | { kind: "replayed"; family: RefreshFamily }
+  /** A consumed token presented again: the whole family is now revoked. */
+  | { kind: "reused"; family: RefreshFamily }
+  /** Unknown, expired, or of a revoked or expired family. */
+  | { kind: "invalid" };
+
+export interface RefreshStore {
+  /** A new family with its first token. */
+  createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void>;
+  findFamily(id: string): Promise<RefreshFamily | undefined>;
+  /** The token and its family, whatever their state (callers check expiry/revocation). */
+  findToken(
+    hash: string,
+  ): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined>;
+  /**
+   * Atomically exchanges a refresh token for its successor: the rotation policy in one
+   * step, so parallel refreshes with one token can never leave two live chains.
+   */
+  rotate(input: {
+    hash: string;
+    successor: RefreshTokenRecord;
+    now: number;
+    graceMs: number;
+  }): Promise<RotateOutcome>;
+  /** Marks the family revoked (idempotent); returns it, or undefined when unknown. */
+  revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined>;
+  /** Revokes every live family of a user; returns those it revoked. */
+  revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]>;
+  /** Remembers an access token issued from the family, so revoking it can kill the token. */
+  recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void>;
+  /** The family's access tokens not yet expired at `now`, soonest expiry first. */
+  accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]>;
+  /** Deletes families (and their tokens) past their absolute end; returns how many. */
+  sweepFamilies(now: number): Promise<number>;
+}
+
+/** An access token issued from a refresh family: a JWT's `jti`, or an opaque token's key. */
+export interface FamilyAccessToken {
+  kind: "jwt" | "opaque";
+  /** `jti` for a JWT; the store key (SHA-256) for an opaque token. */
+  id: string;
+  /** Expiry, epoch seconds. */
+  exp: number;
+}
+
+/** A user's remembered consent for a client. */
+export interface ConsentRecord {
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  grantedAt: number;
+}
+
+export interface ConsentStore {
+  findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  putConsent(consent: ConsentRecord): Promise<void>;
+  listConsents(userId: string): Promise<ConsentRecord[]>;
+  deleteConsent(userId: string, clientId: string): Promise<boolean>;
+}
+
 export interface DurableStore {
   readonly kind: "memory" | "sqlite";
+  readonly refresh: RefreshStore;
+  readonly consents: ConsentStore;
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly clients: ClientStore;

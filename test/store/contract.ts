@@ -16,6 +16,8 @@ import type {
   DurableStore,
   EphemeralStore,
   KeyRecord,
+  RefreshFamily,
+  RefreshTokenRecord,
   StoredRecord,
   UserRecord,
 } from "../../src/store/types.js";
@@ -830,6 +832,8 @@ export function durableContract(
         scopes: ["read", "write"],
         introspect: false,
         redirectUris: [],
+        firstParty: false,
+        fingerprint: false,
         createdAt: 1000,
         updatedAt: 1000,
         ...extra,
@@ -877,6 +881,244 @@ export function durableContract(
         const found = (await store.clients.findClient("svc")) as ClientRecord;
         found.audience.push("evil");
         expect(await store.clients.findClient("svc")).toEqual(client("svc"));
+      });
+    });
+
+    describe("refresh families", () => {
+      const T = 1_000_000;
+      const fam = (id: string, extra: Partial<RefreshFamily> = {}): RefreshFamily => ({
+        id,
+        clientId: "app",
+        userId: "u1",
+        scope: ["read"],
+        createdAt: T,
+        expiresAt: T + 100_000,
+        ...extra,
+      });
+      const tok = (
+        hash: string,
+        familyId = "f1",
+        extra: Partial<RefreshTokenRecord> = {},
+      ): RefreshTokenRecord => ({
+        hash,
+        familyId,
+        createdAt: T,
+        expiresAt: T + 50_000,
+        ...extra,
+      });
+
+      it("creates a family with its first token and finds both", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        expect(await store.refresh.findFamily("f1")).toEqual(fam("f1"));
+        expect(await store.refresh.findToken("h1")).toEqual({
+          token: tok("h1"),
+          family: fam("f1"),
+        });
+        expect(await store.refresh.findToken("nope")).toBeUndefined();
+      });
+
+      it("rotates once; a replay within grace gets 'replayed'; later reuse revokes the family", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        const r1 = await store.refresh.rotate({
+          hash: "h1",
+          successor: tok("h2"),
+          now: T + 10,
+          graceMs: 1000,
+        });
+        expect(r1.kind).toBe("rotated");
+        expect((await store.refresh.findToken("h1"))?.token).toEqual(
+          tok("h1", "f1", { consumedAt: T + 10, successorHash: "h2" }),
+        );
+        const replay = await store.refresh.rotate({
+          hash: "h1",
+          successor: tok("h2b"),
+          now: T + 500,
+          graceMs: 1000,
+        });
+        expect(replay.kind).toBe("replayed");
+        expect(await store.refresh.findToken("h2b")).toBeUndefined();
+        const reuse = await store.refresh.rotate({
+          hash: "h1",
+          successor: tok("h2c"),
+          now: T + 1011,
+          graceMs: 1000,
+        });
+        expect(reuse.kind).toBe("reused");
+        expect((await store.refresh.findFamily("f1"))?.revokedAt).toBe(T + 1011);
+        // A revoked family's tokens are all invalid now, the newest included.
+        expect(
+          (
+            await store.refresh.rotate({
+              hash: "h2",
+              successor: tok("h3"),
+              now: T + 1012,
+              graceMs: 1000,
+            })
+          ).kind,
+        ).toBe("invalid");
+      });
+
+      it("a replay after the successor was used revokes the family, even within grace", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        await store.refresh.rotate({
+          hash: "h1",
+          successor: tok("h2"),
+          now: T + 1,
+          graceMs: 10_000,
+        });
+        await store.refresh.rotate({
+          hash: "h2",
+          successor: tok("h3"),
+          now: T + 2,
+          graceMs: 10_000,
+        });
+        expect(
+          (
+            await store.refresh.rotate({
+              hash: "h1",
+              successor: tok("x"),
+              now: T + 3,
+              graceMs: 10_000,
+            })
+          ).kind,
+        ).toBe("reused");
+      });
+
+      it("idle-expired tokens, expired and revoked families are invalid and change nothing", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        expect(
+          (
+            await store.refresh.rotate({
+              hash: "h1",
+              successor: tok("h2"),
+              now: T + 50_000,
+              graceMs: 0,
+            })
+          ).kind,
+        ).toBe("invalid");
+        await store.refresh.createFamily(fam("f2", { expiresAt: T + 10 }), tok("g1", "f2"));
+        expect(
+          (
+            await store.refresh.rotate({
+              hash: "g1",
+              successor: tok("g2", "f2"),
+              now: T + 10,
+              graceMs: 0,
+            })
+          ).kind,
+        ).toBe("invalid");
+        await store.refresh.createFamily(fam("f3"), tok("k1", "f3"));
+        await store.refresh.revokeFamily("f3", T + 1);
+        expect(
+          (
+            await store.refresh.rotate({
+              hash: "k1",
+              successor: tok("k2", "f3"),
+              now: T + 2,
+              graceMs: 0,
+            })
+          ).kind,
+        ).toBe("invalid");
+        expect(await store.refresh.findToken("k2")).toBeUndefined();
+      });
+
+      it("20 parallel rotations of one token: exactly one rotates, the rest replay", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.refresh.rotate({
+              hash: "h1",
+              successor: tok(`s${i}`),
+              now: T + 5,
+              graceMs: 10_000,
+            }),
+          ),
+        );
+        expect(outcomes.filter((o) => o.kind === "rotated")).toHaveLength(1);
+        expect(outcomes.filter((o) => o.kind === "replayed")).toHaveLength(19);
+      });
+
+      it("revokes a user's live families only, and remembers issued access tokens", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        await store.refresh.createFamily(fam("f2", { userId: "u2" }), tok("h2", "f2"));
+        await store.refresh.createFamily(fam("f3", { expiresAt: T + 1 }), tok("h3", "f3"));
+        const revoked = await store.refresh.revokeUserFamilies("u1", T + 5);
+        expect(revoked.map((f) => f.id)).toEqual(["f1"]);
+        expect((await store.refresh.findFamily("f2"))?.revokedAt).toBeUndefined();
+        expect(await store.refresh.revokeUserFamilies("u1", T + 6)).toEqual([]);
+
+        await store.refresh.recordAccessToken("f2", {
+          kind: "jwt",
+          id: "jti-1",
+          exp: (T + 60_000) / 1000,
+        });
+        await store.refresh.recordAccessToken("f2", {
+          kind: "opaque",
+          id: "hash-1",
+          exp: (T + 1000) / 1000,
+        });
+        expect(await store.refresh.accessTokens("f2", T)).toEqual(
+          [
+            { kind: "opaque", id: "hash-1", exp: (T + 1000) / 1000 },
+            { kind: "jwt", id: "jti-1", exp: (T + 60_000) / 1000 },
+          ].sort((a, b) => a.exp - b.exp),
+        );
+        expect(await store.refresh.accessTokens("f2", T + 1000)).toEqual([
+          { kind: "jwt", id: "jti-1", exp: (T + 60_000) / 1000 },
+        ]);
+      });
+
+      it("sweeps families past their absolute end, with their tokens", async () => {
+        await store.refresh.createFamily(fam("f1", { expiresAt: T + 10 }), tok("h1"));
+        await store.refresh.createFamily(fam("f2"), tok("h2", "f2"));
+        expect(await store.refresh.sweepFamilies(T + 10)).toBe(1);
+        expect(await store.refresh.findFamily("f1")).toBeUndefined();
+        expect(await store.refresh.findToken("h1")).toBeUndefined();
+        expect(await store.refresh.findFamily("f2")).toBeDefined();
+      });
+    });
+
+    describe("consents", () => {
+      it("puts, finds, lists, replaces and deletes per (user, client)", async () => {
+        await store.consents.putConsent({
+          userId: "u1",
+          clientId: "a",
+          scopes: ["read"],
+          grantedAt: 1,
+        });
+        await store.consents.putConsent({
+          userId: "u1",
+          clientId: "b",
+          scopes: ["x"],
+          grantedAt: 2,
+        });
+        await store.consents.putConsent({
+          userId: "u2",
+          clientId: "a",
+          scopes: ["y"],
+          grantedAt: 3,
+        });
+        expect(await store.consents.findConsent("u1", "a")).toEqual({
+          userId: "u1",
+          clientId: "a",
+          scopes: ["read"],
+          grantedAt: 1,
+        });
+        await store.consents.putConsent({
+          userId: "u1",
+          clientId: "a",
+          scopes: ["read", "write"],
+          grantedAt: 4,
+        });
+        expect((await store.consents.findConsent("u1", "a"))?.scopes).toEqual(["read", "write"]);
+        expect((await store.consents.listConsents("u1")).map((c) => c.clientId)).toEqual([
+          "b",
+          "a",
+        ]);
+        expect(await store.consents.deleteConsent("u1", "a")).toBe(true);
+        expect(await store.consents.deleteConsent("u1", "a")).toBe(false);
+        expect(await store.consents.findConsent("u1", "a")).toBeUndefined();
+        expect(await store.consents.findConsent("u2", "a")).toBeDefined();
       });
     });
   });
