@@ -278,6 +278,7 @@ class MemoryRefresh implements RefreshStore {
   async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
     return (this.issued.get(familyId) ?? [])
       .filter((t) => t.exp * 1000 > now)
+      .sort((a, b) => a.exp - b.exp)
       .map((t) => ({ ...t }));
   }
 
