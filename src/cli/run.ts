@@ -17,7 +17,14 @@ export interface CliIo {
 }
 
 /** Command flags that take no value. */
-const BOOLEAN_FLAGS = ["password-stdin", "help", "introspect", "public", "json"];
+const BOOLEAN_FLAGS = [
+  "password-stdin",
+  "help",
+  "introspect",
+  "public",
+  "first-party",
+  "fingerprint",
+];
 
 const USAGE = `Usage: tessera <command> [options]
 
@@ -29,9 +36,10 @@ Commands:
   user disable NAME | user enable NAME                    disabling ends every session
   user roles NAME --set a,b                               replace roles (sessions get a new id)
   user password NAME --password-stdin                     set a password; ends every session
-  client add ID --grants client_credentials --audience AUD [--scopes "a b"]
-        [--token-format jwt] [--access-ttl SECONDS] [--introspect] [--public]
-        [--redirect-uri URI]...                           register a client (secret printed once)
+  client add ID --grants G[,G] --audience AUD [--scopes "a b"] [--token-format jwt|opaque]
+        [--access-ttl SECONDS] [--introspect] [--public] [--redirect-uri URI[,URI]]
+        [--first-party] [--fingerprint]                   register a client (secret printed once)
+        grants: authorization_code, refresh_token, client_credentials
   client list | client remove ID | client rotate-secret ID
   keys list | keys rotate [--alg EdDSA|ES256]             signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
@@ -311,6 +319,8 @@ async function clientCommand(
         "introspect",
         "public",
         "redirect-uri",
+        "first-party",
+        "fingerprint",
       ]);
       const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
       const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
@@ -324,6 +334,8 @@ async function clientCommand(
           scopes: (stringOption("scopes", unknown.get("scopes")) ?? "").split(" ").filter(Boolean),
           introspect: unknown.get("introspect") === true,
           public: unknown.get("public") === true,
+          firstParty: unknown.get("first-party") === true,
+          fingerprint: unknown.get("fingerprint") === true,
           redirectUris,
           ...(accessTtl === undefined ? {} : { accessTtl }),
           ...(tokenFormat === undefined ? {} : { tokenFormat }),
@@ -351,6 +363,9 @@ async function clientCommand(
               `scopes=${c.scopes.join(" ") || "-"}`,
               `ttl=${c.accessTtl ?? "default"}`,
               c.introspect ? "introspect" : "",
+              c.firstParty ? "first-party" : "",
+              c.fingerprint ? "fingerprint" : "",
+              c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
             ]
               .filter(Boolean)
               .join("\t"),

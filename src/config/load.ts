@@ -176,6 +176,12 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
         `(${config.sessionIdleTimeout} > ${config.sessionAbsoluteTimeout})`,
     );
   }
+  if (config.refreshTokenIdleTtl > config.refreshTokenTtl) {
+    throw configError(
+      "refresh-token-idle-ttl must not exceed refresh-token-ttl " +
+        `(${config.refreshTokenIdleTtl} > ${config.refreshTokenTtl})`,
+    );
+  }
   if (config.accessTokenTtl > config.accessTokenMaxTtl) {
     throw configError(
       "access-token-ttl must not exceed access-token-max-ttl " +

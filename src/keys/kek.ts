@@ -68,6 +68,11 @@ export class KeyEncryptionKey {
     return KeyEncryptionKey.fromSecret(secret);
   }
 
+  /** A separate 256-bit key for another purpose (HKDF over this key, labelled by `info`). */
+  derive(info: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.key, "tessera-derived-v1", info, 32));
+  }
+
   /** AES-256-GCM with a random 96-bit IV; `aad` binds the ciphertext to its owner (the kid). */
   encrypt(plaintext: Buffer, aad: string): string {
     const iv = randomBytes(12);

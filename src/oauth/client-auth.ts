@@ -26,6 +26,8 @@ export async function authenticateClient(
   clients: Clients,
   authorization: string | undefined,
   params: FormParams,
+  /** Accept a public client identified by `client_id` alone (auth method "none"). */
+  allowPublic = false,
 ): Promise<ClientRecord> {
   const postId = params.client_id;
   const postSecret = params.client_secret;
@@ -44,6 +46,12 @@ export async function authenticateClient(
     const secret = formDecode(decoded.slice(colon + 1));
     if (postId !== undefined && postId !== id) throw invalidClient();
     return clients.authenticate(id, secret);
+  }
+  if (postId !== undefined && postSecret === undefined && allowPublic) {
+    // A public client has no secret to check; a confidential one must present it.
+    const client = await clients.find(postId);
+    if (client === undefined || client.secretHash !== undefined) throw invalidClient();
+    return client;
   }
   if (postId === undefined || postSecret === undefined) throw invalidClient();
   return clients.authenticate(postId, postSecret);

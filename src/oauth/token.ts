@@ -1,11 +1,14 @@
+import { createHash } from "node:crypto";
 import type { Clients } from "../clients/clients.js";
 import { parseScope } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
+import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
-import type { SigningKeys } from "../keys/keys.js";
-import type { ClientRecord } from "../store/types.js";
-import { issueAccessToken } from "../tokens/jwt/issue.js";
+import type { ClientRecord, UserStore } from "../store/types.js";
+import type { AccessTokens } from "../tokens/access.js";
+import type { RefreshTokens } from "../tokens/refresh.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
+import type { AuthorizationCodes, CodeData } from "./codes.js";
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -13,71 +16,195 @@ export interface TokenResponse {
   token_type: "Bearer";
   expires_in: number;
   scope?: string;
+  refresh_token?: string;
+}
+
+export interface TokenResult {
+  body: TokenResponse;
+  /** For fingerprint-bound clients: the `__Host-fgp` cookie value to set. */
+  fingerprint?: { value: string; maxAge: number };
 }
 
 export interface TokenEndpointDeps {
   clients: Clients;
-  keys: SigningKeys;
+  users: UserStore;
+  codes: AuthorizationCodes;
+  access: AccessTokens;
+  refresh: RefreshTokens;
   clock: Clock;
-  issuer: string;
-  defaultAccessTtl: number;
-  maxAccessTtl: number;
 }
 
-function oauth(
-  code: "invalid_request" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type",
-  message: string,
-) {
+type OAuthCode =
+  | "invalid_request"
+  | "invalid_grant"
+  | "invalid_scope"
+  | "unauthorized_client"
+  | "unsupported_grant_type";
+
+function oauth(code: OAuthCode, message: string) {
   return new TesseraError(code, message, { oauthError: code });
 }
 
-/** The scope granted: the requested one if it is a subset of the client's, else all of it. */
-export function grantScope(client: ClientRecord, requested: string | undefined): string[] {
-  if (requested === undefined) return [...client.scopes];
+/** RFC 7636 §4.1: 43–128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/** The scope granted: the requested one if it is a subset of `allowed`, else all of it. */
+export function grantScope(allowed: readonly string[], requested: string | undefined): string[] {
+  if (requested === undefined) return [...allowed];
   const scope = parseScope(requested);
   for (const s of scope) {
-    if (!client.scopes.includes(s))
-      throw oauth("invalid_scope", "The requested scope exceeds the client's.");
+    if (!allowed.includes(s)) throw oauth("invalid_scope", "The requested scope exceeds what was granted.");
   }
   return scope;
 }
 
-/** POST /oauth/token, as a sequence of small steps (cf. node-oidc-provider). */
+/** POST /oauth/token: authenticate the client, then run the grant's steps. */
 export async function tokenEndpoint(
   deps: TokenEndpointDeps,
   authorization: string | undefined,
   params: FormParams,
-): Promise<TokenResponse> {
+): Promise<TokenResult> {
   const grantType = params.grant_type;
   if (grantType === undefined) throw oauth("invalid_request", "Missing grant_type.");
-  const client = await authenticateClient(deps.clients, authorization, params);
+  const publicAllowed = grantType === "authorization_code" || grantType === "refresh_token";
+  const client = await authenticateClient(deps.clients, authorization, params, publicAllowed);
   switch (grantType) {
     case "client_credentials":
       return clientCredentials(deps, client, params);
+    case "authorization_code":
+      return authorizationCode(deps, client, params);
+    case "refresh_token":
+      return refreshToken(deps, client, params);
     default:
       throw oauth("unsupported_grant_type", "Unsupported grant_type.");
   }
 }
 
-function clientCredentials(
-  deps: TokenEndpointDeps,
-  client: ClientRecord,
-  params: FormParams,
-): TokenResponse {
-  if (!client.grants.includes("client_credentials")) {
-    throw oauth("unauthorized_client", "This client may not use client_credentials.");
-  }
-  const scope = grantScope(client, params.scope);
-  const ttl = Math.min(client.accessTtl ?? deps.defaultAccessTtl, deps.maxAccessTtl);
-  const { token } = issueAccessToken(deps.keys, deps.clock, {
-    issuer: deps.issuer,
+function requireGrant(client: ClientRecord, grant: ClientRecord["grants"][number]): void {
+  if (!client.grants.includes(grant)) throw oauth("unauthorized_client", `This client may not use ${grant}.`);
+}
+
+function respond(
+  access: { token: string; expiresIn: number },
+  scope: string[],
+  extra: { refreshToken?: string; fingerprint?: string } = {},
+): TokenResult {
+  const body: TokenResponse = { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn };
+  if (scope.length > 0) body.scope = scope.join(" ");
+  if (extra.refreshToken !== undefined) body.refresh_token = extra.refreshToken;
+  const result: TokenResult = { body };
+  if (extra.fingerprint !== undefined) result.fingerprint = { value: extra.fingerprint, maxAge: access.expiresIn };
+  return result;
+}
+
+/** A fresh fingerprint for a browser client: the cookie value and its hash for the token. */
+function fingerprintFor(client: ClientRecord): { value: string; hash: string } | undefined {
+  if (!client.fingerprint) return undefined;
+  const value = randomToken();
+  return { value, hash: sha256(value) };
+}
+
+async function clientCredentials(deps: TokenEndpointDeps, client: ClientRecord, params: FormParams) {
+  requireGrant(client, "client_credentials");
+  const scope = grantScope(client.scopes, params.scope);
+  const fgp = fingerprintFor(client);
+  const access = await deps.access.issue({
+    client,
     sub: client.id,
-    clientId: client.id,
-    audience: client.audience,
     scope,
-    ttlSeconds: ttl,
+    ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
-  const response: TokenResponse = { access_token: token, token_type: "Bearer", expires_in: ttl };
-  if (scope.length > 0) response.scope = scope.join(" ");
-  return response;
+  return respond(access, scope, fgp === undefined ? {} : { fingerprint: fgp.value });
+}
+
+/** RFC 6749 §4.1.3 with RFC 7636 PKCE (S256). */
+async function authorizationCode(deps: TokenEndpointDeps, client: ClientRecord, params: FormParams) {
+  requireGrant(client, "authorization_code");
+  const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
+  if (code === undefined) throw oauth("invalid_request", "Missing code.");
+  if (redirectUri === undefined) throw oauth("invalid_request", "Missing redirect_uri.");
+  if (verifier === undefined) throw oauth("invalid_request", "Missing code_verifier (PKCE is required).");
+  if (!CODE_VERIFIER.test(verifier)) throw oauth("invalid_request", "Malformed code_verifier.");
+
+  const redemption = await deps.codes.redeem(code);
+  if (redemption.kind === "reused") {
+    // A code used twice: whatever the first exchange issued is revoked (RFC 6749 §4.1.2).
+    await revokeIssuedFromCode(deps, redemption.data);
+    throw oauth("invalid_grant", "The authorization code was already used.");
+  }
+  if (redemption.kind === "invalid") throw oauth("invalid_grant", "Invalid or expired authorization code.");
+  const data = redemption.data;
+  if (data.clientId !== client.id) throw oauth("invalid_grant", "The code was issued to another client.");
+  if (data.redirectUri !== redirectUri) throw oauth("invalid_grant", "redirect_uri does not match the authorization request.");
+  const challenge = createHash("sha256").update(verifier, "ascii").digest("base64url");
+  if (!safeEqual(challenge, data.codeChallenge)) throw oauth("invalid_grant", "PKCE verification failed.");
+  const user = await deps.users.findUserById(data.userId);
+  if (user === undefined || user.disabled || data.authTime < user.sessionsValidAfter) {
+    throw oauth("invalid_grant", "The authorization is no longer valid.");
+  }
+
+  const fgp = fingerprintFor(client);
+  const withRefresh = client.grants.includes("refresh_token");
+  const family = withRefresh ? await deps.refresh.start(client, user.id, data.scope) : undefined;
+  const access = await deps.access.issue({
+    client,
+    sub: user.id,
+    userId: user.id,
+    scope: data.scope,
+    ...(family === undefined ? {} : { familyId: family.family.id }),
+    ...(fgp === undefined ? {} : { fgp: fgp.hash }),
+  });
+  if (family !== undefined) {
+    await deps.refresh.recordAccessToken(family.family.id, access.ref);
+    await deps.codes.recordIssued(redemption.key, { ...data, familyId: family.family.id });
+  } else {
+    await deps.codes.recordIssued(redemption.key, { ...data, accessTokens: [access.ref] });
+  }
+  return respond(access, data.scope, {
+    ...(family === undefined ? {} : { refreshToken: family.token }),
+    ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
+  });
+}
+
+async function revokeIssuedFromCode(deps: TokenEndpointDeps, data: CodeData): Promise<void> {
+  if (data.familyId !== undefined) await deps.refresh.revokeFamily(data.familyId);
+  for (const ref of data.accessTokens ?? []) {
+    if (ref.kind === "opaque") await deps.access.destroyOpaque(ref.id);
+    else await deps.refresh.denylistJwt(ref.id, ref.exp);
+  }
+}
+
+/** RFC 6749 §6 with rotation (RFC 9700 §4.14.2). */
+async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, params: FormParams) {
+  requireGrant(client, "refresh_token");
+  const presented = params.refresh_token;
+  if (presented === undefined) throw oauth("invalid_request", "Missing refresh_token.");
+  // Checked before rotating: another client's token is refused without touching it.
+  const found = await deps.refresh.lookup(presented);
+  if (found === undefined || found.family.clientId !== client.id) {
+    throw oauth("invalid_grant", "Invalid refresh token.");
+  }
+  const scope = grantScope(found.family.scope, params.scope);
+  const user = await deps.users.findUserById(found.family.userId);
+  if (user === undefined || user.disabled) {
+    await deps.refresh.revokeFamily(found.family.id);
+    throw oauth("invalid_grant", "The authorization is no longer valid.");
+  }
+  const outcome = await deps.refresh.rotate(presented);
+  if (outcome.kind === "reused") throw oauth("invalid_grant", "Refresh token reuse detected; the grant is revoked.");
+  if (outcome.kind === "invalid") throw oauth("invalid_grant", "Invalid or expired refresh token.");
+  const fgp = fingerprintFor(client);
+  const access = await deps.access.issue({
+    client,
+    sub: user.id,
+    userId: user.id,
+    scope,
+    familyId: outcome.family.id,
+    ...(fgp === undefined ? {} : { fgp: fgp.hash }),
+  });
+  await deps.refresh.recordAccessToken(outcome.family.id, access.ref);
+  return respond(access, scope, {
+    refreshToken: outcome.token,
+    ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
+  });
 }

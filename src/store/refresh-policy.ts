@@ -30,7 +30,7 @@ export function decideRotation(
   if (token.consumedAt === undefined) {
     return token.expiresAt <= now ? { kind: "invalid" } : { kind: "rotate" };
   }
-  const withinGrace = now - token.consumedAt <= graceMs;
+  const withinGrace = now - token.consumedAt < graceMs;
   const successorUnused = successor !== undefined && successor.consumedAt === undefined;
   return withinGrace && successorUnused ? { kind: "replay" } : { kind: "revoke" };
 }

@@ -73,7 +73,7 @@ export interface Counters {
   reset(key: string): Promise<void>;
 }
 
-export type CollectionName = "session" | "denylist";
+export type CollectionName = "session" | "denylist" | "code" | "access_token" | "interaction";
 
 export interface EphemeralStore {
   readonly kind: "memory" | "sqlite" | "redis";

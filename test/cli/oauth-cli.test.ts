@@ -113,6 +113,29 @@ describe("tessera client / keys / token decode", () => {
   it("client add refuses what it cannot honour, with exit 2", async () => {
     const cases: string[][] = [
       ["client", "add", "x", "--grants", "password", "--audience", "a"],
+      ["client", "add", "x", "--grants", "authorization_code", "--audience", "a"],
+      [
+        "client",
+        "add",
+        "x",
+        "--grants",
+        "refresh_token",
+        "--audience",
+        "a",
+        "--redirect-uri",
+        "https://a/cb",
+      ],
+      [
+        "client",
+        "add",
+        "x",
+        "--grants",
+        "authorization_code",
+        "--audience",
+        "a",
+        "--redirect-uri",
+        "http://evil.example/cb",
+      ],
       ["client", "add", "x", "--grants", "client_credentials"],
       ["client", "add", "x", "--grants", "client_credentials", "--audience", "a", "--public"],
       [
@@ -147,6 +170,34 @@ describe("tessera client / keys / token decode", () => {
         /^tessera: .+\((invalid_request|client_not_found|invalid_scope)\)\n$/,
       );
     }
+  });
+
+  it("client add for a browser app: public, first-party, fingerprint, redirect URIs", async () => {
+    const res = await cli(
+      d(
+        "client",
+        "add",
+        "spa",
+        "--grants",
+        "authorization_code,refresh_token",
+        "--audience",
+        "https://api.example.com",
+        "--public",
+        "--first-party",
+        "--fingerprint",
+        "--token-format",
+        "opaque",
+        "--redirect-uri",
+        "https://app.example.com/cb,http://localhost:5173/cb",
+      ),
+    );
+    expect(res.code).toBe(0);
+    expect(res.out).toBe("created public client spa");
+    const list = await cli(d("client", "list"));
+    expect(list.out).toMatch(
+      /^spa\tpublic\tauthorization_code,refresh_token\topaque\t.*first-party\tfingerprint\tredirect=https:\/\/app.example.com\/cb,http:\/\/localhost:5173\/cb$/m,
+    );
+    expect((await cli(d("client", "remove", "spa"))).code).toBe(0);
   });
 
   it("keys list and rotate (publish before sign) reach the running server's JWKS", async () => {

@@ -198,7 +198,8 @@ describe("token endpoint input", () => {
       ["", 400, "invalid_request"],
       ["grant_type=client_credentials&grant_type=client_credentials", 400, "invalid_request"],
       ["grant_type=password&username=a&password=b", 400, "unsupported_grant_type"],
-      ["grant_type=authorization_code&code=x", 400, "unsupported_grant_type"],
+      ["grant_type=authorization_code&code=x", 400, "unauthorized_client"],
+      ["grant_type=urn:ietf:params:oauth:grant-type:device_code", 400, "unsupported_grant_type"],
       ["grant_type=client_credentials&scope=a&scope=b", 400, "invalid_request"],
     ];
     for (const [body, status, error] of cases) {

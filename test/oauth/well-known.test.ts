@@ -42,18 +42,29 @@ describe("well-known documents", () => {
     expect(res.headers["cache-control"]).toMatch(/^public, max-age=/);
     expect(res.json()).toEqual({
       issuer: "https://auth.example.com",
+      authorization_endpoint: "https://auth.example.com/oauth/authorize",
       token_endpoint: "https://auth.example.com/oauth/token",
       jwks_uri: "https://auth.example.com/.well-known/jwks.json",
+      introspection_endpoint: "https://auth.example.com/oauth/introspect",
       revocation_endpoint: "https://auth.example.com/oauth/revoke",
-      response_types_supported: [],
-      grant_types_supported: ["client_credentials"],
-      token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+      response_types_supported: ["code"],
+      response_modes_supported: ["query"],
+      grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+      code_challenge_methods_supported: ["S256"],
+      token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+      introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+      revocation_endpoint_auth_methods_supported: [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+      ],
+      authorization_response_iss_parameter_supported: true,
       access_token_signing_alg_values_supported: ["EdDSA", "ES256"],
     });
     // Every endpoint it names exists.
-    for (const path of ["/oauth/token", "/oauth/revoke"]) {
+    for (const path of ["/oauth/token", "/oauth/revoke", "/oauth/introspect"]) {
       expect((await s.app.inject({ method: "POST", url: path })).statusCode).not.toBe(404);
     }
+    expect((await s.app.inject({ url: "/oauth/authorize" })).statusCode).not.toBe(404);
   });
 });

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import type { FormParams } from "../../oauth/client-auth.js";
+import { Introspection } from "../../oauth/introspect.js";
 import { revocationEndpoint } from "../../oauth/revoke.js";
 import { tokenEndpoint } from "../../oauth/token.js";
 import type { Tessera } from "../../tessera.js";
@@ -63,37 +64,61 @@ function formParams(request: FastifyRequest): FormParams {
   return out;
 }
 
-/** POST /oauth/token and POST /oauth/revoke. */
+/** POST /oauth/token, /oauth/introspect and /oauth/revoke. */
 export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promise<void> {
   app.setErrorHandler(oauthErrorHandler);
   const { config } = tessera;
   const tokenDeps = {
     clients: tessera.clients,
-    keys: tessera.keys,
+    users: tessera.stores.durable.users,
+    codes: tessera.codes,
+    access: tessera.accessTokens,
+    refresh: tessera.refreshTokens,
     clock: tessera.clock,
-    issuer: config.issuer,
-    defaultAccessTtl: config.accessTokenTtl,
-    maxAccessTtl: config.accessTokenMaxTtl,
   };
   const revokeDeps = {
     clients: tessera.clients,
     keys: tessera.keys,
     denylist: tessera.denylist,
+    access: tessera.accessTokens,
+    refresh: tessera.refreshTokens,
     issuer: config.issuer,
   };
+  const introspection = new Introspection({
+    clients: tessera.clients,
+    keys: tessera.keys,
+    access: tessera.accessTokens,
+    refresh: tessera.refreshTokens,
+    denylist: tessera.denylist,
+    clock: tessera.clock,
+    issuer: config.issuer,
+    counters: tessera.stores.ephemeral.counters,
+    inactiveLimit: config.introspectionInactiveLimit,
+  });
   const keyCache = new Map<string, KeyObject>();
 
-  app.post("/oauth/token", async (request) => {
-    return tokenEndpoint(tokenDeps, request.headers.authorization, formParams(request));
+  app.post("/oauth/token", async (request, reply) => {
+    const result = await tokenEndpoint(tokenDeps, request.headers.authorization, formParams(request));
+    if (result.fingerprint !== undefined) {
+      reply.header("set-cookie", fingerprintCookie(result.fingerprint.value, result.fingerprint.maxAge));
+    }
+    return result.body;
+  });
+
+  app.post("/oauth/introspect", async (request) => {
+    return introspection.handle(request.headers.authorization, formParams(request));
   });
 
   app.post("/oauth/revoke", async (request, reply) => {
-    await revocationEndpoint(
-      revokeDeps,
-      keyCache,
-      request.headers.authorization,
-      formParams(request),
-    );
+    await revocationEndpoint(revokeDeps, keyCache, request.headers.authorization, formParams(request));
     return reply.code(200).send();
   });
+}
+
+/**
+ * OWASP token-sidejacking defence for browser clients: a hardened cookie the token is
+ * bound to (the token carries its SHA-256; a stolen token alone is refused).
+ */
+export function fingerprintCookie(value: string, maxAge: number): string {
+  return `__Host-fgp=${value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
 }

@@ -7,14 +7,21 @@ import type { Tessera } from "../../tessera.js";
 export function metadata(issuer: string) {
   return {
     issuer,
+    authorization_endpoint: `${issuer}/oauth/authorize`,
     token_endpoint: `${issuer}/oauth/token`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
-    // No authorization endpoint yet: no response type is supported.
-    response_types_supported: [],
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
     grant_types_supported: [...SUPPORTED_GRANTS],
-    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    code_challenge_methods_supported: ["S256"],
+    // "none": public clients (PKCE) at the token and revocation endpoints.
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    // RFC 9207: the authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: true,
     // Algorithms access tokens are signed with (RFC 9068 verifiers read this).
     access_token_signing_alg_values_supported: [...SIGNING_ALGS],
   };

@@ -12,6 +12,8 @@ export interface AccessTokenClaims {
   jti: string;
   client_id: string;
   scope?: string;
+  /** SHA-256 of the fingerprint cookie, for fingerprint-bound browser clients. */
+  fgp?: string;
 }
 
 export interface IssuedJwt {
@@ -36,6 +38,8 @@ export function issueAccessToken(
     audience: string[];
     scope: string[];
     ttlSeconds: number;
+    /** Additional claims (e.g. `fgp`); never personal data. */
+    extra?: Record<string, string>;
   },
 ): IssuedJwt {
   const key = keys.signingKey();
@@ -50,6 +54,7 @@ export function issueAccessToken(
     client_id: input.clientId,
   };
   if (input.scope.length > 0) claims.scope = input.scope.join(" ");
+  if (input.extra !== undefined) Object.assign(claims, input.extra);
   const signingInput = `${b64({ alg: key.alg, typ: "at+jwt", kid: key.kid })}.${b64(claims)}`;
   const signature = key.sign(Buffer.from(signingInput, "ascii")).toString("base64url");
   return { token: `${signingInput}.${signature}`, claims, kid: key.kid };

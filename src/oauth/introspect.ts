@@ -1,0 +1,146 @@
+import type { KeyObject } from "node:crypto";
+import type { Clients } from "../clients/clients.js";
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import type { SigningKeys } from "../keys/keys.js";
+import { verifyOwnToken } from "../keys/verify-own.js";
+import type { Counters } from "../store/types.js";
+import { Limiter } from "../throttle/limiter.js";
+import type { AccessTokens } from "../tokens/access.js";
+import type { Denylist } from "../tokens/denylist.js";
+import type { RefreshTokens } from "../tokens/refresh.js";
+import { authenticateClient, type FormParams } from "./client-auth.js";
+
+/** RFC 7662 §2.2 response. Anything not active is exactly `{ active: false }`. */
+export type IntrospectionResponse =
+  | { active: false }
+  | {
+      active: true;
+      scope?: string;
+      client_id: string;
+      sub: string;
+      aud: string | string[];
+      iss: string;
+      exp: number;
+      iat: number;
+      jti?: string;
+      token_type: "Bearer" | "refresh_token";
+      fgp?: string;
+    };
+
+export const INACTIVE: IntrospectionResponse = Object.freeze({ active: false }) as IntrospectionResponse;
+
+export interface IntrospectionDeps {
+  clients: Clients;
+  keys: SigningKeys;
+  access: AccessTokens;
+  refresh: RefreshTokens;
+  denylist: Denylist;
+  clock: Clock;
+  issuer: string;
+  counters: Counters;
+  /** Inactive answers per client per minute before 429. */
+  inactiveLimit: number;
+}
+
+/**
+ * POST /oauth/introspect (RFC 7662). Only authenticated clients registered with
+ * `--introspect` may ask. Active: opaque access tokens, JWT access tokens of this issuer
+ * (signature, expiry, denylist), and refresh tokens — the latter only for the client that
+ * owns them. Everything else gets exactly `{"active":false}`, same status, same body.
+ * A client that keeps getting `active:false` is fishing: past the limit it gets 429; a
+ * client asking about live tokens is never slowed.
+ */
+export class Introspection {
+  private readonly fishing: Limiter;
+  private readonly keyCache = new Map<string, KeyObject>();
+
+  constructor(private readonly deps: IntrospectionDeps) {
+    this.fishing = new Limiter(deps.counters, deps.clock, "introspect:inactive:", {
+      limit: deps.inactiveLimit,
+      windowMs: 60_000,
+    });
+  }
+
+  async handle(authorization: string | undefined, params: FormParams): Promise<IntrospectionResponse> {
+    const client = await authenticateClient(this.deps.clients, authorization, params);
+    if (!client.introspect) {
+      throw new TesseraError("invalid_client", "This client may not introspect tokens.", {
+        oauthError: "invalid_client",
+      });
+    }
+    const token = params.token;
+    if (token === undefined) {
+      throw new TesseraError("invalid_request", "Missing token.", { oauthError: "invalid_request" });
+    }
+    const state = await this.fishing.check(client.id);
+    if (state.limited) {
+      throw new TesseraError("rate_limited", "Too many introspections of inactive tokens.", {
+        retryAfter: state.retryAfter,
+        oauthError: "rate_limited",
+      });
+    }
+    const answer = await this.lookup(token, client.id);
+    if (!answer.active) await this.fishing.hit(client.id);
+    return answer;
+  }
+
+  /** token_type_hint is ignored: each kind is tried, cheapest first. */
+  private async lookup(token: string, clientId: string): Promise<IntrospectionResponse> {
+    if (token.length > 8192) return INACTIVE;
+    const opaque = await this.deps.access.findOpaque(token);
+    if (opaque !== undefined) {
+      const d = opaque.data;
+      const out: IntrospectionResponse = {
+        active: true,
+        client_id: d.clientId,
+        sub: d.sub,
+        aud: d.aud.length === 1 ? (d.aud[0] as string) : d.aud,
+        iss: d.iss,
+        exp: d.exp,
+        iat: d.iat,
+        jti: d.jti,
+        token_type: "Bearer",
+      };
+      if (d.scope.length > 0) out.scope = d.scope.join(" ");
+      if (d.fgp !== undefined) out.fgp = d.fgp;
+      return out;
+    }
+    const refresh = await this.deps.refresh.lookup(token);
+    if (refresh !== undefined) {
+      if (refresh.family.clientId !== clientId || !this.deps.refresh.isActive(refresh)) return INACTIVE;
+      const f = refresh.family;
+      const client = await this.deps.clients.find(f.clientId);
+      const out: IntrospectionResponse = {
+        active: true,
+        client_id: f.clientId,
+        sub: f.userId,
+        aud: client === undefined ? [] : client.audience.length === 1 ? (client.audience[0] as string) : client.audience,
+        iss: this.deps.issuer,
+        exp: Math.floor(refresh.token.expiresAt / 1000),
+        iat: Math.floor(refresh.token.createdAt / 1000),
+        token_type: "refresh_token",
+      };
+      if (f.scope.length > 0) out.scope = f.scope.join(" ");
+      return out;
+    }
+    const claims = verifyOwnToken(token, this.deps.keys.jwks(), this.keyCache);
+    if (claims === undefined || claims.iss !== this.deps.issuer) return INACTIVE;
+    const now = this.deps.clock.now() / 1000;
+    if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss))) return INACTIVE;
+    const out: IntrospectionResponse = {
+      active: true,
+      client_id: claims.client_id,
+      sub: claims.sub,
+      aud: claims.aud,
+      iss: claims.iss,
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+      token_type: "Bearer",
+    };
+    if (claims.scope !== undefined) out.scope = claims.scope;
+    if (claims.fgp !== undefined) out.fgp = claims.fgp;
+    return out;
+  }
+}

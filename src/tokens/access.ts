@@ -1,0 +1,118 @@
+import type { Clock } from "../clock.js";
+import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import type { SigningKeys } from "../keys/keys.js";
+import type { ClientRecord, Collection, EphemeralStore, FamilyAccessToken } from "../store/types.js";
+import { issueAccessToken } from "./jwt/issue.js";
+
+/** What an opaque access token stands for, stored under its SHA-256. */
+export interface OpaqueTokenData {
+  clientId: string;
+  sub: string;
+  /** The user, for user-bound tokens (authorization code); absent for client_credentials. */
+  userId?: string;
+  scope: string[];
+  aud: string[];
+  iss: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  familyId?: string;
+  /** SHA-256 of the `__Host-fgp` cookie value, for fingerprint-bound clients. */
+  fgp?: string;
+}
+
+export interface IssueInput {
+  client: ClientRecord;
+  sub: string;
+  userId?: string;
+  scope: string[];
+  familyId?: string;
+  /** SHA-256 (base64url) of the fingerprint cookie the response sets. */
+  fgp?: string;
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  expiresIn: number;
+  /** For revocation bookkeeping: a JWT's jti or an opaque token's store key. */
+  ref: FamilyAccessToken;
+}
+
+/**
+ * Access tokens in the client's format: a signed RFC 9068 JWT (verified locally by
+ * APIs) or a 256-bit opaque string (checked by introspection; Tessera keeps only its
+ * SHA-256 with the grant's data and a TTL).
+ */
+export class AccessTokens {
+  private readonly opaque: Collection<OpaqueTokenData>;
+
+  constructor(
+    store: EphemeralStore,
+    private readonly keys: SigningKeys,
+    private readonly clock: Clock,
+    private readonly options: { issuer: string; defaultTtl: number; maxTtl: number },
+  ) {
+    this.opaque = store.collection<OpaqueTokenData>("access_token");
+  }
+
+  ttlFor(client: ClientRecord): number {
+    return Math.min(client.accessTtl ?? this.options.defaultTtl, this.options.maxTtl);
+  }
+
+  async issue(input: IssueInput): Promise<IssuedAccessToken> {
+    const ttl = this.ttlFor(input.client);
+    const extra: Record<string, string> = {};
+    if (input.fgp !== undefined) extra.fgp = input.fgp;
+    if (input.client.tokenFormat === "jwt") {
+      const { token, claims } = issueAccessToken(this.keys, this.clock, {
+        issuer: this.options.issuer,
+        sub: input.sub,
+        clientId: input.client.id,
+        audience: input.client.audience,
+        scope: input.scope,
+        ttlSeconds: ttl,
+        extra,
+      });
+      return { token, expiresIn: ttl, ref: { kind: "jwt", id: claims.jti, exp: claims.exp } };
+    }
+    const token = randomToken();
+    const iat = Math.floor(this.clock.now() / 1000);
+    const data: OpaqueTokenData = {
+      clientId: input.client.id,
+      sub: input.sub,
+      scope: input.scope,
+      aud: input.client.audience,
+      iss: this.options.issuer,
+      iat,
+      exp: iat + ttl,
+      jti: randomId(),
+    };
+    if (input.userId !== undefined) data.userId = input.userId;
+    if (input.familyId !== undefined) data.familyId = input.familyId;
+    if (input.fgp !== undefined) data.fgp = input.fgp;
+    const key = sha256(token);
+    await this.opaque.upsert(key, data, {
+      ttlMs: ttl * 1000,
+      ...(input.userId === undefined ? {} : { userId: input.userId }),
+    });
+    return { token, expiresIn: ttl, ref: { kind: "opaque", id: key, exp: data.exp } };
+  }
+
+  /** The live opaque token's data and store key, or undefined. */
+  async findOpaque(token: string): Promise<{ key: string; data: OpaqueTokenData } | undefined> {
+    if (!isTokenShaped(token)) return undefined;
+    const key = sha256(token);
+    const record = await this.opaque.find(key);
+    if (record === undefined || record.value.exp * 1000 <= this.clock.now()) return undefined;
+    return { key, data: record.value };
+  }
+
+  destroyOpaque(key: string): Promise<boolean> {
+    return this.opaque.destroy(key);
+  }
+
+  /** Ends every opaque access token of a user (password change, log out everywhere). */
+  destroyUserOpaque(userId: string): Promise<number> {
+    return this.opaque.destroyByUser(userId);
+  }
+}

@@ -1,0 +1,149 @@
+import { createHmac } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import type {
+  ClientRecord,
+  FamilyAccessToken,
+  RefreshFamily,
+  RefreshStore,
+  RefreshTokenRecord,
+} from "../store/types.js";
+import type { AccessTokens } from "./access.js";
+import type { Denylist } from "./denylist.js";
+
+export interface RefreshOptions {
+  /** Absolute lifetime of a family, ms. */
+  absoluteMs: number;
+  /** Idle lifetime of each token, ms. */
+  idleMs: number;
+  /** Window in which a replay of a just-rotated token gets the same successor, ms. */
+  graceMs: number;
+  issuer: string;
+}
+
+export type RefreshOutcome =
+  | { kind: "ok"; token: string; family: RefreshFamily }
+  | { kind: "reused"; family: RefreshFamily }
+  | { kind: "invalid" };
+
+/**
+ * Rotating refresh tokens, in families (one per authorization).
+ *
+ * Every refresh consumes the presented token and issues its successor, atomically (the
+ * store's `rotate`). The successor is derived, not random: HMAC(K, presented token), with
+ * K a server key. So a replay of the same request within the grace window gets the very
+ * same successor back, although only hashes are stored. Presenting a consumed token
+ * again outside that window — or after its successor was used — revokes the family and
+ * every access token issued from it: someone holds a copy they should not.
+ */
+export class RefreshTokens {
+  constructor(
+    private readonly store: RefreshStore,
+    private readonly access: AccessTokens,
+    private readonly denylist: Denylist,
+    private readonly clock: Clock,
+    private readonly successorKey: Buffer,
+    private readonly options: RefreshOptions,
+  ) {}
+
+  /** A new family for a user's authorization; returns its first token. */
+  async start(client: ClientRecord, userId: string, scope: string[]): Promise<{ token: string; family: RefreshFamily }> {
+    const now = this.clock.now();
+    const family: RefreshFamily = {
+      id: randomId(),
+      clientId: client.id,
+      userId,
+      scope,
+      createdAt: now,
+      expiresAt: now + this.options.absoluteMs,
+    };
+    const token = randomToken();
+    await this.store.createFamily(family, this.record(token, family, now));
+    return { token, family };
+  }
+
+  /** The token's family when the token is live (for introspection and revocation). */
+  async lookup(token: string): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
+    if (!isTokenShaped(token)) return undefined;
+    return this.store.findToken(sha256(token));
+  }
+
+  /** True when the token can still be exchanged. */
+  isActive(found: { token: RefreshTokenRecord; family: RefreshFamily }): boolean {
+    const now = this.clock.now();
+    return (
+      found.family.revokedAt === undefined &&
+      found.family.expiresAt > now &&
+      found.token.consumedAt === undefined &&
+      found.token.expiresAt > now
+    );
+  }
+
+  /** Exchanges a token for its successor (see the class comment for the policy). */
+  async rotate(token: string): Promise<RefreshOutcome> {
+    if (!isTokenShaped(token)) return { kind: "invalid" };
+    const now = this.clock.now();
+    const successor = this.successorOf(token);
+    const found = await this.store.findToken(sha256(token));
+    if (found === undefined) return { kind: "invalid" };
+    const outcome = await this.store.rotate({
+      hash: sha256(token),
+      successor: this.record(successor, found.family, now),
+      now,
+      graceMs: this.options.graceMs,
+    });
+    switch (outcome.kind) {
+      case "rotated":
+      case "replayed":
+        return { kind: "ok", token: successor, family: outcome.family };
+      case "reused":
+        await this.killAccessTokens(outcome.family.id);
+        return { kind: "reused", family: outcome.family };
+      case "invalid":
+        return { kind: "invalid" };
+    }
+  }
+
+  /** Remembers an access token issued from the family. */
+  recordAccessToken(familyId: string, ref: FamilyAccessToken): Promise<void> {
+    return this.store.recordAccessToken(familyId, ref);
+  }
+
+  /** Revokes a family and every access token issued from it. */
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.store.revokeFamily(familyId, this.clock.now());
+    await this.killAccessTokens(familyId);
+  }
+
+  /** Revokes every live family of a user (password change, log out everywhere, disable). */
+  async revokeUser(userId: string): Promise<void> {
+    for (const family of await this.store.revokeUserFamilies(userId, this.clock.now())) {
+      await this.killAccessTokens(family.id);
+    }
+  }
+
+  /** Opaque access tokens are deleted; JWTs go on the denylist by (jti, iss). */
+  async killAccessTokens(familyId: string): Promise<void> {
+    for (const t of await this.store.accessTokens(familyId, this.clock.now())) {
+      if (t.kind === "opaque") await this.access.destroyOpaque(t.id);
+      else await this.denylistJwt(t.id, t.exp);
+    }
+  }
+
+  denylistJwt(jti: string, exp: number): Promise<void> {
+    return this.denylist.add({ jti, iss: this.options.issuer, exp });
+  }
+
+  private successorOf(token: string): string {
+    return createHmac("sha256", this.successorKey).update(token, "utf8").digest("base64url");
+  }
+
+  private record(token: string, family: RefreshFamily, now: number): RefreshTokenRecord {
+    return {
+      hash: sha256(token),
+      familyId: family.id,
+      createdAt: now,
+      expiresAt: Math.min(now + this.options.idleMs, family.expiresAt),
+    };
+  }
+}

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type TestServer, testServer } from "../support/harness.js";
+import { API, basic, claimsOf, codeFor, post, REDIRECT } from "./support.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+async function setup(extra: { tokenFormat?: string; public?: boolean; grants?: string[] } = {}) {
+  s = await testServer({ users: ["alice", "bob"] });
+  const added = await s.tessera.clients.add({
+    id: "app",
+    grants: extra.grants ?? ["authorization_code", "refresh_token"],
+    audience: [API],
+    scopes: ["read", "write"],
+    redirectUris: [REDIRECT],
+    ...(extra.public ? { public: true } : {}),
+    ...(extra.tokenFormat ? { tokenFormat: extra.tokenFormat } : {}),
+  });
+  const other = await s.tessera.clients.add({
+    id: "other",
+    grants: ["authorization_code"],
+    audience: [API],
+    scopes: ["read"],
+    redirectUris: [REDIRECT],
+  });
+  return { secret: added.secret as string, otherSecret: other.secret as string };
+}
+
+const exchange = (
+  code: string,
+  verifier: string,
+  auth: Record<string, string>,
+  extra: Record<string, string> = {},
+) =>
+  post(
+    s,
+    "/oauth/token",
+    {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      ...extra,
+    },
+    auth,
+  );
+
+describe("authorization_code + PKCE at the token endpoint", () => {
+  it("exchanges a code for a JWT access token (sub = the user) and a refresh token", async () => {
+    const { secret } = await setup();
+    const { code, verifier } = await codeFor(s, "app");
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toEqual({
+      access_token: expect.any(String),
+      token_type: "Bearer",
+      expires_in: 900,
+      scope: "read write",
+      refresh_token: expect.stringMatching(/^[\w-]{43}$/),
+    });
+    const alice = await s.tessera.users.require("alice");
+    expect(claimsOf(body.access_token)).toMatchObject({
+      sub: alice.id,
+      client_id: "app",
+      aud: API,
+      scope: "read write",
+    });
+    expect(JSON.stringify(claimsOf(body.access_token))).not.toContain("alice");
+  });
+
+  it("a public client authenticates by client_id alone (PKCE is its proof)", async () => {
+    await setup({ public: true });
+    const { code, verifier } = await codeFor(s, "app");
+    const res = await exchange(code, verifier, {}, { client_id: "app" });
+    expect(res.statusCode).toBe(200);
+    // A confidential client cannot skip its secret that way.
+    const { code: c2, verifier: v2 } = await codeFor(s, "other", { scope: ["read"] });
+    const res2 = await exchange(c2, v2, {}, { client_id: "other" });
+    expect(res2.statusCode).toBe(401);
+    expect(res2.json().error).toBe("invalid_client");
+  });
+
+  it("a client without refresh_token gets no refresh token", async () => {
+    const { secret } = await setup({ grants: ["authorization_code"] });
+    const { code, verifier } = await codeFor(s, "app");
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).not.toHaveProperty("refresh_token");
+  });
+
+  it("PKCE: a wrong, missing or malformed verifier is refused", async () => {
+    const { secret } = await setup();
+    const auth = { authorization: basic("app", secret) };
+    const { code } = await codeFor(s, "app");
+    const wrong = await exchange(code, "x".repeat(43), auth);
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error).toBe("invalid_grant");
+    const { code: c2 } = await codeFor(s, "app");
+    const missing = await post(
+      s,
+      "/oauth/token",
+      { grant_type: "authorization_code", code: c2, redirect_uri: REDIRECT },
+      auth,
+    );
+    expect(missing.json().error).toBe("invalid_request");
+    const short = await exchange(c2, "abc", auth);
+    expect(short.json().error).toBe("invalid_request");
+  });
+
+  it("the code is bound to the client and the redirect_uri", async () => {
+    const { secret, otherSecret } = await setup();
+    const { code, verifier } = await codeFor(s, "app");
+    const other = await exchange(code, verifier, { authorization: basic("other", otherSecret) });
+    expect(other.statusCode).toBe(400);
+    expect(other.json().error).toBe("invalid_grant");
+    const { code: c2, verifier: v2 } = await codeFor(s, "app");
+    const mismatch = await exchange(
+      c2,
+      v2,
+      { authorization: basic("app", secret) },
+      { redirect_uri: `${REDIRECT}/` },
+    );
+    expect(mismatch.json().error).toBe("invalid_grant");
+  });
+
+  it("codes live 60 s", async () => {
+    const { secret } = await setup();
+    const { code, verifier } = await codeFor(s, "app");
+    s.clock.advance(60_000);
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_grant");
+  });
+
+  for (const format of ["jwt", "opaque"]) {
+    it(`a reused code is refused and revokes what was issued with it (${format})`, async () => {
+      const { secret } = await setup({ tokenFormat: format });
+      const auth = { authorization: basic("app", secret) };
+      await s.tessera.clients
+        .add({
+          id: "rs",
+          grants: ["client_credentials"],
+          audience: [API],
+          scopes: [],
+          introspect: true,
+        })
+        .then(async ({ secret: rs }) => {
+          const { code, verifier } = await codeFor(s, "app");
+          const first = (await exchange(code, verifier, auth)).json();
+          const introspect = (token: string) =>
+            post(s, "/oauth/introspect", { token }, { authorization: basic("rs", rs as string) });
+          expect((await introspect(first.access_token)).json().active).toBe(true);
+          expect((await introspect(first.refresh_token)).json()).toEqual({ active: false }); // not rs's refresh token
+          const again = await exchange(code, verifier, auth);
+          expect(again.statusCode).toBe(400);
+          expect(again.json().error).toBe("invalid_grant");
+          expect((await introspect(first.access_token)).json()).toEqual({ active: false });
+          const refresh = await post(
+            s,
+            "/oauth/token",
+            { grant_type: "refresh_token", refresh_token: first.refresh_token },
+            auth,
+          );
+          expect(refresh.json().error).toBe("invalid_grant");
+        });
+    });
+  }
+
+  it("a password change after the code was issued invalidates it", async () => {
+    const { secret } = await setup();
+    const { code, verifier } = await codeFor(s, "app");
+    s.clock.advance(1000);
+    const alice = await s.tessera.users.require("alice");
+    await s.tessera.users.setPassword(alice, "a brand new passphrase");
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.json().error).toBe("invalid_grant");
+  });
+});

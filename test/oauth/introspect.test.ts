@@ -1,0 +1,244 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { sha256 } from "../../src/crypto/random.js";
+import { type TestServer, testServer } from "../support/harness.js";
+import { API, basic, codeFor, post, REDIRECT } from "./support.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+let rs: Record<string, string>;
+let svcAuth: Record<string, string>;
+
+async function setup(settings: Record<string, string> = {}) {
+  s = await testServer({ settings });
+  const a = await s.tessera.clients.add({
+    id: "rs",
+    grants: ["client_credentials"],
+    audience: [API],
+    scopes: [],
+    introspect: true,
+  });
+  const b = await s.tessera.clients.add({
+    id: "svc",
+    grants: ["client_credentials"],
+    audience: [API],
+    scopes: ["read"],
+    tokenFormat: "opaque",
+  });
+  await s.tessera.clients
+    .add({ id: "jwtsvc", grants: ["client_credentials"], audience: [API], scopes: ["read"] })
+    .then((c) => {
+      jwtAuth = { authorization: basic("jwtsvc", c.secret as string) };
+    });
+  rs = { authorization: basic("rs", a.secret as string) };
+  svcAuth = { authorization: basic("svc", b.secret as string) };
+}
+let jwtAuth: Record<string, string>;
+
+const issue = async (headers: Record<string, string>) =>
+  (await post(s, "/oauth/token", { grant_type: "client_credentials" }, headers)).json()
+    .access_token as string;
+const introspect = (token: string, headers = rs, extra: Record<string, string> = {}) =>
+  post(s, "/oauth/introspect", { token, ...extra }, headers);
+
+describe("opaque access tokens", () => {
+  it("are 256-bit random strings; only their SHA-256 is stored", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    expect(token).toMatch(/^[\w-]{43}$/);
+    expect(Buffer.from(token, "base64url")).toHaveLength(32);
+    const records = s.tessera.stores.ephemeral.collection("access_token");
+    expect(await records.find(token)).toBeUndefined();
+    expect(await records.find(sha256(token))).toBeDefined();
+  });
+});
+
+describe("POST /oauth/introspect (RFC 7662)", () => {
+  it("an active opaque token: every field", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const res = await introspect(token, rs, { token_type_hint: "access_token" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["cache-control"]).toBe("no-store");
+    const now = Math.floor(s.clock.now() / 1000);
+    expect(res.json()).toEqual({
+      active: true,
+      scope: "read",
+      client_id: "svc",
+      sub: "svc",
+      aud: API,
+      iss: "http://localhost:4000",
+      exp: now + 900,
+      iat: now,
+      jti: expect.any(String),
+      token_type: "Bearer",
+    });
+  });
+
+  it("an active JWT access token, until revoked", async () => {
+    await setup();
+    const token = await issue(jwtAuth);
+    const body = (await introspect(token)).json();
+    expect(body).toMatchObject({
+      active: true,
+      client_id: "jwtsvc",
+      sub: "jwtsvc",
+      aud: API,
+      scope: "read",
+      token_type: "Bearer",
+    });
+    await post(s, "/oauth/revoke", { token }, jwtAuth);
+    expect((await introspect(token)).json()).toEqual({ active: false });
+  });
+
+  it("exactly {active:false} for unknown, malformed, expired, revoked and other clients' refresh tokens", async () => {
+    await setup();
+    const opaque = await issue(svcAuth);
+    const jwt = await issue(jwtAuth);
+    const app = await s.tessera.clients.add({
+      id: "app",
+      grants: ["authorization_code", "refresh_token"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+    });
+    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
+    const granted = (
+      await post(
+        s,
+        "/oauth/token",
+        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
+        { authorization: basic("app", app.secret as string) },
+      )
+    ).json();
+    const bodies: string[] = [];
+    for (const token of [
+      "nope",
+      "a".repeat(43),
+      `${jwt}x`,
+      "e30.e30.e30",
+      "x".repeat(10_000),
+      granted.refresh_token,
+    ]) {
+      const res = await introspect(token);
+      expect(res.statusCode).toBe(200);
+      bodies.push(res.body);
+    }
+    await post(s, "/oauth/revoke", { token: opaque }, svcAuth);
+    bodies.push((await introspect(opaque)).body);
+    s.clock.advance(901_000);
+    bodies.push((await introspect(jwt)).body);
+    expect(new Set(bodies)).toEqual(new Set(['{"active":false}']));
+  });
+
+  it("a refresh token is active only for the client that owns it", async () => {
+    await setup();
+    const app = await s.tessera.clients.add({
+      id: "app",
+      grants: ["authorization_code", "refresh_token"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+      introspect: true,
+    });
+    const appAuth = { authorization: basic("app", app.secret as string) };
+    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
+    const granted = (
+      await post(
+        s,
+        "/oauth/token",
+        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
+        appAuth,
+      )
+    ).json();
+    const mine = (await introspect(granted.refresh_token, appAuth)).json();
+    expect(mine).toMatchObject({
+      active: true,
+      client_id: "app",
+      token_type: "refresh_token",
+      scope: "read",
+    });
+    expect((await introspect(granted.refresh_token, rs)).json()).toEqual({ active: false });
+  });
+
+  it("requires client authentication and the introspect permission (401)", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const anon = await post(s, "/oauth/introspect", { token });
+    expect(anon.statusCode).toBe(401);
+    expect(anon.json().error).toBe("invalid_client");
+    const notAllowed = await introspect(token, svcAuth);
+    expect(notAllowed.statusCode).toBe(401);
+    expect(notAllowed.json().error).toBe("invalid_client");
+    expect(notAllowed.body).not.toContain('"active"');
+  });
+
+  it("throttles fishing: inactive answers past the limit get 429 + Retry-After; live lookups are not slowed", async () => {
+    await setup({ introspectionInactiveLimit: "5" });
+    const live = await issue(svcAuth);
+    for (let i = 0; i < 50; i++) expect((await introspect(live)).json().active).toBe(true);
+    for (let i = 0; i < 5; i++) expect((await introspect(`guess-${i}`)).statusCode).toBe(200);
+    const limited = await introspect("guess-again");
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    // A fisher learns nothing more while throttled, not even about a live token.
+    expect((await introspect(live)).statusCode).toBe(429);
+    // Another introspecting client is unaffected.
+    const other = await s.tessera.clients.add({
+      id: "rs2",
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: [],
+      introspect: true,
+    });
+    expect(
+      (await introspect(live, { authorization: basic("rs2", other.secret as string) })).json()
+        .active,
+    ).toBe(true);
+    s.clock.advance(60_000);
+    expect((await introspect(live)).json().active).toBe(true);
+  });
+
+  it("form-encoded only, token required", async () => {
+    await setup();
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/oauth/introspect",
+      headers: { ...rs, "content-type": "application/json" },
+      payload: { token: "x" },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_request");
+    const missing = await post(s, "/oauth/introspect", {}, rs);
+    expect(missing.json().error).toBe("invalid_request");
+  });
+});
+
+describe("fingerprint-bound browser clients", () => {
+  it("the token response sets __Host-fgp and the token carries its SHA-256", async () => {
+    s = await testServer();
+    const c = await s.tessera.clients.add({
+      id: "web",
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: [],
+      fingerprint: true,
+    });
+    const res = await post(
+      s,
+      "/oauth/token",
+      { grant_type: "client_credentials" },
+      { authorization: basic("web", c.secret as string) },
+    );
+    const setCookie = String(res.headers["set-cookie"]);
+    expect(setCookie).toMatch(
+      /^__Host-fgp=[\w-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=900$/,
+    );
+    const value = /^__Host-fgp=([\w-]{43})/.exec(setCookie)?.[1] as string;
+    const claims = JSON.parse(
+      Buffer.from(res.json().access_token.split(".")[1], "base64url").toString(),
+    );
+    expect(claims.fgp).toBe(sha256(value));
+    expect(res.body).not.toContain(value);
+  });
+});

@@ -1,0 +1,50 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { TestServer } from "../support/harness.js";
+
+export const API = "https://api.example.com";
+export const REDIRECT = "https://app.example.com/callback";
+export const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+export const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+}
+
+/** A code for alice, as the authorization endpoint would issue it. */
+export async function codeFor(
+  s: TestServer,
+  clientId: string,
+  options: { scope?: string[]; redirectUri?: string } = {},
+): Promise<{ code: string; verifier: string }> {
+  const { verifier, challenge } = pkce();
+  const user = await s.tessera.users.require("alice");
+  const code = await s.tessera.codes.issue({
+    clientId,
+    userId: user.id,
+    redirectUri: options.redirectUri ?? REDIRECT,
+    codeChallenge: challenge,
+    scope: options.scope ?? ["read", "write"],
+    authTime: s.clock.now(),
+  });
+  return { code, verifier };
+}
+
+export function post(
+  s: TestServer,
+  url: string,
+  body: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
+  return s.app.inject({
+    method: "POST",
+    url,
+    headers: { ...FORM, ...headers },
+    payload: new URLSearchParams(body).toString(),
+  });
+}
+
+export const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString());
