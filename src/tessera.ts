@@ -5,11 +5,14 @@ import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
+import { AuthorizationCodes } from "./oauth/codes.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
-import type { SigningAlg, UserRecord } from "./store/types.js";
+import type { ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
+import { AccessTokens } from "./tokens/access.js";
 import { Denylist } from "./tokens/denylist.js";
+import { RefreshTokens } from "./tokens/refresh.js";
 import { PasswordHasher } from "./users/passwords.js";
 import { Users } from "./users/users.js";
 
@@ -31,6 +34,9 @@ export class Tessera {
   readonly passwordLogin: PasswordLogin;
   readonly clients: Clients;
   readonly denylist: Denylist;
+  readonly codes: AuthorizationCodes;
+  readonly accessTokens: AccessTokens;
+  readonly refreshTokens: RefreshTokens;
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
@@ -38,6 +44,7 @@ export class Tessera {
     readonly clock: Clock,
     readonly stores: Stores,
     readonly keys: SigningKeys,
+    kek: KeyEncryptionKey,
   ) {
     this.hasher = new PasswordHasher(
       {
@@ -68,6 +75,25 @@ export class Tessera {
       maxAccessTtl: config.accessTokenMaxTtl,
     });
     this.denylist = new Denylist(stores.ephemeral, clock);
+    this.codes = new AuthorizationCodes(stores.ephemeral, clock);
+    this.accessTokens = new AccessTokens(stores.ephemeral, keys, clock, {
+      issuer: config.issuer,
+      defaultTtl: config.accessTokenTtl,
+      maxTtl: config.accessTokenMaxTtl,
+    });
+    this.refreshTokens = new RefreshTokens(
+      stores.durable.refresh,
+      this.accessTokens,
+      this.denylist,
+      clock,
+      kek.derive("refresh-successor"),
+      {
+        absoluteMs: config.refreshTokenTtl * 1000,
+        idleMs: config.refreshTokenIdleTtl * 1000,
+        graceMs: config.refreshGraceWindow * 1000,
+        issuer: config.issuer,
+      },
+    );
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {
       keys.reload().catch(() => {
@@ -75,6 +101,11 @@ export class Tessera {
       });
     }, config.keysReloadInterval * 1000);
     this.reloadTimer.unref();
+  }
+
+  /** Users' remembered consent per client (durable). */
+  get consents(): ConsentStore {
+    return this.stores.durable.consents;
   }
 
   static async open(options: TesseraOptions = {}): Promise<Tessera> {
@@ -101,7 +132,7 @@ export class Tessera {
         toleranceMs: 60_000,
       });
       await keys.init();
-      return new Tessera(config, clock, stores, keys);
+      return new Tessera(config, clock, stores, keys, kek);
     } catch (err) {
       if (options.stores === undefined) await stores.close();
       throw err;
@@ -154,13 +185,15 @@ export class Tessera {
   }
 
   /**
-   * Ends every credential of the user (sessions now; refresh tokens in a later issue):
-   * records the moment in the durable user record, which every server checks, and deletes
-   * what this process's session store holds.
+   * Ends every credential of the user: records the moment in the durable user record
+   * (which every server checks for sessions), deletes this store's sessions and opaque
+   * access tokens, and revokes every refresh family with the access tokens issued from it.
    */
   async revokeAllForUser(userId: string): Promise<void> {
     await this.users.endSessionsBefore(userId, this.clock.now());
     await this.sessions.destroyAll(userId);
+    await this.refreshTokens.revokeUser(userId);
+    await this.accessTokens.destroyUserOpaque(userId);
   }
 
   async disableUser(name: string): Promise<UserRecord> {

@@ -138,7 +138,9 @@ export class Clients {
       throw invalid("authorization_code needs at least one --redirect-uri (matched exactly).");
     }
     if (grants.includes("refresh_token") && !grants.includes("authorization_code")) {
-      throw invalid("refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).");
+      throw invalid(
+        "refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).",
+      );
     }
     const now = this.clock.now();
     const secret = isPublic ? undefined : randomToken();

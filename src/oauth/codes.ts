@@ -64,6 +64,8 @@ export class AuthorizationCodes {
   async recordIssued(key: string, data: CodeData): Promise<void> {
     const record = await this.records.find(key);
     if (record === undefined) return;
-    await this.records.update(key, data, { ttlMs: Math.max(1, record.expiresAt - this.clock.now()) });
+    await this.records.update(key, data, {
+      ttlMs: Math.max(1, record.expiresAt - this.clock.now()),
+    });
   }
 }

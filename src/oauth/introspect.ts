@@ -28,7 +28,9 @@ export type IntrospectionResponse =
       fgp?: string;
     };
 
-export const INACTIVE: IntrospectionResponse = Object.freeze({ active: false }) as IntrospectionResponse;
+export const INACTIVE: IntrospectionResponse = Object.freeze({
+  active: false,
+}) as IntrospectionResponse;
 
 export interface IntrospectionDeps {
   clients: Clients;
@@ -62,7 +64,10 @@ export class Introspection {
     });
   }
 
-  async handle(authorization: string | undefined, params: FormParams): Promise<IntrospectionResponse> {
+  async handle(
+    authorization: string | undefined,
+    params: FormParams,
+  ): Promise<IntrospectionResponse> {
     const client = await authenticateClient(this.deps.clients, authorization, params);
     if (!client.introspect) {
       throw new TesseraError("invalid_client", "This client may not introspect tokens.", {
@@ -71,7 +76,9 @@ export class Introspection {
     }
     const token = params.token;
     if (token === undefined) {
-      throw new TesseraError("invalid_request", "Missing token.", { oauthError: "invalid_request" });
+      throw new TesseraError("invalid_request", "Missing token.", {
+        oauthError: "invalid_request",
+      });
     }
     const state = await this.fishing.check(client.id);
     if (state.limited) {
@@ -108,14 +115,20 @@ export class Introspection {
     }
     const refresh = await this.deps.refresh.lookup(token);
     if (refresh !== undefined) {
-      if (refresh.family.clientId !== clientId || !this.deps.refresh.isActive(refresh)) return INACTIVE;
+      if (refresh.family.clientId !== clientId || !this.deps.refresh.isActive(refresh))
+        return INACTIVE;
       const f = refresh.family;
       const client = await this.deps.clients.find(f.clientId);
       const out: IntrospectionResponse = {
         active: true,
         client_id: f.clientId,
         sub: f.userId,
-        aud: client === undefined ? [] : client.audience.length === 1 ? (client.audience[0] as string) : client.audience,
+        aud:
+          client === undefined
+            ? []
+            : client.audience.length === 1
+              ? (client.audience[0] as string)
+              : client.audience,
         iss: this.deps.issuer,
         exp: Math.floor(refresh.token.expiresAt / 1000),
         iat: Math.floor(refresh.token.createdAt / 1000),
@@ -127,7 +140,8 @@ export class Introspection {
     const claims = verifyOwnToken(token, this.deps.keys.jwks(), this.keyCache);
     if (claims === undefined || claims.iss !== this.deps.issuer) return INACTIVE;
     const now = this.deps.clock.now() / 1000;
-    if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss))) return INACTIVE;
+    if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss)))
+      return INACTIVE;
     const out: IntrospectionResponse = {
       active: true,
       client_id: claims.client_id,

@@ -53,7 +53,8 @@ export function grantScope(allowed: readonly string[], requested: string | undef
   if (requested === undefined) return [...allowed];
   const scope = parseScope(requested);
   for (const s of scope) {
-    if (!allowed.includes(s)) throw oauth("invalid_scope", "The requested scope exceeds what was granted.");
+    if (!allowed.includes(s))
+      throw oauth("invalid_scope", "The requested scope exceeds what was granted.");
   }
   return scope;
 }
@@ -81,7 +82,8 @@ export async function tokenEndpoint(
 }
 
 function requireGrant(client: ClientRecord, grant: ClientRecord["grants"][number]): void {
-  if (!client.grants.includes(grant)) throw oauth("unauthorized_client", `This client may not use ${grant}.`);
+  if (!client.grants.includes(grant))
+    throw oauth("unauthorized_client", `This client may not use ${grant}.`);
 }
 
 function respond(
@@ -89,11 +91,16 @@ function respond(
   scope: string[],
   extra: { refreshToken?: string; fingerprint?: string } = {},
 ): TokenResult {
-  const body: TokenResponse = { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn };
+  const body: TokenResponse = {
+    access_token: access.token,
+    token_type: "Bearer",
+    expires_in: access.expiresIn,
+  };
   if (scope.length > 0) body.scope = scope.join(" ");
   if (extra.refreshToken !== undefined) body.refresh_token = extra.refreshToken;
   const result: TokenResult = { body };
-  if (extra.fingerprint !== undefined) result.fingerprint = { value: extra.fingerprint, maxAge: access.expiresIn };
+  if (extra.fingerprint !== undefined)
+    result.fingerprint = { value: extra.fingerprint, maxAge: access.expiresIn };
   return result;
 }
 
@@ -104,7 +111,11 @@ function fingerprintFor(client: ClientRecord): { value: string; hash: string } |
   return { value, hash: sha256(value) };
 }
 
-async function clientCredentials(deps: TokenEndpointDeps, client: ClientRecord, params: FormParams) {
+async function clientCredentials(
+  deps: TokenEndpointDeps,
+  client: ClientRecord,
+  params: FormParams,
+) {
   requireGrant(client, "client_credentials");
   const scope = grantScope(client.scopes, params.scope);
   const fgp = fingerprintFor(client);
@@ -118,12 +129,17 @@ async function clientCredentials(deps: TokenEndpointDeps, client: ClientRecord, 
 }
 
 /** RFC 6749 §4.1.3 with RFC 7636 PKCE (S256). */
-async function authorizationCode(deps: TokenEndpointDeps, client: ClientRecord, params: FormParams) {
+async function authorizationCode(
+  deps: TokenEndpointDeps,
+  client: ClientRecord,
+  params: FormParams,
+) {
   requireGrant(client, "authorization_code");
   const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
   if (code === undefined) throw oauth("invalid_request", "Missing code.");
   if (redirectUri === undefined) throw oauth("invalid_request", "Missing redirect_uri.");
-  if (verifier === undefined) throw oauth("invalid_request", "Missing code_verifier (PKCE is required).");
+  if (verifier === undefined)
+    throw oauth("invalid_request", "Missing code_verifier (PKCE is required).");
   if (!CODE_VERIFIER.test(verifier)) throw oauth("invalid_request", "Malformed code_verifier.");
 
   const redemption = await deps.codes.redeem(code);
@@ -132,12 +148,16 @@ async function authorizationCode(deps: TokenEndpointDeps, client: ClientRecord, 
     await revokeIssuedFromCode(deps, redemption.data);
     throw oauth("invalid_grant", "The authorization code was already used.");
   }
-  if (redemption.kind === "invalid") throw oauth("invalid_grant", "Invalid or expired authorization code.");
+  if (redemption.kind === "invalid")
+    throw oauth("invalid_grant", "Invalid or expired authorization code.");
   const data = redemption.data;
-  if (data.clientId !== client.id) throw oauth("invalid_grant", "The code was issued to another client.");
-  if (data.redirectUri !== redirectUri) throw oauth("invalid_grant", "redirect_uri does not match the authorization request.");
+  if (data.clientId !== client.id)
+    throw oauth("invalid_grant", "The code was issued to another client.");
+  if (data.redirectUri !== redirectUri)
+    throw oauth("invalid_grant", "redirect_uri does not match the authorization request.");
   const challenge = createHash("sha256").update(verifier, "ascii").digest("base64url");
-  if (!safeEqual(challenge, data.codeChallenge)) throw oauth("invalid_grant", "PKCE verification failed.");
+  if (!safeEqual(challenge, data.codeChallenge))
+    throw oauth("invalid_grant", "PKCE verification failed.");
   const user = await deps.users.findUserById(data.userId);
   if (user === undefined || user.disabled || data.authTime < user.sessionsValidAfter) {
     throw oauth("invalid_grant", "The authorization is no longer valid.");
@@ -191,7 +211,8 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
     throw oauth("invalid_grant", "The authorization is no longer valid.");
   }
   const outcome = await deps.refresh.rotate(presented);
-  if (outcome.kind === "reused") throw oauth("invalid_grant", "Refresh token reuse detected; the grant is revoked.");
+  if (outcome.kind === "reused")
+    throw oauth("invalid_grant", "Refresh token reuse detected; the grant is revoked.");
   if (outcome.kind === "invalid") throw oauth("invalid_grant", "Invalid or expired refresh token.");
   const fgp = fingerprintFor(client);
   const access = await deps.access.issue({

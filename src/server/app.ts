@@ -9,6 +9,7 @@ import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
 import { createLogger } from "./logger.js";
+import { authorizeRoutes } from "./routes/authorize.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
 import { loginRoutes } from "./routes/login.js";
@@ -72,6 +73,7 @@ export async function buildServer(
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
   wellKnownRoutes(app, tessera);
+  await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));
   return app;

@@ -1,7 +1,12 @@
 import type { Clock } from "../clock.js";
 import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
 import type { SigningKeys } from "../keys/keys.js";
-import type { ClientRecord, Collection, EphemeralStore, FamilyAccessToken } from "../store/types.js";
+import type {
+  ClientRecord,
+  Collection,
+  EphemeralStore,
+  FamilyAccessToken,
+} from "../store/types.js";
 import { issueAccessToken } from "./jwt/issue.js";
 
 /** What an opaque access token stands for, stored under its SHA-256. */

@@ -47,7 +47,11 @@ export class RefreshTokens {
   ) {}
 
   /** A new family for a user's authorization; returns its first token. */
-  async start(client: ClientRecord, userId: string, scope: string[]): Promise<{ token: string; family: RefreshFamily }> {
+  async start(
+    client: ClientRecord,
+    userId: string,
+    scope: string[],
+  ): Promise<{ token: string; family: RefreshFamily }> {
     const now = this.clock.now();
     const family: RefreshFamily = {
       id: randomId(),
@@ -63,7 +67,9 @@ export class RefreshTokens {
   }
 
   /** The token's family when the token is live (for introspection and revocation). */
-  async lookup(token: string): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
+  async lookup(
+    token: string,
+  ): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
     if (!isTokenShaped(token)) return undefined;
     return this.store.findToken(sha256(token));
   }

@@ -98,9 +98,16 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   const keyCache = new Map<string, KeyObject>();
 
   app.post("/oauth/token", async (request, reply) => {
-    const result = await tokenEndpoint(tokenDeps, request.headers.authorization, formParams(request));
+    const result = await tokenEndpoint(
+      tokenDeps,
+      request.headers.authorization,
+      formParams(request),
+    );
     if (result.fingerprint !== undefined) {
-      reply.header("set-cookie", fingerprintCookie(result.fingerprint.value, result.fingerprint.maxAge));
+      reply.header(
+        "set-cookie",
+        fingerprintCookie(result.fingerprint.value, result.fingerprint.maxAge),
+      );
     }
     return result.body;
   });
@@ -110,7 +117,12 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   });
 
   app.post("/oauth/revoke", async (request, reply) => {
-    await revocationEndpoint(revokeDeps, keyCache, request.headers.authorization, formParams(request));
+    await revocationEndpoint(
+      revokeDeps,
+      keyCache,
+      request.headers.authorization,
+      formParams(request),
+    );
     return reply.code(200).send();
   });
 }

@@ -19,7 +19,11 @@ export function metadata(issuer: string) {
     // "none": public clients (PKCE) at the token and revocation endpoints.
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    revocation_endpoint_auth_methods_supported: [
+      "client_secret_basic",
+      "client_secret_post",
+      "none",
+    ],
     // RFC 9207: the authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,
     // Algorithms access tokens are signed with (RFC 9068 verifiers read this).

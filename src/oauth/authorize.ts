@@ -1,0 +1,316 @@
+import type { Clients } from "../clients/clients.js";
+import { parseScope } from "../clients/clients.js";
+import type { Clock } from "../clock.js";
+import { isTokenShaped, randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import { isTesseraError } from "../errors.js";
+import type { ClientRecord, Collection, ConsentRecord, ConsentStore } from "../store/types.js";
+import type { AuthorizationCodes } from "./codes.js";
+
+/** A pending consent question lives this long. */
+export const INTERACTION_TTL_MS = 10 * 60_000;
+/** `state` is echoed to the client: bounded so a redirect stays a sane size. */
+export const MAX_STATE_LENGTH = 1024;
+/** An S256 challenge is BASE64URL(SHA-256(verifier)): exactly 43 characters. */
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** The parameters of RFC 6749 §4.1.1 and RFC 7636 §4.3 that this endpoint reads. */
+const PARAMS = [
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "scope",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+] as const;
+
+/** A valid authorization request, as stored while the user is asked. */
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  /** Echoed verbatim; absent when the client sent none. */
+  state?: string;
+  codeChallenge: string;
+  scope: string[];
+}
+
+/**
+ * An error about the client or the redirect URI: the redirect URI cannot be trusted, so
+ * the error is shown to the user and never sent anywhere (no open redirect).
+ */
+export interface ShownError {
+  kind: "show";
+  error: "invalid_request" | "unauthorized_client" | "interaction_invalid";
+  description: string;
+}
+
+/** Where to send the browser: the client's redirect URI with a code or an error. */
+export interface RedirectTo {
+  kind: "redirect";
+  location: string;
+}
+
+export type Validation =
+  | { kind: "ok"; client: ClientRecord; request: AuthorizationRequest }
+  | ShownError
+  | RedirectTo;
+
+/** What happens once the user is known. */
+export type Continuation =
+  | RedirectTo
+  /** Ask the user: render the consent page with this single-use interaction id. */
+  | { kind: "consent"; interactionId: string; client: ClientRecord; request: AuthorizationRequest };
+
+/** The signed-in user, as far as the authorization endpoint cares. */
+export interface Subject {
+  userId: string;
+  /** The session's store key: an interaction is bound to the session that saw the page. */
+  sessionKey: string;
+  /** When the user authenticated (epoch ms). */
+  authTime: number;
+}
+
+interface InteractionData {
+  sessionKey: string;
+  userId: string;
+  request: AuthorizationRequest;
+}
+
+export interface AuthorizeDeps {
+  clients: Pick<Clients, "find">;
+  consents: ConsentStore;
+  codes: Pick<AuthorizationCodes, "issue">;
+  interactions: Collection<InteractionData>;
+  clock: Clock;
+  /** RFC 9207 `iss`, added to every authorization response. */
+  issuer: string;
+}
+
+/**
+ * Appends parameters to a redirect URI, leaving the registered URI (and its query)
+ * exactly as it is (RFC 6749 §3.1.2: the query component must be retained).
+ */
+export function appendQuery(uri: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) query.append(k, v);
+  const separator = !uri.includes("?") ? "?" : uri.endsWith("?") || uri.endsWith("&") ? "" : "&";
+  return `${uri}${separator}${query.toString()}`;
+}
+
+function show(error: ShownError["error"], description: string): ShownError {
+  return { kind: "show", error, description };
+}
+
+/**
+ * The client and the redirect URI, checked before anything else: until both are known
+ * good, no error may be redirected. Exact string comparison against the registered
+ * URIs (RFC 9700 §4.1.3): no normalisation, no prefix or pattern matching.
+ */
+function checkClient(
+  client: ClientRecord | undefined,
+  redirectUri: string | undefined,
+): ShownError | undefined {
+  if (client === undefined) return show("invalid_request", "Unknown client.");
+  if (redirectUri === undefined) return show("invalid_request", "Missing redirect_uri.");
+  if (!client.redirectUris.includes(redirectUri)) {
+    return show("invalid_request", "The redirect_uri is not registered for this client.");
+  }
+  if (!client.grants.includes("authorization_code")) {
+    return show("unauthorized_client", "This client may not use the authorization code flow.");
+  }
+  return undefined;
+}
+
+/**
+ * The authorization endpoint's domain (RFC 6749 §4.1, RFC 7636, RFC 9700, RFC 9207):
+ * validates requests, decides whether the user must be asked, keeps the pending
+ * question server-side, remembers consent and issues codes. No HTTP here.
+ */
+export class AuthorizationEndpoint {
+  constructor(private readonly deps: AuthorizeDeps) {}
+
+  /** Redirect to the client with `error` (RFC 6749 §4.1.2.1) and `state`, `iss`. */
+  errorRedirect(
+    redirectUri: string,
+    state: string | undefined,
+    error: string,
+    description: string,
+  ): RedirectTo {
+    return {
+      kind: "redirect",
+      location: appendQuery(redirectUri, {
+        error,
+        error_description: description,
+        state,
+        iss: this.deps.issuer,
+      }),
+    };
+  }
+
+  /**
+   * Validates the query of GET /oauth/authorize. `params` are the parsed query values:
+   * strings, or arrays when a parameter was repeated. Empty values count as absent
+   * (RFC 6749 §3.1); unknown parameters are ignored.
+   */
+  async validate(params: Readonly<Record<string, unknown>>): Promise<Validation> {
+    const p: Partial<Record<(typeof PARAMS)[number], string>> = {};
+    for (const name of PARAMS) {
+      const v = Object.hasOwn(params, name) ? params[name] : undefined;
+      if (v === undefined || v === "") continue;
+      // Repeated (RFC 6749 §3.1): which client_id or redirect_uri was meant is unknowable.
+      if (typeof v !== "string") return show("invalid_request", `Parameter ${name} is repeated.`);
+      p[name] = v;
+    }
+    if (p.client_id === undefined) return show("invalid_request", "Missing client_id.");
+    const client = p.client_id.length > 128 ? undefined : await this.deps.clients.find(p.client_id);
+    const bad = checkClient(client, p.redirect_uri);
+    if (bad !== undefined || client === undefined || p.redirect_uri === undefined) {
+      return bad ?? show("invalid_request", "Invalid client.");
+    }
+    const redirectUri = p.redirect_uri;
+    const state = p.state;
+    if (state !== undefined && state.length > MAX_STATE_LENGTH) {
+      return this.errorRedirect(redirectUri, undefined, "invalid_request", "state is too long.");
+    }
+    const fail = (error: string, description: string) =>
+      this.errorRedirect(redirectUri, state, error, description);
+
+    if (p.response_type === undefined) return fail("invalid_request", "Missing response_type.");
+    if (p.response_type !== "code") {
+      return fail("unsupported_response_type", "Only response_type=code is supported.");
+    }
+    // PKCE is required of every client, S256 only (RFC 9700 §2.1.1, RFC 7636 §4.4.1).
+    if (p.code_challenge === undefined) {
+      return fail("invalid_request", "PKCE is required: missing code_challenge.");
+    }
+    if (p.code_challenge_method !== "S256") {
+      return fail("invalid_request", "code_challenge_method must be S256.");
+    }
+    if (!S256_CHALLENGE.test(p.code_challenge)) {
+      return fail("invalid_request", "code_challenge must be 43 base64url characters.");
+    }
+    let scope: string[];
+    try {
+      scope = p.scope === undefined ? [...client.scopes] : parseScope(p.scope);
+    } catch (err) {
+      if (isTesseraError(err)) return fail("invalid_scope", "Malformed scope.");
+      throw err;
+    }
+    if (scope.some((s) => !client.scopes.includes(s))) {
+      return fail("invalid_scope", "The requested scope exceeds the client's.");
+    }
+    const request: AuthorizationRequest = {
+      clientId: client.id,
+      redirectUri,
+      codeChallenge: p.code_challenge,
+      scope,
+    };
+    if (state !== undefined) request.state = state;
+    return { kind: "ok", client, request };
+  }
+
+  /**
+   * The user is known: first-party clients and remembered consent that covers the
+   * request get a code at once; otherwise a pending interaction is stored (hashed,
+   * bound to the session, single use) and the user must be asked.
+   */
+  async proceed(
+    subject: Subject,
+    client: ClientRecord,
+    request: AuthorizationRequest,
+  ): Promise<Continuation> {
+    if (!client.firstParty) {
+      const consent = await this.deps.consents.findConsent(subject.userId, client.id);
+      if (!covers(consent, request.scope)) {
+        const interactionId = randomToken();
+        await this.deps.interactions.upsert(
+          sha256(interactionId),
+          { sessionKey: subject.sessionKey, userId: subject.userId, request },
+          { ttlMs: INTERACTION_TTL_MS, userId: subject.userId },
+        );
+        return { kind: "consent", interactionId, client, request };
+      }
+    }
+    return this.issue(subject, request);
+  }
+
+  /**
+   * The user's answer to the consent page. The interaction must exist, belong to the
+   * same session, and not have been answered before (consumed atomically). Approval is
+   * remembered per (user, client), as the union with what was granted before.
+   */
+  async decide(
+    subject: Subject,
+    interactionId: string,
+    approve: boolean,
+  ): Promise<RedirectTo | ShownError> {
+    const gone = show("interaction_invalid", "This request expired or was already answered.");
+    if (!isTokenShaped(interactionId)) return gone;
+    const key = sha256(interactionId);
+    const found = await this.deps.interactions.find(key);
+    // Checked before consuming, so another session cannot burn the user's interaction.
+    if (found === undefined || !safeEqual(found.value.sessionKey, subject.sessionKey)) return gone;
+    const record = await this.deps.interactions.consume(key);
+    if (record === undefined || record.consumedAt !== undefined) return gone;
+    const { request } = record.value;
+    // The client may have changed in the meantime: check it again before redirecting.
+    const client = await this.deps.clients.find(request.clientId);
+    const bad = checkClient(client, request.redirectUri);
+    if (bad !== undefined || client === undefined) return bad ?? gone;
+    if (!approve) {
+      return this.errorRedirect(
+        request.redirectUri,
+        request.state,
+        "access_denied",
+        "The user denied the request.",
+      );
+    }
+    if (request.scope.some((s) => !client.scopes.includes(s))) {
+      return this.errorRedirect(
+        request.redirectUri,
+        request.state,
+        "invalid_scope",
+        "The requested scope exceeds the client's.",
+      );
+    }
+    const previous = await this.deps.consents.findConsent(subject.userId, client.id);
+    await this.deps.consents.putConsent({
+      userId: subject.userId,
+      clientId: client.id,
+      scopes: [...new Set([...(previous?.scopes ?? []), ...request.scope])],
+      grantedAt: this.deps.clock.now(),
+    });
+    return this.issue(subject, request);
+  }
+
+  private async issue(subject: Subject, request: AuthorizationRequest): Promise<RedirectTo> {
+    const code = await this.deps.codes.issue({
+      clientId: request.clientId,
+      userId: subject.userId,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      scope: request.scope,
+      authTime: subject.authTime,
+    });
+    return {
+      kind: "redirect",
+      location: appendQuery(request.redirectUri, {
+        code,
+        state: request.state,
+        iss: this.deps.issuer,
+      }),
+    };
+  }
+
+  listConsents(userId: string): Promise<ConsentRecord[]> {
+    return this.deps.consents.listConsents(userId);
+  }
+
+  /** True when a remembered consent was removed. */
+  revokeConsent(userId: string, clientId: string): Promise<boolean> {
+    return this.deps.consents.deleteConsent(userId, clientId);
+  }
+}
+
+function covers(consent: ConsentRecord | undefined, scope: readonly string[]): boolean {
+  return consent !== undefined && scope.every((s) => consent.scopes.includes(s));
+}

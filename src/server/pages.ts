@@ -1,0 +1,109 @@
+/**
+ * The few HTML pages Tessera serves. No script and no style at all, so they work under
+ * the global CSP (`default-src 'none'; form-action 'self'; frame-ancestors 'none'`).
+ * Every dynamic value goes through `escapeHtml`.
+ */
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+}
+
+/** A whole page around `body` (already HTML); `head` adds trusted markup to <head>. */
+export function page(body: string, options: { title?: string; head?: string } = {}): string {
+  const title = options.title === undefined ? "Tessera" : `${escapeHtml(options.title)} · Tessera`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="referrer" content="no-referrer">${options.head ?? ""}
+<title>${title}</title></head>
+<body><main><h1>Tessera</h1>
+${body}
+</main></body></html>
+`;
+}
+
+/**
+ * The sign-in form. It posts to /login (same origin); `returnTo` (an authorization
+ * request's path and query) brings the browser back there after a successful sign-in.
+ */
+export function loginForm(options: { returnTo?: string; error?: string } = {}): string {
+  const error =
+    options.error === undefined
+      ? ""
+      : `<p role="alert"><strong>${escapeHtml(options.error)}</strong></p>\n`;
+  const returnTo =
+    options.returnTo === undefined
+      ? ""
+      : `\n<input type="hidden" name="return_to" value="${escapeHtml(options.returnTo)}">`;
+  return `${error}<form method="post" action="/login">${returnTo}
+<p><label>Username <input name="username" autocomplete="username" required></label></p>
+<p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
+<p><label><input name="remember" type="checkbox" value="true"> Remember me</label></p>
+<p><button type="submit">Sign in</button></p>
+</form>`;
+}
+
+/** The sign-in page shown by the authorization endpoint when nobody is signed in. */
+export function authorizeLoginPage(options: {
+  clientId: string;
+  returnTo: string;
+  error?: string;
+}): string {
+  const form: { returnTo: string; error?: string } = { returnTo: options.returnTo };
+  if (options.error !== undefined) form.error = options.error;
+  return page(
+    `<p>Sign in to continue to <strong>${escapeHtml(options.clientId)}</strong>.</p>
+${loginForm(form)}`,
+    { title: "Sign in" },
+  );
+}
+
+/**
+ * Bounce page for a cross-site navigation that arrived without the (SameSite=Strict)
+ * session cookie: a same-origin refresh to the same URL, which the browser sends with
+ * the cookie. No script needed; the link is the fallback.
+ */
+export function sameSiteBouncePage(url: string): string {
+  const u = escapeHtml(url);
+  return page(`<p><a href="${u}">Continue</a></p>`, {
+    title: "Continue",
+    head: `\n<meta http-equiv="refresh" content="0;url=${u}">`,
+  });
+}
+
+/** The consent question: who asks, for what, and two buttons. */
+export function consentPage(options: {
+  username: string;
+  clientId: string;
+  scopes: readonly string[];
+  interactionId: string;
+}): string {
+  const scopes =
+    options.scopes.length === 0
+      ? "<p>No specific permissions (it will only know who you are).</p>"
+      : `<p>It asks for:</p>\n<ul>\n${options.scopes
+          .map((s) => `<li><code>${escapeHtml(s)}</code></li>`)
+          .join("\n")}\n</ul>`;
+  return page(
+    `<p>Signed in as <strong>${escapeHtml(options.username)}</strong>.</p>
+<p>The application <strong>${escapeHtml(options.clientId)}</strong> wants to access your account.</p>
+${scopes}
+<form method="post" action="/oauth/authorize/decision">
+<input type="hidden" name="interaction" value="${escapeHtml(options.interactionId)}">
+<p><button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="deny">Deny</button></p>
+</form>`,
+    { title: "Authorize" },
+  );
+}
+
+/** An error shown to the user (never redirected). */
+export function errorPage(title: string, message: string, code?: string): string {
+  const detail = code === undefined ? "" : `\n<p>Error: <code>${escapeHtml(code)}</code></p>`;
+  return page(`<h2>${escapeHtml(title)}</h2>\n<p>${escapeHtml(message)}</p>${detail}`, {
+    title,
+  });
+}

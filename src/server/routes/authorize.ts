@@ -1,0 +1,132 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { TesseraError } from "../../errors.js";
+import { AuthorizationEndpoint, type ShownError, type Subject } from "../../oauth/authorize.js";
+import type { ResolvedSession } from "../../sessions/sessions.js";
+import type { Tessera } from "../../tessera.js";
+import type { RouteContext } from "../app.js";
+import { currentSession, requireSession } from "../auth.js";
+import { toTesseraError } from "../errors.js";
+import { bodyObject, requiredString } from "../input.js";
+import { authorizeLoginPage, consentPage, errorPage, sameSiteBouncePage } from "../pages.js";
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
+const subjectOf = (r: ResolvedSession): Subject => ({
+  userId: r.user.id,
+  sessionKey: r.key,
+  authTime: r.session.createdAt,
+});
+
+function html(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type("text/html; charset=utf-8").send(body);
+}
+
+function showError(reply: FastifyReply, e: ShownError): FastifyReply {
+  return html(reply, 400, errorPage("This request cannot be completed", e.description, e.error));
+}
+
+/** Errors of the browser-facing pages are pages too (never JSON, never a redirect). */
+function htmlErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const e = toTesseraError(err);
+  if (e.status >= 500) request.log.error({ err: e.cause ?? e, error: e.code }, "request failed");
+  else request.log.info({ error: e.code, status: e.status }, "request refused");
+  if (e.retryAfter !== undefined) reply.header("retry-after", String(e.retryAfter));
+  html(reply, e.status, errorPage("Something went wrong", e.message, e.code));
+}
+
+/**
+ * GET /oauth/authorize (with its sign-in and consent pages), POST
+ * /oauth/authorize/decision, and the user's remembered consents: GET /consents,
+ * DELETE /consents/:clientId.
+ */
+export async function authorizeRoutes(
+  app: FastifyInstance,
+  tessera: Tessera,
+  ctx: RouteContext,
+): Promise<void> {
+  const endpoint = new AuthorizationEndpoint({
+    clients: tessera.clients,
+    consents: tessera.consents,
+    codes: tessera.codes,
+    interactions: tessera.stores.ephemeral.collection("interaction"),
+    clock: tessera.clock,
+    issuer: tessera.config.issuer,
+  });
+
+  app.get("/consents", async (request, reply) => {
+    const current = await requireSession(tessera, request, reply);
+    const consents = await endpoint.listConsents(current.user.id);
+    return {
+      consents: consents.map((c) => ({
+        clientId: c.clientId,
+        scopes: c.scopes,
+        grantedAt: new Date(c.grantedAt).toISOString(),
+      })),
+    };
+  });
+
+  app.delete<{ Params: { clientId: string } }>("/consents/:clientId", async (request, reply) => {
+    ctx.assertSameOrigin(request);
+    const current = await requireSession(tessera, request, reply);
+    const { clientId } = request.params;
+    const removed =
+      CLIENT_ID.test(clientId) && (await endpoint.revokeConsent(current.user.id, clientId));
+    if (!removed) throw new TesseraError("not_found", "No remembered consent for this client.");
+    request.log.info({ userId: current.user.id, clientId }, "consent revoked");
+    return reply.code(204).send();
+  });
+
+  await app.register(async (pages) => {
+    pages.setErrorHandler(htmlErrorHandler);
+
+    pages.get("/oauth/authorize", async (request, reply) => {
+      const v = await endpoint.validate(request.query as Record<string, unknown>);
+      if (v.kind === "show") return showError(reply, v);
+      if (v.kind === "redirect") return reply.code(303).header("location", v.location).send();
+      const current = await currentSession(tessera, request, reply);
+      if (current === undefined) {
+        // A cross-site navigation does not carry the SameSite=Strict cookie: reload the
+        // same URL from our own origin once, which does, before asking for a password.
+        const site = request.headers["sec-fetch-site"];
+        if (site === "cross-site" || site === "same-site") {
+          return html(reply, 200, sameSiteBouncePage(request.url));
+        }
+        return html(
+          reply,
+          200,
+          authorizeLoginPage({ clientId: v.client.id, returnTo: request.url }),
+        );
+      }
+      const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
+      if (next.kind === "redirect") return reply.code(303).header("location", next.location).send();
+      return html(
+        reply,
+        200,
+        consentPage({
+          username: current.user.username,
+          clientId: next.client.id,
+          scopes: next.request.scope,
+          interactionId: next.interactionId,
+        }),
+      );
+    });
+
+    pages.post("/oauth/authorize/decision", async (request, reply) => {
+      ctx.assertSameOrigin(request);
+      const current = await requireSession(tessera, request, reply);
+      const body = bodyObject(request.body);
+      const interaction = requiredString(body, "interaction", 64);
+      const decision = requiredString(body, "decision", 16);
+      if (decision !== "approve" && decision !== "deny") {
+        throw new TesseraError("invalid_request", "decision must be approve or deny.");
+      }
+      const out = await endpoint.decide(subjectOf(current), interaction, decision === "approve");
+      if (out.kind === "show") return showError(reply, out);
+      request.log.info(
+        { userId: current.user.id, decision },
+        decision === "approve" ? "consent granted" : "consent denied",
+      );
+      return reply.code(303).header("location", out.location).send();
+    });
+  });
+}
