@@ -7,6 +7,8 @@ export const CODE_TTL_MS = 60_000;
 
 /** What an authorization code stands for, stored under SHA-256 of the code. */
 export interface CodeData {
+  /** When the code was issued (epoch ms); set by `issue`. */
+  issuedAt?: number;
   clientId: string;
   userId: string;
   redirectUri: string;
@@ -44,8 +46,13 @@ export class AuthorizationCodes {
 
   async issue(data: CodeData): Promise<string> {
     const code = randomToken();
-    // The record outlives the code's validity so a late replay is still recognised.
-    await this.records.upsert(sha256(code), data, { ttlMs: CODE_TTL_MS * 10, userId: data.userId });
+    // The record outlives the code's validity (60 s) so that a late replay is still
+    // recognised as a replay and revokes what the first exchange issued.
+    await this.records.upsert(
+      sha256(code),
+      { ...data, issuedAt: this.clock.now() },
+      { ttlMs: CODE_TTL_MS * 10, userId: data.userId },
+    );
     return code;
   }
 
@@ -55,8 +62,7 @@ export class AuthorizationCodes {
     const record = await this.records.consume(key);
     if (record === undefined) return { kind: "invalid" };
     if (record.consumedAt !== undefined) return { kind: "reused", data: record.value };
-    const age = this.clock.now() - (record.expiresAt - CODE_TTL_MS * 10);
-    if (age >= CODE_TTL_MS) return { kind: "invalid" };
+    if (this.clock.now() - (record.value.issuedAt ?? 0) >= CODE_TTL_MS) return { kind: "invalid" };
     return { kind: "ok", data: record.value, key };
   }
 
