@@ -113,8 +113,8 @@ export class Clients {
       throw invalid("A public client cannot use client_credentials (it has no secret).");
     }
     const audience = [...new Set(input.audience)];
-    if (tokenFormat === "jwt" && audience.length === 0) {
-      throw invalid("JWT access tokens need an audience (--audience): the API that accepts them.");
+    if (audience.length === 0) {
+      throw invalid("Access tokens need an audience (--audience): the API that accepts them.");
     }
     for (const a of audience) {
       if (a.length === 0 || a.length > 512 || /[\s\p{Cc}]/u.test(a)) {

@@ -229,6 +229,12 @@ export const SETTINGS = {
     max: 1024 * 1024,
     doc: "Largest accepted request body in bytes; larger bodies get 413 body_too_large.",
   },
+  metrics: {
+    type: "enum",
+    default: "loopback",
+    values: ["loopback", "public", "off"],
+    doc: "GET /metrics (Prometheus): only for loopback clients, for anyone, or not at all.",
+  },
   logLevel: {
     type: "enum",
     default: "info",

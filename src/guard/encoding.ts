@@ -54,6 +54,14 @@ export function decodeJsonObject(
   } else {
     bytes = Buffer.from(segment, "base64url");
   }
+  return parseJsonObject(bytes);
+}
+
+/**
+ * The same for raw bytes (an introspection response): valid UTF-8 without BOM, a JSON
+ * object, no repeated member names, no `__proto__`, deep-frozen.
+ */
+export function parseJsonObject(bytes: Buffer): Record<string, unknown> | JsonFailure {
   if (!isUtf8(bytes)) return "malformed";
   // Buffer#toString keeps a BOM as U+FEFF, which JSON.parse refuses: what we want.
   const text = bytes.toString("utf8");

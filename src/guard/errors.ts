@@ -21,6 +21,7 @@ export const REASONS = {
   // 401 invalid_token: shape
   token_too_large: "The access token is too large.",
   malformed: "The access token is not a well-formed compact JWS.",
+  opaque_not_supported: "Opaque access tokens are not accepted here.",
   encrypted_token: "Encrypted tokens (JWE) are not accepted.",
   json_serialization: "JWS JSON serialization is not accepted.",
   missing_signature: "The access token is not signed.",
@@ -45,11 +46,18 @@ export const REASONS = {
   issued_in_future: "The token was issued in the future.",
   sender_constrained: "Sender-constrained tokens (cnf) are not accepted as bearer tokens.",
   revoked: "The token has been revoked.",
+  // 401 invalid_token: opaque tokens (RFC 7662 introspection)
+  inactive: "The token is not active.",
+  wrong_token_type: "The token is not an access token.",
+  // 401 invalid_token: fingerprint binding (OWASP token sidejacking)
+  fingerprint_required: "Fingerprint-bound tokens are not accepted by this resource.",
+  fingerprint_mismatch: "The token's fingerprint cookie is missing or does not match.",
   // 403 insufficient_scope
   insufficient_scope: "The token lacks a required scope.",
   // 503: the guard cannot decide (fails closed)
   jwks_unavailable: "The issuer's signing keys are unavailable.",
   denylist_unavailable: "The revocation list is unavailable.",
+  introspection_unavailable: "The issuer's introspection endpoint is unavailable.",
 } as const;
 
 export type GuardReason = keyof typeof REASONS;
@@ -75,6 +83,7 @@ function codeOf(reason: GuardReason): GuardErrorCode {
       return "insufficient_scope";
     case "jwks_unavailable":
     case "denylist_unavailable":
+    case "introspection_unavailable":
       return "store_unavailable";
     default:
       return "invalid_token";
@@ -90,6 +99,8 @@ export interface GuardErrorOptions {
   scope?: string | undefined;
   /** For logs only: the underlying failure (never a token). */
   cause?: unknown;
+  /** 503 only: seconds before a retry may succeed (default 1). */
+  retryAfter?: number | undefined;
 }
 
 export class GuardError extends TesseraError {
@@ -108,7 +119,7 @@ export class GuardError extends TesseraError {
       code,
       description,
       code === "store_unavailable"
-        ? { retryAfter: 1, cause: opts.cause }
+        ? { retryAfter: opts.retryAfter ?? 1, cause: opts.cause }
         : { oauthError: code === "unauthenticated" ? undefined : code, cause: opts.cause },
     );
     (this as { name: string }).name = "GuardError";

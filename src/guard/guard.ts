@@ -1,5 +1,7 @@
 /**
- * createGuard: verifies RFC 9068 JWT access tokens locally against the issuer's JWKS.
+ * createGuard: verifies RFC 9068 JWT access tokens locally against the issuer's JWKS,
+ * and, when given `introspection`, Tessera's opaque access tokens by RFC 7662
+ * introspection (no cache: every verify asks the issuer).
  *
  * The order of work on a fresh token, cheapest refusals first, and nothing decoded
  * before the token's size and alphabet are known to be sane:
@@ -11,9 +13,13 @@
  *   5. the key is ours (from the JWKS) and its own algorithm equals the header's;
  *   6. signature of the exact length, r and s non-zero, one synchronous crypto.verify;
  *   7. only then the payload: strict JSON object, claims checked, principal built;
- *   8. the denylist, keyed on (jti, iss).
+ *   8. the fingerprint cookie, if the token is bound to one (cache hits included);
+ *   9. the denylist, keyed on (jti, iss).
+ * An opaque token (exactly the shape of Tessera's: 43 canonical base64url characters, no
+ * dots) leaves at step 2 for introspection; its answer goes through the same claim checks
+ * (plus token_type Bearer) and the same fingerprint check.
  */
-import { verify as cryptoVerify } from "node:crypto";
+import { createHash, verify as cryptoVerify, timingSafeEqual } from "node:crypto";
 import type { Algorithm } from "./algorithms.js";
 import { GenerationalCache } from "./cache.js";
 import {
@@ -27,10 +33,14 @@ import {
 } from "./credential.js";
 import { COMPACT_JWS, decodeJsonObject, isCanonicalBase64url } from "./encoding.js";
 import { GuardError, type GuardReason } from "./errors.js";
+import { IntrospectionUnavailable, Introspector } from "./introspection.js";
 import { type KeyRecord, KeyStore } from "./jwks.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 
-/** The claims of a verified access token (RFC 9068 §2.2), deep-frozen. */
+/**
+ * The claims of a verified access token (RFC 9068 §2.2), deep-frozen. For an opaque
+ * token: the introspection answer (RFC 7662 §2.2), with `active` and `token_type`.
+ */
 export interface AccessTokenClaims {
   readonly iss: string;
   readonly sub: string;
@@ -51,7 +61,8 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** When the credential expires, in ms since the epoch. */
   readonly expiresAt: number;
-  readonly credential: "jwt";
+  /** "jwt": verified locally; "opaque": introspected at the issuer. */
+  readonly credential: "jwt" | "opaque";
   readonly claims: AccessTokenClaims;
 }
 
@@ -68,6 +79,11 @@ export interface Guard {
   ready(): Promise<void>;
   /** Drops every cached verified token. */
   clearCache(): void;
+  /**
+   * Closes the introspection connections, for a clean shutdown: introspections in flight
+   * fail closed (503). The guard stays usable; a later verify opens a new connection.
+   */
+  close(): void;
   /** For health checks and tests. */
   stats(): GuardStats;
   readonly issuer: string;
@@ -78,6 +94,8 @@ export interface GuardStats {
   kids: string[];
   jwksFetches: number;
   jwksLoaded: boolean;
+  /** Introspection requests started. */
+  introspections: number;
 }
 
 /** Dates above this (9999-12-31T23:59:59Z) are nonsense, not "far future". */
@@ -91,6 +109,10 @@ const JWKS_MAX_BYTES = 64 * 1024;
 const FORBIDDEN_HEADERS = ["jwk", "jku", "x5u", "x5c", "b64", "zip", "enc", "cty"] as const;
 const ZERO_ECDSA = "The token's ECDSA signature has a zero r or s.";
 const EMPTY_SCOPES: readonly string[] = Object.freeze([]);
+/** Tessera's opaque tokens and fingerprint hashes: 256 bits, unpadded base64url. */
+const B64URL_256 = /^[A-Za-z0-9_-]{43}$/;
+/** A fingerprint cookie value longer than this is not one of Tessera's (43 characters). */
+const MAX_FINGERPRINT_CHARS = 512;
 
 interface Header {
   readonly alg: Algorithm;
@@ -104,9 +126,12 @@ class CacheEntry {
     readonly expiresBefore: number,
     /** ms: refused before this instant (nbf - leeway), -Infinity without nbf. */
     readonly notBefore: number,
-    readonly key: KeyRecord,
+    /** The signing key (JWT); undefined for an introspected token (never cached). */
+    readonly key: KeyRecord | undefined,
     readonly jti: string,
     readonly iss: string,
+    /** SHA-256 of the fingerprint cookie the token is bound to (`fgp`), 32 bytes. */
+    readonly fgp: Buffer | undefined,
   ) {}
 }
 
@@ -116,6 +141,11 @@ function noop(): void {}
 function splitScope(scope: string): string[] {
   const parts = scope.split(" ");
   return parts.includes("") ? parts.filter((s) => s !== "") : parts;
+}
+
+/** Exactly Tessera's 256-bit token shape, canonical (the two spare bits zero). */
+function is256BitToken(s: string): boolean {
+  return s.length === 43 && B64URL_256.test(s) && isCanonicalBase64url(s, 0, 43);
 }
 
 function isZero(buf: Buffer, start: number, end: number): boolean {
@@ -128,6 +158,11 @@ export function createGuard(options: GuardOptions): Guard {
   const { issuer, realm, audiences, algorithms, toleranceMs, maxTokenLength, clock, denylist } =
     opts;
   const cookieName = opts.cookieName;
+  const fingerprintCookie = opts.fingerprintCookie;
+  const introspector =
+    opts.introspection === undefined
+      ? undefined
+      : new Introspector(opts.introspection, opts.fetchInjected ? opts.fetch : undefined);
   const maxAuthorizationLength = maxTokenLength + 7;
   const keyStore = new KeyStore({
     source: opts.jwks,
@@ -150,8 +185,13 @@ export function createGuard(options: GuardOptions): Guard {
   // per token keeps the hot path from churning memory (and the CPU caches crypto uses).
   const scratch = Buffer.allocUnsafeSlow(maxTokenLength + 16);
 
-  function fail(reason: GuardReason, description?: string, cause?: unknown): GuardError {
-    return new GuardError(reason, { realm, description, cause });
+  function fail(
+    reason: GuardReason,
+    description?: string,
+    cause?: unknown,
+    retryAfter?: number,
+  ): GuardError {
+    return new GuardError(reason, { realm, description, cause, retryAfter });
   }
 
   // ---- 1. the credential -------------------------------------------------------------
@@ -187,9 +227,9 @@ export function createGuard(options: GuardOptions): Guard {
     if (token === undefined) throw fail("missing_token");
     if (token.length > maxTokenLength) throw fail("token_too_large");
 
-    const now = clock.now();
-    // A NaN clock would make every time comparison false, i.e. accept expired tokens.
-    if (!Number.isFinite(now)) throw new TypeError("guard: clock.now() must return finite ms");
+    if (token.length === 43 && is256BitToken(token)) return opaque(token, input.cookie, sync);
+
+    const now = clockNow();
     if (remote) keyStore.maybeRefreshStale(now);
 
     // ---- 2. seen before ----------------------------------------------------------------
@@ -200,15 +240,44 @@ export function createGuard(options: GuardOptions): Guard {
           cache.delete(token);
           throw fail("token_expired");
         }
-        if (!hit.key.active) {
+        if (hit.key !== undefined && !hit.key.active) {
           cache.delete(token);
           throw fail("unknown_kid");
         }
         if (now < hit.notBefore) throw fail("not_yet_valid");
-        return admit(hit, sync);
+        return admit(hit, sync, input.cookie);
       }
     }
-    return fresh(token, fromHeader, now, sync);
+    return fresh(token, fromHeader, now, sync, input.cookie);
+  }
+
+  function clockNow(): number {
+    const now = clock.now();
+    // A NaN clock would make every time comparison false, i.e. accept expired tokens.
+    if (!Number.isFinite(now)) throw new TypeError("guard: clock.now() must return finite ms");
+    return now;
+  }
+
+  // ---- opaque tokens: RFC 7662 introspection -------------------------------------------
+
+  function opaque(token: string, cookie: unknown, sync: boolean): Promise<Principal> {
+    if (introspector === undefined) throw fail("opaque_not_supported");
+    if (sync) {
+      throw fail("opaque_not_supported", "Opaque access tokens cannot be verified synchronously.");
+    }
+    return introspector.introspect(token).then(
+      (answer) => {
+        if (answer === false) throw fail("inactive");
+        const entry = checkClaims(answer, undefined, clockNow(), "opaque");
+        if (entry.fgp !== undefined) checkFingerprint(entry.fgp, cookie);
+        return entry.principal;
+      },
+      (err: unknown) => {
+        // Fail closed: whatever went wrong, the token is not accepted.
+        const retryAfter = err instanceof IntrospectionUnavailable ? err.retryAfter : undefined;
+        throw fail("introspection_unavailable", undefined, err, retryAfter);
+      },
+    );
   }
 
   // ---- 3–5. shape, header, key ---------------------------------------------------------
@@ -218,6 +287,7 @@ export function createGuard(options: GuardOptions): Guard {
     fromHeader: boolean,
     now: number,
     sync: boolean,
+    cookie: unknown,
   ): Principal | Promise<Principal> {
     if (!COMPACT_JWS.test(token)) throw fail(classifyBadToken(token, fromHeader));
     const d1 = token.indexOf(".");
@@ -240,8 +310,8 @@ export function createGuard(options: GuardOptions): Guard {
     const known = header !== undefined;
     if (header === undefined) header = parseHeader(headerSegment);
     const key = keyStore.keys.get(header.kid);
-    if (key === undefined) return unknownKid(token, d1, d2, header, sync);
-    const principal = withKey(token, d1, d2, header, key, now, sync);
+    if (key === undefined) return unknownKid(token, d1, d2, header, sync, cookie);
+    const principal = withKey(token, d1, d2, header, key, now, sync, cookie);
     // Remember headers only once a signature by a key of ours has been seen under them.
     if (!known) {
       if (headerCache.size >= HEADER_CACHE_SIZE) headerCache.clear();
@@ -305,6 +375,7 @@ export function createGuard(options: GuardOptions): Guard {
     d2: number,
     header: Header,
     sync: boolean,
+    cookie: unknown,
   ): Principal | Promise<Principal> {
     const wasLoaded = keyStore.loaded;
     // Rate-limited and single-flight: random kids cannot make us hammer the issuer.
@@ -321,7 +392,7 @@ export function createGuard(options: GuardOptions): Guard {
           ? fail("unknown_kid")
           : fail("jwks_unavailable", undefined, keyStore.lastError);
       }
-      return withKey(token, d1, d2, header, key, clock.now(), false);
+      return withKey(token, d1, d2, header, key, clock.now(), false, cookie);
     });
   }
 
@@ -335,6 +406,7 @@ export function createGuard(options: GuardOptions): Guard {
     key: KeyRecord,
     now: number,
     sync: boolean,
+    cookie: unknown,
   ): Principal | Promise<Principal> {
     // The key's own algorithm, from the JWKS, must be the header's: never the reverse.
     if (key.alg !== header.alg) throw fail("key_alg_mismatch");
@@ -361,9 +433,9 @@ export function createGuard(options: GuardOptions): Guard {
 
     const claims = decodeJsonObject(token.slice(d1 + 1, d2), scratch);
     if (typeof claims === "string") throw fail(claims);
-    const entry = checkClaims(claims, key, now);
+    const entry = checkClaims(claims, key, now, "jwt");
     if (cache !== undefined) cache.set(token, entry);
-    return admit(entry, sync);
+    return admit(entry, sync, cookie);
   }
 
   function missing(name: string): GuardError {
@@ -386,7 +458,19 @@ export function createGuard(options: GuardOptions): Guard {
     return v;
   }
 
-  function checkClaims(c: Record<string, unknown>, key: KeyRecord, now: number): CacheEntry {
+  function checkClaims(
+    c: Record<string, unknown>,
+    key: KeyRecord | undefined,
+    now: number,
+    credential: "jwt" | "opaque",
+  ): CacheEntry {
+    if (credential === "opaque") {
+      // RFC 7662 token_type: a refresh token's introspection is never an access token.
+      const type = c.token_type;
+      if (type === undefined) throw missing("token_type");
+      if (typeof type !== "string") throw invalid("token_type");
+      if (type.toLowerCase() !== "bearer") throw fail("wrong_token_type");
+    }
     const iss = c.iss;
     if (iss === undefined) throw missing("iss");
     if (typeof iss !== "string") throw invalid("iss");
@@ -415,6 +499,14 @@ export function createGuard(options: GuardOptions): Guard {
     if (scope !== undefined && typeof scope !== "string") throw invalid("scope");
     // A token bound to a key (DPoP, mTLS) must not be accepted as a mere bearer token.
     if (Object.hasOwn(c, "cnf")) throw fail("sender_constrained");
+    // A token bound to a fingerprint cookie must not be accepted without checking it.
+    let fgp: Buffer | undefined;
+    if (Object.hasOwn(c, "fgp")) {
+      if (fingerprintCookie === undefined) throw fail("fingerprint_required");
+      const v = c.fgp;
+      if (typeof v !== "string" || !is256BitToken(v)) throw invalid("fgp");
+      fgp = Buffer.from(v, "base64url");
+    }
 
     const expiresBefore = exp * 1000 + toleranceMs;
     if (now >= expiresBefore) throw fail("token_expired");
@@ -429,15 +521,43 @@ export function createGuard(options: GuardOptions): Guard {
       clientId,
       scopes,
       expiresAt: Math.floor(exp * 1000),
-      credential: "jwt" as const,
-      claims: c as AccessTokenClaims, // deep-frozen by decodeJsonObject
+      credential,
+      claims: c as AccessTokenClaims, // deep-frozen by decodeJsonObject / parseJsonObject
     });
-    return new CacheEntry(principal, expiresBefore, notBefore, key, jti, iss);
+    return new CacheEntry(principal, expiresBefore, notBefore, key, jti, iss, fgp);
   }
 
-  // ---- 8. the denylist ---------------------------------------------------------------
+  // ---- 8. the fingerprint cookie -------------------------------------------------------
 
-  function admit(entry: CacheEntry, sync: boolean): Principal | Promise<Principal> {
+  /**
+   * OWASP token sidejacking: the request must carry exactly one fingerprint cookie whose
+   * SHA-256 is the token's `fgp`. Both sides are 32-byte digests: compared in constant time.
+   */
+  function checkFingerprint(expected: Buffer, cookie: unknown): void {
+    const name = fingerprintCookie as string;
+    if (typeof cookie !== "string" || cookie === "") throw fail("fingerprint_mismatch");
+    const value = findCookie(cookie, name);
+    if (
+      value === undefined ||
+      value === DUPLICATE_COOKIE ||
+      value === "" ||
+      value.length > MAX_FINGERPRINT_CHARS
+    ) {
+      throw fail("fingerprint_mismatch");
+    }
+    const digest = createHash("sha256").update(value, "utf8").digest();
+    if (!timingSafeEqual(digest, expected)) throw fail("fingerprint_mismatch");
+  }
+
+  // ---- 9. the denylist ---------------------------------------------------------------
+
+  function admit(
+    entry: CacheEntry,
+    sync: boolean,
+    cookie: unknown,
+  ): Principal | Promise<Principal> {
+    // Checked on every verify, cache hits included: the cache is keyed on the token only.
+    if (entry.fgp !== undefined) checkFingerprint(entry.fgp, cookie);
     if (denylist === undefined) return entry.principal;
     let answer: boolean | Promise<boolean>;
     try {
@@ -484,11 +604,15 @@ export function createGuard(options: GuardOptions): Guard {
       cache?.clear();
       headerCache.clear();
     },
+    close(): void {
+      introspector?.close();
+    },
     stats: () => ({
       cachedTokens: cache?.size ?? 0,
       kids: [...keyStore.keys.keys()],
       jwksFetches: keyStore.fetches,
       jwksLoaded: keyStore.loaded,
+      introspections: introspector?.requests ?? 0,
     }),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * `tessera/guard`: verify a request's credential in a resource server.
+ * `tessera/guard`: verify a request's credential in a resource server: JWT access tokens
+ * locally, opaque ones by introspection, fingerprint-bound ones against their cookie.
  *
  * Pure: node builtins and Tessera's error and clock types only (no server, no store), so
  * an API can depend on it without pulling in the auth server.
@@ -34,5 +35,10 @@ export {
   type Principal,
 } from "./guard.js";
 export type { FetchLike, Jwks } from "./jwks.js";
-export type { Denylist, GuardOptions } from "./options.js";
+export {
+  DEFAULT_FINGERPRINT_COOKIE,
+  type Denylist,
+  type GuardOptions,
+  type IntrospectionOptions,
+} from "./options.js";
 export { requireScopes } from "./scopes.js";

@@ -157,9 +157,19 @@ export function isJwksShape(value: unknown): value is Jwks {
   );
 }
 
+/**
+ * The part of `fetch` the guard uses: GET for the JWKS; POST with a form body for
+ * introspection (`method` and `body` are set then).
+ */
 export type FetchLike = (
   url: string,
-  init: { signal: AbortSignal; redirect: "error"; headers: Record<string, string> },
+  init: {
+    signal: AbortSignal;
+    redirect: "error";
+    headers: Record<string, string>;
+    method?: "GET" | "POST";
+    body?: string;
+  },
 ) => Promise<Response>;
 
 export interface KeyStoreOptions {
@@ -298,7 +308,7 @@ async function fetchJson(url: string, opts: KeyStoreOptions): Promise<unknown> {
       void res.body?.cancel().catch(() => {});
       throw new Error("JWKS response is too large");
     }
-    const bytes = await readLimited(res, opts.maxBytes);
+    const bytes = await readLimited(res, opts.maxBytes, "JWKS response is too large");
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     return JSON.parse(text);
   } catch (err) {
@@ -309,9 +319,10 @@ async function fetchJson(url: string, opts: KeyStoreOptions): Promise<unknown> {
   }
 }
 
-async function readLimited(res: Response, max: number): Promise<Uint8Array> {
+/** Reads a fetch Response's body, cancelling it (and throwing `tooLarge`) past `max` bytes. */
+export async function readLimited(res: Response, max: number, tooLarge: string): Promise<Buffer> {
   const body = res.body;
-  if (body === null) return new Uint8Array(0);
+  if (body === null) return Buffer.alloc(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -321,7 +332,7 @@ async function readLimited(res: Response, max: number): Promise<Uint8Array> {
     total += value.byteLength;
     if (total > max) {
       await reader.cancel().catch(() => {});
-      throw new Error("JWKS response is too large");
+      throw new Error(tooLarge);
     }
     chunks.push(value);
   }

@@ -10,12 +10,28 @@ import {
   SUPPORTED_ALGORITHMS,
 } from "./algorithms.js";
 import { isQuotedStringSafe } from "./errors.js";
+import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
 export interface Denylist {
   isRevoked(jti: string, iss: string): boolean | Promise<boolean>;
 }
+
+/** How the guard introspects opaque access tokens (RFC 7662). */
+export interface IntrospectionOptions {
+  /** The guard's own client at the issuer, registered with introspection allowed. */
+  clientId: string;
+  /** Its secret (sent as client_secret_basic; never logged, never in an error). */
+  clientSecret: string;
+  /** Default `${issuer}/oauth/introspect`. https only, except loopback hosts. */
+  url?: string | URL;
+  /** ms for the whole exchange. Default 5000. */
+  timeout?: number;
+}
+
+/** The fingerprint cookie Tessera sets for `--fingerprint` clients. */
+export const DEFAULT_FINGERPRINT_COOKIE = "__Host-fgp";
 
 export interface GuardOptions {
   /** The issuer URL; the token's `iss` must equal it exactly. Also the challenge's realm. */
@@ -42,12 +58,24 @@ export interface GuardOptions {
   denylist?: Denylist;
   /** Source of time (ms). Default: the system clock. */
   clock?: Clock;
-  /** Injectable fetch (tests). Default: the global fetch. */
+  /**
+   * Injectable fetch (tests), used for the JWKS and, when given, for introspection.
+   * Default: the global fetch for the JWKS; node:http(s) with a keep-alive agent for
+   * introspection.
+   */
   fetch?: FetchLike;
   /** If set, a JWT may also come in this cookie (never together with an Authorization header). */
   cookieName?: string;
   /** Told about JWKS fetch failures (the previous keys stay in use). */
   onJwksError?: (error: Error) => void;
+  /** Accept opaque access tokens by introspecting them. Without it they are refused. */
+  introspection?: IntrospectionOptions;
+  /**
+   * Check fingerprint-bound tokens (claim / introspection member `fgp`) against the
+   * request's fingerprint cookie: `true` for `__Host-fgp`, or the cookie's name. Off
+   * (default), a token carrying `fgp` is refused (fingerprint_required).
+   */
+  fingerprint?: boolean | string;
 }
 
 export interface ResolvedOptions {
@@ -67,6 +95,11 @@ export interface ResolvedOptions {
   fetch: FetchLike;
   cookieName: string | undefined;
   onJwksError: ((error: Error) => void) | undefined;
+  introspection: IntrospectionConfig | undefined;
+  /** The fingerprint cookie's name, or undefined when the check is off. */
+  fingerprintCookie: string | undefined;
+  /** True when `fetch` was given (introspection then uses it too). */
+  fetchInjected: boolean;
 }
 
 const KNOWN = new Set<string>([
@@ -85,7 +118,11 @@ const KNOWN = new Set<string>([
   "fetch",
   "cookieName",
   "onJwksError",
+  "introspection",
+  "fingerprint",
 ]);
+
+const INTROSPECTION_KNOWN = new Set<string>(["clientId", "clientSecret", "url", "timeout"]);
 
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -104,13 +141,14 @@ function numberOption(
   min: number,
   max: number,
   integer: boolean,
+  label = name,
 ): number {
   const v = o[name];
   if (v === undefined) return dflt;
   if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    fail(name, `must be a finite ${integer ? "integer" : "number"}`);
+    fail(label, `must be a finite ${integer ? "integer" : "number"}`);
   }
-  if (v < min || v > max) fail(name, `must be between ${min} and ${max}`);
+  if (v < min || v > max) fail(label, `must be between ${min} and ${max}`);
   return v;
 }
 
@@ -206,12 +244,27 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     }
   }
 
+  const introspection = resolveIntrospection(o.introspection, issuer);
+
+  const fgp = o.fingerprint;
+  let fingerprintCookie: string | undefined;
+  if (fgp === true) fingerprintCookie = DEFAULT_FINGERPRINT_COOKIE;
+  else if (typeof fgp === "string") {
+    if (!COOKIE_NAME.test(fgp)) fail("fingerprint", "must be true, false or a valid cookie name");
+    fingerprintCookie = fgp;
+  } else if (fgp !== undefined && fgp !== false) {
+    fail("fingerprint", "must be true, false or a valid cookie name");
+  }
+
   const cookieName = o.cookieName;
   if (
     cookieName !== undefined &&
     (typeof cookieName !== "string" || !COOKIE_NAME.test(cookieName))
   ) {
     fail("cookieName", "must be a valid cookie name");
+  }
+  if (cookieName !== undefined && cookieName === fingerprintCookie) {
+    fail("cookieName", "must differ from the fingerprint cookie");
   }
 
   const denylist = o.denylist;
@@ -251,5 +304,47 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     fetch: fetchImpl as FetchLike,
     cookieName: cookieName as string | undefined,
     onJwksError: onJwksError as ((error: Error) => void) | undefined,
+    introspection,
+    fingerprintCookie,
+    fetchInjected: o.fetch !== undefined,
+  };
+}
+
+function resolveIntrospection(value: unknown, issuer: string): IntrospectionConfig | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("introspection", "must be an object { clientId, clientSecret, url?, timeout? }");
+  }
+  const i = value as Record<string, unknown>;
+  for (const key of Object.keys(i)) {
+    if (!INTROSPECTION_KNOWN.has(key))
+      fail(`introspection.${key}`, "is not an introspection option");
+  }
+  const { clientId, clientSecret } = i;
+  // RFC 6749 §2.3.1 / A.1-A.2: visible ASCII and space; no control characters.
+  if (typeof clientId !== "string" || !/^[ -~]+$/.test(clientId)) {
+    fail("introspection.clientId", "must be a non-empty string of printable ASCII");
+  }
+  if (typeof clientSecret !== "string" || !/^[ -~]+$/.test(clientSecret)) {
+    fail("introspection.clientSecret", "must be a non-empty string of printable ASCII");
+  }
+  let url: URL;
+  if (i.url === undefined)
+    url = httpUrl("issuer", `${issuer.replace(/\/+$/, "")}/oauth/introspect`);
+  else if (typeof i.url === "string" || i.url instanceof URL) {
+    url = httpUrl("introspection.url", i.url.toString());
+  } else {
+    fail("introspection.url", "must be a URL (string or URL)");
+  }
+  if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
+    fail(
+      "introspection.url",
+      "must use https (plain http is allowed for loopback hosts only): it carries the client secret and tokens",
+    );
+  }
+  return {
+    url: url.href,
+    authorization: basicAuthorization(clientId, clientSecret),
+    timeoutMs: numberOption(i, "timeout", 5000, 1, 120_000, true, "introspection.timeout"),
   };
 }

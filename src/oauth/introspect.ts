@@ -50,8 +50,8 @@ export interface IntrospectionDeps {
  * `--introspect` may ask. Active: opaque access tokens, JWT access tokens of this issuer
  * (signature, expiry, denylist), and refresh tokens — the latter only for the client that
  * owns them. Everything else gets exactly `{"active":false}`, same status, same body.
- * A client that keeps getting `active:false` is fishing: past the limit it gets 429; a
- * client asking about live tokens is never slowed.
+ * A client that keeps getting `active:false` is fishing: past the limit those answers
+ * become 429; answers about live tokens are never slowed.
  */
 export class Introspection {
   private readonly fishing: Limiter;
@@ -80,15 +80,19 @@ export class Introspection {
         oauthError: "invalid_request",
       });
     }
-    const state = await this.fishing.check(client.id);
+    const answer = await this.lookup(token, client.id);
+    if (answer.active) return answer;
+    // Only inactive answers are counted and, past the limit, replaced by 429. Live tokens
+    // are never slowed — not even for a client that is over its limit, so junk sent to an
+    // API (whose guard introspects whatever it receives) cannot lock out real tokens. A
+    // 429 tells a fisher no more than `active:false` would.
+    const state = await this.fishing.hit(client.id);
     if (state.limited) {
-      throw new TesseraError("rate_limited", "Too many introspections of inactive tokens.", {
+      throw new TesseraError("rate_limited", "Too many introspection requests; retry later.", {
         retryAfter: state.retryAfter,
         oauthError: "rate_limited",
       });
     }
-    const answer = await this.lookup(token, client.id);
-    if (!answer.active) await this.fishing.hit(client.id);
     return answer;
   }
 

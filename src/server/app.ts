@@ -9,6 +9,7 @@ import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
 import { createLogger } from "./logger.js";
+import { metricsRoutes } from "./metrics.js";
 import { authorizeRoutes } from "./routes/authorize.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
@@ -72,6 +73,7 @@ export async function buildServer(
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
+  metricsRoutes(app, config.metrics as "loopback" | "public" | "off");
   wellKnownRoutes(app, tessera);
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.

@@ -29,6 +29,13 @@ describe("createGuard: options are checked once", () => {
       fetch: async () => new Response("{}"),
       cookieName: "__Host-at",
       onJwksError: () => {},
+      introspection: {
+        clientId: "rs",
+        clientSecret: "secret",
+        url: "https://auth.example.test/oauth/introspect",
+        timeout: 2000,
+      },
+      fingerprint: true,
     });
     expect(g.stats().jwksLoaded).toBe(false);
   });
@@ -87,6 +94,35 @@ describe("createGuard: options are checked once", () => {
     bad({ jwksTimeout: 0 }, /"jwksTimeout"/);
     bad({ cacheSize: -1 }, /"cacheSize"/);
     bad({ cacheSize: Number.POSITIVE_INFINITY }, /"cacheSize"/);
+  });
+
+  it("introspection: credentials, an https (or loopback) URL, a timeout; no typos", () => {
+    const i = { clientId: "rs", clientSecret: "secret" };
+    expect(() => createGuard({ ...base, introspection: i })).not.toThrow();
+    expect(() =>
+      createGuard({ ...base, introspection: { ...i, url: new URL("http://[::1]:4000/i") } }),
+    ).not.toThrow();
+    bad({ introspection: "rs:secret" }, /"introspection"/);
+    bad({ introspection: null }, /"introspection"/);
+    bad({ introspection: { clientSecret: "s" } }, /"introspection.clientId"/);
+    bad({ introspection: { ...i, clientId: "" } }, /"introspection.clientId"/);
+    bad({ introspection: { ...i, clientId: "a\nb" } }, /"introspection.clientId"/);
+    bad({ introspection: { clientId: "rs" } }, /"introspection.clientSecret"/);
+    bad({ introspection: { ...i, clientSecret: 42 } }, /"introspection.clientSecret"/);
+    bad({ introspection: { ...i, url: "http://auth.internal/i" } }, /https/);
+    bad({ introspection: { ...i, url: "not a url" } }, /"introspection.url"/);
+    bad({ introspection: { ...i, url: 7 } }, /"introspection.url"/);
+    bad({ introspection: { ...i, timeout: 0 } }, /"introspection.timeout"/);
+    bad({ introspection: { ...i, timeout: 1.5 } }, /"introspection.timeout"/);
+    bad({ introspection: { ...i, secret: "x" } }, /"introspection.secret" is not/);
+    // The default URL follows the issuer: plain http only on loopback.
+    bad({ issuer: "http://auth.internal", jwks: { keys: [ED.jwk] }, introspection: i }, /https/);
+    // The secret never appears in an error.
+    try {
+      createGuard({ ...base, introspection: { ...i, clientSecret: "s3cret", url: "ftp://x" } });
+    } catch (e) {
+      expect(String(e)).not.toContain("s3cret");
+    }
   });
 
   it("callbacks and objects have the right shape; unknown options are typos", () => {

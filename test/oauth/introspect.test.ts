@@ -181,8 +181,10 @@ describe("POST /oauth/introspect (RFC 7662)", () => {
     const limited = await introspect("guess-again");
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
-    // A fisher learns nothing more while throttled, not even about a live token.
-    expect((await introspect(live)).statusCode).toBe(429);
+    expect(limited.body).not.toContain("active");
+    // Junk cannot lock real tokens out: live tokens still answer while the client is limited.
+    expect((await introspect(live)).json().active).toBe(true);
+    expect((await introspect("guess-more")).statusCode).toBe(429);
     // Another introspecting client is unaffected.
     const other = await s.tessera.clients.add({
       id: "rs2",

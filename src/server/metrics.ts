@@ -1,0 +1,102 @@
+import type { FastifyInstance } from "fastify";
+import { isLoopback } from "../config/load.js";
+
+/** Upper bounds (seconds) of the request-duration histogram buckets. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+interface RouteStats {
+  /** status code → count */
+  statuses: Map<number, number>;
+  bucketCounts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Prometheus metrics, in process: requests by route and status, and a latency histogram
+ * by route. Routes are the registered patterns (`/sessions/:id`), never raw URLs, so no
+ * id or token ends up as a label.
+ */
+export class HttpMetrics {
+  private readonly routes = new Map<string, RouteStats>();
+  private readonly started = Date.now();
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    const key = `${method} ${route}`;
+    let r = this.routes.get(key);
+    if (r === undefined) {
+      r = { statuses: new Map(), bucketCounts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.routes.set(key, r);
+    }
+    r.statuses.set(status, (r.statuses.get(status) ?? 0) + 1);
+    for (let i = 0; i < BUCKETS.length; i++)
+      if (seconds <= (BUCKETS[i] as number)) (r.bucketCounts[i] as number)++;
+    r.sum += seconds;
+    r.count++;
+  }
+
+  /** The text exposition format (version 0.0.4). */
+  render(): string {
+    const lines: string[] = [
+      "# HELP tessera_http_requests_total HTTP requests answered, by route and status.",
+      "# TYPE tessera_http_requests_total counter",
+    ];
+    const label = (v: string) =>
+      v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    for (const [key, r] of this.routes) {
+      const [method, route] = key.split(" ") as [string, string];
+      for (const [status, n] of r.statuses) {
+        lines.push(
+          `tessera_http_requests_total{method="${method}",route="${label(route)}",status="${status}"} ${n}`,
+        );
+      }
+    }
+    lines.push(
+      "# HELP tessera_http_request_duration_seconds Time to answer, by route.",
+      "# TYPE tessera_http_request_duration_seconds histogram",
+    );
+    for (const [key, r] of this.routes) {
+      const [method, route] = key.split(" ") as [string, string];
+      const l = `method="${method}",route="${label(route)}"`;
+      BUCKETS.forEach((b, i) => {
+        lines.push(
+          `tessera_http_request_duration_seconds_bucket{${l},le="${b}"} ${r.bucketCounts[i]}`,
+        );
+      });
+      lines.push(`tessera_http_request_duration_seconds_bucket{${l},le="+Inf"} ${r.count}`);
+      lines.push(`tessera_http_request_duration_seconds_sum{${l}} ${r.sum}`);
+      lines.push(`tessera_http_request_duration_seconds_count{${l}} ${r.count}`);
+    }
+    const mem = process.memoryUsage();
+    lines.push(
+      "# HELP tessera_process_resident_memory_bytes Resident set size.",
+      "# TYPE tessera_process_resident_memory_bytes gauge",
+      `tessera_process_resident_memory_bytes ${mem.rss}`,
+      "# HELP tessera_process_uptime_seconds Seconds since the server started.",
+      "# TYPE tessera_process_uptime_seconds gauge",
+      `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
+    );
+    return `${lines.join("\n")}\n`;
+  }
+}
+
+/**
+ * GET /metrics. By default only for loopback clients (a Prometheus agent beside the
+ * server, or behind the proxy with --trust-proxy, where the client address is real):
+ * request counts are operational data, not for the internet.
+ */
+export function metricsRoutes(app: FastifyInstance, access: "loopback" | "public" | "off"): void {
+  if (access === "off") return;
+  const metrics = new HttpMetrics();
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get("/metrics", async (request, reply) => {
+    if (access === "loopback" && !isLoopback(request.ip)) {
+      return reply.code(404).send({ error: "not_found", message: "Not found." });
+    }
+    reply.type("text/plain; version=0.0.4; charset=utf-8");
+    return metrics.render();
+  });
+}

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { login, type TestServer, testServer } from "../support/harness.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+describe("GET /metrics", () => {
+  it("counts requests by route pattern and status, with a latency histogram", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    await s.app.inject({ url: "/session", headers: { cookie: `__Host-session=${token}` } });
+    await s.app.inject({ url: "/session" });
+    await s.app.inject({
+      method: "DELETE",
+      url: "/sessions/abcdef",
+      headers: { cookie: `__Host-session=${token}` },
+    });
+    await s.app.inject({ method: "POST", url: "/oauth/token" });
+    const res = await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = res.body;
+    expect(text).toContain(
+      'tessera_http_requests_total{method="POST",route="/login",status="200"} 1',
+    );
+    expect(text).toContain(
+      'tessera_http_requests_total{method="GET",route="/session",status="200"} 1',
+    );
+    expect(text).toContain(
+      'tessera_http_requests_total{method="GET",route="/session",status="401"} 1',
+    );
+    expect(text).toContain(
+      'tessera_http_requests_total{method="DELETE",route="/sessions/:id",status="404"} 1',
+    );
+    expect(text).toContain(
+      'tessera_http_requests_total{method="POST",route="/oauth/token",status="400"} 1',
+    );
+    expect(text).toMatch(
+      /tessera_http_request_duration_seconds_count\{method="GET",route="\/session"\} 2/,
+    );
+    // Labels are route patterns: no session id, no token.
+    expect(text).not.toContain("abcdef");
+    expect(text).not.toContain(token);
+  });
+
+  it("is only for loopback clients by default; public or off by configuration", async () => {
+    s = await testServer();
+    expect((await s.app.inject({ url: "/metrics", remoteAddress: "203.0.113.9" })).statusCode).toBe(
+      404,
+    );
+    await s.close();
+    s = await testServer({ settings: { metrics: "public" } });
+    expect((await s.app.inject({ url: "/metrics", remoteAddress: "203.0.113.9" })).statusCode).toBe(
+      200,
+    );
+    await s.close();
+    s = await testServer({ settings: { metrics: "off" } });
+    expect((await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).statusCode).toBe(
+      404,
+    );
+  });
+});
