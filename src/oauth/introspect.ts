@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { verifyOwnToken } from "../keys/verify-own.js";
-import type { Counters } from "../store/types.js";
+import type { ClientRecord, Counters } from "../store/types.js";
 import { Limiter } from "../throttle/limiter.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { Denylist } from "../tokens/denylist.js";
@@ -49,7 +49,7 @@ export interface IntrospectionDeps {
  * POST /oauth/introspect (RFC 7662). Only authenticated clients registered with
  * `--introspect` may ask. Active: opaque access tokens, JWT access tokens of this issuer
  * (signature, expiry, denylist), and refresh tokens — the latter only for the client that
- * owns them. Everything else gets exactly `{"active":false}`, same status, same body.
+ * owns them. A client sees only tokens meant for its audience or issued to it. Everything else gets exactly `{"active":false}`, same status, same body.
  * A client that keeps getting `active:false` is fishing: past the limit those answers
  * become 429; answers about live tokens are never slowed.
  */
@@ -80,7 +80,10 @@ export class Introspection {
         oauthError: "invalid_request",
       });
     }
-    const answer = await this.lookup(token, client.id);
+    const found = await this.lookup(token, client.id);
+    // A resource server learns about tokens meant for it (its audience) or issued to it,
+    // nothing else (RFC 7662 §4).
+    const answer = found.active && !this.maySee(client, found) ? INACTIVE : found;
     if (answer.active) return answer;
     // Only inactive answers are counted and, past the limit, replaced by 429. Live tokens
     // are never slowed — not even for a client that is over its limit, so junk sent to an
@@ -94,6 +97,12 @@ export class Introspection {
       });
     }
     return answer;
+  }
+
+  private maySee(client: ClientRecord, found: IntrospectionResponse & { active: true }): boolean {
+    if (found.client_id === client.id) return true;
+    const aud = typeof found.aud === "string" ? [found.aud] : found.aud;
+    return aud.some((a) => client.audience.includes(a));
   }
 
   /** token_type_hint is ignored: each kind is tried, cheapest first. */

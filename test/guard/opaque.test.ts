@@ -107,13 +107,40 @@ describe("guard: opaque tokens, introspected at Tessera", () => {
       audience: ["https://other-api.example.com"],
     });
     const { token } = await l.token(elsewhere.id, elsewhere.secret);
-    await expectReason(l.guard(), bearer(token), "wrong_audience", 401);
+    // Tessera itself answers inactive to a resource server outside the token's audience.
+    await expectReason(l.guard(), bearer(token), "inactive", 401);
+    // A resource server for both APIs is told the token is active; the guard still
+    // checks the audience itself.
+    const both = await l.client({
+      id: "rs-both",
+      scopes: [],
+      introspect: true,
+      audience: [API, "https://other-api.example.com"],
+    });
+    const introspectAs = {
+      clientId: both.id,
+      clientSecret: both.secret,
+      url: `${l.base}/oauth/introspect`,
+    };
+    await expectReason(
+      l.guard({ introspection: introspectAs }),
+      bearer(token),
+      "wrong_audience",
+      401,
+    );
     await expect(
-      l.guard({ audience: [API, "https://other-api.example.com"] }).verify(bearer(token)),
+      l
+        .guard({ audience: [API, "https://other-api.example.com"], introspection: introspectAs })
+        .verify(bearer(token)),
     ).resolves.toMatchObject({ clientId: "elsewhere" });
     // The issuer the guard trusts is not the one that answered.
     await expectReason(
-      l.guard({ issuer: "https://auth.other.example", jwks: `${l.base}/.well-known/jwks.json` }),
+      l.guard({
+        issuer: "https://auth.other.example",
+        jwks: `${l.base}/.well-known/jwks.json`,
+        audience: [API, "https://other-api.example.com"],
+        introspection: introspectAs,
+      }),
       bearer(token),
       "wrong_issuer",
       401,

@@ -244,3 +244,29 @@ describe("fingerprint-bound browser clients", () => {
     expect(res.body).not.toContain(value);
   });
 });
+
+describe("introspection is limited to the resource server's audience (RFC 7662 §4)", () => {
+  it("a token for another API is inactive to this resource server", async () => {
+    await setup();
+    const other = await s.tessera.clients.add({
+      id: "billing",
+      grants: ["client_credentials"],
+      audience: ["https://billing.example.com"],
+      scopes: [],
+      tokenFormat: "opaque",
+    });
+    const token = await issue({ authorization: basic("billing", other.secret as string) });
+    expect((await introspect(token)).json()).toEqual({ active: false });
+    const billingRs = await s.tessera.clients.add({
+      id: "billing-rs",
+      grants: ["client_credentials"],
+      audience: ["https://billing.example.com"],
+      scopes: [],
+      introspect: true,
+    });
+    const asBilling = await introspect(token, {
+      authorization: basic("billing-rs", billingRs.secret as string),
+    });
+    expect(asBilling.json().active).toBe(true);
+  });
+});
