@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { MemoryEventLog } from "./event-log.js";
 import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
@@ -12,6 +13,7 @@ import type {
   Counters,
   DurableStore,
   EphemeralStore,
+  EventLog,
   FamilyAccessToken,
   KeyRecord,
   KeyStore,
@@ -408,10 +410,12 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore = new MemoryRefresh();
   readonly consents: ConsentStore = new MemoryConsents();
   readonly counters: Counters;
+  readonly revocations: EventLog;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();
 
   constructor(private readonly clock: Clock) {
     this.counters = new MemoryCounters(clock);
+    this.revocations = new MemoryEventLog(clock);
   }
 
   get ephemeral(): EphemeralStore {

@@ -7,9 +7,13 @@ import type {
   CounterState,
   Counters,
   EphemeralStore,
+  EventLog,
+  LoggedEvent,
+  RevocationEvent,
   StoredRecord,
   UpsertOptions,
 } from "./types.js";
+import { isLive as isLiveEvent, Listeners, newEpoch, parseEventId } from "./event-log.js";
 import { assertTtl } from "./validate.js";
 
 /**
@@ -486,11 +490,151 @@ class RedisCounters implements Counters {
   }
 }
 
+// ── Revocation log ──────────────────────────────────────────────────────────────────────
+
+/** How long an event may matter: the longest token lifetime Tessera allows, and a margin. */
+const EVENT_RETENTION_MS = 25 * 60 * 60 * 1000;
+
+/**
+ * The revocation log as a Redis stream (`<prefix>revocations`): every instance appends
+ * with XADD and follows with XREAD BLOCK on a connection of its own, so an event written
+ * by any instance reaches every instance's verifiers. Entries older than any token can
+ * live are trimmed (MINID); expired ones are filtered when read.
+ */
+class RedisEventLog implements EventLog {
+  private readonly stream: string;
+  private readonly epochKey: string;
+  private epoch: string | undefined;
+  private readonly listeners = new Listeners();
+  private reader: Client | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly redis: Client,
+    prefix: string,
+    private readonly clock: Clock,
+  ) {
+    this.stream = `${prefix}revocations`;
+    this.epochKey = `${prefix}revocations:epoch`;
+  }
+
+  private async currentEpoch(): Promise<string> {
+    if (this.epoch !== undefined) return this.epoch;
+    await guard(() => this.redis.set(this.epochKey, newEpoch(), "NX"));
+    this.epoch = (await guard(() => this.redis.get(this.epochKey))) as string;
+    return this.epoch;
+  }
+
+  private toLogged(epoch: string, entry: [string, string[]]): LoggedEvent | undefined {
+    const [streamId, fields] = entry;
+    const body = fields[1];
+    if (body === undefined) return undefined;
+    try {
+      return { id: `${epoch}.${streamId}`, event: JSON.parse(body) as RevocationEvent };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async append(event: RevocationEvent): Promise<string> {
+    const epoch = await this.currentEpoch();
+    const minId = Math.max(0, this.clock.now() - EVENT_RETENTION_MS);
+    const id = await guard(() =>
+      this.redis.xadd(this.stream, "MINID", "~", String(minId), "*", "e", JSON.stringify(event)),
+    );
+    return `${epoch}.${id}`;
+  }
+
+  async after(id: string): Promise<LoggedEvent[] | undefined> {
+    const epoch = await this.currentEpoch();
+    const parsed = parseEventId(id);
+    if (parsed === undefined || parsed.epoch !== epoch || !/^\d{1,20}-\d{1,20}$/.test(parsed.seq)) {
+      return undefined;
+    }
+    const entries = (await guard(() => this.redis.xrange(this.stream, `(${parsed.seq}`, "+"))) as Array<
+      [string, string[]]
+    >;
+    const now = this.clock.now();
+    return entries
+      .map((e) => this.toLogged(epoch, e))
+      .filter((e): e is LoggedEvent => e !== undefined && isLiveEvent(e.event, now));
+  }
+
+  async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
+    const epoch = await this.currentEpoch();
+    const entries = (await guard(() => this.redis.xrange(this.stream, "-", "+"))) as Array<[string, string[]]>;
+    const now = this.clock.now();
+    const last = entries.at(-1)?.[0] ?? "0-0";
+    return {
+      lastId: `${epoch}.${last}`,
+      events: entries
+        .map((e) => this.toLogged(epoch, e))
+        .filter((e): e is LoggedEvent => e !== undefined && isLiveEvent(e.event, now)),
+    };
+  }
+
+  watch(listener: (e: LoggedEvent) => void): () => void {
+    const stop = this.listeners.add(listener);
+    if (this.reader === undefined) {
+      // XREAD BLOCK holds its connection: a dedicated one.
+      this.reader = this.redis.duplicate() as Client;
+      this.reader.on("error", () => {
+        // Reconnects on its own; commands in flight fail and the loop retries.
+      });
+      void this.follow(this.reader);
+    }
+    return () => {
+      stop();
+      if (this.listeners.size === 0) this.stopReader();
+    };
+  }
+
+  private async follow(reader: Client): Promise<void> {
+    let last = "$";
+    try {
+      const epoch = await this.currentEpoch();
+      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
+      last = info[0]?.[0] ?? "0-0";
+      while (!this.stopped && this.reader === reader) {
+        let reply: Array<[string, Array<[string, string[]]>]> | null;
+        try {
+          reply = (await reader.xread("BLOCK", 5000, "STREAMS", this.stream, last)) as typeof reply;
+        } catch {
+          if (this.stopped || this.reader !== reader) return;
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        for (const [, entries] of reply ?? []) {
+          for (const entry of entries) {
+            last = entry[0];
+            const logged = this.toLogged(epoch, entry);
+            if (logged !== undefined) this.listeners.emit(logged);
+          }
+        }
+      }
+    } catch {
+      // The store is closing.
+    }
+  }
+
+  private stopReader(): void {
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.disconnect();
+  }
+
+  close(): void {
+    this.stopped = true;
+    this.stopReader();
+  }
+}
+
 // ── Store ───────────────────────────────────────────────────────────────────────────────
 
 export class RedisStore implements EphemeralStore {
   readonly kind = "redis" as const;
   readonly counters: Counters;
+  readonly revocations: RedisEventLog;
   private readonly redis: Client;
   private readonly prefix: string;
   private readonly clock: Clock;
@@ -528,6 +672,7 @@ export class RedisStore implements EphemeralStore {
     });
     this.redis = redis as Client;
     this.counters = new RedisCounters(this.redis, this.prefix, this.clock);
+    this.revocations = new RedisEventLog(this.redis, this.prefix, this.clock);
   }
 
   /**
@@ -605,6 +750,7 @@ export class RedisStore implements EphemeralStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.revocations.close();
     if (this.redis.status === "ready") {
       try {
         await this.redis.quit();

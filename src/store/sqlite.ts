@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { Listeners, newEpoch, parseEventId } from "./event-log.js";
 import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
@@ -15,13 +16,16 @@ import type {
   Counters,
   DurableStore,
   EphemeralStore,
+  EventLog,
   FamilyAccessToken,
   GrantType,
   KeyRecord,
   KeyStore,
+  LoggedEvent,
   RefreshFamily,
   RefreshStore,
   RefreshTokenRecord,
+  RevocationEvent,
   RotateOutcome,
   SigningAlg,
   StoredRecord,
@@ -126,6 +130,13 @@ const MIGRATIONS: readonly string[] = [
      granted_at INTEGER NOT NULL,
      PRIMARY KEY (user_id, client_id)
    ) WITHOUT ROWID;`,
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE revocation_events (
+     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+     body TEXT    NOT NULL,
+     exp  INTEGER NOT NULL
+   );
+   CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
 ];
 
 interface RecordRow {
@@ -819,12 +830,111 @@ class SqliteConsents implements ConsentStore {
   }
 }
 
+/**
+ * The revocation log in SQLite: one row per event, swept after `exp`. New events from
+ * other processes on the same file (the CLI, a second instance) are noticed by polling
+ * the newest sequence number while anyone watches.
+ */
+class SqliteEventLog implements EventLog {
+  private readonly q;
+  private readonly epoch: string;
+  private readonly listeners = new Listeners();
+  private delivered = 0;
+  private poller: NodeJS.Timeout | undefined;
+
+  constructor(
+    db: Db,
+    private readonly clock: Clock,
+    private readonly pollMs: number,
+  ) {
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('revocations_epoch', ?)").run(newEpoch());
+    this.epoch = (
+      db.prepare("SELECT value FROM meta WHERE key = 'revocations_epoch'").get() as { value: string }
+    ).value;
+    this.q = {
+      append: db.prepare<[string, number]>("INSERT INTO revocation_events (body, exp) VALUES (?, ?)"),
+      after: db.prepare<[number, number], { seq: number; body: string }>(
+        "SELECT seq, body FROM revocation_events WHERE seq > ? AND exp > ? ORDER BY seq",
+      ),
+      live: db.prepare<[number], { seq: number; body: string }>(
+        "SELECT seq, body FROM revocation_events WHERE exp > ? ORDER BY seq",
+      ),
+      last: db.prepare<[], { seq: number | null }>("SELECT max(seq) AS seq FROM revocation_events"),
+      sequence: db.prepare<[], { seq: number } | undefined>(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'revocation_events'",
+      ),
+    };
+    this.delivered = this.lastSeq();
+  }
+
+  private lastSeq(): number {
+    return this.q.sequence.get()?.seq ?? this.q.last.get()?.seq ?? 0;
+  }
+
+  private toLogged(row: { seq: number; body: string }): LoggedEvent {
+    return { id: `${this.epoch}.${row.seq}`, event: JSON.parse(row.body) as RevocationEvent };
+  }
+
+  async append(event: RevocationEvent): Promise<string> {
+    const seq = Number(this.q.append.run(JSON.stringify(event), event.exp).lastInsertRowid);
+    this.deliverNew();
+    return `${this.epoch}.${seq}`;
+  }
+
+  async after(id: string): Promise<LoggedEvent[] | undefined> {
+    const parsed = parseEventId(id);
+    if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d{1,15}$/.test(parsed.seq)) return undefined;
+    return this.q.after.all(Number(parsed.seq), Math.floor(this.clock.now() / 1000)).map((r) => this.toLogged(r));
+  }
+
+  async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
+    const lastId = `${this.epoch}.${this.lastSeq()}`;
+    const events = this.q.live.all(Math.floor(this.clock.now() / 1000)).map((r) => this.toLogged(r));
+    return { lastId, events };
+  }
+
+  watch(listener: (e: LoggedEvent) => void): () => void {
+    const stop = this.listeners.add(listener);
+    if (this.poller === undefined) {
+      this.poller = setInterval(() => this.deliverNew(), this.pollMs);
+      this.poller.unref();
+    }
+    return () => {
+      stop();
+      if (this.listeners.size === 0 && this.poller !== undefined) {
+        clearInterval(this.poller);
+        this.poller = undefined;
+      }
+    };
+  }
+
+  /** Hands every event after the last delivered one to the listeners, once. */
+  private deliverNew(): void {
+    if (this.listeners.size === 0) {
+      this.delivered = this.lastSeq();
+      return;
+    }
+    const rows = this.q.after.all(this.delivered, 0);
+    for (const row of rows) {
+      this.delivered = Math.max(this.delivered, row.seq);
+      this.listeners.emit(this.toLogged(row));
+    }
+  }
+
+  close(): void {
+    if (this.poller !== undefined) clearInterval(this.poller);
+    this.poller = undefined;
+  }
+}
+
 export interface SqliteOptions {
   /** File path, or ":memory:". */
   path: string;
   clock: Clock;
   /** Milliseconds between sweeps of expired rows; 0 disables the timer. */
   sweepIntervalMs?: number;
+  /** Milliseconds between checks for revocation events written by other processes. */
+  eventPollMs?: number;
 }
 
 /**
@@ -839,6 +949,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly counters: Counters;
+  readonly revocations: SqliteEventLog;
   private readonly db: Db;
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
   private readonly sweepTimer: NodeJS.Timeout | undefined;
@@ -857,10 +968,13 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.clients = new SqliteClients(this.db);
     this.refresh = new SqliteRefresh(this.db);
     this.consents = new SqliteConsents(this.db);
+    this.revocations = new SqliteEventLog(this.db, options.clock, options.eventPollMs ?? 200);
     this.counters = new SqliteCounters(this.db, options.clock);
     this.sweepStmts = [
       this.db.prepare("DELETE FROM records WHERE expires_at <= ?"),
       this.db.prepare("DELETE FROM counters WHERE reset_at <= ?"),
+      // Events are kept until their exp (seconds): compared against now in ms / 1000.
+      this.db.prepare("DELETE FROM revocation_events WHERE exp * 1000 <= ?"),
     ];
     const every = options.sweepIntervalMs ?? 60_000;
     if (every > 0) {
@@ -913,6 +1027,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.revocations.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -75,8 +75,36 @@ export interface Counters {
 
 export type CollectionName = "session" | "denylist" | "code" | "access_token" | "interaction";
 
+/** What died, as the revocation feed tells verifiers (docs/revocation-feed.md). */
+export type RevocationEvent =
+  | { type: "jwt"; jti: string; iss: string; exp: number }
+  | { type: "opaque"; hash: string; exp: number }
+  | { type: "subject"; sub: string; iss: string; before: number; exp: number };
+
+export interface LoggedEvent {
+  /** `<log epoch>.<sequence>`: ordered within one log; the epoch changes if the log is reset. */
+  id: string;
+  event: RevocationEvent;
+}
+
+/**
+ * The revocation log every instance appends to and every instance serves from, so a
+ * verifier connected to any instance hears every revocation. Events are kept until their
+ * `exp` (seconds): after that, the token they name has expired anyway.
+ */
+export interface EventLog {
+  append(event: RevocationEvent): Promise<string>;
+  /** Events after `id`, oldest first; undefined when `id` is not from this log (reset). */
+  after(id: string): Promise<LoggedEvent[] | undefined>;
+  /** Every event not yet expired, and the id to resume from. */
+  snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }>;
+  /** Calls `listener` for every new event, from this process or another. Returns a stop function. */
+  watch(listener: (e: LoggedEvent) => void): () => void;
+}
+
 export interface EphemeralStore {
   readonly kind: "memory" | "sqlite" | "redis";
+  readonly revocations: EventLog;
   collection<T>(name: CollectionName): Collection<T>;
   readonly counters: Counters;
   /** Round-trip check for readiness probes. */

@@ -18,6 +18,7 @@ import type {
   KeyRecord,
   RefreshFamily,
   RefreshTokenRecord,
+  RevocationEvent,
   StoredRecord,
   UserRecord,
 } from "../../src/store/types.js";
@@ -73,6 +74,81 @@ export function storeContract(
 
     it("answers ping", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe("revocation log", () => {
+      const exp = () => Math.floor(clock.now() / 1000) + 600;
+      const jwt = (jti: string, e = exp()): RevocationEvent => ({
+        type: "jwt",
+        jti,
+        iss: "https://i",
+        exp: e,
+      });
+
+      it("appends in order; after(id) returns what came later; snapshot holds every live event", async () => {
+        const empty = await store.revocations.snapshot();
+        expect(empty.events).toEqual([]);
+        const a = await store.revocations.append(jwt("a"));
+        const b = await store.revocations.append({ type: "opaque", hash: "h", exp: exp() });
+        const c = await store.revocations.append({
+          type: "subject",
+          sub: "u1",
+          iss: "https://i",
+          before: 5,
+          exp: exp(),
+        });
+        expect(new Set([a, b, c]).size).toBe(3);
+        expect((await store.revocations.after(a))?.map((e) => e.id)).toEqual([b, c]);
+        expect((await store.revocations.after(empty.lastId))?.map((e) => e.event)).toEqual([
+          jwt("a"),
+          { type: "opaque", hash: "h", exp: exp() },
+          { type: "subject", sub: "u1", iss: "https://i", before: 5, exp: exp() },
+        ]);
+        expect(await store.revocations.after(c)).toEqual([]);
+        const snap = await store.revocations.snapshot();
+        expect(snap.lastId).toBe(c);
+        expect(snap.events.map((e) => e.id)).toEqual([a, b, c]);
+      });
+
+      it("an id from another log, or malformed, is unknown (the caller sends a snapshot)", async () => {
+        await store.revocations.append(jwt("a"));
+        for (const id of ["zzzz.1", "nonsense", "", "x.", ".1", `${"a".repeat(200)}.1`]) {
+          expect(await store.revocations.after(id), id).toBeUndefined();
+        }
+      });
+
+      it("expired events leave the snapshot and the backlog", async () => {
+        const first = await store.revocations.snapshot();
+        await store.revocations.append(jwt("short", Math.floor(clock.now() / 1000) + 10));
+        await store.revocations.append(jwt("long"));
+        clock.advance(10_000);
+        expect(
+          (await store.revocations.snapshot()).events.map((e) => (e.event as { jti: string }).jti),
+        ).toEqual(["long"]);
+        expect(
+          (await store.revocations.after(first.lastId))?.map(
+            (e) => (e.event as { jti: string }).jti,
+          ),
+        ).toEqual(["long"]);
+      });
+
+      it("watch delivers every new event once, with its id", async () => {
+        const seen: string[] = [];
+        const stop = store.revocations.watch((e) => seen.push(e.id));
+        // A watcher may take a moment to attach (Redis: its own connection).
+        await new Promise((r) => setTimeout(r, 100));
+        const ids = [
+          await store.revocations.append(jwt("a")),
+          await store.revocations.append(jwt("b")),
+        ];
+        for (let i = 0; i < 100 && seen.length < 2; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        stop();
+        expect(seen).toEqual(ids);
+        await store.revocations.append(jwt("c"));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen).toEqual(ids);
+      });
     });
 
     describe("upsert and find", () => {

@@ -244,6 +244,20 @@ describeRedis("RedisStore", () => {
       expect(await sessions.find("shared")).toBeUndefined();
     });
 
+    it("a revocation appended on one instance reaches the other's watchers, same ids", async () => {
+      const other = await open();
+      extra.push(other);
+      const seen: string[] = [];
+      const stop = other.revocations.watch((e) => seen.push(e.id));
+      await new Promise((r) => setTimeout(r, 100));
+      const id = await store.revocations.append({ type: "jwt", jti: "j", iss: "i", exp: 2e9 });
+      for (let i = 0; i < 100 && seen.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      stop();
+      expect(seen).toEqual([id]);
+      expect((await other.revocations.snapshot()).lastId).toBe(id);
+    });
+
     it("stores with different prefixes do not see each other", async () => {
       const otherPrefix = freshPrefix();
       const other = await open(otherPrefix);

@@ -32,7 +32,7 @@ describe("sqlite specifics", () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    expect(db.pragma("user_version", { simple: true })).toBe(4);
     db.close();
   });
 
@@ -86,5 +86,28 @@ describe("sqlite specifics", () => {
     expect(() => new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 })).toThrow(
       /newer/,
     );
+  });
+
+  it("a revocation written by another process on the same file reaches this one's watchers", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const server = new SqliteStore({ path, clock, sweepIntervalMs: 0, eventPollMs: 10 });
+    const cli = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const seen: string[] = [];
+    const stop = server.revocations.watch((e) => seen.push(e.id));
+    const id = await cli.revocations.append({
+      type: "subject",
+      sub: "u",
+      iss: "i",
+      before: 1,
+      exp: 2e9,
+    });
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    stop();
+    expect(seen).toEqual([id]);
+    // Same log, same ids: the server can resume a verifier from an id the CLI made.
+    expect(await server.revocations.after(id)).toEqual([]);
+    await server.close();
+    await cli.close();
   });
 });
