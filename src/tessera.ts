@@ -190,7 +190,19 @@ export class Tessera {
    * access tokens, and revokes every refresh family with the access tokens issued from it.
    */
   async revokeAllForUser(userId: string): Promise<void> {
-    await this.users.endSessionsBefore(userId, this.clock.now());
+    const now = this.clock.now();
+    await this.users.endSessionsBefore(userId, now);
+    // Every token of the user issued before now, whatever it is: verifiers refuse tokens
+    // with this sub and an earlier iat. Rounded up to the next second (iat has second
+    // precision): a token minted in the same second is refused rather than missed.
+    const before = Math.ceil(now / 1000);
+    await this.stores.ephemeral.revocations.append({
+      type: "subject",
+      sub: userId,
+      iss: this.config.issuer,
+      before,
+      exp: before + this.config.accessTokenMaxTtl + 60,
+    });
     await this.sessions.destroyAll(userId);
     await this.refreshTokens.revokeUser(userId);
     await this.accessTokens.destroyUserOpaque(userId);

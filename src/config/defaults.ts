@@ -215,6 +215,13 @@ export const SETTINGS = {
     max: 1_000_000,
     doc: "Introspection answers of `active:false` a client may get per minute before 429 (fishing); active answers are not counted.",
   },
+  eventsHeartbeat: {
+    type: "int",
+    default: 15,
+    min: 1,
+    max: 300,
+    doc: "Seconds between heartbeats on GET /events/revocations, so verifiers notice a dead connection.",
+  },
   secret: {
     type: "string",
     default: undefined,

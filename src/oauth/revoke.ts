@@ -47,7 +47,7 @@ export async function revocationEndpoint(
   const opaque = await deps.access.findOpaque(token);
   if (opaque !== undefined) {
     if (opaque.data.clientId !== client.id) throw notYours();
-    await deps.access.destroyOpaque(opaque.key);
+    await deps.access.destroyOpaque(opaque.key, opaque.data.exp);
     return;
   }
   const refresh = await deps.refresh.lookup(token);

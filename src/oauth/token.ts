@@ -189,7 +189,7 @@ async function authorizationCode(
 async function revokeIssuedFromCode(deps: TokenEndpointDeps, data: CodeData): Promise<void> {
   if (data.familyId !== undefined) await deps.refresh.revokeFamily(data.familyId);
   for (const ref of data.accessTokens ?? []) {
-    if (ref.kind === "opaque") await deps.access.destroyOpaque(ref.id);
+    if (ref.kind === "opaque") await deps.access.destroyOpaque(ref.id, ref.exp);
     else await deps.refresh.denylistJwt(ref.id, ref.exp);
   }
 }

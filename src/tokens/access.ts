@@ -5,6 +5,7 @@ import type {
   ClientRecord,
   Collection,
   EphemeralStore,
+  EventLog,
   FamilyAccessToken,
 } from "../store/types.js";
 import { issueAccessToken } from "./jwt/issue.js";
@@ -50,6 +51,7 @@ export interface IssuedAccessToken {
  */
 export class AccessTokens {
   private readonly opaque: Collection<OpaqueTokenData>;
+  private readonly feed: EventLog;
 
   constructor(
     store: EphemeralStore,
@@ -58,6 +60,7 @@ export class AccessTokens {
     private readonly options: { issuer: string; defaultTtl: number; maxTtl: number },
   ) {
     this.opaque = store.collection<OpaqueTokenData>("access_token");
+    this.feed = store.revocations;
   }
 
   ttlFor(client: ClientRecord): number {
@@ -112,8 +115,14 @@ export class AccessTokens {
     return { key, data: record.value };
   }
 
-  destroyOpaque(key: string): Promise<boolean> {
-    return this.opaque.destroy(key);
+  /**
+   * Revokes an opaque token (its store key and expiry): deleted here, and announced to
+   * every verifier so introspection caches drop it.
+   */
+  async destroyOpaque(key: string, exp: number): Promise<boolean> {
+    const existed = await this.opaque.destroy(key);
+    if (exp * 1000 > this.clock.now()) await this.feed.append({ type: "opaque", hash: key, exp });
+    return existed;
   }
 
   /** Ends every opaque access token of a user (password change, log out everywhere). */

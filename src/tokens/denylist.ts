@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { sha256 } from "../crypto/random.js";
-import type { Collection, EphemeralStore } from "../store/types.js";
+import type { Collection, EphemeralStore, EventLog } from "../store/types.js";
 
 /** Seconds a denylist entry outlives the token's `exp`, covering verifiers' clock tolerance. */
 export const DENYLIST_GRACE_SECONDS = 60;
@@ -20,11 +20,14 @@ interface DenylistEntry {
 export class Denylist {
   private readonly records: Collection<DenylistEntry>;
 
+  private readonly feed: EventLog;
+
   constructor(
     store: EphemeralStore,
     private readonly clock: Clock,
   ) {
     this.records = store.collection<DenylistEntry>("denylist");
+    this.feed = store.revocations;
   }
 
   static key(jti: string, iss: string): string {
@@ -36,6 +39,13 @@ export class Denylist {
     const ttlMs = (entry.exp + DENYLIST_GRACE_SECONDS) * 1000 - this.clock.now();
     if (ttlMs <= 0) return;
     await this.records.upsert(Denylist.key(entry.jti, entry.iss), entry, { ttlMs });
+    // Pushed to every verifier (GET /events/revocations).
+    await this.feed.append({
+      type: "jwt",
+      jti: entry.jti,
+      iss: entry.iss,
+      exp: entry.exp + DENYLIST_GRACE_SECONDS,
+    });
   }
 
   async isRevoked(jti: string, iss: string): Promise<boolean> {

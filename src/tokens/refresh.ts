@@ -131,7 +131,7 @@ export class RefreshTokens {
   /** Opaque access tokens are deleted; JWTs go on the denylist by (jti, iss). */
   async killAccessTokens(familyId: string): Promise<void> {
     for (const t of await this.store.accessTokens(familyId, this.clock.now())) {
-      if (t.kind === "opaque") await this.access.destroyOpaque(t.id);
+      if (t.kind === "opaque") await this.access.destroyOpaque(t.id, t.exp);
       else await this.denylistJwt(t.id, t.exp);
     }
   }

@@ -7,6 +7,7 @@ import { revocationEndpoint } from "../../oauth/revoke.js";
 import { tokenEndpoint } from "../../oauth/token.js";
 import type { Tessera } from "../../tessera.js";
 import { toTesseraError } from "../errors.js";
+import { eventRoutes } from "./events.js";
 
 /** OAuth error values a TesseraError code maps to when it has none of its own. */
 function oauthErrorOf(e: TesseraError): string {
@@ -115,6 +116,9 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   app.post("/oauth/introspect", async (request) => {
     return introspection.handle(request.headers.authorization, formParams(request));
   });
+
+  // The revocation feed answers its errors like the other OAuth endpoints.
+  eventRoutes(app, tessera);
 
   app.post("/oauth/revoke", async (request, reply) => {
     await revocationEndpoint(

@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { TesseraError } from "../../errors.js";
+import { authenticateClient } from "../../oauth/client-auth.js";
+import type { LoggedEvent, RevocationEvent } from "../../store/types.js";
+import type { Tessera } from "../../tessera.js";
+
+/** The compact snapshot of docs/revocation-feed.md. */
+function snapshotBody(events: LoggedEvent[]) {
+  const jwt: Array<[string, string, number]> = [];
+  const opaque: Array<[string, number]> = [];
+  const subject: Array<[string, string, number, number]> = [];
+  for (const { event: e } of events) {
+    if (e.type === "jwt") jwt.push([e.jti, e.iss, e.exp]);
+    else if (e.type === "opaque") opaque.push([e.hash, e.exp]);
+    else subject.push([e.sub, e.iss, e.before, e.exp]);
+  }
+  return { jwt, opaque, subject };
+}
+
+function frame(event: string, data: unknown, id?: string): string {
+  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * GET /events/revocations: server-sent events of every revocation, for verifiers
+ * (docs/revocation-feed.md). Client-authenticated (Basic), `--introspect` clients only.
+ * On connect: the backlog after `Last-Event-ID`, or a snapshot of every live revocation;
+ * then `synced`; then live events as any instance writes them, and heartbeats.
+ */
+export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
+  const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
+
+  app.get("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
+    const client = await authenticateClient(tessera.clients, request.headers.authorization, {});
+    if (!client.introspect) {
+      throw new TesseraError("invalid_client", "This client may not follow revocations.", {
+        oauthError: "invalid_client",
+      });
+    }
+    const log = tessera.stores.ephemeral.revocations;
+    const lastEventId = request.headers["last-event-id"];
+
+    // Watch first, so nothing written while the backlog is read is lost.
+    const pending: LoggedEvent[] = [];
+    let live: ((e: LoggedEvent) => void) | undefined;
+    const stop = log.watch((e) => (live === undefined ? pending.push(e) : live(e)));
+
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    raw.write("retry: 2000\n\n");
+
+    const sent = new Set<string>();
+    let backlog = typeof lastEventId === "string" ? await log.after(lastEventId) : undefined;
+    if (backlog === undefined) {
+      const snap = await log.snapshot();
+      raw.write(frame("snapshot", snapshotBody(snap.events), snap.lastId));
+      for (const e of snap.events) sent.add(e.id);
+      sent.add(snap.lastId);
+      backlog = [];
+    }
+    for (const e of backlog) {
+      raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
+      sent.add(e.id);
+    }
+    raw.write(frame("synced", { at: tessera.clock.now() }));
+
+    const send = (e: LoggedEvent) => {
+      if (sent.has(e.id)) return;
+      raw.write(frame("revoke", e.event, e.id));
+    };
+    for (const e of pending) send(e);
+    live = send;
+    sent.clear();
+
+    const heartbeat = setInterval(
+      () => raw.write(frame("heartbeat", { at: tessera.clock.now() })),
+      heartbeatMs,
+    );
+    const close = () => {
+      clearInterval(heartbeat);
+      stop();
+    };
+    raw.on("close", close);
+    request.log.info({ clientId: client.id }, "revocation feed connected");
+  });
+}

@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { API, basic, post } from "../oauth/support.js";
+import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
+
+let s: TestServer;
+let base: string;
+let rsAuth: string;
+let svcAuth: Record<string, string>;
+const streams: AbortController[] = [];
+
+afterEach(async () => {
+  for (const c of streams.splice(0)) c.abort();
+  await s?.close();
+});
+
+async function setup(settings: Record<string, string> = {}) {
+  s = await testServer({ settings });
+  s.clock.set(Date.now());
+  const rs = await s.tessera.clients.add({
+    id: "rs",
+    grants: ["client_credentials"],
+    audience: [API],
+    scopes: [],
+    introspect: true,
+  });
+  const svc = await s.tessera.clients.add({
+    id: "svc",
+    grants: ["client_credentials"],
+    audience: [API],
+    scopes: ["read"],
+  });
+  rsAuth = basic("rs", rs.secret as string);
+  svcAuth = { authorization: basic("svc", svc.secret as string) };
+  base = await s.app.listen({ port: 0, host: "127.0.0.1" });
+}
+
+interface SseEvent {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+/** Opens the feed and returns a reader of parsed events. */
+async function connect(headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  streams.push(controller);
+  const res = await fetch(`${base}/events/revocations`, {
+    headers: { authorization: rsAuth, ...headers },
+    signal: controller.signal,
+  });
+  const events: SseEvent[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const reader = res.body?.getReader();
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const e: Partial<SseEvent> & { lines: string[] } = { lines: [] };
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id: ")) e.id = line.slice(4);
+            else if (line.startsWith("event: ")) e.event = line.slice(7);
+            else if (line.startsWith("data: ")) e.lines.push(line.slice(6));
+          }
+          if (e.event !== undefined)
+            events.push({ id: e.id, event: e.event, data: JSON.parse(e.lines.join("\n")) });
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  void pump;
+  const waitFor = async (pred: (e: SseEvent[]) => boolean) => {
+    for (let i = 0; i < 200 && !pred(events); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pred(events)).toBe(true);
+  };
+  return { res, events, waitFor };
+}
+
+async function jwtFor(): Promise<string> {
+  return (await post(s, "/oauth/token", { grant_type: "client_credentials" }, svcAuth)).json()
+    .access_token;
+}
+const claims = (t: string) =>
+  JSON.parse(Buffer.from(t.split(".")[1] as string, "base64url").toString());
+
+describe("GET /events/revocations", () => {
+  it("needs an authenticated client allowed to introspect", async () => {
+    await setup();
+    const anon = await fetch(`${base}/events/revocations`);
+    expect(anon.status).toBe(401);
+    expect(((await anon.json()) as { error: string }).error).toBe("invalid_client");
+    const notAllowed = await fetch(`${base}/events/revocations`, { headers: svcAuth });
+    expect(notAllowed.status).toBe(401);
+  });
+
+  it("snapshot first, then synced, then live revocations as they happen", async () => {
+    await setup();
+    const early = await jwtFor();
+    await post(s, "/oauth/revoke", { token: early }, svcAuth);
+    const feed = await connect();
+    expect(feed.res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(feed.res.headers.get("cache-control")).toBe("no-store");
+    await feed.waitFor((e) => e.some((x) => x.event === "synced"));
+    const [snapshot, synced] = feed.events;
+    expect(snapshot?.event).toBe("snapshot");
+    expect((snapshot?.data as { jwt: unknown[] } | undefined)?.jwt).toEqual([
+      [claims(early).jti, s.config.issuer, claims(early).exp + 60],
+    ]);
+    expect(synced?.event).toBe("synced");
+
+    const later = await jwtFor();
+    await post(s, "/oauth/revoke", { token: later }, svcAuth);
+    await feed.waitFor((e) => e.some((x) => x.event === "revoke"));
+    const revoke = feed.events.find((x) => x.event === "revoke");
+    expect(revoke?.data).toEqual({
+      type: "jwt",
+      jti: claims(later).jti,
+      iss: s.config.issuer,
+      exp: claims(later).exp + 60,
+    });
+    expect(revoke?.id).toMatch(/^[\w-]+\.\d+$/);
+  });
+
+  it("Last-Event-ID resumes without a gap (no snapshot); an unknown id gets a snapshot", async () => {
+    await setup();
+    const first = await connect();
+    await first.waitFor((e) => e.some((x) => x.event === "synced"));
+    const lastId = first.events[0]?.id as string;
+    first.res.body?.cancel().catch(() => {});
+    // Revoked while the verifier was away.
+    const missed = await jwtFor();
+    await post(s, "/oauth/revoke", { token: missed }, svcAuth);
+    const again = await connect({ "last-event-id": lastId });
+    await again.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(again.events.map((x) => x.event)).toEqual(["revoke", "synced"]);
+    expect((again.events[0]?.data as { jti: string } | undefined)?.jti).toBe(claims(missed).jti);
+    const unknown = await connect({ "last-event-id": "nope.42" });
+    await unknown.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(unknown.events[0]?.event).toBe("snapshot");
+  });
+
+  it("a password change is announced as a subject cutoff; an opaque revocation by its hash", async () => {
+    await setup();
+    const feed = await connect();
+    await feed.waitFor((e) => e.some((x) => x.event === "synced"));
+    const session = await login(s.app);
+    await s.app.inject({
+      method: "POST",
+      url: "/password",
+      headers: cookie(session),
+      payload: { currentPassword: PASSWORD, newPassword: "a brand new passphrase" },
+    });
+    const alice = await s.tessera.users.require("alice");
+    await feed.waitFor((e) => e.some((x) => (x.data as { type?: string }).type === "subject"));
+    const subject = feed.events.find((x) => (x.data as { type?: string }).type === "subject")
+      ?.data as {
+      sub: string;
+      before: number;
+    };
+    expect(subject.sub).toBe(alice.id);
+    expect(subject.before).toBe(Math.ceil(s.clock.now() / 1000));
+
+    const opaqueClient = await s.tessera.clients.add({
+      id: "op",
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: [],
+      tokenFormat: "opaque",
+    });
+    const opAuth = { authorization: basic("op", opaqueClient.secret as string) };
+    const token = (
+      await post(s, "/oauth/token", { grant_type: "client_credentials" }, opAuth)
+    ).json().access_token;
+    await post(s, "/oauth/revoke", { token }, opAuth);
+    const { sha256 } = await import("../../src/crypto/random.js");
+    await feed.waitFor((e) => e.some((x) => (x.data as { type?: string }).type === "opaque"));
+    expect(
+      feed.events.find((x) => (x.data as { type?: string }).type === "opaque")?.data,
+    ).toMatchObject({
+      type: "opaque",
+      hash: sha256(token),
+    });
+  });
+
+  it("sends heartbeats", async () => {
+    await setup({ eventsHeartbeat: "1" });
+    const feed = await connect();
+    await feed.waitFor((e) => e.some((x) => x.event === "heartbeat"));
+    expect(
+      (feed.events.find((x) => x.event === "heartbeat")?.data as { at: number } | undefined)?.at,
+    ).toBeGreaterThan(0);
+  });
+});
