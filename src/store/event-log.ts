@@ -60,7 +60,8 @@ export class MemoryEventLog implements EventLog {
 
   async after(id: string): Promise<LoggedEvent[] | undefined> {
     const parsed = parseEventId(id);
-    if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d+$/.test(parsed.seq)) return undefined;
+    if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d+$/.test(parsed.seq))
+      return undefined;
     const from = Number(parsed.seq);
     const now = this.clock.now();
     return this.events

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { isLive as isLiveEvent, Listeners, newEpoch, parseEventId } from "./event-log.js";
 import type {
   Collection,
   CollectionName,
@@ -13,7 +14,6 @@ import type {
   StoredRecord,
   UpsertOptions,
 } from "./types.js";
-import { isLive as isLiveEvent, Listeners, newEpoch, parseEventId } from "./event-log.js";
 import { assertTtl } from "./validate.js";
 
 /**
@@ -551,9 +551,9 @@ class RedisEventLog implements EventLog {
     if (parsed === undefined || parsed.epoch !== epoch || !/^\d{1,20}-\d{1,20}$/.test(parsed.seq)) {
       return undefined;
     }
-    const entries = (await guard(() => this.redis.xrange(this.stream, `(${parsed.seq}`, "+"))) as Array<
-      [string, string[]]
-    >;
+    const entries = (await guard(() =>
+      this.redis.xrange(this.stream, `(${parsed.seq}`, "+"),
+    )) as Array<[string, string[]]>;
     const now = this.clock.now();
     return entries
       .map((e) => this.toLogged(epoch, e))
@@ -562,7 +562,9 @@ class RedisEventLog implements EventLog {
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
     const epoch = await this.currentEpoch();
-    const entries = (await guard(() => this.redis.xrange(this.stream, "-", "+"))) as Array<[string, string[]]>;
+    const entries = (await guard(() => this.redis.xrange(this.stream, "-", "+"))) as Array<
+      [string, string[]]
+    >;
     const now = this.clock.now();
     const last = entries.at(-1)?.[0] ?? "0-0";
     return {
@@ -593,7 +595,9 @@ class RedisEventLog implements EventLog {
     let last = "$";
     try {
       const epoch = await this.currentEpoch();
-      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
+      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as Array<
+        [string, string[]]
+      >;
       last = info[0]?.[0] ?? "0-0";
       while (!this.stopped && this.reader === reader) {
         let reply: Array<[string, Array<[string, string[]]>]> | null;

@@ -847,12 +847,18 @@ class SqliteEventLog implements EventLog {
     private readonly clock: Clock,
     private readonly pollMs: number,
   ) {
-    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('revocations_epoch', ?)").run(newEpoch());
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('revocations_epoch', ?)").run(
+      newEpoch(),
+    );
     this.epoch = (
-      db.prepare("SELECT value FROM meta WHERE key = 'revocations_epoch'").get() as { value: string }
+      db.prepare("SELECT value FROM meta WHERE key = 'revocations_epoch'").get() as {
+        value: string;
+      }
     ).value;
     this.q = {
-      append: db.prepare<[string, number]>("INSERT INTO revocation_events (body, exp) VALUES (?, ?)"),
+      append: db.prepare<[string, number]>(
+        "INSERT INTO revocation_events (body, exp) VALUES (?, ?)",
+      ),
       after: db.prepare<[number, number], { seq: number; body: string }>(
         "SELECT seq, body FROM revocation_events WHERE seq > ? AND exp > ? ORDER BY seq",
       ),
@@ -883,13 +889,18 @@ class SqliteEventLog implements EventLog {
 
   async after(id: string): Promise<LoggedEvent[] | undefined> {
     const parsed = parseEventId(id);
-    if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d{1,15}$/.test(parsed.seq)) return undefined;
-    return this.q.after.all(Number(parsed.seq), Math.floor(this.clock.now() / 1000)).map((r) => this.toLogged(r));
+    if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d{1,15}$/.test(parsed.seq))
+      return undefined;
+    return this.q.after
+      .all(Number(parsed.seq), Math.floor(this.clock.now() / 1000))
+      .map((r) => this.toLogged(r));
   }
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
     const lastId = `${this.epoch}.${this.lastSeq()}`;
-    const events = this.q.live.all(Math.floor(this.clock.now() / 1000)).map((r) => this.toLogged(r));
+    const events = this.q.live
+      .all(Math.floor(this.clock.now() / 1000))
+      .map((r) => this.toLogged(r));
     return { lastId, events };
   }
 
