@@ -24,59 +24,52 @@
  *   feature: a default resource whose resource server asks for `accessTokenFormat: "jwt"`);
  * - `rs`: the resource server that introspects (Tessera: `introspect: true`).
  *
- * Sends `{ type: "ready", port, paths, clients }` to the parent. Parent messages, as in
- * bench/server.mjs: `{ cmd: "cpu-start" }` / `{ cmd: "cpu-stop" }` (process.cpuUsage in
- * between, answered `{ type: "cpu", user, system }` in µs), `{ cmd: "close" }` (close and
- * exit 0, so `--cpu-prof` gets written).
+ * Sends `{ type: "ready", port, paths, clients, info }` to the parent. Parent messages, as
+ * for bench/server.mjs: see bench/child-lib.mjs (`cpu-start` / `cpu-stop`: process.cpuUsage
+ * in between, answered `{ type: "cpu", user, system }` in µs; `close`: close and exit 0, so
+ * `--cpu-prof` gets written).
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-
-const kind = process.argv[2];
-const options = JSON.parse(process.argv[3] ?? "{}");
+import {
+  closeServer,
+  listenFastify,
+  listenLoopback,
+  options,
+  serve,
+  startTesseraServer,
+} from "./child-lib.mjs";
 
 const API = "https://api.bench.example";
 /** Above any count a benchmark run reaches; the setting's maximum (1,000,000 / min). */
 const INACTIVE_LIMIT = "1000000";
 
-function send(message) {
-  if (process.send) process.send(message);
-}
-
 async function startTessera() {
-  const { Tessera, buildServer, loadConfig } = await import("../dist/index.js");
   const flags = {
     data: options.dataDir,
     logLevel: "silent",
     introspectionInactiveLimit: INACTIVE_LIMIT,
   };
   if (options.redisUrl !== undefined) flags.redis = options.redisUrl;
-  const config = loadConfig(flags, {});
-  const tessera = await Tessera.open({ config });
-  const add = async (input) => {
-    const { secret } = await tessera.clients.add({
-      grants: ["client_credentials"],
-      audience: [API],
-      ...input,
-    });
-    return { id: input.id, secret };
-  };
-  const clients = {
-    opaque: await add({ id: "svc", scopes: ["read"], tokenFormat: "opaque" }),
-    jwt: await add({ id: "svc-jwt", scopes: ["read"], tokenFormat: "jwt" }),
-    introspector: await add({ id: "rs", scopes: [], introspect: true }),
-  };
-  const app = await buildServer(tessera);
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  return {
-    port: app.server.address().port,
-    paths: { token: "/oauth/token", introspect: "/oauth/introspect" },
-    clients,
-    version: { alg: config.signingAlg, store: options.redisUrl ? "redis" : "sqlite" },
-    close: async () => {
-      await app.close();
-      await tessera.close();
-    },
-  };
+  return startTesseraServer(flags, async (tessera, config) => {
+    const add = async (input) => {
+      const { secret } = await tessera.clients.add({
+        grants: ["client_credentials"],
+        audience: [API],
+        ...input,
+      });
+      return { id: input.id, secret };
+    };
+    const clients = {
+      opaque: await add({ id: "svc", scopes: ["read"], tokenFormat: "opaque" }),
+      jwt: await add({ id: "svc-jwt", scopes: ["read"], tokenFormat: "jwt" }),
+      introspector: await add({ id: "rs", scopes: [], introspect: true }),
+    };
+    return {
+      paths: { token: "/oauth/token", introspect: "/oauth/introspect" },
+      clients,
+      version: { alg: config.signingAlg, store: options.redisUrl ? "redis" : "sqlite" },
+    };
+  });
 }
 
 async function startOidcProvider() {
@@ -136,11 +129,7 @@ async function startOidcProvider() {
       },
     },
   });
-  const server = provider.listen(0, "127.0.0.1");
-  await new Promise((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
+  const server = await listenLoopback(provider);
   const pick = (m) => ({ id: m.client_id, secret: m.client_secret });
   return {
     port: server.address().port,
@@ -151,11 +140,7 @@ async function startOidcProvider() {
       introspector: pick(meta.introspector),
     },
     version: { adapter: "memory (default; LRU of 1000 entries)" },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 
@@ -188,10 +173,10 @@ async function startFastify() {
     if (typeof request.body?.token !== "string") throw new Error("bad request");
     return request.body.token === token ? fixed.introspect : { active: false };
   });
-  await app.listen({ port: 0, host: "127.0.0.1" });
+  const port = await listenFastify(app);
   const none = { id: "none", secret: "none" };
   return {
-    port: app.server.address().port,
+    port,
     paths: { token: "/token", introspect: "/introspect" },
     clients: { opaque: none, jwt: none, introspector: none },
     version: {},
@@ -205,41 +190,8 @@ const STARTERS = {
   fastify: startFastify,
 };
 
-async function main() {
-  const start = STARTERS[kind];
-  if (start === undefined) throw new Error(`unknown server kind ${kind}`);
-  const server = await start();
-  let cpu;
-  let closing = false;
-  process.on("message", async (message) => {
-    if (message.cmd === "cpu-start") {
-      cpu = process.cpuUsage();
-      send({ type: "cpu-started" });
-    } else if (message.cmd === "cpu-stop" && cpu !== undefined) {
-      const used = process.cpuUsage(cpu);
-      send({ type: "cpu", user: used.user, system: used.system });
-      cpu = undefined;
-    } else if (message.cmd === "close" && !closing) {
-      closing = true;
-      try {
-        await server.close();
-      } finally {
-        process.exit(0);
-      }
-    }
-  });
-  // The parent went away without saying goodbye: do not linger.
-  process.on("disconnect", () => process.exit(0));
-  send({
-    type: "ready",
-    port: server.port,
-    paths: server.paths,
-    clients: server.clients,
-    info: server.version,
-  });
-}
-
-main().catch((err) => {
-  send({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  process.exit(1);
-});
+serve(STARTERS, (server) => ({
+  paths: server.paths,
+  clients: server.clients,
+  info: server.version,
+}));

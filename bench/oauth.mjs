@@ -25,44 +25,43 @@
  * BENCH_NO_REDIS=1, BENCH_CPU_PROF=DIR (every server runs with --cpu-prof into DIR;
  * summarise with `node bench/cpuprofile-top.mjs DIR/*.cpuprofile`).
  */
-import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import http from "node:http";
-import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import os from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import autocannon from "autocannon";
-
-const require = createRequire(import.meta.url);
-const versionOf = (name) => {
-  try {
-    return require(`${name}/package.json`).version;
-  } catch {
-    // Packages whose "exports" hide package.json: read it from node_modules.
-    try {
-      const path = fileURLToPath(new URL(`../node_modules/${name}/package.json`, import.meta.url));
-      return JSON.parse(readFileSync(path, "utf8")).version;
-    } catch {
-      return "?";
-    }
-  }
-};
+import {
+  aggregate,
+  CPU_PROF_DIR,
+  DURATION_S,
+  log,
+  measureLoad,
+  median,
+  ms,
+  num,
+  out,
+  printFooter,
+  printHeader,
+  RATIO_HEADER,
+  RESULT_COLUMNS,
+  ratio,
+  ratioRow as ratioCells,
+  request,
+  resultCells,
+  runBench,
+  startServer as startChild,
+  startRedis,
+  stopRedis,
+  table,
+  tempRoot,
+  verdict,
+  WARMUP_S,
+} from "./lib.mjs";
 
 const SERVER_SCRIPT = fileURLToPath(new URL("./oauth-server.mjs", import.meta.url));
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-const DURATION_S = num("BENCH_DURATION", 5);
-const WARMUP_S = num("BENCH_WARMUP", 2);
 const ROUNDS = Math.floor(num("BENCH_ROUNDS", 1));
 const CONNECTIONS = 32;
-const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
 /** Measured scenarios per round (2 floor, 4 Tessera SQLite, 2 Tessera Redis, 4 oidc-provider). */
 const SCENARIOS_PER_ROUND = 12;
 /** The whole run is aborted (and cleaned up) past this. */
@@ -72,251 +71,16 @@ const INACTIVE_LIMIT = 1_000_000;
 
 const FORM = "application/x-www-form-urlencoded";
 
-// ── Bookkeeping: everything started here is stopped here ───────────────────────────────
+// ── Servers under test (child processes of bench/oauth-server.mjs) ──────────────────────
 
-const children = new Set();
-const tempDirs = [];
-
-function cleanupSync() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-  children.clear();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-process.on("exit", cleanupSync);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => {
-    process.stderr.write(`bench: ${signal}, cleaning up\n`);
-    cleanupSync();
-    process.exit(130);
-  });
-}
-const hardLimit = setTimeout(() => {
-  process.stderr.write(`bench: still running after ${HARD_LIMIT_MS / 1000} s; giving up\n`);
-  cleanupSync();
-  process.exit(3);
-}, HARD_LIMIT_MS);
-
-function track(child) {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-function log(line) {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-// ── Statistics and formatting ───────────────────────────────────────────────────────────
-
-/** Nearest-rank percentile of an ascending array. */
-function pct(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-function summarise(values) {
-  const sorted = Float64Array.from(values).sort();
-  return { n: sorted.length, p50: pct(sorted, 50), p99: pct(sorted, 99) };
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const ms = (v) => (Number.isNaN(v) ? "–" : v < 10 ? v.toFixed(2) : v.toFixed(1));
-const int = (v) => Math.round(v).toLocaleString("en-US");
-const ratio = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
-const verdict = (ok) => (ok ? "**met**" : "**missed**");
-
-function table(header, rows) {
-  const line = (cells) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
-}
-
-function out(text = "") {
-  process.stdout.write(`${text}\n`);
-}
-
-// ── Redis (as bench/run.mjs) ────────────────────────────────────────────────────────────
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function startRedisOnce(command, port, dir) {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  args.push("--daemonize", "no", "--dir", dir);
-  return new Promise((resolve) => {
-    let output = "";
-    let settled = false;
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    track(child);
-    const finish = (result) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(result);
-    };
-    const onData = (chunk) => {
-      output = (output + chunk.toString("utf8")).slice(-4000);
-      if (output.includes("Ready to accept connections")) {
-        finish({ child, url: `redis://127.0.0.1:${port}` });
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("error", (err) => {
-      finish({ failure: `${command}: ${err.message}`, notFound: err.code === "ENOENT" });
-    });
-    child.once("exit", (code, signal) => {
-      finish({ failure: `redis-server exited (${signal ?? code}): ${output.trim()}` });
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      finish({ failure: "redis-server did not start within 10 s" });
-    }, 10_000);
-  });
-}
-
-async function startRedis(dir) {
-  const commands = [process.env.REDIS_SERVER, "redis-server", "/usr/bin/redis-server"].filter(
-    (c) => c !== undefined && c !== "",
-  );
-  let failure = "redis-server not found";
-  for (const command of commands) {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const started = await startRedisOnce(command, await freePort(), dir);
-      if (started.child) return started;
-      failure = started.failure;
-      if (started.notFound) break;
-    }
-  }
-  return { failure };
-}
-
-async function stopChild(child, graceful) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  graceful();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// ── Servers under test (child processes) ────────────────────────────────────────────────
-
-async function startServer(kind, label, options) {
-  const execArgv = [];
-  if (CPU_PROF_DIR) {
-    const name = `${label.replace(/[^\w-]+/g, "_")}.${Date.now()}.cpuprofile`;
-    execArgv.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}`);
-  }
-  const child = track(
-    fork(SERVER_SCRIPT, [kind, JSON.stringify(options)], {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      execArgv,
-    }),
-  );
-  const forward = (chunk) => process.stderr.write(`[${label}] ${chunk}`);
-  child.stdout.on("data", forward);
-  child.stderr.on("data", forward);
-  const ready = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} did not start within 30 s`)), 30_000);
-    child.on("message", function onMessage(message) {
-      if (message.type === "ready" || message.type === "error") {
-        clearTimeout(timer);
-        child.off("message", onMessage);
-        if (message.type === "ready") resolve(message);
-        else reject(new Error(`${label} failed to start: ${message.message}`));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited during start (code ${code})`));
-    });
-  });
-  const ask = (cmd, answer) =>
-    new Promise((resolve) => {
-      child.on("message", function onMessage(message) {
-        if (message.type === answer) {
-          child.off("message", onMessage);
-          resolve(message);
-        }
-      });
-      child.send({ cmd });
-    });
-  return {
-    ...ready,
-    child,
-    cpuStart: () => ask("cpu-start", "cpu-started"),
-    cpuStop: () => ask("cpu-stop", "cpu"),
-    close: () => stopChild(child, () => child.connected && child.send({ cmd: "close" })),
-  };
-}
+/** Server `kind` in a child process, named `label` (stderr, errors, CPU profile). */
+const startServer = (kind, label, options) => startChild(SERVER_SCRIPT, kind, options, { label });
 
 // ── HTTP client bits ────────────────────────────────────────────────────────────────────
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-function request(port, method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 /** RFC 6749 §2.3.1 client_secret_basic (ids and secrets here need no form-encoding). */
 const basic = (client) =>
   `Basic ${Buffer.from(`${client.id}:${client.secret}`, "utf8").toString("base64")}`;
-
-/**
- * One autocannon run from this process. Latencies are taken from autocannon's per-response
- * timings (sub-millisecond resolution; its own histogram keeps whole milliseconds).
- */
-async function load(opts, samples) {
-  const instance = autocannon({ pipelining: 1, ...opts });
-  if (samples) {
-    instance.on("response", (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
-    });
-  }
-  const result = await instance;
-  const s = samples ? summarise(samples) : undefined;
-  const codes = Object.entries(result.statusCodeStats ?? {})
-    .filter(([code]) => !code.startsWith("2"))
-    .map(([code, { count }]) => `${code}×${count}`);
-  if (result.errors > 0) codes.push(`errors×${result.errors}`);
-  if (result.timeouts > 0) codes.push(`timeouts×${result.timeouts}`);
-  return {
-    badDetail: codes.join(" "),
-    rps: result.requests.total / result.duration,
-    total: result.requests.total,
-    bad: result.non2xx + result.errors + result.timeouts,
-    p50: s?.p50 ?? result.latency.p50,
-    p99: s?.p99 ?? result.latency.p99,
-  };
-}
 
 /** Checks one request by hand, then warm-up, then the measured run with server CPU. */
 async function measure(server, path, headers, body, check) {
@@ -326,22 +90,13 @@ async function measure(server, path, headers, body, check) {
   });
   check(first);
   // autocannon adds its own content-length; a second one would be a 400.
-  const base = {
+  return measureLoad(server, {
     url: `http://127.0.0.1:${server.port}${path}`,
     method: "POST",
     headers,
     body,
     connections: CONNECTIONS,
-  };
-  await load({ ...base, duration: WARMUP_S });
-  await server.cpuStart();
-  const result = await load({ ...base, duration: DURATION_S }, []);
-  const cpu = await server.cpuStop();
-  return {
-    ...result,
-    cpuUsPerReq: (cpu.user + cpu.system) / result.total,
-    sysUsPerReq: cpu.system / result.total,
-  };
+  });
 }
 
 function expectJson(what, predicate) {
@@ -459,56 +214,26 @@ const SERVERS = [
 
 async function main() {
   const started = performance.now();
-  const root = mkdtempSync(join(os.tmpdir(), "tessera-bench-oauth-"));
-  tempDirs.push(root);
+  const root = tempRoot("tessera-bench-oauth-");
   if (CPU_PROF_DIR) mkdirSync(CPU_PROF_DIR, { recursive: true });
-  const cpus = os.cpus();
-  out("# Tessera benchmarks — OAuth token endpoint and introspection");
-  out();
-  const knobs = Object.entries(process.env)
-    .filter(([k]) => k.startsWith("BENCH_") || k === "UV_THREADPOOL_SIZE")
-    .map(([k, v]) => `${k}=${v} `)
-    .join("");
-  const command =
-    process.env.npm_lifecycle_event === "bench"
-      ? "npm run bench` (last step: `node bench/oauth.mjs`)"
-      : `node ${process.argv.slice(1).join(" ")}\``;
-  out(`- command: \`${knobs}${command}`);
-  out(
-    `- Node ${process.version}, ${os.platform()} ${os.arch()}, ${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? "?"})`,
-  );
-  out(`- date ${new Date().toISOString()}`);
-  out(
-    `- load generator: autocannon ${versionOf("autocannon")} in the parent process, -c ${CONNECTIONS}, no pipelining; every server under test in its own child process, one at a time`,
-  );
-  out(
-    `- versions: ${["oidc-provider", "koa", "jose", "fastify", "@fastify/formbody", "better-sqlite3", "ioredis"].map((n) => `${n} ${versionOf(n)}`).join(", ")}`,
-  );
-  const load0 = os.loadavg();
-  out(`- load average (1/5/15 min) at start: ${load0.map((v) => v.toFixed(2)).join(" / ")}`);
-  out(
-    `- measured runs ${DURATION_S} s, each after ${WARMUP_S} s of warm-up with the same request; ${ROUNDS} round(s) per server and scenario (median reported)`,
-  );
-  out();
+  const load0 = printHeader({
+    title: "Tessera benchmarks — OAuth token endpoint and introspection",
+    npmCommand: "npm run bench` (last step: `node bench/oauth.mjs`)",
+    loadGenerator: `, -c ${CONNECTIONS}, no pipelining; every server under test in its own child process, one at a time`,
+    versions: [
+      "oidc-provider",
+      "koa",
+      "jose",
+      "fastify",
+      "@fastify/formbody",
+      "better-sqlite3",
+      "ioredis",
+    ],
+    measured: `, each after ${WARMUP_S} s of warm-up with the same request; ${ROUNDS} round(s) per server and scenario (median reported)`,
+  });
 
-  let redisUrl;
-  let redisNote;
-  let redisChild;
-  if (process.env.BENCH_NO_REDIS === "1") {
-    redisNote = "BENCH_NO_REDIS=1";
-  } else {
-    const redisDir = join(root, "redis");
-    mkdirSync(redisDir);
-    const r = await startRedis(redisDir);
-    if (r.child) {
-      redisUrl = r.url;
-      redisChild = r.child;
-      log(`redis-server on ${redisUrl}`);
-    } else {
-      redisNote = r.failure;
-      log(`no Redis (${r.failure}): Redis rows skipped`);
-    }
-  }
+  const redis = await startRedis(root);
+  const redisUrl = redis.url;
 
   const only = process.env.BENCH_ONLY?.split(",")
     .map((s) => s.trim())
@@ -546,30 +271,17 @@ async function main() {
       }
     }
   }
-  if (redisChild) await stopChild(redisChild, () => redisChild.kill("SIGTERM"));
+  await stopRedis(redis);
 
   const get = (id, name) => {
     const list = runs.get(id)?.get(name);
     if (list === undefined || list.length === 0) return undefined;
-    return {
-      rps: median(list.map((r) => r.rps)),
-      rpsAll: list.map((r) => r.rps),
-      p50: median(list.map((r) => r.p50)),
-      p99: median(list.map((r) => r.p99)),
-      cpu: median(list.map((r) => r.cpuUsPerReq)),
-      sys: median(list.map((r) => r.sysUsPerReq)),
-      total: list.reduce((a, r) => a + r.total, 0),
-      bad: list.reduce((a, r) => a + r.bad, 0),
-      badDetail: list
-        .map((r) => r.badDetail)
-        .filter((d) => d !== "")
-        .join("; "),
-    };
+    return { ...aggregate(list), sys: median(list.map((r) => r.sysUsPerReq)) };
   };
   const why = (id) => {
     const spec = SERVERS.find((s) => s.id === id);
     const reason =
-      failures.get(id) ?? (spec?.redis ? `skipped: no Redis (${redisNote})` : "skipped");
+      failures.get(id) ?? (spec?.redis ? `skipped: no Redis (${redis.note})` : "skipped");
     return reason.split("\n")[0];
   };
   const row = (label, id, name, floorName, extra = []) => {
@@ -580,50 +292,16 @@ async function main() {
       return [label, reason, "–", "–", "–", "–", "–", "–", ...extra.map(() => "–")];
     }
     const floor = get("floor", floorName);
-    const rps =
-      r.rpsAll.length > 1 ? `${int(r.rps)} (${r.rpsAll.map(int).join(", ")})` : int(r.rps);
     return [
       label,
-      rps,
-      ms(r.p50),
-      ms(r.p99),
-      int(r.total),
-      r.bad === 0 ? 0 : `${r.bad} (${r.badDetail})`,
+      ...resultCells(r),
       `${r.cpu.toFixed(0)} (${(r.cpu - r.sys).toFixed(0)} + ${r.sys.toFixed(0)})`,
       floor === undefined ? "–" : ratio(r.rps / floor.rps),
       ...extra.map((f) => f(r)),
     ];
   };
-  const ratioRow = (name, a, b, target) => {
-    const x = get(...a);
-    const y = get(...b);
-    const value = x !== undefined && y !== undefined ? x.rps / y.rps : Number.NaN;
-    const cpu = x !== undefined && y !== undefined ? y.cpu / x.cpu : Number.NaN;
-    return [
-      name,
-      ratio(value),
-      target === undefined ? "–" : `≥ ${target}×`,
-      target === undefined || Number.isNaN(value) ? "–" : verdict(value >= target),
-      ratio(cpu),
-    ];
-  };
-  const RATIO_HEADER = [
-    "ratio",
-    "req/s ratio",
-    "target",
-    "verdict (req/s)",
-    "inverse server-CPU-per-request ratio",
-  ];
-  const HEADER = [
-    "server",
-    "req/s",
-    "p50 ms",
-    "p99 ms",
-    "requests",
-    "non-2xx/errors",
-    "server CPU µs/req (user + sys)",
-    "req/s vs floor",
-  ];
+  const ratioRow = (name, a, b, target) => ratioCells(name, get(...a), get(...b), target);
+  const HEADER = ["server", ...RESULT_COLUMNS, "server CPU µs/req (user + sys)", "req/s vs floor"];
 
   // 1. Token endpoint
   out(
@@ -809,32 +487,15 @@ async function main() {
       "tokens for both servers here.",
   );
   out();
-  const load1 = os.loadavg();
-  out(`Load average (1/5/15 min) at end: ${load1.map((v) => v.toFixed(2)).join(" / ")}.`);
-  if (Math.max(load0[0], load1[0]) > 2.5) {
-    out(
-      "**Warning**: the load average shows other processes competing for the 2 cores during this run; " +
-        "absolute numbers are depressed and ratios are noisier than usual. Re-run on a quiet machine to confirm.",
-    );
-  }
-  if (CPU_PROF_DIR) {
-    out(
-      `CPU profiles of the servers are in \`${CPU_PROF_DIR}\` (\`node bench/cpuprofile-top.mjs ${CPU_PROF_DIR}/*.cpuprofile\`).`,
-    );
-  }
-  out(`Total bench time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  printFooter(
+    load0,
+    started,
+    CPU_PROF_DIR
+      ? [
+          `CPU profiles of the servers are in \`${CPU_PROF_DIR}\` (\`node bench/cpuprofile-top.mjs ${CPU_PROF_DIR}/*.cpuprofile\`).`,
+        ]
+      : [],
+  );
 }
 
-main()
-  .then(() => {
-    clearTimeout(hardLimit);
-    agent.destroy();
-    cleanupSync();
-  })
-  .catch((err) => {
-    process.stderr.write(
-      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
-    );
-    cleanupSync();
-    process.exitCode = 1;
-  });
+runBench(main, { hardLimitMs: HARD_LIMIT_MS });

@@ -6,22 +6,22 @@
  *
  * KIND: tessera-sqlite | tessera-redis | fastify | http | express-memory | express-redis.
  *
- * Every kind listens on 127.0.0.1, port 0, and sends `{ type: "ready", port }` to the
- * parent. Every kind answers `POST /login` (sets a session cookie) and `GET /session`
- * (200 with a small JSON body; the session kinds check the cookie first, the bare kinds
- * answer a fixed body of the same shape). Parent messages:
- * - `{ cmd: "eld-start" }` / `{ cmd: "eld-stop" }`: event-loop delay of this process
- *   (perf_hooks.monitorEventLoopDelay), reported back as `{ type: "eld", ... }` in ms.
- * - `{ cmd: "cpu-start" }` / `{ cmd: "cpu-stop" }`: CPU time (user, system; µs) this process
- *   used in between (`process.cpuUsage`), reported back as `{ type: "cpu", ... }`.
- * - `{ cmd: "close" }`: close everything and exit 0 (so `--cpu-prof` gets written).
+ * Every kind listens on 127.0.0.1, port 0, and sends `{ type: "ready", port, username,
+ * password }` to the parent. Every kind answers `POST /login` (sets a session cookie) and
+ * `GET /session` (200 with a small JSON body; the session kinds check the cookie first, the
+ * bare kinds answer a fixed body of the same shape). Parent messages (event-loop delay, CPU
+ * time, close): see bench/child-lib.mjs.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
-
-const kind = process.argv[2];
-const options = JSON.parse(process.argv[3] ?? "{}");
+import {
+  closeServer,
+  listenFastify,
+  listenLoopback,
+  options,
+  serve,
+  startTesseraServer,
+} from "./child-lib.mjs";
 
 const BENCH_USER = "bench-user";
 /** Only the benchmark knows it; not on any common-password list. */
@@ -42,12 +42,7 @@ const FIXED_SESSION = {
 /** Idle lifetime given to the express-session peers (Tessera's default idle timeout). */
 const IDLE_MS = 30 * 60 * 1000;
 
-function send(message) {
-  if (process.send) process.send(message);
-}
-
 async function startTessera(useRedis) {
-  const { Tessera, buildServer, loadConfig } = await import("../dist/index.js");
   const flags = {
     data: options.dataDir,
     logLevel: "silent",
@@ -56,19 +51,10 @@ async function startTessera(useRedis) {
     loginIpLimit: "1000000",
   };
   if (useRedis) flags.redis = options.redisUrl;
-  const config = loadConfig(flags, {});
-  const tessera = await Tessera.open({ config });
-  await tessera.hasher.warmUp();
-  await tessera.users.create({ username: BENCH_USER, password: BENCH_PASSWORD });
-  const app = await buildServer(tessera);
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  return {
-    port: app.server.address().port,
-    close: async () => {
-      await app.close();
-      await tessera.close();
-    },
-  };
+  return startTesseraServer(flags, async (tessera) => {
+    await tessera.hasher.warmUp();
+    await tessera.users.create({ username: BENCH_USER, password: BENCH_PASSWORD });
+  });
 }
 
 async function startFastify() {
@@ -79,8 +65,7 @@ async function startFastify() {
     return { user: FIXED_SESSION.user };
   });
   app.get("/session", async () => FIXED_SESSION);
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  return { port: app.server.address().port, close: () => app.close() };
+  return { port: await listenFastify(app), close: () => app.close() };
 }
 
 async function startHttp() {
@@ -96,15 +81,8 @@ async function startHttp() {
     res.writeHead(200, headers);
     res.end(body);
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: server.address().port,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  await listenLoopback(server);
+  return { port: server.address().port, close: () => closeServer(server) };
 }
 
 async function startExpress(useRedis) {
@@ -150,14 +128,11 @@ async function startExpress(useRedis) {
       },
     });
   });
-  const server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server = await listenLoopback(app);
   return {
     port: server.address().port,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       if (redisClient) await redisClient.quit();
     },
   };
@@ -172,52 +147,4 @@ const STARTERS = {
   "express-redis": () => startExpress(true),
 };
 
-async function main() {
-  const start = STARTERS[kind];
-  if (start === undefined) throw new Error(`unknown server kind ${kind}`);
-  const server = await start();
-  let eld;
-  let cpu;
-  let closing = false;
-  process.on("message", async (message) => {
-    if (message.cmd === "eld-start") {
-      eld = monitorEventLoopDelay({ resolution: 10 });
-      eld.enable();
-      send({ type: "eld-started" });
-    } else if (message.cmd === "eld-stop" && eld !== undefined) {
-      eld.disable();
-      const ms = (ns) => ns / 1e6;
-      send({
-        type: "eld",
-        p50: ms(eld.percentile(50)),
-        p99: ms(eld.percentile(99)),
-        max: ms(eld.max),
-        mean: ms(eld.mean),
-        count: eld.count,
-      });
-      eld = undefined;
-    } else if (message.cmd === "cpu-start") {
-      cpu = process.cpuUsage();
-      send({ type: "cpu-started" });
-    } else if (message.cmd === "cpu-stop" && cpu !== undefined) {
-      const used = process.cpuUsage(cpu);
-      send({ type: "cpu", user: used.user, system: used.system });
-      cpu = undefined;
-    } else if (message.cmd === "close" && !closing) {
-      closing = true;
-      try {
-        await server.close();
-      } finally {
-        process.exit(0);
-      }
-    }
-  });
-  // The parent went away without saying goodbye: do not linger.
-  process.on("disconnect", () => process.exit(0));
-  send({ type: "ready", port: server.port, password: BENCH_PASSWORD, username: BENCH_USER });
-}
-
-main().catch((err) => {
-  send({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  process.exit(1);
-});
+serve(STARTERS, () => ({ password: BENCH_PASSWORD, username: BENCH_USER }));
