@@ -1,0 +1,123 @@
+/** createSessionVerifier against a scripted issuer: what it sends, what it refuses. */
+import { describe, expect, it } from "vitest";
+import { GuardError } from "../../../src/guard/index.js";
+import { createSessionVerifier } from "../../../src/guard/session.js";
+
+const ISS = "https://auth.example";
+const TOKEN = `${"A".repeat(42)}E`;
+const ANSWER = {
+  user: { id: "u1", username: "alice", roles: ["admin"] },
+  session: {
+    id: "s1",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    expiresAt: "2026-01-02T00:00:00.000Z",
+    idleExpiresAt: "2026-01-01T01:00:00.000Z",
+  },
+};
+
+function scripted(answer: () => Response) {
+  const calls: { url: string; headers: Record<string, string> }[] = [];
+  const verifier = createSessionVerifier({
+    issuer: ISS,
+    fetch: async (url, init) => {
+      calls.push({ url, headers: init.headers });
+      return answer();
+    },
+  });
+  return { verifier, calls };
+}
+
+const reasonOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "accepted",
+    (e: unknown) => (e instanceof GuardError ? e.reason : `other: ${String(e)}`),
+  );
+
+describe("createSessionVerifier", () => {
+  it("forwards only the session cookie to the issuer's /session and builds the principal", async () => {
+    const { verifier, calls } = scripted(() => Response.json(ANSWER));
+    const p = await verifier.verify({
+      authorization: "Basic eDp5",
+      cookie: `a=1; __Host-session=${TOKEN}; __Host-fgp=zzz`,
+      url: "/x",
+    });
+    expect(calls).toEqual([
+      {
+        url: `${ISS}/session`,
+        headers: { accept: "application/json", cookie: `__Host-session=${TOKEN}` },
+      },
+    ]);
+    expect(p).toEqual({
+      sub: "u1",
+      clientId: undefined,
+      scopes: [],
+      roles: ["admin"],
+      expiresAt: Date.parse("2026-01-01T01:00:00.000Z"),
+      credential: "session",
+      claims: { iss: ISS, sub: "u1", user: ANSWER.user, session: ANSWER.session },
+    });
+    expect(Object.isFrozen(p.claims.user.roles)).toBe(true);
+    expect(JSON.stringify(p)).not.toContain(TOKEN);
+  });
+
+  it("refuses without a round trip: none, twice, not Tessera's shape", async () => {
+    const { verifier, calls } = scripted(() => Response.json(ANSWER));
+    expect(await reasonOf(verifier.verify({}))).toBe("missing_token");
+    expect(await reasonOf(verifier.verify({ cookie: "a=1" }))).toBe("missing_token");
+    expect(
+      await reasonOf(verifier.verify({ cookie: `__Host-session=${TOKEN}; __Host-session=x` })),
+    ).toBe("multiple_credentials");
+    expect(await reasonOf(verifier.verify({ cookie: "__Host-session=abc\r\nx: y" }))).toBe(
+      "malformed",
+    );
+    expect(calls).toHaveLength(0);
+  });
+
+  it("401 from the issuer: invalid_token inactive", async () => {
+    const { verifier } = scripted(() =>
+      Response.json({ error: "unauthenticated" }, { status: 401 }),
+    );
+    const err = await verifier.verify({ cookie: `__Host-session=${TOKEN}` }).catch((e) => e);
+    expect(err).toMatchObject({ status: 401, code: "invalid_token", reason: "inactive" });
+    expect(err.wwwAuthenticate).toContain(`realm="${ISS}"`);
+  });
+
+  it("fails closed (503) on 429 (with its Retry-After), 500, non-JSON and odd answers", async () => {
+    const cases: [Response, number | undefined][] = [
+      [new Response("", { status: 429, headers: { "retry-after": "7" } }), 7],
+      [new Response("", { status: 500 }), undefined],
+      [new Response("<html>", { headers: { "content-type": "text/html" } }), undefined],
+      [Response.json({ user: { id: "u1" } }), undefined],
+      [Response.json([1]), undefined],
+    ];
+    for (const [res, retryAfter] of cases) {
+      const { verifier } = scripted(() => res);
+      const err = await verifier.verify({ cookie: `__Host-session=${TOKEN}` }).catch((e) => e);
+      expect(err).toMatchObject({ status: 503, reason: "introspection_unavailable" });
+      if (retryAfter !== undefined) expect(err.retryAfter).toBe(retryAfter);
+    }
+  });
+
+  it("scopes(user) maps users to scopes explicitly", async () => {
+    const v = createSessionVerifier({
+      issuer: ISS,
+      fetch: async () => Response.json(ANSWER),
+      scopes: (u) => (u.roles.includes("admin") ? ["read", "write"] : ["read"]),
+    });
+    expect((await v.verify({ cookie: `__Host-session=${TOKEN}` })).scopes).toEqual([
+      "read",
+      "write",
+    ]);
+  });
+
+  it("checks its options", () => {
+    expect(() => createSessionVerifier({ issuer: "nope" })).toThrow(/issuer/);
+    expect(() =>
+      createSessionVerifier({ issuer: ISS, sessionEndpoint: "http://auth.example/session" }),
+    ).toThrow(/https/);
+    expect(() => createSessionVerifier({ issuer: ISS, cookeName: "x" } as never)).toThrow(
+      /not a session verifier option/,
+    );
+    expect(createSessionVerifier({ issuer: `${ISS}/` }).sessionEndpoint).toBe(`${ISS}/session`);
+  });
+});
