@@ -42,6 +42,12 @@ export class GenerationalCache<V> {
     this.old.delete(key);
   }
 
+  /** Deletes every entry matching `pred` (a full scan: for rare events). */
+  deleteWhere(pred: (value: V) => boolean): void {
+    for (const [k, v] of this.young) if (pred(v)) this.young.delete(k);
+    for (const [k, v] of this.old) if (pred(v)) this.old.delete(k);
+  }
+
   clear(): void {
     this.young.clear();
     this.old.clear();

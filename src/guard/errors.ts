@@ -58,6 +58,8 @@ export const REASONS = {
   jwks_unavailable: "The issuer's signing keys are unavailable.",
   denylist_unavailable: "The revocation list is unavailable.",
   introspection_unavailable: "The issuer's introspection endpoint is unavailable.",
+  revocations_unavailable: "The revocation feed has not been synchronised yet.",
+  revocations_stale: "The revocation feed is stale and the token is newer than its last update.",
 } as const;
 
 export type GuardReason = keyof typeof REASONS;
@@ -84,6 +86,8 @@ function codeOf(reason: GuardReason): GuardErrorCode {
     case "jwks_unavailable":
     case "denylist_unavailable":
     case "introspection_unavailable":
+    case "revocations_unavailable":
+    case "revocations_stale":
       return "store_unavailable";
     default:
       return "invalid_token";

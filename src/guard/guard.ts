@@ -1,7 +1,7 @@
 /**
  * createGuard: verifies RFC 9068 JWT access tokens locally against the issuer's JWKS,
  * and, when given `introspection`, Tessera's opaque access tokens by RFC 7662
- * introspection (no cache: every verify asks the issuer).
+ * introspection (optionally cached, the cache evicted by the revocation feed).
  *
  * The order of work on a fresh token, cheapest refusals first, and nothing decoded
  * before the token's size and alphabet are known to be sane:
@@ -14,7 +14,8 @@
  *   6. signature of the exact length, r and s non-zero, one synchronous crypto.verify;
  *   7. only then the payload: strict JSON object, claims checked, principal built;
  *   8. the fingerprint cookie, if the token is bound to one (cache hits included);
- *   9. the denylist, keyed on (jti, iss).
+ *   9. the revocation feed's denylist ((jti, iss), subject cutoffs) and failure policy,
+ *      then the `denylist` option, keyed on (jti, iss).
  * An opaque token (exactly the shape of Tessera's: 43 canonical base64url characters, no
  * dots) leaves at step 2 for introspection; its answer goes through the same claim checks
  * (plus token_type Bearer) and the same fingerprint check.
@@ -33,9 +34,11 @@ import {
 } from "./credential.js";
 import { COMPACT_JWS, decodeJsonObject, isCanonicalBase64url } from "./encoding.js";
 import { GuardError, type GuardReason } from "./errors.js";
+import { RevocationFeed } from "./feed.js";
 import { IntrospectionUnavailable, Introspector } from "./introspection.js";
 import { type KeyRecord, KeyStore } from "./jwks.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { RevocationStore } from "./revocations.js";
 
 /**
  * The claims of a verified access token (RFC 9068 §2.2), deep-frozen. For an opaque
@@ -75,15 +78,24 @@ export interface Guard {
    * background JWKS refresh and is refused meanwhile; keys never loaded: jwks_unavailable.
    */
   verifySync(input: VerifyInput): Principal;
-  /** Loads the JWKS now (a URL JWKS is otherwise loaded by the first verify). */
+  /**
+   * Loads the JWKS now (a URL JWKS is otherwise loaded by the first verify) and, with the
+   * revocation feed, waits for its first sync (at most `revocations.readyTimeout`; then
+   * rejects with a 503 revocations_unavailable GuardError under "fail-closed", resolves
+   * under "accept").
+   */
   ready(): Promise<void>;
   /** Drops every cached verified token. */
   clearCache(): void;
   /**
    * Closes the introspection connections, for a clean shutdown: introspections in flight
    * fail closed (503). The guard stays usable; a later verify opens a new connection.
+   * Also stops the revocation feed for good: the guard keeps what it knows and goes stale
+   * after `maxStaleness` (the failure policy then applies).
    */
   close(): void;
+  /** The revocation feed's state (status "disabled" without a feed). */
+  feedState(): FeedState;
   /** For health checks and tests. */
   stats(): GuardStats;
   readonly issuer: string;
@@ -132,7 +144,37 @@ class CacheEntry {
     readonly iss: string,
     /** SHA-256 of the fingerprint cookie the token is bound to (`fgp`), 32 bytes. */
     readonly fgp: Buffer | undefined,
+    /** `iat`, seconds (subject cutoffs, the stale-feed rule). */
+    readonly iat: number,
   ) {}
+}
+
+/** An active introspection answer kept for reuse, keyed by the token's SHA-256. */
+class OpaqueCacheEntry {
+  constructor(
+    readonly entry: CacheEntry,
+    /** ms: not used from this instant (min(now + cacheTtl, exp)). */
+    readonly until: number,
+  ) {}
+}
+
+/** The revocation feed's state, from `guard.feedState()`. */
+export interface FeedState {
+  /**
+   * "disabled": no feed; "connecting": never synchronised yet; "live": heard from within
+   * `maxStaleness`; "stale": not (the failure policy applies).
+   */
+  status: "connecting" | "live" | "stale" | "disabled";
+  /** The id of the last event applied (sent as Last-Event-ID on reconnection). */
+  lastEventId: string | null;
+  /** The server's time (ms) of the last `synced` / `heartbeat`: known up to date as of then. */
+  lastSyncedAt: number | null;
+  /** Entries held (expired ones purged first). */
+  entries: { jwt: number; opaque: number; subject: number };
+  /** Connections opened after the first. */
+  reconnects: number;
+  /** Why the last connection failed (a constant text), null once synchronised again. */
+  lastError: string | null;
 }
 
 function noop(): void {}
@@ -184,6 +226,54 @@ export function createGuard(options: GuardOptions): Guard {
   // synchronous up to the claims, so nothing else can use it meanwhile. Not allocating
   // per token keeps the hot path from churning memory (and the CPU caches crypto uses).
   const scratch = Buffer.allocUnsafeSlow(maxTokenLength + 16);
+
+  // ---- the revocation feed and the introspection cache ---------------------------------
+  const feedConfig = opts.revocations;
+  const store = feedConfig === undefined ? undefined : new RevocationStore(issuer, toleranceMs);
+  const feed =
+    feedConfig === undefined || store === undefined
+      ? undefined
+      : new RevocationFeed(feedConfig, store, { clock });
+  const maxStalenessMs = feedConfig?.maxStalenessMs ?? 0;
+  const failClosed = feedConfig?.failClosed ?? false;
+  const opaqueTtlMs = opts.introspectionCacheTtlMs;
+  const opaqueCache =
+    opaqueTtlMs > 0 && opts.cacheSize > 0
+      ? new GenerationalCache<OpaqueCacheEntry>(opts.cacheSize)
+      : undefined;
+  if (store !== undefined && opaqueCache !== undefined) {
+    store.listener = {
+      opaque: (hash) => opaqueCache.delete(hash),
+      subject: (sub, before) =>
+        opaqueCache.deleteWhere((e) => e.entry.principal.sub === sub && e.entry.iat < before),
+    };
+  }
+  feed?.start();
+
+  /** The feed has been heard from within maxStaleness (false without a feed). */
+  function feedLive(now: number): boolean {
+    return feed?.synced === true && now - feed.lastHeardAt <= maxStalenessMs;
+  }
+
+  /**
+   * The feed's verdict on a JWT: revoked (jti or subject cutoff), or, under "fail-closed",
+   * 503 before the first sync and for tokens newer than the last sync point while stale.
+   * Synchronous: three Map lookups and a few comparisons.
+   */
+  function checkFeed(entry: CacheEntry, now: number): void {
+    if (feed === undefined || store === undefined) return;
+    if (
+      store.isJwtRevoked(entry.jti, now) ||
+      store.isSubjectRevoked(entry.principal.sub, entry.iat, now)
+    ) {
+      throw fail("revoked");
+    }
+    if (!failClosed) return;
+    if (!feed.synced) throw fail("revocations_unavailable");
+    if (now - feed.lastHeardAt > maxStalenessMs && entry.iat * 1000 > (feed.lastSyncedAt ?? 0)) {
+      throw fail("revocations_stale");
+    }
+  }
 
   function fail(
     reason: GuardReason,
@@ -245,7 +335,7 @@ export function createGuard(options: GuardOptions): Guard {
           throw fail("unknown_kid");
         }
         if (now < hit.notBefore) throw fail("not_yet_valid");
-        return admit(hit, sync, input.cookie);
+        return admit(hit, sync, input.cookie, now);
       }
     }
     return fresh(token, fromHeader, now, sync, input.cookie);
@@ -265,11 +355,50 @@ export function createGuard(options: GuardOptions): Guard {
     if (sync) {
       throw fail("opaque_not_supported", "Opaque access tokens cannot be verified synchronously.");
     }
+    // The feed names opaque tokens by the base64url SHA-256 of the token; so does the cache.
+    const hash =
+      store === undefined ? "" : createHash("sha256").update(token, "latin1").digest("base64url");
+    if (store !== undefined) {
+      const now = clockNow();
+      if (store.isOpaqueRevoked(hash, now)) {
+        opaqueCache?.delete(hash);
+        throw fail("revoked");
+      }
+      if (opaqueCache !== undefined && feedLive(now)) {
+        const hit = opaqueCache.get(hash);
+        if (hit !== undefined) {
+          const e = hit.entry;
+          if (now >= hit.until || now >= e.expiresBefore) opaqueCache.delete(hash);
+          else if (store.isSubjectRevoked(e.principal.sub, e.iat, now)) {
+            opaqueCache.delete(hash);
+            throw fail("revoked");
+          } else if (now >= e.notBefore) {
+            if (e.fgp !== undefined) checkFingerprint(e.fgp, cookie);
+            return Promise.resolve(e.principal);
+          }
+        }
+      }
+    }
     return introspector.introspect(token).then(
       (answer) => {
         if (answer === false) throw fail("inactive");
-        const entry = checkClaims(answer, undefined, clockNow(), "opaque");
+        const now = clockNow();
+        const entry = checkClaims(answer, undefined, now, "opaque");
         if (entry.fgp !== undefined) checkFingerprint(entry.fgp, cookie);
+        if (store !== undefined) {
+          // Revoked if either the issuer or the feed says so (an event may have overtaken
+          // the answer).
+          if (
+            store.isOpaqueRevoked(hash, now) ||
+            store.isSubjectRevoked(entry.principal.sub, entry.iat, now)
+          ) {
+            throw fail("revoked");
+          }
+          if (opaqueCache !== undefined && feedLive(now)) {
+            const until = Math.min(now + opaqueTtlMs, entry.principal.claims.exp * 1000);
+            opaqueCache.set(hash, new OpaqueCacheEntry(entry, until));
+          }
+        }
         return entry.principal;
       },
       (err: unknown) => {
@@ -435,7 +564,7 @@ export function createGuard(options: GuardOptions): Guard {
     if (typeof claims === "string") throw fail(claims);
     const entry = checkClaims(claims, key, now, "jwt");
     if (cache !== undefined) cache.set(token, entry);
-    return admit(entry, sync, cookie);
+    return admit(entry, sync, cookie, now);
   }
 
   function missing(name: string): GuardError {
@@ -524,7 +653,7 @@ export function createGuard(options: GuardOptions): Guard {
       credential,
       claims: c as AccessTokenClaims, // deep-frozen by decodeJsonObject / parseJsonObject
     });
-    return new CacheEntry(principal, expiresBefore, notBefore, key, jti, iss, fgp);
+    return new CacheEntry(principal, expiresBefore, notBefore, key, jti, iss, fgp, iat);
   }
 
   // ---- 8. the fingerprint cookie -------------------------------------------------------
@@ -555,9 +684,11 @@ export function createGuard(options: GuardOptions): Guard {
     entry: CacheEntry,
     sync: boolean,
     cookie: unknown,
+    now: number,
   ): Principal | Promise<Principal> {
     // Checked on every verify, cache hits included: the cache is keyed on the token only.
     if (entry.fgp !== undefined) checkFingerprint(entry.fgp, cookie);
+    if (feed !== undefined) checkFeed(entry, now);
     if (denylist === undefined) return entry.principal;
     let answer: boolean | Promise<boolean>;
     try {
@@ -599,13 +730,44 @@ export function createGuard(options: GuardOptions): Guard {
     verifySync(input: VerifyInput): Principal {
       return run(input, true) as Principal;
     },
-    ready: () => keyStore.ready(),
+    async ready(): Promise<void> {
+      const keys = keyStore.ready();
+      if (feed === undefined || feedConfig === undefined) return keys;
+      const [, synced] = await Promise.all([keys, feed.waitForSync(feedConfig.readyTimeoutMs)]);
+      if (!synced && failClosed) {
+        throw fail("revocations_unavailable", undefined, feed.lastError ?? undefined);
+      }
+    },
     clearCache(): void {
       cache?.clear();
+      opaqueCache?.clear();
       headerCache.clear();
     },
     close(): void {
       introspector?.close();
+      feed?.close();
+    },
+    feedState(): FeedState {
+      if (feed === undefined || store === undefined) {
+        return {
+          status: "disabled",
+          lastEventId: null,
+          lastSyncedAt: null,
+          entries: { jwt: 0, opaque: 0, subject: 0 },
+          reconnects: 0,
+          lastError: null,
+        };
+      }
+      const now = clockNow();
+      store.purge(now);
+      return {
+        status: !feed.synced ? "connecting" : feedLive(now) ? "live" : "stale",
+        lastEventId: feed.lastEventId,
+        lastSyncedAt: feed.lastSyncedAt,
+        entries: store.counts(),
+        reconnects: feed.reconnects,
+        lastError: feed.lastError,
+      };
     },
     stats: () => ({
       cachedTokens: cache?.size ?? 0,

@@ -30,6 +30,7 @@ export {
 export {
   type AccessTokenClaims,
   createGuard,
+  type FeedState,
   type Guard,
   type GuardStats,
   type Principal,
@@ -40,5 +41,6 @@ export {
   type Denylist,
   type GuardOptions,
   type IntrospectionOptions,
+  type RevocationsOptions,
 } from "./options.js";
 export { requireScopes } from "./scopes.js";

@@ -10,6 +10,7 @@ import {
   SUPPORTED_ALGORITHMS,
 } from "./algorithms.js";
 import { isQuotedStringSafe } from "./errors.js";
+import type { FeedConfig } from "./feed.js";
 import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
 
@@ -28,6 +29,37 @@ export interface IntrospectionOptions {
   url?: string | URL;
   /** ms for the whole exchange. Default 5000. */
   timeout?: number;
+  /**
+   * Seconds an active introspection answer is reused (keyed by the token's SHA-256, never
+   * beyond the token's `exp`). Default 0: off. Needs the revocation feed, which evicts
+   * revoked entries; while the feed is not live the cache is not used.
+   */
+  cacheTtl?: number;
+}
+
+/**
+ * The revocation feed (`GET /events/revocations`, docs/revocation-feed.md). On by default
+ * when `introspection` credentials are given: the feed authenticates with the same client.
+ */
+export interface RevocationsOptions {
+  /** Default true (with introspection credentials). */
+  enabled?: boolean;
+  /** Default `${issuer}/events/revocations`. https only, except loopback hosts. */
+  url?: string | URL;
+  /** Seconds without news from the feed after which it is stale. Default 30. */
+  maxStaleness?: number;
+  /**
+   * While stale: "fail-closed" (default) refuses JWTs issued after the last synchronised
+   * point (503 revocations_stale) and, before the first sync, every JWT (503
+   * revocations_unavailable); "accept" keeps accepting on what is known.
+   */
+  onStale?: "fail-closed" | "accept";
+  /** Seconds of silence (no event, no heartbeat) after which the connection is dropped and reopened. Default 45. */
+  heartbeatTimeout?: number;
+  /** Seconds `ready()` waits for the first sync. Default 10. */
+  readyTimeout?: number;
+  /** Told about every feed connection failure (the guard reconnects by itself). */
+  onError?: (error: Error) => void;
 }
 
 /** The fingerprint cookie Tessera sets for `--fingerprint` clients. */
@@ -71,11 +103,22 @@ export interface GuardOptions {
   /** Accept opaque access tokens by introspecting them. Without it they are refused. */
   introspection?: IntrospectionOptions;
   /**
+   * Subscribe to the issuer's revocation feed (in-memory denylist, introspection-cache
+   * eviction). Default: on when `introspection` is given, off otherwise. `false` turns it off.
+   */
+  revocations?: boolean | RevocationsOptions;
+  /**
    * Check fingerprint-bound tokens (claim / introspection member `fgp`) against the
    * request's fingerprint cookie: `true` for `__Host-fgp`, or the cookie's name. Off
    * (default), a token carrying `fgp` is refused (fingerprint_required).
    */
   fingerprint?: boolean | string;
+}
+
+export interface RevocationsConfig extends FeedConfig {
+  maxStalenessMs: number;
+  failClosed: boolean;
+  readyTimeoutMs: number;
 }
 
 export interface ResolvedOptions {
@@ -96,6 +139,9 @@ export interface ResolvedOptions {
   cookieName: string | undefined;
   onJwksError: ((error: Error) => void) | undefined;
   introspection: IntrospectionConfig | undefined;
+  /** ms an active introspection answer is cached; 0: no cache. */
+  introspectionCacheTtlMs: number;
+  revocations: RevocationsConfig | undefined;
   /** The fingerprint cookie's name, or undefined when the check is off. */
   fingerprintCookie: string | undefined;
   /** True when `fetch` was given (introspection then uses it too). */
@@ -120,9 +166,29 @@ const KNOWN = new Set<string>([
   "onJwksError",
   "introspection",
   "fingerprint",
+  "revocations",
 ]);
 
-const INTROSPECTION_KNOWN = new Set<string>(["clientId", "clientSecret", "url", "timeout"]);
+const INTROSPECTION_KNOWN = new Set<string>([
+  "clientId",
+  "clientSecret",
+  "url",
+  "timeout",
+  "cacheTtl",
+]);
+
+const REVOCATIONS_KNOWN = new Set<string>([
+  "enabled",
+  "url",
+  "maxStaleness",
+  "onStale",
+  "heartbeatTimeout",
+  "readyTimeout",
+  "onError",
+]);
+
+/** Upper bound of the feed's reconnection backoff, ms. */
+const MAX_BACKOFF_MS = 30_000;
 
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -245,6 +311,19 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
   }
 
   const introspection = resolveIntrospection(o.introspection, issuer);
+  const revocations = resolveRevocations(o.revocations, issuer, introspection);
+  let introspectionCacheTtlMs = 0;
+  if (introspection !== undefined) {
+    const i = o.introspection as Record<string, unknown>;
+    introspectionCacheTtlMs =
+      numberOption(i, "cacheTtl", 0, 0, 86_400, false, "introspection.cacheTtl") * 1000;
+    if (introspectionCacheTtlMs > 0 && revocations === undefined) {
+      fail(
+        "introspection.cacheTtl",
+        "needs the revocation feed (option revocations): without it a cached answer would outlive a revocation",
+      );
+    }
+  }
 
   const fgp = o.fingerprint;
   let fingerprintCookie: string | undefined;
@@ -305,6 +384,8 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     cookieName: cookieName as string | undefined,
     onJwksError: onJwksError as ((error: Error) => void) | undefined,
     introspection,
+    introspectionCacheTtlMs,
+    revocations,
     fingerprintCookie,
     fetchInjected: o.fetch !== undefined,
   };
@@ -346,5 +427,69 @@ function resolveIntrospection(value: unknown, issuer: string): IntrospectionConf
     url: url.href,
     authorization: basicAuthorization(clientId, clientSecret),
     timeoutMs: numberOption(i, "timeout", 5000, 1, 120_000, true, "introspection.timeout"),
+  };
+}
+
+function resolveRevocations(
+  value: unknown,
+  issuer: string,
+  introspection: IntrospectionConfig | undefined,
+): RevocationsConfig | undefined {
+  if (value === false) return undefined;
+  if (value === undefined && introspection === undefined) return undefined;
+  let r: Record<string, unknown> = {};
+  if (value !== undefined && value !== true) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      fail("revocations", "must be a boolean or an object { enabled?, url?, maxStaleness?, ... }");
+    }
+    r = value as Record<string, unknown>;
+    for (const key of Object.keys(r)) {
+      if (!REVOCATIONS_KNOWN.has(key)) fail(`revocations.${key}`, "is not a revocations option");
+    }
+  }
+  const enabled = r.enabled;
+  if (enabled !== undefined && typeof enabled !== "boolean") {
+    fail("revocations.enabled", "must be a boolean");
+  }
+  if (enabled === false) return undefined;
+  if (introspection === undefined) {
+    fail(
+      "revocations",
+      "needs introspection client credentials (option introspection): the feed authenticates with them",
+    );
+  }
+  let url: URL;
+  if (r.url === undefined)
+    url = httpUrl("issuer", `${issuer.replace(/\/+$/, "")}/events/revocations`);
+  else if (typeof r.url === "string" || r.url instanceof URL) {
+    url = httpUrl("revocations.url", r.url.toString());
+  } else {
+    fail("revocations.url", "must be a URL (string or URL)");
+  }
+  if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
+    fail(
+      "revocations.url",
+      "must use https (plain http is allowed for loopback hosts only): it carries the client secret",
+    );
+  }
+  const onStale = r.onStale ?? "fail-closed";
+  if (onStale !== "fail-closed" && onStale !== "accept") {
+    fail("revocations.onStale", 'must be "fail-closed" or "accept"');
+  }
+  const onError = r.onError;
+  if (onError !== undefined && typeof onError !== "function") {
+    fail("revocations.onError", "must be a function");
+  }
+  const seconds = (name: string, dflt: number, max: number) =>
+    numberOption(r, name, dflt, 0.001, max, false, `revocations.${name}`) * 1000;
+  return {
+    url: url.href,
+    authorization: introspection.authorization,
+    maxStalenessMs: seconds("maxStaleness", 30, 86_400),
+    failClosed: onStale === "fail-closed",
+    heartbeatTimeoutMs: seconds("heartbeatTimeout", 45, 3600),
+    readyTimeoutMs: seconds("readyTimeout", 10, 3600),
+    maxBackoffMs: MAX_BACKOFF_MS,
+    onError: onError as ((error: Error) => void) | undefined,
   };
 }

@@ -99,6 +99,8 @@ export async function live(settings: Record<string, string> = {}): Promise<Live>
           clientSecret: rs.secret,
           url: `${base}/oauth/introspect`,
         },
+        // The revocation feed has its own tests (feed*.test.ts, against a fake feed).
+        revocations: false,
         ...overrides,
       });
       guards.push(g);

@@ -29,6 +29,13 @@ function frame(event: string, data: unknown, id?: string): string {
  */
 export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
+  // Open streams never end by themselves: shutting down ends them (verifiers reconnect
+  // with Last-Event-ID, to this instance when it is back or to another).
+  const open = new Set<{ end(): void }>();
+  app.addHook("preClose", async () => {
+    for (const raw of open) raw.end();
+    open.clear();
+  });
 
   app.get("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
     const client = await authenticateClient(tessera.clients, request.headers.authorization, {});
@@ -83,9 +90,11 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       () => raw.write(frame("heartbeat", { at: tessera.clock.now() })),
       heartbeatMs,
     );
+    open.add(raw);
     const close = () => {
       clearInterval(heartbeat);
       stop();
+      open.delete(raw);
     };
     raw.on("close", close);
     request.log.info({ clientId: client.id }, "revocation feed connected");

@@ -1,0 +1,518 @@
+/**
+ * The revocation feed's client: a subscription to the issuer's `GET /events/revocations`
+ * (docs/revocation-feed.md) that keeps a RevocationStore current.
+ *
+ * - One GET per connection with node:http(s) (no agent, no keep-alive), client_secret_basic,
+ *   `Accept: text/event-stream`, and `Last-Event-ID` once an event id is known: the
+ *   server then replays every event after it (or sends a snapshot if it does not know the
+ *   id). Redirects are not followed; anything but a 200 `text/event-stream` is a failure.
+ * - Events are applied as they arrive: `snapshot` and `revoke` add entries (a snapshot
+ *   replaces nothing), `synced` and `heartbeat` carry the server's time (`at`, ms): the
+ *   guard is up to date as of then. An event id is committed only once its event has been
+ *   applied; a malformed event drops the connection, so the reconnection asks for it again.
+ * - Any failure (refused connection, HTTP 401, end of stream, malformed event, and
+ *   silence: nothing at all received for `heartbeatTimeout`) closes the connection and
+ *   schedules a new one after an exponential backoff with full jitter: a delay drawn
+ *   uniformly from [0, min(cap, base × 2^attempt)), `base` the server's `retry:` (default
+ *   1 s, at least 50 ms). The attempt count is reset by a `synced` event.
+ * - Neither the socket nor any timer keeps the process alive.
+ *
+ * Freshness is measured with the guard's clock: `lastHeardAt` is when this guard last
+ * heard the server say it was up to date (`synced`, `heartbeat`, or any event after
+ * `synced` on the same connection). The guard's failure policy reads it.
+ */
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { Clock } from "../clock.js";
+import type { RevocationStore } from "./revocations.js";
+import { SseParser } from "./sse.js";
+
+/** The feed's settings, resolved from the guard's `revocations` option. */
+export interface FeedConfig {
+  /** The feed's URL (http(s), checked by the options). */
+  url: string;
+  /** The precomputed `Authorization: Basic ...` value. */
+  authorization: string;
+  /** Silence (no byte at all) after which the connection is considered dead, ms. */
+  heartbeatTimeoutMs: number;
+  /** Upper bound of the reconnection backoff, ms. */
+  maxBackoffMs: number;
+  /** Told about every connection failure (never contains a token or the secret). */
+  onError?: ((error: Error) => void) | undefined;
+}
+
+/** Timers, injectable so tests can run the backoff without waiting. */
+export interface FeedTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface FeedHooks {
+  /** The guard's clock (freshness, purges). */
+  clock: Clock;
+  /** Uniform in [0, 1): the jitter. Default Math.random. */
+  random?: () => number;
+  timers?: FeedTimers;
+  /** Monotonic ms for the silence watchdog. Default performance.now. */
+  monotonic?: () => number;
+}
+
+/** What the feed last did, for `feedState()` and tests. */
+export type FeedEventKind = "snapshot" | "revoke" | "synced" | "heartbeat";
+
+/** The server's `retry:` before it says one, ms. */
+export const DEFAULT_RETRY_MS = 1000;
+/** A lower bound for the backoff base, so `retry: 0` cannot make a tight reconnect loop. */
+export const MIN_RETRY_MS = 50;
+/** How often expired entries are swept when nothing else triggers it. */
+const SWEEP_MS = 30_000;
+/** Ids we send back must be a safe header value (the server's look like `7f3a.120`). */
+const SENDABLE_ID = /^[\x21-\x7e]{1,256}$/;
+const OPAQUE_HASH = /^[A-Za-z0-9_-]{43}$/;
+const MAX_DATE = 253_402_300_799;
+
+const realTimers: FeedTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+function unref(handle: unknown): void {
+  (handle as { unref?: () => void } | null)?.unref?.();
+}
+
+class Connection {
+  /** Bytes seen (monotonic ms), for the silence watchdog. */
+  lastActivity: number;
+  watchdog: unknown;
+  /** This connection has delivered `synced`: its events are live. */
+  synced = false;
+  done = false;
+  response: IncomingMessage | undefined;
+  constructor(
+    readonly req: ClientRequest,
+    now: number,
+  ) {
+    this.lastActivity = now;
+  }
+}
+
+class FeedProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FeedProtocolError";
+  }
+}
+
+function num(v: unknown, what: string): number {
+  if (typeof v !== "number" || !(v >= 0 && v <= MAX_DATE)) {
+    throw new FeedProtocolError(`${what} is not a valid NumericDate`);
+  }
+  return v;
+}
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string" || v.length === 0) {
+    throw new FeedProtocolError(`${what} is not a non-empty string`);
+  }
+  return v;
+}
+function hash(v: unknown): string {
+  if (typeof v !== "string" || !OPAQUE_HASH.test(v)) {
+    throw new FeedProtocolError("an opaque revocation's hash is not a base64url SHA-256");
+  }
+  return v;
+}
+function object(data: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    throw new FeedProtocolError(`${what} event is not JSON`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new FeedProtocolError(`${what} event is not a JSON object`);
+  }
+  return v as Record<string, unknown>;
+}
+function tuples(v: unknown, arity: number, what: string): unknown[][] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new FeedProtocolError(`snapshot ${what} is not an array`);
+  for (const t of v) {
+    if (!Array.isArray(t) || t.length < arity) {
+      throw new FeedProtocolError(`snapshot ${what} has a malformed entry`);
+    }
+  }
+  return v as unknown[][];
+}
+function at(data: string, what: string): number {
+  const o = object(data, what);
+  const v = o.at;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new FeedProtocolError(`${what} event has no valid at`);
+  }
+  return v;
+}
+
+export class RevocationFeed {
+  /** The id of the last event applied (sent back as Last-Event-ID). */
+  lastEventId: string | null = null;
+  /** The server's time (ms) of the last `synced` / `heartbeat`. */
+  lastSyncedAt: number | null = null;
+  /** Guard clock (ms) when the server last said we were up to date; -Infinity if never. */
+  lastHeardAt = Number.NEGATIVE_INFINITY;
+  /** Connections opened after the first. */
+  reconnects = 0;
+  /** Why the last connection failed (constant text), cleared by `synced`. */
+  lastError: string | null = null;
+  /** Events applied (snapshot, revoke, synced, heartbeat). */
+  applied = 0;
+
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly timers: FeedTimers;
+  private readonly monotonic: () => number;
+  private readonly request: typeof httpRequest;
+  private readonly target: URL;
+  private conn: Connection | undefined;
+  private reconnectTimer: unknown;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
+  private retryMs = DEFAULT_RETRY_MS;
+  private started = false;
+  private closed = false;
+  private everSynced = false;
+  private readonly waiters = new Set<(synced: boolean) => void>();
+  private readonly observers = new Set<(kind: FeedEventKind) => void>();
+
+  constructor(
+    private readonly config: FeedConfig,
+    readonly store: RevocationStore,
+    hooks: FeedHooks,
+  ) {
+    this.clock = hooks.clock;
+    this.random = hooks.random ?? Math.random;
+    this.timers = hooks.timers ?? realTimers;
+    this.monotonic = hooks.monotonic ?? (() => performance.now());
+    this.target = new URL(config.url);
+    this.request =
+      this.target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest;
+  }
+
+  /** True once a `synced` event has ever been received. */
+  get synced(): boolean {
+    return this.everSynced;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.scheduleSweep();
+    this.connect();
+  }
+
+  /** Stops for good: the connection is closed, no reconnection, waiters told "not synced". */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer !== undefined) this.timers.clearTimeout(this.reconnectTimer);
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.reconnectTimer = undefined;
+    this.sweepTimer = undefined;
+    const conn = this.conn;
+    if (conn !== undefined) this.finish(conn);
+    for (const w of this.waiters) w(false);
+    this.waiters.clear();
+  }
+
+  /** Resolves true at the first `synced` (at once if there was one), false after `timeoutMs`. */
+  waitForSync(timeoutMs: number): Promise<boolean> {
+    if (this.everSynced) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), timeoutMs);
+      unref(timer);
+      const done = (synced: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(synced);
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  /** Called after each event is applied (tests; metrics). Returns an unsubscribe function. */
+  observe(fn: (kind: FeedEventKind) => void): () => void {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
+  }
+
+  // ---- the connection ------------------------------------------------------------------
+
+  private connect(): void {
+    if (this.closed) return;
+    const headers: Record<string, string> = {
+      authorization: this.config.authorization,
+      accept: "text/event-stream",
+      "cache-control": "no-store",
+    };
+    const id = this.lastEventId;
+    if (id !== null && SENDABLE_ID.test(id)) headers["last-event-id"] = id;
+    let req: ClientRequest;
+    try {
+      req = this.request(this.target, { method: "GET", headers, agent: false });
+    } catch (err) {
+      this.conn = undefined;
+      this.report("the revocation feed request could not be made", err);
+      this.scheduleReconnect();
+      return;
+    }
+    const conn = new Connection(req, this.monotonic());
+    this.conn = conn;
+    req.on("socket", (socket) => socket.unref());
+    req.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
+    req.on("response", (res) => this.onResponse(conn, res));
+    req.end();
+    this.armWatchdog(conn, this.config.heartbeatTimeoutMs);
+  }
+
+  private onResponse(conn: Connection, res: IncomingMessage): void {
+    if (conn.done) {
+      res.resume();
+      return;
+    }
+    conn.response = res;
+    conn.lastActivity = this.monotonic();
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      res.resume();
+      const why =
+        status === 401 || status === 403
+          ? `the revocation feed refused the guard's client credentials (HTTP ${status})`
+          : `the revocation feed answered HTTP ${status}`;
+      this.failed(conn, why);
+      return;
+    }
+    const type = res.headers["content-type"] ?? "";
+    if (!/^text\/event-stream\s*(?:;|$)/i.test(type)) {
+      res.resume();
+      this.failed(conn, "the revocation feed did not answer text/event-stream");
+      return;
+    }
+    const parser = new SseParser(
+      {
+        event: (type, data, eventId) => this.onEvent(conn, type, data, eventId),
+        id: (eventId) => {
+          this.lastEventId = eventId;
+        },
+        retry: (ms) => {
+          this.retryMs = Math.min(Math.max(ms, MIN_RETRY_MS), this.config.maxBackoffMs);
+        },
+      },
+      this.lastEventId ?? "",
+    );
+    res.on("data", (chunk: Buffer) => {
+      if (conn.done) return;
+      conn.lastActivity = this.monotonic();
+      try {
+        parser.push(chunk);
+      } catch (err) {
+        const why =
+          err instanceof FeedProtocolError
+            ? `the revocation feed sent a malformed event: ${err.message}`
+            : "the revocation feed sent an event that could not be applied";
+        this.failed(conn, why, err);
+      }
+    });
+    res.on("end", () => this.failed(conn, "the revocation feed ended"));
+    res.on("aborted", () => this.failed(conn, "the revocation feed connection was cut"));
+    res.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
+    res.on("close", () => this.failed(conn, "the revocation feed connection was closed"));
+  }
+
+  private armWatchdog(conn: Connection, ms: number): void {
+    conn.watchdog = this.timers.setTimeout(
+      () => {
+        if (conn.done) return;
+        const silent = this.monotonic() - conn.lastActivity;
+        const timeout = this.config.heartbeatTimeoutMs;
+        if (silent >= timeout) {
+          this.failed(conn, "the revocation feed went silent (no heartbeat)");
+        } else {
+          this.armWatchdog(conn, timeout - silent);
+        }
+      },
+      Math.max(1, Math.ceil(ms)),
+    );
+    unref(conn.watchdog);
+  }
+
+  private finish(conn: Connection): void {
+    conn.done = true;
+    if (conn.watchdog !== undefined) this.timers.clearTimeout(conn.watchdog);
+    conn.req.destroy();
+    conn.response?.destroy();
+    if (this.conn === conn) this.conn = undefined;
+  }
+
+  private failed(conn: Connection, why: string, cause?: unknown): void {
+    if (conn.done) return;
+    this.finish(conn);
+    if (this.closed) return;
+    this.report(why, cause);
+    this.scheduleReconnect();
+  }
+
+  private report(why: string, cause: unknown): void {
+    this.lastError = why;
+    const onError = this.config.onError;
+    if (onError === undefined) return;
+    try {
+      onError(new Error(why, cause === undefined ? undefined : { cause }));
+    } catch {
+      // A throwing logger must not stop the feed.
+    }
+  }
+
+  /** Full jitter: uniform in [0, min(cap, base × 2^attempt)). */
+  nextDelay(): number {
+    const ceiling = Math.min(this.config.maxBackoffMs, this.retryMs * 2 ** this.attempt);
+    let r = this.random();
+    if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the bound
+    return Math.floor(r * ceiling);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer !== undefined) return;
+    const delay = this.nextDelay();
+    if (this.attempt < 30) this.attempt++;
+    this.reconnectTimer = this.timers.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed) return;
+      this.reconnects++;
+      this.connect();
+    }, delay);
+    unref(this.reconnectTimer);
+  }
+
+  /** A real timer (not the injectable ones): memory hygiene only, lookups check `now`. */
+  private scheduleSweep(): void {
+    const timer = setTimeout(() => {
+      if (this.closed) return;
+      this.store.purge(this.clock.now());
+      this.scheduleSweep();
+    }, SWEEP_MS);
+    unref(timer);
+    this.sweepTimer = timer;
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  private onEvent(conn: Connection, type: string, data: string, eventId: string): void {
+    if (conn.done) return;
+    const now = this.clock.now();
+    let kind: FeedEventKind;
+    switch (type) {
+      case "snapshot":
+        this.applySnapshot(object(data, "snapshot"), now);
+        kind = "snapshot";
+        break;
+      case "revoke":
+        this.applyRevoke(object(data, "revoke"), now);
+        kind = "revoke";
+        if (conn.synced) this.lastHeardAt = now;
+        break;
+      case "synced": {
+        this.lastSyncedAt = at(data, "synced");
+        this.lastHeardAt = now;
+        conn.synced = true;
+        this.everSynced = true;
+        this.attempt = 0;
+        this.lastError = null;
+        kind = "synced";
+        break;
+      }
+      case "heartbeat": {
+        const serverNow = at(data, "heartbeat");
+        // Before `synced` on this connection, a heartbeat does not mean we are caught up.
+        if (conn.synced) {
+          this.lastSyncedAt = serverNow;
+          this.lastHeardAt = now;
+        }
+        kind = "heartbeat";
+        break;
+      }
+      default:
+        // Unknown event types are ignored (SSE convention), their id still counts.
+        if (eventId !== "") this.lastEventId = eventId;
+        return;
+    }
+    if (eventId !== "") this.lastEventId = eventId;
+    this.applied++;
+    if (kind === "synced") {
+      for (const w of this.waiters) w(true);
+      this.waiters.clear();
+    }
+    for (const fn of this.observers) {
+      try {
+        fn(kind);
+      } catch {
+        // observers are for tests and metrics; they cannot break the feed
+      }
+    }
+  }
+
+  /** Validates the whole snapshot first, then adds it (a malformed one adds nothing). */
+  private applySnapshot(o: Record<string, unknown>, now: number): void {
+    const jwt = tuples(o.jwt, 3, "jwt");
+    const opaque = tuples(o.opaque, 2, "opaque");
+    const subject = tuples(o.subject, 4, "subject");
+    for (const t of jwt) {
+      str(t[0], "a jti");
+      str(t[1], "an iss");
+      num(t[2], "an exp");
+    }
+    for (const t of opaque) {
+      hash(t[0]);
+      num(t[1], "an exp");
+    }
+    for (const t of subject) {
+      str(t[0], "a sub");
+      str(t[1], "an iss");
+      num(t[2], "a before");
+      num(t[3], "an exp");
+    }
+    const store = this.store;
+    for (const t of jwt) store.addJwt(t[0] as string, t[1] as string, t[2] as number, now);
+    for (const t of opaque) store.addOpaque(t[0] as string, t[1] as number, now);
+    for (const t of subject) {
+      store.addSubject(t[0] as string, t[1] as string, t[2] as number, t[3] as number, now);
+    }
+  }
+
+  private applyRevoke(o: Record<string, unknown>, now: number): void {
+    switch (o.type) {
+      case "jwt":
+        this.store.addJwt(str(o.jti, "jti"), str(o.iss, "iss"), num(o.exp, "exp"), now);
+        return;
+      case "opaque":
+        this.store.addOpaque(hash(o.hash), num(o.exp, "exp"), now);
+        return;
+      case "subject":
+        this.store.addSubject(
+          str(o.sub, "sub"),
+          str(o.iss, "iss"),
+          num(o.before, "before"),
+          num(o.exp, "exp"),
+          now,
+        );
+        return;
+      default:
+        // A revocation we do not understand must not pass silently: drop the connection
+        // (the event is asked for again) and let the failure policy decide.
+        throw new FeedProtocolError("a revoke event has an unknown type");
+    }
+  }
+}
