@@ -13,6 +13,7 @@ import { isQuotedStringSafe } from "./errors.js";
 import type { FeedConfig } from "./feed.js";
 import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
+import { httpUrl as checkHttpUrl, isLoopback } from "./urls.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
 export interface Denylist {
@@ -196,6 +197,10 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The global fetch, looked up at call time (so it can be replaced, e.g. by a test). */
 const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
 
+function httpUrl(option: string, value: string): URL {
+  return checkHttpUrl(value, (why) => fail(option, why));
+}
+
 function fail(option: string, why: string): never {
   throw new TypeError(`createGuard: option "${option}" ${why}`);
 }
@@ -216,28 +221,6 @@ function numberOption(
   }
   if (v < min || v > max) fail(label, `must be between ${min} and ${max}`);
   return v;
-}
-
-function httpUrl(name: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(name, "must be an absolute URL");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") fail(name, "must be an http(s) URL");
-  if (url.username !== "" || url.password !== "") fail(name, "must not contain credentials");
-  if (url.hash !== "") fail(name, "must not contain a fragment");
-  return url;
-}
-
-function isLoopback(host: string): boolean {
-  return (
-    host === "localhost" ||
-    host === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
-    host.endsWith(".localhost")
-  );
 }
 
 export function resolveOptions(input: GuardOptions): ResolvedOptions {

@@ -16,6 +16,7 @@ import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js"
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
 import type { FetchLike } from "./jwks.js";
+import { httpUrl as checkHttpUrl, isLoopback } from "./urls.js";
 
 /** The cookie Tessera sets at login. */
 export const DEFAULT_SESSION_COOKIE = "__Host-session";
@@ -136,30 +137,12 @@ export class SessionEndpointUnavailable extends Error {
 
 const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
 
+function httpUrl(option: string, value: string): URL {
+  return checkHttpUrl(value, (why) => fail(option, why));
+}
+
 function fail(option: string, why: string): never {
   throw new TypeError(`createSessionVerifier: option "${option}" ${why}`);
-}
-
-function isLoopback(host: string): boolean {
-  return (
-    host === "localhost" ||
-    host === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
-    host.endsWith(".localhost")
-  );
-}
-
-function httpUrl(option: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(option, "must be an absolute URL");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") fail(option, "must be an http(s) URL");
-  if (url.username !== "" || url.password !== "") fail(option, "must not contain credentials");
-  if (url.hash !== "") fail(option, "must not contain a fragment");
-  return url;
 }
 
 function deepFreeze<T>(value: T): T {

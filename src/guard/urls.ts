@@ -1,0 +1,28 @@
+/**
+ * URL checks shared by every option that names an endpoint (JWKS, introspection, the
+ * revocation feed, the session endpoint). `reject` throws the caller's own TypeError.
+ */
+
+/** True for hosts that never leave the machine: plain http is allowed only for them. */
+export function isLoopback(host: string): boolean {
+  return (
+    host === "localhost" ||
+    host === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+    host.endsWith(".localhost")
+  );
+}
+
+/** An absolute http(s) URL without credentials or fragment. */
+export function httpUrl(value: string, reject: (why: string) => never): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    reject("must be an absolute URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") reject("must be an http(s) URL");
+  if (url.username !== "" || url.password !== "") reject("must not contain credentials");
+  if (url.hash !== "") reject("must not contain a fragment");
+  return url;
+}
