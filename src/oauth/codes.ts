@@ -56,6 +56,12 @@ export class AuthorizationCodes {
     return code;
   }
 
+  /** The code's data without consuming it (to check who presents it first). */
+  async peek(code: string): Promise<CodeData | undefined> {
+    if (!isTokenShaped(code)) return undefined;
+    return (await this.records.find(sha256(code)))?.value;
+  }
+
   async redeem(code: string): Promise<Redemption> {
     if (!isTokenShaped(code)) return { kind: "invalid" };
     const key = sha256(code);

@@ -142,6 +142,13 @@ async function authorizationCode(
     throw oauth("invalid_request", "Missing code_verifier (PKCE is required).");
   if (!CODE_VERIFIER.test(verifier)) throw oauth("invalid_request", "Malformed code_verifier.");
 
+  // Whoever presents a code must be the client it was issued to, before anything is
+  // consumed: another client (a leaked code) must neither burn it nor trigger the
+  // replay revocation of the legitimate client's tokens.
+  const peeked = await deps.codes.peek(code);
+  if (peeked !== undefined && peeked.clientId !== client.id) {
+    throw oauth("invalid_grant", "The code was issued to another client.");
+  }
   const redemption = await deps.codes.redeem(code);
   if (redemption.kind === "reused") {
     // A code used twice: whatever the first exchange issued is revoked (RFC 6749 §4.1.2).

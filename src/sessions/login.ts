@@ -67,7 +67,7 @@ export class PasswordLogin {
       });
     }
 
-    const user = await this.users.findByName(key);
+    const user = await this.users.findByKey(key);
     let ok = false;
     if (user === undefined) {
       await this.hasher.verifyDummy(password);

@@ -73,6 +73,11 @@ export class Users {
     return this.store.findUserByKey(key);
   }
 
+  /** Looks a user up by an already normalised key (from `normaliseUsername`). */
+  findByKey(key: string): Promise<UserRecord | undefined> {
+    return this.store.findUserByKey(key);
+  }
+
   async require(name: string): Promise<UserRecord> {
     const user = await this.findByName(name);
     if (user === undefined) throw new TesseraError("user_not_found", "No such user.");

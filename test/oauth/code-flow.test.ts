@@ -177,3 +177,34 @@ describe("authorization_code + PKCE at the token endpoint", () => {
     expect(res.json().error).toBe("invalid_grant");
   });
 });
+
+describe("a leaked code presented by another client", () => {
+  it("neither burns the code nor revokes the legitimate client's tokens", async () => {
+    const { secret } = await setup();
+    await s.tessera.clients.add({
+      id: "evil",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+      public: true,
+    });
+    const { code, verifier } = await codeFor(s, "app");
+    const stolen = await exchange(code, "x".repeat(43), {}, { client_id: "evil" });
+    expect(stolen.statusCode).toBe(400);
+    expect(stolen.json().error).toBe("invalid_grant");
+    const legit = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(legit.statusCode).toBe(200);
+    // After the exchange, the thief's replay is refused and does not revoke anything.
+    await exchange(code, verifier, {}, { client_id: "evil" });
+    const refresh = await post(
+      s,
+      "/oauth/token",
+      { grant_type: "refresh_token", refresh_token: legit.json().refresh_token },
+      {
+        authorization: basic("app", secret),
+      },
+    );
+    expect(refresh.statusCode).toBe(200);
+  });
+});

@@ -191,6 +191,17 @@ describe("GET /events/revocations", () => {
     });
   });
 
+  it("an id the store refuses is answered with a snapshot, not a broken stream", async () => {
+    await setup();
+    const log = s.tessera.stores.ephemeral.revocations;
+    log.after = async () => {
+      throw new Error("ERR Invalid stream ID specified as stream command argument");
+    };
+    const feed = await connect({ "last-event-id": "x.99999999999999999999-0" });
+    await feed.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(feed.events[0]?.event).toBe("snapshot");
+  });
+
   it("sends heartbeats", async () => {
     await setup({ eventsHeartbeat: "1" });
     const feed = await connect();

@@ -329,3 +329,11 @@ describe("CSRF", () => {
     expect(bad.statusCode).toBe(403);
   });
 });
+
+describe("usernames whose lower case changes length", () => {
+  it("a user named with U+0130 (İ) can log in", async () => {
+    s = await testServer({ users: ["İlker"] });
+    const res = await post({ username: "İlker", password: PASSWORD });
+    expect(res.statusCode).toBe(200);
+  });
+});

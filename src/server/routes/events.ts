@@ -52,8 +52,36 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     let live: ((e: LoggedEvent) => void) | undefined;
     const stop = log.watch((e) => (live === undefined ? pending.push(e) : live(e)));
 
+    // Everything that can fail happens before the stream starts, so a failure is an
+    // ordinary error response and the watcher is released.
+    let backlog: LoggedEvent[] | undefined;
+    let snap: { lastId: string; events: LoggedEvent[] } | undefined;
+    try {
+      if (typeof lastEventId === "string") {
+        // An id the log cannot resume from (reset, malformed, or refused by the store)
+        // is answered with a snapshot.
+        backlog = await log.after(lastEventId).catch(() => undefined);
+      }
+      if (backlog === undefined) snap = await log.snapshot();
+    } catch (err) {
+      stop();
+      throw err;
+    }
     const raw = reply.raw;
+    if (raw.destroyed || request.raw.destroyed) {
+      stop();
+      return reply;
+    }
+
     reply.hijack();
+    let heartbeat: NodeJS.Timeout | undefined;
+    const close = () => {
+      if (heartbeat !== undefined) clearInterval(heartbeat);
+      stop();
+      open.delete(raw);
+    };
+    raw.on("close", close);
+    open.add(raw);
     raw.writeHead(200, {
       ...(reply.getHeaders() as Record<string, string>),
       "content-type": "text/event-stream; charset=utf-8",
@@ -64,15 +92,12 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     raw.write("retry: 2000\n\n");
 
     const sent = new Set<string>();
-    let backlog = typeof lastEventId === "string" ? await log.after(lastEventId) : undefined;
-    if (backlog === undefined) {
-      const snap = await log.snapshot();
+    if (snap !== undefined) {
       raw.write(frame("snapshot", snapshotBody(snap.events), snap.lastId));
       for (const e of snap.events) sent.add(e.id);
       sent.add(snap.lastId);
-      backlog = [];
     }
-    for (const e of backlog) {
+    for (const e of backlog ?? []) {
       raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
       sent.add(e.id);
     }
@@ -86,17 +111,10 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     live = send;
     sent.clear();
 
-    const heartbeat = setInterval(
+    heartbeat = setInterval(
       () => raw.write(frame("heartbeat", { at: tessera.clock.now() })),
       heartbeatMs,
     );
-    open.add(raw);
-    const close = () => {
-      clearInterval(heartbeat);
-      stop();
-      open.delete(raw);
-    };
-    raw.on("close", close);
     request.log.info({ clientId: client.id }, "revocation feed connected");
   });
 }
