@@ -17,10 +17,8 @@ export interface CodeData {
   scope: string[];
   /** When the user authenticated (epoch ms). */
   authTime: number;
-  /** Set after the exchange: the refresh family made from this code, revoked on reuse. */
+  /** Set after the exchange: the family (grant) made from this code, revoked on reuse. */
   familyId?: string;
-  /** Access tokens issued directly from this code (no family): revoked on reuse. */
-  accessTokens?: Array<{ kind: "jwt" | "opaque"; id: string; exp: number }>;
 }
 
 export type Redemption =

@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { verifyOwnToken } from "../keys/verify-own.js";
-import type { ClientRecord, Counters } from "../store/types.js";
+import type { ClientRecord, Counters, UserStore } from "../store/types.js";
 import { Limiter } from "../throttle/limiter.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { Denylist } from "../tokens/denylist.js";
@@ -41,6 +41,7 @@ export interface IntrospectionDeps {
   clock: Clock;
   issuer: string;
   counters: Counters;
+  users: UserStore;
   /** Inactive answers per client per minute before 429. */
   inactiveLimit: number;
 }
@@ -80,7 +81,7 @@ export class Introspection {
         oauthError: "invalid_request",
       });
     }
-    const found = await this.lookup(token, client.id);
+    const found = await this.withUserCutoff(await this.lookup(token, client.id));
     // A resource server learns about tokens meant for it (its audience) or issued to it,
     // nothing else (RFC 7662 §4).
     const answer = found.active && !this.maySee(client, found) ? INACTIVE : found;
@@ -97,6 +98,19 @@ export class Introspection {
       });
     }
     return answer;
+  }
+
+  /**
+   * A token of a user is inactive once the user is disabled or ended every grant after it
+   * was issued (password change, log out everywhere): the durable record decides, so
+   * this holds for tokens no revocation list names.
+   */
+  private async withUserCutoff(found: IntrospectionResponse): Promise<IntrospectionResponse> {
+    if (!found.active) return found;
+    const user = await this.deps.users.findUserById(found.sub);
+    if (user === undefined) return found;
+    if (user.disabled || found.iat * 1000 < user.sessionsValidAfter) return INACTIVE;
+    return found;
   }
 
   private maySee(client: ClientRecord, found: IntrospectionResponse & { active: true }): boolean {

@@ -171,34 +171,28 @@ async function authorizationCode(
   }
 
   const fgp = fingerprintFor(client);
-  const withRefresh = client.grants.includes("refresh_token");
-  const family = withRefresh ? await deps.refresh.start(client, user.id, data.scope) : undefined;
+  // Every authorization gets a family, with or without a refresh token for the client:
+  // the family is what records the access tokens, so that revoking the user's grants
+  // (password change, log out everywhere, disable, consent withdrawn) reaches them.
+  const family = await deps.refresh.start(client, user.id, data.scope);
   const access = await deps.access.issue({
     client,
     sub: user.id,
     userId: user.id,
     scope: data.scope,
-    ...(family === undefined ? {} : { familyId: family.family.id }),
+    familyId: family.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
-  if (family !== undefined) {
-    await deps.refresh.recordAccessToken(family.family.id, access.ref);
-    await deps.codes.recordIssued(redemption.key, { ...data, familyId: family.family.id });
-  } else {
-    await deps.codes.recordIssued(redemption.key, { ...data, accessTokens: [access.ref] });
-  }
+  await deps.refresh.recordAccessToken(family.family.id, access.ref);
+  await deps.codes.recordIssued(redemption.key, { ...data, familyId: family.family.id });
   return respond(access, data.scope, {
-    ...(family === undefined ? {} : { refreshToken: family.token }),
+    ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
   });
 }
 
 async function revokeIssuedFromCode(deps: TokenEndpointDeps, data: CodeData): Promise<void> {
   if (data.familyId !== undefined) await deps.refresh.revokeFamily(data.familyId);
-  for (const ref of data.accessTokens ?? []) {
-    if (ref.kind === "opaque") await deps.access.destroyOpaque(ref.id, ref.exp);
-    else await deps.refresh.denylistJwt(ref.id, ref.exp);
-  }
 }
 
 /** RFC 6749 §6 with rotation (RFC 9700 §4.14.2). */

@@ -208,3 +208,41 @@ describe("a leaked code presented by another client", () => {
     expect(refresh.statusCode).toBe(200);
   });
 });
+
+describe("ending a user's grants reaches tokens of clients without refresh tokens", () => {
+  for (const format of ["jwt", "opaque"]) {
+    it(`password change, log out everywhere and disable (${format})`, async () => {
+      const { secret } = await setup({ grants: ["authorization_code"], tokenFormat: format });
+      const rs = await s.tessera.clients.add({
+        id: "rs",
+        grants: ["client_credentials"],
+        audience: [API],
+        scopes: [],
+        introspect: true,
+      });
+      const introspect = async (token: string) =>
+        (
+          await post(
+            s,
+            "/oauth/introspect",
+            { token },
+            { authorization: basic("rs", rs.secret as string) },
+          )
+        ).json();
+      const { code, verifier } = await codeFor(s, "app");
+      const { access_token } = (
+        await exchange(code, verifier, { authorization: basic("app", secret) })
+      ).json();
+      expect((await introspect(access_token)).active).toBe(true);
+      s.clock.advance(1000);
+      const alice = await s.tessera.users.require("alice");
+      await s.tessera.revokeAllForUser(alice.id);
+      expect(await introspect(access_token)).toEqual({ active: false });
+      if (format === "jwt") {
+        // It is on the denylist too, for verifiers that only consult that.
+        const claims = claimsOf(access_token);
+        expect(await s.tessera.denylist.isRevoked(claims.jti, claims.iss)).toBe(true);
+      }
+    });
+  }
+});

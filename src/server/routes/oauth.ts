@@ -94,6 +94,7 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
     clock: tessera.clock,
     issuer: config.issuer,
     counters: tessera.stores.ephemeral.counters,
+    users: tessera.stores.durable.users,
     inactiveLimit: config.introspectionInactiveLimit,
   });
   const keyCache = new Map<string, KeyObject>();
