@@ -337,9 +337,14 @@ class MemoryRefresh implements RefreshStore {
     return structuredClone(f);
   }
 
-  async revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]> {
+  async revokeUserFamilies(
+    userId: string,
+    now: number,
+    clientId?: string,
+  ): Promise<RefreshFamily[]> {
     const out: RefreshFamily[] = [];
     for (const f of this.families.values()) {
+      if (clientId !== undefined && f.clientId !== clientId) continue;
       if (f.userId === userId && f.revokedAt === undefined && f.expiresAt > now) {
         f.revokedAt = now;
         out.push(structuredClone(f));

@@ -716,11 +716,16 @@ class SqliteRefresh implements RefreshStore {
         }
       },
     );
-    this.revokeUserTx = db.transaction((userId: string, now: number): RefreshFamily[] => {
-      const live = this.q.liveOfUser.all(userId, now).map(toFamily);
-      for (const f of live) this.q.revoke.run(now, f.id);
-      return live.map((f) => ({ ...f, revokedAt: now }));
-    });
+    this.revokeUserTx = db.transaction(
+      (userId: string, now: number, clientId: string | undefined): RefreshFamily[] => {
+        const live = this.q.liveOfUser
+          .all(userId, now)
+          .map(toFamily)
+          .filter((f) => clientId === undefined || f.clientId === clientId);
+        for (const f of live) this.q.revoke.run(now, f.id);
+        return live.map((f) => ({ ...f, revokedAt: now }));
+      },
+    );
   }
 
   async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
@@ -755,8 +760,12 @@ class SqliteRefresh implements RefreshStore {
     return this.findFamily(id);
   }
 
-  async revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]> {
-    return this.revokeUserTx.immediate(userId, now);
+  async revokeUserFamilies(
+    userId: string,
+    now: number,
+    clientId?: string,
+  ): Promise<RefreshFamily[]> {
+    return this.revokeUserTx.immediate(userId, now, clientId);
   }
 
   async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {

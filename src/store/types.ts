@@ -259,8 +259,8 @@ export interface RefreshStore {
   }): Promise<RotateOutcome>;
   /** Marks the family revoked (idempotent); returns it, or undefined when unknown. */
   revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined>;
-  /** Revokes every live family of a user; returns those it revoked. */
-  revokeUserFamilies(userId: string, now: number): Promise<RefreshFamily[]>;
+  /** Revokes every live family of a user (of one client, if given); returns those it revoked. */
+  revokeUserFamilies(userId: string, now: number, clientId?: string): Promise<RefreshFamily[]>;
   /** Remembers an access token issued from the family, so revoking it can kill the token. */
   recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void>;
   /** The family's access tokens not yet expired at `now`, soonest expiry first. */

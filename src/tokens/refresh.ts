@@ -121,9 +121,12 @@ export class RefreshTokens {
     await this.killAccessTokens(familyId);
   }
 
-  /** Revokes every live family of a user (password change, log out everywhere, disable). */
-  async revokeUser(userId: string): Promise<void> {
-    for (const family of await this.store.revokeUserFamilies(userId, this.clock.now())) {
+  /**
+   * Revokes every live family of a user (password change, log out everywhere, disable),
+   * or only those of one client (the user withdrew that client's consent).
+   */
+  async revokeUser(userId: string, clientId?: string): Promise<void> {
+    for (const family of await this.store.revokeUserFamilies(userId, this.clock.now(), clientId)) {
       await this.killAccessTokens(family.id);
     }
   }

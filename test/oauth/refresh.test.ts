@@ -235,3 +235,39 @@ describe("revoking everything of a user", () => {
     expect(await accepted(first.access_token)).toBe(false);
   });
 });
+
+describe("withdrawing consent", () => {
+  it("revokes the client's refresh families for that user, with their access tokens", async () => {
+    const first = await setup();
+    const session = await login(s.app);
+    const alice = await s.tessera.users.require("alice");
+    await s.tessera.stores.durable.consents.putConsent({
+      userId: alice.id,
+      clientId: "app",
+      scopes: ["read", "write"],
+      grantedAt: 1,
+    });
+    const res = await s.app.inject({
+      method: "DELETE",
+      url: "/consents/app",
+      headers: cookie(session),
+    });
+    expect(res.statusCode).toBe(204);
+    expect((await refresh(first.refresh_token)).json().error).toBe("invalid_grant");
+    expect(await accepted(first.access_token)).toBe(false);
+  });
+
+  it("leaves other clients' grants alone", async () => {
+    const first = await setup();
+    const session = await login(s.app);
+    const alice = await s.tessera.users.require("alice");
+    await s.tessera.stores.durable.consents.putConsent({
+      userId: alice.id,
+      clientId: "other",
+      scopes: ["read"],
+      grantedAt: 1,
+    });
+    await s.app.inject({ method: "DELETE", url: "/consents/other", headers: cookie(session) });
+    expect((await refresh(first.refresh_token)).statusCode).toBe(200);
+  });
+});

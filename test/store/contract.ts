@@ -1144,6 +1144,14 @@ export function durableContract(
         ]);
       });
 
+      it("revokes only one client's families of a user when asked", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        await store.refresh.createFamily(fam("f2", { clientId: "other" }), tok("h2", "f2"));
+        const revoked = await store.refresh.revokeUserFamilies("u1", T + 5, "other");
+        expect(revoked.map((f) => f.id)).toEqual(["f2"]);
+        expect((await store.refresh.findFamily("f1"))?.revokedAt).toBeUndefined();
+      });
+
       it("sweeps families past their absolute end, with their tokens", async () => {
         await store.refresh.createFamily(fam("f1", { expiresAt: T + 10 }), tok("h1"));
         await store.refresh.createFamily(fam("f2"), tok("h2", "f2"));

@@ -72,6 +72,9 @@ export async function authorizeRoutes(
     const removed =
       CLIENT_ID.test(clientId) && (await endpoint.revokeConsent(current.user.id, clientId));
     if (!removed) throw new TesseraError("not_found", "No remembered consent for this client.");
+    // Withdrawing consent cuts the client off: its refresh families for this user and
+    // every access token issued from them are revoked.
+    await tessera.refreshTokens.revokeUser(current.user.id, clientId);
     request.log.info({ userId: current.user.id, clientId }, "consent revoked");
     return reply.code(204).send();
   });
