@@ -183,8 +183,10 @@ async function authorizationCode(
     familyId: family.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
-  await deps.refresh.recordAccessToken(family.family.id, access.ref);
   await deps.codes.recordIssued(redemption.key, { ...data, familyId: family.family.id });
+  if (!(await deps.refresh.recordAccessToken(family.family.id, access.ref))) {
+    throw oauth("invalid_grant", "The authorization was revoked.");
+  }
   return respond(access, data.scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
@@ -224,7 +226,9 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
     familyId: outcome.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
-  await deps.refresh.recordAccessToken(outcome.family.id, access.ref);
+  if (!(await deps.refresh.recordAccessToken(outcome.family.id, access.ref))) {
+    throw oauth("invalid_grant", "The grant was revoked.");
+  }
   return respond(access, scope, {
     refreshToken: outcome.token,
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),

@@ -110,9 +110,18 @@ export class RefreshTokens {
     }
   }
 
-  /** Remembers an access token issued from the family. */
-  recordAccessToken(familyId: string, ref: FamilyAccessToken): Promise<void> {
-    return this.store.recordAccessToken(familyId, ref);
+  /**
+   * Remembers an access token issued from the family. If the family was revoked while the
+   * token was being issued (a revocation racing a refresh), the token is killed at once
+   * and false is returned: the caller must not hand it out.
+   */
+  async recordAccessToken(familyId: string, ref: FamilyAccessToken): Promise<boolean> {
+    await this.store.recordAccessToken(familyId, ref);
+    const family = await this.store.findFamily(familyId);
+    if (family !== undefined && family.revokedAt === undefined) return true;
+    if (ref.kind === "opaque") await this.access.destroyOpaque(ref.id, ref.exp);
+    else await this.denylistJwt(ref.id, ref.exp);
+    return false;
   }
 
   /** Revokes a family and every access token issued from it. */

@@ -271,3 +271,19 @@ describe("withdrawing consent", () => {
     expect((await refresh(first.refresh_token)).statusCode).toBe(200);
   });
 });
+
+describe("a revocation racing a refresh", () => {
+  it("the access token minted meanwhile is killed and not handed out", async () => {
+    const first = await setup();
+    const refreshTokens = s.tessera.refreshTokens;
+    const record = refreshTokens.recordAccessToken.bind(refreshTokens);
+    // The revocation lands between the rotation and the bookkeeping of the new token.
+    refreshTokens.recordAccessToken = async (familyId, ref) => {
+      await post(s, "/oauth/revoke", { token: first.refresh_token }, auth);
+      return record(familyId, ref);
+    };
+    const res = await refresh(first.refresh_token);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_grant");
+  });
+});
