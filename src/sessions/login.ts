@@ -27,9 +27,9 @@ export interface Credentials {
  *
  * - Unknown user, disabled user and wrong password take the same path: one argon2id
  *   verify (against a dummy hash when there is no user) and the same error.
- * - Per-account attempts are counted *before* verifying, so parallel guesses cannot
- *   overshoot the limit; a success clears the account's count. Per-IP failures are
- *   counted after a failure. Both live in the store, so they hold across instances.
+ * - Per-account and per-IP attempts are counted *before* verifying, so parallel guesses
+ *   cannot overshoot either limit; a success clears the account's count and takes its
+ *   IP attempt back. Both live in the store, so they hold across instances.
  * - A throttled attempt still costs one argon2id verify and never looks at the real
  *   hash: its answer (429) and its time say nothing about the password or the account.
  */
@@ -58,7 +58,10 @@ export class PasswordLogin {
     const password = normalisePassword(input.password);
     const accountKey = sha256(key);
 
-    const ipState = await this.ip.check(input.ip);
+    // Both limits count the attempt before the (slow) verify, atomically in the store,
+    // so parallel attempts cannot overshoot either; a success takes its IP attempt back
+    // and clears the account's count, so only failures accumulate.
+    const ipState = await this.ip.hit(input.ip);
     const acctState = ipState.limited ? ipState : await this.account.hit(accountKey);
     if (ipState.limited || acctState.limited) {
       await this.hasher.verifyDummy(password);
@@ -74,10 +77,8 @@ export class PasswordLogin {
     } else {
       ok = (await this.hasher.verify(user.passwordHash, password)) && !user.disabled;
     }
-    if (!ok || user === undefined) {
-      await this.ip.hit(input.ip);
-      throw new TesseraError("invalid_credentials");
-    }
+    if (!ok || user === undefined) throw new TesseraError("invalid_credentials");
+    await this.ip.undo(input.ip);
     await this.account.reset(accountKey);
     await this.users.rehashIfNeeded(user, password);
     return user;

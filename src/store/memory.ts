@@ -174,6 +174,11 @@ class MemoryCounters implements Counters {
     return { ...w };
   }
 
+  async undo(key: string): Promise<void> {
+    const w = this.windows.get(key);
+    if (w !== undefined && w.resetAt > this.clock.now() && w.count > 0) w.count--;
+  }
+
   async reset(key: string): Promise<void> {
     this.windows.delete(key);
   }

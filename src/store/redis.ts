@@ -238,6 +238,17 @@ end
 return { tonumber(r[1]), r[2] }
 `;
 
+/** Takes one back from a running window (never below zero). */
+const LUA_COUNTER_UNDO = `
+local key, now = KEYS[1], tonumber(ARGV[1])
+local r = redis.call('HMGET', key, 'n', 'r')
+if not r[1] then return 0 end
+local resetAt = tonumber(r[2])
+if resetAt == nil or resetAt <= now then return 0 end
+if tonumber(r[1]) > 0 then redis.call('HINCRBY', key, 'n', -1) end
+return 1
+`;
+
 type Reply = string | number | null;
 
 /** The scripts, as ioredis `defineCommand` adds them to the client. */
@@ -251,6 +262,7 @@ interface ScriptCommands {
   tesseraPruneIndex(key: string, ...argv: string[]): Promise<number>;
   tesseraHit(key: string, ...argv: string[]): Promise<[Reply, Reply]>;
   tesseraCounterGet(key: string, ...argv: string[]): Promise<[Reply, Reply] | null>;
+  tesseraCounterUndo(key: string, ...argv: string[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof ScriptCommands, string> = {
@@ -263,6 +275,7 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
   tesseraPruneIndex: LUA_PRUNE_INDEX,
   tesseraHit: LUA_HIT,
   tesseraCounterGet: LUA_COUNTER_GET,
+  tesseraCounterUndo: LUA_COUNTER_UNDO,
 };
 
 type Client = Redis & ScriptCommands;
@@ -483,6 +496,11 @@ class RedisCounters implements Counters {
     const now = String(this.clock.now());
     const reply = await guard(() => this.redis.tesseraCounterGet(this.key(key), now));
     return reply === null ? undefined : { count: Number(reply[0]), resetAt: Number(reply[1]) };
+  }
+
+  async undo(key: string): Promise<void> {
+    const now = String(this.clock.now());
+    await guard(() => this.redis.tesseraCounterUndo(this.key(key), now));
   }
 
   async reset(key: string): Promise<void> {

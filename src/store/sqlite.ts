@@ -333,6 +333,9 @@ class SqliteCounters implements Counters {
         "SELECT count, reset_at AS resetAt FROM counters WHERE key = ? AND reset_at > ?",
       ),
       reset: db.prepare<[string]>("DELETE FROM counters WHERE key = ?"),
+      undo: db.prepare<[string, number]>(
+        "UPDATE counters SET count = count - 1 WHERE key = ? AND reset_at > ? AND count > 0",
+      ),
     };
   }
 
@@ -344,6 +347,10 @@ class SqliteCounters implements Counters {
 
   async get(key: string): Promise<CounterState | undefined> {
     return this.q.get.get(key, this.clock.now());
+  }
+
+  async undo(key: string): Promise<void> {
+    this.q.undo.run(key, this.clock.now());
   }
 
   async reset(key: string): Promise<void> {

@@ -70,6 +70,8 @@ export interface Counters {
   hit(key: string, windowMs: number): Promise<CounterState>;
   /** The running window, or undefined when none is. */
   get(key: string): Promise<CounterState | undefined>;
+  /** Takes one event back from the running window (never below zero); no window: nothing. */
+  undo(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
 

@@ -40,6 +40,11 @@ export class Limiter {
     return { limited: s.count >= this.rule.limit, retryAfter: this.retryAfter(s.resetAt) };
   }
 
+  /** Takes back one event counted by `hit` (an attempt that turned out fine). */
+  undo(key: string): Promise<void> {
+    return this.counters.undo(this.prefix + key);
+  }
+
   reset(key: string): Promise<void> {
     return this.counters.reset(this.prefix + key);
   }

@@ -222,6 +222,24 @@ describe("login throttling", () => {
     expect((await from("192.0.2.2", "bob", PASSWORD)).statusCode).toBe(200);
   });
 
+  it("parallel guesses from one IP cannot overshoot the IP limit; successes do not count", async () => {
+    s = await testServer({
+      settings: { loginIpLimit: "3", loginAccountLimit: "1000" },
+      users: ["alice"],
+    });
+    // Successes take their attempt back.
+    for (let i = 0; i < 5; i++)
+      expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        post({ username: `sprayed${i}`, password: "wrong password" }),
+      ),
+    );
+    const codes = results.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 401)).toHaveLength(3);
+    expect(codes.filter((c) => c === 429)).toHaveLength(9);
+  });
+
   it("a successful login clears the account's count", async () => {
     s = await testServer({ settings: { loginAccountLimit: "3" } });
     for (let round = 0; round < 3; round++) {

@@ -682,6 +682,19 @@ export function storeContract(
         expect((await store.counters.get("b"))?.count).toBe(1);
       });
 
+      it("undo takes one back from a running window, never below zero, and nothing without one", async () => {
+        await store.counters.hit("u", MINUTE);
+        await store.counters.hit("u", MINUTE);
+        await store.counters.undo("u");
+        expect((await store.counters.get("u"))?.count).toBe(1);
+        await store.counters.undo("u");
+        await store.counters.undo("u");
+        expect((await store.counters.get("u"))?.count).toBe(0);
+        await store.counters.undo("none");
+        expect(await store.counters.get("none")).toBeUndefined();
+        expect((await store.counters.hit("u", MINUTE)).count).toBe(1);
+      });
+
       it("counter keys do not collide with record ids", async () => {
         await sessions.upsert("k", value(1), { ttlMs: MINUTE });
         await store.counters.hit("k", MINUTE);
