@@ -46,7 +46,7 @@ export const SETTINGS = {
     default: 0,
     min: 0,
     max: 10,
-    doc: "Number of reverse-proxy hops to trust for X-Forwarded-For/-Proto. 0: none (the flag alone means 1).",
+    doc: "Reverse-proxy hops to trust for X-Forwarded-For/-Proto, each of them on a loopback or private network (a client reaching the port from elsewhere cannot choose its IP). 0: none (the flag alone means 1).",
   },
   // ── Storage ──────────────────────────────────────────────────────────────────
   data: { type: "string", default: "./.tessera", doc: "Data directory (SQLite file, key files)." },

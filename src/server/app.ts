@@ -10,6 +10,7 @@ import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
+import { trustHops } from "./proxy.js";
 import { authorizeRoutes } from "./routes/authorize.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
@@ -42,8 +43,7 @@ export async function buildServer(
     loggerInstance: createLogger(config.logLevel, options.logStream) as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Hops, never `true`: with `true` the left-most X-Forwarded-For (client-chosen) wins.
-    trustProxy:
-      config.trustProxy === 0 ? false : (_addr: string, hop: number) => hop < config.trustProxy,
+    trustProxy: config.trustProxy === 0 ? false : trustHops(config.trustProxy),
     // Query strings and JSON are parsed by secure-json-parse (no __proto__ poisoning).
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
