@@ -17,6 +17,20 @@ const subjectOf = (r: ResolvedSession): Subject => ({
   authTime: r.session.createdAt,
 });
 
+/**
+ * A form on this page may end, through redirects, at the client's redirect URI; browsers
+ * apply CSP `form-action` to those redirects, so the page allows that one destination
+ * (its origin, or its scheme for a native app's private-use scheme) besides itself.
+ */
+function allowFormRedirectTo(reply: FastifyReply, redirectUri: string): void {
+  const url = new URL(redirectUri);
+  const source = url.origin !== "null" ? url.origin : url.protocol;
+  reply.header(
+    "content-security-policy",
+    `default-src 'none'; form-action 'self' ${source}; frame-ancestors 'none'; base-uri 'none'`,
+  );
+}
+
 function html(reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).type("text/html; charset=utf-8").send(body);
 }
@@ -94,6 +108,7 @@ export async function authorizeRoutes(
         if (site === "cross-site" || site === "same-site") {
           return html(reply, 200, sameSiteBouncePage(request.url));
         }
+        allowFormRedirectTo(reply, v.request.redirectUri);
         return html(
           reply,
           200,
@@ -102,6 +117,7 @@ export async function authorizeRoutes(
       }
       const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
       if (next.kind === "redirect") return reply.code(303).header("location", next.location).send();
+      allowFormRedirectTo(reply, v.request.redirectUri);
       return html(
         reply,
         200,

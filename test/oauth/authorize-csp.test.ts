@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { cookie, login, type TestServer, testServer } from "../support/harness.js";
+import { API, pkce } from "./support.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+describe("CSP on the authorization pages", () => {
+  it("login and consent pages allow their forms to end at the client's redirect URI, and nowhere else", async () => {
+    s = await testServer();
+    await s.tessera.clients.add({
+      id: "third",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: ["https://app.example.com/cb", "com.example.app:/oauth"],
+      public: true,
+    });
+    const query = (redirect: string) =>
+      `/oauth/authorize?${new URLSearchParams({
+        response_type: "code",
+        client_id: "third",
+        redirect_uri: redirect,
+        state: "s",
+        code_challenge: pkce().challenge,
+        code_challenge_method: "S256",
+      })}`;
+    const loginPage = await s.app.inject({ url: query("https://app.example.com/cb") });
+    expect(loginPage.statusCode).toBe(200);
+    expect(loginPage.headers["content-security-policy"]).toBe(
+      "default-src 'none'; form-action 'self' https://app.example.com; frame-ancestors 'none'; base-uri 'none'",
+    );
+    const session = await login(s.app);
+    const consent = await s.app.inject({
+      url: query("com.example.app:/oauth"),
+      headers: cookie(session),
+    });
+    expect(consent.statusCode).toBe(200);
+    expect(consent.headers["content-security-policy"]).toContain(
+      "form-action 'self' com.example.app:;",
+    );
+    // Other pages keep form-action 'self' alone.
+    expect((await s.app.inject({ url: "/" })).headers["content-security-policy"]).toContain(
+      "form-action 'self';",
+    );
+  });
+});
