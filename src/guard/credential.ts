@@ -18,8 +18,15 @@ export interface VerifyInput {
   cookie?: string | undefined;
   /** The request method (reserved for proof-of-possession checks). */
   method?: string | undefined;
-  /** The request target, path and query (checked for tokens in the query). */
+  /**
+   * The request target, path and query (checked for tokens in the query), or the absolute
+   * URL (the Fetch adapters): then its origin is the session verifier's default allowed origin.
+   */
   url?: string | undefined;
+  /** The Origin header value (the session verifier's CSRF check; bearer tokens ignore it). */
+  origin?: string | undefined;
+  /** The Sec-Fetch-Site header value (the session verifier's CSRF check). */
+  secFetchSite?: string | undefined;
 }
 
 /** RFC 6750 b64token. */

@@ -54,6 +54,8 @@ export const REASONS = {
   fingerprint_mismatch: "The token's fingerprint cookie is missing or does not match.",
   // 403 insufficient_scope
   insufficient_scope: "The token lacks a required scope.",
+  // 403 forbidden_origin: an ambient credential (session cookie) on a cross-site request
+  cross_site_request: "Cross-site request refused.",
   // 503: the guard cannot decide (fails closed)
   jwks_unavailable: "The issuer's signing keys are unavailable.",
   denylist_unavailable: "The revocation list is unavailable.",
@@ -70,6 +72,7 @@ export type GuardErrorCode =
   | "invalid_request"
   | "invalid_token"
   | "insufficient_scope"
+  | "forbidden_origin"
   | "store_unavailable";
 
 function codeOf(reason: GuardReason): GuardErrorCode {
@@ -83,6 +86,8 @@ function codeOf(reason: GuardReason): GuardErrorCode {
       return "invalid_request";
     case "insufficient_scope":
       return "insufficient_scope";
+    case "cross_site_request":
+      return "forbidden_origin";
     case "jwks_unavailable":
     case "denylist_unavailable":
     case "introspection_unavailable":
@@ -113,7 +118,7 @@ export class GuardError extends TesseraError {
   readonly reason: GuardReason;
   /** The human description also sent as `error_description`. */
   readonly description: string;
-  /** The `WWW-Authenticate` response header value; undefined for 503. */
+  /** The `WWW-Authenticate` response header value; undefined for 503 and `forbidden_origin`. */
   readonly wwwAuthenticate: string | undefined;
 
   constructor(reason: GuardReason, opts: GuardErrorOptions = {}) {
@@ -124,7 +129,11 @@ export class GuardError extends TesseraError {
       description,
       code === "store_unavailable"
         ? { retryAfter: opts.retryAfter ?? 1, cause: opts.cause }
-        : { oauthError: code === "unauthenticated" ? undefined : code, cause: opts.cause },
+        : {
+            oauthError:
+              code === "unauthenticated" || code === "forbidden_origin" ? undefined : code,
+            cause: opts.cause,
+          },
     );
     (this as { name: string }).name = "GuardError";
     this.code = code;
@@ -144,7 +153,9 @@ function challenge(
   description: string,
   scope: string | undefined,
 ): string | undefined {
-  if (code === "store_unavailable") return undefined;
+  // 503: nothing to retry with a credential; forbidden_origin: the credential is fine, the
+  // request's origin is not (a CSRF refusal, not an RFC 6750 error).
+  if (code === "store_unavailable" || code === "forbidden_origin") return undefined;
   const parts: string[] = [];
   if (realm !== undefined) parts.push(`realm="${realm}"`);
   if (code !== "unauthenticated") {

@@ -99,6 +99,14 @@ export interface SessionVerifierOptions {
    * `requireScopes` refuses sessions. Each must be an RFC 6749 scope-token.
    */
   scopes?: (user: SessionUser) => readonly string[];
+  /**
+   * The origins (e.g. `https://app.example`) whose state-changing requests may use the
+   * session cookie: set it to your app's origin(s). A request whose URL is absolute (the
+   * Fetch and Hono adapters) also allows its own origin; the Express and Fastify adapters
+   * only see the path, so there a browser's same-origin POST (which carries `Origin`) is
+   * refused unless its origin is listed here. Default: none.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 export interface SessionVerifier extends Verifier<SessionPrincipal> {
@@ -108,7 +116,15 @@ export interface SessionVerifier extends Verifier<SessionPrincipal> {
   readonly sessionEndpoint: string;
 }
 
-const KNOWN = new Set(["issuer", "sessionEndpoint", "fetch", "cookieName", "timeout", "scopes"]);
+const KNOWN = new Set([
+  "issuer",
+  "sessionEndpoint",
+  "fetch",
+  "cookieName",
+  "timeout",
+  "scopes",
+  "allowedOrigins",
+]);
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Tessera's session tokens: 256 bits, unpadded base64url. */
@@ -123,6 +139,39 @@ const NO_COOKIE = "No session cookie was presented.";
 const BAD_COOKIE = "The session cookie is not well-formed.";
 const INACTIVE = "The session is not active.";
 const UNAVAILABLE = "The issuer's session endpoint is unavailable.";
+
+/** Methods a browser may send cross-site without changing state (RFC 9110 §9.2.1). */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The origin of an absolute http(s) URL; undefined for a path or anything else. */
+function originOf(url: string | undefined): string | undefined {
+  if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CSRF, for an ambient credential (the same rule as Tessera's own `assertSameOrigin`):
+ * true when a state-changing request (a method other than GET, HEAD, OPTIONS, or none
+ * given) comes, by the browser's word, from elsewhere: `Sec-Fetch-Site` present and not
+ * `same-origin`/`none`, or `Origin` present and not allowed (`null` included). A request
+ * with neither header comes from a non-browser client, which cannot ride a victim's cookie.
+ */
+function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
+  const { method, origin, secFetchSite } = input;
+  if (typeof method === "string" && SAFE_METHODS.has(method)) return false;
+  if (secFetchSite !== undefined && secFetchSite !== "same-origin" && secFetchSite !== "none") {
+    return true;
+  }
+  if (origin === undefined) return false;
+  if (typeof origin === "string" && (allowed.has(origin) || origin === originOf(input.url))) {
+    return false;
+  }
+  return true;
+}
 
 /** Why the exchange with the issuer failed (for logs; never contains the cookie). */
 export class SessionEndpointUnavailable extends Error {
@@ -223,7 +272,9 @@ function parseAnswer(
  *
  * Refusals (GuardError): no cookie: 401 `unauthenticated` (`missing_token`); the cookie
  * twice (cookie tossing): 400 `invalid_request` (`multiple_credentials`); not Tessera's
- * token shape: 401 `invalid_token` (`malformed`, no round trip); the issuer answers 401
+ * token shape: 401 `invalid_token` (`malformed`, no round trip); a state-changing request
+ * from another origin (CSRF, see `allowedOrigins`): 403 `forbidden_origin`
+ * (`cross_site_request`, no round trip); the issuer answers 401
  * (logged out, expired, revoked): 401 `invalid_token` (`inactive`); anything else going
  * wrong (network, timeout, 429, 5xx, redirect, a malformed answer): 503
  * `store_unavailable` (`introspection_unavailable`), never an acceptance.
@@ -275,6 +326,14 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
   if (scopesFor !== undefined && typeof scopesFor !== "function") {
     fail("scopes", "must be a function (user) => string[]");
   }
+  const originsOption = options.allowedOrigins ?? [];
+  if (!Array.isArray(originsOption)) fail("allowedOrigins", "must be an array of origins");
+  for (const o of originsOption as unknown[]) {
+    if (typeof o !== "string" || originOf(o) !== o) {
+      fail("allowedOrigins", 'must hold origins only, e.g. "https://app.example" (no path)');
+    }
+  }
+  const allowed: ReadonlySet<string> = new Set(originsOption as string[]);
 
   function refuse(
     reason: GuardReason,
@@ -350,6 +409,8 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
     if (token === DUPLICATE_COOKIE) throw refuse("multiple_credentials");
     if (token === undefined || token === "") throw refuse("missing_token", NO_COOKIE);
     if (!SESSION_TOKEN.test(token)) throw refuse("malformed", BAD_COOKIE);
+    // Before the round trip: a cross-site request never reaches the issuer.
+    if (isCrossSite(input, allowed)) throw refuse("cross_site_request");
 
     let answer: Awaited<ReturnType<typeof ask>>;
     try {

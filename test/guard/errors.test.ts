@@ -25,10 +25,12 @@ describe("GuardError", () => {
         invalid_request: 400,
         invalid_token: 401,
         insufficient_scope: 403,
+        forbidden_origin: 403,
         store_unavailable: 503,
       };
       expect(err.status).toBe(expected[err.code]);
-      if (err.code === "store_unavailable") expect(err.wwwAuthenticate).toBeUndefined();
+      if (err.code === "store_unavailable" || err.code === "forbidden_origin")
+        expect(err.wwwAuthenticate).toBeUndefined();
       else if (err.code === "unauthenticated")
         expect(err.wwwAuthenticate).toBe(`Bearer realm="${ISSUER}"`);
       else

@@ -149,13 +149,22 @@ export interface NodeRequestLike {
 /**
  * The guard's input from Node headers. Node keeps only the first of two Authorization
  * headers; they are joined here instead (as the Fetch API does), so that two credentials
- * are refused (`invalid_request`) rather than one silently chosen.
+ * are refused (`invalid_request`) rather than one silently chosen. `url` is the path (Node
+ * does not know the scheme the browser used), so the session verifier needs its
+ * `allowedOrigins` to accept a same-origin state-changing request carrying `Origin`.
  */
 export function nodeInput(req: NodeRequestLike, url: string | undefined): VerifyInput {
   const all = req.headersDistinct?.authorization;
   const authorization =
     all !== undefined && all.length > 1 ? all.join(", ") : req.headers.authorization;
-  return { authorization, cookie: req.headers.cookie, method: req.method, url };
+  return {
+    authorization,
+    cookie: req.headers.cookie,
+    method: req.method,
+    url,
+    origin: req.headers.origin,
+    secFetchSite: req.headers["sec-fetch-site"],
+  };
 }
 
 /** The guard's input from a Fetch API request. */
@@ -165,5 +174,7 @@ export function fetchInput(request: Request): VerifyInput {
     cookie: request.headers.get("cookie") ?? undefined,
     method: request.method,
     url: request.url,
+    origin: request.headers.get("origin") ?? undefined,
+    secFetchSite: request.headers.get("sec-fetch-site") ?? undefined,
   };
 }

@@ -16,6 +16,9 @@ beforeAll(async () => {
   app.get("/me", guard(env.both), (req, res) => {
     res.json(summary(req.principal));
   });
+  app.post("/me", guard(env.both), (req, res) => {
+    res.json(summary(req.principal));
+  });
   app.get("/read", guard(env.both), requireScopes("read"), (req, res) => {
     res.json(summary(req.principal));
   });
@@ -54,8 +57,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-const call: Call = async (path, headers = {}) =>
-  fromResponse(await fetch(`${base}${path}`, { headers }));
+const call: Call = async (path, headers = {}, method = "GET") =>
+  fromResponse(await fetch(`${base}${path}`, { headers, method }));
 
 describe("tessera/guard/express", () => {
   adapterScenarios(

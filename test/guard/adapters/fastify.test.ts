@@ -12,6 +12,7 @@ beforeAll(async () => {
   env = await setup();
   app = Fastify();
   app.get("/me", { onRequest: fastifyGuard(env.both) }, async (req) => summary(req.principal));
+  app.post("/me", { onRequest: fastifyGuard(env.both) }, async (req) => summary(req.principal));
   app.get(
     "/read",
     { onRequest: fastifyGuard(env.both), preHandler: requireScopes("read") },
@@ -47,8 +48,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-const call: Call = async (path, headers = {}) => {
-  const res = await app.inject({ method: "GET", url: path, headers });
+const call: Call = async (path, headers = {}, method = "GET") => {
+  const res = await app.inject({ method: method as "GET", url: path, headers });
   const header = (n: string) => {
     const v = res.headers[n.toLowerCase()];
     return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);

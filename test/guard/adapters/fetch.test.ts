@@ -52,8 +52,8 @@ beforeAll(async () => {
 
 afterAll(async () => env?.close());
 
-const call: Call = async (path, headers = {}) =>
-  fromResponse(await handler(new Request(`http://api.test${path}`, { headers })));
+const call: Call = async (path, headers = {}, method = "GET") =>
+  fromResponse(await handler(new Request(`http://api.test${path}`, { headers, method })));
 
 describe("tessera/guard/fetch", () => {
   adapterScenarios(
@@ -84,6 +84,19 @@ describe("tessera/guard/fetch", () => {
     } finally {
       await env.s.tessera.users.setRoles("alice", []);
     }
+  });
+
+  it("CSRF: the request's own origin is allowed (absolute URL), another one is not", async () => {
+    const cookie = `__Host-session=${await env.login()}`;
+    const post = (origin: string) =>
+      handler(
+        new Request("http://api.test/me", {
+          method: "POST",
+          headers: { cookie, origin, "sec-fetch-site": "same-origin" },
+        }),
+      );
+    expect((await post("http://api.test")).status).toBe(200);
+    expect((await post("https://api.test")).status).toBe(403);
   });
 
   it("two Authorization values (joined by Fetch): 400 invalid_request", async () => {

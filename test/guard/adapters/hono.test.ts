@@ -12,6 +12,7 @@ beforeAll(async () => {
   env = await setup();
   app = new Hono<GuardEnv>();
   app.get("/me", honoGuard(env.both), (c) => c.json(summary(c.get("principal"))));
+  app.post("/me", honoGuard(env.both), (c) => c.json(summary(c.get("principal"))));
   app.get("/read", honoGuard(env.both), requireScopes("read"), (c) =>
     c.json(summary(c.get("principal"))),
   );
@@ -32,7 +33,8 @@ beforeAll(async () => {
 
 afterAll(async () => env?.close());
 
-const call: Call = async (path, headers = {}) => fromResponse(await app.request(path, { headers }));
+const call: Call = async (path, headers = {}, method = "GET") =>
+  fromResponse(await app.request(path, { headers, method }));
 
 describe("tessera/guard/hono", () => {
   adapterScenarios(
@@ -44,6 +46,15 @@ describe("tessera/guard/hono", () => {
     expect((await call("/api/orders")).status).toBe(401);
     const ok = await call("/api/orders", { authorization: `Bearer ${env.ro}` });
     expect(ok.json()).toEqual({ for: "reader" });
+  });
+
+  it("CSRF: the request's own origin is allowed (c.req.raw.url is absolute)", async () => {
+    const cookie = `__Host-session=${await env.login()}`;
+    const own = await call("/me", { cookie, origin: "http://localhost" }, "POST");
+    expect(own.status).toBe(200);
+    expect((await call("/me", { cookie, origin: "http://evil.localhost" }, "POST")).status).toBe(
+      403,
+    );
   });
 
   it("other errors reach app.onError, not answered as 401", async () => {

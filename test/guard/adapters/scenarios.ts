@@ -2,13 +2,14 @@
  * The behaviour every adapter must have, run against each one's real app. Each app
  * serves, with `both = anyOf(guard, sessionVerifier)`:
  *   GET /me        guard(both)                      → summary(principal)
+ *   POST /me       guard(both)                      → summary(principal)
  *   GET /read      guard(both) + requireScopes("read")
  *   GET /write     guard(both, { scopes: ["write"] })
  *   GET /optional  guard(both, { optional: true })  → summary or { principal: null }
  *   GET /jwt-only  guard(env.guard)                 (no sessions)
  */
-import { expect, it } from "vitest";
-import type { Call, Env } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { APP_ORIGIN, type Call, type Env } from "./support.js";
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const session = (t: string) => ({ cookie: `theme=dark; __Host-session=${t}; lang=en` });
@@ -110,6 +111,67 @@ export function adapterScenarios(env: () => Env, call: () => Call): void {
     const res = await call()("/jwt-only", session(await env().login()));
     expect(res.status).toBe(401);
     expect(res.json().error).toBe("unauthenticated");
+  });
+
+  describe("CSRF: a session cookie on a state-changing request", () => {
+    const crossSite = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
+    // A sibling subdomain (user content): SameSite=Strict lets the cookie through.
+    const sameSite = { origin: "https://usercontent.example.com", "sec-fetch-site": "same-site" };
+
+    it("cross-site POST: 403 forbidden_origin, no challenge, the cookie not echoed", async () => {
+      const token = await env().login();
+      for (const headers of <Record<string, string>[]>[
+        crossSite,
+        sameSite,
+        { origin: "https://usercontent.example.com" }, // no Sec-Fetch-Site (older browsers)
+        { "sec-fetch-site": "same-site" }, // no Origin
+        { origin: "null" }, // sandboxed iframe, data: URL
+      ]) {
+        const res = await call()("/me", { ...headers, ...session(token) }, "POST");
+        expect(res.status).toBe(403);
+        expect(res.json()).toEqual({
+          error: "forbidden_origin",
+          error_description: "Cross-site request refused.",
+        });
+        expect(res.header("www-authenticate")).toBeUndefined();
+        expect(res.text).not.toContain(token);
+      }
+    });
+
+    it("same-origin POST (an allowed origin): 200", async () => {
+      const token = await env().login();
+      for (const headers of <Record<string, string>[]>[
+        { origin: APP_ORIGIN, "sec-fetch-site": "same-origin" },
+        { origin: APP_ORIGIN },
+        { "sec-fetch-site": "same-origin" },
+        { "sec-fetch-site": "none" }, // typed in the address bar, bookmarks
+      ]) {
+        const res = await call()("/me", { ...headers, ...session(token) }, "POST");
+        expect(res.status).toBe(200);
+        expect(res.json()).toMatchObject({ credential: "session" });
+      }
+    });
+
+    it("cross-site GET (a safe method): 200", async () => {
+      const res = await call()("/me", { ...crossSite, ...session(await env().login()) });
+      expect(res.status).toBe(200);
+      expect(res.json()).toMatchObject({ credential: "session" });
+    });
+
+    it("POST with neither Origin nor Sec-Fetch-Site (curl, servers): 200", async () => {
+      const res = await call()("/me", session(await env().login()), "POST");
+      expect(res.status).toBe(200);
+      expect(res.json()).toMatchObject({ credential: "session" });
+    });
+
+    it("a bearer token on a cross-site POST: 200 (not an ambient credential)", async () => {
+      const res = await call()("/me", { ...crossSite, ...bearer(env().ro) }, "POST");
+      expect(res.status).toBe(200);
+      expect(res.json()).toMatchObject({ sub: "reader", credential: "jwt" });
+      // also with the session cookie sent along: the token is the credential
+      const both = { ...crossSite, ...bearer(env().ro), ...session(await env().login()) };
+      expect((await call()("/me", both, "POST")).json()).toMatchObject({ credential: "jwt" });
+    });
   });
 
   it("a token in the query: 400 invalid_request", async () => {

@@ -110,6 +110,81 @@ describe("createSessionVerifier", () => {
     ]);
   });
 
+  it("CSRF: a state-changing request from another origin is refused, without a round trip", async () => {
+    const { verifier, calls } = scripted(() => Response.json(ANSWER));
+    const cookie = `__Host-session=${TOKEN}`;
+    const post = { cookie, method: "POST" };
+    const refused = [
+      { ...post, origin: "https://evil.example", secFetchSite: "cross-site" },
+      { ...post, origin: "https://sub.api.example", secFetchSite: "same-site" },
+      { ...post, origin: "null" },
+      { ...post, secFetchSite: "same-site" },
+      // a path (Express, Fastify): no origin to compare with, and no allowedOrigins
+      { ...post, url: "/orders", origin: "https://api.example" },
+      // no method given: not known to be safe
+      { cookie, url: "/orders", origin: "https://evil.example" },
+      { ...post, method: "DELETE", url: "https://api.example/x", origin: "https://evil.example" },
+      // the scheme counts: http is another origin
+      { ...post, url: "https://api.example/x", origin: "http://api.example" },
+    ];
+    for (const input of refused) {
+      const err = await verifier.verify(input).catch((e) => e);
+      expect(err).toMatchObject({ status: 403, code: "forbidden_origin" });
+      expect(err.reason).toBe("cross_site_request");
+      expect(err.wwwAuthenticate).toBeUndefined();
+      expect(JSON.stringify(err)).not.toContain(TOKEN);
+    }
+    expect(calls).toHaveLength(0);
+    const accepted = [
+      { ...post, url: "https://api.example/x", origin: "https://api.example" }, // own URL
+      { ...post, secFetchSite: "same-origin" },
+      { ...post, secFetchSite: "none" },
+      { ...post, url: "/orders" }, // neither header: not a browser
+      { cookie, method: "GET", origin: "https://evil.example", secFetchSite: "cross-site" },
+      { cookie, method: "HEAD", secFetchSite: "cross-site" },
+      { cookie, method: "OPTIONS", origin: "null" },
+    ];
+    for (const input of accepted) expect(await reasonOf(verifier.verify(input))).toBe("accepted");
+  });
+
+  it("CSRF: allowedOrigins lists the app's origins", async () => {
+    const v = createSessionVerifier({
+      issuer: ISS,
+      fetch: async () => Response.json(ANSWER),
+      allowedOrigins: ["https://app.example", "http://localhost:3000"],
+    });
+    const input = (origin: string, url = "/orders") => ({
+      cookie: `__Host-session=${TOKEN}`,
+      method: "POST",
+      url,
+      origin,
+      secFetchSite: "same-origin",
+    });
+    expect(await reasonOf(v.verify(input("https://app.example")))).toBe("accepted");
+    expect(await reasonOf(v.verify(input("http://localhost:3000")))).toBe("accepted");
+    expect(await reasonOf(v.verify(input("https://api.example", "https://api.example/")))).toBe(
+      "accepted",
+    );
+    expect(await reasonOf(v.verify(input("https://app.example.evil")))).toBe("cross_site_request");
+    expect(await reasonOf(v.verify(input("https://APP.example")))).toBe("cross_site_request");
+    for (const bad of [
+      "app.example",
+      "https://app.example/",
+      "https://app.example/path",
+      "null",
+      "ftp://app.example",
+      "https://app.example:443",
+      42,
+    ]) {
+      expect(() => createSessionVerifier({ issuer: ISS, allowedOrigins: [bad] as never })).toThrow(
+        /allowedOrigins/,
+      );
+    }
+    expect(() =>
+      createSessionVerifier({ issuer: ISS, allowedOrigins: "https://app.example" as never }),
+    ).toThrow(/allowedOrigins/);
+  });
+
   it("checks its options", () => {
     expect(() => createSessionVerifier({ issuer: "nope" })).toThrow(/issuer/);
     expect(() =>

@@ -14,6 +14,8 @@ import { createGuard, type Guard } from "../../../src/guard/index.js";
 import { login, PASSWORD, type TestServer, testServer } from "../../support/harness.js";
 
 export const API = "https://api.example.com";
+/** The app's origin, listed in the session verifier's `allowedOrigins`. */
+export const APP_ORIGIN = "https://app.example.com";
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
@@ -63,7 +65,11 @@ export async function setup(): Promise<Env> {
     clock: s.clock,
     denylist: s.tessera.denylist,
   });
-  const sessions = createSessionVerifier({ issuer, sessionEndpoint: `${origin}/session` });
+  const sessions = createSessionVerifier({
+    issuer,
+    sessionEndpoint: `${origin}/session`,
+    allowedOrigins: [APP_ORIGIN],
+  });
   async function issue(id: string): Promise<string> {
     const res = await s.app.inject({
       method: "POST",
@@ -108,7 +114,11 @@ export interface Answer {
   json(): Record<string, unknown>;
 }
 
-export type Call = (path: string, headers?: Record<string, string>) => Promise<Answer>;
+export type Call = (
+  path: string,
+  headers?: Record<string, string>,
+  method?: string,
+) => Promise<Answer>;
 
 export async function fromResponse(res: Response): Promise<Answer> {
   const text = await res.text();
