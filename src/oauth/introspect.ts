@@ -1,15 +1,13 @@
-import type { KeyObject } from "node:crypto";
 import type { Clients } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import type { SigningKeys } from "../keys/keys.js";
-import { verifyOwnToken } from "../keys/verify-own.js";
 import type { ClientRecord, Counters, UserStore } from "../store/types.js";
 import { Limiter } from "../throttle/limiter.js";
-import type { AccessTokens } from "../tokens/access.js";
 import type { Denylist } from "../tokens/denylist.js";
+import { audClaim } from "../tokens/jwt/issue.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
+import type { TokenIdentifier } from "./identify.js";
 
 /** RFC 7662 §2.2 response. Anything not active is exactly `{ active: false }`. */
 export type IntrospectionResponse =
@@ -34,8 +32,7 @@ export const INACTIVE: IntrospectionResponse = Object.freeze({
 
 export interface IntrospectionDeps {
   clients: Clients;
-  keys: SigningKeys;
-  access: AccessTokens;
+  tokens: TokenIdentifier;
   refresh: RefreshTokens;
   denylist: Denylist;
   clock: Clock;
@@ -50,13 +47,13 @@ export interface IntrospectionDeps {
  * POST /oauth/introspect (RFC 7662). Only authenticated clients registered with
  * `--introspect` may ask. Active: opaque access tokens, JWT access tokens of this issuer
  * (signature, expiry, denylist), and refresh tokens — the latter only for the client that
- * owns them. A client sees only tokens meant for its audience or issued to it. Everything else gets exactly `{"active":false}`, same status, same body.
+ * owns them. A client sees only tokens meant for its audience or issued to it. Everything
+ * else gets exactly `{"active":false}`, same status, same body.
  * A client that keeps getting `active:false` is fishing: past the limit those answers
  * become 429; answers about live tokens are never slowed.
  */
 export class Introspection {
   private readonly fishing: Limiter;
-  private readonly keyCache = new Map<string, KeyObject>();
 
   constructor(private readonly deps: IntrospectionDeps) {
     this.fishing = new Limiter(deps.counters, deps.clock, "introspect:inactive:", {
@@ -119,69 +116,67 @@ export class Introspection {
     return aud.some((a) => client.audience.includes(a));
   }
 
-  /** token_type_hint is ignored: each kind is tried, cheapest first. */
+  /** token_type_hint is ignored: every kind is looked for. */
   private async lookup(token: string, clientId: string): Promise<IntrospectionResponse> {
     if (token.length > 8192) return INACTIVE;
-    const opaque = await this.deps.access.findOpaque(token);
-    if (opaque !== undefined) {
-      const d = opaque.data;
-      const out: IntrospectionResponse = {
-        active: true,
-        client_id: d.clientId,
-        sub: d.sub,
-        aud: d.aud.length === 1 ? (d.aud[0] as string) : d.aud,
-        iss: d.iss,
-        exp: d.exp,
-        iat: d.iat,
-        jti: d.jti,
-        token_type: "Bearer",
-      };
-      if (d.scope.length > 0) out.scope = d.scope.join(" ");
-      if (d.fgp !== undefined) out.fgp = d.fgp;
-      return out;
+    const found = await this.deps.tokens.identify(token);
+    if (found === undefined) return INACTIVE;
+    switch (found.kind) {
+      case "opaque": {
+        const d = found.data;
+        const out: IntrospectionResponse = {
+          active: true,
+          client_id: d.clientId,
+          sub: d.sub,
+          aud: audClaim(d.aud),
+          iss: d.iss,
+          exp: d.exp,
+          iat: d.iat,
+          jti: d.jti,
+          token_type: "Bearer",
+        };
+        if (d.scope.length > 0) out.scope = d.scope.join(" ");
+        if (d.fgp !== undefined) out.fgp = d.fgp;
+        return out;
+      }
+      case "refresh": {
+        const f = found.family;
+        if (f.clientId !== clientId || !this.deps.refresh.isActive(found)) return INACTIVE;
+        const client = await this.deps.clients.find(f.clientId);
+        const out: IntrospectionResponse = {
+          active: true,
+          client_id: f.clientId,
+          sub: f.userId,
+          aud: audClaim(client?.audience ?? []),
+          iss: this.deps.issuer,
+          exp: Math.floor(found.token.expiresAt / 1000),
+          iat: Math.floor(found.token.createdAt / 1000),
+          token_type: "refresh_token",
+        };
+        if (f.scope.length > 0) out.scope = f.scope.join(" ");
+        return out;
+      }
+      case "jwt": {
+        const claims = found.claims;
+        const now = this.deps.clock.now() / 1000;
+        if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss))) {
+          return INACTIVE;
+        }
+        const out: IntrospectionResponse = {
+          active: true,
+          client_id: claims.client_id,
+          sub: claims.sub,
+          aud: claims.aud,
+          iss: claims.iss,
+          exp: claims.exp,
+          iat: claims.iat,
+          jti: claims.jti,
+          token_type: "Bearer",
+        };
+        if (claims.scope !== undefined) out.scope = claims.scope;
+        if (claims.fgp !== undefined) out.fgp = claims.fgp;
+        return out;
+      }
     }
-    const refresh = await this.deps.refresh.lookup(token);
-    if (refresh !== undefined) {
-      if (refresh.family.clientId !== clientId || !this.deps.refresh.isActive(refresh))
-        return INACTIVE;
-      const f = refresh.family;
-      const client = await this.deps.clients.find(f.clientId);
-      const out: IntrospectionResponse = {
-        active: true,
-        client_id: f.clientId,
-        sub: f.userId,
-        aud:
-          client === undefined
-            ? []
-            : client.audience.length === 1
-              ? (client.audience[0] as string)
-              : client.audience,
-        iss: this.deps.issuer,
-        exp: Math.floor(refresh.token.expiresAt / 1000),
-        iat: Math.floor(refresh.token.createdAt / 1000),
-        token_type: "refresh_token",
-      };
-      if (f.scope.length > 0) out.scope = f.scope.join(" ");
-      return out;
-    }
-    const claims = verifyOwnToken(token, this.deps.keys.jwks(), this.keyCache);
-    if (claims === undefined || claims.iss !== this.deps.issuer) return INACTIVE;
-    const now = this.deps.clock.now() / 1000;
-    if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss)))
-      return INACTIVE;
-    const out: IntrospectionResponse = {
-      active: true,
-      client_id: claims.client_id,
-      sub: claims.sub,
-      aud: claims.aud,
-      iss: claims.iss,
-      exp: claims.exp,
-      iat: claims.iat,
-      jti: claims.jti,
-      token_type: "Bearer",
-    };
-    if (claims.scope !== undefined) out.scope = claims.scope;
-    if (claims.fgp !== undefined) out.fgp = claims.fgp;
-    return out;
   }
 }

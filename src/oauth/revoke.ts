@@ -1,20 +1,17 @@
-import type { KeyObject } from "node:crypto";
 import type { Clients } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
-import type { SigningKeys } from "../keys/keys.js";
-import { verifyOwnToken } from "../keys/verify-own.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { Denylist } from "../tokens/denylist.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
+import type { TokenIdentifier } from "./identify.js";
 
 export interface RevocationDeps {
   clients: Clients;
-  keys: SigningKeys;
+  tokens: TokenIdentifier;
   denylist: Denylist;
   access: AccessTokens;
   refresh: RefreshTokens;
-  issuer: string;
 }
 
 function notYours(): TesseraError {
@@ -35,7 +32,6 @@ function notYours(): TesseraError {
  */
 export async function revocationEndpoint(
   deps: RevocationDeps,
-  keyCache: Map<string, KeyObject>,
   authorization: string | undefined,
   params: FormParams,
 ): Promise<void> {
@@ -44,20 +40,24 @@ export async function revocationEndpoint(
   if (token === undefined) {
     throw new TesseraError("invalid_request", "Missing token.", { oauthError: "invalid_request" });
   }
-  const opaque = await deps.access.findOpaque(token);
-  if (opaque !== undefined) {
-    if (opaque.data.clientId !== client.id) throw notYours();
-    await deps.access.destroyOpaque(opaque.key, opaque.data.exp);
-    return;
+  const found = await deps.tokens.identify(token);
+  if (found === undefined) return;
+  switch (found.kind) {
+    case "opaque":
+      if (found.data.clientId !== client.id) throw notYours();
+      await deps.access.destroyOpaque(found.key, found.data.exp);
+      return;
+    case "refresh":
+      if (found.family.clientId !== client.id) throw notYours();
+      await deps.refresh.revokeFamily(found.family.id);
+      return;
+    case "jwt":
+      if (found.claims.client_id !== client.id) throw notYours();
+      await deps.denylist.add({
+        jti: found.claims.jti,
+        iss: found.claims.iss,
+        exp: found.claims.exp,
+      });
+      return;
   }
-  const refresh = await deps.refresh.lookup(token);
-  if (refresh !== undefined) {
-    if (refresh.family.clientId !== client.id) throw notYours();
-    await deps.refresh.revokeFamily(refresh.family.id);
-    return;
-  }
-  const claims = verifyOwnToken(token, deps.keys.jwks(), keyCache);
-  if (claims === undefined || claims.iss !== deps.issuer) return;
-  if (claims.client_id !== client.id) throw notYours();
-  await deps.denylist.add({ jti: claims.jti, iss: claims.iss, exp: claims.exp });
 }

@@ -33,13 +33,6 @@ export class Limiter {
     return { limited: s.count > this.rule.limit, retryAfter: this.retryAfter(s.resetAt) };
   }
 
-  /** Reports whether the key is at its limit, without counting. */
-  async check(key: string): Promise<LimitState> {
-    const s = await this.counters.get(this.prefix + key);
-    if (s === undefined) return { limited: false, retryAfter: 0 };
-    return { limited: s.count >= this.rule.limit, retryAfter: this.retryAfter(s.resetAt) };
-  }
-
   /** Takes back one event counted by `hit` (an attempt that turned out fine). */
   undo(key: string): Promise<void> {
     return this.counters.undo(this.prefix + key);

@@ -1,7 +1,7 @@
-import type { KeyObject } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import type { FormParams } from "../../oauth/client-auth.js";
+import { TokenIdentifier } from "../../oauth/identify.js";
 import { Introspection } from "../../oauth/introspect.js";
 import { revocationEndpoint } from "../../oauth/revoke.js";
 import { tokenEndpoint } from "../../oauth/token.js";
@@ -77,18 +77,22 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
     refresh: tessera.refreshTokens,
     clock: tessera.clock,
   };
+  const tokens = new TokenIdentifier(
+    tessera.accessTokens,
+    tessera.refreshTokens,
+    tessera.keys,
+    config.issuer,
+  );
   const revokeDeps = {
     clients: tessera.clients,
-    keys: tessera.keys,
+    tokens,
     denylist: tessera.denylist,
     access: tessera.accessTokens,
     refresh: tessera.refreshTokens,
-    issuer: config.issuer,
   };
   const introspection = new Introspection({
     clients: tessera.clients,
-    keys: tessera.keys,
-    access: tessera.accessTokens,
+    tokens,
     refresh: tessera.refreshTokens,
     denylist: tessera.denylist,
     clock: tessera.clock,
@@ -97,7 +101,6 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
     users: tessera.stores.durable.users,
     inactiveLimit: config.introspectionInactiveLimit,
   });
-  const keyCache = new Map<string, KeyObject>();
 
   app.post("/oauth/token", async (request, reply) => {
     const result = await tokenEndpoint(
@@ -122,12 +125,7 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   eventRoutes(app, tessera);
 
   app.post("/oauth/revoke", async (request, reply) => {
-    await revocationEndpoint(
-      revokeDeps,
-      keyCache,
-      request.headers.authorization,
-      formParams(request),
-    );
+    await revocationEndpoint(revokeDeps, request.headers.authorization, formParams(request));
     return reply.code(200).send();
   });
 }

@@ -22,6 +22,11 @@ export interface IssuedJwt {
   kid: string;
 }
 
+/** The `aud` claim of a list: a single audience as a string (RFC 7519 §4.1.3), else the array. */
+export function audClaim(audience: readonly string[]): string | string[] {
+  return audience.length === 1 ? (audience[0] as string) : [...audience];
+}
+
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
 
 /**
@@ -47,7 +52,7 @@ export function issueAccessToken(
   const claims: AccessTokenClaims = {
     iss: input.issuer,
     sub: input.sub,
-    aud: input.audience.length === 1 ? (input.audience[0] as string) : input.audience,
+    aud: audClaim(input.audience),
     exp: iat + input.ttlSeconds,
     iat,
     jti: randomId(),

@@ -1,0 +1,40 @@
+import type { KeyObject } from "node:crypto";
+import type { SigningKeys } from "../keys/keys.js";
+import { verifyOwnToken } from "../keys/verify-own.js";
+import type { RefreshFamily, RefreshTokenRecord } from "../store/types.js";
+import type { AccessTokens, OpaqueTokenData } from "../tokens/access.js";
+import type { AccessTokenClaims } from "../tokens/jwt/issue.js";
+import type { RefreshTokens } from "../tokens/refresh.js";
+
+export type IdentifiedToken =
+  | { kind: "opaque"; key: string; data: OpaqueTokenData }
+  | { kind: "refresh"; token: RefreshTokenRecord; family: RefreshFamily }
+  | { kind: "jwt"; claims: AccessTokenClaims }
+  | undefined;
+
+/**
+ * What a presented token is, whatever `token_type_hint` says (RFC 7009 §2.1, RFC 7662
+ * §2.1): a live opaque access token, one of our refresh tokens (in any state: callers
+ * judge), or a JWT signed by one of our keys for this issuer (not checked for expiry or
+ * revocation: callers judge). Shared by introspection and revocation.
+ */
+export class TokenIdentifier {
+  private readonly keyCache = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly access: AccessTokens,
+    private readonly refresh: RefreshTokens,
+    private readonly keys: SigningKeys,
+    private readonly issuer: string,
+  ) {}
+
+  async identify(token: string): Promise<IdentifiedToken> {
+    const opaque = await this.access.findOpaque(token);
+    if (opaque !== undefined) return { kind: "opaque", ...opaque };
+    const refresh = await this.refresh.lookup(token);
+    if (refresh !== undefined) return { kind: "refresh", ...refresh };
+    const claims = verifyOwnToken(token, this.keys.jwks(), this.keyCache);
+    if (claims === undefined || claims.iss !== this.issuer) return undefined;
+    return { kind: "jwt", claims };
+  }
+}
