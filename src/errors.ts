@@ -42,6 +42,7 @@ export const ERROR_STATUS = {
   // Operator-facing
   config_invalid: 500,
   store_unavailable: 503,
+  server_busy: 503,
   server_error: 500,
 } as const;
 
@@ -90,6 +91,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unauthenticated: "Authentication required.",
   forbidden_origin: "Cross-site request refused.",
   rate_limited: "Too many attempts; retry later.",
+  server_busy: "The server is busy; retry shortly.",
   server_error: "Internal server error.",
 };
 

@@ -52,7 +52,11 @@ export class Tessera {
         timeCost: config.argon2TimeCost,
         parallelism: config.argon2Parallelism,
       },
-      config.argon2Concurrency,
+      {
+        concurrency: config.argon2Concurrency,
+        maxWaitingPerSource: config.argon2QueuePerSource,
+        maxWaiting: config.argon2QueueLimit,
+      },
     );
     this.users = new Users(stores.durable.users, this.hasher, clock);
     this.sessions = new Sessions(stores.ephemeral, stores.durable.users, clock, {
@@ -179,7 +183,7 @@ export class Tessera {
       password: input.currentPassword,
       ip: input.ip,
     });
-    const updated = await this.users.setPassword(user, input.newPassword);
+    const updated = await this.users.setPassword(user, input.newPassword, input.ip);
     await this.revokeAllForUser(updated.id);
     return this.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
   }

@@ -124,6 +124,20 @@ export const SETTINGS = {
     max: 64,
     doc: "Password hashes computed at once (more wait in line). 0: one less than the CPU count, at least 1, so logins never starve the event loop.",
   },
+  argon2QueuePerSource: {
+    type: "int",
+    default: 4,
+    min: 1,
+    max: 1000,
+    doc: "Password hashes one client IP may have waiting; more are answered 503 `server_busy` at once. Waiting hashes take turns between IPs, so one address cannot delay the others.",
+  },
+  argon2QueueLimit: {
+    type: "int",
+    default: 64,
+    min: 1,
+    max: 100_000,
+    doc: "Password hashes all clients together may have waiting; more are answered 503 `server_busy` (Retry-After: 1) at once.",
+  },
   loginAccountLimit: {
     type: "int",
     default: 10,

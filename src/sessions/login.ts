@@ -30,8 +30,11 @@ export interface Credentials {
  * - Per-account and per-IP attempts are counted *before* verifying, so parallel guesses
  *   cannot overshoot either limit; a success clears the account's count and takes its
  *   IP attempt back. Both live in the store, so they hold across instances.
- * - A throttled attempt still costs one argon2id verify and never looks at the real
- *   hash: its answer (429) and its time say nothing about the password or the account.
+ * - A throttled attempt is answered at once, without hashing: its 429 is the same for
+ *   real and unknown accounts, so it needs no disguise, and a flood of throttled attempts
+ *   must not wait in the argon2id queue ahead of other addresses' logins.
+ * - Hashing waits in a queue shared fairly between client IPs and bounded per IP and in
+ *   all; an attempt that finds it full gets 503 `server_busy` and is not counted.
  */
 export class PasswordLogin {
   private readonly account: Limiter;
@@ -64,23 +67,30 @@ export class PasswordLogin {
     const ipState = await this.ip.hit(input.ip);
     const acctState = ipState.limited ? ipState : await this.account.hit(accountKey);
     if (ipState.limited || acctState.limited) {
-      await this.hasher.verifyDummy(password);
       throw new TesseraError("rate_limited", "Too many login attempts; retry later.", {
         retryAfter: Math.max(ipState.retryAfter, acctState.retryAfter),
       });
     }
 
-    const user = await this.users.findByKey(key);
+    let user: UserRecord | undefined;
     let ok = false;
-    if (user === undefined) {
-      await this.hasher.verifyDummy(password);
-    } else {
-      ok = (await this.hasher.verify(user.passwordHash, password)) && !user.disabled;
+    try {
+      user = await this.users.findByKey(key);
+      if (user === undefined) {
+        await this.hasher.verifyDummy(password, input.ip);
+      } else {
+        ok = (await this.hasher.verify(user.passwordHash, password, input.ip)) && !user.disabled;
+      }
+    } catch (err) {
+      // Not verified at all (queue full, store down): the attempt does not count.
+      await this.ip.undo(input.ip);
+      await this.account.undo(accountKey);
+      throw err;
     }
     if (!ok || user === undefined) throw new TesseraError("invalid_credentials");
     await this.ip.undo(input.ip);
     await this.account.reset(accountKey);
-    await this.users.rehashIfNeeded(user, password);
+    await this.users.rehashIfNeeded(user, password, input.ip);
     return user;
   }
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { randomId } from "../crypto/random.js";
-import { TesseraError } from "../errors.js";
+import { isTesseraError, TesseraError } from "../errors.js";
 import type { UserRecord, UserStore } from "../store/types.js";
 import type { PasswordHasher } from "./passwords.js";
 import { checkNewPassword, normaliseUsername } from "./policy.js";
@@ -122,12 +122,13 @@ export class Users {
    * Sets a new password (policy-checked, hashed) without asking for the old one: for
    * administrators. The caller ends the user's sessions.
    */
-  async setPassword(user: UserRecord, newPassword: string): Promise<UserRecord> {
+  async setPassword(user: UserRecord, newPassword: string, source?: string): Promise<UserRecord> {
     const password = checkNewPassword(newPassword, user.usernameKey);
+    const passwordHash = await this.hasher.hash(password, source);
     const now = this.clock.now();
     const updated: UserRecord = {
       ...user,
-      passwordHash: await this.hasher.hash(password),
+      passwordHash,
       passwordChangedAt: now,
       sessionsValidAfter: now,
       updatedAt: now,
@@ -145,12 +146,20 @@ export class Users {
     await this.store.updateUser(user);
   }
 
-  /** Stores a stronger hash of a password that just verified (parameters were raised). */
-  async rehashIfNeeded(user: UserRecord, password: string): Promise<void> {
+  /**
+   * Stores a stronger hash of a password that just verified (parameters were raised).
+   * When the hashing queue is full it waits for a later login rather than fail this one.
+   */
+  async rehashIfNeeded(user: UserRecord, password: string, source?: string): Promise<void> {
     if (!this.hasher.needsRehash(user.passwordHash)) return;
     const fresh = await this.store.findUserById(user.id);
     if (fresh === undefined || fresh.passwordHash !== user.passwordHash) return;
-    fresh.passwordHash = await this.hasher.hash(password);
+    try {
+      fresh.passwordHash = await this.hasher.hash(password, source);
+    } catch (err) {
+      if (isTesseraError(err) && err.code === "server_busy") return;
+      throw err;
+    }
     fresh.updatedAt = this.clock.now();
     await this.store.updateUser(fresh);
   }

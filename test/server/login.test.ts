@@ -262,29 +262,62 @@ describe("login throttling", () => {
     expect(codes.filter((c) => c === 429)).toHaveLength(5);
   });
 
-  it("a throttled attempt still runs one argon2id verify and never checks the real hash", async () => {
+  it("a throttled attempt is answered without hashing (it must not wait in the argon2id queue)", async () => {
     s = await testServer({ settings: { loginAccountLimit: "1" } });
     await post({ username: "alice", password: "wrong password" });
     const calls: string[] = [];
     const hasher = s.tessera.hasher;
     const origVerify = hasher.verify.bind(hasher);
     const origDummy = hasher.verifyDummy.bind(hasher);
-    hasher.verify = async (h, p) => {
+    hasher.verify = async (h, p, src) => {
       calls.push("verify");
-      return origVerify(h, p);
+      return origVerify(h, p, src);
     };
-    hasher.verifyDummy = async (p) => {
+    hasher.verifyDummy = async (p, src) => {
       calls.push("dummy");
-      return origDummy(p);
+      return origDummy(p, src);
     };
     const res = await post({ username: "alice", password: PASSWORD });
     expect(res.statusCode).toBe(429);
-    expect(calls).toEqual(["dummy"]);
-    // An unknown user costs one dummy verify as well.
-    calls.length = 0;
+    expect(res.json()).toMatchObject({ error: "rate_limited" });
+    expect(res.headers["retry-after"]).toBe(String(15 * 60));
+    expect(calls).toEqual([]);
+    // An unknown user, not throttled, costs one dummy verify, like a real account.
     s.clock.advance(16 * 60_000);
     await post({ username: "nobody", password: "whatever it is" });
     expect(calls).toEqual(["dummy"]);
+  });
+
+  it("a full hashing queue answers 503 server_busy with Retry-After, and the attempt is not counted", async () => {
+    s = await testServer({
+      settings: {
+        argon2Concurrency: "1",
+        argon2QueuePerSource: "1",
+        loginAccountLimit: "6",
+        trustProxy: "1",
+      },
+    });
+    const from = (ip: string) => ({ "x-forwarded-for": ip });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        post({ username: "alice", password: "wrong password" }, from("203.0.113.7")),
+      ),
+    );
+    const codes = results.map((r) => r.statusCode).sort();
+    // One hashing, one waiting, the rest refused at once (not throttled: never counted).
+    expect(codes).toEqual([401, 401, 503, 503, 503, 503]);
+    for (const r of results.filter((x) => x.statusCode === 503)) {
+      expect(r.json()).toMatchObject({ error: "server_busy" });
+      expect(r.headers["retry-after"]).toBe("1");
+    }
+    // Only the two verified attempts counted against the account (limit 6): four more
+    // failures are allowed, the fifth is throttled.
+    for (let i = 0; i < 4; i++) {
+      const r = await post({ username: "alice", password: "wrong password" }, from("203.0.113.8"));
+      expect(r.statusCode).toBe(401);
+    }
+    const throttled = await post({ username: "alice", password: PASSWORD }, from("203.0.113.8"));
+    expect(throttled.statusCode).toBe(429);
   });
 });
 

@@ -46,33 +46,40 @@ describe("argon2id hashing", () => {
   });
 });
 
-describe("argon2id concurrency", () => {
+describe("argon2id queue", () => {
   it("runs at most `concurrency` hashes at once; the rest queue, none is lost", async () => {
-    const hasher = new PasswordHasher(undefined, 1);
-    let running = 0;
+    const hasher = new PasswordHasher(undefined, { concurrency: 1, maxWaitingPerSource: 8 });
     let peak = 0;
-    const slots = (hasher as unknown as { slots: { run<T>(t: () => Promise<T>): Promise<T> } })
-      .slots;
-    const tracked = () =>
-      slots.run(async () => {
-        running++;
-        peak = Math.max(peak, running);
-        await new Promise((r) => setImmediate(r));
-        running--;
-        return running;
-      });
-    await Promise.all([tracked(), tracked(), tracked(), tracked()]);
+    const timer = setInterval(() => {
+      peak = Math.max(peak, hasher.queueStats().running);
+    }, 1);
+    const hashes = await Promise.all(
+      ["a", "b", "c", "d"].map((p) => hasher.hash(`${p}-long-enough`, "10.0.0.1")),
+    );
+    clearInterval(timer);
     expect(peak).toBe(1);
-    const hashes = await Promise.all(["a", "b", "c"].map((p) => hasher.hash(`${p}-long-enough`)));
-    expect(hashes).toHaveLength(3);
+    expect(hashes).toHaveLength(4);
     expect(await hasher.verify(hashes[1] as string, "b-long-enough")).toBe(true);
+    expect(hasher.queueStats()).toEqual({ running: 0, waiting: 0, sources: 0 });
   });
 
-  it("a failing task frees its slot", async () => {
-    const hasher = new PasswordHasher(undefined, 1);
-    const slots = (hasher as unknown as { slots: { run<T>(t: () => Promise<T>): Promise<T> } })
-      .slots;
-    await expect(slots.run(async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
-    expect(await slots.run(async () => 42)).toBe(42);
+  it("answers 503 server_busy (Retry-After 1) when a source's line is full, for every kind of hash", async () => {
+    const hasher = new PasswordHasher(undefined, {
+      concurrency: 1,
+      maxWaitingPerSource: 1,
+      maxWaiting: 10,
+    });
+    const dummyReady = hasher.warmUp();
+    await dummyReady;
+    const h = await hasher.hash("some password");
+    const first = hasher.verify(h, "x", "10.0.0.1"); // runs
+    const second = hasher.verify(h, "x", "10.0.0.1"); // waits
+    const busy = { code: "server_busy", status: 503, retryAfter: 1 };
+    await expect(hasher.verify(h, "x", "10.0.0.1")).rejects.toMatchObject(busy);
+    await expect(hasher.verifyDummy("x", "10.0.0.1")).rejects.toMatchObject(busy);
+    await expect(hasher.hash("x", "10.0.0.1")).rejects.toMatchObject(busy);
+    // Another address still gets in line, and nothing in line was lost.
+    expect(await hasher.verify(h, "some password", "10.0.0.2")).toBe(true);
+    expect(await Promise.all([first, second])).toEqual([false, false]);
   });
 });

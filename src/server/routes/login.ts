@@ -55,7 +55,9 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
         presentedTokens: cookieValues(request.headers.cookie, SESSION_COOKIE),
       });
     } catch (err) {
-      if (returnTo === undefined || !form || !isTesseraError(err) || err.status >= 500) throw err;
+      // A person at the sign-in page sees refusals on the page; a busy server is one too.
+      const shown = isTesseraError(err) && (err.status < 500 || err.code === "server_busy");
+      if (returnTo === undefined || !form || !shown) throw err;
       request.log.info({ error: err.code, status: err.status }, "request refused");
       if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
       return reply
