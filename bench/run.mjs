@@ -192,6 +192,48 @@ async function benchLogin(dataDir) {
   }
 }
 
+// ── 2b. a legitimate login while another address floods ─────────────────────────────────
+
+const FLOOD_CONNECTIONS = 64;
+
+/** LOGIN_RUNS sequential logins from one address; with `flood`, while another floods. */
+async function legitLogins(server, ip) {
+  const req = loginRequest(server);
+  const headers = { ...req.headers, "x-forwarded-for": ip };
+  const times = [];
+  let bad = 0;
+  for (let i = 0; i < LOGIN_RUNS; i++) {
+    const t0 = performance.now();
+    const res = await request(server.port, req.method, req.path, { headers, body: req.body });
+    times.push(performance.now() - t0);
+    if (res.status !== 200) bad++;
+  }
+  return { ...summarise(times), bad };
+}
+
+async function benchLoginFlood(dataDir) {
+  const server = await startServer("tessera-flood", { dataDir });
+  try {
+    const quiet = await legitLogins(server, "198.51.100.2");
+    // Wrong passwords for another account from one address at FLOOD_CONNECTIONS: past the
+    // account's first 10 failures every attempt is throttled.
+    const body = JSON.stringify({ username: "someone-else", password: "wrong password!" });
+    const flood = load({
+      url: `http://127.0.0.1:${server.port}/login`,
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.1" },
+      body,
+      connections: FLOOD_CONNECTIONS,
+      duration: DURATION_S,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const flooded = await legitLogins(server, "198.51.100.3");
+    return { quiet, flooded, flood: await flood };
+  } finally {
+    await server.close();
+  }
+}
+
 // ── 3. session-checked request ─────────────────────────────────────────────────────────
 
 async function benchSession(spec, options) {
@@ -350,6 +392,37 @@ async function main() {
         "The diagnostic row is not a target: it runs a fresh server with one libuv pool thread (argon2id then " +
         "occupies at most one core) to show how much of the event-loop delay comes from the pool's threads " +
         "competing with the event loop for the CPUs.",
+    );
+    out();
+  }
+
+  // 2b. login under a throttled flood from another address
+  if (process.env.BENCH_SKIP_LOGIN !== "1") {
+    log("POST /login under a flood…");
+    const { quiet, flooded, flood } = await benchLoginFlood(join(root, "login-flood"));
+    out(
+      `### A legitimate login while another address floods (${FLOOD_CONNECTIONS} connections of wrong passwords, \`--trust-proxy\`, X-Forwarded-For)`,
+    );
+    out();
+    out(
+      table(
+        ["legitimate login (sequential, keep-alive)", "runs", "p50 ms", "p99 ms", "failed"],
+        [
+          ["alone", quiet.n, ms(quiet.p50), ms(quiet.p99), quiet.bad],
+          ["during the flood", flooded.n, ms(flooded.p50), ms(flooded.p99), flooded.bad],
+        ],
+      ),
+    );
+    out();
+    out(
+      `Ratio during the flood / alone: p50 ${ratio(flooded.p50 / quiet.p50)}, p99 ${ratio(flooded.p99 / quiet.p99)} ` +
+        "(no target in PERFORMANCE.md; before the fair queue, a login behind such a flood waited for every queued hash: seconds).",
+    );
+    out();
+    out(
+      `Notes: the flood sent ${flood.total} requests (${flood.rps.toFixed(0)}/s; answers other than 2xx: ${flood.badDetail || "none"}). ` +
+        "Throttled attempts are answered without hashing; hashes take turns between client IPs with at most 4 waiting " +
+        "per IP, so the legitimate login waits for at most the hash running and one turn of the flood.",
     );
     out();
   }

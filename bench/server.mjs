@@ -57,6 +57,18 @@ async function startTessera(useRedis) {
   });
 }
 
+/**
+ * Tessera with the default login limits and `--trust-proxy`, so the bench can speak for
+ * several client IPs over loopback (X-Forwarded-For) and one of them gets throttled.
+ */
+async function startTesseraFlood() {
+  const flags = { data: options.dataDir, logLevel: "silent", trustProxy: "1" };
+  return startTesseraServer(flags, async (tessera) => {
+    await tessera.hasher.warmUp();
+    await tessera.users.create({ username: BENCH_USER, password: BENCH_PASSWORD });
+  });
+}
+
 async function startFastify() {
   const { default: Fastify } = await import("fastify");
   const app = Fastify({ logger: false });
@@ -141,6 +153,7 @@ async function startExpress(useRedis) {
 const STARTERS = {
   "tessera-sqlite": () => startTessera(false),
   "tessera-redis": () => startTessera(true),
+  "tessera-flood": () => startTesseraFlood(),
   fastify: startFastify,
   http: startHttp,
   "express-memory": () => startExpress(false),
