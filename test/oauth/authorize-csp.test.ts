@@ -44,4 +44,48 @@ describe("CSP on the authorization pages", () => {
       "form-action 'self';",
     );
   });
+
+  it("the sign-in page shown again after a wrong password or a 429 allows the same redirect", async () => {
+    s = await testServer({ settings: { loginAccountLimit: "1" } });
+    await s.tessera.clients.add({
+      id: "third",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: ["https://app.example.com/cb"],
+      public: true,
+    });
+    const returnTo = (redirect: string) =>
+      `/oauth/authorize?${new URLSearchParams({
+        response_type: "code",
+        client_id: "third",
+        redirect_uri: redirect,
+        state: "s",
+        code_challenge: pkce().challenge,
+        code_challenge_method: "S256",
+      })}`;
+    const signIn = (password: string, redirect = "https://app.example.com/cb") =>
+      s.app.inject({
+        method: "POST",
+        url: "/login",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+        payload: new URLSearchParams({
+          username: "alice",
+          password,
+          return_to: returnTo(redirect),
+        }).toString(),
+      });
+    const widened =
+      "default-src 'none'; form-action 'self' https://app.example.com; frame-ancestors 'none'; base-uri 'none'";
+    const wrong = await signIn("wrong password");
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.headers["content-type"]).toMatch(/^text\/html/);
+    expect(wrong.headers["content-security-policy"]).toBe(widened);
+    const throttled = await signIn("wrong password");
+    expect(throttled.statusCode).toBe(429);
+    expect(throttled.headers["content-security-policy"]).toBe(widened);
+    // A return_to naming a redirect URI the client does not have widens nothing.
+    const forged = await signIn("wrong password", "https://evil.example/cb");
+    expect(forged.headers["content-security-policy"]).toContain("form-action 'self';");
+  });
 });

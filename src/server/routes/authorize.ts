@@ -31,6 +31,45 @@ function allowFormRedirectTo(reply: FastifyReply, redirectUri: string): void {
   );
 }
 
+/**
+ * The sign-in page of an authorization request, shown again by POST /login after a failed
+ * attempt, must allow the same redirect as when GET /oauth/authorize first showed it:
+ * otherwise the browser blocks the redirect to the client after the right password.
+ * `returnTo` is the authorization request's path; only a request that validates (a
+ * registered client, its exact redirect URI) widens the policy.
+ */
+export async function allowSignInRedirect(
+  endpoint: AuthorizationEndpoint,
+  reply: FastifyReply,
+  returnTo: string,
+): Promise<void> {
+  const query = Object.fromEntries(new URLSearchParams(returnTo.slice(returnTo.indexOf("?") + 1)));
+  const v = await endpoint.validate(query);
+  if (v.kind === "ok") allowFormRedirectTo(reply, v.request.redirectUri);
+}
+
+/** The authorization endpoint's domain object, wired to this server's services. */
+export function authorizationEndpoint(tessera: Tessera): AuthorizationEndpoint {
+  return new AuthorizationEndpoint({
+    clients: tessera.clients,
+    consents: tessera.consents,
+    codes: tessera.codes,
+    interactions: tessera.stores.ephemeral.collection("interaction"),
+    clock: tessera.clock,
+    issuer: tessera.config.issuer,
+  });
+}
+
+/**
+ * This request's path and query, whatever form its request line had: an absolute-form
+ * line (`GET http://evil.example/oauth/authorize?… HTTP/1.1`) must not lend its host to
+ * a URL the page sends the browser to.
+ */
+function pathAndQuery(request: FastifyRequest): string {
+  const url = new URL(request.url, "http://localhost");
+  return `${url.pathname}${url.search}`;
+}
+
 function html(reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).type("text/html; charset=utf-8").send(body);
 }
@@ -58,14 +97,7 @@ export async function authorizeRoutes(
   tessera: Tessera,
   ctx: RouteContext,
 ): Promise<void> {
-  const endpoint = new AuthorizationEndpoint({
-    clients: tessera.clients,
-    consents: tessera.consents,
-    codes: tessera.codes,
-    interactions: tessera.stores.ephemeral.collection("interaction"),
-    clock: tessera.clock,
-    issuer: tessera.config.issuer,
-  });
+  const endpoint = authorizationEndpoint(tessera);
 
   app.get("/consents", async (request, reply) => {
     const current = await requireSession(tessera, request, reply);
@@ -106,13 +138,13 @@ export async function authorizeRoutes(
         // same URL from our own origin once, which does, before asking for a password.
         const site = request.headers["sec-fetch-site"];
         if (site === "cross-site" || site === "same-site") {
-          return html(reply, 200, sameSiteBouncePage(request.url));
+          return html(reply, 200, sameSiteBouncePage(pathAndQuery(request)));
         }
         allowFormRedirectTo(reply, v.request.redirectUri);
         return html(
           reply,
           200,
-          authorizeLoginPage({ clientId: v.client.id, returnTo: request.url }),
+          authorizeLoginPage({ clientId: v.client.id, returnTo: pathAndQuery(request) }),
         );
       }
       const next = await endpoint.proceed(subjectOf(current), v.client, v.request);

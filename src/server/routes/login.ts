@@ -7,6 +7,7 @@ import type { RouteContext } from "../app.js";
 import { maxAge } from "../auth.js";
 import { bodyObject, optionalBoolean, requiredString } from "../input.js";
 import { loginForm, page } from "../pages.js";
+import { allowSignInRedirect, authorizationEndpoint } from "./authorize.js";
 
 /**
  * Where a form login may send the browser afterwards: only back to an authorization
@@ -35,6 +36,7 @@ function returnToOf(body: Record<string, unknown>): string | undefined {
  * answered with a redirect back to it, or the sign-in page again on failure.
  */
 export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteContext): void {
+  const authorize = authorizationEndpoint(tessera);
   app.post("/login", async (request, reply) => {
     ctx.assertSameOrigin(request);
     const body = bodyObject(request.body);
@@ -60,6 +62,7 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
       if (returnTo === undefined || !form || !shown) throw err;
       request.log.info({ error: err.code, status: err.status }, "request refused");
       if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
+      await allowSignInRedirect(authorize, reply, returnTo);
       return reply
         .code(err.status)
         .type("text/html; charset=utf-8")

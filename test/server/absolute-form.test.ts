@@ -1,0 +1,62 @@
+/**
+ * An absolute-form request line (RFC 9112 §3.2.2: `GET http://host/path HTTP/1.1`) is
+ * valid HTTP, and Fastify routes it by its path. The host in it is the client's word:
+ * nothing the server sends the browser to may be built from it.
+ */
+import { connect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { API, pkce } from "../oauth/support.js";
+import { type TestServer, testServer } from "../support/harness.js";
+
+let s: TestServer;
+afterEach(async () => s?.close());
+
+/** Sends `raw` on a fresh connection and resolves with everything the server answered. */
+function rawRequest(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let data = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (c: string) => {
+      data += c;
+    });
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+    socket.write(raw);
+  });
+}
+
+describe("absolute-form request lines", () => {
+  it("the authorization endpoint's pages link to the path and query only, never to the line's host", async () => {
+    s = await testServer();
+    await s.tessera.clients.add({
+      id: "third",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: ["https://app.example.com/cb"],
+      public: true,
+    });
+    const address = await s.app.listen({ port: 0, host: "127.0.0.1" });
+    const port = Number(new URL(address).port);
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: "third",
+      redirect_uri: "https://app.example.com/cb",
+      state: "s",
+      code_challenge: pkce().challenge,
+      code_challenge_method: "S256",
+    }).toString();
+    for (const site of ["cross-site", "same-origin"]) {
+      const answer = await rawRequest(
+        port,
+        `GET http://evil.example/oauth/authorize?${query} HTTP/1.1\r\n` +
+          `Host: 127.0.0.1:${port}\r\nSec-Fetch-Site: ${site}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer).not.toContain("evil.example");
+      // The bounce (cross-site) and the sign-in form's return_to (same-origin) keep the path.
+      expect(answer).toContain("/oauth/authorize?response_type=code&amp;client_id=third");
+    }
+  });
+});
