@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import { isRandomIdShaped, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
 
@@ -96,6 +96,13 @@ export class Clients {
   async add(input: NewClient): Promise<{ client: ClientView; secret: string | undefined }> {
     if (!CLIENT_ID.test(input.id)) {
       throw invalid("Client ids are 1 to 128 characters: letters, digits and . _ ~ -");
+    }
+    if (isRandomIdShaped(input.id)) {
+      // A token's `sub` is a user id (22 base64url characters) or a client id: a client
+      // named like a user would get tokens with that user's `sub`.
+      throw invalid(
+        "Client ids may not be 22 characters of only letters, digits, _ and - (that is the shape of a user id).",
+      );
     }
     const grants = [...new Set(input.grants)];
     if (grants.length === 0) throw invalid("A client needs at least one grant (--grants).");

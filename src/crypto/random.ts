@@ -18,6 +18,17 @@ export function randomId(): string {
   return randomBytes(16).toString("base64url");
 }
 
+const RANDOM_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * True when `value` could be an id made by `randomId` — a user id among them. Client ids
+ * may not look like one: a token's `sub` is a user id or a client id, and the two
+ * namespaces must never meet (RFC 9068 §5).
+ */
+export function isRandomIdShaped(value: string): boolean {
+  return RANDOM_ID_PATTERN.test(value);
+}
+
 /**
  * True when `value` has the exact shape of a token this server issues. Checked before any
  * store lookup, so a malformed or oversized value costs no I/O.
