@@ -13,6 +13,7 @@ import type { ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
 import { AccessTokens } from "./tokens/access.js";
 import { Denylist } from "./tokens/denylist.js";
 import { RefreshTokens } from "./tokens/refresh.js";
+import { cutoffSecond } from "./users/cutoff.js";
 import { PasswordHasher } from "./users/passwords.js";
 import { Users } from "./users/users.js";
 
@@ -190,16 +191,18 @@ export class Tessera {
 
   /**
    * Ends every credential of the user: records the moment in the durable user record
-   * (which every server checks for sessions), deletes this store's sessions and opaque
-   * access tokens, and revokes every refresh family with the access tokens issued from it.
+   * (which every server checks for sessions and tokens), deletes this store's sessions and
+   * opaque access tokens, and revokes every refresh family with the access tokens issued
+   * from it. The rule and its precision: src/users/cutoff.ts.
    */
   async revokeAllForUser(userId: string): Promise<void> {
     const now = this.clock.now();
     await this.users.endSessionsBefore(userId, now);
     // Every token of the user issued before now, whatever it is: verifiers refuse tokens
-    // with this sub and an earlier iat. Rounded up to the next second (iat has second
-    // precision): a token minted in the same second is refused rather than missed.
-    const before = Math.ceil(now / 1000);
+    // with this sub and `iat < before`. Rounded up (iat has second precision): a token
+    // minted earlier in this second is refused; one minted later in it carries
+    // `iat = before` (see mintIat) and is not.
+    const before = cutoffSecond(now);
     await this.stores.ephemeral.revocations.append({
       type: "subject",
       sub: userId,

@@ -641,7 +641,10 @@ export function createGuard(options: GuardOptions): Guard {
     if (now >= expiresBefore) throw fail("token_expired");
     const notBefore = nbf === undefined ? Number.NEGATIVE_INFINITY : nbf * 1000 - toleranceMs;
     if (now < notBefore) throw fail("not_yet_valid");
-    if (iat * 1000 - toleranceMs > now) throw fail("issued_in_future");
+    // `iat` is a whole second that an issuer may have rounded up (Tessera raises it to a
+    // user cutoff's second, at most 1 s ahead): in the future only when even the second
+    // before it starts after now + tolerance.
+    if ((iat - 1) * 1000 - toleranceMs >= now) throw fail("issued_in_future");
 
     const scopes =
       scope === undefined || scope === "" ? EMPTY_SCOPES : Object.freeze(splitScope(scope));

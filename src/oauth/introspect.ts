@@ -6,6 +6,7 @@ import { Limiter } from "../throttle/limiter.js";
 import type { Denylist } from "../tokens/denylist.js";
 import { audClaim } from "../tokens/jwt/issue.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
+import { endedByUser, type IssuedAt, mintIat } from "../users/cutoff.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
 import type { TokenIdentifier } from "./identify.js";
 
@@ -29,6 +30,17 @@ export type IntrospectionResponse =
 export const INACTIVE: IntrospectionResponse = Object.freeze({
   active: false,
 }) as IntrospectionResponse;
+
+type ActiveResponse = IntrospectionResponse & { active: true };
+
+/** A live token as the lookup found it, before the user's state is consulted. */
+interface Found {
+  answer: ActiveResponse;
+  /** When the credential was issued, for the user cutoff (src/users/cutoff.ts). */
+  issued: IssuedAt;
+  /** For a refresh token: when it was minted (ms), to report `iat` as a mint would set it. */
+  mintedAt?: number;
+}
 
 export interface IntrospectionDeps {
   clients: Clients;
@@ -100,31 +112,34 @@ export class Introspection {
   /**
    * A token of a user is inactive once the user is disabled or ended every grant after it
    * was issued (password change, log out everywhere): the durable record decides, so
-   * this holds for tokens no revocation list names.
+   * this holds for tokens no revocation list names. Exactly in ms where the issue time
+   * is recorded (opaque tokens, refresh families), by `iat` for JWTs.
    */
-  private async withUserCutoff(found: IntrospectionResponse): Promise<IntrospectionResponse> {
-    if (!found.active) return found;
-    const user = await this.deps.users.findUserById(found.sub);
-    if (user === undefined) return found;
-    if (user.disabled || found.iat * 1000 < user.sessionsValidAfter) return INACTIVE;
-    return found;
+  private async withUserCutoff(found: Found | undefined): Promise<IntrospectionResponse> {
+    if (found === undefined) return INACTIVE;
+    const { answer } = found;
+    const user = await this.deps.users.findUserById(answer.sub);
+    if (user === undefined) return answer;
+    if (endedByUser(user, found.issued)) return INACTIVE;
+    if (found.mintedAt !== undefined) answer.iat = mintIat(found.mintedAt, user.sessionsValidAfter);
+    return answer;
   }
 
-  private maySee(client: ClientRecord, found: IntrospectionResponse & { active: true }): boolean {
+  private maySee(client: ClientRecord, found: ActiveResponse): boolean {
     if (found.client_id === client.id) return true;
     const aud = typeof found.aud === "string" ? [found.aud] : found.aud;
     return aud.some((a) => client.audience.includes(a));
   }
 
-  /** token_type_hint is ignored: every kind is looked for. */
-  private async lookup(token: string, clientId: string): Promise<IntrospectionResponse> {
-    if (token.length > 8192) return INACTIVE;
+  /** token_type_hint is ignored: every kind is looked for. Undefined: not active. */
+  private async lookup(token: string, clientId: string): Promise<Found | undefined> {
+    if (token.length > 8192) return undefined;
     const found = await this.deps.tokens.identify(token);
-    if (found === undefined) return INACTIVE;
+    if (found === undefined) return undefined;
     switch (found.kind) {
       case "opaque": {
         const d = found.data;
-        const out: IntrospectionResponse = {
+        const out: ActiveResponse = {
           active: true,
           client_id: d.clientId,
           sub: d.sub,
@@ -137,13 +152,16 @@ export class Introspection {
         };
         if (d.scope.length > 0) out.scope = d.scope.join(" ");
         if (d.fgp !== undefined) out.fgp = d.fgp;
-        return out;
+        return {
+          answer: out,
+          issued: d.issuedAt === undefined ? { iat: d.iat } : { ms: d.issuedAt },
+        };
       }
       case "refresh": {
         const f = found.family;
-        if (f.clientId !== clientId || !this.deps.refresh.isActive(found)) return INACTIVE;
+        if (f.clientId !== clientId || !this.deps.refresh.isActive(found)) return undefined;
         const client = await this.deps.clients.find(f.clientId);
-        const out: IntrospectionResponse = {
+        const out: ActiveResponse = {
           active: true,
           client_id: f.clientId,
           sub: f.userId,
@@ -154,15 +172,16 @@ export class Introspection {
           token_type: "refresh_token",
         };
         if (f.scope.length > 0) out.scope = f.scope.join(" ");
-        return out;
+        // A refresh token is as old as its family (its authorization).
+        return { answer: out, issued: { ms: f.createdAt }, mintedAt: found.token.createdAt };
       }
       case "jwt": {
         const claims = found.claims;
         const now = this.deps.clock.now() / 1000;
         if (claims.exp <= now || (await this.deps.denylist.isRevoked(claims.jti, claims.iss))) {
-          return INACTIVE;
+          return undefined;
         }
-        const out: IntrospectionResponse = {
+        const out: ActiveResponse = {
           active: true,
           client_id: claims.client_id,
           sub: claims.sub,
@@ -175,7 +194,7 @@ export class Introspection {
         };
         if (claims.scope !== undefined) out.scope = claims.scope;
         if (claims.fgp !== undefined) out.fgp = claims.fgp;
-        return out;
+        return { answer: out, issued: { iat: claims.iat } };
       }
     }
   }

@@ -7,6 +7,7 @@ import { TesseraError } from "../errors.js";
 import type { ClientRecord, UserStore } from "../store/types.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
+import { endedByUser } from "../users/cutoff.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
 import type { AuthorizationCodes, CodeData } from "./codes.js";
 
@@ -165,8 +166,10 @@ async function authorizationCode(
   const challenge = createHash("sha256").update(verifier, "ascii").digest("base64url");
   if (!safeEqual(challenge, data.codeChallenge))
     throw oauth("invalid_grant", "PKCE verification failed.");
+  // The authorization is as old as the sign-in it came from: a user cutoff after that
+  // sign-in ends it. The user read here is also the cutoff the tokens are minted under.
   const user = await deps.users.findUserById(data.userId);
-  if (user === undefined || user.disabled || data.authTime < user.sessionsValidAfter) {
+  if (user === undefined || endedByUser(user, { ms: data.authTime })) {
     throw oauth("invalid_grant", "The authorization is no longer valid.");
   }
 
@@ -178,7 +181,7 @@ async function authorizationCode(
   const access = await deps.access.issue({
     client,
     sub: user.id,
-    userId: user.id,
+    user,
     scope: data.scope,
     familyId: family.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
@@ -208,8 +211,11 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
     throw oauth("invalid_grant", "Invalid refresh token.");
   }
   const scope = grantScope(found.family.scope, params.scope);
+  // A family is as old as its authorization: one created before the user's cutoff is
+  // ended by it (even if no revocation reached this store), one created at or after it
+  // lives on. The user read here is also the cutoff the new access token is minted under.
   const user = await deps.users.findUserById(found.family.userId);
-  if (user === undefined || user.disabled) {
+  if (user === undefined || endedByUser(user, { ms: found.family.createdAt })) {
     await deps.refresh.revokeFamily(found.family.id);
     throw oauth("invalid_grant", "The authorization is no longer valid.");
   }
@@ -221,7 +227,7 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   const access = await deps.access.issue({
     client,
     sub: user.id,
-    userId: user.id,
+    user,
     scope,
     familyId: outcome.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
 import type { Collection, EphemeralStore, UserRecord, UserStore } from "../store/types.js";
+import { endedByUser } from "../users/cutoff.js";
 
 /** What the store keeps for a session, keyed by SHA-256 of the cookie token. */
 export interface SessionData {
@@ -102,8 +103,9 @@ export class Sessions {
     }
     const user = await this.users.findUserById(data.userId);
     // Disabled, or every session before some moment ended (password change, log out
-    // everywhere) — checked against the durable user record, not just this store.
-    if (user === undefined || user.disabled || data.createdAt < user.sessionsValidAfter) {
+    // everywhere) — checked against the durable user record, not just this store. A
+    // session created at that very moment (the one a password change hands out) lives.
+    if (user === undefined || endedByUser(user, { ms: data.createdAt })) {
       await this.records.destroy(key);
       return undefined;
     }

@@ -7,7 +7,9 @@ import type {
   EphemeralStore,
   EventLog,
   FamilyAccessToken,
+  UserRecord,
 } from "../store/types.js";
+import { mintIat } from "../users/cutoff.js";
 import { issueAccessToken } from "./jwt/issue.js";
 
 /** What an opaque access token stands for, stored under its SHA-256. */
@@ -19,7 +21,13 @@ export interface OpaqueTokenData {
   scope: string[];
   aud: string[];
   iss: string;
+  /** Seconds, as introspection reports it (raised past a user cutoff in the same second). */
   iat: number;
+  /**
+   * When it was minted, ms: what a user cutoff is compared with. Absent in tokens stored
+   * before it was recorded (then `iat` is).
+   */
+  issuedAt?: number;
   exp: number;
   jti: string;
   familyId?: string;
@@ -30,7 +38,11 @@ export interface OpaqueTokenData {
 export interface IssueInput {
   client: ClientRecord;
   sub: string;
-  userId?: string;
+  /**
+   * The user, for user-bound tokens (authorization code, refresh), as read for this mint:
+   * its cutoff decides the token's `iat` (src/users/cutoff.ts). Absent for client_credentials.
+   */
+  user?: Pick<UserRecord, "id" | "sessionsValidAfter">;
   scope: string[];
   familyId?: string;
   /** SHA-256 (base64url) of the fingerprint cookie the response sets. */
@@ -67,13 +79,21 @@ export class AccessTokens {
     return Math.min(client.accessTtl ?? this.options.defaultTtl, this.options.maxTtl);
   }
 
+  /**
+   * Mints an access token. For a user, `iat` is raised to the user's cutoff second when
+   * the cutoff passed within the current second, so that verifiers comparing `iat` with
+   * the cutoff never refuse it; `exp` is `iat + ttl` either way.
+   */
   async issue(input: IssueInput): Promise<IssuedAccessToken> {
     const ttl = this.ttlFor(input.client);
+    const now = this.clock.now();
+    const iat = mintIat(now, input.user?.sessionsValidAfter);
     const extra: Record<string, string> = {};
     if (input.fgp !== undefined) extra.fgp = input.fgp;
     if (input.client.tokenFormat === "jwt") {
-      const { token, claims } = issueAccessToken(this.keys, this.clock, {
+      const { token, claims } = issueAccessToken(this.keys, {
         issuer: this.options.issuer,
+        iat,
         sub: input.sub,
         clientId: input.client.id,
         audience: input.client.audience,
@@ -84,7 +104,6 @@ export class AccessTokens {
       return { token, expiresIn: ttl, ref: { kind: "jwt", id: claims.jti, exp: claims.exp } };
     }
     const token = randomToken();
-    const iat = Math.floor(this.clock.now() / 1000);
     const data: OpaqueTokenData = {
       clientId: input.client.id,
       sub: input.sub,
@@ -92,16 +111,19 @@ export class AccessTokens {
       aud: input.client.audience,
       iss: this.options.issuer,
       iat,
+      issuedAt: now,
       exp: iat + ttl,
       jti: randomId(),
     };
-    if (input.userId !== undefined) data.userId = input.userId;
+    const userId = input.user?.id;
+    if (userId !== undefined) data.userId = userId;
     if (input.familyId !== undefined) data.familyId = input.familyId;
     if (input.fgp !== undefined) data.fgp = input.fgp;
     const key = sha256(token);
+    // Kept until `exp` (which a raised `iat` moves up to a second past now + ttl).
     await this.opaque.upsert(key, data, {
-      ttlMs: ttl * 1000,
-      ...(input.userId === undefined ? {} : { userId: input.userId }),
+      ttlMs: data.exp * 1000 - now,
+      ...(userId === undefined ? {} : { userId }),
     });
     return { token, expiresIn: ttl, ref: { kind: "opaque", id: key, exp: data.exp } };
   }

@@ -5,11 +5,8 @@
  * APIs — with no call to Tessera per request — within a bound measured and printed here;
  * a token revoked while an API's feed was down is refused right after it reconnects.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
-  childEnv,
   removeTempDirs,
   runCli,
   type ServerProcess,
@@ -18,69 +15,18 @@ import {
   tempDataDir,
 } from "../support/process.js";
 import { describeRedis, requireRedisUrl } from "../support/redis.js";
+import {
+  type Api,
+  startApi as startApiProcess,
+  status,
+  stopAllApis,
+} from "./support/api-process.js";
 
-const API_SCRIPT = fileURLToPath(new URL("./support/api.mjs", import.meta.url));
 const ISSUER = "http://auth.tessera.test";
 const AUDIENCE = "https://api.example.com";
 
-interface Api {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-const apis = new Set<ChildProcess>();
-
-function startApi(tessera: string, clientId: string, secret: string): Promise<Api> {
-  const child = spawn(process.execPath, [API_SCRIPT], {
-    env: childEnv({
-      API_ISSUER: ISSUER,
-      API_AUDIENCE: AUDIENCE,
-      API_TESSERA: tessera,
-      API_CLIENT_ID: clientId,
-      API_CLIENT_SECRET: secret,
-    }),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  apis.add(child);
-  let out = "";
-  let err = "";
-  child.stderr?.on("data", (c) => {
-    err += c;
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        child.kill("SIGKILL");
-        r(undefined);
-      }, 3000);
-      child.once("exit", () => {
-        clearTimeout(t);
-        r(undefined);
-      });
-    });
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`api did not start\n${out}\n${err}`)), 15_000);
-    child.once("exit", (code) => reject(new Error(`api exited (${code})\n${out}\n${err}`)));
-    child.stdout?.on("data", (c) => {
-      out += c;
-      const m = /api listening on (\d+)/.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${m[1]}`, child, stop });
-      }
-    });
-  });
-}
-
-async function status(api: Api, token: string): Promise<number> {
-  const res = await fetch(`${api.url}/whoami`, { headers: { authorization: `Bearer ${token}` } });
-  await res.arrayBuffer();
-  return res.status;
-}
+const startApi = (tessera: string, clientId: string, secret: string): Promise<Api> =>
+  startApiProcess({ issuer: ISSUER, audience: AUDIENCE, tessera, clientId, secret });
 
 /** Polls until the API refuses the token; returns the milliseconds it took (bounded). */
 async function refusedWithin(
@@ -173,7 +119,7 @@ describeRedis("revocation propagation across instances and processes", () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of apis) c.kill("SIGKILL");
+    stopAllApis();
     await stopAllServers();
     removeTempDirs();
   });

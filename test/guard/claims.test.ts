@@ -121,6 +121,19 @@ describe("guard: claims (RFC 9068 §4)", () => {
     await expect(guard.verify(bearer(withClaims({ iat: NOW + 5 })))).resolves.toBeTruthy();
   });
 
+  it("issued_in_future: a whole-second iat rounded up by the issuer is not in the future", async () => {
+    // Tessera raises iat to a user cutoff's second, up to 1 s ahead of its clock: at
+    // …450 ms, iat = the next second was minted within the last 450 ms.
+    const { guard, clock } = testGuard({ clockTolerance: 0, cacheSize: 0 });
+    clock.set(NOW_MS + 450);
+    await expect(guard.verify(bearer(withClaims({ iat: NOW + 1 })))).resolves.toBeTruthy();
+    await expectReason(guard, bearer(withClaims({ iat: NOW + 2 })), "issued_in_future");
+    // On a whole second, no issuer's clock could have rounded up to the next one yet.
+    clock.set(NOW_MS);
+    await expectReason(guard, bearer(withClaims({ iat: NOW + 1 })), "issued_in_future");
+    await expect(guard.verify(bearer(withClaims({ iat: NOW })))).resolves.toBeTruthy();
+  });
+
   it("the clock decides, not the host: a frozen clock far in the future expires everything", async () => {
     const { guard, clock } = testGuard({ cacheSize: 0 });
     const t = withClaims({});

@@ -1,4 +1,3 @@
-import type { Clock } from "../../clock.js";
 import { randomId } from "../../crypto/random.js";
 import type { SigningKeys } from "../../keys/keys.js";
 
@@ -32,12 +31,14 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toStr
 /**
  * Signs an RFC 9068 access token (`typ: at+jwt`) with the current key. Carries no
  * personal data: the subject id, the client, the audience and the scope only.
+ * `exp = iat + ttlSeconds`.
  */
 export function issueAccessToken(
   keys: SigningKeys,
-  clock: Clock,
   input: {
     issuer: string;
+    /** Issued at, whole seconds (the caller decides: see src/users/cutoff.ts). */
+    iat: number;
     sub: string;
     clientId: string;
     audience: string[];
@@ -48,7 +49,7 @@ export function issueAccessToken(
   },
 ): IssuedJwt {
   const key = keys.signingKey();
-  const iat = Math.floor(clock.now() / 1000);
+  const iat = input.iat;
   const claims: AccessTokenClaims = {
     iss: input.issuer,
     sub: input.sub,
