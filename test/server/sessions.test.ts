@@ -329,8 +329,11 @@ describe("response headers", () => {
       expect(res.headers["x-content-type-options"]).toBe("nosniff");
       expect(res.headers["x-frame-options"]).toBe("DENY");
       expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
-      expect(res.headers["referrer-policy"]).toBe("no-referrer");
+      // same-origin: no Referer to another origin; our own form posts keep their Origin.
+      expect(res.headers["referrer-policy"]).toBe("same-origin");
     }
+    // The pages' <meta name="referrer"> (which would override the header) says the same.
+    expect(responses[0]?.body).toContain('<meta name="referrer" content="same-origin">');
   });
 
   it("sends HSTS only when the issuer is https", async () => {
