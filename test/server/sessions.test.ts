@@ -203,6 +203,29 @@ describe("POST /logout", () => {
     expect((await get("/session", b)).statusCode).toBe(200);
   });
 
+  it("answers the home page's Sign out form with a redirect home (a browser form post)", async () => {
+    s = await testServer();
+    const a = await login(s.app);
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: {
+        ...cookie(a),
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "text/html,application/xhtml+xml,*/*;q=0.8",
+      },
+      payload: "",
+    });
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe("/");
+    expect(res.headers["set-cookie"]).toMatch(/^__Host-session=; .*Max-Age=0/);
+    expect((await get("/session", a)).statusCode).toBe(401);
+    // The home page then offers the sign-in form again.
+    expect((await s.app.inject({ url: "/", headers: cookie(a) })).body).toContain(
+      'action="/login"',
+    );
+  });
+
   it("is idempotent without a session, but `all` needs one", async () => {
     s = await testServer();
     expect((await s.app.inject({ method: "POST", url: "/logout" })).statusCode).toBe(204);
