@@ -119,6 +119,55 @@ async function signInFromHome(page: Page): Promise<void> {
   await page.getByText("Signed in as").waitFor();
 }
 
+/** An authorization request (code + PKCE S256) of `clientId`, as the client would build it. */
+function authorizationRequest(clientId: string) {
+  const verifier = randomBytes(32).toString("base64url");
+  const state = randomBytes(16).toString("base64url");
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    state,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    scope: "read",
+  });
+  return { url: `${base}/oauth/authorize?${query}`, verifier, state };
+}
+
+/** The browser's arrival at the client's redirect URI: checks state and iss, returns the code. */
+function codeFromCallback(page: Page, state: string): string {
+  const callback = new URL(page.url());
+  expect(callback.origin).toBe(otherOrigin);
+  expect(callback.searchParams.get("state")).toBe(state);
+  expect(callback.searchParams.get("iss")).toBe(base);
+  const code = callback.searchParams.get("code") as string;
+  expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(otherHits).toContain(`${callback.pathname}${callback.search}`);
+  return code;
+}
+
+/** The client's side: exchanges the code (PKCE verifier, exact redirect URI). */
+function exchangeCode(clientId: string, code: string, verifier: string): Promise<Response> {
+  return fetch(`${base}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+      client_id: clientId,
+    }),
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+  });
+}
+
+/** Waits until the browser is at the client's redirect URI. */
+function atCallback(page: Page): Promise<void> {
+  return page.waitForURL((url) => url.origin === otherOrigin && url.pathname === "/callback");
+}
+
 describeChromium("Tessera's pages in a real browser (Chromium)", () => {
   beforeAll(async () => {
     other = createServer(otherSite);
@@ -127,23 +176,30 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
     redirectUri = `${otherOrigin}/callback`;
 
     const data = tempDataDir();
-    const added = await runCli([
-      "client",
-      "add",
-      "app",
-      "--public",
-      "--grants",
-      "authorization_code",
-      "--audience",
-      API,
-      "--scopes",
-      "read write",
-      "--redirect-uri",
-      redirectUri,
-      "--data",
-      data,
-    ]);
-    expect(added.code, added.stderr).toBe(0);
+    // "app" asks for consent; "first" is first-party (no consent page).
+    for (const [id, extra] of [
+      ["app", []],
+      ["first", ["--first-party"]],
+    ] as const) {
+      const added = await runCli([
+        "client",
+        "add",
+        id,
+        "--public",
+        "--grants",
+        "authorization_code",
+        "--audience",
+        API,
+        "--scopes",
+        "read write",
+        "--redirect-uri",
+        redirectUri,
+        "--data",
+        data,
+        ...extra,
+      ]);
+      expect(added.code, added.stderr).toBe(0);
+    }
     tessera = await startServer(["--data", data, "--demo"]);
     base = `http://localhost:${tessera.port}`;
     const printed = /password "([^"]+)"/.exec(tessera.stdout());
@@ -197,18 +253,8 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
     "/oauth/authorize: sign-in page → consent page → redirect with a code that really exchanges",
     async () => {
       const page = await newPage();
-      const verifier = randomBytes(32).toString("base64url");
-      const state = randomBytes(16).toString("base64url");
-      const query = new URLSearchParams({
-        response_type: "code",
-        client_id: "app",
-        redirect_uri: redirectUri,
-        state,
-        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-        code_challenge_method: "S256",
-        scope: "read",
-      });
-      await page.goto(`${base}/oauth/authorize?${query}`);
+      const request = authorizationRequest("app");
+      await page.goto(request.url);
       expect(await page.locator("main").textContent()).toContain("Sign in to continue to app");
 
       const login = await submitSignIn(page);
@@ -220,40 +266,36 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
       expect(consent).toContain("The application app wants to access your account.");
       expect(consent).toContain("read");
 
-      await Promise.all([
-        page.waitForURL((url) => url.origin === otherOrigin && url.pathname === "/callback"),
-        approve.click(),
-      ]);
-      const callback = new URL(page.url());
-      expect(callback.searchParams.get("state")).toBe(state);
-      expect(callback.searchParams.get("iss")).toBe(base);
-      const code = callback.searchParams.get("code");
-      expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      expect(otherHits).toContain(`${callback.pathname}${callback.search}`);
+      // The consent form's post ends, through a 303, at the client (CSP form-action allows it).
+      await Promise.all([atCallback(page), approve.click()]);
+      const code = codeFromCallback(page, request.state);
       expect(await page.locator("body").textContent()).toContain("callback received");
 
-      // The code is real: the client exchanges it (PKCE verifier, exact redirect URI) once.
-      const exchange = () =>
-        fetch(`${base}/oauth/token`, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({
-            grant_type: "authorization_code",
-            code: code as string,
-            redirect_uri: redirectUri,
-            code_verifier: verifier,
-            client_id: "app",
-          }),
-          signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-        });
-      const token = await exchange();
+      // The code is real: the client exchanges it, once.
+      const token = await exchangeCode("app", code, request.verifier);
       expect(token.status).toBe(200);
       expect(await token.json()).toMatchObject({
         access_token: expect.any(String),
         token_type: "Bearer",
         scope: "read",
       });
-      expect((await exchange()).status).toBe(400);
+      expect((await exchangeCode("app", code, request.verifier)).status).toBe(400);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "/oauth/authorize of a first-party client: the sign-in form leads straight to the client",
+    async () => {
+      const page = await newPage();
+      const request = authorizationRequest("first");
+      await page.goto(request.url);
+      expect(await page.locator("main").textContent()).toContain("Sign in to continue to first");
+      // POST /login → 303 /oauth/authorize → 303 to the client: the whole chain of the
+      // sign-in form's post, which CSP form-action must allow to end at the redirect URI.
+      await Promise.all([atCallback(page), submitSignIn(page)]);
+      const code = codeFromCallback(page, request.state);
+      expect((await exchangeCode("first", code, request.verifier)).status).toBe(200);
     },
     TEST_TIMEOUT_MS,
   );
