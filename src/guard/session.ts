@@ -101,10 +101,13 @@ export interface SessionVerifierOptions {
   scopes?: (user: SessionUser) => readonly string[];
   /**
    * The origins (e.g. `https://app.example`) whose state-changing requests may use the
-   * session cookie: set it to your app's origin(s). A request whose URL is absolute (the
-   * Fetch and Hono adapters) also allows its own origin; the Express and Fastify adapters
-   * only see the path, so there a browser's same-origin POST (which carries `Origin`) is
-   * refused unless its origin is listed here. Default: none.
+   * session cookie when the browser sends no `Sec-Fetch-Site` (browsers without Fetch
+   * Metadata), so that `Origin` decides: set it to your app's origin(s). A request whose
+   * URL is absolute (the Fetch and Hono adapters) also allows its own origin; the Express
+   * and Fastify adapters only see the path, so there such a browser's same-origin POST
+   * (which carries `Origin`) is refused unless its origin is listed here. Browsers that
+   * send `Sec-Fetch-Site` are judged by it alone: `same-origin` passes, `same-site` and
+   * `cross-site` are refused even from a listed origin. Default: none.
    */
   allowedOrigins?: readonly string[];
 }
@@ -154,17 +157,22 @@ function originOf(url: string | undefined): string | undefined {
 }
 
 /**
- * CSRF, for an ambient credential (the same rule as Tessera's own `assertSameOrigin`):
- * true when a state-changing request (a method other than GET, HEAD, OPTIONS, or none
- * given) comes, by the browser's word, from elsewhere: `Sec-Fetch-Site` present and not
- * `same-origin`/`none`, or `Origin` present and not allowed (`null` included). A request
- * with neither header comes from a non-browser client, which cannot ride a victim's cookie.
+ * CSRF, for an ambient credential (the same rule as Tessera's own `assertSameOrigin`, in
+ * src/server/security.ts: keep the two in step). True when a state-changing request (a
+ * method other than GET, HEAD, OPTIONS, or none given) comes, by the browser's word, from
+ * elsewhere:
+ * - `Sec-Fetch-Site` present: it decides (browsers set it; no page can). `same-origin`
+ *   and `none` pass whatever `Origin` says (a same-origin form post may carry
+ *   `Origin: null` under a `no-referrer` policy); anything else is cross-site.
+ * - absent (browsers without Fetch Metadata): `Origin` decides; it must be allowed (the
+ *   request's own origin or `allowedOrigins`), and `null` is refused.
+ * - neither header: a non-browser client, which cannot ride a victim's cookie: passes.
  */
 function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
   const { method, origin, secFetchSite } = input;
   if (typeof method === "string" && SAFE_METHODS.has(method)) return false;
-  if (secFetchSite !== undefined && secFetchSite !== "same-origin" && secFetchSite !== "none") {
-    return true;
+  if (secFetchSite !== undefined) {
+    return secFetchSite !== "same-origin" && secFetchSite !== "none";
   }
   if (origin === undefined) return false;
   if (typeof origin === "string" && (allowed.has(origin) || origin === originOf(input.url))) {

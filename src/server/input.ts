@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { TesseraError } from "../errors.js";
 
 /**
@@ -40,4 +41,18 @@ export function optionalBoolean(obj: Record<string, unknown>, name: string): boo
     if (v === "false" || v === "off" || v === "0") return false;
   }
   throw new TesseraError("invalid_request", `Field ${name} must be true or false.`);
+}
+
+/** An `application/x-www-form-urlencoded` body. */
+export function isFormBody(contentType: string | undefined): boolean {
+  return contentType?.startsWith("application/x-www-form-urlencoded") === true;
+}
+
+/**
+ * A browser's own form submission (not fetch/XHR, not curl): a form body, and HTML
+ * accepted. Such a post is answered with a redirect to a page rather than JSON or 204,
+ * which a browser would show as raw JSON or leave the old page standing.
+ */
+export function isHtmlFormPost(headers: IncomingHttpHeaders): boolean {
+  return isFormBody(headers["content-type"]) && headers.accept?.includes("text/html") === true;
 }

@@ -4,6 +4,8 @@
  * Every dynamic value goes through `escapeHtml`.
  */
 
+import { REFERRER_POLICY } from "./security.js";
+
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(
@@ -17,7 +19,7 @@ export function page(body: string, options: { title?: string; head?: string } = 
   const title = options.title === undefined ? "Tessera" : `${escapeHtml(options.title)} · Tessera`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="referrer" content="no-referrer">${options.head ?? ""}
+<meta name="referrer" content="${REFERRER_POLICY}">${options.head ?? ""}
 <title>${title}</title></head>
 <body><main><h1>Tessera</h1>
 ${body}

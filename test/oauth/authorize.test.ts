@@ -735,6 +735,16 @@ describe("the consent interaction", () => {
     expect(redirected(ok).params.get("code")).toBeTruthy();
   });
 
+  it("a same-origin POST to the decision with Origin: null (a browser under no-referrer) is allowed", async () => {
+    const { alice } = await setup();
+    const id = await consentInteraction(alice);
+    const res = await decide(alice, id, "approve", {
+      origin: "null",
+      "sec-fetch-site": "same-origin",
+    });
+    expect(redirected(res).params.get("code")).toBeTruthy();
+  });
+
   it("a client removed meanwhile is shown an error, not redirected to", async () => {
     const { alice } = await setup();
     const id = await consentInteraction(alice);

@@ -331,6 +331,11 @@ describe("CSRF", () => {
       { "sec-fetch-site": "cross-site" },
       { "sec-fetch-site": "same-site" },
       { origin: "http://localhost:4000", "sec-fetch-site": "cross-site" },
+      // Sec-Fetch-Site decides when present, whatever Origin says.
+      { origin: "null", "sec-fetch-site": "cross-site" },
+      { origin: "http://localhost:4000", "sec-fetch-site": "same-site" },
+      { "sec-fetch-site": "same-origin, cross-site" },
+      { "sec-fetch-site": "" },
     ];
     for (const headers of cases) {
       for (const [method, url] of [
@@ -364,6 +369,33 @@ describe("CSRF", () => {
       const res = await post({ username: "alice", password: PASSWORD }, headers);
       expect(res.statusCode).toBe(200);
     }
+  });
+
+  it("Sec-Fetch-Site: same-origin decides, even with Origin: null (a browser under no-referrer)", async () => {
+    s = await testServer();
+    const browser = { origin: "null", "sec-fetch-site": "same-origin" };
+    const res = await post({ username: "alice", password: PASSWORD }, browser);
+    expect(res.statusCode).toBe(200);
+    const token = sessionTokenOf(res.headers["set-cookie"]) as string;
+    // The other state-changing routes pass the check too (and then do their work).
+    const other = await s.app.inject({
+      method: "DELETE",
+      url: "/sessions/abc",
+      headers: { ...browser, ...cookie(token) },
+    });
+    expect(other.statusCode).toBe(404);
+    const out = await s.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: { ...browser, ...cookie(token) },
+    });
+    expect(out.statusCode).toBe(204);
+    expect((await s.app.inject({ url: "/session", headers: cookie(token) })).statusCode).toBe(401);
+    // Without Sec-Fetch-Site (an older browser), Origin decides and null is refused.
+    const old = await post({ username: "alice", password: PASSWORD }, { origin: "null" });
+    expect(old.statusCode).toBe(403);
+    expect(old.json().error).toBe("forbidden_origin");
+    expect(old.headers["set-cookie"]).toBeUndefined();
   });
 
   it("allows the origin of the issuer when one is configured", async () => {

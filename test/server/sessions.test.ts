@@ -203,6 +203,29 @@ describe("POST /logout", () => {
     expect((await get("/session", b)).statusCode).toBe(200);
   });
 
+  it("answers the home page's Sign out form with a redirect home (a browser form post)", async () => {
+    s = await testServer();
+    const a = await login(s.app);
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: {
+        ...cookie(a),
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "text/html,application/xhtml+xml,*/*;q=0.8",
+      },
+      payload: "",
+    });
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe("/");
+    expect(res.headers["set-cookie"]).toMatch(/^__Host-session=; .*Max-Age=0/);
+    expect((await get("/session", a)).statusCode).toBe(401);
+    // The home page then offers the sign-in form again.
+    expect((await s.app.inject({ url: "/", headers: cookie(a) })).body).toContain(
+      'action="/login"',
+    );
+  });
+
   it("is idempotent without a session, but `all` needs one", async () => {
     s = await testServer();
     expect((await s.app.inject({ method: "POST", url: "/logout" })).statusCode).toBe(204);
@@ -329,8 +352,11 @@ describe("response headers", () => {
       expect(res.headers["x-content-type-options"]).toBe("nosniff");
       expect(res.headers["x-frame-options"]).toBe("DENY");
       expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
-      expect(res.headers["referrer-policy"]).toBe("no-referrer");
+      // same-origin: no Referer to another origin; our own form posts keep their Origin.
+      expect(res.headers["referrer-policy"]).toBe("same-origin");
     }
+    // The pages' <meta name="referrer"> (which would override the header) says the same.
+    expect(responses[0]?.body).toContain('<meta name="referrer" content="same-origin">');
   });
 
   it("sends HSTS only when the issuer is https", async () => {

@@ -151,7 +151,8 @@ export interface NodeRequestLike {
  * headers; they are joined here instead (as the Fetch API does), so that two credentials
  * are refused (`invalid_request`) rather than one silently chosen. `url` is the path (Node
  * does not know the scheme the browser used), so the session verifier needs its
- * `allowedOrigins` to accept a same-origin state-changing request carrying `Origin`.
+ * `allowedOrigins` to accept a same-origin state-changing request carrying `Origin` from a
+ * browser that sends no `Sec-Fetch-Site` (one that sends it is judged by it alone).
  */
 export function nodeInput(req: NodeRequestLike, url: string | undefined): VerifyInput {
   const all = req.headersDistinct?.authorization;

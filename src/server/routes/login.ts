@@ -5,7 +5,13 @@ import type { Tessera } from "../../tessera.js";
 import { publicUser } from "../../users/users.js";
 import type { RouteContext } from "../app.js";
 import { maxAge } from "../auth.js";
-import { bodyObject, optionalBoolean, requiredString } from "../input.js";
+import {
+  bodyObject,
+  isFormBody,
+  isHtmlFormPost,
+  optionalBoolean,
+  requiredString,
+} from "../input.js";
 import { loginForm, page } from "../pages.js";
 import { allowSignInRedirect, authorizationEndpoint } from "./authorize.js";
 
@@ -44,7 +50,7 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
     const username = requiredString(body, "username", 256);
     const password = requiredString(body, "password", Number.MAX_SAFE_INTEGER);
     const remember = optionalBoolean(body, "remember");
-    const form = isForm(request.headers["content-type"]);
+    const form = isFormBody(request.headers["content-type"]);
     let result: Awaited<ReturnType<Tessera["login"]>>;
     try {
       result = await tessera.login({
@@ -74,14 +80,10 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
     if (form && returnTo !== undefined) {
       return reply.code(303).header("location", returnTo).send();
     }
-    if (form && request.headers.accept?.includes("text/html") === true) {
+    if (isHtmlFormPost(request.headers)) {
       // A browser form post (not fetch/XHR) is answered with a redirect to the home page.
       return reply.code(303).header("location", "/").send();
     }
     return { user: publicUser(user) };
   });
-}
-
-function isForm(contentType: string | undefined): boolean {
-  return contentType?.startsWith("application/x-www-form-urlencoded") === true;
 }

@@ -6,7 +6,7 @@ import type { Tessera } from "../../tessera.js";
 import { publicUser } from "../../users/users.js";
 import type { RouteContext } from "../app.js";
 import { currentSession, maxAge, requireSession } from "../auth.js";
-import { bodyObject, optionalBoolean, requiredString } from "../input.js";
+import { bodyObject, isHtmlFormPost, optionalBoolean, requiredString } from "../input.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -62,6 +62,8 @@ export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     }
     // Always clear the cookie, even when it named nothing live: logout is idempotent.
     reply.header("set-cookie", clearedSessionCookie());
+    // The home page's "Sign out" button: a 204 would leave "Signed in as …" on screen.
+    if (isHtmlFormPost(request.headers)) return reply.code(303).header("location", "/").send();
     return reply.code(204).send();
   });
 

@@ -88,15 +88,21 @@ describe("tessera/guard/fetch", () => {
 
   it("CSRF: the request's own origin is allowed (absolute URL), another one is not", async () => {
     const cookie = `__Host-session=${await env.login()}`;
-    const post = (origin: string) =>
+    const post = (headers: Record<string, string>) =>
       handler(
-        new Request("http://api.test/me", {
-          method: "POST",
-          headers: { cookie, origin, "sec-fetch-site": "same-origin" },
-        }),
+        new Request("http://api.test/me", { method: "POST", headers: { cookie, ...headers } }),
       );
-    expect((await post("http://api.test")).status).toBe(200);
-    expect((await post("https://api.test")).status).toBe(403);
+    // Browsers without Sec-Fetch-Site: Origin decides.
+    expect((await post({ origin: "http://api.test" })).status).toBe(200);
+    expect((await post({ origin: "https://api.test" })).status).toBe(403);
+    // Browsers with it: it decides.
+    expect(
+      (await post({ origin: "http://api.test", "sec-fetch-site": "same-origin" })).status,
+    ).toBe(200);
+    expect((await post({ origin: "null", "sec-fetch-site": "same-origin" })).status).toBe(200);
+    expect(
+      (await post({ origin: "https://api.test", "sec-fetch-site": "cross-site" })).status,
+    ).toBe(403);
   });
 
   it("two Authorization values (joined by Fetch): 400 invalid_request", async () => {

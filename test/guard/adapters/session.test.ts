@@ -147,7 +147,26 @@ describe("createSessionVerifier", () => {
     for (const input of accepted) expect(await reasonOf(verifier.verify(input))).toBe("accepted");
   });
 
-  it("CSRF: allowedOrigins lists the app's origins", async () => {
+  it("CSRF: Sec-Fetch-Site decides when present; Origin only without it", async () => {
+    const { verifier, calls } = scripted(() => Response.json(ANSWER));
+    const post = { cookie: `__Host-session=${TOKEN}`, method: "POST", url: "/orders" };
+    // A same-origin form post from a page under `no-referrer`: Origin is null.
+    expect(
+      await reasonOf(verifier.verify({ ...post, origin: "null", secFetchSite: "same-origin" })),
+    ).toBe("accepted");
+    // The same without Sec-Fetch-Site (an older browser): null cannot be trusted.
+    expect(await reasonOf(verifier.verify({ ...post, origin: "null" }))).toBe("cross_site_request");
+    // Anything but same-origin/none is refused, whatever Origin says.
+    for (const origin of [undefined, "null", "https://api.example", "https://evil.example"]) {
+      for (const secFetchSite of ["cross-site", "same-site", "", "same-origin, cross-site"]) {
+        const input = { ...post, url: "https://api.example/orders", origin, secFetchSite };
+        expect(await reasonOf(verifier.verify(input))).toBe("cross_site_request");
+      }
+    }
+    expect(calls).toHaveLength(1);
+  });
+
+  it("CSRF: allowedOrigins lists the app's origins (browsers without Sec-Fetch-Site)", async () => {
     const v = createSessionVerifier({
       issuer: ISS,
       fetch: async () => Response.json(ANSWER),
@@ -158,7 +177,6 @@ describe("createSessionVerifier", () => {
       method: "POST",
       url,
       origin,
-      secFetchSite: "same-origin",
     });
     expect(await reasonOf(v.verify(input("https://app.example")))).toBe("accepted");
     expect(await reasonOf(v.verify(input("http://localhost:3000")))).toBe("accepted");
