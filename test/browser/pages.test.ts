@@ -101,9 +101,9 @@ async function browserSession(page: Page): Promise<{ status: number; body: unkno
 }
 
 /** Fills the sign-in form on the current page and submits it; returns POST /login's answer. */
-async function submitSignIn(page: Page) {
+async function submitSignIn(page: Page, password = demoPassword) {
   await page.getByLabel("Username").fill("demo");
-  await page.getByLabel("Password").fill(demoPassword);
+  await page.getByLabel("Password").fill(password);
   const [res] = await Promise.all([
     page.waitForResponse((r) => r.url() === `${base}/login` && r.request().method() === "POST"),
     page.getByRole("button", { name: "Sign in" }).click(),
@@ -293,6 +293,23 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
       expect(await page.locator("main").textContent()).toContain("Sign in to continue to first");
       // POST /login → 303 /oauth/authorize → 303 to the client: the whole chain of the
       // sign-in form's post, which CSP form-action must allow to end at the redirect URI.
+      await Promise.all([atCallback(page), submitSignIn(page)]);
+      const code = codeFromCallback(page, request.state);
+      expect((await exchangeCode("first", code, request.verifier)).status).toBe(200);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "/oauth/authorize sign-in: after a wrong password, the right one still leads to the client",
+    async () => {
+      const page = await newPage();
+      const request = authorizationRequest("first");
+      await page.goto(request.url);
+      const wrong = await submitSignIn(page, "not the password");
+      expect(wrong.status()).toBe(401);
+      // The page shown again is the sign-in form, and its policy still allows the redirect.
+      await page.getByText("Invalid username or password").waitFor();
       await Promise.all([atCallback(page), submitSignIn(page)]);
       const code = codeFromCallback(page, request.state);
       expect((await exchangeCode("first", code, request.verifier)).status).toBe(200);
