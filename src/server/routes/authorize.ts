@@ -63,6 +63,7 @@ export async function authorizeRoutes(
     consents: tessera.consents,
     codes: tessera.codes,
     interactions: tessera.stores.ephemeral.collection("interaction"),
+    secretTokens: tessera.secretTokens,
     clock: tessera.clock,
     issuer: tessera.config.issuer,
   });
