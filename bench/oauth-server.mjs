@@ -7,8 +7,9 @@
  * KIND:
  * - `tessera`: Tessera (`Tessera.open` + `buildServer` from ../dist), SQLite store in
  *   `dataDir`, or with `redisUrl` the `--redis` ephemeral store (opaque tokens and counters
- *   in Redis; clients stay in SQLite). Log level silent; `--introspection-inactive-limit`
- *   at its maximum so the fishing throttle does not answer 429 during the benchmark.
+ *   in Redis; clients stay in SQLite). Log level silent; `--introspection-forged-limit`
+ *   at its maximum so the random tokens of the "inactive" run never make `rs` a fishing
+ *   client (tarpit, 429) during the benchmark.
  * - `oidc-provider`: oidc-provider 9 with its in-memory adapter (its default), features
  *   clientCredentials and introspection enabled.
  * - `fastify`: the floor, for information: bare fastify 5 + @fastify/formbody (as Tessera
@@ -41,13 +42,13 @@ import {
 
 const API = "https://api.bench.example";
 /** Above any count a benchmark run reaches; the setting's maximum (1,000,000 / min). */
-const INACTIVE_LIMIT = "1000000";
+const FORGED_LIMIT = "1000000";
 
 async function startTessera() {
   const flags = {
     data: options.dataDir,
     logLevel: "silent",
-    introspectionInactiveLimit: INACTIVE_LIMIT,
+    introspectionForgedLimit: FORGED_LIMIT,
   };
   if (options.redisUrl !== undefined) flags.redis = options.redisUrl;
   return startTesseraServer(flags, async (tessera, config) => {

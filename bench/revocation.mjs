@@ -255,7 +255,7 @@ async function propagation(root) {
   const base = ["--data", data, "--issuer", ISSUER];
   if (redis.url)
     base.push("--redis", redis.url, "--redis-prefix", `tessera-bench-rev-${process.pid}:`);
-  const secretOf = (stdout) => /client_secret: ([\w-]{43})/.exec(stdout)?.[1];
+  const secretOf = (stdout) => /client_secret: (tsr_[\w-]{57})/.exec(stdout)?.[1];
   const add = (id, ...extra) =>
     runCli([
       "client",

@@ -3,6 +3,7 @@ import { Clients } from "./clients/clients.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
+import { SecretTokens } from "./crypto/token-format.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
@@ -10,6 +11,7 @@ import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
 import type { ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
+import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
 import { Denylist } from "./tokens/denylist.js";
 import { RefreshTokens } from "./tokens/refresh.js";
@@ -38,6 +40,10 @@ export class Tessera {
   readonly codes: AuthorizationCodes;
   readonly accessTokens: AccessTokens;
   readonly refreshTokens: RefreshTokens;
+  /** The one format of every secret bearer token (tag keyed by the installation's secret). */
+  readonly secretTokens: SecretTokens;
+  /** Introspection's fishing defence: forged tokens per client, tarpit, 429. */
+  readonly forgeries: ForgeryThrottle;
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
@@ -59,12 +65,27 @@ export class Tessera {
         maxWaiting: config.argon2QueueLimit,
       },
     );
-    this.users = new Users(stores.durable.users, this.hasher, clock);
-    this.sessions = new Sessions(stores.ephemeral, stores.durable.users, clock, {
-      idleMs: config.sessionIdleTimeout * 1000,
-      absoluteMs: config.sessionAbsoluteTimeout * 1000,
-      touchIntervalMs: config.sessionTouchInterval * 1000,
+    this.secretTokens = new SecretTokens(kek.derive("token-tag-v1"));
+    const format = this.secretTokens;
+    this.forgeries = new ForgeryThrottle(clock, {
+      limit: config.introspectionForgedLimit,
+      windowMs: 60_000,
+      tarpitMs: config.introspectionTarpitMs,
+      maxPendingPerClient: config.introspectionTarpitPerClient,
+      maxPending: config.introspectionTarpitTotal,
     });
+    this.users = new Users(stores.durable.users, this.hasher, clock);
+    this.sessions = new Sessions(
+      stores.ephemeral,
+      stores.durable.users,
+      clock,
+      {
+        idleMs: config.sessionIdleTimeout * 1000,
+        absoluteMs: config.sessionAbsoluteTimeout * 1000,
+        touchIntervalMs: config.sessionTouchInterval * 1000,
+      },
+      format,
+    );
     this.passwordLogin = new PasswordLogin(
       this.users,
       this.hasher,
@@ -76,16 +97,25 @@ export class Tessera {
         windowMs: config.loginWindow * 1000,
       },
     );
-    this.clients = new Clients(stores.durable.clients, clock, {
-      maxAccessTtl: config.accessTokenMaxTtl,
-    });
+    this.clients = new Clients(
+      stores.durable.clients,
+      clock,
+      { maxAccessTtl: config.accessTokenMaxTtl },
+      format,
+    );
     this.denylist = new Denylist(stores.ephemeral, clock);
-    this.codes = new AuthorizationCodes(stores.ephemeral, clock);
-    this.accessTokens = new AccessTokens(stores.ephemeral, keys, clock, {
-      issuer: config.issuer,
-      defaultTtl: config.accessTokenTtl,
-      maxTtl: config.accessTokenMaxTtl,
-    });
+    this.codes = new AuthorizationCodes(stores.ephemeral, clock, format);
+    this.accessTokens = new AccessTokens(
+      stores.ephemeral,
+      keys,
+      clock,
+      {
+        issuer: config.issuer,
+        defaultTtl: config.accessTokenTtl,
+        maxTtl: config.accessTokenMaxTtl,
+      },
+      format,
+    );
     this.refreshTokens = new RefreshTokens(
       stores.durable.refresh,
       this.accessTokens,
@@ -98,6 +128,7 @@ export class Tessera {
         graceMs: config.refreshGraceWindow * 1000,
         issuer: config.issuer,
       },
+      format,
     );
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {

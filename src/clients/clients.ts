@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { isRandomIdShaped, randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
 
@@ -79,8 +80,10 @@ export function parseScope(text: string): string[] {
 
 /**
  * OAuth clients: registration, secrets and authentication. A confidential client's
- * secret is 256 random bits, shown once and stored as its SHA-256 (a high-entropy secret
- * needs no slow hash), compared in constant time.
+ * secret is a 256-bit token like every other (`tsr_…`, so secret scanners find leaked
+ * ones), shown once and stored as its SHA-256 (a high-entropy secret needs no slow hash),
+ * compared in constant time. Authentication looks the client up by id, not by secret, so
+ * secrets issued before the token format existed keep working until rotated.
  */
 export class Clients {
   /** Compared against when the client id is unknown, so both paths do the same work. */
@@ -90,6 +93,7 @@ export class Clients {
     private readonly store: ClientStore,
     private readonly clock: Clock,
     private readonly limits: { maxAccessTtl: number },
+    private readonly format: SecretTokens,
   ) {}
 
   /** Registers a client; returns it and, for a confidential client, its secret (once). */
@@ -150,7 +154,7 @@ export class Clients {
       );
     }
     const now = this.clock.now();
-    const secret = isPublic ? undefined : randomToken();
+    const secret = isPublic ? undefined : this.format.mint();
     const record: ClientRecord = {
       id: input.id,
       grants: grants as GrantType[],
@@ -188,7 +192,7 @@ export class Clients {
     const client = await this.store.findClient(id);
     if (client === undefined) throw new TesseraError("client_not_found", "No such client.");
     if (client.secretHash === undefined) throw invalid("A public client has no secret.");
-    const secret = randomToken();
+    const secret = this.format.mint();
     await this.store.updateClient({
       ...client,
       secretHash: sha256(secret),

@@ -222,12 +222,33 @@ export const SETTINGS = {
     max: MINUTE,
     doc: "Seconds during which the same refresh replayed (lost response, racing tabs) gets the same successor instead of revoking the family.",
   },
-  introspectionInactiveLimit: {
+  introspectionForgedLimit: {
     type: "int",
     default: 60,
     min: 1,
     max: 1_000_000,
-    doc: "Introspection answers of `active:false` a client may get per minute before 429 (fishing); active answers are not counted.",
+    doc: "Forged tokens (not issued by this installation) a client may send to introspection per minute and get answered at once; past it the client is fishing: logged, counted, its forged tokens tarpitted. Genuine tokens, live or dead, are never counted or slowed (docs/introspection-fishing.md).",
+  },
+  introspectionTarpitMs: {
+    type: "int",
+    default: 1000,
+    min: 0,
+    max: 10_000,
+    doc: "Milliseconds a fishing client waits for each answer about a forged token. 0: 429 at once instead.",
+  },
+  introspectionTarpitPerClient: {
+    type: "int",
+    default: 8,
+    min: 1,
+    max: 1000,
+    doc: "Answers held in the tarpit at once for one client; more forged tokens get 429 + Retry-After at once. Keep it below the guard's 64 introspection connections.",
+  },
+  introspectionTarpitTotal: {
+    type: "int",
+    default: 256,
+    min: 1,
+    max: 100_000,
+    doc: "Answers held in the tarpit at once for all clients together; beyond, 429 at once.",
   },
   eventsHeartbeat: {
     type: "int",

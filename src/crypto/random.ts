@@ -3,12 +3,12 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 /** Bytes of entropy in every secret token (256 bits). */
 export const TOKEN_BYTES = 32;
 
-/** Length of a base64url-encoded 256-bit token (no padding). */
-export const TOKEN_LENGTH = 43;
-
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-/** A new secret token: 256 bits from the CSPRNG, base64url without padding. */
+/**
+ * 256 bits from the CSPRNG, base64url without padding: for secrets that are never
+ * presented as bearer tokens nor looked up (the fingerprint cookie, dummy values).
+ * Bearer tokens — everything Tessera looks up by token — use SecretTokens
+ * (src/crypto/token-format.ts).
+ */
 export function randomToken(): string {
   return randomBytes(TOKEN_BYTES).toString("base64url");
 }
@@ -27,14 +27,6 @@ const RANDOM_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
  */
 export function isRandomIdShaped(value: string): boolean {
   return RANDOM_ID_PATTERN.test(value);
-}
-
-/**
- * True when `value` has the exact shape of a token this server issues. Checked before any
- * store lookup, so a malformed or oversized value costs no I/O.
- */
-export function isTokenShaped(value: string): boolean {
-  return value.length === TOKEN_LENGTH && TOKEN_PATTERN.test(value);
 }
 
 /** SHA-256 of a UTF-8 string, base64url: how secrets are keyed in every store. */

@@ -48,6 +48,7 @@ export const REASONS = {
   revoked: "The token has been revoked.",
   // 401 invalid_token: opaque tokens (RFC 7662 introspection)
   inactive: "The token is not active.",
+  not_issued: "The token was not issued by this issuer.",
   wrong_token_type: "The token is not an access token.",
   // 401 invalid_token: fingerprint binding (OWASP token sidejacking)
   fingerprint_required: "Fingerprint-bound tokens are not accepted by this resource.",

@@ -16,11 +16,14 @@
  *   8. the fingerprint cookie, if the token is bound to one (cache hits included);
  *   9. the revocation feed's denylist ((jti, iss), subject cutoffs) and failure policy,
  *      then the `denylist` option, keyed on (jti, iss).
- * An opaque token (exactly the shape of Tessera's: 43 canonical base64url characters, no
- * dots) leaves at step 2 for introspection; its answer goes through the same claim checks
- * (plus token_type Bearer) and the same fingerprint check.
+ * An opaque token (Tessera's format: `tsr_`, 61 characters, its CRC-32 right — checked
+ * here, so junk never leaves the API) leaves at step 2 for introspection; its answer goes
+ * through the same claim checks (plus token_type Bearer) and the same fingerprint check.
+ * An inactive answer, or Tessera's 429 (it gives that only for a token it never issued),
+ * is 401 and is remembered briefly, keyed by the token's SHA-256.
  */
 import { createHash, verify as cryptoVerify, timingSafeEqual } from "node:crypto";
+import { checkShape, TOKEN_PREFIX } from "../crypto/token-shape.js";
 import type { Algorithm } from "./algorithms.js";
 import { GenerationalCache } from "./cache.js";
 import {
@@ -121,8 +124,10 @@ const JWKS_MAX_BYTES = 64 * 1024;
 const FORBIDDEN_HEADERS = ["jwk", "jku", "x5u", "x5c", "b64", "zip", "enc", "cty"] as const;
 const ZERO_ECDSA = "The token's ECDSA signature has a zero r or s.";
 const EMPTY_SCOPES: readonly string[] = Object.freeze([]);
-/** Tessera's opaque tokens and fingerprint hashes: 256 bits, unpadded base64url. */
+/** Fingerprint hashes (SHA-256): 256 bits, unpadded base64url. */
 const B64URL_256 = /^[A-Za-z0-9_-]{43}$/;
+const NOT_A_TESSERA_TOKEN =
+  "The access token is not a well-formed Tessera token (prefix, length or checksum).";
 /** A fingerprint cookie value longer than this is not one of Tessera's (43 characters). */
 const MAX_FINGERPRINT_CHARS = 512;
 
@@ -158,6 +163,15 @@ class OpaqueCacheEntry {
   ) {}
 }
 
+/** An inactive (or never issued) introspection answer kept for reuse, keyed by SHA-256. */
+class InactiveEntry {
+  constructor(
+    readonly reason: "inactive" | "not_issued",
+    /** ms: not used from this instant. */
+    readonly until: number,
+  ) {}
+}
+
 /** The revocation feed's state, from `guard.feedState()`. */
 export interface FeedState {
   /**
@@ -185,7 +199,7 @@ function splitScope(scope: string): string[] {
   return parts.includes("") ? parts.filter((s) => s !== "") : parts;
 }
 
-/** Exactly Tessera's 256-bit token shape, canonical (the two spare bits zero). */
+/** Exactly a 256-bit value in base64url, canonical (the two spare bits zero). */
 function is256BitToken(s: string): boolean {
   return s.length === 43 && B64URL_256.test(s) && isCanonicalBase64url(s, 0, 43);
 }
@@ -240,6 +254,13 @@ export function createGuard(options: GuardOptions): Guard {
   const opaqueCache =
     opaqueTtlMs > 0 && opts.cacheSize > 0
       ? new GenerationalCache<OpaqueCacheEntry>(opts.cacheSize)
+      : undefined;
+  // Dead tokens stay dead: inactive and "not issued" answers are remembered without the
+  // feed, in a cache of their own (a flood of junk cannot evict active entries).
+  const inactiveTtlMs = opts.introspectionInactiveCacheTtlMs;
+  const inactiveCache =
+    introspector !== undefined && inactiveTtlMs > 0 && opts.cacheSize > 0
+      ? new GenerationalCache<InactiveEntry>(opts.cacheSize)
       : undefined;
   if (store !== undefined && opaqueCache !== undefined) {
     store.listener = {
@@ -317,7 +338,12 @@ export function createGuard(options: GuardOptions): Guard {
     if (token === undefined) throw fail("missing_token");
     if (token.length > maxTokenLength) throw fail("token_too_large");
 
-    if (token.length === 43 && is256BitToken(token)) return opaque(token, input.cookie, sync);
+    if (token.startsWith(TOKEN_PREFIX)) {
+      // Tessera's opaque token: the checksum is public, so a mistyped, truncated or
+      // made-up value is refused here without a round trip.
+      if (!checkShape(token)) throw fail("malformed", NOT_A_TESSERA_TOKEN);
+      return opaque(token, input.cookie, sync);
+    }
 
     const now = clockNow();
     if (remote) keyStore.maybeRefreshStale(now);
@@ -355,9 +381,18 @@ export function createGuard(options: GuardOptions): Guard {
     if (sync) {
       throw fail("opaque_not_supported", "Opaque access tokens cannot be verified synchronously.");
     }
-    // The feed names opaque tokens by the base64url SHA-256 of the token; so does the cache.
+    // The feed names opaque tokens by the base64url SHA-256 of the token; so do the caches.
     const hash =
-      store === undefined ? "" : createHash("sha256").update(token, "latin1").digest("base64url");
+      store === undefined && inactiveCache === undefined
+        ? ""
+        : createHash("sha256").update(token, "latin1").digest("base64url");
+    if (inactiveCache !== undefined) {
+      const dead = inactiveCache.get(hash);
+      if (dead !== undefined) {
+        if (clockNow() < dead.until) throw fail(dead.reason);
+        inactiveCache.delete(hash);
+      }
+    }
     if (store !== undefined) {
       const now = clockNow();
       if (store.isOpaqueRevoked(hash, now)) {
@@ -381,7 +416,13 @@ export function createGuard(options: GuardOptions): Guard {
     }
     return introspector.introspect(token).then(
       (answer) => {
-        if (answer === false) throw fail("inactive");
+        if (answer === false || answer === "not_issued") {
+          // 401 either way: Tessera answers 429 only for a token it never issued, so a
+          // flood of junk at this API never turns a dead token's 401 into a 503.
+          const reason = answer === false ? "inactive" : "not_issued";
+          inactiveCache?.set(hash, new InactiveEntry(reason, clockNow() + inactiveTtlMs));
+          throw fail(reason);
+        }
         const now = clockNow();
         const entry = checkClaims(answer, undefined, now, "opaque");
         if (entry.fgp !== undefined) checkFingerprint(entry.fgp, cookie);
@@ -744,6 +785,7 @@ export function createGuard(options: GuardOptions): Guard {
     clearCache(): void {
       cache?.clear();
       opaqueCache?.clear();
+      inactiveCache?.clear();
       headerCache.clear();
     },
     close(): void {

@@ -10,9 +10,10 @@
  * read-only. The whole exchange has a deadline, the response a size limit, redirects are
  * not followed.
  *
- * This module only transports and parses; it says "inactive", hands back the active
- * answer as a deep-frozen object for the guard to check like JWT claims, or throws
- * IntrospectionUnavailable — the guard then fails closed (503), never open.
+ * This module only transports and parses; it says "inactive", "not issued" (Tessera's 429,
+ * which it answers only for a token it never issued: docs/introspection-fishing.md), hands
+ * back the active answer as a deep-frozen object for the guard to check like JWT claims,
+ * or throws IntrospectionUnavailable — the guard then fails closed (503), never open.
  */
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
@@ -105,11 +106,13 @@ export class Introspector {
   }
 
   /**
-   * The active answer (deep-frozen), or `false` for `active: false`. Throws
-   * IntrospectionUnavailable for anything else: network failure, timeout, non-200
-   * (401: our credentials are wrong; 429: throttled), oversized or malformed answer.
+   * The active answer (deep-frozen), `false` for `active: false`, or "not_issued" for
+   * Tessera's 429 (a JSON `rate_limited` error: it gives that only for a token it never
+   * issued, to a client that sends many). Throws IntrospectionUnavailable for anything
+   * else: network failure, timeout, another non-200 (401: our credentials are wrong; a
+   * 429 that is not Tessera's, from a proxy say), oversized or malformed answer.
    */
-  async introspect(token: string): Promise<Record<string, unknown> | false> {
+  async introspect(token: string): Promise<Record<string, unknown> | false | "not_issued"> {
     this.requests++;
     const body = `token=${formEncode(token)}&token_type_hint=access_token`;
     const headers = {
@@ -255,8 +258,18 @@ export class Introspector {
   }
 }
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/** Tessera's refusal of a forged token: 429, JSON, `"error": "rate_limited"`. */
+function isForgedRefusal(raw: RawResponse): boolean {
+  if (raw.status !== 429 || !JSON_TYPE.test(raw.contentType)) return false;
+  const body = parseJsonObject(raw.body);
+  return typeof body !== "string" && body.error === "rate_limited";
+}
+
 /** RFC 7662 §2.2: a JSON object whose `active` is a boolean; anything else is unusable. */
-function interpret(raw: RawResponse): Record<string, unknown> | false {
+function interpret(raw: RawResponse): Record<string, unknown> | false | "not_issued" {
+  if (isForgedRefusal(raw)) return "not_issued";
   if (raw.status !== 200) {
     const retryAfter =
       raw.status === 429 || raw.status === 503 ? retryAfterOf(raw.retryAfter) : undefined;
@@ -264,11 +277,11 @@ function interpret(raw: RawResponse): Record<string, unknown> | false {
       raw.status === 401 || raw.status === 403
         ? "the introspection endpoint refused the guard's client credentials"
         : raw.status === 429
-          ? "the introspection endpoint is throttling the guard's client"
+          ? "introspection answered HTTP 429 without Tessera's forged-token refusal"
           : `introspection answered HTTP ${raw.status}`;
     throw new IntrospectionUnavailable(why, retryAfter);
   }
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(raw.contentType)) {
+  if (!JSON_TYPE.test(raw.contentType)) {
     throw new IntrospectionUnavailable("introspection response is not JSON");
   }
   const answer = parseJsonObject(raw.body);

@@ -36,6 +36,12 @@ export interface IntrospectionOptions {
    * revoked entries; while the feed is not live the cache is not used.
    */
   cacheTtl?: number;
+  /**
+   * Seconds an `active:false` (or "not issued") answer is reused, keyed by the token's
+   * SHA-256, in a cache of its own (junk cannot evict active entries). A dead token never
+   * comes back to life, so no feed is needed. Default 30; 0: off.
+   */
+  inactiveCacheTtl?: number;
 }
 
 /**
@@ -142,6 +148,8 @@ export interface ResolvedOptions {
   introspection: IntrospectionConfig | undefined;
   /** ms an active introspection answer is cached; 0: no cache. */
   introspectionCacheTtlMs: number;
+  /** ms an inactive introspection answer is cached; 0: no cache. */
+  introspectionInactiveCacheTtlMs: number;
   revocations: RevocationsConfig | undefined;
   /** The fingerprint cookie's name, or undefined when the check is off. */
   fingerprintCookie: string | undefined;
@@ -176,6 +184,7 @@ const INTROSPECTION_KNOWN = new Set<string>([
   "url",
   "timeout",
   "cacheTtl",
+  "inactiveCacheTtl",
 ]);
 
 const REVOCATIONS_KNOWN = new Set<string>([
@@ -296,8 +305,12 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
   const introspection = resolveIntrospection(o.introspection, issuer);
   const revocations = resolveRevocations(o.revocations, issuer, introspection);
   let introspectionCacheTtlMs = 0;
+  let introspectionInactiveCacheTtlMs = 0;
   if (introspection !== undefined) {
     const i = o.introspection as Record<string, unknown>;
+    introspectionInactiveCacheTtlMs =
+      numberOption(i, "inactiveCacheTtl", 30, 0, 3600, false, "introspection.inactiveCacheTtl") *
+      1000;
     introspectionCacheTtlMs =
       numberOption(i, "cacheTtl", 0, 0, 86_400, false, "introspection.cacheTtl") * 1000;
     if (introspectionCacheTtlMs > 0 && revocations === undefined) {
@@ -368,6 +381,7 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     onJwksError: onJwksError as ((error: Error) => void) | undefined,
     introspection,
     introspectionCacheTtlMs,
+    introspectionInactiveCacheTtlMs,
     revocations,
     fingerprintCookie,
     fetchInjected: o.fetch !== undefined,

@@ -10,8 +10,10 @@
  * No cache: every verify is one round trip, so a logout or a password change takes effect
  * at the next request (the same guarantee the issuer itself gives).
  *
- * Pure like the rest of the guard: node builtins, its own files, errors.ts and clock.ts.
+ * Pure like the rest of the guard: node builtins, its own files, errors.ts, clock.ts and
+ * crypto/token-shape.ts.
  */
+import { checkShape } from "../crypto/token-shape.js";
 import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js";
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
@@ -130,8 +132,6 @@ const KNOWN = new Set([
 ]);
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Tessera's session tokens: 256 bits, unpadded base64url. */
-const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** `GET /session` answers are ~300 bytes. */
@@ -416,7 +416,8 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
     const token = findCookie(header, cookieName);
     if (token === DUPLICATE_COOKIE) throw refuse("multiple_credentials");
     if (token === undefined || token === "") throw refuse("missing_token", NO_COOKIE);
-    if (!SESSION_TOKEN.test(token)) throw refuse("malformed", BAD_COOKIE);
+    // Tessera's token format (prefix, length, checksum): junk never leaves the API.
+    if (!checkShape(token)) throw refuse("malformed", BAD_COOKIE);
     // Before the round trip: a cross-site request never reaches the issuer.
     if (isCrossSite(input, allowed)) throw refuse("cross_site_request");
 

@@ -1,7 +1,8 @@
 import type { Clients } from "../clients/clients.js";
 import { parseScope } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
-import { isTokenShaped, randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import { safeEqual, sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import { isTesseraError } from "../errors.js";
 import type { ClientRecord, Collection, ConsentRecord, ConsentStore } from "../store/types.js";
 import type { AuthorizationCodes } from "./codes.js";
@@ -80,6 +81,8 @@ export interface AuthorizeDeps {
   consents: ConsentStore;
   codes: Pick<AuthorizationCodes, "issue">;
   interactions: Collection<InteractionData>;
+  /** Interaction ids are secrets (single use, bound to the session): tokens like any other. */
+  secretTokens: SecretTokens;
   clock: Clock;
   /** RFC 9207 `iss`, added to every authorization response. */
   issuer: string;
@@ -221,7 +224,7 @@ export class AuthorizationEndpoint {
     if (!client.firstParty) {
       const consent = await this.deps.consents.findConsent(subject.userId, client.id);
       if (!covers(consent, request.scope)) {
-        const interactionId = randomToken();
+        const interactionId = this.deps.secretTokens.mint();
         await this.deps.interactions.upsert(
           sha256(interactionId),
           { sessionKey: subject.sessionKey, userId: subject.userId, request },
@@ -244,7 +247,7 @@ export class AuthorizationEndpoint {
     approve: boolean,
   ): Promise<RedirectTo | ShownError> {
     const gone = show("interaction_invalid", "This request expired or was already answered.");
-    if (!isTokenShaped(interactionId)) return gone;
+    if (!this.deps.secretTokens.isOurs(interactionId)) return gone;
     const key = sha256(interactionId);
     const found = await this.deps.interactions.find(key);
     // Checked before consuming, so another session cannot burn the user's interaction.

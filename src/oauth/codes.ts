@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
-import { isTokenShaped, randomToken, sha256 } from "../crypto/random.js";
+import { sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import type { Collection, EphemeralStore } from "../store/types.js";
 
 /** Authorization codes live this long (RFC 6749 §4.1.2 recommends at most 10 minutes). */
@@ -38,12 +39,13 @@ export class AuthorizationCodes {
   constructor(
     store: EphemeralStore,
     private readonly clock: Clock,
+    private readonly format: SecretTokens,
   ) {
     this.records = store.collection<CodeData>("code");
   }
 
   async issue(data: CodeData): Promise<string> {
-    const code = randomToken();
+    const code = this.format.mint();
     // The record outlives the code's validity (60 s) so that a late replay is still
     // recognised as a replay and revokes what the first exchange issued.
     await this.records.upsert(
@@ -56,12 +58,12 @@ export class AuthorizationCodes {
 
   /** The code's data without consuming it (to check who presents it first). */
   async peek(code: string): Promise<CodeData | undefined> {
-    if (!isTokenShaped(code)) return undefined;
+    if (!this.format.isOurs(code)) return undefined;
     return (await this.records.find(sha256(code)))?.value;
   }
 
   async redeem(code: string): Promise<Redemption> {
-    if (!isTokenShaped(code)) return { kind: "invalid" };
+    if (!this.format.isOurs(code)) return { kind: "invalid" };
     const key = sha256(code);
     const record = await this.records.consume(key);
     if (record === undefined) return { kind: "invalid" };

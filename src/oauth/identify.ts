@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { verifyOwnToken } from "../keys/verify-own.js";
 import type { RefreshFamily, RefreshTokenRecord } from "../store/types.js";
@@ -10,13 +11,21 @@ export type IdentifiedToken =
   | { kind: "opaque"; key: string; data: OpaqueTokenData }
   | { kind: "refresh"; token: RefreshTokenRecord; family: RefreshFamily }
   | { kind: "jwt"; claims: AccessTokenClaims }
+  /** Not a token this installation issued (bad tag, not our JWT): no store was asked. */
+  | { kind: "forged" }
+  /** One of ours, but no live opaque or refresh token (expired, revoked, another kind). */
   | undefined;
+
+const FORGED = Object.freeze({ kind: "forged" as const });
 
 /**
  * What a presented token is, whatever `token_type_hint` says (RFC 7009 §2.1, RFC 7662
  * §2.1): a live opaque access token, one of our refresh tokens (in any state: callers
  * judge), or a JWT signed by one of our keys for this issuer (not checked for expiry or
  * revocation: callers judge). Shared by introspection and revocation.
+ *
+ * Only a value that carries our tag (SecretTokens.isOurs) is looked up in a store; anything
+ * else is either a JWT signed by one of our keys or forged — decided without I/O.
  */
 export class TokenIdentifier {
   private readonly keyCache = new Map<string, KeyObject>();
@@ -26,15 +35,21 @@ export class TokenIdentifier {
     private readonly refresh: RefreshTokens,
     private readonly keys: SigningKeys,
     private readonly issuer: string,
+    private readonly format: SecretTokens,
   ) {}
 
   async identify(token: string): Promise<IdentifiedToken> {
-    const opaque = await this.access.findOpaque(token);
-    if (opaque !== undefined) return { kind: "opaque", ...opaque };
-    const refresh = await this.refresh.lookup(token);
-    if (refresh !== undefined) return { kind: "refresh", ...refresh };
+    if (this.format.isOurs(token)) {
+      const opaque = await this.access.findOpaque(token);
+      if (opaque !== undefined) return { kind: "opaque", ...opaque };
+      const refresh = await this.refresh.lookup(token);
+      if (refresh !== undefined) return { kind: "refresh", ...refresh };
+      return undefined;
+    }
     const claims = verifyOwnToken(token, this.keys.jwks(), this.keyCache);
-    if (claims === undefined || claims.iss !== this.issuer) return undefined;
+    if (claims === undefined) return FORGED;
+    // Signed by one of our keys for another issuer URL: ours, just not valid here.
+    if (claims.iss !== this.issuer) return undefined;
     return { kind: "jwt", claims };
   }
 }

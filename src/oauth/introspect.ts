@@ -1,8 +1,8 @@
 import type { Clients } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import type { ClientRecord, Counters, UserStore } from "../store/types.js";
-import { Limiter } from "../throttle/limiter.js";
+import type { ClientRecord, UserStore } from "../store/types.js";
+import type { ForgeryThrottle } from "../throttle/forgery.js";
 import type { Denylist } from "../tokens/denylist.js";
 import { audClaim } from "../tokens/jwt/issue.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
@@ -49,11 +49,13 @@ export interface IntrospectionDeps {
   denylist: Denylist;
   clock: Clock;
   issuer: string;
-  counters: Counters;
   users: UserStore;
-  /** Inactive answers per client per minute before 429. */
-  inactiveLimit: number;
+  /** Counts forged tokens per client; tarpits and refuses fishing clients. */
+  forgeries: ForgeryThrottle;
 }
+
+/** lookup's answer for a value that is not a token of ours (nothing was looked up). */
+const FORGED = Symbol("forged");
 
 /**
  * POST /oauth/introspect (RFC 7662). Only authenticated clients registered with
@@ -61,18 +63,15 @@ export interface IntrospectionDeps {
  * (signature, expiry, denylist), and refresh tokens — the latter only for the client that
  * owns them. A client sees only tokens meant for its audience or issued to it. Everything
  * else gets exactly `{"active":false}`, same status, same body.
- * A client that keeps getting `active:false` is fishing: past the limit those answers
- * become 429; answers about live tokens are never slowed.
+ *
+ * Fishing (docs/introspection-fishing.md): a value that is not a token this installation
+ * issued (no valid tag, not our JWT) is answered `active:false` without any store lookup
+ * and counted against the client; past its limit the client's forged tokens are
+ * tarpitted, then refused with 429. Genuine tokens — live or dead — are looked up and
+ * answered at once, always: the only 429 this endpoint gives is for a forged token.
  */
 export class Introspection {
-  private readonly fishing: Limiter;
-
-  constructor(private readonly deps: IntrospectionDeps) {
-    this.fishing = new Limiter(deps.counters, deps.clock, "introspect:inactive:", {
-      limit: deps.inactiveLimit,
-      windowMs: 60_000,
-    });
-  }
+  constructor(private readonly deps: IntrospectionDeps) {}
 
   async handle(
     authorization: string | undefined,
@@ -90,23 +89,17 @@ export class Introspection {
         oauthError: "invalid_request",
       });
     }
-    const found = await this.withUserCutoff(await this.lookup(token, client.id));
+    const looked = await this.lookup(token, client.id);
+    if (looked === FORGED) {
+      // Counted, and for a fishing client delayed or refused (429). Never for a genuine
+      // token: a dead one keeps its immediate `active:false`, a live one its answer.
+      await this.deps.forgeries.forged(client.id);
+      return INACTIVE;
+    }
+    const found = await this.withUserCutoff(looked);
     // A resource server learns about tokens meant for it (its audience) or issued to it,
     // nothing else (RFC 7662 §4).
-    const answer = found.active && !this.maySee(client, found) ? INACTIVE : found;
-    if (answer.active) return answer;
-    // Only inactive answers are counted and, past the limit, replaced by 429. Live tokens
-    // are never slowed — not even for a client that is over its limit, so junk sent to an
-    // API (whose guard introspects whatever it receives) cannot lock out real tokens. A
-    // 429 tells a fisher no more than `active:false` would.
-    const state = await this.fishing.hit(client.id);
-    if (state.limited) {
-      throw new TesseraError("rate_limited", "Too many introspection requests; retry later.", {
-        retryAfter: state.retryAfter,
-        oauthError: "rate_limited",
-      });
-    }
-    return answer;
+    return found.active && !this.maySee(client, found) ? INACTIVE : found;
   }
 
   /**
@@ -131,12 +124,20 @@ export class Introspection {
     return aud.some((a) => client.audience.includes(a));
   }
 
-  /** token_type_hint is ignored: every kind is looked for. Undefined: not active. */
-  private async lookup(token: string, clientId: string): Promise<Found | undefined> {
-    if (token.length > 8192) return undefined;
+  /**
+   * token_type_hint is ignored: every kind is looked for. Undefined: not active (a
+   * genuine token that is dead); FORGED: not a token of ours at all (nothing looked up).
+   */
+  private async lookup(
+    token: string,
+    clientId: string,
+  ): Promise<Found | undefined | typeof FORGED> {
+    if (token.length > 8192) return FORGED;
     const found = await this.deps.tokens.identify(token);
     if (found === undefined) return undefined;
     switch (found.kind) {
+      case "forged":
+        return FORGED;
       case "opaque": {
         const d = found.data;
         const out: ActiveResponse = {

@@ -43,6 +43,8 @@ export async function revocationEndpoint(
   const found = await deps.tokens.identify(token);
   if (found === undefined) return;
   switch (found.kind) {
+    case "forged":
+      return;
     case "opaque":
       if (found.data.clientId !== client.id) throw notYours();
       await deps.access.destroyOpaque(found.key, found.data.exp);

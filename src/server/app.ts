@@ -73,7 +73,7 @@ export async function buildServer(
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
-  metricsRoutes(app, config.metrics as "loopback" | "public" | "off");
+  metricsRoutes(app, config.metrics as "loopback" | "public" | "off", tessera.forgeries);
   wellKnownRoutes(app, tessera);
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { isLoopback } from "../config/load.js";
+import type { ForgeryStats } from "../throttle/forgery.js";
 
 /** Upper bounds (seconds) of the request-duration histogram buckets. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -12,6 +13,37 @@ interface RouteStats {
   count: number;
 }
 
+/** A Prometheus label value, escaped. */
+function label(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/**
+ * Introspection's fishing defence (docs/introspection-fishing.md). Labels are
+ * authenticated client ids only, so their number is bounded by the registered clients.
+ */
+export function forgeryMetrics(stats: ForgeryStats): string[] {
+  const lines = [
+    "# HELP tessera_introspection_forged_total Tokens this installation never issued, sent to introspection, by authenticated client.",
+    "# TYPE tessera_introspection_forged_total counter",
+  ];
+  for (const [clientId, n] of stats.forgedByClient) {
+    lines.push(`tessera_introspection_forged_total{client_id="${label(clientId)}"} ${n}`);
+  }
+  lines.push(
+    "# HELP tessera_introspection_fishing_clients Clients over their forged-token limit in the current window (tarpitted).",
+    "# TYPE tessera_introspection_fishing_clients gauge",
+    `tessera_introspection_fishing_clients ${stats.fishingClients}`,
+    "# HELP tessera_introspection_tarpit_pending Forged-token answers held in the tarpit now.",
+    "# TYPE tessera_introspection_tarpit_pending gauge",
+    `tessera_introspection_tarpit_pending ${stats.pending}`,
+    "# HELP tessera_introspection_tarpit_refused_total Forged-token requests refused with 429 because the tarpit was full.",
+    "# TYPE tessera_introspection_tarpit_refused_total counter",
+    `tessera_introspection_tarpit_refused_total ${stats.refused}`,
+  );
+  return lines;
+}
+
 /**
  * Prometheus metrics, in process: requests by route and status, and a latency histogram
  * by route. Routes are the registered patterns (`/sessions/:id`), never raw URLs, so no
@@ -20,6 +52,8 @@ interface RouteStats {
 export class HttpMetrics {
   private readonly routes = new Map<string, RouteStats>();
   private readonly started = Date.now();
+
+  constructor(private readonly forgeries?: { stats(): ForgeryStats }) {}
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `${method} ${route}`;
@@ -41,8 +75,6 @@ export class HttpMetrics {
       "# HELP tessera_http_requests_total HTTP requests answered, by route and status.",
       "# TYPE tessera_http_requests_total counter",
     ];
-    const label = (v: string) =>
-      v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
     for (const [key, r] of this.routes) {
       const [method, route] = key.split(" ") as [string, string];
       for (const [status, n] of r.statuses) {
@@ -76,6 +108,7 @@ export class HttpMetrics {
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
     );
+    if (this.forgeries !== undefined) lines.push(...forgeryMetrics(this.forgeries.stats()));
     return `${lines.join("\n")}\n`;
   }
 }
@@ -85,9 +118,13 @@ export class HttpMetrics {
  * server, or behind the proxy with --trust-proxy, where the client address is real):
  * request counts are operational data, not for the internet.
  */
-export function metricsRoutes(app: FastifyInstance, access: "loopback" | "public" | "off"): void {
+export function metricsRoutes(
+  app: FastifyInstance,
+  access: "loopback" | "public" | "off",
+  forgeries?: { stats(): ForgeryStats },
+): void {
   if (access === "off") return;
-  const metrics = new HttpMetrics();
+  const metrics = new HttpMetrics(forgeries);
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);

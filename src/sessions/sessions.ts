@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
-import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import { randomId, sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
 import type { Collection, EphemeralStore, UserRecord, UserStore } from "../store/types.js";
 import { endedByUser } from "../users/cutoff.js";
@@ -49,7 +50,7 @@ export interface ResolvedSession {
 const MAX_USER_AGENT = 256;
 
 /**
- * Server-side sessions. The browser holds only a random 256-bit token; the store holds
+ * Server-side sessions. The browser holds only a random 256-bit token (SecretTokens, src/crypto/token-format.ts); the store holds
  * its SHA-256, so a leaked store cannot be replayed as cookies. Idle and absolute
  * timeouts are decided against the clock; the store TTL only collects garbage.
  */
@@ -61,6 +62,7 @@ export class Sessions {
     private readonly users: UserStore,
     private readonly clock: Clock,
     private readonly timeouts: SessionTimeouts,
+    private readonly format: SecretTokens,
   ) {
     this.records = store.collection<SessionData>("session");
   }
@@ -81,7 +83,7 @@ export class Sessions {
       userAgent: meta.userAgent?.slice(0, MAX_USER_AGENT),
       remember: meta.remember ?? false,
     };
-    const token = randomToken();
+    const token = this.format.mint();
     await this.records.upsert(sha256(token), data, { ttlMs: this.ttl(data, now), userId: user.id });
     return { token, session: this.view(data) };
   }
@@ -91,7 +93,7 @@ export class Sessions {
    * or whose user is gone or disabled; gives a new id after a privilege change.
    */
   async resolve(token: string): Promise<ResolvedSession | undefined> {
-    if (!isTokenShaped(token)) return undefined;
+    if (!this.format.isOurs(token)) return undefined;
     const key = sha256(token);
     const record = await this.records.find(key);
     if (record === undefined) return undefined;
@@ -134,7 +136,7 @@ export class Sessions {
 
   /** Ends the session a raw token names, if any (used at login on a presented cookie). */
   async destroyToken(token: string): Promise<boolean> {
-    if (!isTokenShaped(token)) return false;
+    if (!this.format.isOurs(token)) return false;
     return this.records.destroy(sha256(token));
   }
 

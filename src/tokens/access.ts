@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
-import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import { randomId, sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import type {
   ClientRecord,
@@ -58,7 +59,7 @@ export interface IssuedAccessToken {
 
 /**
  * Access tokens in the client's format: a signed RFC 9068 JWT (verified locally by
- * APIs) or a 256-bit opaque string (checked by introspection; Tessera keeps only its
+ * APIs) or a 256-bit opaque token in the token format (checked by introspection; Tessera keeps only its
  * SHA-256 with the grant's data and a TTL).
  */
 export class AccessTokens {
@@ -70,6 +71,7 @@ export class AccessTokens {
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
     private readonly options: { issuer: string; defaultTtl: number; maxTtl: number },
+    private readonly format: SecretTokens,
   ) {
     this.opaque = store.collection<OpaqueTokenData>("access_token");
     this.feed = store.revocations;
@@ -103,7 +105,7 @@ export class AccessTokens {
       });
       return { token, expiresIn: ttl, ref: { kind: "jwt", id: claims.jti, exp: claims.exp } };
     }
-    const token = randomToken();
+    const token = this.format.mint();
     const data: OpaqueTokenData = {
       clientId: input.client.id,
       sub: input.sub,
@@ -130,7 +132,7 @@ export class AccessTokens {
 
   /** The live opaque token's data and store key, or undefined. */
   async findOpaque(token: string): Promise<{ key: string; data: OpaqueTokenData } | undefined> {
-    if (!isTokenShaped(token)) return undefined;
+    if (!this.format.isOurs(token)) return undefined;
     const key = sha256(token);
     const record = await this.opaque.find(key);
     if (record === undefined || record.value.exp * 1000 <= this.clock.now()) return undefined;

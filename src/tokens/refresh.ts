@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { isTokenShaped, randomId, randomToken, sha256 } from "../crypto/random.js";
+import { randomId, sha256 } from "../crypto/random.js";
+import type { SecretTokens } from "../crypto/token-format.js";
 import type {
   ClientRecord,
   FamilyAccessToken,
@@ -30,8 +31,8 @@ export type RefreshOutcome =
  * Rotating refresh tokens, in families (one per authorization).
  *
  * Every refresh consumes the presented token and issues its successor, atomically (the
- * store's `rotate`). The successor is derived, not random: HMAC(K, presented token), with
- * K a server key. So a replay of the same request within the grace window gets the very
+ * store's `rotate`). The successor is derived, not random: its body is HMAC(K, presented
+ * token), with K a server key, tagged like every token (SecretTokens, src/crypto/token-format.ts). So a replay of the same request within the grace window gets the very
  * same successor back, although only hashes are stored. Presenting a consumed token
  * again outside that window — or after its successor was used — revokes the family and
  * every access token issued from it: someone holds a copy they should not.
@@ -44,6 +45,7 @@ export class RefreshTokens {
     private readonly clock: Clock,
     private readonly successorKey: Buffer,
     private readonly options: RefreshOptions,
+    private readonly format: SecretTokens,
   ) {}
 
   /** A new family for a user's authorization; returns its first token. */
@@ -61,7 +63,7 @@ export class RefreshTokens {
       createdAt: now,
       expiresAt: now + this.options.absoluteMs,
     };
-    const token = randomToken();
+    const token = this.format.mint();
     await this.store.createFamily(family, this.record(token, family, now));
     return { token, family };
   }
@@ -70,7 +72,7 @@ export class RefreshTokens {
   async lookup(
     token: string,
   ): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
-    if (!isTokenShaped(token)) return undefined;
+    if (!this.format.isOurs(token)) return undefined;
     return this.store.findToken(sha256(token));
   }
 
@@ -87,7 +89,7 @@ export class RefreshTokens {
 
   /** Exchanges a token for its successor (see the class comment for the policy). */
   async rotate(token: string): Promise<RefreshOutcome> {
-    if (!isTokenShaped(token)) return { kind: "invalid" };
+    if (!this.format.isOurs(token)) return { kind: "invalid" };
     const now = this.clock.now();
     const successor = this.successorOf(token);
     const found = await this.store.findToken(sha256(token));
@@ -152,8 +154,11 @@ export class RefreshTokens {
     return this.denylist.add({ jti, iss: this.options.issuer, exp });
   }
 
+  /** The successor's 256-bit body is HMAC(K, token), in the same format as every token. */
   private successorOf(token: string): string {
-    return createHmac("sha256", this.successorKey).update(token, "utf8").digest("base64url");
+    return this.format.fromBytes(
+      createHmac("sha256", this.successorKey).update(token, "utf8").digest(),
+    );
   }
 
   private record(token: string, family: RefreshFamily, now: number): RefreshTokenRecord {

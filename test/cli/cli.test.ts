@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli as runCliInProcess } from "../../src/cli/run.js";
+import { TOKEN_SHAPE } from "../support/harness.js";
 import {
   getSession,
   http,
@@ -210,7 +211,7 @@ describe("tessera user ... beside a running server on the same --data", () => {
     expect(next.status).toBe(200);
     expect(next.body).toMatchObject({ user: { username: "iris", roles: ["admin"] } });
     const renewed = next.setSession;
-    expect(renewed).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(renewed).toMatch(TOKEN_SHAPE);
     expect(renewed).not.toBe(old);
     const cookie = next.headers.getSetCookie()[0] as string;
     expect(cookie).toMatch(/; Path=\/; Secure; HttpOnly; SameSite=Strict/);

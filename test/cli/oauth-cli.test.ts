@@ -61,7 +61,7 @@ describe("tessera client / keys / token decode", () => {
       ),
     );
     expect(res.code).toBe(0);
-    const secret = /client_secret: ([\w-]{43})/.exec(res.out)?.[1] as string;
+    const secret = /client_secret: (tsr_[\w-]{57})/.exec(res.out)?.[1] as string;
     expect(secret).toBeDefined();
     // Not in the database file (only its SHA-256 is).
     const db = readFileSync(join(data, "tessera.db"));
@@ -97,7 +97,7 @@ describe("tessera client / keys / token decode", () => {
 
     // rotate-secret: the old secret dies at once.
     const rotated = await cli(d("client", "rotate-secret", "svc"));
-    const fresh = /client_secret: ([\w-]{43})/.exec(rotated.out)?.[1] as string;
+    const fresh = /client_secret: (tsr_[\w-]{57})/.exec(rotated.out)?.[1] as string;
     expect(fresh).not.toBe(secret);
     const old = await fetch(`${server.url}/oauth/token`, {
       method: "POST",

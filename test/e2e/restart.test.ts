@@ -4,6 +4,7 @@
  * a SIGTERM and a fresh start on the same --data.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { TOKEN_SHAPE } from "../support/harness.js";
 import {
   getSession,
   http,
@@ -50,7 +51,7 @@ describe("restart on the same --data (SQLite)", () => {
     const loggedIn = await login(first.url, "bob", PASSWORD);
     expect(loggedIn.status).toBe(200);
     const token = loggedIn.setSession as string;
-    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(token).toMatch(TOKEN_SHAPE);
     const before = await getSession(first.url, token);
     expect(before.status).toBe(200);
     await stopGracefully(first);

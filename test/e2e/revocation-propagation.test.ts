@@ -65,7 +65,7 @@ async function revoke(tessera: string, id: string, secret: string, t: string): P
   expect(res.status).toBe(200);
 }
 
-const secretOf = (out: string) => /client_secret: ([\w-]{43})/.exec(out)?.[1] as string;
+const secretOf = (out: string) => /client_secret: (tsr_[\w-]{57})/.exec(out)?.[1] as string;
 
 describeRedis("revocation propagation across instances and processes", () => {
   let a: ServerProcess;

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createGuard, type Guard, isGuardError } from "../../src/guard/index.js";
+import { shapedToken } from "../support/tokens.js";
 import {
   basic,
   CLIENT_ID,
@@ -464,8 +465,8 @@ describe("revocation feed: expiry", () => {
 });
 
 describe("opaque tokens: the introspection cache, evicted by the feed", () => {
-  const OPAQUE = "A".repeat(43); // 43 canonical base64url characters
-  const OTHER = `${"B".repeat(42)}A`;
+  const OPAQUE = shapedToken("A"); // Tessera's format, its checksum right
+  const OTHER = shapedToken("B");
   function answer(sub = "svc", overrides: Record<string, unknown> = {}) {
     return {
       active: true,

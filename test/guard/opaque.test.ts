@@ -8,6 +8,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createGuard, type FetchLike, type GuardError } from "../../src/guard/index.js";
+import { TOKEN_SHAPE } from "../support/harness.js";
+import { forgedToken, shapedToken } from "../support/tokens.js";
 import { API, basic, closedPort, codeFlow, type Live, live, REDIRECT } from "./live.js";
 import { expectReason } from "./support.js";
 
@@ -23,7 +25,7 @@ describe("guard: opaque tokens, introspected at Tessera", () => {
   it("an active token gives the same Principal as a JWT, credential opaque", async () => {
     const { l, svc } = await withOpaqueClient();
     const { token } = await l.token(svc.id, svc.secret);
-    expect(token).toMatch(/^[\w-]{43}$/);
+    expect(token).toMatch(TOKEN_SHAPE);
     const guard = l.guard();
     const p = await guard.verify(bearer(token));
     const now = Math.floor(l.s.clock.now() / 1000);
@@ -202,17 +204,43 @@ describe("guard: opaque tokens, introspected at Tessera", () => {
     expect(guard.stats().introspections).toBe(0);
   });
 
-  it("only Tessera's token shape is introspected; anything else is malformed, locally", async () => {
-    const { l } = await withOpaqueClient();
+  it("only Tessera's token format is introspected; anything else is malformed, locally", async () => {
+    const { l, svc } = await withOpaqueClient();
+    const { token } = await l.token(svc.id, svc.secret);
     const guard = l.guard();
-    const t = "A".repeat(42);
-    for (const v of [t, `${t}AA`, `${"A".repeat(42)}B` /* non-zero spare bits */]) {
-      await expectReason(guard, bearer(v), "malformed", 401);
+    const flipped = `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`;
+    for (const v of [
+      "A".repeat(43), // the old 43-character shape
+      `${"A".repeat(42)}E`,
+      `tsr_${"a".repeat(57)}`, // the scanner's regex, a wrong checksum
+      token.slice(0, 60),
+      `${token}A`,
+      flipped, // one character mistyped: the CRC catches it
+    ]) {
+      const err = await expectReason(guard, bearer(v), "malformed", 401);
+      expect(err.code).toBe("invalid_token");
     }
     expect(guard.stats().introspections).toBe(0);
-    // A well-shaped unknown token costs one round trip and is inactive.
-    await expectReason(guard, bearer(`${"A".repeat(42)}E`), "inactive", 401);
+    // Well-shaped, checksum right, tag made up: one round trip, and 401.
+    await expectReason(guard, bearer(forgedToken()), "inactive", 401);
     expect(guard.stats().introspections).toBe(1);
+  });
+
+  it("Tessera's 429 (it gives one only for a token it never issued) is 401 not_issued, never 503", async () => {
+    const { l, svc } = await withOpaqueClient({
+      introspectionForgedLimit: "3",
+      introspectionTarpitMs: "0",
+    });
+    const guard = l.guard();
+    for (let i = 0; i < 3; i++) await expectReason(guard, bearer(forgedToken()), "inactive", 401);
+    for (let i = 0; i < 5; i++) {
+      const err = await expectReason(guard, bearer(forgedToken()), "not_issued", 401);
+      expect(err.code).toBe("invalid_token");
+      expect(err.wwwAuthenticate).toContain('error="invalid_token"');
+    }
+    // The client is over its limit; its genuine tokens are answered as ever.
+    const { token } = await l.token(svc.id, svc.secret);
+    await expect(guard.verify(bearer(token))).resolves.toMatchObject({ credential: "opaque" });
   });
 
   it("reuses its keep-alive connection: 20 verifies, 1 or 2 connections", async () => {
@@ -274,16 +302,6 @@ describe("guard: introspection failures fail closed (503)", () => {
     await unavailable(guard, token);
   });
 
-  it("throttled by the issuer (429): 503 with the issuer's Retry-After", async () => {
-    const { l } = await withOpaqueClient({ introspectionInactiveLimit: "3" });
-    const guard = l.guard();
-    const unknown = (i: number) => `${"A".repeat(41)}${"ABCDEFGHIJ"[i]}A`;
-    for (let i = 0; i < 3; i++) await expectReason(guard, bearer(unknown(i)), "inactive");
-    const err = await expectReason(guard, bearer(unknown(3)), "introspection_unavailable", 503);
-    expect(err.retryAfter).toBeGreaterThanOrEqual(1);
-    expect(err.retryAfter).toBeLessThanOrEqual(60);
-  });
-
   it("the issuer is down", async () => {
     const { l, svc } = await withOpaqueClient();
     const { token } = await l.token(svc.id, svc.secret);
@@ -329,7 +347,7 @@ afterEach(async () => {
 });
 
 const ISSUER = "https://auth.example.test";
-const OPAQUE = `${"x".repeat(42)}A`;
+const OPAQUE = shapedToken("x");
 const NOW_MS = Date.UTC(2026, 0, 1);
 const NOW = NOW_MS / 1000;
 const ACTIVE = {
@@ -468,6 +486,35 @@ describe("guard: the introspection request and what it accepts back", () => {
     // The guard keeps working once the endpoint answers properly again.
     answer = (res) => json(res, 200, ACTIVE);
     await expect(guard.verify(bearer(OPAQUE))).resolves.toBeTruthy();
+  });
+
+  it("429: Tessera's forged-token refusal is 401 not_issued; any other 429 still fails closed", async () => {
+    let answer: (res: ServerResponse) => void = () => {};
+    const { url } = await stub((_req, _body, res) => answer(res));
+    const guard = stubGuard(url);
+    answer = (res) =>
+      json(res, 429, { error: "rate_limited", error_description: "…" }, { "retry-after": "30" });
+    const err = await expectReason(guard, bearer(OPAQUE), "not_issued", 401);
+    expect(err.code).toBe("invalid_token");
+    expect(err.retryAfter).toBeUndefined();
+    // A proxy's 429 (not JSON, or another error) says nothing about the token: 503.
+    const other = [
+      (res: ServerResponse) => {
+        res.writeHead(429, { "content-type": "text/html", "retry-after": "7" });
+        res.end("<h1>Too Many Requests</h1>");
+      },
+      (res: ServerResponse) => json(res, 429, { error: "slow_down" }, { "retry-after": "7" }),
+    ];
+    for (const a of other) {
+      answer = a;
+      const e = await expectReason(
+        stubGuard(url),
+        bearer(OPAQUE),
+        "introspection_unavailable",
+        503,
+      );
+      expect(e.retryAfter).toBe(7);
+    }
   });
 
   it("times out (a server that never answers)", async () => {

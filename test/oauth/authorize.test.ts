@@ -8,6 +8,7 @@ import {
   PASSWORD,
   sessionTokenOf,
   type TestServer,
+  TOKEN_SHAPE,
   testServer,
 } from "../support/harness.js";
 
@@ -154,7 +155,8 @@ describe("GET /oauth/authorize: issuing the code", () => {
     expect(params.get("iss")).toBe(ISSUER);
     expect(res.headers["cache-control"]).toBe("no-store");
     const code = params.get("code") as string;
-    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(code).toMatch(TOKEN_SHAPE);
+    expect(s.tessera.secretTokens.isOurs(code)).toBe(true);
     const session = await sessionOf(alice);
     const redeemed = await s.tessera.codes.redeem(code);
     expect(redeemed).toMatchObject({
@@ -549,7 +551,8 @@ describe("consent", () => {
     expect(res.body).toContain('<button type="submit" name="decision" value="deny">');
     expect(res.body).not.toMatch(/<script|style=|<style/i);
     const id = hidden(res.body, "interaction");
-    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(id).toMatch(TOKEN_SHAPE);
+    expect(s.tessera.secretTokens.isOurs(id)).toBe(true);
     // Stored hashed, with a short lifetime.
     const interactions = s.tessera.stores.ephemeral.collection("interaction");
     expect(await interactions.find(id)).toBeUndefined();

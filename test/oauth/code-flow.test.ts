@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestServer, testServer } from "../support/harness.js";
+import { type TestServer, TOKEN_SHAPE, testServer } from "../support/harness.js";
 import { API, basic, claimsOf, codeFor, post, REDIRECT } from "./support.js";
 
 let s: TestServer;
@@ -57,7 +57,7 @@ describe("authorization_code + PKCE at the token endpoint", () => {
       token_type: "Bearer",
       expires_in: 900,
       scope: "read write",
-      refresh_token: expect.stringMatching(/^[\w-]{43}$/),
+      refresh_token: expect.stringMatching(TOKEN_SHAPE),
     });
     const alice = await s.tessera.users.require("alice");
     expect(claimsOf(body.access_token)).toMatchObject({

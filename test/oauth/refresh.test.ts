@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createGuard, isGuardError } from "../../src/guard/index.js";
-import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
+import {
+  cookie,
+  login,
+  PASSWORD,
+  type TestServer,
+  TOKEN_SHAPE,
+  testServer,
+} from "../support/harness.js";
 import { API, basic, codeFor, post, REDIRECT } from "./support.js";
 
 let s: TestServer;
@@ -78,7 +85,9 @@ describe("refresh_token grant: rotation", () => {
     const res = await refresh(first.refresh_token);
     expect(res.statusCode).toBe(200);
     const next = res.json();
-    expect(next.refresh_token).toMatch(/^[\w-]{43}$/);
+    // The derived successor (HMAC of the presented token) is in the format, tag and all.
+    expect(next.refresh_token).toMatch(TOKEN_SHAPE);
+    expect(s.tessera.secretTokens.isOurs(next.refresh_token)).toBe(true);
     expect(next.refresh_token).not.toBe(first.refresh_token);
     expect(next.access_token).not.toBe(first.access_token);
     expect(next.scope).toBe("read write");

@@ -6,7 +6,9 @@ import {
   PASSWORD,
   sessionTokenOf,
   type TestServer,
+  TOKEN_IN_TEXT,
   testServer,
+  tokenBody,
 } from "../support/harness.js";
 
 let s: TestServer;
@@ -24,11 +26,12 @@ describe("POST /login", () => {
     const setCookie = res.headers["set-cookie"];
     expect(typeof setCookie).toBe("string");
     expect(setCookie).toMatch(
-      /^__Host-session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/,
+      new RegExp(`^__Host-session=${TOKEN_IN_TEXT}; Path=/; Secure; HttpOnly; SameSite=Strict$`),
     );
     const token = sessionTokenOf(setCookie) as string;
-    // 43 base64url characters decode to exactly 32 bytes.
-    expect(Buffer.from(token, "base64url")).toHaveLength(32);
+    // 256 bits from the CSPRNG: 43 base64url characters that decode to exactly 32 bytes.
+    expect(tokenBody(token)).toHaveLength(32);
+    expect(s.tessera.secretTokens.isOurs(token)).toBe(true);
     expect(String(setCookie)).not.toMatch(/Domain|Max-Age|Expires/i);
   });
 

@@ -5,6 +5,7 @@ import {
   PASSWORD,
   sessionTokenOf,
   type TestServer,
+  TOKEN_SHAPE,
   testServer,
 } from "../support/harness.js";
 
@@ -250,7 +251,7 @@ describe("POST /password", () => {
     const res = await change(a, PASSWORD, "a brand new passphrase");
     expect(res.statusCode).toBe(200);
     const fresh = sessionTokenOf(res.headers["set-cookie"]) as string;
-    expect(fresh).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(fresh).toMatch(TOKEN_SHAPE);
     expect(fresh).not.toBe(a);
     expect((await get("/session", a)).statusCode).toBe(401);
     expect((await get("/session", other)).statusCode).toBe(401);

@@ -9,6 +9,17 @@ import type { Stores } from "../../src/store/open.js";
 import type { EphemeralStore } from "../../src/store/types.js";
 import { Tessera } from "../../src/tessera.js";
 
+/**
+ * Every secret token Tessera issues: `tsr_` + 43 (256 random bits) + 8 (tag) + 6 (CRC)
+ * base64url characters (docs/introspection-fishing.md).
+ */
+export const TOKEN_SHAPE = /^tsr_[A-Za-z0-9_-]{57}$/;
+/** The same, inside a larger text (a Set-Cookie line, CLI output). */
+export const TOKEN_IN_TEXT = "tsr_[A-Za-z0-9_-]{57}";
+
+/** A token's random body: the 32 bytes (256 bits) from the CSPRNG. */
+export const tokenBody = (token: string): Buffer => Buffer.from(token.slice(4, 47), "base64url");
+
 /** A valid password that passes the policy, for test users. */
 export const PASSWORD = "correct horse battery staple";
 

@@ -55,6 +55,7 @@ export function authorizationEndpoint(tessera: Tessera): AuthorizationEndpoint {
     consents: tessera.consents,
     codes: tessera.codes,
     interactions: tessera.stores.ephemeral.collection("interaction"),
+    secretTokens: tessera.secretTokens,
     clock: tessera.clock,
     issuer: tessera.config.issuer,
   });

@@ -82,6 +82,7 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
     tessera.refreshTokens,
     tessera.keys,
     config.issuer,
+    tessera.secretTokens,
   );
   const revokeDeps = {
     clients: tessera.clients,
@@ -97,10 +98,18 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
     denylist: tessera.denylist,
     clock: tessera.clock,
     issuer: config.issuer,
-    counters: tessera.stores.ephemeral.counters,
     users: tessera.stores.durable.users,
-    inactiveLimit: config.introspectionInactiveLimit,
+    forgeries: tessera.forgeries,
   });
+  // One line per client per window, naming the client (never a token): someone is sending
+  // tokens this installation never issued through that client (see the docs page).
+  const unsubscribe = tessera.forgeries.onFishing((e) => {
+    app.log.warn(
+      { client_id: e.clientId, forged: e.forged, limit: e.limit, window_s: e.windowSeconds },
+      "introspection fishing: client sends tokens this server never issued; its forged-token answers are now tarpitted",
+    );
+  });
+  app.addHook("onClose", async () => unsubscribe());
 
   app.post("/oauth/token", async (request, reply) => {
     const result = await tokenEndpoint(

@@ -107,7 +107,7 @@ describe("tessera/guard/express", () => {
       const res = await call("/me", { cookie: `__Host-session=${token}` });
       expect(res.status).toBe(200);
       expect(res.setCookies).toHaveLength(1);
-      const renewed = /^__Host-session=([A-Za-z0-9_-]{43});/.exec(res.setCookies[0] ?? "")?.[1];
+      const renewed = /^__Host-session=(tsr_[A-Za-z0-9_-]{57});/.exec(res.setCookies[0] ?? "")?.[1];
       expect(renewed).toBeDefined();
       expect(renewed).not.toBe(token);
       // the old id died at once; the new one works

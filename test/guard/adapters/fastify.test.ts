@@ -90,7 +90,7 @@ describe("tessera/guard/fastify", () => {
       const res = await call("/me", { cookie: `__Host-session=${token}` });
       expect(res.status).toBe(200);
       expect(res.setCookies).toHaveLength(1);
-      expect(res.setCookies[0]).toMatch(/^__Host-session=[A-Za-z0-9_-]{43}; Path=\/; Secure/);
+      expect(res.setCookies[0]).toMatch(/^__Host-session=tsr_[A-Za-z0-9_-]{57}; Path=\/; Secure/);
     } finally {
       await env.s.tessera.users.setRoles("alice", []);
     }

@@ -10,6 +10,7 @@ import {
   toResponse,
   type Verifier,
 } from "../../../src/guard/adapters/fetch.js";
+import { shapedToken } from "../../support/tokens.js";
 import { adapterScenarios } from "./scenarios.js";
 import { type Call, type Env, fromResponse, setup, summary } from "./support.js";
 
@@ -124,7 +125,7 @@ describe("tessera/guard/fetch", () => {
       () => new Response("ok"),
     )(
       new Request("http://api.test/", {
-        headers: { cookie: `__Host-session=${"A".repeat(43)}` },
+        headers: { cookie: `__Host-session=${shapedToken("A")}` },
       }),
     );
     expect(res.status).toBe(503);

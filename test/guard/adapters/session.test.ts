@@ -2,9 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { GuardError } from "../../../src/guard/index.js";
 import { createSessionVerifier } from "../../../src/guard/session.js";
+import { shapedToken } from "../../support/tokens.js";
 
 const ISS = "https://auth.example";
-const TOKEN = `${"A".repeat(42)}E`;
+const TOKEN = shapedToken("A");
 const ANSWER = {
   user: { id: "u1", username: "alice", roles: ["admin"] },
   session: {
