@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
+  clientSecretOf,
   removeTempDirs,
   runCli,
   type ServerProcess,
@@ -65,8 +66,6 @@ async function revoke(tessera: string, id: string, secret: string, t: string): P
   expect(res.status).toBe(200);
 }
 
-const secretOf = (out: string) => /client_secret: (tsr_[\w-]{57})/.exec(out)?.[1] as string;
-
 describeRedis("revocation propagation across instances and processes", () => {
   let a: ServerProcess;
   let b: ServerProcess;
@@ -110,8 +109,8 @@ describeRedis("revocation propagation across instances and processes", () => {
       "--introspect",
       ...args,
     ]);
-    svcSecret = secretOf(svc.stdout);
-    rsSecret = secretOf(rs.stdout);
+    svcSecret = clientSecretOf(svc.stdout);
+    rsSecret = clientSecretOf(rs.stdout);
     a = await startServer(args);
     b = await startServer(args);
     api1 = await startApi(a.url, "rs", rsSecret);

@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  clientSecretOf,
   http,
   loginToken,
   removeTempDirs,
@@ -30,7 +31,6 @@ const PASSWORD = "Velvet-Harbor-Quince-73";
 
 /** The password after n changes. */
 const passwordAfter = (n: number) => (n === 0 ? PASSWORD : `${PASSWORD}-${n}`);
-const secretOf = (out: string) => /client_secret: ([\w-]{43})/.exec(out)?.[1] as string;
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 
@@ -67,7 +67,7 @@ beforeAll(async () => {
       ...args,
     ]);
     expect(out.code, out.stderr).toBe(0);
-    secrets[id] = secretOf(out.stdout);
+    secrets[id] = clientSecretOf(out.stdout);
   }
   const rs = await runCli([
     "client",
@@ -81,7 +81,7 @@ beforeAll(async () => {
     ...args,
   ]);
   expect(rs.code, rs.stderr).toBe(0);
-  secrets.rs = secretOf(rs.stdout);
+  secrets.rs = clientSecretOf(rs.stdout);
   server = await startServer(args);
   api = await startApi({
     issuer: ISSUER,

@@ -319,3 +319,10 @@ export async function loginToken(
 export function getSession(base: string, token: string): Promise<HttpResult> {
   return http(base, "GET", "/session", { token });
 }
+
+/** The client secret that `tessera client add` / `rotate-secret` printed (shown once). */
+export function clientSecretOf(stdout: string): string {
+  const secret = /client_secret: (tsr_[\w-]{57})/.exec(stdout)?.[1];
+  if (secret === undefined) throw new Error(`no client secret in:\n${stdout}`);
+  return secret;
+}
