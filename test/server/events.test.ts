@@ -202,12 +202,14 @@ describe("GET /events/revocations", () => {
     expect(feed.events[0]?.event).toBe("snapshot");
   });
 
-  it("sends heartbeats", async () => {
+  it("sends heartbeats stamped with the server's clock", async () => {
     await setup({ eventsHeartbeat: "1" });
+    // The injected clock, frozen an hour and a bit away from the wall clock.
+    const at = Date.now() - 3_723_456;
+    s.clock.set(at);
     const feed = await connect();
     await feed.waitFor((e) => e.some((x) => x.event === "heartbeat"));
-    expect(
-      (feed.events.find((x) => x.event === "heartbeat")?.data as { at: number } | undefined)?.at,
-    ).toBeGreaterThan(0);
+    expect(feed.events.find((x) => x.event === "synced")?.data).toEqual({ at });
+    expect(feed.events.find((x) => x.event === "heartbeat")?.data).toEqual({ at });
   });
 });
