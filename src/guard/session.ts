@@ -144,7 +144,7 @@ const UNAVAILABLE = "The issuer's session endpoint is unavailable.";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** The origin of an absolute http(s) URL; undefined for a path or anything else. */
-function originOf(url: string | undefined): string | undefined {
+export function originOf(url: string | undefined): string | undefined {
   if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return undefined;
   try {
     return new URL(url).origin;
@@ -160,7 +160,7 @@ function originOf(url: string | undefined): string | undefined {
  * `same-origin`/`none`, or `Origin` present and not allowed (`null` included). A request
  * with neither header comes from a non-browser client, which cannot ride a victim's cookie.
  */
-function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
+export function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
   const { method, origin, secFetchSite } = input;
   if (typeof method === "string" && SAFE_METHODS.has(method)) return false;
   if (secFetchSite !== undefined && secFetchSite !== "same-origin" && secFetchSite !== "none") {
