@@ -17,6 +17,8 @@ function snapshotBody(events: LoggedEvent[]) {
   return { jwt, opaque, subject };
 }
 
+const EVENT_STREAM = "text/event-stream; charset=utf-8";
+
 function frame(event: string, data: unknown, id?: string): string {
   return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
@@ -26,6 +28,7 @@ function frame(event: string, data: unknown, id?: string): string {
  * (docs/revocation-feed.md). Client-authenticated (Basic), `--introspect` clients only.
  * On connect: the backlog after `Last-Event-ID`, or a snapshot of every live revocation;
  * then `synced`; then live events as any instance writes them, and heartbeats.
+ * HEAD answers the headers only (after the same client checks) and holds nothing.
  */
 export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
@@ -43,6 +46,11 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       throw new TesseraError("invalid_client", "This client may not follow revocations.", {
         oauthError: "invalid_client",
       });
+    }
+    // HEAD (Fastify routes it here): the GET's headers after the same checks, and nothing
+    // held: no watcher, no stream. A verifier may probe its credentials this way.
+    if (request.method === "HEAD") {
+      return reply.code(200).type(EVENT_STREAM).send();
     }
     const log = tessera.stores.ephemeral.revocations;
     const lastEventId = request.headers["last-event-id"];
@@ -84,7 +92,7 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     open.add(raw);
     raw.writeHead(200, {
       ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
+      "content-type": EVENT_STREAM,
       "cache-control": "no-store",
       connection: "keep-alive",
       "x-accel-buffering": "no",
