@@ -228,6 +228,8 @@ describe("GET /events/revocations", () => {
     expect(ok.status).toBe(200);
     expect(ok.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
     expect(ok.headers["cache-control"]).toBe("no-store");
+    // A stream has no length: a HEAD must not claim one (RFC 9110 §9.3.2).
+    expect(ok.headers["content-length"]).toBeUndefined();
     expect(ok.headers["x-content-type-options"]).toBe(SECURITY_HEADERS["x-content-type-options"]);
     // No body: the next thing on the connection is the pipelined GET's answer.
     expect(ok.body).toMatch(/^HTTP\/1\.1 200 OK\r\n/);

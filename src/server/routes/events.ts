@@ -40,18 +40,27 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     open.clear();
   });
 
-  app.get("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
+  /** The client following the feed: authenticated, and allowed to introspect. */
+  async function follower(request: FastifyRequest) {
     const client = await authenticateClient(tessera.clients, request.headers.authorization, {});
     if (!client.introspect) {
       throw new TesseraError("invalid_client", "This client may not follow revocations.", {
         oauthError: "invalid_client",
       });
     }
-    // HEAD (Fastify routes it here): the GET's headers after the same checks, and nothing
-    // held: no watcher, no stream. A verifier may probe its credentials this way.
-    if (request.method === "HEAD") {
-      return reply.code(200).type(EVENT_STREAM).send();
-    }
+    return client;
+  }
+
+  // HEAD: the GET's status and headers after the same checks, and nothing held (no
+  // watcher, no stream). Its own route: Fastify's implicit one would run the GET handler.
+  app.head("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
+    await follower(request);
+    return reply.code(200).type(EVENT_STREAM).send();
+  });
+
+  /** GET: the stream. */
+  const stream = async (request: FastifyRequest, reply: FastifyReply) => {
+    const client = await follower(request);
     const log = tessera.stores.ephemeral.revocations;
     const lastEventId = request.headers["last-event-id"];
 
@@ -124,5 +133,6 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       heartbeatMs,
     );
     request.log.info({ clientId: client.id }, "revocation feed connected");
-  });
+  };
+  app.get("/events/revocations", { exposeHeadRoute: false }, stream);
 }
