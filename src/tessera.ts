@@ -24,6 +24,8 @@ export interface TesseraOptions {
   clock?: Clock;
   /** Already-open stores (tests); otherwise opened from the config. */
   stores?: Stores;
+  /** Told about risky settings accepted anyway (e.g. an evicting Redis with the override). */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -155,6 +157,8 @@ export class Tessera {
         redisPrefix: config.redisPrefix,
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
+        redisAllowEviction: config.redisAllowEviction,
+        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       }));
     try {
       const kek = KeyEncryptionKey.load({

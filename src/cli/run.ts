@@ -107,7 +107,7 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
       "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
     );
   }
-  const tessera = await Tessera.open({ config });
+  const tessera = await Tessera.open({ config, onWarning: (m) => io.err(`WARNING: ${m}`) });
   await tessera.hasher.warmUp();
   if (config.demo) await ensureDemoUser(tessera, io);
   const app = await buildServer(tessera);

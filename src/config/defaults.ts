@@ -67,6 +67,11 @@ export const SETTINGS = {
     default: "tessera:",
     doc: "Key prefix in Redis, so several deployments can share one server.",
   },
+  redisAllowEviction: {
+    type: "bool",
+    default: false,
+    doc: "Start even if Redis's maxmemory-policy is not noeviction (or cannot be read), with a warning. Otherwise Tessera refuses to start (exit 2): an evicting Redis silently loses sessions, denylist entries and rate-limit counters when full.",
+  },
   sweepInterval: {
     type: "int",
     default: 60,

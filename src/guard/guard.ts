@@ -5,7 +5,8 @@
  *
  * The order of work on a fresh token, cheapest refusals first, and nothing decoded
  * before the token's size and alphabet are known to be sane:
- *   1. find the one credential (header or configured cookie), refuse oversized at once;
+ *   1. find the one credential (header or configured cookie), refuse oversized at once,
+ *      and a cookie on a cross-site state-changing request (CSRF, as the session verifier);
  *   2. a token verified before is answered from the cache (exp, key, denylist rechecked);
  *   3. shape: exactly three canonical base64url segments (one regex, a few bit checks);
  *   4. header: strict JSON object; `alg` in OUR allow-list; no crit/jwk/jku/x5u/x5c/...;
@@ -42,6 +43,7 @@ import { IntrospectionUnavailable, Introspector } from "./introspection.js";
 import { type KeyRecord, KeyStore } from "./jwks.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { RevocationStore } from "./revocations.js";
+import { isCrossSite } from "./session.js";
 
 /**
  * The claims of a verified access token (RFC 9068 §2.2), deep-frozen. For an opaque
@@ -214,6 +216,7 @@ export function createGuard(options: GuardOptions): Guard {
   const { issuer, realm, audiences, algorithms, toleranceMs, maxTokenLength, clock, denylist } =
     opts;
   const cookieName = opts.cookieName;
+  const allowedOrigins = opts.allowedOrigins;
   const fingerprintCookie = opts.fingerprintCookie;
   const introspector =
     opts.introspection === undefined
@@ -336,6 +339,8 @@ export function createGuard(options: GuardOptions): Guard {
     const url = input.url;
     if (typeof url === "string" && hasTokenInQuery(url)) throw fail("token_in_query");
     if (token === undefined) throw fail("missing_token");
+    // The cookie is an ambient credential (CSRF): the session verifier's rule, before any work.
+    if (!fromHeader && isCrossSite(input, allowedOrigins)) throw fail("cross_site_request");
     if (token.length > maxTokenLength) throw fail("token_too_large");
 
     if (token.startsWith(TOKEN_PREFIX)) {

@@ -13,6 +13,7 @@ import { isQuotedStringSafe } from "./errors.js";
 import type { FeedConfig } from "./feed.js";
 import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
+import { originOf } from "./session.js";
 import { httpUrl as checkHttpUrl, isLoopback } from "./urls.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
@@ -103,8 +104,18 @@ export interface GuardOptions {
    * introspection.
    */
   fetch?: FetchLike;
-  /** If set, a JWT may also come in this cookie (never together with an Authorization header). */
+  /**
+   * If set, a JWT may also come in this cookie (never together with an Authorization
+   * header). A cookie is an ambient credential: a state-changing request carrying it from
+   * another site is refused (403 forbidden_origin), as the session verifier does.
+   */
   cookieName?: string;
+  /**
+   * With `cookieName`: the origins (e.g. `https://app.example`) whose state-changing
+   * requests may use the cookie. The request's own origin is also allowed when its URL is
+   * absolute (Fetch, Hono). Default: none. Same rule as the session verifier's option.
+   */
+  allowedOrigins?: readonly string[];
   /** Told about JWKS fetch failures (the previous keys stay in use). */
   onJwksError?: (error: Error) => void;
   /** Accept opaque access tokens by introspecting them. Without it they are refused. */
@@ -144,6 +155,8 @@ export interface ResolvedOptions {
   clock: Clock;
   fetch: FetchLike;
   cookieName: string | undefined;
+  /** Origins allowed to use the `cookieName` cookie on state-changing requests. */
+  allowedOrigins: ReadonlySet<string>;
   onJwksError: ((error: Error) => void) | undefined;
   introspection: IntrospectionConfig | undefined;
   /** ms an active introspection answer is cached; 0: no cache. */
@@ -172,6 +185,7 @@ const KNOWN = new Set<string>([
   "clock",
   "fetch",
   "cookieName",
+  "allowedOrigins",
   "onJwksError",
   "introspection",
   "fingerprint",
@@ -341,6 +355,16 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
   if (cookieName !== undefined && cookieName === fingerprintCookie) {
     fail("cookieName", "must differ from the fingerprint cookie");
   }
+  const origins = o.allowedOrigins ?? [];
+  if (!Array.isArray(origins)) fail("allowedOrigins", "must be an array of origins");
+  for (const origin of origins as unknown[]) {
+    if (typeof origin !== "string" || originOf(origin) !== origin) {
+      fail("allowedOrigins", 'must hold origins only, e.g. "https://app.example" (no path)');
+    }
+  }
+  if (origins.length > 0 && cookieName === undefined) {
+    fail("allowedOrigins", "applies to the cookieName cookie: set cookieName too");
+  }
 
   const denylist = o.denylist;
   if (
@@ -378,6 +402,7 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     clock: clock as Clock,
     fetch: fetchImpl as FetchLike,
     cookieName: cookieName as string | undefined,
+    allowedOrigins: new Set(origins as string[]),
     onJwksError: onJwksError as ((error: Error) => void) | undefined,
     introspection,
     introspectionCacheTtlMs,

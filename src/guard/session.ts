@@ -147,7 +147,7 @@ const UNAVAILABLE = "The issuer's session endpoint is unavailable.";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** The origin of an absolute http(s) URL; undefined for a path or anything else. */
-function originOf(url: string | undefined): string | undefined {
+export function originOf(url: string | undefined): string | undefined {
   if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return undefined;
   try {
     return new URL(url).origin;
@@ -168,7 +168,7 @@ function originOf(url: string | undefined): string | undefined {
  *   request's own origin or `allowedOrigins`), and `null` is refused.
  * - neither header: a non-browser client, which cannot ride a victim's cookie: passes.
  */
-function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
+export function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
   const { method, origin, secFetchSite } = input;
   if (typeof method === "string" && SAFE_METHODS.has(method)) return false;
   if (secFetchSite !== undefined) {

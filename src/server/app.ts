@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import formbody from "@fastify/formbody";
 import Fastify, {
   type FastifyBaseLogger,
@@ -8,6 +9,7 @@ import type { DestinationStream } from "pino";
 import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
+import { clientErrorHandler, frameworkErrors, refuseUpgrade } from "./framework-errors.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
 import { trustHops } from "./proxy.js";
@@ -39,8 +41,11 @@ export async function buildServer(
   options: BuildServerOptions = {},
 ): Promise<FastifyInstance> {
   const { config } = tessera;
+  const issuer = new URL(config.issuer);
+  const hsts = issuer.protocol === "https:";
+  const log = createLogger(config.logLevel, options.logStream) as FastifyBaseLogger;
   const app = Fastify({
-    loggerInstance: createLogger(config.logLevel, options.logStream) as FastifyBaseLogger,
+    loggerInstance: log,
     bodyLimit: config.bodyLimit,
     // Hops, never `true`: with `true` the left-most X-Forwarded-For (client-chosen) wins.
     trustProxy: config.trustProxy === 0 ? false : trustHops(config.trustProxy),
@@ -49,20 +54,33 @@ export async function buildServer(
     onConstructorPoisoning: "error",
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 128 },
+    // Errors below the routes get Tessera's shape and headers too (framework-errors.ts).
+    frameworkErrors: frameworkErrors(hsts),
+    clientErrorHandler: clientErrorHandler(hsts, log),
+    // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
+    http: { requireHostHeader: false },
   });
+  // Tessera speaks no upgrade protocol and is no proxy (see framework-errors.ts).
+  app.server.on("upgrade", refuseUpgrade(hsts, log));
+  app.server.on("connect", refuseUpgrade(hsts, log));
   // Accepted bodies: JSON and urlencoded forms. Anything else is 415 unsupported_media_type.
   app.removeContentTypeParser("text/plain");
   await app.register(formbody, { bodyLimit: config.bodyLimit });
 
-  const issuer = new URL(config.issuer);
-  const hsts = issuer.protocol === "https:";
   const allowedOrigins = new Set([issuer.origin]);
   const ctx: RouteContext = {
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
   };
 
-  app.addHook("onRequest", async (_request, reply) => {
+  app.addHook("onRequest", async (request, reply) => {
     applySecurityHeaders(reply, hsts);
+    // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host header is answered 400.
+    // (inject() requests have no headersDistinct: they carry at most one Host.)
+    const distinct = request.raw.headersDistinct as IncomingMessage["headersDistinct"] | undefined;
+    const hosts = distinct?.host?.length ?? (request.headers.host === undefined ? 0 : 1);
+    if (hosts > 1 || (hosts === 0 && request.raw.httpVersion === "1.1")) {
+      throw new TesseraError("invalid_request", "A request needs exactly one Host header.");
+    }
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_request, reply) => {

@@ -12,7 +12,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: "unsupported_media_type",
   FST_ERR_VALIDATION: "invalid_request",
   FST_ERR_BAD_URL: "invalid_request",
+  FST_ERR_MAX_PARAM_LENGTH: "uri_too_long",
   FST_ERR_ASYNC_CONSTRAINT: "invalid_request",
+};
+
+/** Plainer words than the code's default, where one helps (Fastify's own echo the input). */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: "The request URL is not valid (malformed percent-encoding).",
 };
 
 /** Turns any error into a TesseraError; unknown ones become server_error (logged). */
@@ -20,7 +26,7 @@ export function toTesseraError(err: unknown): TesseraError {
   if (isTesseraError(err)) return err;
   const fe = err as Partial<FastifyError> & { type?: string; status?: number };
   const mapped = fe.code === undefined ? undefined : FASTIFY_CODES[fe.code];
-  if (mapped !== undefined) return new TesseraError(mapped);
+  if (mapped !== undefined) return new TesseraError(mapped, FASTIFY_MESSAGES[fe.code as string]);
   // body-parser style errors (JSON.parse SyntaxError inside a content-type parser).
   if (err instanceof SyntaxError) return new TesseraError("invalid_json");
   const status = fe.statusCode ?? fe.status;

@@ -25,9 +25,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "cross-origin-resource-policy": "same-origin",
 };
 
+const HSTS = { "strict-transport-security": "max-age=31536000; includeSubDomains" };
+
+/** Every response's security headers: SECURITY_HEADERS, plus HSTS for an https issuer. */
+export function securityHeaders(hsts: boolean): Readonly<Record<string, string>> {
+  return hsts ? { ...SECURITY_HEADERS, ...HSTS } : SECURITY_HEADERS;
+}
+
 export function applySecurityHeaders(reply: FastifyReply, hsts: boolean): void {
-  reply.headers(SECURITY_HEADERS);
-  if (hsts) reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
+  reply.headers(securityHeaders(hsts));
 }
 
 /**

@@ -18,6 +18,10 @@ export interface OpenStoresOptions {
   redisPrefix?: string;
   clock: Clock;
   sweepIntervalMs?: number;
+  /** Accept a Redis that may evict keys (see redis-eviction.ts); default false. */
+  redisAllowEviction?: boolean;
+  /** Told about risky settings accepted anyway (an evicting Redis with the override). */
+  onWarning?: (message: string) => void;
 }
 
 /** Opens the durable store named by a URL (`sqlite:PATH`, `sqlite::memory:`, `memory:`). */
@@ -44,6 +48,8 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
         url: opts.redis,
         prefix: opts.redisPrefix ?? "tessera:",
         clock: opts.clock,
+        allowEviction: opts.redisAllowEviction ?? false,
+        ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
       });
     } catch (err) {
       await durable.close();

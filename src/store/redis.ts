@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import { isLive as isLiveEvent, Listeners, newEpoch, parseEventId } from "./event-log.js";
+import { checkEvictionPolicy, readEvictionPolicy } from "./redis-eviction.js";
 import type {
   Collection,
   CollectionName,
@@ -47,6 +48,13 @@ export interface RedisStoreOptions {
   clock: Clock;
   /** How long `connect` waits for the server to answer. Default 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Let `connect` accept a Redis whose maxmemory-policy is not `noeviction` (or cannot be
+   * read). Default false: `connect` throws `config_invalid` (see redis-eviction.ts).
+   */
+  allowEviction?: boolean;
+  /** Told why, when `allowEviction` lets such a Redis through. */
+  onWarning?: (message: string) => void;
 }
 
 const DEFAULT_PREFIX = "tessera:";
@@ -699,7 +707,8 @@ export class RedisStore implements EphemeralStore {
 
   /**
    * Connects and waits until the server answers; throws `store_unavailable` (naming host
-   * and port only, never credentials) when it does not within `connectTimeoutMs` (5 s).
+   * and port only, never credentials) when it does not within `connectTimeoutMs` (5 s),
+   * and `config_invalid` when Redis may evict keys (unless `allowEviction`).
    */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -707,15 +716,25 @@ export class RedisStore implements EphemeralStore {
       throw new RangeError("connectTimeoutMs must be a positive whole number of milliseconds");
     }
     const store = new RedisStore(options);
+    let policy: string | undefined;
     try {
       await store.waitReady(timeoutMs);
       await store.redis.ping();
-      return store;
+      policy = await readEvictionPolicy(store.redis);
     } catch (err) {
       store.closed = true;
       store.redis.disconnect();
       throw store.unavailable(err, timeoutMs);
     }
+    try {
+      const warning = checkEvictionPolicy(policy, options.allowEviction ?? false, store.target);
+      if (warning !== undefined) options.onWarning?.(warning);
+    } catch (err) {
+      store.closed = true;
+      store.redis.disconnect();
+      throw err;
+    }
+    return store;
   }
 
   private waitReady(timeoutMs: number): Promise<void> {

@@ -78,6 +78,46 @@ describe("guard: finding the credential (RFC 6750 §2)", () => {
     ).resolves.toBeTruthy();
   });
 
+  it("cross_site_request: the token cookie on a cross-site state-changing request (CSRF)", async () => {
+    const { guard } = testGuard({ cookieName: "at", allowedOrigins: ["https://app.example"] });
+    const t = mint(ED);
+    const cookie = `at=${t}`;
+    const evil = "https://evil.example";
+    const crossSite = { cookie, method: "POST", origin: evil, secFetchSite: "cross-site" };
+    const err = await expectReason(guard, crossSite, "cross_site_request", 403);
+    expect(err.code).toBe("forbidden_origin");
+    expect(err.wwwAuthenticate).toBeUndefined();
+    // verifySync applies the same rule; no method given is not known to be safe.
+    expect(() => guard.verifySync(crossSite)).toThrowError(
+      expect.objectContaining({ reason: "cross_site_request" }),
+    );
+    await expectReason(guard, { cookie, origin: evil }, "cross_site_request", 403);
+    // Safe methods, allowed origins, the request's own (absolute) origin, non-browsers: pass.
+    for (const input of [
+      { ...crossSite, method: "GET" },
+      { ...crossSite, method: "HEAD" },
+      { cookie, method: "POST", origin: "https://app.example", secFetchSite: "same-origin" },
+      { cookie, method: "POST", origin: "https://api.example", url: "https://api.example/x" },
+      { cookie, method: "DELETE" },
+    ]) {
+      await expect(guard.verify(input), JSON.stringify(input)).resolves.toMatchObject({
+        credential: "jwt",
+      });
+    }
+    // The header is not ambient: the same request with the token as Bearer passes.
+    await expect(
+      guard.verify({ ...bearer(t), method: "POST", origin: evil, secFetchSite: "cross-site" }),
+    ).resolves.toMatchObject({ credential: "jwt" });
+    // Without allowedOrigins, an app's own origin is refused on a path-only URL.
+    const { guard: strict } = testGuard({ cookieName: "at" });
+    await expectReason(
+      strict,
+      { cookie, method: "POST", origin: "https://app.example", url: "/orders" },
+      "cross_site_request",
+      403,
+    );
+  });
+
   it("token_in_query: access_token in the URL is refused, alone or with a header", async () => {
     const { guard } = testGuard();
     const t = mint(ED);

@@ -131,6 +131,13 @@ describe("createGuard: options are checked once", () => {
     bad({ clock: Date.now }, /"clock"/);
     bad({ fetch: "fetch" }, /"fetch"/);
     bad({ cookieName: "a b" }, /"cookieName"/);
+    bad({ cookieName: "at", allowedOrigins: "https://app.example" }, /"allowedOrigins"/);
+    bad({ cookieName: "at", allowedOrigins: ["https://app.example/"] }, /"allowedOrigins"/);
+    bad({ cookieName: "at", allowedOrigins: ["app.example"] }, /"allowedOrigins"/);
+    bad({ allowedOrigins: ["https://app.example"] }, /"allowedOrigins" applies to the cookieName/);
+    expect(
+      createGuard({ ...base, cookieName: "at", allowedOrigins: ["https://app.example"] }).issuer,
+    ).toBe(ISSUER);
     bad({ onJwksError: 1 }, /"onJwksError"/);
     bad({ audiences: ["x"] }, /"audiences" is not a guard option/);
     expect(() => createGuard(null as never)).toThrow(TypeError);

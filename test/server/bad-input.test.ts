@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../../src/server/security.js";
 import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
+import { rawRequest } from "../support/raw-http.js";
 
 let s: TestServer;
 let token: string;
+/** The same server, listening, for what only a raw socket can send. */
+let base: string;
 beforeAll(async () => {
   s = await testServer();
   token = await login(s.app);
+  base = await s.app.listen({ port: 0, host: "127.0.0.1" });
 });
 afterAll(async () => s?.close());
 
@@ -225,4 +230,157 @@ describe("bad input elsewhere", () => {
     });
     expect(res.statusCode).toBe(401);
   });
+});
+
+/** What every error answer must be: the status, Tessera's shape, the security headers. */
+function expectTesseraError(
+  answer: { status: number; headers: Record<string, unknown>; body: string },
+  status: number,
+  code: string,
+  shape: "tessera" | "oauth" = "tessera",
+): void {
+  expect(answer.status).toBe(status);
+  expect(answer.headers["content-type"]).toBe("application/json; charset=utf-8");
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    expect(answer.headers[name], name).toBe(value);
+  }
+  const body = JSON.parse(answer.body);
+  if (shape === "oauth") {
+    expect(body).toEqual({ error: code, error_description: expect.any(String) });
+  } else {
+    expect(body).toEqual({ error: code, message: expect.any(String) });
+  }
+}
+
+const injected = (res: { statusCode: number; headers: Record<string, unknown>; body: string }) => ({
+  status: res.statusCode,
+  headers: res.headers,
+  body: res.body,
+});
+
+describe("framework-level errors: Tessera's shape and security headers, never Fastify's", () => {
+  it("a URL that does not decode: 400 invalid_request, the URL not echoed", async () => {
+    for (const url of ["/session%", "/%E0%A4%A", "/oauth/token%zz", "/sessions/%"]) {
+      const res = await s.app.inject({ url, headers: cookie(token) });
+      expectTesseraError(injected(res), 400, "invalid_request");
+      expect(res.body).not.toContain("FST_");
+      expect(res.body).not.toContain(url);
+    }
+    const head = await s.app.inject({ method: "HEAD", url: "/session%" });
+    expect(head.statusCode).toBe(400);
+    expect(head.headers["x-frame-options"]).toBe("DENY");
+  });
+
+  it("an over-long path parameter: 414 uri_too_long", async () => {
+    const res = await s.app.inject({
+      method: "DELETE",
+      url: `/sessions/${"a".repeat(200)}`,
+      headers: cookie(token),
+    });
+    expectTesseraError(injected(res), 414, "uri_too_long");
+  });
+
+  it("bad JSON, a body too large, an unsupported media type (also on OAuth routes)", async () => {
+    const post = (url: string, type: string, payload: string) =>
+      s.app.inject({ method: "POST", url, headers: { "content-type": type }, payload });
+    const json = "application/json";
+    const form = "application/x-www-form-urlencoded";
+    const big = "x".repeat(20_000);
+    expectTesseraError(injected(await post("/login", json, "{nope")), 400, "invalid_json");
+    expectTesseraError(injected(await post("/login", json, big)), 413, "body_too_large");
+    expectTesseraError(
+      injected(await post("/login", "text/csv", "a,b")),
+      415,
+      "unsupported_media_type",
+    );
+    const oauth = (res: Awaited<ReturnType<typeof post>>, status: number) =>
+      expectTesseraError(injected(res), status, "invalid_request", "oauth");
+    oauth(await post("/oauth/token", form, `grant_type=${big}`), 413);
+    oauth(await post("/oauth/token", "text/csv", "a,b"), 415);
+  });
+
+  it("the fuzzer's upgrade request with a malformed chunked body: answered 400, closed", async () => {
+    const answer = await rawRequest(
+      base,
+      "POST /login HTTP/1.1\r\nHost: localhost\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n" +
+        "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n" +
+        'zz\r\n{"username":"alice"}\r\n',
+    );
+    expectTesseraError(answer, 400, "invalid_request");
+    expect(answer.headers.connection).toBe("close");
+    expect(JSON.parse(answer.body).message).toBe("Protocol upgrades are not supported.");
+  }, 5_000);
+
+  it("other upgrades and CONNECT: 400 invalid_request, closed", async () => {
+    for (const request of [
+      "GET /session HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    ]) {
+      expectTesseraError(await rawRequest(base, request), 400, "invalid_request");
+    }
+  }, 5_000);
+
+  it("what Node's parser refuses: 400 / 431, closed, nothing of the request logged", async () => {
+    const secret = "hunter2-in-a-broken-request";
+    const cases: Array<[string, number, string]> = [
+      // malformed chunked encoding
+      [
+        "POST /login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n" +
+          `Content-Type: application/json\r\n\r\nzz\r\n{"password":"${secret}"}\r\n`,
+        400,
+        "invalid_request",
+      ],
+      // Content-Length and Transfer-Encoding together (request smuggling)
+      [
+        "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n" +
+          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "invalid_request",
+      ],
+      [
+        "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n",
+        400,
+        "invalid_request",
+      ],
+      ["FOO /session HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "invalid_request"],
+      ["GET /session HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n", 400, "invalid_request"],
+      ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "invalid_request"],
+      ["not http at all\r\n\r\n", 400, "invalid_request"],
+      // header overflow: one huge header, or a huge URL (the request line counts)
+      [
+        `GET /session HTTP/1.1\r\nHost: localhost\r\nCookie: a=${secret}${"x".repeat(20_000)}\r\n\r\n`,
+        431,
+        "header_too_large",
+      ],
+      [`GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 431, "header_too_large"],
+    ];
+    for (const [request, status, code] of cases) {
+      const answer = await rawRequest(base, request);
+      expectTesseraError(answer, status, code);
+      expect(answer.headers.connection).toBe("close");
+    }
+    expect(s.logs.join("")).not.toContain(secret);
+  }, 10_000);
+
+  it("the router's errors over a real socket too, and a Host header missing or doubled", async () => {
+    const close = "Connection: close\r\n";
+    expectTesseraError(
+      await rawRequest(base, `GET /session% HTTP/1.1\r\nHost: localhost\r\n${close}\r\n`),
+      400,
+      "invalid_request",
+    );
+    expectTesseraError(
+      await rawRequest(base, `GET /session HTTP/1.1\r\n${close}\r\n`),
+      400,
+      "invalid_request",
+    );
+    expectTesseraError(
+      await rawRequest(base, `GET /session HTTP/1.1\r\nHost: a\r\nHost: b\r\n${close}\r\n`),
+      400,
+      "invalid_request",
+    );
+    // HTTP/1.0 needs no Host.
+    expect((await rawRequest(base, "GET /session HTTP/1.0\r\n\r\n")).status).toBe(401);
+  }, 10_000);
 });

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../../src/server/security.js";
 import { API, basic, post } from "../oauth/support.js";
 import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
+import { rawRequest } from "../support/raw-http.js";
 
 let s: TestServer;
 let base: string;
@@ -202,12 +204,55 @@ describe("GET /events/revocations", () => {
     expect(feed.events[0]?.event).toBe("snapshot");
   });
 
-  it("sends heartbeats", async () => {
+  it("HEAD: the GET's headers after the same checks, then done; no subscriber is held", async () => {
+    await setup();
+    const log = s.tessera.stores.ephemeral.revocations;
+    const watch = log.watch.bind(log);
+    let subscribers = 0;
+    log.watch = (listener) => {
+      subscribers++;
+      const stop = watch(listener);
+      return () => {
+        subscribers--;
+        stop();
+      };
+    };
+    // `Connection: keep-alive`: the server must end the response itself, not the socket.
+    const head = (authorization: string) =>
+      rawRequest(
+        base,
+        `HEAD /events/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n` +
+          "\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
+    const ok = await head(rsAuth);
+    expect(ok.status).toBe(200);
+    expect(ok.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
+    expect(ok.headers["cache-control"]).toBe("no-store");
+    // A stream has no length: a HEAD must not claim one (RFC 9110 §9.3.2).
+    expect(ok.headers["content-length"]).toBeUndefined();
+    expect(ok.headers["x-content-type-options"]).toBe(SECURITY_HEADERS["x-content-type-options"]);
+    // No body: the next thing on the connection is the pipelined GET's answer.
+    expect(ok.body).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(ok.text).not.toContain("event:");
+    expect(subscribers).toBe(0);
+    // The same checks as GET: an unknown client or one not allowed to introspect.
+    expect((await head(basic("rs", "wrong"))).status).toBe(401);
+    expect((await head(svcAuth.authorization as string)).status).toBe(401);
+    expect(subscribers).toBe(0);
+    // GET still streams (and holds its subscriber while connected).
+    const feed = await connect();
+    await feed.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(subscribers).toBe(1);
+  }, 10_000);
+
+  it("sends heartbeats stamped with the server's clock", async () => {
     await setup({ eventsHeartbeat: "1" });
+    // The injected clock, frozen an hour and a bit away from the wall clock.
+    const at = Date.now() - 3_723_456;
+    s.clock.set(at);
     const feed = await connect();
     await feed.waitFor((e) => e.some((x) => x.event === "heartbeat"));
-    expect(
-      (feed.events.find((x) => x.event === "heartbeat")?.data as { at: number } | undefined)?.at,
-    ).toBeGreaterThan(0);
+    expect(feed.events.find((x) => x.event === "synced")?.data).toEqual({ at });
+    expect(feed.events.find((x) => x.event === "heartbeat")?.data).toEqual({ at });
   });
 });

@@ -7,11 +7,13 @@ import {
   normaliseUsername,
 } from "../../src/users/policy.js";
 
+/** The code of the TesseraError `fn` throws (anything else thrown fails the test). */
 const code = (fn: () => unknown) => {
   try {
     fn();
     return undefined;
   } catch (e) {
+    expect(e).toBeInstanceOf(TesseraError);
     return (e as TesseraError).code;
   }
 };
@@ -59,7 +61,29 @@ describe("password policy", () => {
     for (const p of ["correct horse battery staple", "tr0ub4dor&3x", "a brand new passphrase"]) {
       expect(isCommonPassword(p), p).toBe(false);
     }
-    expect(TesseraError).toBeDefined();
+  });
+
+  it("checkNewPassword refuses common passwords: 400 password_too_common", () => {
+    for (const p of ["Password123!", "P@ssw0rd", "dragondragon"]) {
+      expect(
+        code(() => checkNewPassword(p)),
+        p,
+      ).toBe("password_too_common");
+    }
+    // The username padded with digits and symbols: common for that user only.
+    expect(code(() => checkNewPassword("alice-1999!", "alice"))).toBe("password_too_common");
+    expect(checkNewPassword("alice-1999!", "bob")).toBe("alice-1999!");
+    let thrown: unknown;
+    try {
+      checkNewPassword("Password123!");
+    } catch (e) {
+      thrown = e;
+    }
+    // The answer is a 400 whose message never echoes the password.
+    expect(thrown).toMatchObject({
+      status: 400,
+      message: expect.not.stringContaining("Password123!"),
+    });
   });
 });
 

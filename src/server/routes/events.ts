@@ -17,6 +17,8 @@ function snapshotBody(events: LoggedEvent[]) {
   return { jwt, opaque, subject };
 }
 
+const EVENT_STREAM = "text/event-stream; charset=utf-8";
+
 function frame(event: string, data: unknown, id?: string): string {
   return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
@@ -26,6 +28,7 @@ function frame(event: string, data: unknown, id?: string): string {
  * (docs/revocation-feed.md). Client-authenticated (Basic), `--introspect` clients only.
  * On connect: the backlog after `Last-Event-ID`, or a snapshot of every live revocation;
  * then `synced`; then live events as any instance writes them, and heartbeats.
+ * HEAD answers the headers only (after the same client checks) and holds nothing.
  */
 export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
@@ -37,13 +40,27 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     open.clear();
   });
 
-  app.get("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
+  /** The client following the feed: authenticated, and allowed to introspect. */
+  async function follower(request: FastifyRequest) {
     const client = await authenticateClient(tessera.clients, request.headers.authorization, {});
     if (!client.introspect) {
       throw new TesseraError("invalid_client", "This client may not follow revocations.", {
         oauthError: "invalid_client",
       });
     }
+    return client;
+  }
+
+  // HEAD: the GET's status and headers after the same checks, and nothing held (no
+  // watcher, no stream). Its own route: Fastify's implicit one would run the GET handler.
+  app.head("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
+    await follower(request);
+    return reply.code(200).type(EVENT_STREAM).send();
+  });
+
+  /** GET: the stream. */
+  const stream = async (request: FastifyRequest, reply: FastifyReply) => {
+    const client = await follower(request);
     const log = tessera.stores.ephemeral.revocations;
     const lastEventId = request.headers["last-event-id"];
 
@@ -84,7 +101,7 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     open.add(raw);
     raw.writeHead(200, {
       ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
+      "content-type": EVENT_STREAM,
       "cache-control": "no-store",
       connection: "keep-alive",
       "x-accel-buffering": "no",
@@ -116,5 +133,6 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       heartbeatMs,
     );
     request.log.info({ clientId: client.id }, "revocation feed connected");
-  });
+  };
+  app.get("/events/revocations", { exposeHeadRoute: false }, stream);
 }

@@ -31,6 +31,11 @@ beforeAll(async () => {
   app.get("/jwt-only", guard(env.guard), (req, res) => {
     res.json(summary(req.principal));
   });
+  for (const method of ["get", "post", "put", "delete", "patch"] as const) {
+    app[method]("/cookie", guard(env.cookieGuard), (req, res) => {
+      res.json(summary(req.principal));
+    });
+  }
   app.get("/broken", guard({ verify: () => Promise.reject(new Error("boom")) }), (_req, res) => {
     res.json({ reached: true });
   });

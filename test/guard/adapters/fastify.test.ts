@@ -27,6 +27,12 @@ beforeAll(async () => {
   app.get("/jwt-only", { onRequest: fastifyGuard(env.guard) }, async (req) =>
     summary(req.principal),
   );
+  app.route({
+    method: ["GET", "POST", "PUT", "DELETE", "PATCH"],
+    url: "/cookie",
+    onRequest: fastifyGuard(env.cookieGuard),
+    handler: async (req) => summary(req.principal),
+  });
   // A whole encapsulated context behind one hook.
   await app.register(
     async (api) => {

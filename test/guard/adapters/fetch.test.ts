@@ -43,6 +43,7 @@ beforeAll(async () => {
     "/write": route(() => env.both, { scopes: ["write"] }),
     "/optional": route(() => env.both, { optional: true }),
     "/jwt-only": route(() => env.guard),
+    "/cookie": route(() => env.cookieGuard),
     "/protected": protect(env.both, (_req, p) => Response.json(summary(p)), { scopes: ["read"] }),
   };
   handler = async (request) => {

@@ -23,6 +23,9 @@ beforeAll(async () => {
     c.json(summary(c.get("principal"))),
   );
   app.get("/jwt-only", honoGuard(env.guard), (c) => c.json(summary(c.get("principal"))));
+  app.on(["GET", "POST", "PUT", "DELETE", "PATCH"], "/cookie", honoGuard(env.cookieGuard), (c) =>
+    c.json(summary(c.get("principal"))),
+  );
   app.use("/api/*", honoGuard(env.guard));
   app.get("/api/orders", requireScopes("read"), (c) => c.json({ for: c.get("principal")?.sub }));
   app.get("/broken", honoGuard({ verify: () => Promise.reject(new Error("boom")) }), (c) =>

@@ -7,9 +7,11 @@
  *   GET /write     guard(both, { scopes: ["write"] })
  *   GET /optional  guard(both, { optional: true })  → summary or { principal: null }
  *   GET /jwt-only  guard(env.guard)                 (no sessions)
+ *   GET /cookie    guard(env.cookieGuard)           (a JWT also from the api_token cookie)
+ *   POST /cookie   guard(env.cookieGuard)
  */
 import { describe, expect, it } from "vitest";
-import { APP_ORIGIN, type Call, type Env } from "./support.js";
+import { APP_ORIGIN, type Call, type Env, TOKEN_COOKIE } from "./support.js";
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const session = (t: string) => ({ cookie: `theme=dark; __Host-session=${t}; lang=en` });
@@ -171,6 +173,65 @@ export function adapterScenarios(env: () => Env, call: () => Call): void {
       // also with the session cookie sent along: the token is the credential
       const both = { ...crossSite, ...bearer(env().ro), ...session(await env().login()) };
       expect((await call()("/me", both, "POST")).json()).toMatchObject({ credential: "jwt" });
+    });
+  });
+
+  describe("CSRF: a JWT in the guard's cookie (cookieName) on a state-changing request", () => {
+    const inCookie = (t: string) => ({ cookie: `theme=dark; ${TOKEN_COOKIE}=${t}` });
+    const crossSite = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
+
+    it("cross-site POST: 403 forbidden_origin, no challenge, the token not echoed", async () => {
+      for (const headers of <Record<string, string>[]>[
+        crossSite,
+        { origin: "https://usercontent.example.com", "sec-fetch-site": "same-site" },
+        { origin: "https://usercontent.example.com" }, // no Sec-Fetch-Site (older browsers)
+        { "sec-fetch-site": "same-site" }, // no Origin
+        { origin: "null" }, // sandboxed iframe, data: URL
+      ]) {
+        for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+          const res = await call()("/cookie", { ...headers, ...inCookie(env().rw) }, method);
+          expect(res.status, `${method} ${JSON.stringify(headers)}`).toBe(403);
+          expect(res.json()).toEqual({
+            error: "forbidden_origin",
+            error_description: "Cross-site request refused.",
+          });
+          expect(res.header("www-authenticate")).toBeUndefined();
+          expect(res.header("cache-control")).toBe("no-store");
+          expect(res.text).not.toContain(env().rw.slice(-20));
+        }
+      }
+    });
+
+    it("same-origin POST (an allowed origin), or neither header (curl, servers): 200", async () => {
+      for (const headers of <Record<string, string>[]>[
+        { origin: APP_ORIGIN, "sec-fetch-site": "same-origin" },
+        { origin: APP_ORIGIN },
+        { "sec-fetch-site": "same-origin" },
+        { "sec-fetch-site": "none" },
+        {},
+      ]) {
+        const res = await call()("/cookie", { ...headers, ...inCookie(env().rw) }, "POST");
+        expect(res.status, JSON.stringify(headers)).toBe(200);
+        expect(res.json()).toEqual({ sub: "writer", credential: "jwt", scopes: ["read", "write"] });
+      }
+    });
+
+    it("cross-site GET (a safe method): 200", async () => {
+      const res = await call()("/cookie", { ...crossSite, ...inCookie(env().ro) });
+      expect(res.status).toBe(200);
+      expect(res.json()).toMatchObject({ sub: "reader", credential: "jwt" });
+    });
+
+    it("the same token as Authorization: Bearer on a cross-site POST: 200 (not ambient)", async () => {
+      const res = await call()("/cookie", { ...crossSite, ...bearer(env().ro) }, "POST");
+      expect(res.status).toBe(200);
+      expect(res.json()).toMatchObject({ sub: "reader", credential: "jwt" });
+    });
+
+    it("a bad token in the cookie on a cross-site POST: 403 before any verification", async () => {
+      const res = await call()("/cookie", { ...crossSite, ...inCookie("not.a.token") }, "POST");
+      expect(res.status).toBe(403);
+      expect(res.json().error).toBe("forbidden_origin");
     });
   });
 

@@ -16,6 +16,8 @@ import { login, PASSWORD, type TestServer, testServer } from "../../support/harn
 export const API = "https://api.example.com";
 /** The app's origin, listed in the session verifier's `allowedOrigins`. */
 export const APP_ORIGIN = "https://app.example.com";
+/** The cookie `cookieGuard` reads a JWT from. */
+export const TOKEN_COOKIE = "api_token";
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
@@ -26,6 +28,8 @@ export interface Env {
   origin: string;
   issuer: string;
   guard: Guard;
+  /** A guard that also takes the JWT from the `api_token` cookie (allowedOrigins: the app). */
+  cookieGuard: Guard;
   sessions: SessionVerifier;
   /** anyOf(guard, sessions) */
   both: Verifier;
@@ -65,6 +69,14 @@ export async function setup(): Promise<Env> {
     clock: s.clock,
     denylist: s.tessera.denylist,
   });
+  const cookieGuard = createGuard({
+    issuer,
+    audience: API,
+    jwks: s.tessera.keys.jwks() as never,
+    clock: s.clock,
+    cookieName: TOKEN_COOKIE,
+    allowedOrigins: [APP_ORIGIN],
+  });
   const sessions = createSessionVerifier({
     issuer,
     sessionEndpoint: `${origin}/session`,
@@ -85,6 +97,7 @@ export async function setup(): Promise<Env> {
     origin,
     issuer,
     guard,
+    cookieGuard,
     sessions,
     both: anyOf(guard, sessions),
     rw: await issue("writer"),
