@@ -171,6 +171,23 @@ export interface KeyStore {
   deleteKey(kid: string): Promise<boolean>;
 }
 
+/**
+ * Facts about the installation that every process of it must agree on (its issuer), kept
+ * with the durable data. A small key/value record; values are plain strings.
+ */
+export interface InstallationStore {
+  getSetting(key: InstallationSettingKey): Promise<string | undefined>;
+  /**
+   * Records `value` unless the key already has one, atomically (two processes starting at
+   * once agree on one value). Returns the value now recorded: `value` or the earlier one.
+   */
+  initSetting(key: InstallationSettingKey, value: string): Promise<string>;
+  /** Replaces the recorded value (a deliberate change). */
+  putSetting(key: InstallationSettingKey, value: string): Promise<void>;
+}
+
+export type InstallationSettingKey = "issuer";
+
 export type GrantType = "client_credentials" | "authorization_code" | "refresh_token";
 export type TokenFormat = "jwt" | "opaque";
 
@@ -302,6 +319,7 @@ export interface DurableStore {
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly clients: ClientStore;
+  readonly installation: InstallationStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
   close(): Promise<void>;
