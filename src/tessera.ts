@@ -3,6 +3,7 @@ import { Clients } from "./clients/clients.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
+import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
@@ -21,6 +22,11 @@ export interface TesseraOptions {
   clock?: Clock;
   /** Already-open stores (tests); otherwise opened from the config. */
   stores?: Stores;
+  /**
+   * "serve" (the default): the server. It records the installation's issuer on first
+   * start. "admin": a CLI command. It uses the recorded issuer (see `resolveIssuer`).
+   */
+  role?: "serve" | "admin";
 }
 
 /**
@@ -40,11 +46,14 @@ export class Tessera {
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
+    /** The configuration in force: `issuer` is the installation's (see `resolveIssuer`). */
     readonly config: Config,
     readonly clock: Clock,
     readonly stores: Stores,
     readonly keys: SigningKeys,
     kek: KeyEncryptionKey,
+    /** What opening did that the operator should read (logged by `serve`). */
+    readonly notices: readonly Notice[],
   ) {
     this.hasher = new PasswordHasher(
       {
@@ -121,6 +130,8 @@ export class Tessera {
         sweepIntervalMs: config.sweepInterval * 1000,
       }));
     try {
+      const serve = (options.role ?? "serve") === "serve";
+      const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
         dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
@@ -132,7 +143,7 @@ export class Tessera {
         toleranceMs: 60_000,
       });
       await keys.init();
-      return new Tessera(config, clock, stores, keys, kek);
+      return new Tessera({ ...config, issuer }, clock, stores, keys, kek, notices);
     } catch (err) {
       if (options.stores === undefined) await stores.close();
       throw err;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../src/clock.js";
 import { loadConfig } from "../src/config/load.js";
+import type { GuardError } from "../src/guard/index.js";
 import { MemoryStore } from "../src/store/memory.js";
 import { Tessera } from "../src/tessera.js";
+import { API, codeFlow, live, REDIRECT } from "./guard/live.js";
 import { PASSWORD } from "./support/harness.js";
 
 /**
@@ -67,5 +69,83 @@ describe("ending sessions holds across session stores", () => {
       ip: "127.0.0.1",
     });
     expect(await server.sessions.resolve(fresh)).toBeDefined();
+  });
+});
+
+/** Processes of one installation share its secret (here: TESSERA_SECRET) and its stores. */
+const cfg = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
+  loadConfig({ db: "memory:", ...flags }, { TESSERA_SECRET: "s".repeat(32), ...env });
+
+describe("one installation, one issuer", () => {
+  it("a CLI revocation is published under the server's issuer and reaches its guards", async () => {
+    const ISSUER = "https://auth.example.test";
+    const l = await live({ issuer: ISSUER, secret: "s".repeat(32) });
+    const { secret } = await l.s.tessera.clients.add({
+      id: "app",
+      grants: ["authorization_code", "refresh_token"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+    });
+    const { access_token } = await codeFlow(l, "app", secret as string);
+    const guard = l.guard({ revocations: { url: `${l.base}/events/revocations` } });
+    await guard.ready();
+    await expect(guard.verify({ authorization: `Bearer ${access_token}` })).resolves.toMatchObject({
+      credential: "jwt",
+    });
+    l.s.clock.advance(1000);
+
+    // `tessera user disable alice` on the same data, without --issuer or TESSERA_ISSUER:
+    // its own derived issuer would be http://localhost:4000.
+    const cli = await Tessera.open({
+      config: cfg({}),
+      clock: l.s.clock,
+      stores: {
+        durable: l.s.tessera.stores.durable,
+        ephemeral: l.s.tessera.stores.ephemeral,
+        close: async () => {},
+      },
+      role: "admin",
+    });
+    expect(cli.config.issuer).toBe(ISSUER);
+    await cli.disableUser("alice");
+    const { events } = await cli.stores.ephemeral.revocations.snapshot();
+    const subject = events.map((e) => e.event).find((e) => e.type === "subject");
+    expect(subject).toMatchObject({ type: "subject", iss: ISSUER });
+
+    // The guard hears it on the feed (bounded wait for the push, not a timing assertion).
+    let reason: string | undefined;
+    for (let i = 0; i < 100 && reason === undefined; i++) {
+      reason = await guard.verify({ authorization: `Bearer ${access_token}` }).then(
+        () => undefined,
+        (e: GuardError) => e.reason,
+      );
+      if (reason === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(reason).toBe("revoked");
+  });
+
+  it("an admin command given another issuer explicitly is refused and changes nothing", async () => {
+    const clock = new ManualClock();
+    const durable = new MemoryStore(clock);
+    const stores = { durable, ephemeral: durable, close: async () => {} };
+    await Tessera.open({
+      config: cfg({ issuer: "https://auth.example.test" }),
+      clock,
+      stores,
+    });
+    await expect(
+      Tessera.open({
+        config: cfg({}, { TESSERA_ISSUER: "http://localhost:4000" }),
+        clock,
+        stores,
+        role: "admin",
+      }),
+    ).rejects.toMatchObject({
+      code: "config_invalid",
+      message: expect.stringContaining(
+        "TESSERA_ISSUER is http://localhost:4000, but this installation's issuer is https://auth.example.test",
+      ),
+    });
   });
 });

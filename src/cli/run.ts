@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { type Config, envName, flagName, SETTINGS, type SettingKey } from "../config/defaults.js";
+import {
+  type Config,
+  envName,
+  flagName,
+  SETTINGS,
+  type SettingKey,
+  type SettingSpec,
+} from "../config/defaults.js";
 import { assertSafeToServe, loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
 import { SIGNING_ALGS } from "../keys/keys.js";
@@ -30,7 +37,8 @@ const USAGE = `Usage: tessera <command> [options]
 
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
-        [--issuer URL] [--trust-proxy [HOPS]] [--demo]   run the auth server
+        [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]] [--demo]
+                                                          run the auth server
   user add NAME --password-stdin [--roles a,b]            create a user
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session
@@ -45,7 +53,7 @@ Commands:
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
 
-Every option also reads TESSERA_<OPTION> from the environment (flags win).
+Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).
 All settings: see the README's configuration table, or \`tessera help settings\`.`;
 
 /** Runs one CLI command; returns the exit code. Throws TesseraError for user errors. */
@@ -96,7 +104,15 @@ function rejectUnknown(unknown: Map<string, string | true>, allowed: string[]): 
 
 function settingsHelp(): string {
   return (Object.keys(SETTINGS) as SettingKey[])
-    .map((k) => `--${flagName(k)} (${envName(k)}): ${SETTINGS[k].doc}`)
+    .map((k) => {
+      const spec: SettingSpec = SETTINGS[k];
+      const names = spec.envOnly
+        ? envName(k)
+        : spec.flagOnly
+          ? `--${flagName(k)}`
+          : `--${flagName(k)} (${envName(k)})`;
+      return `${names}: ${spec.doc}`;
+    })
     .join("\n");
 }
 
@@ -107,10 +123,11 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
       "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
     );
   }
-  const tessera = await Tessera.open({ config });
+  const tessera = await Tessera.open({ config, role: "serve" });
   await tessera.hasher.warmUp();
   if (config.demo) await ensureDemoUser(tessera, io);
   const app = await buildServer(tessera);
+  for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -125,7 +142,7 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   io.out(
-    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${config.issuer})`,
+    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${tessera.config.issuer})`,
   );
   return 0;
 }
@@ -279,8 +296,9 @@ function listOption(value: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** Opens the installation for an admin command: its recorded issuer. */
 async function withTessera<T>(config: Config, fn: (t: Tessera) => Promise<T>): Promise<T> {
-  const tessera = await Tessera.open({ config });
+  const tessera = await Tessera.open({ config, role: "admin" });
   try {
     return await fn(tessera);
   } finally {

@@ -21,6 +21,11 @@ export interface SettingSpec {
   readonly schemes?: readonly string[];
   /** Only settable from the environment (never a flag, so it stays out of `ps`). */
   readonly envOnly?: boolean;
+  /**
+   * Only settable as a flag, for one run (a confirmation that must not linger in an
+   * environment and apply to a later, unintended change).
+   */
+  readonly flagOnly?: boolean;
 }
 
 const MINUTE = 60;
@@ -39,7 +44,13 @@ export const SETTINGS = {
     type: "url",
     default: undefined,
     schemes: ["http:", "https:"],
-    doc: "Public base URL of this server. Default: http://localhost:<port>.",
+    doc: "Public base URL of this server: the `iss` of its tokens and revocations. The first `serve` records it with the durable data, and every command of the installation uses the recorded one; an explicit value that differs is refused (see --change-issuer). Default: the recorded issuer, else http://localhost:<port>.",
+  },
+  changeIssuer: {
+    type: "bool",
+    default: false,
+    flagOnly: true,
+    doc: "With `serve --issuer URL`: replace the issuer recorded in the data by URL (a deliberate change; flag only). Guards configured for the old issuer stop accepting tokens and revocations: reconfigure them, and restart every instance with the new --issuer.",
   },
   trustProxy: {
     type: "int",
@@ -266,9 +277,13 @@ type ValueOf<S extends SettingSpec> = S["type"] extends "int"
 /** Settings without a default whose value `loadConfig` derives from others. */
 type Derived = "issuer" | "db";
 
+/** Where a setting's value came from, when not from the defaults (or derived). */
+export type SettingSource = "flag" | "env";
+
 /**
  * The resolved configuration. Every setting has a value, except optional ones without a
- * default (`redis`, `secret`), which may be undefined.
+ * default (`redis`, `secret`), which may be undefined. `sources` tells which settings
+ * the user gave (so "asked for ES256" differs from "ES256 by default").
  */
 export type Config = {
   -readonly [K in SettingKey]: (typeof SETTINGS)[K]["default"] extends undefined
@@ -276,7 +291,7 @@ export type Config = {
       ? ValueOf<(typeof SETTINGS)[K]>
       : ValueOf<(typeof SETTINGS)[K]> | undefined
     : ValueOf<(typeof SETTINGS)[K]>;
-};
+} & { readonly sources: Readonly<Partial<Record<SettingKey, SettingSource>>> };
 
 /** Flag name of a setting: `sessionIdleTimeout` → `session-idle-timeout`. */
 export function flagName(key: string): string {
