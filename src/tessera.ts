@@ -5,7 +5,7 @@ import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
-import { SigningKeys } from "./keys/keys.js";
+import { type Preparation, SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
@@ -23,8 +23,10 @@ export interface TesseraOptions {
   /** Already-open stores (tests); otherwise opened from the config. */
   stores?: Stores;
   /**
-   * "serve" (the default): the server. It records the installation's issuer on first
-   * start. "admin": a CLI command. It uses the recorded issuer (see `resolveIssuer`).
+   * "serve" (the default): a process that signs. It records the installation's issuer
+   * on first start and makes the configured algorithm sign (see `SigningKeys.prepare`).
+   * "admin": a CLI command. It uses the recorded issuer and never creates or rotates a
+   * signing key by itself.
    */
   role?: "serve" | "admin";
 }
@@ -142,7 +144,13 @@ export class Tessera {
         maxTokenTtlMs: config.accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
       });
-      await keys.init();
+      if (serve) {
+        const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
+        const notice = keyNotice(prepared);
+        if (notice !== undefined) notices.push(notice);
+      } else {
+        await keys.reload();
+      }
       return new Tessera({ ...config, issuer }, clock, stores, keys, kek, notices);
     } catch (err) {
       if (options.stores === undefined) await stores.close();
@@ -230,5 +238,32 @@ export class Tessera {
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
     await this.stores.close();
+  }
+}
+
+/** The one line `serve` logs about its signing key, when there is something to say. */
+function keyNotice(p: Preparation): Notice | undefined {
+  const at = (ms: number) => new Date(ms).toISOString();
+  switch (p.kind) {
+    case "kept":
+      return undefined;
+    case "created":
+      return {
+        level: "info",
+        message: `signing key: new ${p.key.alg} key ${p.key.kid}, signing now`,
+      };
+    case "rotated":
+      return {
+        level: "warn",
+        message:
+          `signing key: the signing key is ${p.from}, --signing-alg asks for ${p.key.alg}: ` +
+          `new ${p.key.alg} key ${p.key.kid} published now, signs from ${at(p.key.activatesAt)} ` +
+          "(--key-activation-delay); until then the current key signs",
+      };
+    case "pending":
+      return {
+        level: "info",
+        message: `signing key: ${p.key.alg} key ${p.key.kid} is published and signs from ${at(p.key.activatesAt)}`,
+      };
   }
 }

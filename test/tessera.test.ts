@@ -76,6 +76,89 @@ describe("ending sessions holds across session stores", () => {
 const cfg = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
   loadConfig({ db: "memory:", ...flags }, { TESSERA_SECRET: "s".repeat(32), ...env });
 
+describe("only what signs makes signing keys", () => {
+  it("an admin command (client add) makes none; serve then makes the configured algorithm's", async () => {
+    const clock = new ManualClock();
+    const durable = new MemoryStore(clock);
+    const stores = { durable, ephemeral: durable, close: async () => {} };
+    const admin = await Tessera.open({
+      config: cfg({}),
+      clock,
+      stores,
+      role: "admin",
+    });
+    await admin.clients.add({
+      id: "svc",
+      grants: ["client_credentials"],
+      audience: ["https://api.example.test"],
+      scopes: [],
+    });
+    expect(await durable.keys.listKeys()).toEqual([]);
+    expect(admin.keys.jwks().keys).toEqual([]);
+    await admin.close();
+
+    const server = await Tessera.open({
+      config: cfg({ signingAlg: "ES256" }),
+      clock,
+      stores,
+    });
+    expect(server.keys.jwks().keys.map((k) => k.alg)).toEqual(["ES256"]);
+    expect(server.keys.signingKey().alg).toBe("ES256");
+    expect(server.notices).toEqual([
+      {
+        level: "info",
+        message: expect.stringMatching(/^signing key: new ES256 key \S+, signing now$/),
+      },
+    ]);
+  });
+
+  it("serve --signing-alg ES256 on data whose key is EdDSA: publish now, sign after the delay, one line", async () => {
+    const clock = new ManualClock();
+    const durable = new MemoryStore(clock);
+    const stores = { durable, ephemeral: durable, close: async () => {} };
+    const before = await Tessera.open({
+      config: cfg({ signingAlg: "EdDSA" }),
+      clock,
+      stores,
+    });
+    const edKid = before.keys.signingKey().kid;
+    // Restarted with the algorithm asked for (TESSERA_SIGNING_ALG counts as asked too).
+    const after = await Tessera.open({
+      config: cfg({}, { TESSERA_SIGNING_ALG: "ES256" }),
+      clock,
+      stores,
+    });
+    const jwks = after.keys.jwks().keys;
+    expect(jwks.map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    const es = jwks[1];
+    const from = new Date(clock.now() + 600_000).toISOString();
+    expect(after.notices).toHaveLength(1);
+    expect(after.notices[0]).toEqual({
+      level: "warn",
+      message: `signing key: the signing key is EdDSA, --signing-alg asks for ES256: new ES256 key ${es?.kid} published now, signs from ${from} (--key-activation-delay); until then the current key signs`,
+    });
+    expect(after.keys.signingKey().kid).toBe(edKid);
+    clock.advance(600_000);
+    expect(after.keys.signingKey()).toMatchObject({ alg: "ES256", kid: es?.kid });
+  });
+
+  it("serve without --signing-alg keeps an existing installation's keys (the default changed, not the user's mind)", async () => {
+    const clock = new ManualClock();
+    const durable = new MemoryStore(clock);
+    const stores = { durable, ephemeral: durable, close: async () => {} };
+    await Tessera.open({
+      config: cfg({ signingAlg: "EdDSA" }),
+      clock,
+      stores,
+    });
+    const again = await Tessera.open({ config: cfg({}), clock, stores });
+    expect(again.keys.jwks().keys.map((k) => k.alg)).toEqual(["EdDSA"]);
+    expect(again.notices).toEqual([]);
+    clock.advance(3_600_000);
+    expect(again.keys.signingKey().alg).toBe("EdDSA");
+  });
+});
+
 describe("one installation, one issuer", () => {
   it("a CLI revocation is published under the server's issuer and reaches its guards", async () => {
     const ISSUER = "https://auth.example.test";

@@ -37,8 +37,8 @@ const USAGE = `Usage: tessera <command> [options]
 
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
-        [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]] [--demo]
-                                                          run the auth server
+        [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
+        [--signing-alg EdDSA|ES256] [--demo]             run the auth server
   user add NAME --password-stdin [--roles a,b]            create a user
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session
@@ -296,7 +296,7 @@ function listOption(value: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
-/** Opens the installation for an admin command: its recorded issuer. */
+/** Opens the installation for an admin command: its recorded issuer, no key made. */
 async function withTessera<T>(config: Config, fn: (t: Tessera) => Promise<T>): Promise<T> {
   const tessera = await Tessera.open({ config, role: "admin" });
   try {
@@ -462,15 +462,18 @@ async function keysCommand(
       });
     case "rotate": {
       rejectUnknown(unknown, ["alg"]);
-      const alg = stringOption("alg", unknown.get("alg")) ?? config.signingAlg;
-      if (!SIGNING_ALGS.includes(alg as SigningAlg)) {
+      // --alg, else --signing-alg when given; else the current key's algorithm stays.
+      const alg =
+        stringOption("alg", unknown.get("alg")) ??
+        (config.sources.signingAlg === undefined ? undefined : config.signingAlg);
+      if (alg !== undefined && !SIGNING_ALGS.includes(alg as SigningAlg)) {
         throw new TesseraError(
           "invalid_request",
           `--alg must be one of ${SIGNING_ALGS.join(", ")}`,
         );
       }
       return withTessera(config, async (t) => {
-        const k = await t.keys.rotate(alg as SigningAlg);
+        const k = await t.keys.rotate(alg as SigningAlg | undefined);
         io.out(
           `new ${k.alg} key ${k.kid}: published now, signs from ${new Date(k.activatesAt).toISOString()}`,
         );

@@ -161,7 +161,7 @@ export const SETTINGS = {
     type: "enum",
     default: "EdDSA",
     values: ["EdDSA", "ES256"],
-    doc: "Algorithm of new signing keys (Ed25519 or P-256). Takes effect at the first start and at each `keys rotate`.",
+    doc: "Algorithm of the signing key (Ed25519 or P-256). The first `serve` makes a key of it. Given explicitly (flag or environment), `serve` rotates to it when the newest key has another (published at once, signing after --key-activation-delay), and `keys rotate` uses it. The default never replaces existing keys: `keys rotate` without either keeps the current algorithm.",
   },
   accessTokenTtl: {
     type: "int",

@@ -49,6 +49,13 @@ export interface SigningKey {
   sign(data: Buffer): Buffer;
 }
 
+/** What `prepare` did to make the configured algorithm sign. */
+export type Preparation =
+  | { kind: "kept" }
+  | { kind: "created"; key: KeyRecord }
+  | { kind: "rotated"; key: KeyRecord; from: SigningAlg }
+  | { kind: "pending"; key: KeyRecord };
+
 /** RFC 7638 JWK thumbprint (SHA-256, base64url): the kid of every key Tessera makes. */
 export function jwkThumbprint(jwk: Record<string, string | undefined>): string {
   const members =
@@ -88,13 +95,35 @@ export class SigningKeys {
     private readonly options: SigningKeysOptions,
   ) {}
 
-  /** Loads the keys; creates the first one (active at once) when none can sign. */
-  async init(): Promise<void> {
+  /**
+   * For a process that signs (`serve`): loads the keys and makes sure the configured
+   * algorithm signs. No key that signs now or later: one is made, active at once (no
+   * verifier knows any key yet). `requested` (the algorithm was asked for, not defaulted)
+   * and the newest key has another algorithm: rotates to it, publish-before-sign. An
+   * algorithm that merely is the default never replaces existing keys.
+   */
+  async prepare(requested: boolean): Promise<Preparation> {
     await this.reload();
-    if (this.signingKeyAt(this.clock.now()) === undefined) {
-      await this.store.putKeys([this.create(this.options.alg, this.clock.now())]);
+    const now = this.clock.now();
+    const newest = this.newest();
+    if (newest === undefined) {
+      const key = this.create(this.options.alg, now);
+      await this.store.putKeys([key]);
       await this.reload();
+      return { kind: "created", key };
     }
+    if (!requested || newest.record.alg === this.options.alg) {
+      return newest.record.activatesAt > now
+        ? { kind: "pending", key: newest.record }
+        : { kind: "kept" };
+    }
+    const key = await this.rotate(this.options.alg);
+    return { kind: "rotated", key, from: newest.record.alg };
+  }
+
+  /** Loads the keys and makes the first one (active at once) when none signs now or later. */
+  async init(): Promise<void> {
+    await this.prepare(false);
   }
 
   /** Re-reads the key set from the store, dropping keys past `removeAfter`. */
@@ -121,13 +150,18 @@ export class SigningKeys {
   }
 
   /**
-   * Makes a new key (of `alg`, default the configured one) that signs after the
-   * activation delay; every key still signing retires at that moment.
+   * Makes a new key that signs after the activation delay; every key still signing
+   * retires at that moment. Of `alg`; by default of the newest key's algorithm (a routine
+   * rotation changes the key, not the algorithm), or the configured one when there is no
+   * key. When no key signs now or later (a fresh installation), the new one signs at
+   * once: there is no key for verifiers to move away from.
    */
-  async rotate(alg: SigningAlg = this.options.alg): Promise<KeyRecord> {
+  async rotate(alg?: SigningAlg): Promise<KeyRecord> {
     await this.reload();
     const now = this.clock.now();
-    const fresh = this.create(alg, now + this.options.activationDelayMs);
+    const newest = this.newest();
+    const delay = newest === undefined ? 0 : this.options.activationDelayMs;
+    const fresh = this.create(alg ?? newest?.record.alg ?? this.options.alg, now + delay);
     const retiring = this.loaded
       .map((k) => k.record)
       .filter((r) => r.retiredAt === undefined || r.retiredAt > fresh.activatesAt)
@@ -190,6 +224,24 @@ export class SigningKeys {
       ...record,
       state: record.kid === signing ? "active" : record.activatesAt > now ? "pending" : "retired",
     }));
+  }
+
+  /**
+   * The key that signs last: of the keys not retired yet (pending or active) and that
+   * will sign at all, the one activating last. (A key replaced before it ever signed, by
+   * two rotations in one millisecond, has retiredAt <= activatesAt and is skipped.)
+   */
+  private newest(): LoadedKey | undefined {
+    const now = this.clock.now();
+    let best: LoadedKey | undefined;
+    for (const k of this.loaded) {
+      const r = k.record;
+      if (r.retiredAt !== undefined && (r.retiredAt <= now || r.retiredAt <= r.activatesAt)) {
+        continue;
+      }
+      if (best === undefined || r.activatesAt >= best.record.activatesAt) best = k;
+    }
+    return best;
   }
 
   private signingKeyAt(now: number): LoadedKey | undefined {

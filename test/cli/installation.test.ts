@@ -1,5 +1,5 @@
 /**
- * The issuer of an installation, across real processes on one
+ * The signing algorithm and the issuer of an installation, across real processes on one
  * `--data` directory: what a CLI command does is what a server beside it (or started
  * after it) sees.
  */
@@ -37,6 +37,22 @@ async function cli(args: string[], stdin?: string): Promise<{ code: number; out:
 
 const secretOf = (out: string) => /client_secret: ([\w-]{43})/.exec(out)?.[1] as string;
 
+async function jwks(server: ServerProcess): Promise<Array<{ kid: string; alg: string }>> {
+  const res = await fetch(`${server.url}/.well-known/jwks.json`);
+  return ((await res.json()) as { keys: Array<{ kid: string; alg: string }> }).keys;
+}
+
+async function tokenAlg(server: ServerProcess, id: string, secret: string): Promise<string> {
+  const res = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `grant_type=client_credentials&client_id=${id}&client_secret=${secret}`,
+  });
+  expect(res.status).toBe(200);
+  const { access_token } = (await res.json()) as { access_token: string };
+  return JSON.parse(Buffer.from(access_token.split(".")[0] as string, "base64url").toString()).alg;
+}
+
 /** The first `snapshot` event of the revocation feed. */
 async function feedSnapshot(
   server: ServerProcess,
@@ -64,6 +80,72 @@ async function feedSnapshot(
     controller.abort();
   }
 }
+
+describe("the signing algorithm is the one asked for", () => {
+  it("client add on a fresh --data makes no key; serve --signing-alg ES256 then signs ES256 at once", async () => {
+    const data = tempDataDir();
+    const added = await cli([
+      "client",
+      "add",
+      "svc",
+      "--grants",
+      "client_credentials",
+      "--audience",
+      API,
+      "--data",
+      data,
+    ]);
+    expect(added.code).toBe(0);
+    // No command that never signs makes a signing key.
+    expect((await cli(["keys", "list", "--data", data])).out).toBe(
+      "kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after",
+    );
+    const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
+    expect((await jwks(server)).map((k) => k.alg)).toEqual(["ES256"]);
+    expect(await tokenAlg(server, "svc", secretOf(added.out))).toBe("ES256");
+    await server.stop();
+  });
+
+  it("serve --signing-alg ES256 on data whose key is EdDSA rotates to ES256 (publish before sign) and says so", async () => {
+    const data = tempDataDir();
+    const first = await startServer(["--data", data, "--signing-alg", "EdDSA"]);
+    await first.stop();
+    const added = await cli([
+      "client",
+      "add",
+      "svc",
+      "--grants",
+      "client_credentials",
+      "--audience",
+      API,
+      "--data",
+      data,
+    ]);
+    const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
+    expect((await jwks(server)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    const line =
+      /signing key: the signing key is EdDSA, --signing-alg asks for ES256: new ES256 key ([\w-]{43}) published now, signs from (\S+)/.exec(
+        server.stdout(),
+      );
+    expect(line, server.stdout()).not.toBeNull();
+    // Not yet: the EdDSA key signs until every verifier's JWKS cache knows the new key.
+    expect(await tokenAlg(server, "svc", secretOf(added.out))).toBe("EdDSA");
+    const signsFrom = Date.parse(line?.[2] as string);
+    expect(signsFrom).toBeGreaterThan(Date.now() + 500_000);
+    const list = (await cli(["keys", "list", "--data", data])).out;
+    expect(list).toMatch(
+      new RegExp(`^${line?.[1]}\\tES256\\tpending\\t\\S+\\t${line?.[2]}\\t`, "m"),
+    );
+    expect(list).toMatch(/\tEdDSA\tactive\t/);
+    await server.stop();
+
+    // Restarted with the same request: no second rotation.
+    const again = await startServer(["--data", data, "--signing-alg", "ES256"]);
+    expect((await jwks(again)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    expect(again.stdout()).not.toMatch(/asks for ES256/);
+    await again.stop();
+  });
+});
 
 describe("one installation, one issuer", () => {
   it("user disable without TESSERA_ISSUER publishes under the issuer serve was given", async () => {

@@ -4,10 +4,11 @@ import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
 import { jwkThumbprint, SigningKeys } from "../../src/keys/keys.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { SigningAlg } from "../../src/store/types.js";
 
 const MIN = 60_000;
 
-function setup(alg: "EdDSA" | "ES256" = "EdDSA") {
+function setup(alg: SigningAlg = "EdDSA") {
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
   const kek = KeyEncryptionKey.fromSecret("k".repeat(32));
@@ -79,12 +80,90 @@ describe("signing keys", () => {
     expect(keys.list()).toHaveLength(1);
   });
 
+  it("rotation without an algorithm keeps the current key's (not the configured default's)", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    // A later Tessera whose default is ES256, asked for no algorithm: `keys rotate`.
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect((await keys.rotate()).alg).toBe("EdDSA");
+    expect((await keys.rotate("ES256")).alg).toBe("ES256");
+    expect((await keys.rotate()).alg).toBe("ES256");
+  });
+
   it("rotation can switch the algorithm", async () => {
     const { keys, clock } = setup("EdDSA");
     await keys.init();
     await keys.rotate("ES256");
     clock.advance(10 * MIN);
     expect(keys.signingKey().alg).toBe("ES256");
+  });
+
+  it("prepare, algorithm asked for: an existing key of another algorithm is rotated out, publish before sign", async () => {
+    // An installation whose first key was made with EdDSA (an older default, or a command
+    // that made one); then `serve --signing-alg ES256`.
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const edKid = old.signingKey().kid;
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const done = await keys.prepare(true);
+    expect(done).toMatchObject({ kind: "rotated", from: "EdDSA", key: { alg: "ES256" } });
+    const fresh = done.kind === "rotated" ? done.key : undefined;
+    expect(fresh?.activatesAt).toBe(clock.now() + 10 * MIN);
+    // Published at once; the EdDSA key still signs until the activation delay is over.
+    expect(keys.jwks().keys.map((k) => [k.kid, k.alg])).toEqual([
+      [edKid, "EdDSA"],
+      [fresh?.kid, "ES256"],
+    ]);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+    clock.advance(10 * MIN - 1);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+    clock.advance(1);
+    expect(keys.signingKey()).toMatchObject({ alg: "ES256", kid: fresh?.kid });
+    // A restart during or after the rotation does not rotate again.
+    const again = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect(await again.prepare(true)).toEqual({ kind: "kept" });
+    expect(again.list()).toHaveLength(2);
+  });
+
+  it("prepare, restarted while the requested key is still pending: no second rotation", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const first = await keys.prepare(true);
+    clock.advance(MIN);
+    const restarted = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const second = await restarted.prepare(true);
+    expect(second.kind).toBe("pending");
+    expect(second.kind === "pending" && second.key.kid).toBe(
+      first.kind === "rotated" && first.key.kid,
+    );
+    expect(restarted.list()).toHaveLength(2);
+  });
+
+  it("prepare, algorithm by default: existing keys are kept whatever their algorithm", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect(await keys.prepare(false)).toEqual({ kind: "kept" });
+    expect(keys.list().map((k) => k.alg)).toEqual(["EdDSA"]);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+  });
+
+  it("prepare on an empty store: the configured algorithm signs at once", async () => {
+    for (const requested of [true, false]) {
+      const { keys } = setup("ES256");
+      const done = await keys.prepare(requested);
+      expect(done).toMatchObject({ kind: "created", key: { alg: "ES256" } });
+      expect(keys.signingKey().alg).toBe("ES256");
+      expect(keys.list().map((k) => k.state)).toEqual(["active"]);
+    }
+  });
+
+  it("rotate on an empty store (a fresh installation): the key signs at once", async () => {
+    const { keys, clock } = setup("ES256");
+    const k = await keys.rotate("EdDSA");
+    expect(k.activatesAt).toBe(clock.now());
+    expect(keys.signingKey()).toMatchObject({ alg: "EdDSA", kid: k.kid });
   });
 
   it("another process's rotation is seen after a reload", async () => {
