@@ -38,7 +38,7 @@ const USAGE = `Usage: tessera <command> [options]
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
         [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
-        [--signing-alg EdDSA|ES256] [--demo]             run the auth server
+        [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
   user add NAME --password-stdin [--roles a,b]            create a user
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session
@@ -49,7 +49,7 @@ Commands:
         [--first-party] [--fingerprint]                   register a client (secret printed once)
         grants: authorization_code, refresh_token, client_credentials
   client list | client remove ID | client rotate-secret ID
-  keys list | keys rotate [--alg EdDSA|ES256]             signing keys (publish before sign)
+  keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
 

@@ -159,9 +159,9 @@ export const SETTINGS = {
   // ── Tokens and keys ──────────────────────────────────────────────────────────
   signingAlg: {
     type: "enum",
-    default: "EdDSA",
-    values: ["EdDSA", "ES256"],
-    doc: "Algorithm of the signing key (Ed25519 or P-256). The first `serve` makes a key of it. Given explicitly (flag or environment), `serve` rotates to it when the newest key has another (published at once, signing after --key-activation-delay), and `keys rotate` uses it. The default never replaces existing keys: `keys rotate` without either keeps the current algorithm.",
+    default: "ES256",
+    values: ["ES256", "EdDSA", "RS256"],
+    doc: 'Algorithm of the signing key: P-256, Ed25519 or RSA (2048 bits); see "Which signing algorithm" in the README. The first `serve` makes a key of it. Given explicitly (flag or environment), `serve` rotates to it when the newest key has another (published at once, signing after --key-activation-delay), and `keys rotate` uses it. The default never replaces existing keys: `keys rotate` without either keeps the current algorithm.',
   },
   accessTokenTtl: {
     type: "int",

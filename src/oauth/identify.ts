@@ -1,6 +1,5 @@
-import type { KeyObject } from "node:crypto";
 import type { SigningKeys } from "../keys/keys.js";
-import { verifyOwnToken } from "../keys/verify-own.js";
+import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
 import type { RefreshFamily, RefreshTokenRecord } from "../store/types.js";
 import type { AccessTokens, OpaqueTokenData } from "../tokens/access.js";
 import type { AccessTokenClaims } from "../tokens/jwt/issue.js";
@@ -19,7 +18,7 @@ export type IdentifiedToken =
  * revocation: callers judge). Shared by introspection and revocation.
  */
 export class TokenIdentifier {
-  private readonly keyCache = new Map<string, KeyObject>();
+  private readonly keyCache: OwnKeyCache = new Map();
 
   constructor(
     private readonly access: AccessTokens,

@@ -145,13 +145,13 @@ export interface UserStore {
   updateUser(user: UserRecord): Promise<void>;
 }
 
-export type SigningAlg = "EdDSA" | "ES256";
+export type SigningAlg = "ES256" | "EdDSA" | "RS256";
 
 /** A signing key. The private half is stored encrypted (AES-256-GCM under the KEK). */
 export interface KeyRecord {
   kid: string;
   alg: SigningAlg;
-  /** Public JWK (kty, crv, x[, y]) as JSON. */
+  /** Public JWK members as JSON: kty, crv, x[, y] (OKP, EC) or kty, n, e (RSA). */
   publicJwk: Record<string, string>;
   /** `v1.<iv>.<ciphertext>.<tag>`: the PKCS#8 private key, encrypted; AAD = kid. */
   privateKeyEnc: string;

@@ -82,6 +82,17 @@ describe("configuration", () => {
     }
   });
 
+  it("signing algorithm: ES256 by default; EdDSA and RS256 on request; nothing else", () => {
+    expect(loadConfig({}, {}).signingAlg).toBe("ES256");
+    expect(loadConfig({ signingAlg: "EdDSA" }, {}).signingAlg).toBe("EdDSA");
+    expect(loadConfig({}, { TESSERA_SIGNING_ALG: "RS256" }).signingAlg).toBe("RS256");
+    for (const alg of ["HS256", "none", "PS256", "RS384", "es256"]) {
+      expect(() => loadConfig({ signingAlg: alg }, {})).toThrow(
+        /signing-alg \(TESSERA_SIGNING_ALG\) must be one of ES256, EdDSA, RS256/,
+      );
+    }
+  });
+
   it("tells settings the user gave (flag or environment) from defaults and derived ones", () => {
     const c = loadConfig({ signingAlg: "ES256" }, { TESSERA_ISSUER: "https://auth.example" });
     expect(c.sources).toEqual({ signingAlg: "flag", issuer: "env" });

@@ -1,8 +1,9 @@
 import { createPublicKey, verify } from "node:crypto";
+import { calculateJwkThumbprint } from "jose";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
-import { jwkThumbprint, SigningKeys } from "../../src/keys/keys.js";
+import { jwkThumbprint, RSA_MODULUS_BITS, SigningKeys } from "../../src/keys/keys.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { SigningAlg } from "../../src/store/types.js";
 
@@ -18,7 +19,7 @@ function setup(alg: SigningAlg = "EdDSA") {
 }
 
 describe("signing keys", () => {
-  for (const alg of ["EdDSA", "ES256"] as const) {
+  for (const alg of ["ES256", "EdDSA", "RS256"] as const) {
     it(`${alg}: the first start makes one key, active at once, that signs verifiably`, async () => {
       const { keys, store } = setup(alg);
       await keys.init();
@@ -28,12 +29,14 @@ describe("signing keys", () => {
       expect(k?.alg).toBe(alg);
       const jwk = keys.jwks().keys[0];
       expect(jwk).toMatchObject({ kid: k?.kid, alg, use: "sig" });
-      expect(jwk).not.toHaveProperty("d");
+      for (const priv of ["d", "p", "q", "dp", "dq", "qi"]) expect(jwk).not.toHaveProperty(priv);
       expect(jwk?.kid).toBe(jwkThumbprint(jwk as unknown as Record<string, string>));
+      // RFC 7638, as an independent implementation computes it.
+      expect(jwk?.kid).toBe(await calculateJwkThumbprint(jwk as never, "sha256"));
       const signer = keys.signingKey();
       const data = Buffer.from("hello");
       const sig = signer.sign(data);
-      expect(sig).toHaveLength(64);
+      expect(sig).toHaveLength(alg === "RS256" ? RSA_MODULUS_BITS / 8 : 64);
       const pub = createPublicKey({
         key: jwk as unknown as import("node:crypto").JsonWebKey,
         format: "jwk",
@@ -41,7 +44,9 @@ describe("signing keys", () => {
       const ok =
         alg === "EdDSA"
           ? verify(null, data, pub, sig)
-          : verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig);
+          : alg === "ES256"
+            ? verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig)
+            : verify("sha256", data, pub, sig);
       expect(ok).toBe(true);
       // The private key is stored encrypted, never in the clear.
       const [stored] = await store.keys.listKeys();
@@ -49,6 +54,17 @@ describe("signing keys", () => {
       expect(JSON.stringify(stored)).not.toMatch(/PRIVATE KEY|"d":/);
     });
   }
+
+  it("RS256: a 2048-bit RSA key, published as kty RSA with n and e", async () => {
+    const { keys } = setup("RS256");
+    await keys.init();
+    const jwk = keys.jwks().keys[0];
+    expect(Object.keys(jwk ?? {}).sort()).toEqual(["alg", "e", "kid", "kty", "n", "use"]);
+    expect(jwk).toMatchObject({ kty: "RSA", e: "AQAB", alg: "RS256", use: "sig" });
+    expect(Buffer.from(String(jwk?.n), "base64url")).toHaveLength(256);
+    const pub = createPublicKey({ key: jwk as never, format: "jwk" });
+    expect(pub.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
 
   it("a second init reuses the stored key", async () => {
     const { keys, store, kek, clock, options } = setup();
@@ -86,8 +102,8 @@ describe("signing keys", () => {
     // A later Tessera whose default is ES256, asked for no algorithm: `keys rotate`.
     const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
     expect((await keys.rotate()).alg).toBe("EdDSA");
-    expect((await keys.rotate("ES256")).alg).toBe("ES256");
-    expect((await keys.rotate()).alg).toBe("ES256");
+    expect((await keys.rotate("RS256")).alg).toBe("RS256");
+    expect((await keys.rotate()).alg).toBe("RS256");
   });
 
   it("rotation can switch the algorithm", async () => {
@@ -128,10 +144,10 @@ describe("signing keys", () => {
   it("prepare, restarted while the requested key is still pending: no second rotation", async () => {
     const { keys: old, store, kek, clock, options } = setup("EdDSA");
     await old.init();
-    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "RS256" });
     const first = await keys.prepare(true);
     clock.advance(MIN);
-    const restarted = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const restarted = new SigningKeys(store.keys, kek, clock, { ...options, alg: "RS256" });
     const second = await restarted.prepare(true);
     expect(second.kind).toBe("pending");
     expect(second.kind === "pending" && second.key.kid).toBe(
@@ -161,9 +177,9 @@ describe("signing keys", () => {
 
   it("rotate on an empty store (a fresh installation): the key signs at once", async () => {
     const { keys, clock } = setup("ES256");
-    const k = await keys.rotate("EdDSA");
+    const k = await keys.rotate("RS256");
     expect(k.activatesAt).toBe(clock.now());
-    expect(keys.signingKey()).toMatchObject({ alg: "EdDSA", kid: k.kid });
+    expect(keys.signingKey()).toMatchObject({ alg: "RS256", kid: k.kid });
   });
 
   it("another process's rotation is seen after a reload", async () => {
