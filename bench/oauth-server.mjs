@@ -49,6 +49,8 @@ async function startTessera() {
     data: options.dataDir,
     logLevel: "silent",
     introspectionForgedLimit: FORGED_LIMIT,
+    // Like for like with oidc-provider's EdDSA JWTs (Tessera's default is ES256).
+    signingAlg: "EdDSA",
   };
   if (options.redisUrl !== undefined) flags.redis = options.redisUrl;
   return startTesseraServer(flags, async (tessera, config) => {

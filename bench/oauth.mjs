@@ -317,7 +317,7 @@ async function main() {
         "token-opaque",
       ),
       row(
-        "**Tessera**, SQLite store — JWT access token (EdDSA, Tessera's default)",
+        "**Tessera**, SQLite store — JWT access token (EdDSA, as oidc-provider's)",
         "tessera-sqlite",
         "token-jwt",
         "token-opaque",

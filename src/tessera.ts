@@ -4,8 +4,9 @@ import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
+import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
-import { SigningKeys } from "./keys/keys.js";
+import { type Preparation, SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
@@ -26,6 +27,13 @@ export interface TesseraOptions {
   stores?: Stores;
   /** Told about risky settings accepted anyway (e.g. an evicting Redis with the override). */
   onWarning?: (message: string) => void;
+  /**
+   * "serve" (the default): a process that signs. It records the installation's issuer
+   * on first start and makes the configured algorithm sign (see `SigningKeys.prepare`).
+   * "admin": a CLI command. It uses the recorded issuer and never creates or rotates a
+   * signing key by itself.
+   */
+  role?: "serve" | "admin";
 }
 
 /**
@@ -49,11 +57,14 @@ export class Tessera {
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
+    /** The configuration in force: `issuer` is the installation's (see `resolveIssuer`). */
     readonly config: Config,
     readonly clock: Clock,
     readonly stores: Stores,
     readonly keys: SigningKeys,
     kek: KeyEncryptionKey,
+    /** What opening did that the operator should read (logged by `serve`). */
+    readonly notices: readonly Notice[],
   ) {
     this.hasher = new PasswordHasher(
       {
@@ -161,6 +172,8 @@ export class Tessera {
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       }));
     try {
+      const serve = (options.role ?? "serve") === "serve";
+      const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
         dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
@@ -171,8 +184,14 @@ export class Tessera {
         maxTokenTtlMs: config.accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
       });
-      await keys.init();
-      return new Tessera(config, clock, stores, keys, kek);
+      if (serve) {
+        const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
+        const notice = keyNotice(prepared);
+        if (notice !== undefined) notices.push(notice);
+      } else {
+        await keys.reload();
+      }
+      return new Tessera({ ...config, issuer }, clock, stores, keys, kek, notices);
     } catch (err) {
       if (options.stores === undefined) await stores.close();
       throw err;
@@ -261,5 +280,32 @@ export class Tessera {
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
     await this.stores.close();
+  }
+}
+
+/** The one line `serve` logs about its signing key, when there is something to say. */
+function keyNotice(p: Preparation): Notice | undefined {
+  const at = (ms: number) => new Date(ms).toISOString();
+  switch (p.kind) {
+    case "kept":
+      return undefined;
+    case "created":
+      return {
+        level: "info",
+        message: `signing key: new ${p.key.alg} key ${p.key.kid}, signing now`,
+      };
+    case "rotated":
+      return {
+        level: "warn",
+        message:
+          `signing key: the signing key is ${p.from}, --signing-alg asks for ${p.key.alg}: ` +
+          `new ${p.key.alg} key ${p.key.kid} published now, signs from ${at(p.key.activatesAt)} ` +
+          "(--key-activation-delay); until then the current key signs",
+      };
+    case "pending":
+      return {
+        level: "info",
+        message: `signing key: ${p.key.alg} key ${p.key.kid} is published and signs from ${at(p.key.activatesAt)}`,
+      };
   }
 }

@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { type Config, envName, flagName, SETTINGS, type SettingKey } from "../config/defaults.js";
+import {
+  type Config,
+  envName,
+  flagName,
+  SETTINGS,
+  type SettingKey,
+  type SettingSpec,
+} from "../config/defaults.js";
 import { assertSafeToServe, loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
 import { SIGNING_ALGS } from "../keys/keys.js";
@@ -30,7 +37,8 @@ const USAGE = `Usage: tessera <command> [options]
 
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
-        [--issuer URL] [--trust-proxy [HOPS]] [--demo]   run the auth server
+        [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
+        [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
   user add NAME --password-stdin [--roles a,b]            create a user
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session
@@ -41,11 +49,11 @@ Commands:
         [--first-party] [--fingerprint]                   register a client (secret printed once)
         grants: authorization_code, refresh_token, client_credentials
   client list | client remove ID | client rotate-secret ID
-  keys list | keys rotate [--alg EdDSA|ES256]             signing keys (publish before sign)
+  keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
 
-Every option also reads TESSERA_<OPTION> from the environment (flags win).
+Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).
 All settings: see the README's configuration table, or \`tessera help settings\`.`;
 
 /** Runs one CLI command; returns the exit code. Throws TesseraError for user errors. */
@@ -96,7 +104,15 @@ function rejectUnknown(unknown: Map<string, string | true>, allowed: string[]): 
 
 function settingsHelp(): string {
   return (Object.keys(SETTINGS) as SettingKey[])
-    .map((k) => `--${flagName(k)} (${envName(k)}): ${SETTINGS[k].doc}`)
+    .map((k) => {
+      const spec: SettingSpec = SETTINGS[k];
+      const names = spec.envOnly
+        ? envName(k)
+        : spec.flagOnly
+          ? `--${flagName(k)}`
+          : `--${flagName(k)} (${envName(k)})`;
+      return `${names}: ${spec.doc}`;
+    })
     .join("\n");
 }
 
@@ -107,10 +123,15 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
       "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
     );
   }
-  const tessera = await Tessera.open({ config, onWarning: (m) => io.err(`WARNING: ${m}`) });
+  const tessera = await Tessera.open({
+    config,
+    role: "serve",
+    onWarning: (m) => io.err(`WARNING: ${m}`),
+  });
   await tessera.hasher.warmUp();
   if (config.demo) await ensureDemoUser(tessera, io);
   const app = await buildServer(tessera);
+  for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -125,7 +146,7 @@ async function serve(config: ReturnType<typeof loadConfig>, io: CliIo): Promise<
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   io.out(
-    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${config.issuer})`,
+    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${tessera.config.issuer})`,
   );
   return 0;
 }
@@ -279,8 +300,9 @@ function listOption(value: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** Opens the installation for an admin command: its recorded issuer, no key made. */
 async function withTessera<T>(config: Config, fn: (t: Tessera) => Promise<T>): Promise<T> {
-  const tessera = await Tessera.open({ config });
+  const tessera = await Tessera.open({ config, role: "admin" });
   try {
     return await fn(tessera);
   } finally {
@@ -444,15 +466,18 @@ async function keysCommand(
       });
     case "rotate": {
       rejectUnknown(unknown, ["alg"]);
-      const alg = stringOption("alg", unknown.get("alg")) ?? config.signingAlg;
-      if (!SIGNING_ALGS.includes(alg as SigningAlg)) {
+      // --alg, else --signing-alg when given; else the current key's algorithm stays.
+      const alg =
+        stringOption("alg", unknown.get("alg")) ??
+        (config.sources.signingAlg === undefined ? undefined : config.signingAlg);
+      if (alg !== undefined && !SIGNING_ALGS.includes(alg as SigningAlg)) {
         throw new TesseraError(
           "invalid_request",
           `--alg must be one of ${SIGNING_ALGS.join(", ")}`,
         );
       }
       return withTessera(config, async (t) => {
-        const k = await t.keys.rotate(alg as SigningAlg);
+        const k = await t.keys.rotate(alg as SigningAlg | undefined);
         io.out(
           `new ${k.alg} key ${k.kid}: published now, signs from ${new Date(k.activatesAt).toISOString()}`,
         );

@@ -21,6 +21,11 @@ export interface SettingSpec {
   readonly schemes?: readonly string[];
   /** Only settable from the environment (never a flag, so it stays out of `ps`). */
   readonly envOnly?: boolean;
+  /**
+   * Only settable as a flag, for one run (a confirmation that must not linger in an
+   * environment and apply to a later, unintended change).
+   */
+  readonly flagOnly?: boolean;
 }
 
 const MINUTE = 60;
@@ -39,7 +44,13 @@ export const SETTINGS = {
     type: "url",
     default: undefined,
     schemes: ["http:", "https:"],
-    doc: "Public base URL of this server. Default: http://localhost:<port>.",
+    doc: "Public base URL of this server: the `iss` of its tokens and revocations. The first `serve` records it with the durable data, and every command of the installation uses the recorded one; an explicit value that differs is refused (see --change-issuer). Default: the recorded issuer, else http://localhost:<port>.",
+  },
+  changeIssuer: {
+    type: "bool",
+    default: false,
+    flagOnly: true,
+    doc: "With `serve --issuer URL`: replace the issuer recorded in the data by URL (a deliberate change; flag only). Guards configured for the old issuer stop accepting tokens and revocations: reconfigure them, and restart every instance with the new --issuer.",
   },
   trustProxy: {
     type: "int",
@@ -167,9 +178,9 @@ export const SETTINGS = {
   // ── Tokens and keys ──────────────────────────────────────────────────────────
   signingAlg: {
     type: "enum",
-    default: "EdDSA",
-    values: ["EdDSA", "ES256"],
-    doc: "Algorithm of new signing keys (Ed25519 or P-256). Takes effect at the first start and at each `keys rotate`.",
+    default: "ES256",
+    values: ["ES256", "EdDSA", "RS256"],
+    doc: 'Algorithm of the signing key: P-256, Ed25519 or RSA (2048 bits); see "Which signing algorithm" in the README. The first `serve` makes a key of it. Given explicitly (flag or environment), `serve` rotates to it when the newest key has another (published at once, signing after --key-activation-delay), and `keys rotate` uses it. The default never replaces existing keys: `keys rotate` without either keeps the current algorithm.',
   },
   accessTokenTtl: {
     type: "int",
@@ -306,9 +317,13 @@ type ValueOf<S extends SettingSpec> = S["type"] extends "int"
 /** Settings without a default whose value `loadConfig` derives from others. */
 type Derived = "issuer" | "db";
 
+/** Where a setting's value came from, when not from the defaults (or derived). */
+export type SettingSource = "flag" | "env";
+
 /**
  * The resolved configuration. Every setting has a value, except optional ones without a
- * default (`redis`, `secret`), which may be undefined.
+ * default (`redis`, `secret`), which may be undefined. `sources` tells which settings
+ * the user gave (so "asked for ES256" differs from "ES256 by default").
  */
 export type Config = {
   -readonly [K in SettingKey]: (typeof SETTINGS)[K]["default"] extends undefined
@@ -316,7 +331,7 @@ export type Config = {
       ? ValueOf<(typeof SETTINGS)[K]>
       : ValueOf<(typeof SETTINGS)[K]> | undefined
     : ValueOf<(typeof SETTINGS)[K]>;
-};
+} & { readonly sources: Readonly<Partial<Record<SettingKey, SettingSource>>> };
 
 /** Flag name of a setting: `sessionIdleTimeout` → `session-idle-timeout`. */
 export function flagName(key: string): string {

@@ -26,7 +26,8 @@ export function configTable(): string {
     const spec: SettingSpec = SETTINGS[key];
     const def = spec.default === undefined ? "(derived)" : `\`${String(spec.default)}\``;
     const flag = spec.envOnly ? "—" : `\`--${flagName(key)}\``;
-    return `| ${flag} | \`${envName(key)}\` | ${def} | ${allowed(spec)} | ${spec.doc.replaceAll("|", "\\|")} |`;
+    const env = spec.flagOnly ? "—" : `\`${envName(key)}\``;
+    return `| ${flag} | ${env} | ${def} | ${allowed(spec)} | ${spec.doc.replaceAll("|", "\\|")} |`;
   });
   return [
     "| flag | environment | default | allowed | what it does |",

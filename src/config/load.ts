@@ -91,10 +91,11 @@ export function parseFlags(
   return { settings, positionals, unknown };
 }
 
-/** Reads every `TESSERA_*` variable that names a setting. */
+/** Reads every `TESSERA_*` variable that names a setting (flag-only ones excepted). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
   const out: RawSettings = {};
   for (const key of KEYS) {
+    if ((SETTINGS[key] as SettingSpec).flagOnly) continue;
     const value = env[envName(key)];
     if (value !== undefined && value !== "") out[key] = value;
   }
@@ -103,7 +104,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
 
 function parseValue(key: SettingKey, raw: string | boolean): number | boolean | string {
   const spec: SettingSpec = SETTINGS[key];
-  const where = spec.envOnly ? envName(key) : `${flagName(key)} (${envName(key)})`;
+  const where = spec.envOnly
+    ? envName(key)
+    : spec.flagOnly
+      ? `--${flagName(key)}`
+      : `${flagName(key)} (${envName(key)})`;
   switch (spec.type) {
     case "bool": {
       if (typeof raw === "boolean") return raw;
@@ -163,11 +168,16 @@ function parseValue(key: SettingKey, raw: string | boolean): number | boolean | 
 export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {}): Config {
   const fromEnv = settingsFromEnv(env);
   const out: Record<string, number | boolean | string | undefined> = {};
+  const sources: Partial<Record<SettingKey, "flag" | "env">> = {};
   for (const key of KEYS) {
     const raw = flags[key] ?? fromEnv[key];
+    if (raw !== undefined) sources[key] = flags[key] !== undefined ? "flag" : "env";
     out[key] = raw === undefined ? SETTINGS[key].default : parseValue(key, raw);
   }
-  const config = out as Omit<Config, "issuer" | "db"> & { issuer?: string; db?: string };
+  const config = { ...out, sources } as unknown as Omit<Config, "issuer" | "db"> & {
+    issuer?: string;
+    db?: string;
+  };
   config.issuer = normaliseIssuer(config.issuer ?? `http://localhost:${config.port}`);
   config.db ??= `sqlite:${join(resolve(config.data), "tessera.db")}`;
   if (config.sessionIdleTimeout > config.sessionAbsoluteTimeout) {

@@ -8,7 +8,13 @@
 
 export const SUPPORTED_ALGORITHMS = ["EdDSA", "ES256", "ES384", "RS256", "PS256"] as const;
 export type Algorithm = (typeof SUPPORTED_ALGORITHMS)[number];
-export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["EdDSA", "ES256"];
+/**
+ * Every algorithm a Tessera server signs with (`--signing-alg`), so that rotating the
+ * issuer to another one of them never breaks a guard left on the default. Narrow it to
+ * your issuer's algorithm if you like; RSA keys must still name their `alg` and have
+ * 2048+ bits.
+ */
+export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["ES256", "EdDSA", "RS256"];
 
 export interface AlgorithmSpec {
   readonly kty: "OKP" | "EC" | "RSA";

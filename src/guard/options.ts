@@ -78,7 +78,10 @@ export interface GuardOptions {
   issuer: string;
   /** The token's `aud` must contain (one of) these. */
   audience: string | readonly string[];
-  /** Allow-list; default ["EdDSA", "ES256"]. Supported: EdDSA (Ed25519), ES256, ES384, RS256, PS256. */
+  /**
+   * Allow-list; default ["ES256", "EdDSA", "RS256"] (what Tessera signs with). Supported:
+   * EdDSA (Ed25519), ES256, ES384, RS256, PS256.
+   */
   algorithms?: readonly Algorithm[];
   /** Default `${issuer}/.well-known/jwks.json`. A URL (string or URL) or an inline `{ keys }`. */
   jwks?: string | URL | Jwks;

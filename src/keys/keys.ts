@@ -11,7 +11,16 @@ import { TesseraError } from "../errors.js";
 import type { KeyRecord, KeyStore, SigningAlg } from "../store/types.js";
 import type { KeyEncryptionKey } from "./kek.js";
 
-export const SIGNING_ALGS: readonly SigningAlg[] = ["EdDSA", "ES256"];
+/** What Tessera signs with; the first is the default for new installations. */
+export const SIGNING_ALGS: readonly SigningAlg[] = ["ES256", "EdDSA", "RS256"];
+
+/**
+ * Modulus of the RSA keys Tessera makes. RS256 is there for verifiers that know nothing
+ * else, and 2048 bits is the size every one of them takes (RFC 7518 §3.3's minimum;
+ * NIST-acceptable through 2030). 3072 would sign about 6× slower and add 128 bytes to
+ * every token, for verifiers whose point is compatibility. Rotate to a new key to change.
+ */
+export const RSA_MODULUS_BITS = 2048;
 
 export interface SigningKeysOptions {
   /** Algorithm of keys created from now on. */
@@ -29,9 +38,13 @@ export type KeyState = "pending" | "active" | "retired";
 /** A public JWK as published in the JWKS. */
 export interface PublicJwk {
   kty: string;
-  crv: string;
-  x: string;
+  /** OKP and EC keys. */
+  crv?: string;
+  x?: string;
   y?: string;
+  /** RSA keys. */
+  n?: string;
+  e?: string;
   kid: string;
   alg: SigningAlg;
   use: "sig";
@@ -49,25 +62,51 @@ export interface SigningKey {
   sign(data: Buffer): Buffer;
 }
 
+/** What `prepare` did to make the configured algorithm sign. */
+export type Preparation =
+  | { kind: "kept" }
+  | { kind: "created"; key: KeyRecord }
+  | { kind: "rotated"; key: KeyRecord; from: SigningAlg }
+  | { kind: "pending"; key: KeyRecord };
+
+/** The public members of a JWK that identify the key (RFC 7638 §3.2), by key type. */
+function publicMembers(jwk: Record<string, string | undefined>): Record<string, string> {
+  const pick = (...names: string[]) =>
+    Object.fromEntries(names.map((n) => [n, jwk[n] as string])) as Record<string, string>;
+  if (jwk.kty === "RSA") return pick("e", "kty", "n");
+  if (jwk.kty === "EC") return pick("crv", "kty", "x", "y");
+  return pick("crv", "kty", "x");
+}
+
 /** RFC 7638 JWK thumbprint (SHA-256, base64url): the kid of every key Tessera makes. */
 export function jwkThumbprint(jwk: Record<string, string | undefined>): string {
-  const members =
-    jwk.kty === "EC"
-      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
-      : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
-  return createHash("sha256").update(JSON.stringify(members)).digest("base64url");
+  // Members in lexicographic order, no whitespace: exactly what publicMembers builds.
+  return createHash("sha256")
+    .update(JSON.stringify(publicMembers(jwk)))
+    .digest("base64url");
 }
 
 function generate(alg: SigningAlg): KeyObject {
-  return alg === "EdDSA"
-    ? generateKeyPairSync("ed25519").privateKey
-    : generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  switch (alg) {
+    case "EdDSA":
+      return generateKeyPairSync("ed25519").privateKey;
+    case "ES256":
+      return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    case "RS256":
+      return generateKeyPairSync("rsa", { modulusLength: RSA_MODULUS_BITS }).privateKey;
+  }
 }
 
 function signer(alg: SigningAlg, key: KeyObject): (data: Buffer) => Buffer {
-  return alg === "EdDSA"
-    ? (data) => sign(null, data, key)
-    : (data) => sign("sha256", data, { key, dsaEncoding: "ieee-p1363" });
+  switch (alg) {
+    case "EdDSA":
+      return (data) => sign(null, data, key);
+    case "ES256":
+      return (data) => sign("sha256", data, { key, dsaEncoding: "ieee-p1363" });
+    case "RS256":
+      // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3): node's default padding for RSA.
+      return (data) => sign("sha256", data, key);
+  }
 }
 
 /**
@@ -88,13 +127,35 @@ export class SigningKeys {
     private readonly options: SigningKeysOptions,
   ) {}
 
-  /** Loads the keys; creates the first one (active at once) when none can sign. */
-  async init(): Promise<void> {
+  /**
+   * For a process that signs (`serve`): loads the keys and makes sure the configured
+   * algorithm signs. No key that signs now or later: one is made, active at once (no
+   * verifier knows any key yet). `requested` (the algorithm was asked for, not defaulted)
+   * and the newest key has another algorithm: rotates to it, publish-before-sign. An
+   * algorithm that merely is the default never replaces existing keys.
+   */
+  async prepare(requested: boolean): Promise<Preparation> {
     await this.reload();
-    if (this.signingKeyAt(this.clock.now()) === undefined) {
-      await this.store.putKeys([this.create(this.options.alg, this.clock.now())]);
+    const now = this.clock.now();
+    const newest = this.newest();
+    if (newest === undefined) {
+      const key = this.create(this.options.alg, now);
+      await this.store.putKeys([key]);
       await this.reload();
+      return { kind: "created", key };
     }
+    if (!requested || newest.record.alg === this.options.alg) {
+      return newest.record.activatesAt > now
+        ? { kind: "pending", key: newest.record }
+        : { kind: "kept" };
+    }
+    const key = await this.rotate(this.options.alg);
+    return { kind: "rotated", key, from: newest.record.alg };
+  }
+
+  /** Loads the keys and makes the first one (active at once) when none signs now or later. */
+  async init(): Promise<void> {
+    await this.prepare(false);
   }
 
   /** Re-reads the key set from the store, dropping keys past `removeAfter`. */
@@ -121,13 +182,18 @@ export class SigningKeys {
   }
 
   /**
-   * Makes a new key (of `alg`, default the configured one) that signs after the
-   * activation delay; every key still signing retires at that moment.
+   * Makes a new key that signs after the activation delay; every key still signing
+   * retires at that moment. Of `alg`; by default of the newest key's algorithm (a routine
+   * rotation changes the key, not the algorithm), or the configured one when there is no
+   * key. When no key signs now or later (a fresh installation), the new one signs at
+   * once: there is no key for verifiers to move away from.
    */
-  async rotate(alg: SigningAlg = this.options.alg): Promise<KeyRecord> {
+  async rotate(alg?: SigningAlg): Promise<KeyRecord> {
     await this.reload();
     const now = this.clock.now();
-    const fresh = this.create(alg, now + this.options.activationDelayMs);
+    const newest = this.newest();
+    const delay = newest === undefined ? 0 : this.options.activationDelayMs;
+    const fresh = this.create(alg ?? newest?.record.alg ?? this.options.alg, now + delay);
     const retiring = this.loaded
       .map((k) => k.record)
       .filter((r) => r.retiredAt === undefined || r.retiredAt > fresh.activatesAt)
@@ -174,7 +240,7 @@ export class SigningKeys {
       keys: this.loaded
         .filter((k) => k.record.removeAfter === undefined || k.record.removeAfter > now)
         .map(({ record }) => ({
-          ...(record.publicJwk as { kty: string; crv: string; x: string; y?: string }),
+          ...(record.publicJwk as { kty: string }),
           kid: record.kid,
           alg: record.alg,
           use: "sig" as const,
@@ -192,6 +258,24 @@ export class SigningKeys {
     }));
   }
 
+  /**
+   * The key that signs last: of the keys not retired yet (pending or active) and that
+   * will sign at all, the one activating last. (A key replaced before it ever signed, by
+   * two rotations in one millisecond, has retiredAt <= activatesAt and is skipped.)
+   */
+  private newest(): LoadedKey | undefined {
+    const now = this.clock.now();
+    let best: LoadedKey | undefined;
+    for (const k of this.loaded) {
+      const r = k.record;
+      if (r.retiredAt !== undefined && (r.retiredAt <= now || r.retiredAt <= r.activatesAt)) {
+        continue;
+      }
+      if (best === undefined || r.activatesAt >= best.record.activatesAt) best = k;
+    }
+    return best;
+  }
+
   private signingKeyAt(now: number): LoadedKey | undefined {
     let best: LoadedKey | undefined;
     for (const k of this.loaded) {
@@ -206,10 +290,8 @@ export class SigningKeys {
   private create(alg: SigningAlg, activatesAt: number): KeyRecord {
     const privateKey = generate(alg);
     const jwk = createPublicKey(privateKey).export({ format: "jwk" }) as Record<string, string>;
-    const publicJwk: Record<string, string> =
-      jwk.kty === "EC"
-        ? { kty: "EC", crv: jwk.crv as string, x: jwk.x as string, y: jwk.y as string }
-        : { kty: "OKP", crv: jwk.crv as string, x: jwk.x as string };
+    // Public members only (never `d`, `p`, `q`, ...), in the order RFC 7638 hashes them.
+    const publicJwk = publicMembers(jwk);
     const kid = jwkThumbprint(publicJwk);
     const der = privateKey.export({ format: "der", type: "pkcs8" });
     return {

@@ -1,7 +1,6 @@
-import type { KeyObject } from "node:crypto";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
-import { verifyOwnToken } from "../keys/verify-own.js";
+import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
 import type { RefreshFamily, RefreshTokenRecord } from "../store/types.js";
 import type { AccessTokens, OpaqueTokenData } from "../tokens/access.js";
 import type { AccessTokenClaims } from "../tokens/jwt/issue.js";
@@ -28,7 +27,7 @@ const FORGED = Object.freeze({ kind: "forged" as const });
  * else is either a JWT signed by one of our keys or forged — decided without I/O.
  */
 export class TokenIdentifier {
-  private readonly keyCache = new Map<string, KeyObject>();
+  private readonly keyCache: OwnKeyCache = new Map();
 
   constructor(
     private readonly access: AccessTokens,

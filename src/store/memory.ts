@@ -15,6 +15,8 @@ import type {
   EphemeralStore,
   EventLog,
   FamilyAccessToken,
+  InstallationSettingKey,
+  InstallationStore,
   KeyRecord,
   KeyStore,
   RefreshFamily,
@@ -242,6 +244,25 @@ class MemoryKeys implements KeyStore {
   }
 }
 
+class MemoryInstallation implements InstallationStore {
+  private readonly values = new Map<InstallationSettingKey, string>();
+
+  async getSetting(key: InstallationSettingKey): Promise<string | undefined> {
+    return this.values.get(key);
+  }
+
+  async initSetting(key: InstallationSettingKey, value: string): Promise<string> {
+    const known = this.values.get(key);
+    if (known !== undefined) return known;
+    this.values.set(key, value);
+    return value;
+  }
+
+  async putSetting(key: InstallationSettingKey, value: string): Promise<void> {
+    this.values.set(key, value);
+  }
+}
+
 class MemoryClients implements ClientStore {
   private readonly clients = new Map<string, ClientRecord>();
 
@@ -417,6 +438,7 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly users: UserStore = new MemoryUsers();
   readonly keys: KeyStore = new MemoryKeys();
   readonly clients: ClientStore = new MemoryClients();
+  readonly installation: InstallationStore = new MemoryInstallation();
   readonly refresh: RefreshStore = new MemoryRefresh();
   readonly consents: ConsentStore = new MemoryConsents();
   readonly counters: Counters;

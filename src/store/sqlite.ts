@@ -19,6 +19,8 @@ import type {
   EventLog,
   FamilyAccessToken,
   GrantType,
+  InstallationSettingKey,
+  InstallationStore,
   KeyRecord,
   KeyStore,
   LoggedEvent,
@@ -137,6 +139,9 @@ const MIGRATIONS: readonly string[] = [
      exp  INTEGER NOT NULL
    );
    CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
+  // Facts every process of the installation shares (its issuer), apart from `meta`,
+  // which holds the ephemeral side's bookkeeping.
+  `CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 
 interface RecordRow {
@@ -487,6 +492,36 @@ class SqliteKeys implements KeyStore {
 
   async deleteKey(kid: string): Promise<boolean> {
     return this.q.delete.run(kid).changes === 1;
+  }
+}
+
+class SqliteInstallation implements InstallationStore {
+  private readonly q;
+  constructor(db: Db) {
+    this.q = {
+      get: db.prepare<[string], { value: string }>("SELECT value FROM installation WHERE key = ?"),
+      init: db.prepare<[string, string]>(
+        "INSERT INTO installation (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+      ),
+      put: db.prepare<[string, string]>(
+        `INSERT INTO installation (key, value) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      ),
+    };
+  }
+
+  async getSetting(key: InstallationSettingKey): Promise<string | undefined> {
+    return this.q.get.get(key)?.value;
+  }
+
+  async initSetting(key: InstallationSettingKey, value: string): Promise<string> {
+    // One statement: atomic across processes; the loser of a race reads the winner's value.
+    this.q.init.run(key, value);
+    return (this.q.get.get(key) as { value: string }).value;
+  }
+
+  async putSetting(key: InstallationSettingKey, value: string): Promise<void> {
+    this.q.put.run(key, value);
   }
 }
 
@@ -973,6 +1008,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly clients: ClientStore;
+  readonly installation: InstallationStore;
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly counters: Counters;
@@ -993,6 +1029,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.users = new SqliteUsers(this.db);
     this.keys = new SqliteKeys(this.db);
     this.clients = new SqliteClients(this.db);
+    this.installation = new SqliteInstallation(this.db);
     this.refresh = new SqliteRefresh(this.db);
     this.consents = new SqliteConsents(this.db);
     this.revocations = new SqliteEventLog(this.db, options.clock, options.eventPollMs ?? 200);

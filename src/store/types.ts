@@ -145,13 +145,13 @@ export interface UserStore {
   updateUser(user: UserRecord): Promise<void>;
 }
 
-export type SigningAlg = "EdDSA" | "ES256";
+export type SigningAlg = "ES256" | "EdDSA" | "RS256";
 
 /** A signing key. The private half is stored encrypted (AES-256-GCM under the KEK). */
 export interface KeyRecord {
   kid: string;
   alg: SigningAlg;
-  /** Public JWK (kty, crv, x[, y]) as JSON. */
+  /** Public JWK members as JSON: kty, crv, x[, y] (OKP, EC) or kty, n, e (RSA). */
   publicJwk: Record<string, string>;
   /** `v1.<iv>.<ciphertext>.<tag>`: the PKCS#8 private key, encrypted; AAD = kid. */
   privateKeyEnc: string;
@@ -170,6 +170,23 @@ export interface KeyStore {
   putKeys(keys: KeyRecord[]): Promise<void>;
   deleteKey(kid: string): Promise<boolean>;
 }
+
+/**
+ * Facts about the installation that every process of it must agree on (its issuer), kept
+ * with the durable data. A small key/value record; values are plain strings.
+ */
+export interface InstallationStore {
+  getSetting(key: InstallationSettingKey): Promise<string | undefined>;
+  /**
+   * Records `value` unless the key already has one, atomically (two processes starting at
+   * once agree on one value). Returns the value now recorded: `value` or the earlier one.
+   */
+  initSetting(key: InstallationSettingKey, value: string): Promise<string>;
+  /** Replaces the recorded value (a deliberate change). */
+  putSetting(key: InstallationSettingKey, value: string): Promise<void>;
+}
+
+export type InstallationSettingKey = "issuer";
 
 export type GrantType = "client_credentials" | "authorization_code" | "refresh_token";
 export type TokenFormat = "jwt" | "opaque";
@@ -302,6 +319,7 @@ export interface DurableStore {
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly clients: ClientStore;
+  readonly installation: InstallationStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
   close(): Promise<void>;

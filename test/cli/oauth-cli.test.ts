@@ -202,13 +202,14 @@ describe("tessera client / keys / token decode", () => {
 
   it("keys list and rotate (publish before sign) reach the running server's JWKS", async () => {
     const before = await cli(d("keys", "list"));
-    expect(before.out).toMatch(/\tEdDSA\tactive\t/);
-    const rotated = await cli(d("keys", "rotate", "--alg", "ES256"));
-    expect(rotated.out).toMatch(/new ES256 key [\w-]{43}: published now, signs from /);
+    // ES256: the default for a new installation, made by its first serve.
+    expect(before.out).toMatch(/\tES256\tactive\t/);
+    const rotated = await cli(d("keys", "rotate", "--alg", "RS256"));
+    expect(rotated.out).toMatch(/new RS256 key [\w-]{43}: published now, signs from /);
     const after = await cli(d("keys", "list"));
-    expect(after.out).toMatch(/\tES256\tpending\t/);
-    expect(after.out).toMatch(/\tEdDSA\tactive\t/);
-    const kid = /new ES256 key ([\w-]{43})/.exec(rotated.out)?.[1];
+    expect(after.out).toMatch(/\tRS256\tpending\t/);
+    expect(after.out).toMatch(/\tES256\tactive\t/);
+    const kid = /new RS256 key ([\w-]{43})/.exec(rotated.out)?.[1];
     // The running server publishes the new key after its next reload (bounded poll).
     let published = false;
     for (let i = 0; i < 50 && !published; i++) {
@@ -222,7 +223,7 @@ describe("tessera client / keys / token decode", () => {
     // The key file exists with mode 0600.
     expect(statSync(join(data, "secret.key")).mode & 0o777).toBe(0o600);
     await expect(cli(d("keys", "rotate", "--alg", "HS256"))).rejects.toThrow(
-      /--alg must be one of EdDSA, ES256/,
+      /--alg must be one of ES256, EdDSA, RS256/,
     );
   });
 

@@ -82,6 +82,37 @@ describe("configuration", () => {
     }
   });
 
+  it("signing algorithm: ES256 by default; EdDSA and RS256 on request; nothing else", () => {
+    expect(loadConfig({}, {}).signingAlg).toBe("ES256");
+    expect(loadConfig({ signingAlg: "EdDSA" }, {}).signingAlg).toBe("EdDSA");
+    expect(loadConfig({}, { TESSERA_SIGNING_ALG: "RS256" }).signingAlg).toBe("RS256");
+    for (const alg of ["HS256", "none", "PS256", "RS384", "es256"]) {
+      expect(() => loadConfig({ signingAlg: alg }, {})).toThrow(
+        /signing-alg \(TESSERA_SIGNING_ALG\) must be one of ES256, EdDSA, RS256/,
+      );
+    }
+  });
+
+  it("tells settings the user gave (flag or environment) from defaults and derived ones", () => {
+    const c = loadConfig({ signingAlg: "ES256" }, { TESSERA_ISSUER: "https://auth.example" });
+    expect(c.sources).toEqual({ signingAlg: "flag", issuer: "env" });
+    // ES256 is the default too: asked for, it is still "asked for".
+    expect(loadConfig({}, {}).sources).toEqual({});
+    expect(loadConfig({ port: "5000" }, {}).sources).toEqual({ port: "flag" });
+  });
+
+  it("--change-issuer is a flag only: TESSERA_CHANGE_ISSUER is ignored", () => {
+    expect(loadConfig({}, { TESSERA_CHANGE_ISSUER: "true" }).changeIssuer).toBe(false);
+    const { settings } = parseFlags(["serve", "--issuer", "https://a.example", "--change-issuer"]);
+    expect(loadConfig(settings, {})).toMatchObject({
+      changeIssuer: true,
+      issuer: "https://a.example",
+    });
+    expect(() => loadConfig({ changeIssuer: "maybe" }, {})).toThrow(
+      /--change-issuer must be true or false/,
+    );
+  });
+
   it("a flag that needs a value says so", () => {
     expect(() => parseFlags(["--port"])).toThrow(/--port needs a value/);
   });

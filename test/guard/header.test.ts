@@ -49,6 +49,54 @@ describe("guard: the token never chooses the algorithm", () => {
     );
   });
 
+  it("RS256 goes through the allow-list like the others: refused by a guard allowing only ES256", async () => {
+    const rs = makeKey("RS256", "rs-1");
+    const { guard } = testGuard({ algorithms: ["ES256"], jwks: { keys: [EC.jwk, rs.jwk] } });
+    await expect(guard.verify(bearer(mint(EC)))).resolves.toBeTruthy();
+    await expectReason(guard, bearer(mint(rs)), "alg_not_allowed");
+    // Nor can the token talk its way in through a key that is allowed.
+    await expectReason(guard, bearer(mint({ ...rs, kid: EC.kid })), "alg_not_allowed");
+    // The default allow-list (what Tessera signs with) takes it.
+    const byDefault = testGuard({ jwks: { keys: [EC.jwk, rs.jwk] } }).guard;
+    await expect(byDefault.verify(bearer(mint(rs)))).resolves.toBeTruthy();
+  });
+
+  it("alg_not_allowed: HS256 keyed with our RSA public key as PEM, DER, JWK JSON or raw n", async () => {
+    const rs = makeKey("RS256", "rs-1");
+    const { guard } = testGuard({ jwks: { keys: [rs.jwk, EC.jwk] } });
+    const pem = rs.publicKey.export({ format: "pem", type: "spki" }).toString();
+    const pkcs1 = rs.publicKey.export({ format: "pem", type: "pkcs1" }).toString();
+    const der = rs.publicKey.export({ format: "der", type: "spki" });
+    const secrets: (string | Buffer)[] = [
+      pem,
+      pem.trim(),
+      pkcs1,
+      der,
+      JSON.stringify(rs.jwk),
+      String(rs.jwk.n),
+      Buffer.from(String(rs.jwk.n), "base64url"),
+    ];
+    for (const alg of ["HS256", "HS384", "HS512"]) {
+      for (const secret of secrets) {
+        const t = mintHmac(secret, { alg, typ: "at+jwt", kid: rs.kid });
+        await expectReason(guard, bearer(t), "alg_not_allowed");
+      }
+    }
+    // `none` naming the RSA key, with or without a real RS256 signature.
+    const p = b64u(JSON.stringify(claims()));
+    const h = b64u(JSON.stringify(header(rs, { alg: "none" })));
+    await expectReason(guard, bearer(`${h}.${p}.${mint(rs).split(".")[2]}`), "alg_not_allowed");
+  });
+
+  it("key_alg_mismatch: the RSA key named by an ES256/EdDSA header, an EC key named by RS256", async () => {
+    const rs = makeKey("RS256", "rs-1");
+    const { guard } = testGuard({ jwks: { keys: [rs.jwk, EC.jwk, ED.jwk] } });
+    await expect(guard.verify(bearer(mint(rs)))).resolves.toBeTruthy();
+    await expectReason(guard, bearer(mint({ ...makeKey("ES256", rs.kid) })), "key_alg_mismatch");
+    await expectReason(guard, bearer(mint({ ...makeKey("EdDSA", rs.kid) })), "key_alg_mismatch");
+    await expectReason(guard, bearer(mint({ ...makeKey("RS256", EC.kid) })), "key_alg_mismatch");
+  });
+
   it("alg_not_allowed: a supported algorithm outside the configured allow-list", async () => {
     const rs = makeKey("RS256", "rs-1");
     const { guard } = testGuard({

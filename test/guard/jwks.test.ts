@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { FetchLike } from "../../src/guard/index.js";
+import { importJwk } from "../../src/guard/jwks.js";
 import {
   AUDIENCE,
   bearer,
@@ -342,6 +343,28 @@ describe("guard: which JWKS keys are used", () => {
     const forged = mint({ ...makeKey("EdDSA", "enc") });
     await expectReason(guard, bearer(forged), "unknown_kid");
     await expectReason(guard, bearer(mint({ ...makeKey("EdDSA", "mislabeled") })), "unknown_kid");
+  });
+
+  it("RSA keys under 2048 bits (or over 8192) are never used, even with RS256 allowed", async () => {
+    const allowed = new Set(["RS256", "PS256"] as const);
+    for (const bits of [1024, 1536, 2040]) {
+      const small = generateKeyPairSync("rsa", { modulusLength: bits });
+      const jwk = { ...small.publicKey.export({ format: "jwk" }), kid: `rsa${bits}`, alg: "RS256" };
+      expect(importJwk(jwk, allowed)).toBe("RSA key of unacceptable size");
+    }
+    const ok = makeKey("RS256", "rsa2048");
+    expect(importJwk(ok.jwk, allowed)).toMatchObject({ alg: "RS256", signatureBytes: 256 });
+    // Only a small key published: the guard refuses to start with it.
+    const tiny = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const tinyJwk = { ...tiny.publicKey.export({ format: "jwk" }), kid: "tiny", alg: "RS256" };
+    expect(() => testGuard({ algorithms: ["RS256"], jwks: { keys: [tinyJwk] } })).toThrow(
+      /no usable key/,
+    );
+    // Beside a good key: the small key's tokens name an unknown kid.
+    const { guard } = testGuard({ algorithms: ["RS256"], jwks: { keys: [tinyJwk, ok.jwk] } });
+    const forged = mint({ kid: "tiny", alg: "RS256", ...tiny, jwk: tinyJwk });
+    await expectReason(guard, bearer(forged), "unknown_kid");
+    await expect(guard.verify(bearer(mint(ok)))).resolves.toBeTruthy();
   });
 
   it("a kid published twice is ambiguous: both keys are skipped", async () => {

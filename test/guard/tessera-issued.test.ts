@@ -78,4 +78,36 @@ describe("guard: tokens issued by Tessera", () => {
     expect(err).toBeInstanceOf(GuardError);
     expect((err as GuardError).reason).toBe("revoked");
   });
+
+  it.each(["ES256", "EdDSA", "RS256"])(
+    "a guard on its default allow-list verifies Tessera's %s tokens",
+    async (alg) => {
+      const server = await testServer({ settings: { signingAlg: alg } });
+      s = server;
+      const { secret } = await server.tessera.clients.add({
+        id: "svc",
+        grants: ["client_credentials"],
+        audience: [API],
+        scopes: ["read"],
+      });
+      const fetch: FetchLike = async (url) => {
+        const res = await server.app.inject({ method: "GET", url: new URL(url).pathname });
+        return new Response(res.body, { status: res.statusCode });
+      };
+      const guard = createGuard({
+        issuer: server.config.issuer,
+        audience: API,
+        fetch,
+        clock: server.clock,
+        revocations: false,
+      });
+      const token = await issue(server, secret as string);
+      const header = JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString());
+      expect(header.alg).toBe(alg);
+      await expect(guard.verify({ authorization: `Bearer ${token}` })).resolves.toMatchObject({
+        sub: "svc",
+        credential: "jwt",
+      });
+    },
+  );
 });

@@ -1,13 +1,15 @@
 import { createPublicKey, verify } from "node:crypto";
+import { calculateJwkThumbprint } from "jose";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
-import { jwkThumbprint, SigningKeys } from "../../src/keys/keys.js";
+import { jwkThumbprint, RSA_MODULUS_BITS, SigningKeys } from "../../src/keys/keys.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import type { SigningAlg } from "../../src/store/types.js";
 
 const MIN = 60_000;
 
-function setup(alg: "EdDSA" | "ES256" = "EdDSA") {
+function setup(alg: SigningAlg = "EdDSA") {
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
   const kek = KeyEncryptionKey.fromSecret("k".repeat(32));
@@ -17,7 +19,7 @@ function setup(alg: "EdDSA" | "ES256" = "EdDSA") {
 }
 
 describe("signing keys", () => {
-  for (const alg of ["EdDSA", "ES256"] as const) {
+  for (const alg of ["ES256", "EdDSA", "RS256"] as const) {
     it(`${alg}: the first start makes one key, active at once, that signs verifiably`, async () => {
       const { keys, store } = setup(alg);
       await keys.init();
@@ -27,12 +29,14 @@ describe("signing keys", () => {
       expect(k?.alg).toBe(alg);
       const jwk = keys.jwks().keys[0];
       expect(jwk).toMatchObject({ kid: k?.kid, alg, use: "sig" });
-      expect(jwk).not.toHaveProperty("d");
+      for (const priv of ["d", "p", "q", "dp", "dq", "qi"]) expect(jwk).not.toHaveProperty(priv);
       expect(jwk?.kid).toBe(jwkThumbprint(jwk as unknown as Record<string, string>));
+      // RFC 7638, as an independent implementation computes it.
+      expect(jwk?.kid).toBe(await calculateJwkThumbprint(jwk as never, "sha256"));
       const signer = keys.signingKey();
       const data = Buffer.from("hello");
       const sig = signer.sign(data);
-      expect(sig).toHaveLength(64);
+      expect(sig).toHaveLength(alg === "RS256" ? RSA_MODULUS_BITS / 8 : 64);
       const pub = createPublicKey({
         key: jwk as unknown as import("node:crypto").JsonWebKey,
         format: "jwk",
@@ -40,7 +44,9 @@ describe("signing keys", () => {
       const ok =
         alg === "EdDSA"
           ? verify(null, data, pub, sig)
-          : verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig);
+          : alg === "ES256"
+            ? verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig)
+            : verify("sha256", data, pub, sig);
       expect(ok).toBe(true);
       // The private key is stored encrypted, never in the clear.
       const [stored] = await store.keys.listKeys();
@@ -48,6 +54,17 @@ describe("signing keys", () => {
       expect(JSON.stringify(stored)).not.toMatch(/PRIVATE KEY|"d":/);
     });
   }
+
+  it("RS256: a 2048-bit RSA key, published as kty RSA with n and e", async () => {
+    const { keys } = setup("RS256");
+    await keys.init();
+    const jwk = keys.jwks().keys[0];
+    expect(Object.keys(jwk ?? {}).sort()).toEqual(["alg", "e", "kid", "kty", "n", "use"]);
+    expect(jwk).toMatchObject({ kty: "RSA", e: "AQAB", alg: "RS256", use: "sig" });
+    expect(Buffer.from(String(jwk?.n), "base64url")).toHaveLength(256);
+    const pub = createPublicKey({ key: jwk as never, format: "jwk" });
+    expect(pub.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
 
   it("a second init reuses the stored key", async () => {
     const { keys, store, kek, clock, options } = setup();
@@ -79,12 +96,90 @@ describe("signing keys", () => {
     expect(keys.list()).toHaveLength(1);
   });
 
+  it("rotation without an algorithm keeps the current key's (not the configured default's)", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    // A later Tessera whose default is ES256, asked for no algorithm: `keys rotate`.
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect((await keys.rotate()).alg).toBe("EdDSA");
+    expect((await keys.rotate("RS256")).alg).toBe("RS256");
+    expect((await keys.rotate()).alg).toBe("RS256");
+  });
+
   it("rotation can switch the algorithm", async () => {
     const { keys, clock } = setup("EdDSA");
     await keys.init();
     await keys.rotate("ES256");
     clock.advance(10 * MIN);
     expect(keys.signingKey().alg).toBe("ES256");
+  });
+
+  it("prepare, algorithm asked for: an existing key of another algorithm is rotated out, publish before sign", async () => {
+    // An installation whose first key was made with EdDSA (an older default, or a command
+    // that made one); then `serve --signing-alg ES256`.
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const edKid = old.signingKey().kid;
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    const done = await keys.prepare(true);
+    expect(done).toMatchObject({ kind: "rotated", from: "EdDSA", key: { alg: "ES256" } });
+    const fresh = done.kind === "rotated" ? done.key : undefined;
+    expect(fresh?.activatesAt).toBe(clock.now() + 10 * MIN);
+    // Published at once; the EdDSA key still signs until the activation delay is over.
+    expect(keys.jwks().keys.map((k) => [k.kid, k.alg])).toEqual([
+      [edKid, "EdDSA"],
+      [fresh?.kid, "ES256"],
+    ]);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+    clock.advance(10 * MIN - 1);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+    clock.advance(1);
+    expect(keys.signingKey()).toMatchObject({ alg: "ES256", kid: fresh?.kid });
+    // A restart during or after the rotation does not rotate again.
+    const again = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect(await again.prepare(true)).toEqual({ kind: "kept" });
+    expect(again.list()).toHaveLength(2);
+  });
+
+  it("prepare, restarted while the requested key is still pending: no second rotation", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "RS256" });
+    const first = await keys.prepare(true);
+    clock.advance(MIN);
+    const restarted = new SigningKeys(store.keys, kek, clock, { ...options, alg: "RS256" });
+    const second = await restarted.prepare(true);
+    expect(second.kind).toBe("pending");
+    expect(second.kind === "pending" && second.key.kid).toBe(
+      first.kind === "rotated" && first.key.kid,
+    );
+    expect(restarted.list()).toHaveLength(2);
+  });
+
+  it("prepare, algorithm by default: existing keys are kept whatever their algorithm", async () => {
+    const { keys: old, store, kek, clock, options } = setup("EdDSA");
+    await old.init();
+    const keys = new SigningKeys(store.keys, kek, clock, { ...options, alg: "ES256" });
+    expect(await keys.prepare(false)).toEqual({ kind: "kept" });
+    expect(keys.list().map((k) => k.alg)).toEqual(["EdDSA"]);
+    expect(keys.signingKey().alg).toBe("EdDSA");
+  });
+
+  it("prepare on an empty store: the configured algorithm signs at once", async () => {
+    for (const requested of [true, false]) {
+      const { keys } = setup("ES256");
+      const done = await keys.prepare(requested);
+      expect(done).toMatchObject({ kind: "created", key: { alg: "ES256" } });
+      expect(keys.signingKey().alg).toBe("ES256");
+      expect(keys.list().map((k) => k.state)).toEqual(["active"]);
+    }
+  });
+
+  it("rotate on an empty store (a fresh installation): the key signs at once", async () => {
+    const { keys, clock } = setup("ES256");
+    const k = await keys.rotate("RS256");
+    expect(k.activatesAt).toBe(clock.now());
+    expect(keys.signingKey()).toMatchObject({ alg: "RS256", kid: k.kid });
   });
 
   it("another process's rotation is seen after a reload", async () => {

@@ -92,6 +92,29 @@ describe("POST /oauth/introspect (RFC 7662)", () => {
     expect((await introspect(token)).json()).toEqual({ active: false });
   });
 
+  it.each(["EdDSA", "RS256"])(
+    "a JWT access token signed with %s: active, and revocable; a forged signature is not",
+    async (alg) => {
+      await setup({ signingAlg: alg });
+      const token = await issue(jwtAuth);
+      expect(
+        JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString()),
+      ).toMatchObject({ alg });
+      expect((await introspect(token)).json()).toMatchObject({ active: true, client_id: "jwtsvc" });
+      const [h, p, sig] = token.split(".") as [string, string, string];
+      const bytes = Buffer.from(sig, "base64url");
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+      for (const forged of [
+        `${h}.${p}.${bytes.toString("base64url")}`,
+        `${h}.${p}.${sig.slice(0, -4)}`,
+      ]) {
+        expect((await introspect(forged)).json()).toEqual({ active: false });
+      }
+      await post(s, "/oauth/revoke", { token }, jwtAuth);
+      expect((await introspect(token)).json()).toEqual({ active: false });
+    },
+  );
+
   it("exactly {active:false} for unknown, malformed, expired, revoked and other clients' refresh tokens", async () => {
     await setup();
     const opaque = await issue(svcAuth);

@@ -52,7 +52,8 @@ describe("POST /oauth/token, client_credentials", () => {
       scope: "read write",
     });
     const header = headerOf(body.access_token);
-    expect(header).toEqual({ alg: "EdDSA", typ: "at+jwt", kid: s.tessera.keys.signingKey().kid });
+    // ES256 by default (new installations).
+    expect(header).toEqual({ alg: "ES256", typ: "at+jwt", kid: s.tessera.keys.signingKey().kid });
     const claims = claimsOf(body.access_token);
     const now = Math.floor(s.clock.now() / 1000);
     expect(claims).toEqual({
@@ -135,12 +136,15 @@ describe("POST /oauth/token, client_credentials", () => {
     ).rejects.toThrow(/access-ttl/);
   });
 
-  it("signs with ES256 when configured", async () => {
-    const secret = await setup({ signingAlg: "ES256" });
-    const res = await tokenRequest("grant_type=client_credentials", {
-      authorization: basic("svc", secret),
-    });
-    expect(headerOf(res.json().access_token).alg).toBe("ES256");
+  it("signs with EdDSA or RS256 when configured", async () => {
+    for (const alg of ["EdDSA", "RS256"]) {
+      const secret = await setup({ signingAlg: alg });
+      const res = await tokenRequest("grant_type=client_credentials", {
+        authorization: basic("svc", secret),
+      });
+      expect(headerOf(res.json().access_token).alg).toBe(alg);
+      await s.close();
+    }
   });
 });
 
@@ -235,28 +239,31 @@ describe("token endpoint input", () => {
 });
 
 describe("an independent library verifies our tokens", () => {
-  it("jose createRemoteJWKSet + jwtVerify accepts a token issued by Tessera", async () => {
-    const secret = await setup();
-    s.clock.set(Date.now());
-    const url = await s.app.listen({ port: 0, host: "127.0.0.1" });
-    const res = await fetch(`${url}/oauth/token`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: basic("svc", secret),
-      },
-      body: "grant_type=client_credentials&scope=read",
-    });
-    const { access_token } = (await res.json()) as { access_token: string };
-    const jwks = createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify(access_token, jwks, {
-      issuer: "http://localhost:4000",
-      audience: API,
-      typ: "at+jwt",
-      algorithms: ["EdDSA"],
-    });
-    expect(payload.sub).toBe("svc");
-    expect(payload.scope).toBe("read");
-    expect(protectedHeader.kid).toBe(decodeProtectedHeader(access_token).kid);
-  });
+  it.each(["ES256", "EdDSA", "RS256"])(
+    "jose createRemoteJWKSet + jwtVerify accepts a token issued by Tessera (%s)",
+    async (alg) => {
+      const secret = await setup({ signingAlg: alg });
+      s.clock.set(Date.now());
+      const url = await s.app.listen({ port: 0, host: "127.0.0.1" });
+      const res = await fetch(`${url}/oauth/token`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: basic("svc", secret),
+        },
+        body: "grant_type=client_credentials&scope=read",
+      });
+      const { access_token } = (await res.json()) as { access_token: string };
+      const jwks = createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`));
+      const { payload, protectedHeader } = await jwtVerify(access_token, jwks, {
+        issuer: "http://localhost:4000",
+        audience: API,
+        typ: "at+jwt",
+        algorithms: [alg],
+      });
+      expect(payload.sub).toBe("svc");
+      expect(payload.scope).toBe("read");
+      expect(protectedHeader.kid).toBe(decodeProtectedHeader(access_token).kid);
+    },
+  );
 });

@@ -6,15 +6,16 @@ afterEach(async () => s?.close());
 
 describe("well-known documents", () => {
   it("JWKS: public parts only, kid/alg/use, cacheable for a short time", async () => {
-    s = await testServer({ settings: { jwksMaxAge: "120" } });
+    s = await testServer({ settings: { jwksMaxAge: "120", signingAlg: "EdDSA" } });
     await s.tessera.keys.rotate("ES256");
+    await s.tessera.keys.rotate("RS256");
     const res = await s.app.inject({ url: "/.well-known/jwks.json" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["cache-control"]).toBe("public, max-age=120");
     expect(res.headers.pragma).toBeUndefined();
     expect(res.headers["content-type"]).toMatch(/^application\/jwk-set\+json/);
     const { keys } = res.json();
-    expect(keys).toHaveLength(2);
+    expect(keys).toHaveLength(3);
     expect(keys[0]).toEqual({
       kty: "OKP",
       crv: "Ed25519",
@@ -32,7 +33,15 @@ describe("well-known documents", () => {
       alg: "ES256",
       use: "sig",
     });
-    expect(res.body).not.toMatch(/"d"|"p"|"q"|PRIVATE/);
+    expect(keys[2]).toEqual({
+      kty: "RSA",
+      n: expect.stringMatching(/^[\w-]{342}$/),
+      e: "AQAB",
+      kid: expect.any(String),
+      alg: "RS256",
+      use: "sig",
+    });
+    expect(res.body).not.toMatch(/"d"|"p"|"q"|"dp"|"dq"|"qi"|PRIVATE/);
   });
 
   it("RFC 8414 metadata lists what is supported and nothing else", async () => {
@@ -59,7 +68,7 @@ describe("well-known documents", () => {
         "none",
       ],
       authorization_response_iss_parameter_supported: true,
-      access_token_signing_alg_values_supported: ["EdDSA", "ES256"],
+      access_token_signing_alg_values_supported: ["ES256", "EdDSA", "RS256"],
     });
     // Every endpoint it names exists.
     for (const path of ["/oauth/token", "/oauth/revoke", "/oauth/introspect"]) {

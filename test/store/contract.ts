@@ -911,6 +911,29 @@ export function durableContract(
       });
     });
 
+    describe("installation settings", () => {
+      it("start unset; initSetting records the first value only and returns what is recorded", async () => {
+        expect(await store.installation.getSetting("issuer")).toBeUndefined();
+        expect(await store.installation.initSetting("issuer", "https://a.example")).toBe(
+          "https://a.example",
+        );
+        // A second process starting with another value learns the recorded one.
+        expect(await store.installation.initSetting("issuer", "http://localhost:4000")).toBe(
+          "https://a.example",
+        );
+        expect(await store.installation.getSetting("issuer")).toBe("https://a.example");
+      });
+
+      it("putSetting replaces the value (a deliberate change)", async () => {
+        await store.installation.initSetting("issuer", "https://a.example");
+        await store.installation.putSetting("issuer", "https://b.example");
+        expect(await store.installation.getSetting("issuer")).toBe("https://b.example");
+        expect(await store.installation.initSetting("issuer", "https://c.example")).toBe(
+          "https://b.example",
+        );
+      });
+    });
+
     describe("clients", () => {
       const client = (id: string, extra: Partial<ClientRecord> = {}): ClientRecord => ({
         id,

@@ -32,7 +32,7 @@ describe("sqlite specifics", () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(4);
+    expect(db.pragma("user_version", { simple: true })).toBe(5);
     db.close();
   });
 
@@ -74,6 +74,56 @@ describe("sqlite specifics", () => {
     const second = await a.collection("session").consume("x");
     expect(first?.consumedAt).toBeUndefined();
     expect(second?.consumedAt).toBe(clock.now());
+    await a.close();
+    await b.close();
+  });
+
+  it("migrates a database of the previous schema (4) in place: the installation record is added", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const first = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    await first.users.createUser({
+      id: "u1",
+      username: "bob",
+      usernameKey: "bob",
+      passwordHash: "h",
+      roles: [],
+      disabled: false,
+      privilegeVersion: 0,
+      createdAt: 1,
+      updatedAt: 1,
+      passwordChangedAt: 1,
+      sessionsValidAfter: 0,
+    });
+    await first.close();
+    // What an older Tessera left behind: schema 4, no installation table.
+    const db = new Database(path);
+    db.exec("DROP TABLE installation");
+    db.pragma("user_version = 4");
+    db.close();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    expect(await store.installation.getSetting("issuer")).toBeUndefined();
+    expect(await store.installation.initSetting("issuer", "https://a.example")).toBe(
+      "https://a.example",
+    );
+    expect((await store.users.findUserById("u1"))?.username).toBe("bob");
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(5);
+    check.close();
+  });
+
+  it("two connections to one file agree on the first recorded issuer", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const a = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const b = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    expect(await a.installation.initSetting("issuer", "http://localhost:4001")).toBe(
+      "http://localhost:4001",
+    );
+    expect(await b.installation.initSetting("issuer", "http://localhost:4002")).toBe(
+      "http://localhost:4001",
+    );
     await a.close();
     await b.close();
   });

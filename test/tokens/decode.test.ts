@@ -6,16 +6,19 @@ const jwt = (h: unknown, p: unknown, sig = "c2ln") => `${enc(h)}.${enc(p)}.${sig
 const NOW = 1_800_000_000;
 
 describe("tessera token decode", () => {
-  it("shows header and claims of a sound token with no warnings", () => {
-    const t = jwt(
-      { alg: "EdDSA", typ: "at+jwt", kid: "k" },
-      { iss: "i", sub: "s", aud: "a", exp: NOW + 900, iat: NOW, jti: "j" },
-    );
-    const d = decodeJwt(t, NOW);
-    expect(d.header.alg).toBe("EdDSA");
-    expect(d.claims.sub).toBe("s");
-    expect(d.warnings).toEqual([]);
-  });
+  it.each(["ES256", "EdDSA", "RS256"])(
+    "shows header and claims of a sound %s token with no warnings",
+    (alg) => {
+      const t = jwt(
+        { alg, typ: "at+jwt", kid: "k" },
+        { iss: "i", sub: "s", aud: "a", exp: NOW + 900, iat: NOW, jti: "j" },
+      );
+      const d = decodeJwt(t, NOW);
+      expect(d.header.alg).toBe(alg);
+      expect(d.claims.sub).toBe("s");
+      expect(d.warnings).toEqual([]);
+    },
+  );
 
   it("warns about what is unsafe", () => {
     const t = jwt(
@@ -35,7 +38,11 @@ describe("tessera token decode", () => {
     expect(w).toMatch(/long lifetime/);
     expect(
       decodeJwt(jwt({ alg: "HS256", typ: "at+jwt", kid: "k" }, {}), NOW).warnings.join(),
-    ).toMatch(/HS256 is not allowed/);
+    ).toMatch(/HS256 is not allowed by Tessera verifiers \(ES256, EdDSA, RS256\)/);
+    for (const alg of ["PS256", "RS384", "rs256"]) {
+      const t = jwt({ alg, typ: "at+jwt", kid: "k" }, {});
+      expect(decodeJwt(t, NOW).warnings.join()).toMatch(`alg ${alg} is not allowed`);
+    }
   });
 
   it("refuses what is not a JWS with a clear error", () => {

@@ -1,4 +1,5 @@
 import { TesseraError } from "../../errors.js";
+import { SIGNING_ALGS } from "../../keys/keys.js";
 
 export interface DecodedJwt {
   header: Record<string, unknown>;
@@ -6,7 +7,8 @@ export interface DecodedJwt {
   warnings: string[];
 }
 
-const SAFE_ALGS = ["EdDSA", "ES256"];
+/** What Tessera signs with (and what its verifiers allow by default). */
+const SAFE_ALGS: readonly string[] = SIGNING_ALGS;
 const REQUIRED = ["iss", "sub", "aud", "exp", "iat", "jti"];
 const LONG_LIFETIME_S = 60 * 60;
 
