@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli as runCliInProcess } from "../../src/cli/run.js";
 import {
+  clientSecretOf,
   removeTempDirs,
   runCli,
   type ServerProcess,
@@ -34,8 +35,6 @@ async function cli(args: string[], stdin?: string): Promise<{ code: number; out:
   });
   return { code, out: out.join("\n") };
 }
-
-const secretOf = (out: string) => /client_secret: ([\w-]{43})/.exec(out)?.[1] as string;
 
 async function jwks(server: ServerProcess): Promise<Array<{ kid: string; alg: string }>> {
   const res = await fetch(`${server.url}/.well-known/jwks.json`);
@@ -102,7 +101,7 @@ describe("the signing algorithm is the one asked for", () => {
     );
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
     expect((await jwks(server)).map((k) => k.alg)).toEqual(["ES256"]);
-    expect(await tokenAlg(server, "svc", secretOf(added.out))).toBe("ES256");
+    expect(await tokenAlg(server, "svc", clientSecretOf(added.out))).toBe("ES256");
     await server.stop();
   });
 
@@ -129,7 +128,7 @@ describe("the signing algorithm is the one asked for", () => {
       );
     expect(line, server.stdout()).not.toBeNull();
     // Not yet: the EdDSA key signs until every verifier's JWKS cache knows the new key.
-    expect(await tokenAlg(server, "svc", secretOf(added.out))).toBe("EdDSA");
+    expect(await tokenAlg(server, "svc", clientSecretOf(added.out))).toBe("EdDSA");
     const signsFrom = Date.parse(line?.[2] as string);
     expect(signsFrom).toBeGreaterThan(Date.now() + 500_000);
     const list = (await cli(["keys", "list", "--data", data])).out;
@@ -169,7 +168,7 @@ describe("one installation, one issuer", () => {
       data,
     ]);
     expect((await cli(["user", "disable", "bob", "--data", data])).code).toBe(0);
-    const snapshot = await feedSnapshot(server, "rs", secretOf(rs.out));
+    const snapshot = await feedSnapshot(server, "rs", clientSecretOf(rs.out));
     expect(snapshot.subject).toHaveLength(1);
     expect(snapshot.subject[0]?.[1]).toBe(ISSUER);
     await server.stop();
