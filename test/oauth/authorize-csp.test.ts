@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cookie, login, type TestServer, testServer } from "../support/harness.js";
-import { API, pkce } from "./support.js";
+import { addThirdParty, thirdPartyAuthorizePath } from "./support.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
@@ -8,23 +8,8 @@ afterEach(async () => s?.close());
 describe("CSP on the authorization pages", () => {
   it("login and consent pages allow their forms to end at the client's redirect URI, and nowhere else", async () => {
     s = await testServer();
-    await s.tessera.clients.add({
-      id: "third",
-      grants: ["authorization_code"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: ["https://app.example.com/cb", "com.example.app:/oauth"],
-      public: true,
-    });
-    const query = (redirect: string) =>
-      `/oauth/authorize?${new URLSearchParams({
-        response_type: "code",
-        client_id: "third",
-        redirect_uri: redirect,
-        state: "s",
-        code_challenge: pkce().challenge,
-        code_challenge_method: "S256",
-      })}`;
+    await addThirdParty(s, ["https://app.example.com/cb", "com.example.app:/oauth"]);
+    const query = thirdPartyAuthorizePath;
     const loginPage = await s.app.inject({ url: query("https://app.example.com/cb") });
     expect(loginPage.statusCode).toBe(200);
     expect(loginPage.headers["content-security-policy"]).toBe(
@@ -47,23 +32,8 @@ describe("CSP on the authorization pages", () => {
 
   it("the sign-in page shown again after a wrong password or a 429 allows the same redirect", async () => {
     s = await testServer({ settings: { loginAccountLimit: "1" } });
-    await s.tessera.clients.add({
-      id: "third",
-      grants: ["authorization_code"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: ["https://app.example.com/cb"],
-      public: true,
-    });
-    const returnTo = (redirect: string) =>
-      `/oauth/authorize?${new URLSearchParams({
-        response_type: "code",
-        client_id: "third",
-        redirect_uri: redirect,
-        state: "s",
-        code_challenge: pkce().challenge,
-        code_challenge_method: "S256",
-      })}`;
+    await addThirdParty(s, ["https://app.example.com/cb"]);
+    const returnTo = thirdPartyAuthorizePath;
     const signIn = (password: string, redirect = "https://app.example.com/cb") =>
       s.app.inject({
         method: "POST",

@@ -13,6 +13,30 @@ export function pkce(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 }
 
+/** Registers "third": a public client that needs consent, with these redirect URIs. */
+export async function addThirdParty(s: TestServer, redirectUris: string[]): Promise<void> {
+  await s.tessera.clients.add({
+    id: "third",
+    grants: ["authorization_code"],
+    audience: [API],
+    scopes: ["read"],
+    redirectUris,
+    public: true,
+  });
+}
+
+/** The path and query of an authorization request (code + PKCE S256) of "third". */
+export function thirdPartyAuthorizePath(redirectUri: string): string {
+  return `/oauth/authorize?${new URLSearchParams({
+    response_type: "code",
+    client_id: "third",
+    redirect_uri: redirectUri,
+    state: "s",
+    code_challenge: pkce().challenge,
+    code_challenge_method: "S256",
+  })}`;
+}
+
 /** A code for alice, as the authorization endpoint would issue it. */
 export async function codeFor(
   s: TestServer,

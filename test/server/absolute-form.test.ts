@@ -5,7 +5,7 @@
  */
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { API, pkce } from "../oauth/support.js";
+import { addThirdParty, thirdPartyAuthorizePath } from "../oauth/support.js";
 import { type TestServer, testServer } from "../support/harness.js";
 
 let s: TestServer;
@@ -29,28 +29,14 @@ function rawRequest(port: number, raw: string): Promise<string> {
 describe("absolute-form request lines", () => {
   it("the authorization endpoint's pages link to the path and query only, never to the line's host", async () => {
     s = await testServer();
-    await s.tessera.clients.add({
-      id: "third",
-      grants: ["authorization_code"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: ["https://app.example.com/cb"],
-      public: true,
-    });
+    await addThirdParty(s, ["https://app.example.com/cb"]);
     const address = await s.app.listen({ port: 0, host: "127.0.0.1" });
     const port = Number(new URL(address).port);
-    const query = new URLSearchParams({
-      response_type: "code",
-      client_id: "third",
-      redirect_uri: "https://app.example.com/cb",
-      state: "s",
-      code_challenge: pkce().challenge,
-      code_challenge_method: "S256",
-    }).toString();
+    const path = thirdPartyAuthorizePath("https://app.example.com/cb");
     for (const site of ["cross-site", "same-origin"]) {
       const answer = await rawRequest(
         port,
-        `GET http://evil.example/oauth/authorize?${query} HTTP/1.1\r\n` +
+        `GET http://evil.example${path} HTTP/1.1\r\n` +
           `Host: 127.0.0.1:${port}\r\nSec-Fetch-Site: ${site}\r\nConnection: close\r\n\r\n`,
       );
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
