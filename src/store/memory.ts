@@ -275,11 +275,16 @@ class MemoryRefresh implements RefreshStore {
   private readonly families = new Map<string, RefreshFamily>();
   private readonly tokens = new Map<string, RefreshTokenRecord>();
   private readonly issued = new Map<string, FamilyAccessToken[]>();
+  /** Ids revoked before any family had them → until when (epoch ms). */
+  private readonly tombstones = new Map<string, number>();
 
-  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
+    const family = this.families.get(familyId);
+    if (family === undefined || family.revokedAt !== undefined) return false;
     const list = this.issued.get(familyId) ?? [];
     list.push({ ...token });
     this.issued.set(familyId, list);
+    return true;
   }
 
   async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
@@ -289,9 +294,12 @@ class MemoryRefresh implements RefreshStore {
       .map((t) => ({ ...t }));
   }
 
-  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean> {
+    if (this.families.has(family.id)) return false;
+    if ((this.tombstones.get(family.id) ?? 0) > family.createdAt) return false;
     this.families.set(family.id, structuredClone(family));
     this.tokens.set(first.hash, structuredClone(first));
+    return true;
   }
 
   async findFamily(id: string): Promise<RefreshFamily | undefined> {
@@ -335,9 +343,18 @@ class MemoryRefresh implements RefreshStore {
     }
   }
 
-  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
+  async revokeFamily(
+    id: string,
+    now: number,
+    tombstoneUntil?: number,
+  ): Promise<RefreshFamily | undefined> {
     const f = this.families.get(id);
-    if (f === undefined) return undefined;
+    if (f === undefined) {
+      if (tombstoneUntil !== undefined) {
+        this.tombstones.set(id, Math.max(tombstoneUntil, this.tombstones.get(id) ?? 0));
+      }
+      return undefined;
+    }
     f.revokedAt ??= now;
     return structuredClone(f);
   }
@@ -368,6 +385,9 @@ class MemoryRefresh implements RefreshStore {
     }
     for (const [hash, t] of this.tokens) {
       if (!this.families.has(t.familyId)) this.tokens.delete(hash);
+    }
+    for (const [id, until] of this.tombstones) {
+      if (until <= now) this.tombstones.delete(id);
     }
     for (const [familyId, list] of this.issued) {
       const live = this.families.has(familyId) ? list.filter((t) => t.exp * 1000 > now) : [];

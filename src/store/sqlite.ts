@@ -137,6 +137,12 @@ const MIGRATIONS: readonly string[] = [
      exp  INTEGER NOT NULL
    );
    CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
+  // Refresh-family ids revoked before the family was created (a replayed code's).
+  `CREATE TABLE refresh_family_tombstones (
+     id         TEXT    PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX refresh_family_tombstones_by_expiry ON refresh_family_tombstones (expires_at);`,
 ];
 
 interface RecordRow {
@@ -643,6 +649,7 @@ function toRefreshToken(row: RefreshTokenRow): RefreshTokenRecord {
 class SqliteRefresh implements RefreshStore {
   private readonly q;
   private readonly createTx;
+  private readonly revokeTx;
   private readonly rotateTx;
   private readonly revokeUserTx;
 
@@ -664,13 +671,26 @@ class SqliteRefresh implements RefreshStore {
       revoke: db.prepare<[number, string]>(
         "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
       ),
+      tombstone: db.prepare<[string, number]>(
+        `INSERT INTO refresh_family_tombstones (id, expires_at) VALUES (?, ?)
+         ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+      ),
+      tombstoned: db.prepare<[string, number]>(
+        "SELECT 1 FROM refresh_family_tombstones WHERE id = ? AND expires_at > ?",
+      ),
+      sweepTombstones: db.prepare<[number]>(
+        "DELETE FROM refresh_family_tombstones WHERE expires_at <= ?",
+      ),
       liveOfUser: db.prepare<[string, number], FamilyRow>(
         "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
       ),
       sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
       sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
-      recordAccess: db.prepare<[string, string, string, number]>(
-        "INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp) VALUES (?, ?, ?, ?)",
+      // One statement: atomic with a revocation (recorded only while the family is live).
+      recordAccess: db.prepare<[string, string, string, number, string]>(
+        `INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp)
+         SELECT ?, ?, ?, ? WHERE EXISTS
+           (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL)`,
       ),
       listAccess: db.prepare<[string, number], FamilyAccessToken>(
         "SELECT kind, id, exp FROM family_access_tokens WHERE family_id = ? AND exp > ? ORDER BY exp",
@@ -683,6 +703,8 @@ class SqliteRefresh implements RefreshStore {
       expires_at: t.expiresAt,
     });
     this.createTx = db.transaction((family: RefreshFamily, first: RefreshTokenRecord) => {
+      if (this.q.tombstoned.get(family.id, family.createdAt) !== undefined) return false;
+      if (this.q.family.get(family.id) !== undefined) return false;
       this.q.insertFamily.run({
         id: family.id,
         client_id: family.clientId,
@@ -692,6 +714,11 @@ class SqliteRefresh implements RefreshStore {
         expires_at: family.expiresAt,
       });
       this.q.insertToken.run(tokenParams(first));
+      return true;
+    });
+    this.revokeTx = db.transaction((id: string, now: number, tombstoneUntil?: number) => {
+      const { changes } = this.q.revoke.run(now, id);
+      if (changes === 0 && tombstoneUntil !== undefined) this.q.tombstone.run(id, tombstoneUntil);
     });
     this.rotateTx = db.transaction(
       (input: {
@@ -735,8 +762,8 @@ class SqliteRefresh implements RefreshStore {
     );
   }
 
-  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
-    this.createTx.immediate(family, first);
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean> {
+    return this.createTx.immediate(family, first);
   }
 
   async findFamily(id: string): Promise<RefreshFamily | undefined> {
@@ -762,8 +789,12 @@ class SqliteRefresh implements RefreshStore {
     return this.rotateTx.immediate(input);
   }
 
-  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
-    this.q.revoke.run(now, id);
+  async revokeFamily(
+    id: string,
+    now: number,
+    tombstoneUntil?: number,
+  ): Promise<RefreshFamily | undefined> {
+    this.revokeTx.immediate(id, now, tombstoneUntil);
     return this.findFamily(id);
   }
 
@@ -775,8 +806,8 @@ class SqliteRefresh implements RefreshStore {
     return this.revokeUserTx.immediate(userId, now, clientId);
   }
 
-  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
-    this.q.recordAccess.run(familyId, token.kind, token.id, token.exp);
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
+    return this.q.recordAccess.run(familyId, token.kind, token.id, token.exp, familyId).changes > 0;
   }
 
   async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
@@ -785,6 +816,7 @@ class SqliteRefresh implements RefreshStore {
 
   async sweepFamilies(now: number): Promise<number> {
     this.q.sweepAccess.run(Math.floor(now / 1000));
+    this.q.sweepTombstones.run(now);
     return this.q.sweep.run(now).changes;
   }
 }

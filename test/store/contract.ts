@@ -1165,6 +1165,64 @@ export function durableContract(
         expect((await store.refresh.findFamily("f1"))?.revokedAt).toBeUndefined();
       });
 
+      it("createFamily refuses an id that is taken, and overwrites nothing", async () => {
+        expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(true);
+        expect(await store.refresh.createFamily(fam("f1", { userId: "u2" }), tok("h2"))).toBe(
+          false,
+        );
+        expect(await store.refresh.findFamily("f1")).toEqual(fam("f1"));
+        expect(await store.refresh.findToken("h2")).toBeUndefined();
+      });
+
+      describe("revoked before it exists (a replayed code's family)", () => {
+        it("revoke-before-start leaves the id unusable until the tombstone ends", async () => {
+          expect(await store.refresh.revokeFamily("f1", T, T + 600_000)).toBeUndefined();
+          expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(false);
+          expect(await store.refresh.findFamily("f1")).toBeUndefined();
+          expect(await store.refresh.findToken("h1")).toBeUndefined();
+          expect(
+            await store.refresh.recordAccessToken("f1", { kind: "jwt", id: "j", exp: 2e9 }),
+          ).toBe(false);
+          expect(await store.refresh.accessTokens("f1", T)).toEqual([]);
+          // A second revocation does not shorten it.
+          await store.refresh.revokeFamily("f1", T + 1, T + 10);
+          const late = fam("f1", { createdAt: T + 599_999, expiresAt: T + 700_000 });
+          expect(await store.refresh.createFamily(late, tok("h1"))).toBe(false);
+          // Past its end the tombstone no longer counts, and the sweep removes it.
+          const after = fam("f1", { createdAt: T + 600_000, expiresAt: T + 700_000 });
+          await store.refresh.sweepFamilies(T + 600_000);
+          expect(await store.refresh.createFamily(after, tok("h1"))).toBe(true);
+        });
+
+        it("without tombstoneUntil, revoking an unknown id leaves nothing behind", async () => {
+          expect(await store.refresh.revokeFamily("f1", T)).toBeUndefined();
+          expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(true);
+        });
+
+        it("a tombstone never touches a family that exists", async () => {
+          await store.refresh.createFamily(fam("f1"), tok("h1"));
+          const revoked = await store.refresh.revokeFamily("f1", T + 5, T + 600_000);
+          expect(revoked).toEqual(fam("f1", { revokedAt: T + 5 }));
+          expect(await store.refresh.findToken("h1")).toEqual({
+            token: tok("h1"),
+            family: revoked,
+          });
+        });
+      });
+
+      it("start-then-revoke: tokens recorded before the revocation are listed for killing, later ones refused", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        const before = { kind: "jwt" as const, id: "jti-1", exp: (T + 60_000) / 1000 };
+        const after = { kind: "opaque" as const, id: "hash-2", exp: (T + 60_000) / 1000 };
+        expect(await store.refresh.recordAccessToken("f1", before)).toBe(true);
+        await store.refresh.revokeFamily("f1", T + 1, T + 600_000);
+        expect(await store.refresh.recordAccessToken("f1", after)).toBe(false);
+        expect(await store.refresh.accessTokens("f1", T + 1)).toEqual([before]);
+        // Unknown families record nothing either.
+        expect(await store.refresh.recordAccessToken("nope", after)).toBe(false);
+        expect(await store.refresh.accessTokens("nope", T + 1)).toEqual([]);
+      });
+
       it("sweeps families past their absolute end, with their tokens", async () => {
         await store.refresh.createFamily(fam("f1", { expiresAt: T + 10 }), tok("h1"));
         await store.refresh.createFamily(fam("f2"), tok("h2", "f2"));
