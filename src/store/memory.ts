@@ -26,13 +26,15 @@ import type {
   UserRecord,
   UserStore,
 } from "./types.js";
-import { assertTtl } from "./validate.js";
+import { assertCap, assertTtl } from "./validate.js";
 
 interface Entry {
   value: unknown;
   expiresAt: number;
   consumedAt?: number;
   userId?: string;
+  /** The capped group it was written to (`UpsertOptions.cap`). */
+  group?: string;
 }
 
 /**
@@ -42,6 +44,8 @@ interface Entry {
 class MemoryCollection<T> implements Collection<T> {
   private readonly entries = new Map<string, Entry>();
   private readonly byUser = new Map<string, Set<string>>();
+  /** Capped groups' ids, oldest write first (a Set keeps insertion order). */
+  private readonly byGroup = new Map<string, Set<string>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -62,10 +66,30 @@ class MemoryCollection<T> implements Collection<T> {
       ids?.delete(id);
       if (ids?.size === 0) this.byUser.delete(e.userId);
     }
+    if (e.group !== undefined) {
+      const ids = this.byGroup.get(e.group);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byGroup.delete(e.group);
+    }
+  }
+
+  /** Destroys the group's oldest live, unconsumed records beyond `max`. */
+  private enforceCap(group: string, max: number): void {
+    const now = this.clock.now();
+    const counted: string[] = [];
+    for (const id of [...(this.byGroup.get(group) ?? [])]) {
+      const e = this.entries.get(id) as Entry;
+      if (e.expiresAt <= now) this.remove(id, e);
+      else if (e.consumedAt === undefined) counted.push(id);
+    }
+    for (const id of counted.slice(0, Math.max(0, counted.length - max))) {
+      this.remove(id, this.entries.get(id) as Entry);
+    }
   }
 
   async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
     assertTtl(opts.ttlMs);
+    assertCap(opts.cap);
     const old = this.entries.get(id);
     if (old !== undefined) this.remove(id, old);
     // Stored as a JSON copy, like every other backend: callers cannot mutate what the
@@ -84,6 +108,16 @@ class MemoryCollection<T> implements Collection<T> {
       ids.add(id);
     }
     this.entries.set(id, entry);
+    if (opts.cap !== undefined) {
+      entry.group = opts.cap.group;
+      let ids = this.byGroup.get(opts.cap.group);
+      if (ids === undefined) {
+        ids = new Set();
+        this.byGroup.set(opts.cap.group, ids);
+      }
+      ids.add(id);
+      this.enforceCap(opts.cap.group, opts.cap.max);
+    }
   }
 
   async find(id: string): Promise<StoredRecord<T> | undefined> {

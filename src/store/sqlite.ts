@@ -34,7 +34,7 @@ import type {
   UserRecord,
   UserStore,
 } from "./types.js";
-import { assertTtl } from "./validate.js";
+import { assertCap, assertTtl } from "./validate.js";
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -143,6 +143,10 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX refresh_family_tombstones_by_expiry ON refresh_family_tombstones (expires_at);`,
+  // Capped groups of records (UpsertOptions.cap): the group and the write order in it.
+  `ALTER TABLE records ADD COLUMN grp TEXT;
+   ALTER TABLE records ADD COLUMN grp_seq INTEGER;
+   CREATE INDEX records_by_group ON records (kind, grp, grp_seq) WHERE grp IS NOT NULL;`,
 ];
 
 interface RecordRow {
@@ -224,6 +228,8 @@ class SqliteCollection<T> implements Collection<T> {
   private readonly q;
   /** Read and mark in one IMMEDIATE transaction: atomic across processes too. */
   private readonly consumeTx;
+  /** Write and evict from the capped group in one IMMEDIATE transaction. */
+  private readonly cappedUpsertTx;
 
   constructor(
     db: Db,
@@ -232,11 +238,22 @@ class SqliteCollection<T> implements Collection<T> {
   ) {
     this.q = {
       upsert: db.prepare(
-        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at)
-         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL)
+        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at, grp, grp_seq)
+         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL, @grp,
+           CASE WHEN @grp IS NOT NULL THEN
+             (SELECT coalesce(max(grp_seq), 0) + 1 FROM records WHERE kind = @kind AND grp = @grp)
+           END)
          ON CONFLICT (kind, id) DO UPDATE SET
            value = excluded.value, user_id = excluded.user_id, expires_at = excluded.expires_at,
-           consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END`,
+           consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END,
+           grp = excluded.grp, grp_seq = excluded.grp_seq`,
+      ),
+      /** Destroys a group's oldest live, unconsumed records beyond @max. */
+      evict: db.prepare(
+        `DELETE FROM records WHERE kind = @kind AND id IN (
+           SELECT id FROM records
+           WHERE kind = @kind AND grp = @grp AND consumed_at IS NULL AND expires_at > @now
+           ORDER BY grp_seq DESC LIMIT -1 OFFSET @max)`,
       ),
       find: db.prepare<[string, string, number], RecordRow>(
         "SELECT id, value, user_id, expires_at, consumed_at FROM records WHERE kind = ? AND id = ? AND expires_at > ?",
@@ -265,19 +282,29 @@ class SqliteCollection<T> implements Collection<T> {
       if (row.consumed_at === null) this.q.markConsumed.run(now, this.kind, id);
       return toRecord<T>(row);
     });
+    this.cappedUpsertTx = db.transaction(
+      (row: Record<string, unknown>, cap: { group: string; max: number }) => {
+        this.q.upsert.run(row);
+        this.q.evict.run({ kind: this.kind, grp: cap.group, now: row.now, max: cap.max });
+      },
+    );
   }
 
   async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
     assertTtl(opts.ttlMs);
+    assertCap(opts.cap);
     const now = this.clock.now();
-    this.q.upsert.run({
+    const row = {
       kind: this.kind,
       id,
       value: JSON.stringify(value),
       user_id: opts.userId ?? null,
       expires_at: now + opts.ttlMs,
       now,
-    });
+      grp: opts.cap?.group ?? null,
+    };
+    if (opts.cap === undefined) this.q.upsert.run(row);
+    else this.cappedUpsertTx.immediate(row, opts.cap);
   }
 
   async find(id: string): Promise<StoredRecord<T> | undefined> {

@@ -32,6 +32,14 @@ export interface UpsertOptions {
   ttlMs: number;
   /** Indexes the record for `listByUser` / `destroyByUser`. */
   userId?: string;
+  /**
+   * Bounds a group of records (what one user or session may hold pending): at most `max`
+   * live, unconsumed records of the collection written with this `group` exist at once;
+   * writing one more destroys the group's oldest (earliest written) ones in the same
+   * atomic step. Consumed and expired records neither count nor are destroyed by it.
+   * `group` is opaque (callers pass a hash); `update` keeps a record in its group.
+   */
+  cap?: { group: string; max: number };
 }
 
 /** One kind of record with a lifetime (an "adapter" per model). */

@@ -579,6 +579,113 @@ export function storeContract(
       });
     });
 
+    describe("capped groups (what one user or session may hold pending)", () => {
+      const cap = (max: number, group = "g1") => ({ ttlMs: MINUTE, cap: { group, max } });
+      /** Which of the ids exist. */
+      const present = async (c: Collection<Value>, ...ids: string[]) => {
+        const out: string[] = [];
+        for (const id of ids) if ((await c.find(id)) !== undefined) out.push(id);
+        return out;
+      };
+
+      it("writing past max destroys the oldest records of the group", async () => {
+        for (const id of ["a", "b", "c", "d"]) await sessions.upsert(id, value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c", "d")).toEqual(["c", "d"]);
+        await sessions.upsert("e", value(1), cap(2));
+        expect(await present(sessions, "c", "d", "e")).toEqual(["d", "e"]);
+      });
+
+      it("max 1: a new record replaces the previous one", async () => {
+        await sessions.upsert("a", value(1), cap(1));
+        await sessions.upsert("b", value(2), cap(1));
+        expect(await present(sessions, "a", "b")).toEqual(["b"]);
+        expect((await sessions.find("b"))?.value).toEqual(value(2));
+      });
+
+      it("evicted records leave the user index too", async () => {
+        await sessions.upsert("a", value(1), { ...cap(1), userId: "alice" });
+        await sessions.upsert("b", value(1), { ...cap(1), userId: "alice" });
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["b"]);
+        expect(await sessions.destroyByUser("alice")).toBe(1);
+      });
+
+      it("groups, records without a group and other collections are independent", async () => {
+        await sessions.upsert("free1", value(1), { ttlMs: MINUTE });
+        await sessions.upsert("free2", value(1), { ttlMs: MINUTE });
+        await others.upsert("o1", value(1), cap(1));
+        await sessions.upsert("a", value(1), cap(1));
+        await sessions.upsert("x", value(1), cap(1, "g2"));
+        await sessions.upsert("b", value(1), cap(1));
+        expect(await present(sessions, "free1", "free2", "a", "x", "b")).toEqual([
+          "free1",
+          "free2",
+          "x",
+          "b",
+        ]);
+        expect(await present(others, "o1")).toEqual(["o1"]);
+      });
+
+      it("consumed records neither count nor are evicted (a replay must still be seen)", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.consume("a");
+        await sessions.upsert("b", value(1), cap(2));
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["a", "b", "c"]);
+        expect((await sessions.find("a"))?.consumedAt).toBe(clock.now());
+        await sessions.upsert("d", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c", "d")).toEqual(["a", "c", "d"]);
+      });
+
+      it("expired and destroyed records free their place", async () => {
+        await sessions.upsert("a", value(1), { ttlMs: SECOND, cap: { group: "g1", max: 2 } });
+        await sessions.upsert("b", value(1), cap(2));
+        clock.advance(SECOND);
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "b", "c")).toEqual(["b", "c"]);
+        expect(await sessions.destroy("b")).toBe(true);
+        await sessions.upsert("d", value(1), cap(2));
+        expect(await present(sessions, "c", "d")).toEqual(["c", "d"]);
+      });
+
+      it("rewriting a record makes it the newest; rewriting it without the cap takes it out", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.upsert("b", value(1), cap(2));
+        await sessions.upsert("a", value(2), cap(2));
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["a", "c"]);
+        await sessions.upsert("a", value(3), { ttlMs: MINUTE });
+        await sessions.upsert("d", value(1), cap(2));
+        await sessions.upsert("e", value(1), cap(2));
+        expect(await present(sessions, "a", "c", "d", "e")).toEqual(["a", "d", "e"]);
+      });
+
+      it("update keeps a record in its group and in its place", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.upsert("b", value(1), cap(2));
+        expect(await sessions.update("a", value(2), { ttlMs: HOUR })).toBe(true);
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["b", "c"]);
+      });
+
+      it("20 concurrent writes to one group leave exactly max records", async () => {
+        const ids = Array.from({ length: 20 }, (_, i) => `id-${i}`);
+        await Promise.all(ids.map((id) => sessions.upsert(id, value(1), cap(3))));
+        expect(await present(sessions, ...ids)).toHaveLength(3);
+      });
+
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        it(`rejects max = ${bad} and stores nothing`, async () => {
+          await expect(sessions.upsert("a", value(1), cap(bad))).rejects.toThrow(RangeError);
+          expect(await sessions.find("a")).toBeUndefined();
+        });
+      }
+
+      it("rejects an empty group", async () => {
+        await expect(sessions.upsert("a", value(1), cap(1, ""))).rejects.toThrow(RangeError);
+        expect(await sessions.find("a")).toBeUndefined();
+      });
+    });
+
     describe("collections are isolated", () => {
       it("the same id in two collections is two records", async () => {
         await sessions.upsert("same", value(1), { ttlMs: MINUTE, userId: "alice" });
