@@ -9,6 +9,11 @@ export const CODE_TTL_MS = 60_000;
  * a replay and revokes what the first exchange issued.
  */
 export const CODE_RECORD_TTL_MS = CODE_TTL_MS * 10;
+/**
+ * Unredeemed codes one user may hold per client: past it, issuing a code invalidates the
+ * oldest one (a code is used within seconds; ten tabs authorizing at once still work).
+ */
+export const PENDING_CODES_PER_USER_AND_CLIENT = 10;
 
 /** What an authorization code stands for, stored under SHA-256 of the code. */
 export interface CodeData {
@@ -39,7 +44,8 @@ export type Redemption =
 /**
  * Authorization codes: 256-bit, single use, 60 s, bound to the client, the redirect URI
  * and the PKCE challenge. Stored hashed in the ephemeral store; `consume` makes the
- * single use atomic across instances.
+ * single use atomic across instances. At most `PENDING_CODES_PER_USER_AND_CLIENT`
+ * unredeemed codes per (user, client) exist at once (a store cap, also atomic).
  */
 export class AuthorizationCodes {
   private readonly records: Collection<CodeData>;
@@ -56,7 +62,14 @@ export class AuthorizationCodes {
     await this.records.upsert(
       sha256(code),
       { ...data, issuedAt: this.clock.now(), familyId: randomId() },
-      { ttlMs: CODE_RECORD_TTL_MS, userId: data.userId },
+      {
+        ttlMs: CODE_RECORD_TTL_MS,
+        userId: data.userId,
+        cap: {
+          group: sha256(`${data.userId}\n${data.clientId}`),
+          max: PENDING_CODES_PER_USER_AND_CLIENT,
+        },
+      },
     );
     return code;
   }
