@@ -9,7 +9,15 @@ import type { AuthorizationCodes } from "./codes.js";
 
 /** A pending consent question lives this long. */
 export const INTERACTION_TTL_MS = 10 * 60_000;
-/** `state` is echoed to the client: bounded so a redirect stays a sane size. */
+/**
+ * Pending consent questions one session may have per client: a new authorization request
+ * replaces the unanswered one (of two tabs, the later one's page is the one that works).
+ */
+export const PENDING_CONSENTS_PER_SESSION_AND_CLIENT = 1;
+/**
+ * `state` is echoed to the client and stored with a pending request: bounded so a
+ * redirect stays a sane size and a stored request small.
+ */
 export const MAX_STATE_LENGTH = 1024;
 /** An S256 challenge is BASE64URL(SHA-256(verifier)): exactly 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -214,7 +222,8 @@ export class AuthorizationEndpoint {
   /**
    * The user is known: first-party clients and remembered consent that covers the
    * request get a code at once; otherwise a pending interaction is stored (hashed,
-   * bound to the session, single use) and the user must be asked.
+   * bound to the session, single use, replacing the session's unanswered one for the
+   * same client) and the user must be asked.
    */
   async proceed(
     subject: Subject,
@@ -228,7 +237,14 @@ export class AuthorizationEndpoint {
         await this.deps.interactions.upsert(
           sha256(interactionId),
           { sessionKey: subject.sessionKey, userId: subject.userId, request },
-          { ttlMs: INTERACTION_TTL_MS, userId: subject.userId },
+          {
+            ttlMs: INTERACTION_TTL_MS,
+            userId: subject.userId,
+            cap: {
+              group: sha256(`${subject.sessionKey}\n${client.id}`),
+              max: PENDING_CONSENTS_PER_SESSION_AND_CLIENT,
+            },
+          },
         );
         return { kind: "consent", interactionId, client, request };
       }
@@ -246,7 +262,10 @@ export class AuthorizationEndpoint {
     interactionId: string,
     approve: boolean,
   ): Promise<RedirectTo | ShownError> {
-    const gone = show("interaction_invalid", "This request expired or was already answered.");
+    const gone = show(
+      "interaction_invalid",
+      "This request expired, was already answered, or a newer request for this application replaced it.",
+    );
     if (!this.deps.secretTokens.isOurs(interactionId)) return gone;
     const key = sha256(interactionId);
     const found = await this.deps.interactions.find(key);

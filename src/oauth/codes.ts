@@ -1,10 +1,20 @@
 import type { Clock } from "../clock.js";
-import { sha256 } from "../crypto/random.js";
+import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { Collection, EphemeralStore } from "../store/types.js";
 
 /** Authorization codes live this long (RFC 6749 §4.1.2 recommends at most 10 minutes). */
 export const CODE_TTL_MS = 60_000;
+/**
+ * A code's record outlives the code (60 s) so that a late replay is still recognised as
+ * a replay and revokes what the first exchange issued.
+ */
+export const CODE_RECORD_TTL_MS = CODE_TTL_MS * 10;
+/**
+ * Unredeemed codes one user may hold per client: past it, issuing a code invalidates the
+ * oldest one (a code is used within seconds; ten tabs authorizing at once still work).
+ */
+export const PENDING_CODES_PER_USER_AND_CLIENT = 10;
 
 /** What an authorization code stands for, stored under SHA-256 of the code. */
 export interface CodeData {
@@ -18,12 +28,16 @@ export interface CodeData {
   scope: string[];
   /** When the user authenticated (epoch ms). */
   authTime: number;
-  /** Set after the exchange: the family (grant) made from this code, revoked on reuse. */
+  /**
+   * The id of the refresh family (grant) the exchange creates, decided when the code is
+   * issued: so a replay — even one racing the first exchange — knows what to revoke.
+   * Absent only in records written before it was.
+   */
   familyId?: string;
 }
 
 export type Redemption =
-  | { kind: "ok"; data: CodeData; key: string }
+  | { kind: "ok"; data: CodeData }
   /** Presented a second time: whatever the first exchange issued must be revoked. */
   | { kind: "reused"; data: CodeData }
   | { kind: "invalid" };
@@ -31,7 +45,8 @@ export type Redemption =
 /**
  * Authorization codes: 256-bit, single use, 60 s, bound to the client, the redirect URI
  * and the PKCE challenge. Stored hashed in the ephemeral store; `consume` makes the
- * single use atomic across instances.
+ * single use atomic across instances. At most `PENDING_CODES_PER_USER_AND_CLIENT`
+ * unredeemed codes per (user, client) exist at once (a store cap, also atomic).
  */
 export class AuthorizationCodes {
   private readonly records: Collection<CodeData>;
@@ -44,14 +59,19 @@ export class AuthorizationCodes {
     this.records = store.collection<CodeData>("code");
   }
 
-  async issue(data: CodeData): Promise<string> {
+  async issue(data: Omit<CodeData, "issuedAt" | "familyId">): Promise<string> {
     const code = this.format.mint();
-    // The record outlives the code's validity (60 s) so that a late replay is still
-    // recognised as a replay and revokes what the first exchange issued.
     await this.records.upsert(
       sha256(code),
-      { ...data, issuedAt: this.clock.now() },
-      { ttlMs: CODE_TTL_MS * 10, userId: data.userId },
+      { ...data, issuedAt: this.clock.now(), familyId: randomId() },
+      {
+        ttlMs: CODE_RECORD_TTL_MS,
+        userId: data.userId,
+        cap: {
+          group: sha256(`${data.userId}\n${data.clientId}`),
+          max: PENDING_CODES_PER_USER_AND_CLIENT,
+        },
+      },
     );
     return code;
   }
@@ -64,20 +84,10 @@ export class AuthorizationCodes {
 
   async redeem(code: string): Promise<Redemption> {
     if (!this.format.isOurs(code)) return { kind: "invalid" };
-    const key = sha256(code);
-    const record = await this.records.consume(key);
+    const record = await this.records.consume(sha256(code));
     if (record === undefined) return { kind: "invalid" };
     if (record.consumedAt !== undefined) return { kind: "reused", data: record.value };
     if (this.clock.now() - (record.value.issuedAt ?? 0) >= CODE_TTL_MS) return { kind: "invalid" };
-    return { kind: "ok", data: record.value, key };
-  }
-
-  /** Records what the exchange issued, so a replay of the code can revoke it. */
-  async recordIssued(key: string, data: CodeData): Promise<void> {
-    const record = await this.records.find(key);
-    if (record === undefined) return;
-    await this.records.update(key, data, {
-      ttlMs: Math.max(1, record.expiresAt - this.clock.now()),
-    });
+    return { kind: "ok", data: record.value };
   }
 }

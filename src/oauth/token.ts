@@ -9,7 +9,7 @@ import type { AccessTokens } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { endedByUser } from "../users/cutoff.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
-import type { AuthorizationCodes, CodeData } from "./codes.js";
+import { type AuthorizationCodes, CODE_RECORD_TTL_MS, type CodeData } from "./codes.js";
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -177,7 +177,11 @@ async function authorizationCode(
   // Every authorization gets a family, with or without a refresh token for the client:
   // the family is what records the access tokens, so that revoking the user's grants
   // (password change, log out everywhere, disable, consent withdrawn) reaches them.
-  const family = await deps.refresh.start(client, user.id, data.scope);
+  // It is made under the id the code carries, which a replay of the code revokes — also
+  // in advance, when the replay overtakes this exchange: then the family is refused here,
+  // or the access token when it is recorded, and nothing is handed out.
+  const family = await deps.refresh.start(client, user.id, data.scope, data.familyId);
+  if (family === undefined) throw oauth("invalid_grant", "The authorization was revoked.");
   const access = await deps.access.issue({
     client,
     sub: user.id,
@@ -186,7 +190,6 @@ async function authorizationCode(
     familyId: family.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
-  await deps.codes.recordIssued(redemption.key, { ...data, familyId: family.family.id });
   if (!(await deps.refresh.recordAccessToken(family.family.id, access.ref))) {
     throw oauth("invalid_grant", "The authorization was revoked.");
   }
@@ -196,8 +199,14 @@ async function authorizationCode(
   });
 }
 
+/**
+ * Revokes the family of a replayed code, whether its first exchange made it already or
+ * not yet: a family not made yet is refused for as long as the code's record lives (the
+ * first exchange took the code within its 60 s and makes the family right after).
+ */
 async function revokeIssuedFromCode(deps: TokenEndpointDeps, data: CodeData): Promise<void> {
-  if (data.familyId !== undefined) await deps.refresh.revokeFamily(data.familyId);
+  if (data.familyId === undefined) return;
+  await deps.refresh.revokeFamily(data.familyId, { inAdvanceMs: CODE_RECORD_TTL_MS });
 }
 
 /** RFC 6749 §6 with rotation (RFC 9700 §4.14.2). */

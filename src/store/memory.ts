@@ -28,13 +28,15 @@ import type {
   UserRecord,
   UserStore,
 } from "./types.js";
-import { assertTtl } from "./validate.js";
+import { assertCap, assertTtl } from "./validate.js";
 
 interface Entry {
   value: unknown;
   expiresAt: number;
   consumedAt?: number;
   userId?: string;
+  /** The capped group it was written to (`UpsertOptions.cap`). */
+  group?: string;
 }
 
 /**
@@ -44,6 +46,8 @@ interface Entry {
 class MemoryCollection<T> implements Collection<T> {
   private readonly entries = new Map<string, Entry>();
   private readonly byUser = new Map<string, Set<string>>();
+  /** Capped groups' ids, oldest write first (a Set keeps insertion order). */
+  private readonly byGroup = new Map<string, Set<string>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -64,10 +68,30 @@ class MemoryCollection<T> implements Collection<T> {
       ids?.delete(id);
       if (ids?.size === 0) this.byUser.delete(e.userId);
     }
+    if (e.group !== undefined) {
+      const ids = this.byGroup.get(e.group);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byGroup.delete(e.group);
+    }
+  }
+
+  /** Destroys the group's oldest live, unconsumed records beyond `max`. */
+  private enforceCap(group: string, max: number): void {
+    const now = this.clock.now();
+    const counted: string[] = [];
+    for (const id of [...(this.byGroup.get(group) ?? [])]) {
+      const e = this.entries.get(id) as Entry;
+      if (e.expiresAt <= now) this.remove(id, e);
+      else if (e.consumedAt === undefined) counted.push(id);
+    }
+    for (const id of counted.slice(0, Math.max(0, counted.length - max))) {
+      this.remove(id, this.entries.get(id) as Entry);
+    }
   }
 
   async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
     assertTtl(opts.ttlMs);
+    assertCap(opts.cap);
     const old = this.entries.get(id);
     if (old !== undefined) this.remove(id, old);
     // Stored as a JSON copy, like every other backend: callers cannot mutate what the
@@ -86,6 +110,16 @@ class MemoryCollection<T> implements Collection<T> {
       ids.add(id);
     }
     this.entries.set(id, entry);
+    if (opts.cap !== undefined) {
+      entry.group = opts.cap.group;
+      let ids = this.byGroup.get(opts.cap.group);
+      if (ids === undefined) {
+        ids = new Set();
+        this.byGroup.set(opts.cap.group, ids);
+      }
+      ids.add(id);
+      this.enforceCap(opts.cap.group, opts.cap.max);
+    }
   }
 
   async find(id: string): Promise<StoredRecord<T> | undefined> {
@@ -296,11 +330,16 @@ class MemoryRefresh implements RefreshStore {
   private readonly families = new Map<string, RefreshFamily>();
   private readonly tokens = new Map<string, RefreshTokenRecord>();
   private readonly issued = new Map<string, FamilyAccessToken[]>();
+  /** Ids revoked before any family had them → until when (epoch ms). */
+  private readonly tombstones = new Map<string, number>();
 
-  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
+    const family = this.families.get(familyId);
+    if (family === undefined || family.revokedAt !== undefined) return false;
     const list = this.issued.get(familyId) ?? [];
     list.push({ ...token });
     this.issued.set(familyId, list);
+    return true;
   }
 
   async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
@@ -310,9 +349,12 @@ class MemoryRefresh implements RefreshStore {
       .map((t) => ({ ...t }));
   }
 
-  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean> {
+    if (this.families.has(family.id)) return false;
+    if ((this.tombstones.get(family.id) ?? 0) > family.createdAt) return false;
     this.families.set(family.id, structuredClone(family));
     this.tokens.set(first.hash, structuredClone(first));
+    return true;
   }
 
   async findFamily(id: string): Promise<RefreshFamily | undefined> {
@@ -356,9 +398,18 @@ class MemoryRefresh implements RefreshStore {
     }
   }
 
-  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
+  async revokeFamily(
+    id: string,
+    now: number,
+    tombstoneUntil?: number,
+  ): Promise<RefreshFamily | undefined> {
     const f = this.families.get(id);
-    if (f === undefined) return undefined;
+    if (f === undefined) {
+      if (tombstoneUntil !== undefined) {
+        this.tombstones.set(id, Math.max(tombstoneUntil, this.tombstones.get(id) ?? 0));
+      }
+      return undefined;
+    }
     f.revokedAt ??= now;
     return structuredClone(f);
   }
@@ -389,6 +440,9 @@ class MemoryRefresh implements RefreshStore {
     }
     for (const [hash, t] of this.tokens) {
       if (!this.families.has(t.familyId)) this.tokens.delete(hash);
+    }
+    for (const [id, until] of this.tombstones) {
+      if (until <= now) this.tombstones.delete(id);
     }
     for (const [familyId, list] of this.issued) {
       const live = this.families.has(familyId) ? list.filter((t) => t.exp * 1000 > now) : [];

@@ -15,7 +15,7 @@ import type {
   StoredRecord,
   UpsertOptions,
 } from "./types.js";
-import { assertTtl } from "./validate.js";
+import { assertCap, assertTtl } from "./validate.js";
 
 /**
  * The shared ephemeral store: every Tessera instance pointed at the same Redis (and prefix)
@@ -26,6 +26,10 @@ import { assertTtl } from "./validate.js";
  *   ms), `u` (userId, optional), `c` (consumedAt, optional). Physical TTL (`PEXPIRE`) = ttl.
  * - `u:<collection>:<userId>`: SET of the user's record ids. Its TTL is extended to cover
  *   its longest-lived record and never shortened.
+ * - `g:<collection>:<group>`: ZSET of a capped group's record ids (`UpsertOptions.cap`),
+ *   scored by write order; the records carry the group's key in `g`. Members that stopped
+ *   counting (gone, expired, consumed, rewritten elsewhere) are dropped at the group's
+ *   next write. TTL as for the user index.
  * - `c:<key>`: HASH of a fixed-window counter: `n` (count), `r` (resetAt, epoch ms).
  *
  * Expiry is decided against the injected clock (records with `e <= now` do not exist, and
@@ -74,13 +78,15 @@ end
 `;
 
 /**
- * upsert. ARGV: value, expiresAt, ttlMs, now, userIndexPrefix, id[, userId].
- * Keeps `c` of a live previous record; replaces everything else.
+ * upsert. ARGV: value, expiresAt, ttlMs, now, userIndexPrefix, id, groupKey ('' for none),
+ * max[, userId]. Keeps `c` of a live previous record; replaces everything else. With a
+ * group: adds the record to it and destroys the group's oldest live, unconsumed records
+ * beyond `max`.
  */
 const LUA_UPSERT = `${LUA_REMOVE}
 local key = KEYS[1]
 local value, expiresAt, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local uprefix, id, newU = ARGV[5], ARGV[6], ARGV[7]
+local uprefix, id, gkey, max, newU = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local old = redis.call('HMGET', key, 'e', 'u', 'c')
 local oldE, oldU, oldC = tonumber(old[1] or ''), old[2], old[3]
 local keepC = oldC and oldE and oldE > now
@@ -95,6 +101,10 @@ if newU then
   fields[#fields + 1] = 'u'
   fields[#fields + 1] = newU
 end
+if gkey ~= '' then
+  fields[#fields + 1] = 'g'
+  fields[#fields + 1] = gkey
+end
 redis.call('HSET', key, unpack(fields))
 redis.call('PEXPIRE', key, ARGV[3])
 if newU then
@@ -102,6 +112,41 @@ if newU then
   redis.call('SADD', ikey, id)
   if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ARGV[3]) end
 end
+if gkey == '' then return 1 end
+local rprefix = string.sub(key, 1, #key - #id)
+local top = 0
+local members = redis.call('ZRANGE', gkey, 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  local m, score = members[i], tonumber(members[i + 1])
+  if score > top then top = score end
+  if m ~= id then
+    local mkey = rprefix .. m
+    local r = redis.call('HMGET', mkey, 'e', 'u', 'c', 'g')
+    local e = tonumber(r[1] or '')
+    if r[4] ~= gkey then
+      redis.call('ZREM', gkey, m)
+    elseif not e or e <= now then
+      remove(mkey, r[2], uprefix, m)
+      redis.call('ZREM', gkey, m)
+    elseif r[3] then
+      redis.call('ZREM', gkey, m)
+    end
+  end
+end
+if keepC then
+  redis.call('ZREM', gkey, id)
+else
+  redis.call('ZADD', gkey, top + 1, id)
+end
+local over = redis.call('ZCARD', gkey) - max
+if over > 0 then
+  for _, m in ipairs(redis.call('ZRANGE', gkey, 0, over - 1)) do
+    local mkey = rprefix .. m
+    remove(mkey, redis.call('HGET', mkey, 'u'), uprefix, m)
+    redis.call('ZREM', gkey, m)
+  end
+end
+if redis.call('PTTL', gkey) < ttl then redis.call('PEXPIRE', gkey, ARGV[3]) end
 return 1
 `;
 
@@ -112,8 +157,8 @@ return 1
 const LUA_UPDATE = `${LUA_REMOVE}
 local key = KEYS[1]
 local value, expiresAt, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local r = redis.call('HMGET', key, 'e', 'u')
-local e, u = tonumber(r[1] or ''), r[2]
+local r = redis.call('HMGET', key, 'e', 'u', 'g')
+local e, u, g = tonumber(r[1] or ''), r[2], r[3]
 if not e or e <= now then
   if redis.call('EXISTS', key) == 1 then remove(key, u, ARGV[5], ARGV[6]) end
   return 0
@@ -124,6 +169,7 @@ if u then
   local ikey = ARGV[5] .. u
   if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ARGV[3]) end
 end
+if g and redis.call('PTTL', g) < ttl then redis.call('PEXPIRE', g, ARGV[3]) end
 return 1
 `;
 
@@ -380,6 +426,7 @@ function isLive(h: Record<string, string>, now: number): boolean {
 class RedisCollection<T> implements Collection<T> {
   private readonly recordPrefix: string;
   private readonly indexPrefix: string;
+  private readonly groupPrefix: string;
 
   constructor(
     private readonly redis: Client,
@@ -389,6 +436,7 @@ class RedisCollection<T> implements Collection<T> {
   ) {
     this.recordPrefix = `${prefix}r:${name}:`;
     this.indexPrefix = `${prefix}u:${name}:`;
+    this.groupPrefix = `${prefix}g:${name}:`;
   }
 
   private key(id: string): string {
@@ -406,6 +454,9 @@ class RedisCollection<T> implements Collection<T> {
 
   async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
     const argv = this.writeArgs(id, value, opts.ttlMs);
+    assertCap(opts.cap);
+    const cap = opts.cap;
+    argv.push(cap === undefined ? "" : this.groupPrefix + cap.group, String(cap?.max ?? 0));
     if (opts.userId !== undefined) argv.push(opts.userId);
     await guard(() => this.redis.tesseraUpsert(this.key(id), ...argv));
   }

@@ -36,7 +36,7 @@ import type {
   UserRecord,
   UserStore,
 } from "./types.js";
-import { assertTtl } from "./validate.js";
+import { assertCap, assertTtl } from "./validate.js";
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -142,6 +142,16 @@ const MIGRATIONS: readonly string[] = [
   // Facts every process of the installation shares (its issuer), apart from `meta`,
   // which holds the ephemeral side's bookkeeping.
   `CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Refresh-family ids revoked before the family was created (a replayed code's).
+  `CREATE TABLE refresh_family_tombstones (
+     id         TEXT    PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX refresh_family_tombstones_by_expiry ON refresh_family_tombstones (expires_at);`,
+  // Capped groups of records (UpsertOptions.cap): the group and the write order in it.
+  `ALTER TABLE records ADD COLUMN grp TEXT;
+   ALTER TABLE records ADD COLUMN grp_seq INTEGER;
+   CREATE INDEX records_by_group ON records (kind, grp, grp_seq) WHERE grp IS NOT NULL;`,
 ];
 
 interface RecordRow {
@@ -223,6 +233,8 @@ class SqliteCollection<T> implements Collection<T> {
   private readonly q;
   /** Read and mark in one IMMEDIATE transaction: atomic across processes too. */
   private readonly consumeTx;
+  /** Write and evict from the capped group in one IMMEDIATE transaction. */
+  private readonly cappedUpsertTx;
 
   constructor(
     db: Db,
@@ -231,11 +243,22 @@ class SqliteCollection<T> implements Collection<T> {
   ) {
     this.q = {
       upsert: db.prepare(
-        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at)
-         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL)
+        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at, grp, grp_seq)
+         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL, @grp,
+           CASE WHEN @grp IS NOT NULL THEN
+             (SELECT coalesce(max(grp_seq), 0) + 1 FROM records WHERE kind = @kind AND grp = @grp)
+           END)
          ON CONFLICT (kind, id) DO UPDATE SET
            value = excluded.value, user_id = excluded.user_id, expires_at = excluded.expires_at,
-           consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END`,
+           consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END,
+           grp = excluded.grp, grp_seq = excluded.grp_seq`,
+      ),
+      /** Destroys a group's oldest live, unconsumed records beyond @max. */
+      evict: db.prepare(
+        `DELETE FROM records WHERE kind = @kind AND id IN (
+           SELECT id FROM records
+           WHERE kind = @kind AND grp = @grp AND consumed_at IS NULL AND expires_at > @now
+           ORDER BY grp_seq DESC LIMIT -1 OFFSET @max)`,
       ),
       find: db.prepare<[string, string, number], RecordRow>(
         "SELECT id, value, user_id, expires_at, consumed_at FROM records WHERE kind = ? AND id = ? AND expires_at > ?",
@@ -264,19 +287,29 @@ class SqliteCollection<T> implements Collection<T> {
       if (row.consumed_at === null) this.q.markConsumed.run(now, this.kind, id);
       return toRecord<T>(row);
     });
+    this.cappedUpsertTx = db.transaction(
+      (row: Record<string, unknown>, cap: { group: string; max: number }) => {
+        this.q.upsert.run(row);
+        this.q.evict.run({ kind: this.kind, grp: cap.group, now: row.now, max: cap.max });
+      },
+    );
   }
 
   async upsert(id: string, value: T, opts: UpsertOptions): Promise<void> {
     assertTtl(opts.ttlMs);
+    assertCap(opts.cap);
     const now = this.clock.now();
-    this.q.upsert.run({
+    const row = {
       kind: this.kind,
       id,
       value: JSON.stringify(value),
       user_id: opts.userId ?? null,
       expires_at: now + opts.ttlMs,
       now,
-    });
+      grp: opts.cap?.group ?? null,
+    };
+    if (opts.cap === undefined) this.q.upsert.run(row);
+    else this.cappedUpsertTx.immediate(row, opts.cap);
   }
 
   async find(id: string): Promise<StoredRecord<T> | undefined> {
@@ -678,6 +711,7 @@ function toRefreshToken(row: RefreshTokenRow): RefreshTokenRecord {
 class SqliteRefresh implements RefreshStore {
   private readonly q;
   private readonly createTx;
+  private readonly revokeTx;
   private readonly rotateTx;
   private readonly revokeUserTx;
 
@@ -699,13 +733,26 @@ class SqliteRefresh implements RefreshStore {
       revoke: db.prepare<[number, string]>(
         "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
       ),
+      tombstone: db.prepare<[string, number]>(
+        `INSERT INTO refresh_family_tombstones (id, expires_at) VALUES (?, ?)
+         ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+      ),
+      tombstoned: db.prepare<[string, number]>(
+        "SELECT 1 FROM refresh_family_tombstones WHERE id = ? AND expires_at > ?",
+      ),
+      sweepTombstones: db.prepare<[number]>(
+        "DELETE FROM refresh_family_tombstones WHERE expires_at <= ?",
+      ),
       liveOfUser: db.prepare<[string, number], FamilyRow>(
         "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
       ),
       sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
       sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
-      recordAccess: db.prepare<[string, string, string, number]>(
-        "INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp) VALUES (?, ?, ?, ?)",
+      // One statement: atomic with a revocation (recorded only while the family is live).
+      recordAccess: db.prepare<[string, string, string, number, string]>(
+        `INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp)
+         SELECT ?, ?, ?, ? WHERE EXISTS
+           (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL)`,
       ),
       listAccess: db.prepare<[string, number], FamilyAccessToken>(
         "SELECT kind, id, exp FROM family_access_tokens WHERE family_id = ? AND exp > ? ORDER BY exp",
@@ -718,6 +765,8 @@ class SqliteRefresh implements RefreshStore {
       expires_at: t.expiresAt,
     });
     this.createTx = db.transaction((family: RefreshFamily, first: RefreshTokenRecord) => {
+      if (this.q.tombstoned.get(family.id, family.createdAt) !== undefined) return false;
+      if (this.q.family.get(family.id) !== undefined) return false;
       this.q.insertFamily.run({
         id: family.id,
         client_id: family.clientId,
@@ -727,6 +776,11 @@ class SqliteRefresh implements RefreshStore {
         expires_at: family.expiresAt,
       });
       this.q.insertToken.run(tokenParams(first));
+      return true;
+    });
+    this.revokeTx = db.transaction((id: string, now: number, tombstoneUntil?: number) => {
+      const { changes } = this.q.revoke.run(now, id);
+      if (changes === 0 && tombstoneUntil !== undefined) this.q.tombstone.run(id, tombstoneUntil);
     });
     this.rotateTx = db.transaction(
       (input: {
@@ -770,8 +824,8 @@ class SqliteRefresh implements RefreshStore {
     );
   }
 
-  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void> {
-    this.createTx.immediate(family, first);
+  async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean> {
+    return this.createTx.immediate(family, first);
   }
 
   async findFamily(id: string): Promise<RefreshFamily | undefined> {
@@ -797,8 +851,12 @@ class SqliteRefresh implements RefreshStore {
     return this.rotateTx.immediate(input);
   }
 
-  async revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined> {
-    this.q.revoke.run(now, id);
+  async revokeFamily(
+    id: string,
+    now: number,
+    tombstoneUntil?: number,
+  ): Promise<RefreshFamily | undefined> {
+    this.revokeTx.immediate(id, now, tombstoneUntil);
     return this.findFamily(id);
   }
 
@@ -810,8 +868,8 @@ class SqliteRefresh implements RefreshStore {
     return this.revokeUserTx.immediate(userId, now, clientId);
   }
 
-  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
-    this.q.recordAccess.run(familyId, token.kind, token.id, token.exp);
+  async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
+    return this.q.recordAccess.run(familyId, token.kind, token.id, token.exp, familyId).changes > 0;
   }
 
   async accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]> {
@@ -820,6 +878,7 @@ class SqliteRefresh implements RefreshStore {
 
   async sweepFamilies(now: number): Promise<number> {
     this.q.sweepAccess.run(Math.floor(now / 1000));
+    this.q.sweepTombstones.run(now);
     return this.q.sweep.run(now).changes;
   }
 }

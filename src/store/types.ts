@@ -32,6 +32,14 @@ export interface UpsertOptions {
   ttlMs: number;
   /** Indexes the record for `listByUser` / `destroyByUser`. */
   userId?: string;
+  /**
+   * Bounds a group of records (what one user or session may hold pending): at most `max`
+   * live, unconsumed records of the collection written with this `group` exist at once;
+   * writing one more destroys the group's oldest (earliest written) ones in the same
+   * atomic step. Consumed and expired records neither count nor are destroyed by it.
+   * `group` is opaque (callers pass a hash); `update` keeps a record in its group.
+   */
+  cap?: { group: string; max: number };
 }
 
 /** One kind of record with a lifetime (an "adapter" per model). */
@@ -259,8 +267,11 @@ export type RotateOutcome =
   | { kind: "invalid" };
 
 export interface RefreshStore {
-  /** A new family with its first token. */
-  createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<void>;
+  /**
+   * A new family with its first token. False, and nothing written, when the id is taken
+   * or was revoked in advance (a tombstone live at `family.createdAt`, see `revokeFamily`).
+   */
+  createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean>;
   findFamily(id: string): Promise<RefreshFamily | undefined>;
   /** The token and its family, whatever their state (callers check expiry/revocation). */
   findToken(
@@ -276,15 +287,30 @@ export interface RefreshStore {
     now: number;
     graceMs: number;
   }): Promise<RotateOutcome>;
-  /** Marks the family revoked (idempotent); returns it, or undefined when unknown. */
-  revokeFamily(id: string, now: number): Promise<RefreshFamily | undefined>;
+  /**
+   * Marks the family revoked (idempotent); returns it, or undefined when unknown. With
+   * `tombstoneUntil`, an id no family has yet is revoked in advance: until then (epoch ms)
+   * `createFamily` refuses it — the revocation may win the race against the creation.
+   */
+  revokeFamily(
+    id: string,
+    now: number,
+    tombstoneUntil?: number,
+  ): Promise<RefreshFamily | undefined>;
   /** Revokes every live family of a user (of one client, if given); returns those it revoked. */
   revokeUserFamilies(userId: string, now: number, clientId?: string): Promise<RefreshFamily[]>;
-  /** Remembers an access token issued from the family, so revoking it can kill the token. */
-  recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void>;
+  /**
+   * Remembers an access token issued from the family, so revoking it can kill the token.
+   * Atomic with `revokeFamily`: false, and nothing recorded, when the family is unknown or
+   * revoked (the caller must kill the token itself).
+   */
+  recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean>;
   /** The family's access tokens not yet expired at `now`, soonest expiry first. */
   accessTokens(familyId: string, now: number): Promise<FamilyAccessToken[]>;
-  /** Deletes families (and their tokens) past their absolute end; returns how many. */
+  /**
+   * Deletes families (and their tokens) past their absolute end, and tombstones past
+   * theirs; returns how many families.
+   */
   sweepFamilies(now: number): Promise<number>;
 }
 

@@ -48,15 +48,20 @@ export class RefreshTokens {
     private readonly format: SecretTokens,
   ) {}
 
-  /** A new family for a user's authorization; returns its first token. */
+  /**
+   * A new family for a user's authorization; returns its first token. `id` may be decided
+   * beforehand (an authorization code carries the id of the family its exchange makes):
+   * undefined when that id was revoked before the family could be created.
+   */
   async start(
     client: ClientRecord,
     userId: string,
     scope: string[],
-  ): Promise<{ token: string; family: RefreshFamily }> {
+    id: string = randomId(),
+  ): Promise<{ token: string; family: RefreshFamily } | undefined> {
     const now = this.clock.now();
     const family: RefreshFamily = {
-      id: randomId(),
+      id,
       clientId: client.id,
       userId,
       scope,
@@ -64,7 +69,7 @@ export class RefreshTokens {
       expiresAt: now + this.options.absoluteMs,
     };
     const token = this.format.mint();
-    await this.store.createFamily(family, this.record(token, family, now));
+    if (!(await this.store.createFamily(family, this.record(token, family, now)))) return undefined;
     return { token, family };
   }
 
@@ -118,17 +123,22 @@ export class RefreshTokens {
    * and false is returned: the caller must not hand it out.
    */
   async recordAccessToken(familyId: string, ref: FamilyAccessToken): Promise<boolean> {
-    await this.store.recordAccessToken(familyId, ref);
-    const family = await this.store.findFamily(familyId);
-    if (family !== undefined && family.revokedAt === undefined) return true;
+    // Atomic in the store: recorded before a revocation (which then kills it), or refused
+    // after one (and killed here).
+    if (await this.store.recordAccessToken(familyId, ref)) return true;
     if (ref.kind === "opaque") await this.access.destroyOpaque(ref.id, ref.exp);
     else await this.denylistJwt(ref.id, ref.exp);
     return false;
   }
 
-  /** Revokes a family and every access token issued from it. */
-  async revokeFamily(familyId: string): Promise<void> {
-    await this.store.revokeFamily(familyId, this.clock.now());
+  /**
+   * Revokes a family and every access token issued from it. With `inAdvanceMs`, a family
+   * not created yet is revoked in advance: `start` refuses its id for that long.
+   */
+  async revokeFamily(familyId: string, options: { inAdvanceMs?: number } = {}): Promise<void> {
+    const now = this.clock.now();
+    const until = options.inAdvanceMs === undefined ? undefined : now + options.inAdvanceMs;
+    await this.store.revokeFamily(familyId, now, until);
     await this.killAccessTokens(familyId);
   }
 

@@ -579,6 +579,113 @@ export function storeContract(
       });
     });
 
+    describe("capped groups (what one user or session may hold pending)", () => {
+      const cap = (max: number, group = "g1") => ({ ttlMs: MINUTE, cap: { group, max } });
+      /** Which of the ids exist. */
+      const present = async (c: Collection<Value>, ...ids: string[]) => {
+        const out: string[] = [];
+        for (const id of ids) if ((await c.find(id)) !== undefined) out.push(id);
+        return out;
+      };
+
+      it("writing past max destroys the oldest records of the group", async () => {
+        for (const id of ["a", "b", "c", "d"]) await sessions.upsert(id, value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c", "d")).toEqual(["c", "d"]);
+        await sessions.upsert("e", value(1), cap(2));
+        expect(await present(sessions, "c", "d", "e")).toEqual(["d", "e"]);
+      });
+
+      it("max 1: a new record replaces the previous one", async () => {
+        await sessions.upsert("a", value(1), cap(1));
+        await sessions.upsert("b", value(2), cap(1));
+        expect(await present(sessions, "a", "b")).toEqual(["b"]);
+        expect((await sessions.find("b"))?.value).toEqual(value(2));
+      });
+
+      it("evicted records leave the user index too", async () => {
+        await sessions.upsert("a", value(1), { ...cap(1), userId: "alice" });
+        await sessions.upsert("b", value(1), { ...cap(1), userId: "alice" });
+        expect((await sessions.listByUser("alice")).map((r) => r.id)).toEqual(["b"]);
+        expect(await sessions.destroyByUser("alice")).toBe(1);
+      });
+
+      it("groups, records without a group and other collections are independent", async () => {
+        await sessions.upsert("free1", value(1), { ttlMs: MINUTE });
+        await sessions.upsert("free2", value(1), { ttlMs: MINUTE });
+        await others.upsert("o1", value(1), cap(1));
+        await sessions.upsert("a", value(1), cap(1));
+        await sessions.upsert("x", value(1), cap(1, "g2"));
+        await sessions.upsert("b", value(1), cap(1));
+        expect(await present(sessions, "free1", "free2", "a", "x", "b")).toEqual([
+          "free1",
+          "free2",
+          "x",
+          "b",
+        ]);
+        expect(await present(others, "o1")).toEqual(["o1"]);
+      });
+
+      it("consumed records neither count nor are evicted (a replay must still be seen)", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.consume("a");
+        await sessions.upsert("b", value(1), cap(2));
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["a", "b", "c"]);
+        expect((await sessions.find("a"))?.consumedAt).toBe(clock.now());
+        await sessions.upsert("d", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c", "d")).toEqual(["a", "c", "d"]);
+      });
+
+      it("expired and destroyed records free their place", async () => {
+        await sessions.upsert("a", value(1), { ttlMs: SECOND, cap: { group: "g1", max: 2 } });
+        await sessions.upsert("b", value(1), cap(2));
+        clock.advance(SECOND);
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "b", "c")).toEqual(["b", "c"]);
+        expect(await sessions.destroy("b")).toBe(true);
+        await sessions.upsert("d", value(1), cap(2));
+        expect(await present(sessions, "c", "d")).toEqual(["c", "d"]);
+      });
+
+      it("rewriting a record makes it the newest; rewriting it without the cap takes it out", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.upsert("b", value(1), cap(2));
+        await sessions.upsert("a", value(2), cap(2));
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["a", "c"]);
+        await sessions.upsert("a", value(3), { ttlMs: MINUTE });
+        await sessions.upsert("d", value(1), cap(2));
+        await sessions.upsert("e", value(1), cap(2));
+        expect(await present(sessions, "a", "c", "d", "e")).toEqual(["a", "d", "e"]);
+      });
+
+      it("update keeps a record in its group and in its place", async () => {
+        await sessions.upsert("a", value(1), cap(2));
+        await sessions.upsert("b", value(1), cap(2));
+        expect(await sessions.update("a", value(2), { ttlMs: HOUR })).toBe(true);
+        await sessions.upsert("c", value(1), cap(2));
+        expect(await present(sessions, "a", "b", "c")).toEqual(["b", "c"]);
+      });
+
+      it("20 concurrent writes to one group leave exactly max records", async () => {
+        const ids = Array.from({ length: 20 }, (_, i) => `id-${i}`);
+        await Promise.all(ids.map((id) => sessions.upsert(id, value(1), cap(3))));
+        expect(await present(sessions, ...ids)).toHaveLength(3);
+      });
+
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        it(`rejects max = ${bad} and stores nothing`, async () => {
+          await expect(sessions.upsert("a", value(1), cap(bad))).rejects.toThrow(RangeError);
+          expect(await sessions.find("a")).toBeUndefined();
+        });
+      }
+
+      it("rejects an empty group", async () => {
+        await expect(sessions.upsert("a", value(1), cap(1, ""))).rejects.toThrow(RangeError);
+        expect(await sessions.find("a")).toBeUndefined();
+      });
+    });
+
     describe("collections are isolated", () => {
       it("the same id in two collections is two records", async () => {
         await sessions.upsert("same", value(1), { ttlMs: MINUTE, userId: "alice" });
@@ -1186,6 +1293,64 @@ export function durableContract(
         const revoked = await store.refresh.revokeUserFamilies("u1", T + 5, "other");
         expect(revoked.map((f) => f.id)).toEqual(["f2"]);
         expect((await store.refresh.findFamily("f1"))?.revokedAt).toBeUndefined();
+      });
+
+      it("createFamily refuses an id that is taken, and overwrites nothing", async () => {
+        expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(true);
+        expect(await store.refresh.createFamily(fam("f1", { userId: "u2" }), tok("h2"))).toBe(
+          false,
+        );
+        expect(await store.refresh.findFamily("f1")).toEqual(fam("f1"));
+        expect(await store.refresh.findToken("h2")).toBeUndefined();
+      });
+
+      describe("revoked before it exists (a replayed code's family)", () => {
+        it("revoke-before-start leaves the id unusable until the tombstone ends", async () => {
+          expect(await store.refresh.revokeFamily("f1", T, T + 600_000)).toBeUndefined();
+          expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(false);
+          expect(await store.refresh.findFamily("f1")).toBeUndefined();
+          expect(await store.refresh.findToken("h1")).toBeUndefined();
+          expect(
+            await store.refresh.recordAccessToken("f1", { kind: "jwt", id: "j", exp: 2e9 }),
+          ).toBe(false);
+          expect(await store.refresh.accessTokens("f1", T)).toEqual([]);
+          // A second revocation does not shorten it.
+          await store.refresh.revokeFamily("f1", T + 1, T + 10);
+          const late = fam("f1", { createdAt: T + 599_999, expiresAt: T + 700_000 });
+          expect(await store.refresh.createFamily(late, tok("h1"))).toBe(false);
+          // Past its end the tombstone no longer counts, and the sweep removes it.
+          const after = fam("f1", { createdAt: T + 600_000, expiresAt: T + 700_000 });
+          await store.refresh.sweepFamilies(T + 600_000);
+          expect(await store.refresh.createFamily(after, tok("h1"))).toBe(true);
+        });
+
+        it("without tombstoneUntil, revoking an unknown id leaves nothing behind", async () => {
+          expect(await store.refresh.revokeFamily("f1", T)).toBeUndefined();
+          expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(true);
+        });
+
+        it("a tombstone never touches a family that exists", async () => {
+          await store.refresh.createFamily(fam("f1"), tok("h1"));
+          const revoked = await store.refresh.revokeFamily("f1", T + 5, T + 600_000);
+          expect(revoked).toEqual(fam("f1", { revokedAt: T + 5 }));
+          expect(await store.refresh.findToken("h1")).toEqual({
+            token: tok("h1"),
+            family: revoked,
+          });
+        });
+      });
+
+      it("start-then-revoke: tokens recorded before the revocation are listed for killing, later ones refused", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        const before = { kind: "jwt" as const, id: "jti-1", exp: (T + 60_000) / 1000 };
+        const after = { kind: "opaque" as const, id: "hash-2", exp: (T + 60_000) / 1000 };
+        expect(await store.refresh.recordAccessToken("f1", before)).toBe(true);
+        await store.refresh.revokeFamily("f1", T + 1, T + 600_000);
+        expect(await store.refresh.recordAccessToken("f1", after)).toBe(false);
+        expect(await store.refresh.accessTokens("f1", T + 1)).toEqual([before]);
+        // Unknown families record nothing either.
+        expect(await store.refresh.recordAccessToken("nope", after)).toBe(false);
+        expect(await store.refresh.accessTokens("nope", T + 1)).toEqual([]);
       });
 
       it("sweeps families past their absolute end, with their tokens", async () => {

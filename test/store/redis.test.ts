@@ -180,6 +180,28 @@ describeRedis("RedisStore", () => {
       expect(await admin.pttl(index)).toBeLessThanOrEqual(2 * HOUR);
     });
 
+    it("keeps a capped group in one ZSET with a TTL covering its longest record", async () => {
+      const group = `${prefix}g:session:g1`;
+      const cap = { group: "g1", max: 2 };
+      const members = () => admin.zrange(group, "0", "-1");
+      await sessions.upsert("a", { n: 1 }, { ttlMs: MINUTE, cap });
+      await sessions.upsert("b", { n: 2 }, { ttlMs: HOUR, cap });
+      expect(await admin.hget(`${prefix}r:session:a`, "g")).toBe(group);
+      expect(await members()).toEqual(["a", "b"]);
+      expect(await admin.pttl(group)).toBeGreaterThan(HOUR - 5000);
+      await sessions.update("a", { n: 3 }, { ttlMs: 2 * HOUR });
+      expect(await admin.pttl(group)).toBeGreaterThan(2 * HOUR - 5000);
+      // Past max, the oldest goes, from the group and from Redis.
+      await sessions.upsert("c", { n: 4 }, { ttlMs: MINUTE, cap });
+      expect(await members()).toEqual(["b", "c"]);
+      expect(await admin.exists(`${prefix}r:session:a`)).toBe(0);
+      // A consumed member stops counting: dropped from the ZSET, kept as a record.
+      await sessions.consume("b");
+      await sessions.upsert("d", { n: 5 }, { ttlMs: MINUTE, cap });
+      expect(await members()).toEqual(["c", "d"]);
+      expect(await admin.exists(`${prefix}r:session:b`)).toBe(1);
+    });
+
     it("deletes records that expired by the clock as soon as it notices", async () => {
       for (const id of ["f", "c", "u", "l", "d"]) {
         await sessions.upsert(id, { n: 1 }, { ttlMs: MINUTE, userId: "alice" });

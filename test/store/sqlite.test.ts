@@ -32,7 +32,7 @@ describe("sqlite specifics", () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(5);
+    expect(db.pragma("user_version", { simple: true })).toBe(7);
     db.close();
   });
 
@@ -109,7 +109,7 @@ describe("sqlite specifics", () => {
     expect((await store.users.findUserById("u1"))?.username).toBe("bob");
     await store.close();
     const check = new Database(path, { readonly: true });
-    expect(check.pragma("user_version", { simple: true })).toBe(5);
+    expect(check.pragma("user_version", { simple: true })).toBe(7);
     check.close();
   });
 

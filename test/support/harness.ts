@@ -6,7 +6,7 @@ import { loadConfig, type RawSettings } from "../../src/config/load.js";
 import { buildServer } from "../../src/server/app.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { Stores } from "../../src/store/open.js";
-import type { EphemeralStore } from "../../src/store/types.js";
+import type { DurableStore, EphemeralStore } from "../../src/store/types.js";
 import { Tessera } from "../../src/tessera.js";
 
 /**
@@ -46,21 +46,29 @@ export function logCollector(): { stream: Writable; lines: string[] } {
 }
 
 /**
- * An in-process server on the memory store (or a given ephemeral store) with a frozen
- * clock. `settings` are flag values, as on the command line.
+ * An in-process server with a frozen clock, on the memory store unless `durable` /
+ * `ephemeral` make others. `settings` are flag values, as on the command line.
  */
 export async function testServer(
-  options: { settings?: RawSettings; ephemeral?: EphemeralStore; users?: string[] } = {},
+  options: {
+    settings?: RawSettings;
+    /** Makes the durable store on the server's clock (default: memory). */
+    durable?: (clock: ManualClock) => DurableStore;
+    /** Makes a separate ephemeral store (Redis) on the server's clock (default: the durable one). */
+    ephemeral?: (clock: ManualClock) => Promise<EphemeralStore>;
+    users?: string[];
+  } = {},
 ): Promise<TestServer> {
   const clock = new ManualClock();
   const config = loadConfig({ db: "memory:", logLevel: "info", ...options.settings }, {});
-  const durable = new MemoryStore(clock);
-  const ephemeral = options.ephemeral ?? durable;
+  const durable = options.durable?.(clock) ?? new MemoryStore(clock);
+  const ephemeral = (await options.ephemeral?.(clock)) ?? durable.ephemeral;
   const stores: Stores = {
     durable,
     ephemeral,
     close: async () => {
-      if (ephemeral !== durable) await ephemeral.close();
+      if (ephemeral !== durable.ephemeral) await ephemeral.close();
+      await durable.close();
     },
   };
   const tessera = await Tessera.open({ config, clock, stores });
