@@ -78,7 +78,7 @@ describe("sqlite specifics", () => {
     await b.close();
   });
 
-  it("migrates a database of the previous schema (4) in place: the installation record is added", async () => {
+  it("migrates a database of schema 4 in place: the installation record, tombstones and record groups are added", async () => {
     const clock = new ManualClock();
     const path = tempDb();
     const first = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
@@ -96,9 +96,13 @@ describe("sqlite specifics", () => {
       sessionsValidAfter: 0,
     });
     await first.close();
-    // What an older Tessera left behind: schema 4, no installation table.
+    // What an older Tessera left behind: schema 4, without what migrations 5 to 7 add.
     const db = new Database(path);
-    db.exec("DROP TABLE installation");
+    db.exec(`DROP TABLE installation;
+      DROP TABLE refresh_family_tombstones;
+      DROP INDEX records_by_group;
+      ALTER TABLE records DROP COLUMN grp;
+      ALTER TABLE records DROP COLUMN grp_seq;`);
     db.pragma("user_version = 4");
     db.close();
     const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
