@@ -377,7 +377,7 @@ async function clientCommand(
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
       return withTessera(config, async (t) => {
-        await t.clients.remove(id);
+        await t.removeClient(id);
         io.out(`removed client ${id}`);
         return 0;
       });
@@ -386,7 +386,7 @@ async function clientCommand(
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
       return withTessera(config, async (t) => {
-        const secret = await t.clients.rotateSecret(id);
+        const secret = await t.rotateClientSecret(id);
         io.out(`client_secret: ${secret}`);
         io.out("(shown once; the previous secret no longer works)");
         return 0;

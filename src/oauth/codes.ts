@@ -17,6 +17,8 @@ export interface CodeData {
   scope: string[];
   /** When the user authenticated (epoch ms). */
   authTime: number;
+  /** The client's `generation` when the code was issued (src/clients/current.ts). */
+  clientGeneration?: string;
   /** Set after the exchange: the family (grant) made from this code, revoked on reuse. */
   familyId?: string;
 }

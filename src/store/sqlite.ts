@@ -40,7 +40,7 @@ import { assertTtl } from "./validate.js";
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE records (
      kind        TEXT    NOT NULL,
      id          TEXT    NOT NULL,
@@ -137,6 +137,24 @@ const MIGRATIONS: readonly string[] = [
      exp  INTEGER NOT NULL
    );
    CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
+  // Client generations (issue 16.2): what a client is given is stamped with its
+  // registration, so an id removed and added again inherits nothing. Existing grants
+  // belong to the client registered now; those of a client that no longer exists get
+  // the generation '' (no client's), so a later client of that id cannot take them over.
+  `ALTER TABLE clients ADD COLUMN generation TEXT NOT NULL DEFAULT '';
+   UPDATE clients SET generation = lower(hex(randomblob(16)));
+   ALTER TABLE clients ADD COLUMN access_tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+   UPDATE clients SET access_tokens_valid_after = created_at;
+   ALTER TABLE refresh_families ADD COLUMN client_generation TEXT;
+   UPDATE refresh_families SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = refresh_families.client_id), '');
+   CREATE INDEX refresh_families_by_client ON refresh_families (client_id);
+   ALTER TABLE consents ADD COLUMN client_generation TEXT;
+   UPDATE consents SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = consents.client_id), '');
+   CREATE INDEX consents_by_client ON consents (client_id);
+   ALTER TABLE records ADD COLUMN client_id TEXT;
+   CREATE INDEX records_by_client ON records (kind, client_id) WHERE client_id IS NOT NULL;`,
 ];
 
 interface RecordRow {
@@ -226,10 +244,11 @@ class SqliteCollection<T> implements Collection<T> {
   ) {
     this.q = {
       upsert: db.prepare(
-        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at)
-         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL)
+        `INSERT INTO records (kind, id, value, user_id, client_id, expires_at, consumed_at)
+         VALUES (@kind, @id, @value, @user_id, @client_id, @expires_at, NULL)
          ON CONFLICT (kind, id) DO UPDATE SET
-           value = excluded.value, user_id = excluded.user_id, expires_at = excluded.expires_at,
+           value = excluded.value, user_id = excluded.user_id, client_id = excluded.client_id,
+           expires_at = excluded.expires_at,
            consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END`,
       ),
       find: db.prepare<[string, string, number], RecordRow>(
@@ -246,6 +265,9 @@ class SqliteCollection<T> implements Collection<T> {
       ),
       destroyByUser: db.prepare<[string, string, number]>(
         "DELETE FROM records WHERE kind = ? AND user_id = ? RETURNING expires_at > ? AS live",
+      ),
+      destroyByClient: db.prepare<[string, string, number]>(
+        "DELETE FROM records WHERE kind = ? AND client_id = ? RETURNING expires_at > ? AS live",
       ),
       listByUser: db.prepare<[string, string, number], RecordRow>(
         `SELECT id, value, user_id, expires_at, consumed_at FROM records
@@ -269,6 +291,7 @@ class SqliteCollection<T> implements Collection<T> {
       id,
       value: JSON.stringify(value),
       user_id: opts.userId ?? null,
+      client_id: opts.clientId ?? null,
       expires_at: now + opts.ttlMs,
       now,
     });
@@ -312,6 +335,13 @@ class SqliteCollection<T> implements Collection<T> {
     return this.q.listByUser
       .all(this.kind, userId, this.clock.now())
       .map((row) => ({ id: row.id, record: toRecord<T>(row) }));
+  }
+
+  async destroyByClient(clientId: string): Promise<number> {
+    const rows = this.q.destroyByClient.all(this.kind, clientId, this.clock.now()) as Array<{
+      live: number;
+    }>;
+    return rows.filter((r) => r.live === 1).length;
   }
 }
 
@@ -504,6 +534,8 @@ interface ClientRow {
   updated_at: number;
   first_party: number;
   fingerprint: number;
+  generation: string;
+  access_tokens_valid_after: number;
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -517,6 +549,8 @@ function toClient(row: ClientRow): ClientRecord {
     redirectUris: JSON.parse(row.redirect_uris) as string[],
     firstParty: row.first_party === 1,
     fingerprint: row.fingerprint === 1,
+    generation: row.generation,
+    accessTokensValidAfter: row.access_tokens_valid_after,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -538,6 +572,8 @@ function clientParams(c: ClientRecord) {
     redirect_uris: JSON.stringify(c.redirectUris),
     first_party: c.firstParty ? 1 : 0,
     fingerprint: c.fingerprint ? 1 : 0,
+    generation: c.generation,
+    access_tokens_valid_after: c.accessTokensValidAfter,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
   };
@@ -547,15 +583,16 @@ class SqliteClients implements ClientStore {
   private readonly q;
   constructor(db: Db) {
     const cols =
-      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, created_at, updated_at";
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
     const vals =
-      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @created_at, @updated_at";
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @generation, @access_tokens_valid_after, @created_at, @updated_at";
     this.q = {
       insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
       update: db.prepare(
         `UPDATE clients SET secret_hash = @secret_hash, grants = @grants, token_format = @token_format,
            audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
            redirect_uris = @redirect_uris, first_party = @first_party, fingerprint = @fingerprint,
+           generation = @generation, access_tokens_valid_after = @access_tokens_valid_after,
            created_at = @created_at, updated_at = @updated_at
          WHERE id = @id`,
       ),
@@ -604,6 +641,7 @@ interface FamilyRow {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  client_generation: string | null;
 }
 
 interface RefreshTokenRow {
@@ -625,6 +663,7 @@ function toFamily(row: FamilyRow): RefreshFamily {
     expiresAt: row.expires_at,
   };
   if (row.revoked_at !== null) f.revokedAt = row.revoked_at;
+  if (row.client_generation !== null) f.clientGeneration = row.client_generation;
   return f;
 }
 
@@ -645,12 +684,15 @@ class SqliteRefresh implements RefreshStore {
   private readonly createTx;
   private readonly rotateTx;
   private readonly revokeUserTx;
+  private readonly revokeClientTx;
+  private readonly narrowClientTx;
 
   constructor(db: Db) {
     this.q = {
       insertFamily: db.prepare(
-        `INSERT INTO refresh_families (id, client_id, user_id, scope, created_at, expires_at)
-         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at)`,
+        `INSERT INTO refresh_families
+           (id, client_id, user_id, scope, created_at, expires_at, client_generation)
+         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at, @client_generation)`,
       ),
       insertToken: db.prepare(
         `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at)
@@ -667,6 +709,10 @@ class SqliteRefresh implements RefreshStore {
       liveOfUser: db.prepare<[string, number], FamilyRow>(
         "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
       ),
+      liveOfClient: db.prepare<[string, number], FamilyRow>(
+        "SELECT * FROM refresh_families WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
+      ),
+      setScope: db.prepare<[string, string]>("UPDATE refresh_families SET scope = ? WHERE id = ?"),
       sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
       sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
       recordAccess: db.prepare<[string, string, string, number]>(
@@ -690,6 +736,7 @@ class SqliteRefresh implements RefreshStore {
         scope: JSON.stringify(family.scope),
         created_at: family.createdAt,
         expires_at: family.expiresAt,
+        client_generation: family.clientGeneration ?? null,
       });
       this.q.insertToken.run(tokenParams(first));
     });
@@ -731,6 +778,21 @@ class SqliteRefresh implements RefreshStore {
           .filter((f) => clientId === undefined || f.clientId === clientId);
         for (const f of live) this.q.revoke.run(now, f.id);
         return live.map((f) => ({ ...f, revokedAt: now }));
+      },
+    );
+    this.revokeClientTx = db.transaction((clientId: string, now: number): RefreshFamily[] => {
+      const live = this.q.liveOfClient.all(clientId, now).map(toFamily);
+      for (const f of live) this.q.revoke.run(now, f.id);
+      return live.map((f) => ({ ...f, revokedAt: now }));
+    });
+    this.narrowClientTx = db.transaction(
+      (clientId: string, allowed: string[], now: number): RefreshFamily[] => {
+        const live = this.q.liveOfClient.all(clientId, now).map(toFamily);
+        return live.map((f) => {
+          const scope = f.scope.filter((s) => allowed.includes(s));
+          if (scope.length !== f.scope.length) this.q.setScope.run(JSON.stringify(scope), f.id);
+          return { ...f, scope };
+        });
       },
     );
   }
@@ -775,6 +837,18 @@ class SqliteRefresh implements RefreshStore {
     return this.revokeUserTx.immediate(userId, now, clientId);
   }
 
+  async revokeClientFamilies(clientId: string, now: number): Promise<RefreshFamily[]> {
+    return this.revokeClientTx.immediate(clientId, now);
+  }
+
+  async narrowClientFamilies(
+    clientId: string,
+    allowed: string[],
+    now: number,
+  ): Promise<RefreshFamily[]> {
+    return this.narrowClientTx.immediate(clientId, allowed, now);
+  }
+
   async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<void> {
     this.q.recordAccess.run(familyId, token.kind, token.id, token.exp);
   }
@@ -794,25 +868,31 @@ interface ConsentRow {
   client_id: string;
   scopes: string;
   granted_at: number;
+  client_generation: string | null;
 }
 
-const toConsent = (r: ConsentRow): ConsentRecord => ({
-  userId: r.user_id,
-  clientId: r.client_id,
-  scopes: JSON.parse(r.scopes) as string[],
-  grantedAt: r.granted_at,
-});
+function toConsent(r: ConsentRow): ConsentRecord {
+  const c: ConsentRecord = {
+    userId: r.user_id,
+    clientId: r.client_id,
+    scopes: JSON.parse(r.scopes) as string[],
+    grantedAt: r.granted_at,
+  };
+  if (r.client_generation !== null) c.clientGeneration = r.client_generation;
+  return c;
+}
 
 class SqliteConsents implements ConsentStore {
   private readonly q;
+  private readonly narrowTx;
   constructor(db: Db) {
     this.q = {
       find: db.prepare<[string, string], ConsentRow>(
         "SELECT * FROM consents WHERE user_id = ? AND client_id = ?",
       ),
       put: db.prepare(
-        `INSERT OR REPLACE INTO consents (user_id, client_id, scopes, granted_at)
-         VALUES (@user_id, @client_id, @scopes, @granted_at)`,
+        `INSERT OR REPLACE INTO consents (user_id, client_id, scopes, granted_at, client_generation)
+         VALUES (@user_id, @client_id, @scopes, @granted_at, @client_generation)`,
       ),
       list: db.prepare<[string], ConsentRow>(
         "SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at, client_id",
@@ -820,7 +900,22 @@ class SqliteConsents implements ConsentStore {
       delete: db.prepare<[string, string]>(
         "DELETE FROM consents WHERE user_id = ? AND client_id = ?",
       ),
+      ofClient: db.prepare<[string], ConsentRow>("SELECT * FROM consents WHERE client_id = ?"),
+      deleteOfClient: db.prepare<[string]>("DELETE FROM consents WHERE client_id = ?"),
+      setScopes: db.prepare<[string, string, string]>(
+        "UPDATE consents SET scopes = ? WHERE user_id = ? AND client_id = ?",
+      ),
     };
+    this.narrowTx = db.transaction((clientId: string, allowed: string[]): number => {
+      let n = 0;
+      for (const c of this.q.ofClient.all(clientId).map(toConsent)) {
+        const scopes = c.scopes.filter((s) => allowed.includes(s));
+        if (scopes.length === c.scopes.length) continue;
+        this.q.setScopes.run(JSON.stringify(scopes), c.userId, c.clientId);
+        n++;
+      }
+      return n;
+    });
   }
 
   async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
@@ -834,6 +929,7 @@ class SqliteConsents implements ConsentStore {
       client_id: c.clientId,
       scopes: JSON.stringify(c.scopes),
       granted_at: c.grantedAt,
+      client_generation: c.clientGeneration ?? null,
     });
   }
 
@@ -843,6 +939,14 @@ class SqliteConsents implements ConsentStore {
 
   async deleteConsent(userId: string, clientId: string): Promise<boolean> {
     return this.q.delete.run(userId, clientId).changes === 1;
+  }
+
+  async deleteClientConsents(clientId: string): Promise<number> {
+    return this.q.deleteOfClient.run(clientId).changes;
+  }
+
+  async narrowClientConsents(clientId: string, allowed: string[]): Promise<number> {
+    return this.narrowTx.immediate(clientId, allowed);
   }
 }
 

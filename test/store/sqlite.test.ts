@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { MIGRATIONS, SqliteStore } from "../../src/store/sqlite.js";
 import { durableContract, storeContract } from "./contract.js";
 
 const dirs: string[] = [];
@@ -32,7 +32,7 @@ describe("sqlite specifics", () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(4);
+    expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     db.close();
   });
 
@@ -76,6 +76,42 @@ describe("sqlite specifics", () => {
     expect(second?.consumedAt).toBe(clock.now());
     await a.close();
     await b.close();
+  });
+
+  it("migrating to client generations: grants belong to the client registered now, orphans to none", async () => {
+    const path = tempDb();
+    const db = new Database(path);
+    for (const sql of MIGRATIONS.slice(0, 4)) db.exec(sql);
+    db.pragma("user_version = 4");
+    db.prepare(
+      `INSERT INTO clients (id, secret_hash, grants, token_format, audience, scopes, access_ttl,
+         introspect, redirect_uris, created_at, updated_at)
+       VALUES ('app', NULL, '["authorization_code"]', 'jwt', '["a"]', '["read"]', NULL, 0,
+         '["https://app/cb"]', 1000, 2000)`,
+    ).run();
+    const family = db.prepare(
+      `INSERT INTO refresh_families (id, client_id, user_id, scope, created_at, expires_at)
+       VALUES (?, ?, 'u1', '["read"]', 1000, 9999999999999)`,
+    );
+    family.run("f-app", "app");
+    family.run("f-gone", "gone"); // a client removed before this version
+    const consent = db.prepare(
+      "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ('u1', ?, '[\"read\"]', 1)",
+    );
+    consent.run("app");
+    consent.run("gone");
+    db.close();
+
+    const store = new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 });
+    const app = await store.clients.findClient("app");
+    expect(app?.generation).toMatch(/^[0-9a-f]{32}$/);
+    expect(app?.accessTokensValidAfter).toBe(1000);
+    expect((await store.refresh.findFamily("f-app"))?.clientGeneration).toBe(app?.generation);
+    expect((await store.consents.findConsent("u1", "app"))?.clientGeneration).toBe(app?.generation);
+    // A client added later under the orphans' id gets a random generation: never ''.
+    expect((await store.refresh.findFamily("f-gone"))?.clientGeneration).toBe("");
+    expect((await store.consents.findConsent("u1", "gone"))?.clientGeneration).toBe("");
+    await store.close();
   });
 
   it("refuses a database from a newer Tessera", async () => {

@@ -12,7 +12,7 @@ function snapshotBody(events: LoggedEvent[]) {
   for (const { event: e } of events) {
     if (e.type === "jwt") jwt.push([e.jti, e.iss, e.exp]);
     else if (e.type === "opaque") opaque.push([e.hash, e.exp]);
-    else subject.push([e.sub, e.iss, e.before, e.exp]);
+    else if (e.type === "subject") subject.push([e.sub, e.iss, e.before, e.exp]);
   }
   return { jwt, opaque, subject };
 }
@@ -98,13 +98,15 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       sent.add(snap.lastId);
     }
     for (const e of backlog ?? []) {
-      raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
+      // `client` events are for this server's streams, never for verifiers.
+      if (e.event.type !== "client")
+        raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
       sent.add(e.id);
     }
     raw.write(frame("synced", { at: tessera.clock.now() }));
 
     const send = (e: LoggedEvent) => {
-      if (sent.has(e.id)) return;
+      if (sent.has(e.id) || e.event.type === "client") return;
       raw.write(frame("revoke", e.event, e.id));
     };
     for (const e of pending) send(e);
