@@ -18,6 +18,7 @@ import {
   opaqueRecord,
   refresh,
   serviceToken,
+  userClient,
   userTokens,
   type World,
   world,
@@ -242,5 +243,30 @@ describe("the registration alone decides (an update whose sweep did not run)", (
     expect((await exchange(w, "app", pending)).json().scope).toBe("read");
     // Its access tokens issued before are inactive at the introspection endpoint.
     expect(await introspect(w, tokens.access_token)).toEqual({ active: false });
+  });
+});
+
+describe("what an earlier registration or a narrowing left behind is not counted", () => {
+  it("a consent given again keeps only what the client may still ask for", async () => {
+    w = await world();
+    expect((await code(w, "app")).asked).toBe(true);
+    await w.s.tessera.clients.update("app", { scopes: ["read", "admin"] });
+    expect((await code(w, "app", { scope: "admin" })).asked).toBe(true);
+    expect((await aliceConsent("app"))?.scopes).toEqual(["read", "admin"]);
+  });
+
+  it("a refresh token of a removed client is inactive to the new registration's introspection", async () => {
+    w = await world();
+    await w.s.tessera.updateClient("app", { introspect: true });
+    const tokens = await userTokens(w, "app");
+    expect(await introspectAs(w, "app", tokens.refresh_token)).toMatchObject({ active: true });
+    const spec = await w.s.tessera.clients.find("app");
+    await w.s.tessera.clients.remove("app");
+    const { secret } = await w.s.tessera.clients.add({
+      ...userClient("app", "jwt"),
+      introspect: spec?.introspect ?? true,
+    });
+    w.secrets.app = secret as string;
+    expect(await introspectAs(w, "app", tokens.refresh_token)).toEqual({ active: false });
   });
 });
