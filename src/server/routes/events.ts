@@ -128,6 +128,8 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     }
     raw.write(frame("synced", { at: tessera.clock.now() }));
 
+    // A store that cannot answer ends the stream too: the verifier reconnects and is
+    // authenticated afresh (or refused) rather than kept on a client that may be gone.
     const recheck = async () => {
       const now = await tessera.clients.find(client.id).catch(() => undefined);
       if (!mayStillFollow(client, now)) raw.end();
