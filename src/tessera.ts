@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { Clients } from "./clients/clients.js";
+import { type ClientChanges, Clients } from "./clients/clients.js";
+import { ClientLifecycle } from "./clients/lifecycle.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
@@ -11,7 +12,7 @@ import { AuthorizationCodes } from "./oauth/codes.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
-import type { ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
+import type { ClientRecord, ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
 import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
 import { Denylist } from "./tokens/denylist.js";
@@ -54,6 +55,7 @@ export class Tessera {
   readonly secretTokens: SecretTokens;
   /** Introspection's fishing defence: forged tokens per client, tarpit, 429. */
   readonly forgeries: ForgeryThrottle;
+  private readonly clientLifecycle: ClientLifecycle;
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
@@ -143,6 +145,16 @@ export class Tessera {
       },
       format,
     );
+    this.clientLifecycle = new ClientLifecycle({
+      clients: this.clients,
+      refresh: this.refreshTokens,
+      access: this.accessTokens,
+      consents: stores.durable.consents,
+      log: stores.ephemeral.revocations,
+      clock,
+      issuer: config.issuer,
+      maxAccessTtl: config.accessTokenMaxTtl,
+    });
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {
       keys.reload().catch(() => {
@@ -267,6 +279,24 @@ export class Tessera {
     await this.sessions.destroyAll(userId);
     await this.refreshTokens.revokeUser(userId);
     await this.accessTokens.destroyUserOpaque(userId);
+  }
+
+  /**
+   * Removes a client and ends everything it was given: refresh families, access tokens,
+   * consents, open revocation-feed streams (src/clients/lifecycle.ts).
+   */
+  removeClient(id: string): Promise<void> {
+    return this.clientLifecycle.remove(id);
+  }
+
+  /** Changes a client; a narrowing takes effect on what it holds (src/clients/lifecycle.ts). */
+  updateClient(id: string, changes: ClientChanges): Promise<ClientRecord> {
+    return this.clientLifecycle.update(id, changes);
+  }
+
+  /** A new secret; the old one, and feed streams opened with it, end at once. */
+  rotateClientSecret(id: string): Promise<string> {
+    return this.clientLifecycle.rotateSecret(id);
   }
 
   async disableUser(name: string): Promise<UserRecord> {

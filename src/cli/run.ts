@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { type ClientChanges, type ClientView, clientView } from "../clients/clients.js";
 import {
   type Config,
   envName,
@@ -31,6 +32,9 @@ const BOOLEAN_FLAGS = [
   "public",
   "first-party",
   "fingerprint",
+  "no-introspect",
+  "no-first-party",
+  "no-fingerprint",
 ];
 
 const USAGE = `Usage: tessera <command> [options]
@@ -48,7 +52,11 @@ Commands:
         [--access-ttl SECONDS] [--introspect] [--public] [--redirect-uri URI[,URI]]
         [--first-party] [--fingerprint]                   register a client (secret printed once)
         grants: authorization_code, refresh_token, client_credentials
-  client list | client remove ID | client rotate-secret ID
+  client update ID [--grants G[,G]] [--audience AUD] [--scopes "a b"] [--token-format F]
+        [--access-ttl SECONDS|default] [--[no-]introspect] [--redirect-uri URI[,URI]]
+        [--[no-]first-party] [--[no-]fingerprint]         change a client (narrowing revokes)
+  client list | client rotate-secret ID
+  client remove ID                                        end everything the client was given
   keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
@@ -374,33 +382,19 @@ async function clientCommand(
       rejectUnknown(unknown, []);
       positionalArgs("client list", args, []);
       return withTessera(config, async (t) => {
-        for (const c of await t.clients.list()) {
-          io.out(
-            [
-              c.id,
-              c.type,
-              c.grants.join(","),
-              c.tokenFormat,
-              `aud=${c.audience.join(",") || "-"}`,
-              `scopes=${c.scopes.join(" ") || "-"}`,
-              `ttl=${c.accessTtl ?? "default"}`,
-              c.introspect ? "introspect" : "",
-              c.firstParty ? "first-party" : "",
-              c.fingerprint ? "fingerprint" : "",
-              c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
-            ]
-              .filter(Boolean)
-              .join("\t"),
-          );
-        }
+        for (const c of await t.clients.list()) io.out(clientLine(c));
         return 0;
       });
+    case "update":
+      return clientUpdate(config, args, unknown, io);
     case "remove": {
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
       return withTessera(config, async (t) => {
-        await t.clients.remove(id);
-        io.out(`removed client ${id}`);
+        await t.removeClient(id);
+        io.out(
+          `removed client ${id}; its refresh tokens, access tokens, consents and feed connections are ended`,
+        );
         return 0;
       });
     }
@@ -408,7 +402,7 @@ async function clientCommand(
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
       return withTessera(config, async (t) => {
-        const secret = await t.clients.rotateSecret(id);
+        const secret = await t.rotateClientSecret(id);
         io.out(`client_secret: ${secret}`);
         io.out("(shown once; the previous secret no longer works)");
         return 0;
@@ -420,6 +414,90 @@ async function clientCommand(
         `unknown client command "${sub ?? ""}"; see tessera help`,
       );
   }
+}
+
+/** One client as `client list` and `client update` print it. */
+function clientLine(c: ClientView): string {
+  return [
+    c.id,
+    c.type,
+    c.grants.join(","),
+    c.tokenFormat,
+    `aud=${c.audience.join(",") || "-"}`,
+    `scopes=${c.scopes.join(" ") || "-"}`,
+    `ttl=${c.accessTtl ?? "default"}`,
+    c.introspect ? "introspect" : "",
+    c.firstParty ? "first-party" : "",
+    c.fingerprint ? "fingerprint" : "",
+    c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
+  ]
+    .filter(Boolean)
+    .join("\t");
+}
+
+/** `--NAME` / `--no-NAME`: true, false, or undefined when neither is given. */
+function switchOption(name: string, unknown: Map<string, string | true>): boolean | undefined {
+  const on = unknown.get(name) === true;
+  const off = unknown.get(`no-${name}`) === true;
+  if (on && off) throw new TesseraError("invalid_request", `--${name} and --no-${name} conflict`);
+  return on ? true : off ? false : undefined;
+}
+
+/** `client update ID [...]`: only the options given change; checked as `client add` checks. */
+async function clientUpdate(
+  config: Config,
+  args: string[],
+  unknown: Map<string, string | true>,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, [
+    "grants",
+    "token-format",
+    "audience",
+    "scopes",
+    "access-ttl",
+    "introspect",
+    "no-introspect",
+    "redirect-uri",
+    "first-party",
+    "no-first-party",
+    "fingerprint",
+    "no-fingerprint",
+  ]);
+  const [clientId] = positionalArgs("client update", args, ["ID"]) as [string];
+  const changes: ClientChanges = {};
+  const list = (name: string) => {
+    const v = stringOption(name, unknown.get(name));
+    return v === undefined ? undefined : listOption(v);
+  };
+  const grants = list("grants");
+  if (grants !== undefined) changes.grants = grants;
+  const audience = list("audience");
+  if (audience !== undefined) changes.audience = audience;
+  const redirectUris = list("redirect-uri");
+  if (redirectUris !== undefined) changes.redirectUris = redirectUris;
+  const scopes = stringOption("scopes", unknown.get("scopes"));
+  if (scopes !== undefined) changes.scopes = scopes.split(" ").filter(Boolean);
+  const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+  if (tokenFormat !== undefined) changes.tokenFormat = tokenFormat;
+  const ttl = unknown.get("access-ttl");
+  if (ttl !== undefined)
+    changes.accessTtl = ttl === "default" ? null : intOption("access-ttl", ttl);
+  for (const [flag, key] of [
+    ["introspect", "introspect"],
+    ["first-party", "firstParty"],
+    ["fingerprint", "fingerprint"],
+  ] as const) {
+    const value = switchOption(flag, unknown);
+    if (value !== undefined) changes[key] = value;
+  }
+  if (Object.keys(changes).length === 0) {
+    throw new TesseraError("invalid_request", "client update needs an option to change");
+  }
+  return withTessera(config, async (t) => {
+    io.out(clientLine(clientView(await t.updateClient(clientId, changes))));
+    return 0;
+  });
 }
 
 /** Free TCP port on loopback, chosen by the kernel. */

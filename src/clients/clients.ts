@@ -1,8 +1,9 @@
 import type { Clock } from "../clock.js";
-import { isRandomIdShaped, randomToken, safeEqual, sha256 } from "../crypto/random.js";
+import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
+import { narrowingOf } from "./narrowing.js";
 
 /** Grants this version implements. */
 export const SUPPORTED_GRANTS: readonly GrantType[] = [
@@ -78,6 +79,33 @@ export function parseScope(text: string): string[] {
   return out;
 }
 
+/** What `client update` may change; absent fields stay as they are. */
+export interface ClientChanges {
+  grants?: string[];
+  tokenFormat?: string;
+  audience?: string[];
+  scopes?: string[];
+  /** Seconds; null: back to the server default. */
+  accessTtl?: number | null;
+  introspect?: boolean;
+  redirectUris?: string[];
+  firstParty?: boolean;
+  fingerprint?: boolean;
+}
+
+/** The registration of a client as `add` and `update` check it. */
+type Registration = Pick<
+  ClientRecord,
+  | "grants"
+  | "tokenFormat"
+  | "audience"
+  | "scopes"
+  | "introspect"
+  | "redirectUris"
+  | "firstParty"
+  | "fingerprint"
+> & { accessTtl: number | undefined };
+
 /**
  * OAuth clients: registration, secrets and authentication. A confidential client's
  * secret is a 256-bit token like every other (`tsr_…`, so secret scanners find leaked
@@ -108,6 +136,64 @@ export class Clients {
         "Client ids may not be 22 characters of only letters, digits, _ and - (that is the shape of a user id).",
       );
     }
+    const isPublic = input.public ?? false;
+    const registration = this.check(input, isPublic);
+    const now = this.clock.now();
+    const secret = isPublic ? undefined : randomToken();
+    const record: ClientRecord = {
+      id: input.id,
+      ...withoutTtl(registration),
+      // A new registration: nothing given to an earlier client of this id is its own.
+      generation: randomId(),
+      accessTokensValidAfter: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (secret !== undefined) record.secretHash = sha256(secret);
+    if (registration.accessTtl !== undefined) record.accessTtl = registration.accessTtl;
+    await this.store.createClient(record);
+    return { client: clientView(record), secret };
+  }
+
+  /**
+   * Changes a client's registration, checked as `add` checks it. A narrowing (a scope,
+   * an audience or a grant taken away) moves `accessTokensValidAfter` to now: every
+   * access token the client holds is revoked from then on (see ClientLifecycle).
+   */
+  async update(
+    id: string,
+    changes: ClientChanges,
+  ): Promise<{ before: ClientRecord; after: ClientRecord }> {
+    const before = await this.store.findClient(id);
+    if (before === undefined) throw new TesseraError("client_not_found", "No such client.");
+    const accessTtl =
+      changes.accessTtl === null ? undefined : (changes.accessTtl ?? before.accessTtl);
+    const registration = this.check(
+      {
+        id,
+        grants: changes.grants ?? before.grants,
+        tokenFormat: changes.tokenFormat ?? before.tokenFormat,
+        audience: changes.audience ?? before.audience,
+        scopes: changes.scopes ?? before.scopes,
+        introspect: changes.introspect ?? before.introspect,
+        redirectUris: changes.redirectUris ?? before.redirectUris,
+        firstParty: changes.firstParty ?? before.firstParty,
+        fingerprint: changes.fingerprint ?? before.fingerprint,
+        ...(accessTtl === undefined ? {} : { accessTtl }),
+      },
+      before.secretHash === undefined,
+    );
+    const now = this.clock.now();
+    const after: ClientRecord = { ...before, ...withoutTtl(registration), updatedAt: now };
+    delete after.accessTtl;
+    if (registration.accessTtl !== undefined) after.accessTtl = registration.accessTtl;
+    if (narrowingOf(before, after).narrowed) after.accessTokensValidAfter = now;
+    await this.store.updateClient(after);
+    return { before, after };
+  }
+
+  /** The rules of a registration, shared by `add` and `update`. */
+  private check(input: NewClient, isPublic: boolean): Registration {
     const grants = [...new Set(input.grants)];
     if (grants.length === 0) throw invalid("A client needs at least one grant (--grants).");
     for (const g of grants) {
@@ -119,7 +205,6 @@ export class Clients {
     if (!TOKEN_FORMATS.includes(tokenFormat)) {
       throw invalid(`Unsupported token format; supported: ${TOKEN_FORMATS.join(", ")}.`);
     }
-    const isPublic = input.public ?? false;
     if (isPublic && grants.includes("client_credentials")) {
       throw invalid("A public client cannot use client_credentials (it has no secret).");
     }
@@ -153,25 +238,17 @@ export class Clients {
         "refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).",
       );
     }
-    const now = this.clock.now();
-    const secret = isPublic ? undefined : this.format.mint();
-    const record: ClientRecord = {
-      id: input.id,
+    return {
       grants: grants as GrantType[],
       tokenFormat,
       audience,
       scopes,
+      accessTtl: input.accessTtl,
       introspect: input.introspect ?? false,
       redirectUris,
       firstParty: input.firstParty ?? false,
       fingerprint: input.fingerprint ?? false,
-      createdAt: now,
-      updatedAt: now,
     };
-    if (secret !== undefined) record.secretHash = sha256(secret);
-    if (input.accessTtl !== undefined) record.accessTtl = input.accessTtl;
-    await this.store.createClient(record);
-    return { client: clientView(record), secret };
   }
 
   async list(): Promise<ClientView[]> {
@@ -182,9 +259,12 @@ export class Clients {
     return this.store.findClient(id);
   }
 
-  async remove(id: string): Promise<void> {
-    if (!(await this.store.deleteClient(id)))
+  /** Deletes the registration only; ClientLifecycle.remove ends what it was given. */
+  async remove(id: string): Promise<ClientRecord> {
+    const client = await this.store.findClient(id);
+    if (client === undefined || !(await this.store.deleteClient(id)))
       throw new TesseraError("client_not_found", "No such client.");
+    return client;
   }
 
   /** A new secret for a confidential client; the old one stops working at once. */
@@ -216,6 +296,11 @@ export class Clients {
     }
     return client;
   }
+}
+
+function withoutTtl(r: Registration): Omit<Registration, "accessTtl"> {
+  const { accessTtl: _ttl, ...rest } = r;
+  return rest;
 }
 
 function checkRedirectUri(uri: string): string {

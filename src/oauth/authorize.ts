@@ -1,5 +1,6 @@
 import type { Clients } from "../clients/clients.js";
 import { parseScope } from "../clients/clients.js";
+import { allowedScope, ofCurrentGeneration } from "../clients/current.js";
 import type { Clock } from "../clock.js";
 import { safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -40,6 +41,8 @@ export interface AuthorizationRequest {
   state?: string;
   codeChallenge: string;
   scope: string[];
+  /** The client's `generation` when the request was made (src/clients/current.ts). */
+  clientGeneration?: string;
 }
 
 /**
@@ -214,6 +217,7 @@ export class AuthorizationEndpoint {
       redirectUri,
       codeChallenge: p.code_challenge,
       scope,
+      clientGeneration: client.generation,
     };
     if (state !== undefined) request.state = state;
     return { kind: "ok", client, request };
@@ -232,7 +236,7 @@ export class AuthorizationEndpoint {
   ): Promise<Continuation> {
     if (!client.firstParty) {
       const consent = await this.deps.consents.findConsent(subject.userId, client.id);
-      if (!covers(consent, request.scope)) {
+      if (!covers(client, consent, request.scope)) {
         const interactionId = this.deps.secretTokens.mint();
         await this.deps.interactions.upsert(
           sha256(interactionId),
@@ -249,7 +253,7 @@ export class AuthorizationEndpoint {
         return { kind: "consent", interactionId, client, request };
       }
     }
-    return this.issue(subject, request);
+    return this.issue(subject, client, request);
   }
 
   /**
@@ -274,10 +278,12 @@ export class AuthorizationEndpoint {
     const record = await this.deps.interactions.consume(key);
     if (record === undefined || record.consumedAt !== undefined) return gone;
     const { request } = record.value;
-    // The client may have changed in the meantime: check it again before redirecting.
+    // The client may have changed in the meantime: check it again before redirecting. A
+    // client removed and added again under the same id is not the one the user was shown.
     const client = await this.deps.clients.find(request.clientId);
     const bad = checkClient(client, request.redirectUri);
     if (bad !== undefined || client === undefined) return bad ?? gone;
+    if (!ofCurrentGeneration(client, request.clientGeneration)) return gone;
     if (!approve) {
       return this.errorRedirect(
         request.redirectUri,
@@ -294,17 +300,28 @@ export class AuthorizationEndpoint {
         "The requested scope exceeds the client's.",
       );
     }
+    // What was granted before counts only if given to this registration, and only as far
+    // as the client may still ask for it.
     const previous = await this.deps.consents.findConsent(subject.userId, client.id);
+    const kept =
+      previous !== undefined && ofCurrentGeneration(client, previous.clientGeneration)
+        ? allowedScope(client, previous.scopes)
+        : [];
     await this.deps.consents.putConsent({
       userId: subject.userId,
       clientId: client.id,
-      scopes: [...new Set([...(previous?.scopes ?? []), ...request.scope])],
+      scopes: [...new Set([...kept, ...request.scope])],
       grantedAt: this.deps.clock.now(),
+      clientGeneration: client.generation,
     });
-    return this.issue(subject, request);
+    return this.issue(subject, client, request);
   }
 
-  private async issue(subject: Subject, request: AuthorizationRequest): Promise<RedirectTo> {
+  private async issue(
+    subject: Subject,
+    client: ClientRecord,
+    request: AuthorizationRequest,
+  ): Promise<RedirectTo> {
     const code = await this.deps.codes.issue({
       clientId: request.clientId,
       userId: subject.userId,
@@ -312,6 +329,7 @@ export class AuthorizationEndpoint {
       codeChallenge: request.codeChallenge,
       scope: request.scope,
       authTime: subject.authTime,
+      clientGeneration: client.generation,
     });
     return {
       kind: "redirect",
@@ -333,6 +351,15 @@ export class AuthorizationEndpoint {
   }
 }
 
-function covers(consent: ConsentRecord | undefined, scope: readonly string[]): boolean {
-  return consent !== undefined && scope.every((s) => consent.scopes.includes(s));
+/** A remembered consent, given to this registration of the client, covers the request. */
+function covers(
+  client: ClientRecord,
+  consent: ConsentRecord | undefined,
+  scope: readonly string[],
+): boolean {
+  return (
+    consent !== undefined &&
+    ofCurrentGeneration(client, consent.clientGeneration) &&
+    scope.every((s) => consent.scopes.includes(s))
+  );
 }

@@ -28,6 +28,8 @@ export interface CodeData {
   scope: string[];
   /** When the user authenticated (epoch ms). */
   authTime: number;
+  /** The client's `generation` when the code was issued (src/clients/current.ts). */
+  clientGeneration?: string;
   /**
    * The id of the refresh family (grant) the exchange creates, decided when the code is
    * issued: so a replay — even one racing the first exchange — knows what to revoke.

@@ -1,4 +1,5 @@
 import type { Clients } from "../clients/clients.js";
+import { allowedScope, endedByClient, ofCurrentGeneration } from "../clients/current.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, UserStore } from "../store/types.js";
@@ -40,6 +41,8 @@ interface Found {
   issued: IssuedAt;
   /** For a refresh token: when it was minted (ms), to report `iat` as a mint would set it. */
   mintedAt?: number;
+  /** For a refresh token: the generation of the client its family was given to. */
+  clientGeneration?: string;
 }
 
 export interface IntrospectionDeps {
@@ -96,7 +99,7 @@ export class Introspection {
       await this.deps.forgeries.forged(client.id);
       return INACTIVE;
     }
-    const found = await this.withUserCutoff(looked);
+    const found = await this.withUserCutoff(await this.withClientState(looked));
     // A resource server learns about tokens meant for it (its audience) or issued to it,
     // nothing else (RFC 7662 §4).
     return found.active && !this.maySee(client, found) ? INACTIVE : found;
@@ -116,6 +119,28 @@ export class Introspection {
     if (endedByUser(user, found.issued)) return INACTIVE;
     if (found.mintedAt !== undefined) answer.iat = mintIat(found.mintedAt, user.sessionsValidAfter);
     return answer;
+  }
+
+  /**
+   * A token is inactive once the client it was issued to is gone, was registered anew, or
+   * was narrowed after it was issued (src/clients/current.ts). A refresh token is its
+   * family's: it lives through a narrowing, and its scope and audience are what the
+   * client may hand out now.
+   */
+  private async withClientState(found: Found | undefined): Promise<Found | undefined> {
+    if (found === undefined) return undefined;
+    const { answer } = found;
+    const owner = await this.deps.clients.find(answer.client_id);
+    if (owner === undefined) return undefined;
+    if (answer.token_type === "refresh_token") {
+      if (!ofCurrentGeneration(owner, found.clientGeneration)) return undefined;
+      answer.aud = audClaim(owner.audience);
+      const scope = allowedScope(owner, answer.scope?.split(" ") ?? []);
+      if (scope.length > 0) answer.scope = scope.join(" ");
+      else delete answer.scope;
+      return found;
+    }
+    return endedByClient(owner, found.issued) ? undefined : found;
   }
 
   private maySee(client: ClientRecord, found: ActiveResponse): boolean {
@@ -161,12 +186,11 @@ export class Introspection {
       case "refresh": {
         const f = found.family;
         if (f.clientId !== clientId || !this.deps.refresh.isActive(found)) return undefined;
-        const client = await this.deps.clients.find(f.clientId);
         const out: ActiveResponse = {
           active: true,
           client_id: f.clientId,
           sub: f.userId,
-          aud: audClaim(client?.audience ?? []),
+          aud: [], // the client's audience now (withClientState)
           iss: this.deps.issuer,
           exp: Math.floor(found.token.expiresAt / 1000),
           iat: Math.floor(found.token.createdAt / 1000),
@@ -174,7 +198,13 @@ export class Introspection {
         };
         if (f.scope.length > 0) out.scope = f.scope.join(" ");
         // A refresh token is as old as its family (its authorization).
-        return { answer: out, issued: { ms: f.createdAt }, mintedAt: found.token.createdAt };
+        const refresh: Found = {
+          answer: out,
+          issued: { ms: f.createdAt },
+          mintedAt: found.token.createdAt,
+        };
+        if (f.clientGeneration !== undefined) refresh.clientGeneration = f.clientGeneration;
+        return refresh;
       }
       case "jwt": {
         const claims = found.claims;

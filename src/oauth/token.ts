@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Clients } from "../clients/clients.js";
 import { parseScope } from "../clients/clients.js";
+import { allowedScope, ofCurrentGeneration, unchangedSince } from "../clients/current.js";
 import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, UserStore } from "../store/types.js";
-import type { AccessTokens } from "../tokens/access.js";
+import type { AccessTokens, IssuedAccessToken } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { endedByUser } from "../users/cutoff.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
@@ -126,7 +127,30 @@ async function clientCredentials(
     scope,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
+  await confirmClient(deps, client, access);
   return respond(access, scope, fgp === undefined ? {} : { fingerprint: fgp.value });
+}
+
+/**
+ * After a grant is issued and recorded: the client, read again, must still be the one it
+ * was issued for, with nothing revoked since (src/clients/current.ts). Otherwise a removal
+ * or a narrowing ran meanwhile and its sweep may have missed this grant: the access token
+ * is revoked, and so is the family when the client is gone or was registered anew, or
+ * when the family is new (`fresh`: nobody will receive its refresh token). A narrowed
+ * family lives on: the same refresh retried gets the same successor (grace window).
+ */
+async function confirmClient(
+  deps: TokenEndpointDeps,
+  client: ClientRecord,
+  access: IssuedAccessToken,
+  family?: { id: string; fresh: boolean },
+): Promise<void> {
+  const now = await deps.clients.find(client.id);
+  if (unchangedSince(client, now)) return;
+  await deps.refresh.killAccessToken(access.ref);
+  const gone = now === undefined || now.generation !== client.generation;
+  if (family !== undefined && (gone || family.fresh)) await deps.refresh.revokeFamily(family.id);
+  throw oauth("invalid_grant", "The client changed while this request ran; try again.");
 }
 
 /** RFC 6749 §4.1.3 with RFC 7636 PKCE (S256). */
@@ -159,10 +183,12 @@ async function authorizationCode(
   if (redemption.kind === "invalid")
     throw oauth("invalid_grant", "Invalid or expired authorization code.");
   const data = redemption.data;
-  if (data.clientId !== client.id)
+  if (data.clientId !== client.id || !ofCurrentGeneration(client, data.clientGeneration))
     throw oauth("invalid_grant", "The code was issued to another client.");
   if (data.redirectUri !== redirectUri)
     throw oauth("invalid_grant", "redirect_uri does not match the authorization request.");
+  if (!client.redirectUris.includes(redirectUri))
+    throw oauth("invalid_grant", "The redirect_uri is no longer registered for this client.");
   const challenge = createHash("sha256").update(verifier, "ascii").digest("base64url");
   if (!safeEqual(challenge, data.codeChallenge))
     throw oauth("invalid_grant", "PKCE verification failed.");
@@ -174,26 +200,30 @@ async function authorizationCode(
   }
 
   const fgp = fingerprintFor(client);
+  // What the client may still hand out: a scope taken from it since the code was issued
+  // is not granted (the response's `scope` says so, RFC 6749 §5.1).
+  const scope = allowedScope(client, data.scope);
   // Every authorization gets a family, with or without a refresh token for the client:
   // the family is what records the access tokens, so that revoking the user's grants
   // (password change, log out everywhere, disable, consent withdrawn) reaches them.
   // It is made under the id the code carries, which a replay of the code revokes — also
   // in advance, when the replay overtakes this exchange: then the family is refused here,
   // or the access token when it is recorded, and nothing is handed out.
-  const family = await deps.refresh.start(client, user.id, data.scope, data.familyId);
+  const family = await deps.refresh.start(client, user.id, scope, data.familyId);
   if (family === undefined) throw oauth("invalid_grant", "The authorization was revoked.");
   const access = await deps.access.issue({
     client,
     sub: user.id,
     user,
-    scope: data.scope,
+    scope,
     familyId: family.family.id,
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
   if (!(await deps.refresh.recordAccessToken(family.family.id, access.ref))) {
     throw oauth("invalid_grant", "The authorization was revoked.");
   }
-  return respond(access, data.scope, {
+  await confirmClient(deps, client, access, { id: family.family.id, fresh: true });
+  return respond(access, scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
   });
@@ -219,7 +249,13 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   if (found === undefined || found.family.clientId !== client.id) {
     throw oauth("invalid_grant", "Invalid refresh token.");
   }
-  const scope = grantScope(found.family.scope, params.scope);
+  // A family given to an earlier registration of this client id is not this client's.
+  if (!ofCurrentGeneration(client, found.family.clientGeneration)) {
+    await deps.refresh.revokeFamily(found.family.id);
+    throw oauth("invalid_grant", "Invalid refresh token.");
+  }
+  // At most what the family was granted and the client may still hand out.
+  const scope = grantScope(allowedScope(client, found.family.scope), params.scope);
   // A family is as old as its authorization: one created before the user's cutoff is
   // ended by it (even if no revocation reached this store), one created at or after it
   // lives on. The user read here is also the cutoff the new access token is minted under.
@@ -244,6 +280,7 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   if (!(await deps.refresh.recordAccessToken(outcome.family.id, access.ref))) {
     throw oauth("invalid_grant", "The grant was revoked.");
   }
+  await confirmClient(deps, client, access, { id: outcome.family.id, fresh: false });
   return respond(access, scope, {
     refreshToken: outcome.token,
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),

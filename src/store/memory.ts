@@ -37,6 +37,7 @@ interface Entry {
   userId?: string;
   /** The capped group it was written to (`UpsertOptions.cap`). */
   group?: string;
+  clientId?: string;
 }
 
 /**
@@ -100,6 +101,7 @@ class MemoryCollection<T> implements Collection<T> {
     const entry: Entry = { value: jsonCopy(value), expiresAt: now + opts.ttlMs };
     // A live record keeps its consumed mark across updates; an expired one is gone.
     if (old?.consumedAt !== undefined && old.expiresAt > now) entry.consumedAt = old.consumedAt;
+    if (opts.clientId !== undefined) entry.clientId = opts.clientId;
     if (opts.userId !== undefined) {
       entry.userId = opts.userId;
       let ids = this.byUser.get(opts.userId);
@@ -167,6 +169,14 @@ class MemoryCollection<T> implements Collection<T> {
       if (e !== undefined) out.push({ id, record: toRecord<T>(e) });
     }
     return out;
+  }
+
+  async destroyByClient(clientId: string): Promise<number> {
+    let n = 0;
+    for (const [id, e] of [...this.entries]) {
+      if (e.clientId === clientId && (await this.destroy(id))) n++;
+    }
+    return n;
   }
 }
 
@@ -430,6 +440,32 @@ class MemoryRefresh implements RefreshStore {
     return out;
   }
 
+  async revokeClientFamilies(clientId: string, now: number): Promise<RefreshFamily[]> {
+    const out: RefreshFamily[] = [];
+    for (const f of this.families.values()) {
+      if (f.clientId === clientId && f.revokedAt === undefined && f.expiresAt > now) {
+        f.revokedAt = now;
+        out.push(structuredClone(f));
+      }
+    }
+    return out;
+  }
+
+  async narrowClientFamilies(
+    clientId: string,
+    allowed: string[],
+    now: number,
+  ): Promise<RefreshFamily[]> {
+    const out: RefreshFamily[] = [];
+    for (const f of this.families.values()) {
+      if (f.clientId === clientId && f.revokedAt === undefined && f.expiresAt > now) {
+        f.scope = f.scope.filter((s) => allowed.includes(s));
+        out.push(structuredClone(f));
+      }
+    }
+    return out;
+  }
+
   async sweepFamilies(now: number): Promise<number> {
     let n = 0;
     for (const [id, f] of this.families) {
@@ -480,6 +516,26 @@ class MemoryConsents implements ConsentStore {
 
   async deleteConsent(userId: string, clientId: string): Promise<boolean> {
     return this.consents.delete(MemoryConsents.key(userId, clientId));
+  }
+
+  async deleteClientConsents(clientId: string): Promise<number> {
+    let n = 0;
+    for (const [key, c] of [...this.consents]) {
+      if (c.clientId === clientId && this.consents.delete(key)) n++;
+    }
+    return n;
+  }
+
+  async narrowClientConsents(clientId: string, allowed: string[]): Promise<number> {
+    let n = 0;
+    for (const c of this.consents.values()) {
+      if (c.clientId !== clientId) continue;
+      const scopes = c.scopes.filter((s) => allowed.includes(s));
+      if (scopes.length === c.scopes.length) continue;
+      c.scopes = scopes;
+      n++;
+    }
+    return n;
   }
 }
 

@@ -30,6 +30,11 @@ import { assertCap, assertTtl } from "./validate.js";
  *   scored by write order; the records carry the group's key in `g`. Members that stopped
  *   counting (gone, expired, consumed, rewritten elsewhere) are dropped at the group's
  *   next write. TTL as for the user index.
+ * - `k:<collection>:<clientId>`: SORTED SET of the ids of records written with a
+ *   `clientId` (the record's hash then holds it as `k`), scored by expiry: members past
+ *   their expiry are trimmed at each write, so it holds at most the client's live records
+ *   (and those removed early, until they would have expired). Its TTL, like the user
+ *   index's, covers its longest-lived record.
  * - `c:<key>`: HASH of a fixed-window counter: `n` (count), `r` (resetAt, epoch ms).
  *
  * Expiry is decided against the injected clock (records with `e <= now` do not exist, and
@@ -78,15 +83,19 @@ end
 `;
 
 /**
- * upsert. ARGV: value, expiresAt, ttlMs, now, userIndexPrefix, id, groupKey ('' for none),
- * max[, userId]. Keeps `c` of a live previous record; replaces everything else. With a
- * group: adds the record to it and destroys the group's oldest live, unconsumed records
- * beyond `max`.
+ * upsert. ARGV: value, expiresAt, ttlMs, now, userIndexPrefix, id, userId or '',
+ * clientIndexPrefix, clientId or '', groupKey or '', max. Keeps `c` of a live previous
+ * record; replaces everything else. With a group: adds the record to it and destroys the
+ * group's oldest live, unconsumed records beyond `max`.
  */
 const LUA_UPSERT = `${LUA_REMOVE}
 local key = KEYS[1]
 local value, expiresAt, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local uprefix, id, gkey, max, newU = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local uprefix, id, newU = ARGV[5], ARGV[6], ARGV[7]
+local kprefix, newK = ARGV[8], ARGV[9]
+local gkey, max = ARGV[10], tonumber(ARGV[11])
+if newU == '' then newU = nil end
+if newK == '' then newK = nil end
 local old = redis.call('HMGET', key, 'e', 'u', 'c')
 local oldE, oldU, oldC = tonumber(old[1] or ''), old[2], old[3]
 local keepC = oldC and oldE and oldE > now
@@ -101,6 +110,10 @@ if newU then
   fields[#fields + 1] = 'u'
   fields[#fields + 1] = newU
 end
+if newK then
+  fields[#fields + 1] = 'k'
+  fields[#fields + 1] = newK
+end
 if gkey ~= '' then
   fields[#fields + 1] = 'g'
   fields[#fields + 1] = gkey
@@ -111,6 +124,12 @@ if newU then
   local ikey = uprefix .. newU
   redis.call('SADD', ikey, id)
   if redis.call('PTTL', ikey) < ttl then redis.call('PEXPIRE', ikey, ARGV[3]) end
+end
+if newK then
+  local kkey = kprefix .. newK
+  redis.call('ZREMRANGEBYSCORE', kkey, '-inf', ARGV[4])
+  redis.call('ZADD', kkey, expiresAt, id)
+  if redis.call('PTTL', kkey) < ttl then redis.call('PEXPIRE', kkey, ARGV[3]) end
 end
 if gkey == '' then return 1 end
 local rprefix = string.sub(key, 1, #key - #id)
@@ -237,6 +256,27 @@ return n
 `;
 
 /**
+ * destroyByClient. KEYS[1]: the client's index (sorted set). ARGV: now, recordKeyPrefix,
+ * clientId, userIndexPrefix. Deletes every record of the index that still belongs to the
+ * client (dropping it from its user's index too), then the index; returns how many of
+ * them were live.
+ */
+const LUA_DESTROY_BY_CLIENT = `${LUA_REMOVE}
+local kkey, now, rprefix, clientId, uprefix = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', kkey, 0, -1)) do
+  local key = rprefix .. id
+  local r = redis.call('HMGET', key, 'e', 'u', 'k')
+  if r[3] == clientId then
+    remove(key, r[2], uprefix, id)
+    if r[1] and tonumber(r[1]) ~= nil and tonumber(r[1]) > now then n = n + 1 end
+  end
+end
+redis.call('DEL', kkey)
+return n
+`;
+
+/**
  * Cleans a user's index after listByUser found stale entries. KEYS[1]: the index set.
  * ARGV: now, recordKeyPrefix, userId, id... Drops ids whose record is gone or belongs to
  * someone else, and deletes records that have expired by the clock. Each id is re-checked
@@ -313,6 +353,7 @@ interface ScriptCommands {
   tesseraPurge(key: string, ...argv: string[]): Promise<number>;
   tesseraDestroy(key: string, ...argv: string[]): Promise<number>;
   tesseraDestroyByUser(key: string, ...argv: string[]): Promise<number>;
+  tesseraDestroyByClient(key: string, ...argv: string[]): Promise<number>;
   tesseraPruneIndex(key: string, ...argv: string[]): Promise<number>;
   tesseraHit(key: string, ...argv: string[]): Promise<[Reply, Reply]>;
   tesseraCounterGet(key: string, ...argv: string[]): Promise<[Reply, Reply] | null>;
@@ -326,6 +367,7 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
   tesseraPurge: LUA_PURGE,
   tesseraDestroy: LUA_DESTROY,
   tesseraDestroyByUser: LUA_DESTROY_BY_USER,
+  tesseraDestroyByClient: LUA_DESTROY_BY_CLIENT,
   tesseraPruneIndex: LUA_PRUNE_INDEX,
   tesseraHit: LUA_HIT,
   tesseraCounterGet: LUA_COUNTER_GET,
@@ -427,6 +469,7 @@ class RedisCollection<T> implements Collection<T> {
   private readonly recordPrefix: string;
   private readonly indexPrefix: string;
   private readonly groupPrefix: string;
+  private readonly clientIndexPrefix: string;
 
   constructor(
     private readonly redis: Client,
@@ -437,6 +480,7 @@ class RedisCollection<T> implements Collection<T> {
     this.recordPrefix = `${prefix}r:${name}:`;
     this.indexPrefix = `${prefix}u:${name}:`;
     this.groupPrefix = `${prefix}g:${name}:`;
+    this.clientIndexPrefix = `${prefix}k:${name}:`;
   }
 
   private key(id: string): string {
@@ -456,8 +500,8 @@ class RedisCollection<T> implements Collection<T> {
     const argv = this.writeArgs(id, value, opts.ttlMs);
     assertCap(opts.cap);
     const cap = opts.cap;
+    argv.push(opts.userId ?? "", this.clientIndexPrefix, opts.clientId ?? "");
     argv.push(cap === undefined ? "" : this.groupPrefix + cap.group, String(cap?.max ?? 0));
-    if (opts.userId !== undefined) argv.push(opts.userId);
     await guard(() => this.redis.tesseraUpsert(this.key(id), ...argv));
   }
 
@@ -495,6 +539,19 @@ class RedisCollection<T> implements Collection<T> {
     const now = String(this.clock.now());
     return guard(() =>
       this.redis.tesseraDestroyByUser(this.indexPrefix + userId, now, this.recordPrefix, userId),
+    );
+  }
+
+  async destroyByClient(clientId: string): Promise<number> {
+    const now = String(this.clock.now());
+    return guard(() =>
+      this.redis.tesseraDestroyByClient(
+        this.clientIndexPrefix + clientId,
+        now,
+        this.recordPrefix,
+        clientId,
+        this.indexPrefix,
+      ),
     );
   }
 

@@ -42,7 +42,7 @@ import { assertCap, assertTtl } from "./validate.js";
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE records (
      kind        TEXT    NOT NULL,
      id          TEXT    NOT NULL,
@@ -152,6 +152,24 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE records ADD COLUMN grp TEXT;
    ALTER TABLE records ADD COLUMN grp_seq INTEGER;
    CREATE INDEX records_by_group ON records (kind, grp, grp_seq) WHERE grp IS NOT NULL;`,
+  // Client generations (issue 16.2): what a client is given is stamped with its
+  // registration, so an id removed and added again inherits nothing. Existing grants
+  // belong to the client registered now; those of a client that no longer exists get
+  // the generation '' (no client's), so a later client of that id cannot take them over.
+  `ALTER TABLE clients ADD COLUMN generation TEXT NOT NULL DEFAULT '';
+   UPDATE clients SET generation = lower(hex(randomblob(16)));
+   ALTER TABLE clients ADD COLUMN access_tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+   UPDATE clients SET access_tokens_valid_after = created_at;
+   ALTER TABLE refresh_families ADD COLUMN client_generation TEXT;
+   UPDATE refresh_families SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = refresh_families.client_id), '');
+   CREATE INDEX refresh_families_by_client ON refresh_families (client_id);
+   ALTER TABLE consents ADD COLUMN client_generation TEXT;
+   UPDATE consents SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = consents.client_id), '');
+   CREATE INDEX consents_by_client ON consents (client_id);
+   ALTER TABLE records ADD COLUMN client_id TEXT;
+   CREATE INDEX records_by_client ON records (kind, client_id) WHERE client_id IS NOT NULL;`,
 ];
 
 interface RecordRow {
@@ -243,13 +261,14 @@ class SqliteCollection<T> implements Collection<T> {
   ) {
     this.q = {
       upsert: db.prepare(
-        `INSERT INTO records (kind, id, value, user_id, expires_at, consumed_at, grp, grp_seq)
-         VALUES (@kind, @id, @value, @user_id, @expires_at, NULL, @grp,
+        `INSERT INTO records (kind, id, value, user_id, client_id, expires_at, consumed_at, grp, grp_seq)
+         VALUES (@kind, @id, @value, @user_id, @client_id, @expires_at, NULL, @grp,
            CASE WHEN @grp IS NOT NULL THEN
              (SELECT coalesce(max(grp_seq), 0) + 1 FROM records WHERE kind = @kind AND grp = @grp)
            END)
          ON CONFLICT (kind, id) DO UPDATE SET
-           value = excluded.value, user_id = excluded.user_id, expires_at = excluded.expires_at,
+           value = excluded.value, user_id = excluded.user_id, client_id = excluded.client_id,
+           expires_at = excluded.expires_at,
            consumed_at = CASE WHEN records.expires_at > @now THEN records.consumed_at END,
            grp = excluded.grp, grp_seq = excluded.grp_seq`,
       ),
@@ -274,6 +293,9 @@ class SqliteCollection<T> implements Collection<T> {
       ),
       destroyByUser: db.prepare<[string, string, number]>(
         "DELETE FROM records WHERE kind = ? AND user_id = ? RETURNING expires_at > ? AS live",
+      ),
+      destroyByClient: db.prepare<[string, string, number]>(
+        "DELETE FROM records WHERE kind = ? AND client_id = ? RETURNING expires_at > ? AS live",
       ),
       listByUser: db.prepare<[string, string, number], RecordRow>(
         `SELECT id, value, user_id, expires_at, consumed_at FROM records
@@ -304,6 +326,7 @@ class SqliteCollection<T> implements Collection<T> {
       id,
       value: JSON.stringify(value),
       user_id: opts.userId ?? null,
+      client_id: opts.clientId ?? null,
       expires_at: now + opts.ttlMs,
       now,
       grp: opts.cap?.group ?? null,
@@ -350,6 +373,13 @@ class SqliteCollection<T> implements Collection<T> {
     return this.q.listByUser
       .all(this.kind, userId, this.clock.now())
       .map((row) => ({ id: row.id, record: toRecord<T>(row) }));
+  }
+
+  async destroyByClient(clientId: string): Promise<number> {
+    const rows = this.q.destroyByClient.all(this.kind, clientId, this.clock.now()) as Array<{
+      live: number;
+    }>;
+    return rows.filter((r) => r.live === 1).length;
   }
 }
 
@@ -572,6 +602,8 @@ interface ClientRow {
   updated_at: number;
   first_party: number;
   fingerprint: number;
+  generation: string;
+  access_tokens_valid_after: number;
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -585,6 +617,8 @@ function toClient(row: ClientRow): ClientRecord {
     redirectUris: JSON.parse(row.redirect_uris) as string[],
     firstParty: row.first_party === 1,
     fingerprint: row.fingerprint === 1,
+    generation: row.generation,
+    accessTokensValidAfter: row.access_tokens_valid_after,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -606,6 +640,8 @@ function clientParams(c: ClientRecord) {
     redirect_uris: JSON.stringify(c.redirectUris),
     first_party: c.firstParty ? 1 : 0,
     fingerprint: c.fingerprint ? 1 : 0,
+    generation: c.generation,
+    access_tokens_valid_after: c.accessTokensValidAfter,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
   };
@@ -615,15 +651,16 @@ class SqliteClients implements ClientStore {
   private readonly q;
   constructor(db: Db) {
     const cols =
-      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, created_at, updated_at";
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
     const vals =
-      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @created_at, @updated_at";
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @generation, @access_tokens_valid_after, @created_at, @updated_at";
     this.q = {
       insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
       update: db.prepare(
         `UPDATE clients SET secret_hash = @secret_hash, grants = @grants, token_format = @token_format,
            audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
            redirect_uris = @redirect_uris, first_party = @first_party, fingerprint = @fingerprint,
+           generation = @generation, access_tokens_valid_after = @access_tokens_valid_after,
            created_at = @created_at, updated_at = @updated_at
          WHERE id = @id`,
       ),
@@ -672,6 +709,7 @@ interface FamilyRow {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  client_generation: string | null;
 }
 
 interface RefreshTokenRow {
@@ -693,6 +731,7 @@ function toFamily(row: FamilyRow): RefreshFamily {
     expiresAt: row.expires_at,
   };
   if (row.revoked_at !== null) f.revokedAt = row.revoked_at;
+  if (row.client_generation !== null) f.clientGeneration = row.client_generation;
   return f;
 }
 
@@ -714,12 +753,15 @@ class SqliteRefresh implements RefreshStore {
   private readonly revokeTx;
   private readonly rotateTx;
   private readonly revokeUserTx;
+  private readonly revokeClientTx;
+  private readonly narrowClientTx;
 
   constructor(db: Db) {
     this.q = {
       insertFamily: db.prepare(
-        `INSERT INTO refresh_families (id, client_id, user_id, scope, created_at, expires_at)
-         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at)`,
+        `INSERT INTO refresh_families
+           (id, client_id, user_id, scope, created_at, expires_at, client_generation)
+         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at, @client_generation)`,
       ),
       insertToken: db.prepare(
         `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at)
@@ -746,6 +788,10 @@ class SqliteRefresh implements RefreshStore {
       liveOfUser: db.prepare<[string, number], FamilyRow>(
         "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
       ),
+      liveOfClient: db.prepare<[string, number], FamilyRow>(
+        "SELECT * FROM refresh_families WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
+      ),
+      setScope: db.prepare<[string, string]>("UPDATE refresh_families SET scope = ? WHERE id = ?"),
       sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
       sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
       // One statement: atomic with a revocation (recorded only while the family is live).
@@ -774,6 +820,7 @@ class SqliteRefresh implements RefreshStore {
         scope: JSON.stringify(family.scope),
         created_at: family.createdAt,
         expires_at: family.expiresAt,
+        client_generation: family.clientGeneration ?? null,
       });
       this.q.insertToken.run(tokenParams(first));
       return true;
@@ -822,6 +869,21 @@ class SqliteRefresh implements RefreshStore {
         return live.map((f) => ({ ...f, revokedAt: now }));
       },
     );
+    this.revokeClientTx = db.transaction((clientId: string, now: number): RefreshFamily[] => {
+      const live = this.q.liveOfClient.all(clientId, now).map(toFamily);
+      for (const f of live) this.q.revoke.run(now, f.id);
+      return live.map((f) => ({ ...f, revokedAt: now }));
+    });
+    this.narrowClientTx = db.transaction(
+      (clientId: string, allowed: string[], now: number): RefreshFamily[] => {
+        const live = this.q.liveOfClient.all(clientId, now).map(toFamily);
+        return live.map((f) => {
+          const scope = f.scope.filter((s) => allowed.includes(s));
+          if (scope.length !== f.scope.length) this.q.setScope.run(JSON.stringify(scope), f.id);
+          return { ...f, scope };
+        });
+      },
+    );
   }
 
   async createFamily(family: RefreshFamily, first: RefreshTokenRecord): Promise<boolean> {
@@ -868,6 +930,18 @@ class SqliteRefresh implements RefreshStore {
     return this.revokeUserTx.immediate(userId, now, clientId);
   }
 
+  async revokeClientFamilies(clientId: string, now: number): Promise<RefreshFamily[]> {
+    return this.revokeClientTx.immediate(clientId, now);
+  }
+
+  async narrowClientFamilies(
+    clientId: string,
+    allowed: string[],
+    now: number,
+  ): Promise<RefreshFamily[]> {
+    return this.narrowClientTx.immediate(clientId, allowed, now);
+  }
+
   async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
     return this.q.recordAccess.run(familyId, token.kind, token.id, token.exp, familyId).changes > 0;
   }
@@ -888,25 +962,31 @@ interface ConsentRow {
   client_id: string;
   scopes: string;
   granted_at: number;
+  client_generation: string | null;
 }
 
-const toConsent = (r: ConsentRow): ConsentRecord => ({
-  userId: r.user_id,
-  clientId: r.client_id,
-  scopes: JSON.parse(r.scopes) as string[],
-  grantedAt: r.granted_at,
-});
+function toConsent(r: ConsentRow): ConsentRecord {
+  const c: ConsentRecord = {
+    userId: r.user_id,
+    clientId: r.client_id,
+    scopes: JSON.parse(r.scopes) as string[],
+    grantedAt: r.granted_at,
+  };
+  if (r.client_generation !== null) c.clientGeneration = r.client_generation;
+  return c;
+}
 
 class SqliteConsents implements ConsentStore {
   private readonly q;
+  private readonly narrowTx;
   constructor(db: Db) {
     this.q = {
       find: db.prepare<[string, string], ConsentRow>(
         "SELECT * FROM consents WHERE user_id = ? AND client_id = ?",
       ),
       put: db.prepare(
-        `INSERT OR REPLACE INTO consents (user_id, client_id, scopes, granted_at)
-         VALUES (@user_id, @client_id, @scopes, @granted_at)`,
+        `INSERT OR REPLACE INTO consents (user_id, client_id, scopes, granted_at, client_generation)
+         VALUES (@user_id, @client_id, @scopes, @granted_at, @client_generation)`,
       ),
       list: db.prepare<[string], ConsentRow>(
         "SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at, client_id",
@@ -914,7 +994,22 @@ class SqliteConsents implements ConsentStore {
       delete: db.prepare<[string, string]>(
         "DELETE FROM consents WHERE user_id = ? AND client_id = ?",
       ),
+      ofClient: db.prepare<[string], ConsentRow>("SELECT * FROM consents WHERE client_id = ?"),
+      deleteOfClient: db.prepare<[string]>("DELETE FROM consents WHERE client_id = ?"),
+      setScopes: db.prepare<[string, string, string]>(
+        "UPDATE consents SET scopes = ? WHERE user_id = ? AND client_id = ?",
+      ),
     };
+    this.narrowTx = db.transaction((clientId: string, allowed: string[]): number => {
+      let n = 0;
+      for (const c of this.q.ofClient.all(clientId).map(toConsent)) {
+        const scopes = c.scopes.filter((s) => allowed.includes(s));
+        if (scopes.length === c.scopes.length) continue;
+        this.q.setScopes.run(JSON.stringify(scopes), c.userId, c.clientId);
+        n++;
+      }
+      return n;
+    });
   }
 
   async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
@@ -928,6 +1023,7 @@ class SqliteConsents implements ConsentStore {
       client_id: c.clientId,
       scopes: JSON.stringify(c.scopes),
       granted_at: c.grantedAt,
+      client_generation: c.clientGeneration ?? null,
     });
   }
 
@@ -937,6 +1033,14 @@ class SqliteConsents implements ConsentStore {
 
   async deleteConsent(userId: string, clientId: string): Promise<boolean> {
     return this.q.delete.run(userId, clientId).changes === 1;
+  }
+
+  async deleteClientConsents(clientId: string): Promise<number> {
+    return this.q.deleteOfClient.run(clientId).changes;
+  }
+
+  async narrowClientConsents(clientId: string, allowed: string[]): Promise<number> {
+    return this.narrowTx.immediate(clientId, allowed);
   }
 }
 

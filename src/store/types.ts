@@ -40,6 +40,8 @@ export interface UpsertOptions {
    * `group` is opaque (callers pass a hash); `update` keeps a record in its group.
    */
   cap?: { group: string; max: number };
+  /** Indexes the record for `destroyByClient` (an OAuth client's opaque tokens). */
+  clientId?: string;
 }
 
 /** One kind of record with a lifetime (an "adapter" per model). */
@@ -64,6 +66,11 @@ export interface Collection<T> {
   destroyByUser(userId: string): Promise<number>;
   /** The user's live records, in no particular order. */
   listByUser(userId: string): Promise<Array<{ id: string; record: StoredRecord<T> }>>;
+  /**
+   * Removes every record written with this `clientId` (and not since rewritten without
+   * it or with another); returns how many of them were live.
+   */
+  destroyByClient(clientId: string): Promise<number>;
 }
 
 export interface CounterState {
@@ -89,7 +96,13 @@ export type CollectionName = "session" | "denylist" | "code" | "access_token" | 
 export type RevocationEvent =
   | { type: "jwt"; jti: string; iss: string; exp: number }
   | { type: "opaque"; hash: string; exp: number }
-  | { type: "subject"; sub: string; iss: string; before: number; exp: number };
+  | { type: "subject"; sub: string; iss: string; before: number; exp: number }
+  /**
+   * Not a revocation and never sent to verifiers: the client's registration changed
+   * (removed, secret rotated, updated). Every instance's feed streams opened by that
+   * client check it again and end if it no longer may follow the feed as it did.
+   */
+  | { type: "client"; clientId: string; exp: number };
 
 export interface LoggedEvent {
   /** `<log epoch>.<sequence>`: ordered within one log; the epoch changes if the log is reset. */
@@ -216,6 +229,17 @@ export interface ClientRecord {
   firstParty: boolean;
   /** Browser client: tokens are bound to a `__Host-fgp` cookie (OWASP sidejacking defence). */
   fingerprint: boolean;
+  /**
+   * Random, new with every registration of this id. Stamped into what the client is
+   * given (refresh families, consents, codes, pending authorizations): a grant stamped
+   * with another generation belonged to a removed client of the same id and is dead.
+   */
+  generation: string;
+  /**
+   * Access tokens of this client issued before this time (epoch ms) are revoked: its
+   * registration (a re-added id gets none of the old one's) or its last narrowing.
+   */
+  accessTokensValidAfter: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -241,6 +265,8 @@ export interface RefreshFamily {
   expiresAt: number;
   /** Set when the family was revoked (reuse, logout everywhere, password change, revoke). */
   revokedAt?: number;
+  /** The client's `generation` when the family was made; absent in families made before. */
+  clientGeneration?: string;
 }
 
 /** One refresh token of a family, keyed by the SHA-256 of the token. */
@@ -299,6 +325,14 @@ export interface RefreshStore {
   ): Promise<RefreshFamily | undefined>;
   /** Revokes every live family of a user (of one client, if given); returns those it revoked. */
   revokeUserFamilies(userId: string, now: number, clientId?: string): Promise<RefreshFamily[]>;
+  /** Revokes every live family of a client (client removed); returns those it revoked. */
+  revokeClientFamilies(clientId: string, now: number): Promise<RefreshFamily[]>;
+  /**
+   * Narrows the scope of every live family of a client to `allowed` (the client's
+   * scopes after an update), atomically per family; returns every live family of the
+   * client, as it is now.
+   */
+  narrowClientFamilies(clientId: string, allowed: string[], now: number): Promise<RefreshFamily[]>;
   /**
    * Remembers an access token issued from the family, so revoking it can kill the token.
    * Atomic with `revokeFamily`: false, and nothing recorded, when the family is unknown or
@@ -329,6 +363,8 @@ export interface ConsentRecord {
   clientId: string;
   scopes: string[];
   grantedAt: number;
+  /** The client's `generation` when consent was given; absent in consents given before. */
+  clientGeneration?: string;
 }
 
 export interface ConsentStore {
@@ -336,6 +372,13 @@ export interface ConsentStore {
   putConsent(consent: ConsentRecord): Promise<void>;
   listConsents(userId: string): Promise<ConsentRecord[]>;
   deleteConsent(userId: string, clientId: string): Promise<boolean>;
+  /** Forgets every user's consent to the client (client removed); returns how many. */
+  deleteClientConsents(clientId: string): Promise<number>;
+  /**
+   * Narrows every consent given to the client to `allowed` (its scopes after an update);
+   * returns how many consents changed.
+   */
+  narrowClientConsents(clientId: string, allowed: string[]): Promise<number>;
 }
 
 export interface DurableStore {

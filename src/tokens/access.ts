@@ -1,3 +1,4 @@
+import { clientMintIat } from "../clients/current.js";
 import type { Clock } from "../clock.js";
 import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -10,7 +11,6 @@ import type {
   FamilyAccessToken,
   UserRecord,
 } from "../store/types.js";
-import { mintIat } from "../users/cutoff.js";
 import { issueAccessToken } from "./jwt/issue.js";
 
 /** What an opaque access token stands for, stored under its SHA-256. */
@@ -82,14 +82,14 @@ export class AccessTokens {
   }
 
   /**
-   * Mints an access token. For a user, `iat` is raised to the user's cutoff second when
-   * the cutoff passed within the current second, so that verifiers comparing `iat` with
-   * the cutoff never refuse it; `exp` is `iat + ttl` either way.
+   * Mints an access token. `iat` is raised to the user's or the client's cutoff second
+   * when that cutoff passed within the current second, so that verifiers comparing `iat`
+   * with the cutoff never refuse it; `exp` is `iat + ttl` either way.
    */
   async issue(input: IssueInput): Promise<IssuedAccessToken> {
     const ttl = this.ttlFor(input.client);
     const now = this.clock.now();
-    const iat = mintIat(now, input.user?.sessionsValidAfter);
+    const iat = clientMintIat(now, input.client, input.user?.sessionsValidAfter);
     const extra: Record<string, string> = {};
     if (input.fgp !== undefined) extra.fgp = input.fgp;
     if (input.client.tokenFormat === "jwt") {
@@ -125,6 +125,7 @@ export class AccessTokens {
     // Kept until `exp` (which a raised `iat` moves up to a second past now + ttl).
     await this.opaque.upsert(key, data, {
       ttlMs: data.exp * 1000 - now,
+      clientId: data.clientId,
       ...(userId === undefined ? {} : { userId }),
     });
     return { token, expiresIn: ttl, ref: { kind: "opaque", id: key, exp: data.exp } };
@@ -152,5 +153,13 @@ export class AccessTokens {
   /** Ends every opaque access token of a user (password change, log out everywhere). */
   destroyUserOpaque(userId: string): Promise<number> {
     return this.opaque.destroyByUser(userId);
+  }
+
+  /**
+   * Ends every opaque access token of a client (removed or narrowed). Verifiers' caches
+   * learn it from the client's subject cutoff and its families' revocations.
+   */
+  destroyClientOpaque(clientId: string): Promise<number> {
+    return this.opaque.destroyByClient(clientId);
   }
 }

@@ -67,6 +67,7 @@ export class RefreshTokens {
       scope,
       createdAt: now,
       expiresAt: now + this.options.absoluteMs,
+      clientGeneration: client.generation,
     };
     const token = this.format.mint();
     if (!(await this.store.createFamily(family, this.record(token, family, now)))) return undefined;
@@ -126,8 +127,7 @@ export class RefreshTokens {
     // Atomic in the store: recorded before a revocation (which then kills it), or refused
     // after one (and killed here).
     if (await this.store.recordAccessToken(familyId, ref)) return true;
-    if (ref.kind === "opaque") await this.access.destroyOpaque(ref.id, ref.exp);
-    else await this.denylistJwt(ref.id, ref.exp);
+    await this.killAccessToken(ref);
     return false;
   }
 
@@ -152,12 +152,38 @@ export class RefreshTokens {
     }
   }
 
+  /** Revokes every live family of a client (removed), with their access tokens. */
+  async revokeClient(clientId: string): Promise<void> {
+    for (const family of await this.store.revokeClientFamilies(clientId, this.clock.now())) {
+      await this.killAccessTokens(family.id);
+    }
+  }
+
+  /**
+   * Narrows every live family of a client to its scopes after an update and revokes the
+   * access tokens issued from them; the families live on and refresh to narrowed tokens.
+   */
+  async narrowClient(clientId: string, scopes: string[]): Promise<void> {
+    for (const family of await this.store.narrowClientFamilies(
+      clientId,
+      scopes,
+      this.clock.now(),
+    )) {
+      await this.killAccessTokens(family.id);
+    }
+  }
+
   /** Opaque access tokens are deleted; JWTs go on the denylist by (jti, iss). */
   async killAccessTokens(familyId: string): Promise<void> {
     for (const t of await this.store.accessTokens(familyId, this.clock.now())) {
-      if (t.kind === "opaque") await this.access.destroyOpaque(t.id, t.exp);
-      else await this.denylistJwt(t.id, t.exp);
+      await this.killAccessToken(t);
     }
+  }
+
+  /** One access token: an opaque one deleted, a JWT on the denylist by (jti, iss). */
+  async killAccessToken(t: FamilyAccessToken): Promise<void> {
+    if (t.kind === "opaque") await this.access.destroyOpaque(t.id, t.exp);
+    else await this.denylistJwt(t.id, t.exp);
   }
 
   denylistJwt(jti: string, exp: number): Promise<void> {

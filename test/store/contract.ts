@@ -579,6 +579,56 @@ export function storeContract(
       });
     });
 
+    describe("destroyByClient", () => {
+      it("removes exactly the client's records in that collection, and counts the live ones", async () => {
+        await sessions.upsert("a1", value(1), { ttlMs: MINUTE, clientId: "app" });
+        await sessions.upsert("a2", value(2), { ttlMs: HOUR, clientId: "app", userId: "u1" });
+        await sessions.upsert("a3", value(3), { ttlMs: SECOND, clientId: "app" });
+        await sessions.upsert("b1", value(4), { ttlMs: MINUTE, clientId: "other" });
+        await sessions.upsert("n1", value(5), { ttlMs: MINUTE, userId: "u1" });
+        await others.upsert("a1", value(6), { ttlMs: MINUTE, clientId: "app" });
+        clock.advance(SECOND);
+        expect(await sessions.destroyByClient("app")).toBe(2);
+        for (const id of ["a1", "a2", "a3"]) expect(await sessions.find(id), id).toBeUndefined();
+        expect(await sessions.find("b1")).toBeDefined();
+        expect(await sessions.find("n1")).toBeDefined();
+        expect(await others.find("a1")).toBeDefined();
+        // Also gone from the user's index.
+        expect((await sessions.listByUser("u1")).map((r) => r.id)).toEqual(["n1"]);
+        expect(await sessions.destroyByClient("app")).toBe(0);
+        expect(await sessions.destroyByClient("nobody")).toBe(0);
+      });
+
+      it("a record rewritten without the client, or for another, is not the client's any more", async () => {
+        await sessions.upsert("x", value(1), { ttlMs: MINUTE, clientId: "app" });
+        await sessions.upsert("x", value(2), { ttlMs: MINUTE });
+        await sessions.upsert("y", value(3), { ttlMs: MINUTE, clientId: "app" });
+        await sessions.upsert("y", value(4), { ttlMs: MINUTE, clientId: "other" });
+        expect(await sessions.destroyByClient("app")).toBe(0);
+        expect((await sessions.find("x"))?.value).toEqual(value(2));
+        expect(await sessions.destroyByClient("other")).toBe(1);
+        expect(await sessions.find("y")).toBeUndefined();
+      });
+
+      it("keeps the client on update and consume; new records after destroyByClient are indexed", async () => {
+        await sessions.upsert("x", value(1), { ttlMs: MINUTE, clientId: "app" });
+        await sessions.update("x", value(2), { ttlMs: HOUR });
+        await sessions.consume("x");
+        expect(await sessions.destroyByClient("app")).toBe(1);
+        await sessions.upsert("z", value(3), { ttlMs: MINUTE, clientId: "app" });
+        expect(await sessions.destroyByClient("app")).toBe(1);
+        expect(await sessions.find("z")).toBeUndefined();
+      });
+
+      it("many records for one client, across expiries", async () => {
+        for (let i = 0; i < 50; i++) {
+          await sessions.upsert(`r${i}`, value(i), { ttlMs: (i + 1) * SECOND, clientId: "app" });
+        }
+        clock.advance(10 * SECOND);
+        expect(await sessions.destroyByClient("app")).toBe(40);
+      });
+    });
+
     describe("capped groups (what one user or session may hold pending)", () => {
       const cap = (max: number, group = "g1") => ({ ttlMs: MINUTE, cap: { group, max } });
       /** Which of the ids exist. */
@@ -1053,6 +1103,8 @@ export function durableContract(
         redirectUris: [],
         firstParty: false,
         fingerprint: false,
+        generation: `gen-${id}`,
+        accessTokensValidAfter: 1000,
         createdAt: 1000,
         updatedAt: 1000,
         ...extra,
@@ -1079,8 +1131,17 @@ export function durableContract(
         );
         expect(spa && "secretHash" in spa && spa.secretHash !== undefined).toBe(false);
         expect((await store.clients.listClients()).map((c) => c.id)).toEqual(["svc", "spa"]);
-        await store.clients.updateClient(client("svc", { secretHash: "rotated", updatedAt: 3000 }));
+        await store.clients.updateClient(
+          client("svc", {
+            secretHash: "rotated",
+            updatedAt: 3000,
+            generation: "gen-2",
+            accessTokensValidAfter: 3000,
+          }),
+        );
         expect((await store.clients.findClient("svc"))?.secretHash).toBe("rotated");
+        expect((await store.clients.findClient("svc"))?.generation).toBe("gen-2");
+        expect((await store.clients.findClient("svc"))?.accessTokensValidAfter).toBe(3000);
         expect((await store.clients.findClient("svc"))?.accessTtl).toBeUndefined();
         expect(await store.clients.deleteClient("svc")).toBe(true);
         expect(await store.clients.deleteClient("svc")).toBe(false);
@@ -1295,6 +1356,57 @@ export function durableContract(
         expect((await store.refresh.findFamily("f1"))?.revokedAt).toBeUndefined();
       });
 
+      it("round-trips the client generation a family was given under", async () => {
+        await store.refresh.createFamily(fam("f1", { clientGeneration: "g1" }), tok("h1"));
+        expect((await store.refresh.findFamily("f1"))?.clientGeneration).toBe("g1");
+        expect((await store.refresh.findToken("h1"))?.family.clientGeneration).toBe("g1");
+        await store.refresh.createFamily(fam("f2"), tok("h2", "f2"));
+        const f2 = await store.refresh.findFamily("f2");
+        expect(f2 !== undefined && "clientGeneration" in f2).toBe(false);
+      });
+
+      it("revokes every live family of one client, of every user, and nothing else", async () => {
+        await store.refresh.createFamily(fam("f1"), tok("h1"));
+        await store.refresh.createFamily(fam("f2", { userId: "u2" }), tok("h2", "f2"));
+        await store.refresh.createFamily(fam("f3", { clientId: "other" }), tok("h3", "f3"));
+        await store.refresh.createFamily(fam("f4", { expiresAt: T + 1 }), tok("h4", "f4"));
+        await store.refresh.createFamily(fam("f5"), tok("h5", "f5"));
+        await store.refresh.revokeFamily("f5", T + 2);
+        const revoked = await store.refresh.revokeClientFamilies("app", T + 5);
+        expect(revoked.map((f) => f.id).sort()).toEqual(["f1", "f2"]);
+        expect(revoked.every((f) => f.revokedAt === T + 5)).toBe(true);
+        expect((await store.refresh.findFamily("f1"))?.revokedAt).toBe(T + 5);
+        expect((await store.refresh.findFamily("f2"))?.revokedAt).toBe(T + 5);
+        expect((await store.refresh.findFamily("f3"))?.revokedAt).toBeUndefined();
+        expect((await store.refresh.findFamily("f5"))?.revokedAt).toBe(T + 2);
+        expect(await store.refresh.revokeClientFamilies("app", T + 6)).toEqual([]);
+        expect(await store.refresh.revokeClientFamilies("nobody", T + 6)).toEqual([]);
+      });
+
+      it("narrows the scope of one client's live families and returns all of them", async () => {
+        await store.refresh.createFamily(fam("f1", { scope: ["read", "write"] }), tok("h1"));
+        await store.refresh.createFamily(
+          fam("f2", { userId: "u2", scope: ["read"] }),
+          tok("h2", "f2"),
+        );
+        await store.refresh.createFamily(
+          fam("f3", { clientId: "other", scope: ["read", "write"] }),
+          tok("h3", "f3"),
+        );
+        await store.refresh.createFamily(fam("f4", { scope: ["write"] }), tok("h4", "f4"));
+        await store.refresh.revokeFamily("f4", T + 1);
+        const live = await store.refresh.narrowClientFamilies("app", ["read", "admin"], T + 5);
+        expect(byId(live).map((f) => [f.id, f.scope])).toEqual([
+          ["f1", ["read"]],
+          ["f2", ["read"]],
+        ]);
+        expect((await store.refresh.findFamily("f1"))?.scope).toEqual(["read"]);
+        expect((await store.refresh.findToken("h1"))?.family.scope).toEqual(["read"]);
+        expect((await store.refresh.findFamily("f1"))?.revokedAt).toBeUndefined();
+        expect((await store.refresh.findFamily("f3"))?.scope).toEqual(["read", "write"]);
+        expect(await store.refresh.narrowClientFamilies("app", [], T + 200_000)).toEqual([]);
+      });
+
       it("createFamily refuses an id that is taken, and overwrites nothing", async () => {
         expect(await store.refresh.createFamily(fam("f1"), tok("h1"))).toBe(true);
         expect(await store.refresh.createFamily(fam("f1", { userId: "u2" }), tok("h2"))).toBe(
@@ -1404,6 +1516,41 @@ export function durableContract(
         expect(await store.consents.deleteConsent("u1", "a")).toBe(false);
         expect(await store.consents.findConsent("u1", "a")).toBeUndefined();
         expect(await store.consents.findConsent("u2", "a")).toBeDefined();
+      });
+
+      it("round-trips the client generation a consent was given under", async () => {
+        await store.consents.putConsent({
+          userId: "u1",
+          clientId: "a",
+          scopes: ["read"],
+          grantedAt: 1,
+          clientGeneration: "g1",
+        });
+        expect((await store.consents.findConsent("u1", "a"))?.clientGeneration).toBe("g1");
+        expect((await store.consents.listConsents("u1"))[0]?.clientGeneration).toBe("g1");
+        await store.consents.putConsent({ userId: "u1", clientId: "a", scopes: [], grantedAt: 2 });
+        const c = await store.consents.findConsent("u1", "a");
+        expect(c !== undefined && "clientGeneration" in c).toBe(false);
+      });
+
+      it("deletes and narrows every consent given to one client", async () => {
+        const put = (userId: string, clientId: string, scopes: string[]) =>
+          store.consents.putConsent({ userId, clientId, scopes, grantedAt: 1 });
+        await put("u1", "a", ["read", "write"]);
+        await put("u2", "a", ["read"]);
+        await put("u3", "a", ["write", "admin"]);
+        await put("u1", "b", ["read", "write"]);
+        expect(await store.consents.narrowClientConsents("a", ["read", "admin"])).toBe(2);
+        expect((await store.consents.findConsent("u1", "a"))?.scopes).toEqual(["read"]);
+        expect((await store.consents.findConsent("u2", "a"))?.scopes).toEqual(["read"]);
+        expect((await store.consents.findConsent("u3", "a"))?.scopes).toEqual(["admin"]);
+        expect((await store.consents.findConsent("u1", "b"))?.scopes).toEqual(["read", "write"]);
+        expect(await store.consents.narrowClientConsents("a", ["read", "admin"])).toBe(0);
+        expect(await store.consents.deleteClientConsents("a")).toBe(3);
+        expect(await store.consents.findConsent("u1", "a")).toBeUndefined();
+        expect(await store.consents.listConsents("u2")).toEqual([]);
+        expect((await store.consents.findConsent("u1", "b"))?.scopes).toEqual(["read", "write"]);
+        expect(await store.consents.deleteClientConsents("a")).toBe(0);
       });
     });
   });

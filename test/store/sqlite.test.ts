@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { MIGRATIONS, SqliteStore } from "../../src/store/sqlite.js";
 import { durableContract, storeContract } from "./contract.js";
 
 const dirs: string[] = [];
@@ -32,7 +32,7 @@ describe("sqlite specifics", () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(7);
+    expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     db.close();
   });
 
@@ -78,7 +78,7 @@ describe("sqlite specifics", () => {
     await b.close();
   });
 
-  it("migrates a database of schema 4 in place: the installation record, tombstones and record groups are added", async () => {
+  it("migrates a database of schema 4 in place: every later migration applies", async () => {
     const clock = new ManualClock();
     const path = tempDb();
     const first = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
@@ -96,13 +96,21 @@ describe("sqlite specifics", () => {
       sessionsValidAfter: 0,
     });
     await first.close();
-    // What an older Tessera left behind: schema 4, without what migrations 5 to 7 add.
+    // What an older Tessera left behind: schema 4, without what the later migrations add.
     const db = new Database(path);
     db.exec(`DROP TABLE installation;
       DROP TABLE refresh_family_tombstones;
       DROP INDEX records_by_group;
       ALTER TABLE records DROP COLUMN grp;
-      ALTER TABLE records DROP COLUMN grp_seq;`);
+      ALTER TABLE records DROP COLUMN grp_seq;
+      DROP INDEX refresh_families_by_client;
+      DROP INDEX consents_by_client;
+      DROP INDEX records_by_client;
+      ALTER TABLE clients DROP COLUMN generation;
+      ALTER TABLE clients DROP COLUMN access_tokens_valid_after;
+      ALTER TABLE refresh_families DROP COLUMN client_generation;
+      ALTER TABLE consents DROP COLUMN client_generation;
+      ALTER TABLE records DROP COLUMN client_id;`);
     db.pragma("user_version = 4");
     db.close();
     const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
@@ -113,7 +121,7 @@ describe("sqlite specifics", () => {
     expect((await store.users.findUserById("u1"))?.username).toBe("bob");
     await store.close();
     const check = new Database(path, { readonly: true });
-    expect(check.pragma("user_version", { simple: true })).toBe(7);
+    expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     check.close();
   });
 
@@ -130,6 +138,42 @@ describe("sqlite specifics", () => {
     );
     await a.close();
     await b.close();
+  });
+
+  it("migrating to client generations: grants belong to the client registered now, orphans to none", async () => {
+    const path = tempDb();
+    const db = new Database(path);
+    for (const sql of MIGRATIONS.slice(0, 4)) db.exec(sql);
+    db.pragma("user_version = 4");
+    db.prepare(
+      `INSERT INTO clients (id, secret_hash, grants, token_format, audience, scopes, access_ttl,
+         introspect, redirect_uris, created_at, updated_at)
+       VALUES ('app', NULL, '["authorization_code"]', 'jwt', '["a"]', '["read"]', NULL, 0,
+         '["https://app/cb"]', 1000, 2000)`,
+    ).run();
+    const family = db.prepare(
+      `INSERT INTO refresh_families (id, client_id, user_id, scope, created_at, expires_at)
+       VALUES (?, ?, 'u1', '["read"]', 1000, 9999999999999)`,
+    );
+    family.run("f-app", "app");
+    family.run("f-gone", "gone"); // a client removed before this version
+    const consent = db.prepare(
+      "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ('u1', ?, '[\"read\"]', 1)",
+    );
+    consent.run("app");
+    consent.run("gone");
+    db.close();
+
+    const store = new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 });
+    const app = await store.clients.findClient("app");
+    expect(app?.generation).toMatch(/^[0-9a-f]{32}$/);
+    expect(app?.accessTokensValidAfter).toBe(1000);
+    expect((await store.refresh.findFamily("f-app"))?.clientGeneration).toBe(app?.generation);
+    expect((await store.consents.findConsent("u1", "app"))?.clientGeneration).toBe(app?.generation);
+    // A client added later under the orphans' id gets a random generation: never ''.
+    expect((await store.refresh.findFamily("f-gone"))?.clientGeneration).toBe("");
+    expect((await store.consents.findConsent("u1", "gone"))?.clientGeneration).toBe("");
+    await store.close();
   });
 
   it("refuses a database from a newer Tessera", async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import { authenticateClient } from "../../oauth/client-auth.js";
-import type { LoggedEvent, RevocationEvent } from "../../store/types.js";
+import type { ClientRecord, LoggedEvent, RevocationEvent } from "../../store/types.js";
 import type { Tessera } from "../../tessera.js";
 
 /** The compact snapshot of docs/revocation-feed.md. */
@@ -12,12 +12,25 @@ function snapshotBody(events: LoggedEvent[]) {
   for (const { event: e } of events) {
     if (e.type === "jwt") jwt.push([e.jti, e.iss, e.exp]);
     else if (e.type === "opaque") opaque.push([e.hash, e.exp]);
-    else subject.push([e.sub, e.iss, e.before, e.exp]);
+    else if (e.type === "subject") subject.push([e.sub, e.iss, e.before, e.exp]);
   }
   return { jwt, opaque, subject };
 }
 
 const EVENT_STREAM = "text/event-stream; charset=utf-8";
+
+/**
+ * A stream may go on while its client is registered as it was when the stream was
+ * authenticated: same registration, same secret, still allowed to follow the feed.
+ */
+function mayStillFollow(opened: ClientRecord, now: ClientRecord | undefined): boolean {
+  return (
+    now !== undefined &&
+    now.generation === opened.generation &&
+    now.secretHash === opened.secretHash &&
+    now.introspect
+  );
+}
 
 function frame(event: string, data: unknown, id?: string): string {
   return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -29,6 +42,10 @@ function frame(event: string, data: unknown, id?: string): string {
  * On connect: the backlog after `Last-Event-ID`, or a snapshot of every live revocation;
  * then `synced`; then live events as any instance writes them, and heartbeats.
  * HEAD answers the headers only (after the same client checks) and holds nothing.
+ * A `client` event in the log (the client was removed, its secret rotated, or it was
+ * changed, by any process) is never sent: the streams of that client check it again and
+ * end when it may no longer follow the feed as it did (within the log's delivery time:
+ * at once with Redis or in one process, the SQLite poll interval across processes).
  */
 export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
@@ -74,6 +91,13 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
     let backlog: LoggedEvent[] | undefined;
     let snap: { lastId: string; events: LoggedEvent[] } | undefined;
     try {
+      // Read again now that the watch runs: a change between the authentication and the
+      // watch would otherwise go unnoticed; any later one arrives as a `client` event.
+      if (!mayStillFollow(client, await tessera.clients.find(client.id))) {
+        throw new TesseraError("invalid_client", "Client authentication failed.", {
+          oauthError: "invalid_client",
+        });
+      }
       if (typeof lastEventId === "string") {
         // An id the log cannot resume from (reset, malformed, or refused by the store)
         // is answered with a snapshot.
@@ -115,14 +139,22 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       sent.add(snap.lastId);
     }
     for (const e of backlog ?? []) {
-      raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
+      if (e.event.type !== "client")
+        raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
       sent.add(e.id);
     }
     raw.write(frame("synced", { at: tessera.clock.now() }));
 
+    // A store that cannot answer ends the stream too: the verifier reconnects and is
+    // authenticated afresh (or refused) rather than kept on a client that may be gone.
+    const recheck = async () => {
+      const now = await tessera.clients.find(client.id).catch(() => undefined);
+      if (!mayStillFollow(client, now)) raw.end();
+    };
     const send = (e: LoggedEvent) => {
       if (sent.has(e.id)) return;
-      raw.write(frame("revoke", e.event, e.id));
+      if (e.event.type !== "client") raw.write(frame("revoke", e.event, e.id));
+      else if (e.event.clientId === client.id) void recheck();
     };
     for (const e of pending) send(e);
     live = send;

@@ -1,0 +1,102 @@
+import type { Clock } from "../clock.js";
+import type { ClientRecord, ConsentStore, EventLog } from "../store/types.js";
+import type { AccessTokens } from "../tokens/access.js";
+import type { RefreshTokens } from "../tokens/refresh.js";
+import { cutoffSecond } from "../users/cutoff.js";
+import type { ClientChanges, Clients } from "./clients.js";
+import { narrowingOf } from "./narrowing.js";
+
+/** How long a `client` event stays in the revocation log (seconds): live watchers only. */
+const CLIENT_EVENT_SECONDS = 60;
+
+export interface ClientLifecycleDeps {
+  clients: Clients;
+  refresh: RefreshTokens;
+  access: AccessTokens;
+  consents: ConsentStore;
+  /** The revocation log: subject cutoffs for verifiers, `client` events for feed streams. */
+  log: EventLog;
+  clock: Clock;
+  issuer: string;
+  /** The longest lifetime of an access token (seconds): how long a cutoff matters. */
+  maxAccessTtl: number;
+}
+
+/**
+ * Removing or changing a client ends or narrows everything it was given (DESIGN.md).
+ *
+ * - `remove`: the registration goes first (nothing new authenticates as the client), then
+ *   every refresh family of the client is revoked with the access tokens issued from it
+ *   (opaque ones deleted, JWTs denylisted), its other opaque access tokens are deleted, a
+ *   subject cutoff for the client id ends its client_credentials tokens (their `sub`) at
+ *   every verifier, every consent given to it is forgotten, and its open revocation-feed
+ *   streams end on every instance. An id added again is a new registration (a new
+ *   `generation`, src/clients/current.ts): whatever of the old one is left is not its own.
+ * - `update`: a narrowing (a scope, an audience or a grant taken away) revokes every access
+ *   token the client holds (as above, without forgetting anything else), narrows its
+ *   refresh families and remembered consents to its scopes, and revokes the families when
+ *   the code or refresh grant is taken away. Widening revokes nothing; new scopes still
+ *   need the user's consent. A removed redirect URI refuses pending codes (token endpoint).
+ * - `rotateSecret`: streams authenticated with the old secret end.
+ *
+ * A grant racing any of these is caught by the token endpoint, which reads the client
+ * again after recording what it issued (`unchangedSince`).
+ */
+export class ClientLifecycle {
+  constructor(private readonly deps: ClientLifecycleDeps) {}
+
+  async remove(id: string): Promise<void> {
+    const { deps } = this;
+    await deps.clients.remove(id);
+    await this.endAccessTokens(id, deps.clock.now());
+    await deps.refresh.revokeClient(id);
+    await deps.consents.deleteClientConsents(id);
+    await this.announce(id);
+  }
+
+  async update(id: string, changes: ClientChanges): Promise<ClientRecord> {
+    const { deps } = this;
+    const { before, after } = await deps.clients.update(id, changes);
+    const narrowing = narrowingOf(before, after);
+    if (narrowing.narrowed) {
+      await this.endAccessTokens(id, after.accessTokensValidAfter);
+      const userGrantTaken = narrowing.grants.some(
+        (g) => g === "authorization_code" || g === "refresh_token",
+      );
+      if (userGrantTaken) await deps.refresh.revokeClient(id);
+      else await deps.refresh.narrowClient(id, after.scopes);
+      if (narrowing.scopes.length > 0) await deps.consents.narrowClientConsents(id, after.scopes);
+    }
+    await this.announce(id);
+    return after;
+  }
+
+  async rotateSecret(id: string): Promise<string> {
+    const secret = await this.deps.clients.rotateSecret(id);
+    await this.announce(id);
+    return secret;
+  }
+
+  /**
+   * Every access token of the client issued before `cutoffMs`: JWTs by a subject cutoff
+   * for the client id (the `sub` of its client_credentials tokens; its users' tokens are
+   * reached through their families), opaque ones deleted.
+   */
+  private async endAccessTokens(clientId: string, cutoffMs: number): Promise<void> {
+    const before = cutoffSecond(cutoffMs);
+    await this.deps.log.append({
+      type: "subject",
+      sub: clientId,
+      iss: this.deps.issuer,
+      before,
+      exp: before + this.deps.maxAccessTtl + 60,
+    });
+    await this.deps.access.destroyClientOpaque(clientId);
+  }
+
+  /** Tells every instance's feed streams of the client to check it again. */
+  private async announce(clientId: string): Promise<void> {
+    const exp = Math.ceil(this.deps.clock.now() / 1000) + CLIENT_EVENT_SECONDS;
+    await this.deps.log.append({ type: "client", clientId, exp });
+  }
+}
