@@ -139,7 +139,7 @@ export class Clients {
     const isPublic = input.public ?? false;
     const registration = this.check(input, isPublic);
     const now = this.clock.now();
-    const secret = isPublic ? undefined : randomToken();
+    const secret = isPublic ? undefined : this.format.mint();
     const record: ClientRecord = {
       id: input.id,
       ...withoutTtl(registration),
