@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { EventLog } from "../store/types.js";
+import type { EventLog, LoggedEvent } from "../store/types.js";
 import { snapshotFrame } from "./frames.js";
 import type { LiveEvent, LiveRevocations } from "./live.js";
 
@@ -40,7 +40,10 @@ export class SharedSnapshot {
       this.since.push(e);
       if (this.since.length >= options.maxEvents) this.retire();
     });
-    this.ready = log.snapshot().then(
+    // Called inside a promise: even a read that throws at once is a rejection.
+    this.ready = new Promise<{ lastId: string; events: LoggedEvent[] }>((resolve) =>
+      resolve(log.snapshot()),
+    ).then(
       ({ lastId, events }) => {
         this.completedAt = this.clock.now();
         if (this.unsubscribe !== undefined) {
