@@ -46,6 +46,7 @@ export const ERROR_STATUS = {
   config_invalid: 500,
   store_unavailable: 503,
   server_busy: 503,
+  too_many_streams: 503,
   server_error: 500,
 } as const;
 
@@ -98,6 +99,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   forbidden_origin: "Cross-site request refused.",
   rate_limited: "Too many attempts; retry later.",
   server_busy: "The server is busy; retry shortly.",
+  too_many_streams: "Too many revocation-feed streams are open; retry later.",
   server_error: "Internal server error.",
 };
 

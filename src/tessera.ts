@@ -9,6 +9,8 @@ import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { type Preparation, SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
+import { eventRetentionMs } from "./revocations/retention.js";
+import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
@@ -56,6 +58,8 @@ export class Tessera {
   /** Introspection's fishing defence: forged tokens per client, tarpit, 429. */
   readonly forgeries: ForgeryThrottle;
   private readonly clientLifecycle: ClientLifecycle;
+  /** The revocation feed's streams: bounds, shared snapshots, live events. */
+  readonly revocationStreams: RevocationStreams;
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
@@ -119,6 +123,11 @@ export class Tessera {
       format,
     );
     this.denylist = new Denylist(stores.ephemeral, clock);
+    this.revocationStreams = new RevocationStreams(stores.ephemeral.revocations, clock, {
+      perClient: config.eventsStreamsPerClient,
+      total: config.eventsStreamsTotal,
+      heartbeatMs: config.eventsHeartbeat * 1000,
+    });
     this.codes = new AuthorizationCodes(stores.ephemeral, clock, format);
     this.accessTokens = new AccessTokens(
       stores.ephemeral,
@@ -181,6 +190,7 @@ export class Tessera {
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
         redisAllowEviction: config.redisAllowEviction,
+        eventRetentionMs: eventRetentionMs(config.accessTokenMaxTtl),
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       }));
     try {
@@ -309,6 +319,7 @@ export class Tessera {
 
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
+    this.revocationStreams.close();
     await this.stores.close();
   }
 }

@@ -273,6 +273,20 @@ export const SETTINGS = {
     max: 300,
     doc: "Seconds between heartbeats on GET /events/revocations, so verifiers notice a dead connection.",
   },
+  eventsStreamsPerClient: {
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    doc: "Revocation-feed streams (GET /events/revocations) one client may hold open on this instance: size it for the API pods sharing one client. More are answered 503 `too_many_streams` with Retry-After at once, before anything is read.",
+  },
+  eventsStreamsTotal: {
+    type: "int",
+    default: 2000,
+    min: 1,
+    max: 100_000,
+    doc: "Revocation-feed streams all clients together may hold open on this instance; more are answered 503 `too_many_streams` with Retry-After at once.",
+  },
   secret: {
     type: "string",
     default: undefined,

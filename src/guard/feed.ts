@@ -14,7 +14,10 @@
  *   silence: nothing at all received for `heartbeatTimeout`) closes the connection and
  *   schedules a new one after an exponential backoff with full jitter: a delay drawn
  *   uniformly from [0, min(cap, base × 2^attempt)), `base` the server's `retry:` (default
- *   1 s, at least 50 ms). The attempt count is reset by a `synced` event.
+ *   1 s, at least 50 ms). The attempt count is reset by a `synced` event. A 503 or 429
+ *   with `Retry-After` (seconds or an HTTP date; the server is full, e.g. Tessera's
+ *   `too_many_streams`) is honoured: the delay is that wait (at most the cap) plus the
+ *   jittered backoff, so refused guards neither return early nor all at once.
  * - Neither the socket nor any timer keeps the process alive.
  *
  * Freshness is measured with the guard's clock: `lastHeardAt` is when this guard last
@@ -143,6 +146,18 @@ function tuples(v: unknown, arity: number, what: string): unknown[][] {
   }
   return v as unknown[][];
 }
+/**
+ * A Retry-After header (RFC 9110 §10.2.3: delta-seconds or an HTTP date) as ms from `now`;
+ * 0 when absent or unreadable.
+ */
+export function retryAfterMs(header: string | undefined, now: number): number {
+  if (header === undefined) return 0;
+  const v = header.trim();
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const date = Date.parse(v);
+  return Number.isFinite(date) ? Math.max(0, date - now) : 0;
+}
+
 function at(data: string, what: string): number {
   const o = object(data, what);
   const v = o.at;
@@ -177,6 +192,8 @@ export class RevocationFeed {
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
   private retryMs = DEFAULT_RETRY_MS;
+  /** The server's Retry-After on the last refusal, ms (0: none): added to the next delay. */
+  private retryAfterMs = 0;
   private started = false;
   private closed = false;
   private everSynced = false;
@@ -288,6 +305,9 @@ export class RevocationFeed {
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       res.resume();
+      if (status === 503 || status === 429) {
+        this.retryAfterMs = retryAfterMs(res.headers["retry-after"], this.clock.now());
+      }
       const why =
         status === 401 || status === 403
           ? `the revocation feed refused the guard's client credentials (HTTP ${status})`
@@ -386,7 +406,9 @@ export class RevocationFeed {
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer !== undefined) return;
-    const delay = this.nextDelay();
+    const wait = Math.min(this.retryAfterMs, this.config.maxBackoffMs);
+    this.retryAfterMs = 0;
+    const delay = wait + this.nextDelay();
     if (this.attempt < 30) this.attempt++;
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = undefined;

@@ -91,7 +91,10 @@ export async function buildServer(
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
-  metricsRoutes(app, config.metrics as "loopback" | "public" | "off", tessera.forgeries);
+  metricsRoutes(app, config.metrics as "loopback" | "public" | "off", {
+    forgeries: tessera.forgeries,
+    feed: tessera.revocationStreams,
+  });
   wellKnownRoutes(app, tessera);
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.

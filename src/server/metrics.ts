@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { isLoopback } from "../config/load.js";
+import type { RevocationStreamStats } from "../revocations/streams.js";
 import type { ForgeryStats } from "../throttle/forgery.js";
 
 /** Upper bounds (seconds) of the request-duration histogram buckets. */
@@ -44,6 +45,28 @@ export function forgeryMetrics(stats: ForgeryStats): string[] {
   return lines;
 }
 
+/** The revocation feed's streams (docs/revocation-feed.md): bounded, so watched. */
+export function feedMetrics(stats: RevocationStreamStats): string[] {
+  return [
+    "# HELP tessera_revocation_feed_streams Revocation-feed streams open now (GET /events/revocations).",
+    "# TYPE tessera_revocation_feed_streams gauge",
+    `tessera_revocation_feed_streams ${stats.open}`,
+    "# HELP tessera_revocation_feed_refused_total Revocation-feed connects refused with 503 too_many_streams, by the bound reached.",
+    "# TYPE tessera_revocation_feed_refused_total counter",
+    `tessera_revocation_feed_refused_total{limit="per_client"} ${stats.refusedPerClient}`,
+    `tessera_revocation_feed_refused_total{limit="total"} ${stats.refusedTotal}`,
+    "# HELP tessera_revocation_feed_snapshot_reads_total Snapshots of the revocation log read from the store (shared by concurrent connects).",
+    "# TYPE tessera_revocation_feed_snapshot_reads_total counter",
+    `tessera_revocation_feed_snapshot_reads_total ${stats.snapshotReads}`,
+  ];
+}
+
+/** What /metrics reports besides HTTP requests and the process. */
+export interface MetricSources {
+  forgeries?: { stats(): ForgeryStats };
+  feed?: { stats(): RevocationStreamStats };
+}
+
 /**
  * Prometheus metrics, in process: requests by route and status, and a latency histogram
  * by route. Routes are the registered patterns (`/sessions/:id`), never raw URLs, so no
@@ -53,7 +76,7 @@ export class HttpMetrics {
   private readonly routes = new Map<string, RouteStats>();
   private readonly started = Date.now();
 
-  constructor(private readonly forgeries?: { stats(): ForgeryStats }) {}
+  constructor(private readonly sources: MetricSources = {}) {}
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `${method} ${route}`;
@@ -108,7 +131,9 @@ export class HttpMetrics {
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
     );
-    if (this.forgeries !== undefined) lines.push(...forgeryMetrics(this.forgeries.stats()));
+    const { forgeries, feed } = this.sources;
+    if (forgeries !== undefined) lines.push(...forgeryMetrics(forgeries.stats()));
+    if (feed !== undefined) lines.push(...feedMetrics(feed.stats()));
     return `${lines.join("\n")}\n`;
   }
 }
@@ -121,10 +146,10 @@ export class HttpMetrics {
 export function metricsRoutes(
   app: FastifyInstance,
   access: "loopback" | "public" | "off",
-  forgeries?: { stats(): ForgeryStats },
+  sources: MetricSources = {},
 ): void {
   if (access === "off") return;
-  const metrics = new HttpMetrics(forgeries);
+  const metrics = new HttpMetrics(sources);
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);

@@ -14,8 +14,79 @@ export function parseEventId(id: string): { epoch: string; seq: string } | undef
   return { epoch: id.slice(0, dot), seq: id.slice(dot + 1) };
 }
 
+/** A sequence every log writes: digits (memory, SQLite) or `ms-n` (a Redis stream id). */
+const SEQ = /^\d{1,20}(?:-\d{1,20})?$/;
+
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, "");
+  const y = b.replace(/^0+(?=\d)/, "");
+  if (x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Orders two sequences of one log (`12` < `13`; `1700-0` < `1700-1` < `1701-0`). */
+export function compareSeq(a: string, b: string): number {
+  const pa = a.split("-");
+  const pb = b.split("-");
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const c = compareDigits(pa[i] ?? "0", pb[i] ?? "0");
+    if (c !== 0) return Math.sign(c);
+  }
+  return 0;
+}
+
+/**
+ * Orders two event ids of one log: negative when `a` was appended before `b`. Undefined
+ * when they cannot be compared (malformed, or from different epochs).
+ */
+export function compareEventIds(a: string, b: string): number | undefined {
+  const pa = parseEventId(a);
+  const pb = parseEventId(b);
+  if (pa === undefined || pb === undefined || pa.epoch !== pb.epoch) return undefined;
+  if (!SEQ.test(pa.seq) || !SEQ.test(pb.seq)) return undefined;
+  return compareSeq(pa.seq, pb.seq);
+}
+
 export function isLive(event: RevocationEvent, nowMs: number): boolean {
   return event.exp * 1000 > nowMs;
+}
+
+/**
+ * How long an event may be kept by default, whatever its `exp`: the longest access-token
+ * lifetime Tessera allows (--access-token-max-ttl ≤ 1 day), the denylist's 60 s grace and
+ * a 5-minute margin. A server passes the value derived from its own configuration
+ * (src/revocations/retention.ts).
+ */
+export const DEFAULT_EVENT_RETENTION_MS = (24 * 3600 + 60 + 300) * 1000;
+/** Events read at a time by `snapshot()` and `after()`; the event loop runs between pages. */
+export const DEFAULT_EVENT_PAGE_SIZE = 1000;
+
+export interface EventLogOptions {
+  /** No event is kept longer than this after it was appended (ms), whatever its `exp`. */
+  eventRetentionMs?: number;
+  /** Events read per page by `snapshot()` and `after()`. */
+  eventPageSize?: number;
+}
+
+/** The options with their defaults, checked (RangeError for a value that is not a positive whole number). */
+export function eventLogSettings(o: EventLogOptions = {}): {
+  retentionMs: number;
+  pageSize: number;
+} {
+  const retentionMs = o.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+  const pageSize = o.eventPageSize ?? DEFAULT_EVENT_PAGE_SIZE;
+  if (!Number.isSafeInteger(retentionMs) || retentionMs <= 0) {
+    throw new RangeError("eventRetentionMs must be a positive whole number of milliseconds");
+  }
+  if (!Number.isSafeInteger(pageSize) || pageSize <= 0) {
+    throw new RangeError("eventPageSize must be a positive whole number");
+  }
+  return { retentionMs, pageSize };
+}
+
+/** Lets the event loop run (I/O, timers, other requests) between two pages of a read. */
+export function nextPage(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Fan-out to local listeners. */
@@ -39,20 +110,35 @@ export class Listeners {
   }
 }
 
+interface MemoryEntry {
+  seq: number;
+  event: RevocationEvent;
+  /** ms: the event's exp, or its append time + the retention if that comes first. */
+  keepUntil: number;
+}
+
 /** In-process log (tests, single process). */
 export class MemoryEventLog implements EventLog {
   private readonly epoch = newEpoch();
   private seq = 0;
-  private events: Array<{ seq: number; event: RevocationEvent }> = [];
+  private events: MemoryEntry[] = [];
   private readonly listeners = new Listeners();
+  private readonly retentionMs: number;
+  private readonly pageSize: number;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    options: EventLogOptions = {},
+  ) {
+    ({ retentionMs: this.retentionMs, pageSize: this.pageSize } = eventLogSettings(options));
+  }
 
   async append(event: RevocationEvent): Promise<string> {
     const now = this.clock.now();
-    this.events = this.events.filter((e) => isLive(e.event, now));
+    this.events = this.events.filter((e) => e.keepUntil > now);
     const seq = ++this.seq;
-    this.events.push({ seq, event: structuredClone(event) });
+    const keepUntil = Math.min(event.exp * 1000, now + this.retentionMs);
+    this.events.push({ seq, event: structuredClone(event), keepUntil });
     const id = `${this.epoch}.${seq}`;
     this.listeners.emit({ id, event: structuredClone(event) });
     return id;
@@ -63,20 +149,29 @@ export class MemoryEventLog implements EventLog {
     if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d+$/.test(parsed.seq))
       return undefined;
     const from = Number(parsed.seq);
-    const now = this.clock.now();
-    return this.events
-      .filter((e) => e.seq > from && isLive(e.event, now))
-      .map((e) => ({ id: `${this.epoch}.${e.seq}`, event: structuredClone(e.event) }));
+    if (from > this.seq) return undefined; // never issued
+    return this.read((e) => e.seq > from);
   }
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
+    const lastId = `${this.epoch}.${this.seq}`;
+    return { lastId, events: await this.read(() => true) };
+  }
+
+  /** The live entries that `wanted` selects, as of the call, a page at a time. */
+  private async read(wanted: (e: MemoryEntry) => boolean): Promise<LoggedEvent[]> {
+    const entries = this.events;
     const now = this.clock.now();
-    return {
-      lastId: `${this.epoch}.${this.seq}`,
-      events: this.events
-        .filter((e) => isLive(e.event, now))
-        .map((e) => ({ id: `${this.epoch}.${e.seq}`, event: structuredClone(e.event) })),
-    };
+    const out: LoggedEvent[] = [];
+    for (let i = 0; i < entries.length; i += this.pageSize) {
+      if (i > 0) await nextPage();
+      for (const e of entries.slice(i, i + this.pageSize)) {
+        if (e.keepUntil > now && wanted(e)) {
+          out.push({ id: `${this.epoch}.${e.seq}`, event: structuredClone(e.event) });
+        }
+      }
+    }
+    return out;
   }
 
   watch(listener: (e: LoggedEvent) => void): () => void {

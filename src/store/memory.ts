@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import { MemoryEventLog } from "./event-log.js";
+import { type EventLogOptions, MemoryEventLog } from "./event-log.js";
 import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
@@ -555,9 +555,12 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly revocations: EventLog;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();
 
-  constructor(private readonly clock: Clock) {
+  constructor(
+    private readonly clock: Clock,
+    options: EventLogOptions = {},
+  ) {
     this.counters = new MemoryCounters(clock);
-    this.revocations = new MemoryEventLog(clock);
+    this.revocations = new MemoryEventLog(clock, options);
   }
 
   get ephemeral(): EphemeralStore {

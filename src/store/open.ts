@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import type { EventLogOptions } from "./event-log.js";
 import { MemoryStore } from "./memory.js";
 import { SqliteStore } from "./sqlite.js";
 import type { DurableStore, EphemeralStore } from "./types.js";
@@ -22,23 +23,35 @@ export interface OpenStoresOptions {
   redisAllowEviction?: boolean;
   /** Told about risky settings accepted anyway (an evicting Redis with the override). */
   onWarning?: (message: string) => void;
+  /** How long the revocation log keeps an event at most (ms): src/revocations/retention.ts. */
+  eventRetentionMs?: number;
 }
 
 /** Opens the durable store named by a URL (`sqlite:PATH`, `sqlite::memory:`, `memory:`). */
-export function openDurable(url: string, clock: Clock, sweepIntervalMs?: number): DurableStore {
-  if (url === "memory:" || url === "memory") return new MemoryStore(clock);
+export function openDurable(
+  url: string,
+  clock: Clock,
+  sweepIntervalMs?: number,
+  log: EventLogOptions = {},
+): DurableStore {
+  if (url === "memory:" || url === "memory") return new MemoryStore(clock, log);
   if (url.startsWith("sqlite:")) {
     const path = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
     if (path.length === 0) throw new TesseraError("config_invalid", "db: sqlite: needs a path");
-    return new SqliteStore(
-      sweepIntervalMs === undefined ? { path, clock } : { path, clock, sweepIntervalMs },
-    );
+    return new SqliteStore({
+      path,
+      clock,
+      ...(sweepIntervalMs === undefined ? {} : { sweepIntervalMs }),
+      ...log,
+    });
   }
   throw new TesseraError("config_invalid", "db must be sqlite:PATH or memory:");
 }
 
 export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
-  const durable = openDurable(opts.db, opts.clock, opts.sweepIntervalMs);
+  const log: EventLogOptions =
+    opts.eventRetentionMs === undefined ? {} : { eventRetentionMs: opts.eventRetentionMs };
+  const durable = openDurable(opts.db, opts.clock, opts.sweepIntervalMs, log);
   let ephemeral: EphemeralStore = durable.ephemeral;
   if (opts.redis !== undefined) {
     try {
@@ -49,6 +62,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
         prefix: opts.redisPrefix ?? "tessera:",
         clock: opts.clock,
         allowEviction: opts.redisAllowEviction ?? false,
+        ...log,
         ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
       });
     } catch (err) {

@@ -1,7 +1,15 @@
 import { Redis } from "ioredis";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import { isLive as isLiveEvent, Listeners, newEpoch, parseEventId } from "./event-log.js";
+import {
+  compareSeq,
+  type EventLogOptions,
+  eventLogSettings,
+  isLive as isLiveEvent,
+  Listeners,
+  newEpoch,
+  parseEventId,
+} from "./event-log.js";
 import { checkEvictionPolicy, readEvictionPolicy } from "./redis-eviction.js";
 import type {
   Collection,
@@ -49,7 +57,7 @@ import { assertCap, assertTtl } from "./validate.js";
  * to its errors, so those are never passed on).
  */
 
-export interface RedisStoreOptions {
+export interface RedisStoreOptions extends EventLogOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
   url: string;
   /** Key prefix, so several deployments can share one server. Default `tessera:`. */
@@ -626,14 +634,16 @@ class RedisCounters implements Counters {
 
 // ── Revocation log ──────────────────────────────────────────────────────────────────────
 
-/** How long an event may matter: the longest token lifetime Tessera allows, and a margin. */
-const EVENT_RETENTION_MS = 25 * 60 * 60 * 1000;
+type StreamEntry = [string, string[]];
 
 /**
  * The revocation log as a Redis stream (`<prefix>revocations`): every instance appends
  * with XADD and follows with XREAD BLOCK on a connection of its own, so an event written
- * by any instance reaches every instance's verifiers. Entries older than any token can
- * live are trimmed (MINID); expired ones are filtered when read.
+ * by any instance reaches every instance's verifiers. Entries older than the retention
+ * (the longest token lifetime, from the configuration) are trimmed at each append (MINID,
+ * approximate) and never read: reads start at the retention window, go a page at a time
+ * (XRANGE COUNT), and drop expired events. Stream ids come from Redis's clock and the
+ * window from this process's: the retention's margin covers the skew between them.
  */
 class RedisEventLog implements EventLog {
   private readonly stream: string;
@@ -641,15 +651,21 @@ class RedisEventLog implements EventLog {
   private epoch: string | undefined;
   private readonly listeners = new Listeners();
   private reader: Client | undefined;
+  /** Settles once the follower knows where it starts: reads wait for it (no gap). */
+  private following: Promise<void> | undefined;
   private stopped = false;
+  private readonly retentionMs: number;
+  private readonly pageSize: number;
 
   constructor(
     private readonly redis: Client,
     prefix: string,
     private readonly clock: Clock,
+    options: EventLogOptions = {},
   ) {
     this.stream = `${prefix}revocations`;
     this.epochKey = `${prefix}revocations:epoch`;
+    ({ retentionMs: this.retentionMs, pageSize: this.pageSize } = eventLogSettings(options));
   }
 
   private async currentEpoch(): Promise<string> {
@@ -659,7 +675,7 @@ class RedisEventLog implements EventLog {
     return this.epoch;
   }
 
-  private toLogged(epoch: string, entry: [string, string[]]): LoggedEvent | undefined {
+  private toLogged(epoch: string, entry: StreamEntry): LoggedEvent | undefined {
     const [streamId, fields] = entry;
     const body = fields[1];
     if (body === undefined) return undefined;
@@ -670,9 +686,14 @@ class RedisEventLog implements EventLog {
     }
   }
 
+  /** The oldest stream id (ms) that can still matter. */
+  private windowStart(): number {
+    return Math.max(0, this.clock.now() - this.retentionMs);
+  }
+
   async append(event: RevocationEvent): Promise<string> {
     const epoch = await this.currentEpoch();
-    const minId = Math.max(0, this.clock.now() - EVENT_RETENTION_MS);
+    const minId = this.windowStart();
     const id = await guard(() =>
       this.redis.xadd(this.stream, "MINID", "~", String(minId), "*", "e", JSON.stringify(event)),
     );
@@ -685,28 +706,49 @@ class RedisEventLog implements EventLog {
     if (parsed === undefined || parsed.epoch !== epoch || !/^\d{1,20}-\d{1,20}$/.test(parsed.seq)) {
       return undefined;
     }
-    const entries = (await guard(() =>
-      this.redis.xrange(this.stream, `(${parsed.seq}`, "+"),
-    )) as Array<[string, string[]]>;
-    const now = this.clock.now();
-    return entries
-      .map((e) => this.toLogged(epoch, e))
-      .filter((e): e is LoggedEvent => e !== undefined && isLiveEvent(e.event, now));
+    await this.following;
+    const last = await this.newest();
+    if (last === undefined) return [];
+    if (compareSeq(parsed.seq, last) > 0) return undefined; // never issued
+    const start = `${this.windowStart()}-0`;
+    // From the window when the id is older than it, else from just after the id.
+    const from = compareSeq(parsed.seq, start) < 0 ? start : `(${parsed.seq}`;
+    return this.read(epoch, from, last);
   }
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
     const epoch = await this.currentEpoch();
-    const entries = (await guard(() => this.redis.xrange(this.stream, "-", "+"))) as Array<
-      [string, string[]]
-    >;
+    await this.following;
+    const last = await this.newest();
+    if (last === undefined) return { lastId: `${epoch}.0-0`, events: [] };
+    const events = await this.read(epoch, `${this.windowStart()}-0`, last);
+    return { lastId: `${epoch}.${last}`, events };
+  }
+
+  /** The id of the newest entry, or undefined for an empty stream. */
+  private async newest(): Promise<string | undefined> {
+    const top = (await guard(() =>
+      this.redis.xrevrange(this.stream, "+", "-", "COUNT", 1),
+    )) as StreamEntry[];
+    return top[0]?.[0];
+  }
+
+  /** Live events from `from` (an XRANGE bound) to `last` inclusive, a page at a time. */
+  private async read(epoch: string, from: string, last: string): Promise<LoggedEvent[]> {
     const now = this.clock.now();
-    const last = entries.at(-1)?.[0] ?? "0-0";
-    return {
-      lastId: `${epoch}.${last}`,
-      events: entries
-        .map((e) => this.toLogged(epoch, e))
-        .filter((e): e is LoggedEvent => e !== undefined && isLiveEvent(e.event, now)),
-    };
+    const out: LoggedEvent[] = [];
+    for (let start = from; ; ) {
+      const page = (await guard(() =>
+        this.redis.xrange(this.stream, start, last, "COUNT", this.pageSize),
+      )) as StreamEntry[];
+      for (const entry of page) {
+        const e = this.toLogged(epoch, entry);
+        if (e !== undefined && isLiveEvent(e.event, now)) out.push(e);
+      }
+      const tail = page.at(-1)?.[0];
+      if (page.length < this.pageSize || tail === undefined || tail === last) return out;
+      start = `(${tail}`;
+    }
   }
 
   watch(listener: (e: LoggedEvent) => void): () => void {
@@ -717,7 +759,11 @@ class RedisEventLog implements EventLog {
       this.reader.on("error", () => {
         // Reconnects on its own; commands in flight fail and the loop retries.
       });
-      void this.follow(this.reader);
+      let started: () => void = () => {};
+      this.following = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      void this.follow(this.reader, started);
     }
     return () => {
       stop();
@@ -725,16 +771,15 @@ class RedisEventLog implements EventLog {
     };
   }
 
-  private async follow(reader: Client): Promise<void> {
+  private async follow(reader: Client, started: () => void): Promise<void> {
     let last = "$";
     try {
       const epoch = await this.currentEpoch();
-      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as Array<
-        [string, string[]]
-      >;
+      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as StreamEntry[];
       last = info[0]?.[0] ?? "0-0";
+      started();
       while (!this.stopped && this.reader === reader) {
-        let reply: Array<[string, Array<[string, string[]]>]> | null;
+        let reply: Array<[string, StreamEntry[]]> | null;
         try {
           reply = (await reader.xread("BLOCK", 5000, "STREAMS", this.stream, last)) as typeof reply;
         } catch {
@@ -751,13 +796,16 @@ class RedisEventLog implements EventLog {
         }
       }
     } catch {
-      // The store is closing.
+      // The store is closing (or the start failed: reads then go ahead without waiting).
+    } finally {
+      started();
     }
   }
 
   private stopReader(): void {
     const reader = this.reader;
     this.reader = undefined;
+    this.following = undefined;
     reader?.disconnect();
   }
 
@@ -810,7 +858,7 @@ export class RedisStore implements EphemeralStore {
     });
     this.redis = redis as Client;
     this.counters = new RedisCounters(this.redis, this.prefix, this.clock);
-    this.revocations = new RedisEventLog(this.redis, this.prefix, this.clock);
+    this.revocations = new RedisEventLog(this.redis, this.prefix, this.clock, options);
   }
 
   /**

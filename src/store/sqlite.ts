@@ -3,7 +3,14 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import { Listeners, newEpoch, parseEventId } from "./event-log.js";
+import {
+  type EventLogOptions,
+  eventLogSettings,
+  Listeners,
+  newEpoch,
+  nextPage,
+  parseEventId,
+} from "./event-log.js";
 import { decideRotation } from "./refresh-policy.js";
 import type {
   ClientRecord,
@@ -1045,9 +1052,11 @@ class SqliteConsents implements ConsentStore {
 }
 
 /**
- * The revocation log in SQLite: one row per event, swept after `exp`. New events from
- * other processes on the same file (the CLI, a second instance) are noticed by polling
- * the newest sequence number while anyone watches.
+ * The revocation log in SQLite: one row per event, swept after `exp` (the `exp` column is
+ * the event's, or its append time + the retention when that comes first; the body keeps
+ * the event as written). New events from other processes on the same file (the CLI, a
+ * second instance) are noticed by polling the newest sequence number while anyone watches.
+ * Reads go by sequence ranges, a page at a time.
  */
 class SqliteEventLog implements EventLog {
   private readonly q;
@@ -1055,12 +1064,16 @@ class SqliteEventLog implements EventLog {
   private readonly listeners = new Listeners();
   private delivered = 0;
   private poller: NodeJS.Timeout | undefined;
+  private readonly retentionMs: number;
+  private readonly pageSize: number;
 
   constructor(
     db: Db,
     private readonly clock: Clock,
     private readonly pollMs: number,
+    options: EventLogOptions = {},
   ) {
+    ({ retentionMs: this.retentionMs, pageSize: this.pageSize } = eventLogSettings(options));
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('revocations_epoch', ?)").run(
       newEpoch(),
     );
@@ -1073,11 +1086,13 @@ class SqliteEventLog implements EventLog {
       append: db.prepare<[string, number]>(
         "INSERT INTO revocation_events (body, exp) VALUES (?, ?)",
       ),
-      after: db.prepare<[number, number], { seq: number; body: string }>(
-        "SELECT seq, body FROM revocation_events WHERE seq > ? AND exp > ? ORDER BY seq",
+      /** One page of live events in (from, to], by sequence. */
+      page: db.prepare<[number, number, number, number], { seq: number; body: string }>(
+        "SELECT seq, body FROM revocation_events WHERE seq > ? AND seq <= ? AND exp > ? ORDER BY seq LIMIT ?",
       ),
-      live: db.prepare<[number], { seq: number; body: string }>(
-        "SELECT seq, body FROM revocation_events WHERE exp > ? ORDER BY seq",
+      /** Everything after `seq`, expired or not (delivery to watchers). */
+      newer: db.prepare<[number], { seq: number; body: string }>(
+        "SELECT seq, body FROM revocation_events WHERE seq > ? ORDER BY seq",
       ),
       last: db.prepare<[], { seq: number | null }>("SELECT max(seq) AS seq FROM revocation_events"),
       sequence: db.prepare<[], { seq: number } | undefined>(
@@ -1096,7 +1111,8 @@ class SqliteEventLog implements EventLog {
   }
 
   async append(event: RevocationEvent): Promise<string> {
-    const seq = Number(this.q.append.run(JSON.stringify(event), event.exp).lastInsertRowid);
+    const keepUntil = Math.min(event.exp, Math.floor((this.clock.now() + this.retentionMs) / 1000));
+    const seq = Number(this.q.append.run(JSON.stringify(event), keepUntil).lastInsertRowid);
     this.deliverNew();
     return `${this.epoch}.${seq}`;
   }
@@ -1105,20 +1121,34 @@ class SqliteEventLog implements EventLog {
     const parsed = parseEventId(id);
     if (parsed === undefined || parsed.epoch !== this.epoch || !/^\d{1,15}$/.test(parsed.seq))
       return undefined;
-    return this.q.after
-      .all(Number(parsed.seq), Math.floor(this.clock.now() / 1000))
-      .map((r) => this.toLogged(r));
+    const from = Number(parsed.seq);
+    const last = this.lastSeq();
+    if (from > last) return undefined; // never issued
+    return this.read(from, last);
   }
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
-    const lastId = `${this.epoch}.${this.lastSeq()}`;
-    const events = this.q.live
-      .all(Math.floor(this.clock.now() / 1000))
-      .map((r) => this.toLogged(r));
-    return { lastId, events };
+    const last = this.lastSeq();
+    return { lastId: `${this.epoch}.${last}`, events: await this.read(0, last) };
+  }
+
+  /** Live events in (from, to], a page at a time. */
+  private async read(from: number, to: number): Promise<LoggedEvent[]> {
+    const now = Math.floor(this.clock.now() / 1000);
+    const out: LoggedEvent[] = [];
+    for (let after = from; ; ) {
+      const rows = this.q.page.all(after, to, now, this.pageSize);
+      for (const r of rows) out.push(this.toLogged(r));
+      const tail = rows.at(-1);
+      if (rows.length < this.pageSize || tail === undefined) return out;
+      after = tail.seq;
+      await nextPage();
+    }
   }
 
   watch(listener: (e: LoggedEvent) => void): () => void {
+    // The first watcher starts from what is in the file now: anything older is for reads.
+    if (this.listeners.size === 0) this.delivered = this.lastSeq();
     const stop = this.listeners.add(listener);
     if (this.poller === undefined) {
       this.poller = setInterval(() => this.deliverNew(), this.pollMs);
@@ -1139,7 +1169,7 @@ class SqliteEventLog implements EventLog {
       this.delivered = this.lastSeq();
       return;
     }
-    const rows = this.q.after.all(this.delivered, 0);
+    const rows = this.q.newer.all(this.delivered);
     for (const row of rows) {
       this.delivered = Math.max(this.delivered, row.seq);
       this.listeners.emit(this.toLogged(row));
@@ -1152,7 +1182,7 @@ class SqliteEventLog implements EventLog {
   }
 }
 
-export interface SqliteOptions {
+export interface SqliteOptions extends EventLogOptions {
   /** File path, or ":memory:". */
   path: string;
   clock: Clock;
@@ -1195,7 +1225,12 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.installation = new SqliteInstallation(this.db);
     this.refresh = new SqliteRefresh(this.db);
     this.consents = new SqliteConsents(this.db);
-    this.revocations = new SqliteEventLog(this.db, options.clock, options.eventPollMs ?? 200);
+    this.revocations = new SqliteEventLog(
+      this.db,
+      options.clock,
+      options.eventPollMs ?? 200,
+      options,
+    );
     this.counters = new SqliteCounters(this.db, options.clock);
     this.sweepStmts = [
       this.db.prepare("DELETE FROM records WHERE expires_at <= ?"),

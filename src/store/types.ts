@@ -115,13 +115,30 @@ export interface LoggedEvent {
  * verifier connected to any instance hears every revocation. Events are kept until their
  * `exp` (seconds): after that, the token they name has expired anyway.
  */
+/**
+ * The revocation log. Ids are `<epoch>.<seq>` and increase in the order events were
+ * appended (`compareEventIds` in event-log.ts orders them). An event is kept until its
+ * `exp`, and never longer than the log's retention after it was appended (the longest
+ * token lifetime, from the configuration): after that it is in no read. Reads go a page at
+ * a time, letting the event loop run between pages, so a large log cannot stall a process.
+ */
 export interface EventLog {
   append(event: RevocationEvent): Promise<string>;
-  /** Events after `id`, oldest first; undefined when `id` is not from this log (reset). */
+  /**
+   * Live events after `id`, oldest first, up to the newest at the time of the call;
+   * undefined when `id` is not from this log (reset, malformed, or ahead of its newest).
+   */
   after(id: string): Promise<LoggedEvent[] | undefined>;
-  /** Every event not yet expired, and the id to resume from. */
+  /**
+   * Every live event up to `lastId` (the newest when the read began), oldest first, and
+   * `lastId` to resume from: an event appended during the read is in `after(lastId)`.
+   */
   snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }>;
-  /** Calls `listener` for every new event, from this process or another. Returns a stop function. */
+  /**
+   * Calls `listener` for every new event, from this process or another, in log order.
+   * Returns a stop function. No event falls between a watch and a read: every event is
+   * delivered to the listener, or visible to every read started after `watch` returned.
+   */
   watch(listener: (e: LoggedEvent) => void): () => void;
 }
 

@@ -8,7 +8,7 @@ import { type FeedTimers, RevocationFeed } from "../../src/guard/feed.js";
 import { basicAuthorization } from "../../src/guard/introspection.js";
 import { RevocationStore } from "../../src/guard/revocations.js";
 import { CLIENT_ID, CLIENT_SECRET, fakeFeed, frozenClock, waitFor } from "./feed-support.js";
-import { ISSUER } from "./support.js";
+import { ISSUER, NOW_MS } from "./support.js";
 
 const WATCHDOG_MS = 999_999;
 
@@ -111,6 +111,45 @@ describe("revocation feed: backoff with full jitter", () => {
       await waitFor(() => syncs === 2, "the second sync");
       server.dropAll();
       expect(await nextDelay()).toBe(49); // retry: 0 is floored at 50 ms
+    } finally {
+      feed.close();
+    }
+  });
+
+  it("a 503 or 429 with Retry-After: waits that long (at most the cap), plus the jittered backoff", async () => {
+    const { server, feed, nextDelay } = await setup(() => 0);
+    feed.start();
+    try {
+      server.refuse = { count: 2, status: 503, retryAfter: "7" };
+      expect(await nextDelay()).toBe(7000);
+      expect(await nextDelay()).toBe(7000);
+      // HTTP-date form, against the guard's clock (frozen at NOW_MS).
+      server.refuse = { count: 1, status: 429, retryAfter: new Date(NOW_MS + 5000).toUTCString() };
+      expect(await nextDelay()).toBe(5000);
+      // An hour is capped at maxBackoff (30 s): the guard must not go stale for that long.
+      server.refuse = { count: 1, status: 503, retryAfter: "3600" };
+      expect(await nextDelay()).toBe(30_000);
+      // Only for 503 and 429, and only for the refusal that carried it.
+      server.refuse = { count: 1, status: 401, retryAfter: "7" };
+      expect(await nextDelay()).toBe(0);
+      server.refuse = { count: 1, status: 503, retryAfter: "soon" };
+      expect(await nextDelay()).toBe(0);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it("Retry-After and the jitter add up: refused guards do not come back together", async () => {
+    const { server, feed, nextDelay } = await setup(() => 0.5);
+    server.refuse = { count: 3, status: 503, retryAfter: "4" };
+    feed.start();
+    try {
+      expect([await nextDelay(), await nextDelay(), await nextDelay()]).toEqual([
+        4000 + 500,
+        4000 + 1000,
+        4000 + 2000,
+      ]);
+      expect(feed.lastError).toBe("the revocation feed answered HTTP 503");
     } finally {
       feed.close();
     }

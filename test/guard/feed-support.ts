@@ -49,7 +49,7 @@ export class FakeFeed {
   private readonly streams = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
   /** Answer the next N connections with this status instead of a stream. */
-  refuse: { count: number; status: number } = { count: 0, status: 401 };
+  refuse: { count: number; status: number; retryAfter?: string } = { count: 0, status: 401 };
   /** Accept connections but send nothing at all (a dead upstream). */
   hold = false;
   /** Suppress `synced` after the snapshot / backlog. */
@@ -152,6 +152,9 @@ export class FakeFeed {
         "content-type": "application/json",
         "www-authenticate": "Basic",
         "cache-control": "no-store",
+        ...(authorized && this.refuse.retryAfter !== undefined
+          ? { "retry-after": this.refuse.retryAfter }
+          : {}),
       });
       res.end(JSON.stringify({ error: status === 401 ? "invalid_client" : "server_error" }));
       return;

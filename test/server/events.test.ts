@@ -54,11 +54,15 @@ async function connect(headers: Record<string, string> = {}) {
   let buffer = "";
   const decoder = new TextDecoder();
   const reader = res.body?.getReader();
+  let finished = false;
   const pump = (async () => {
     try {
       for (;;) {
         const { value, done } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
-        if (done) return;
+        if (done) {
+          finished = true;
+          return;
+        }
         buffer += decoder.decode(value, { stream: true });
         let end = buffer.indexOf("\n\n");
         while (end !== -1) {
@@ -76,7 +80,8 @@ async function connect(headers: Record<string, string> = {}) {
         }
       }
     } catch {
-      // aborted
+      // aborted, or the connection was cut
+      finished = true;
     }
   })();
   void pump;
@@ -84,7 +89,7 @@ async function connect(headers: Record<string, string> = {}) {
     for (let i = 0; i < 200 && !pred(events); i++) await new Promise((r) => setTimeout(r, 10));
     expect(pred(events)).toBe(true);
   };
-  return { res, events, waitFor };
+  return { res, events, waitFor, abort: () => controller.abort(), finished: () => finished };
 }
 
 async function jwtFor(): Promise<string> {
@@ -244,6 +249,137 @@ describe("GET /events/revocations", () => {
     await feed.waitFor((e) => e.some((x) => x.event === "synced"));
     expect(subscribers).toBe(1);
   }, 10_000);
+
+  /** Another client allowed to follow the feed; returns its Authorization header. */
+  async function follower(id: string): Promise<string> {
+    const c = await s.tessera.clients.add({
+      id,
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: [],
+      introspect: true,
+    });
+    return basic(id, c.secret as string);
+  }
+  /** Counts the reads of the store's revocation log. */
+  function countReads() {
+    const log = s.tessera.stores.ephemeral.revocations;
+    const reads = { snapshot: 0, after: 0 };
+    const snapshot = log.snapshot.bind(log);
+    const after = log.after.bind(log);
+    log.snapshot = () => {
+      reads.snapshot++;
+      return snapshot();
+    };
+    log.after = (id) => {
+      reads.after++;
+      return after(id);
+    };
+    return reads;
+  }
+  const refusedBody = async (res: Response) => ({
+    status: res.status,
+    error: ((await res.json()) as { error: string }).error,
+    retryAfter: Number(res.headers.get("retry-after")),
+  });
+  const openStreams = () => s.tessera.revocationStreams.stats().open;
+  async function until(pred: () => boolean) {
+    for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pred()).toBe(true);
+  }
+
+  it("bounds streams per client and in all: past them 503 too_many_streams + Retry-After, before any read", async () => {
+    await setup({ eventsStreamsPerClient: "2", eventsStreamsTotal: "3" });
+    const rs2 = await follower("rs2");
+    const reads = countReads();
+    const a = await connect();
+    const b = await connect();
+    for (const f of [a, b]) await f.waitFor((e) => e.some((x) => x.event === "synced"));
+    const readsBefore = { ...reads };
+
+    const over = await fetch(`${base}/events/revocations`, {
+      headers: { authorization: rsAuth, "last-event-id": "x.1" },
+    });
+    const refused = await refusedBody(over);
+    expect(refused.status).toBe(503);
+    expect(refused.error).toBe("too_many_streams");
+    expect(refused.retryAfter).toBeGreaterThanOrEqual(2);
+    expect(refused.retryAfter).toBeLessThanOrEqual(10);
+    expect(over.headers.get("cache-control")).toBe("no-store");
+    // HEAD answers what a GET would, and holds nothing.
+    const head = await fetch(`${base}/events/revocations`, {
+      method: "HEAD",
+      headers: { authorization: rsAuth },
+    });
+    expect(head.status).toBe(503);
+    expect(Number(head.headers.get("retry-after"))).toBeGreaterThanOrEqual(2);
+
+    // Another client has room of its own, up to the total.
+    const other = await connect({ authorization: rs2 });
+    await other.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(
+      (
+        await refusedBody(
+          await fetch(`${base}/events/revocations`, {
+            headers: { authorization: rs2 },
+          }),
+        )
+      ).error,
+    ).toBe("too_many_streams");
+    // Nothing was read for a refused connect.
+    expect(reads).toEqual(readsBefore);
+    expect(openStreams()).toBe(3);
+
+    // A closed stream frees its place at once.
+    a.abort();
+    await until(() => openStreams() === 2);
+    const again = await connect();
+    await again.waitFor((e) => e.some((x) => x.event === "synced"));
+
+    const metrics = (await s.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toContain("tessera_revocation_feed_streams 3\n");
+    expect(metrics).toContain('tessera_revocation_feed_refused_total{limit="per_client"} 1\n');
+    expect(metrics).toContain('tessera_revocation_feed_refused_total{limit="total"} 1\n');
+    expect(metrics).toMatch(/tessera_revocation_feed_snapshot_reads_total [12]\n/);
+  });
+
+  it("concurrent connects share one snapshot read", async () => {
+    await setup();
+    await post(s, "/oauth/revoke", { token: await jwtFor() }, svcAuth);
+    const reads = countReads();
+    const feeds = await Promise.all(Array.from({ length: 10 }, () => connect()));
+    for (const f of feeds) {
+      await f.waitFor((e) => e.some((x) => x.event === "synced"));
+      expect(f.events[0]?.event).toBe("snapshot");
+      expect((f.events[0]?.data as { jwt: unknown[] } | undefined)?.jwt).toHaveLength(1);
+    }
+    expect(reads.snapshot).toBe(1);
+    expect(s.tessera.revocationStreams.stats().snapshotReads).toBe(1);
+  });
+
+  it("a stream is released when it closes, when its read fails, and at shutdown", async () => {
+    await setup({ eventsStreamsPerClient: "1" });
+    const log = s.tessera.stores.ephemeral.revocations;
+    const snapshot = log.snapshot.bind(log);
+    log.snapshot = async () => {
+      log.snapshot = snapshot;
+      throw new Error("the store went away");
+    };
+    const failed = await fetch(`${base}/events/revocations`, {
+      headers: { authorization: rsAuth },
+    });
+    expect(failed.status).toBe(500);
+    await failed.body?.cancel();
+    expect(openStreams()).toBe(0);
+    // Its place is free again.
+    const feed = await connect();
+    await feed.waitFor((e) => e.some((x) => x.event === "synced"));
+    expect(openStreams()).toBe(1);
+    expect(feed.finished()).toBe(false);
+    await s.app.close();
+    expect(openStreams()).toBe(0);
+    await until(() => feed.finished());
+  });
 
   it("sends heartbeats stamped with the server's clock", async () => {
     await setup({ eventsHeartbeat: "1" });

@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { TesseraError } from "../../src/errors.js";
+import { compareEventIds, type EventLogOptions } from "../../src/store/event-log.js";
 import type {
   ClientRecord,
   Collection,
@@ -51,7 +52,7 @@ const byId = <R extends { id: string }>(rows: R[]): R[] =>
 
 export function storeContract(
   name: string,
-  make: (clock: ManualClock) => Promise<Made<EphemeralStore>>,
+  make: (clock: ManualClock, log?: EventLogOptions) => Promise<Made<EphemeralStore>>,
 ): void {
   describe(`EphemeralStore contract: ${name}`, () => {
     let clock: ManualClock;
@@ -130,6 +131,116 @@ export function storeContract(
             (e) => (e.event as { jti: string }).jti,
           ),
         ).toEqual(["long"]);
+      });
+
+      /** A second store of this backend with other log options, closed after `fn`. */
+      async function withLog(log: EventLogOptions, fn: (s: EphemeralStore) => Promise<void>) {
+        const other = await make(clock, log);
+        try {
+          await fn(other.store);
+        } finally {
+          await other.close();
+        }
+      }
+      const jtis = (events: { event: RevocationEvent }[] | undefined) =>
+        events?.map((e) => (e.event as { jti: string }).jti);
+
+      it("ids increase in the order events were appended; an id ahead of the log is unknown", async () => {
+        const ids: string[] = [];
+        for (const j of ["a", "b", "c", "d"]) ids.push(await store.revocations.append(jwt(j)));
+        for (let i = 1; i < ids.length; i++) {
+          expect(compareEventIds(ids[i - 1] as string, ids[i] as string)).toBeLessThan(0);
+        }
+        expect(compareEventIds((await store.revocations.snapshot()).lastId, ids[3] as string)).toBe(
+          0,
+        );
+        // The same epoch and shape, but a sequence this log never issued.
+        const last = ids[3] as string;
+        const dot = last.indexOf(".");
+        const ahead = `${last.slice(0, dot + 1)}${last
+          .slice(dot + 1)
+          .replace(/^\d+/, (d) => String(BigInt(d) + 10_000_000n))}`;
+        expect(compareEventIds(ahead, last)).toBeGreaterThan(0);
+        expect(await store.revocations.after(ahead)).toBeUndefined();
+      });
+
+      it("no event outlives the retention after it was appended, whatever its exp", async () => {
+        // Redis stamps stream ids with its own (real) clock: start from the real time.
+        clock.set(Date.now());
+        await withLog({ eventRetentionMs: 60_000 }, async (s) => {
+          const first = await s.revocations.snapshot();
+          await s.revocations.append(jwt("long", Math.floor(clock.now() / 1000) + 3600));
+          clock.advance(50_000);
+          expect(jtis((await s.revocations.snapshot()).events)).toEqual(["long"]);
+          expect(jtis(await s.revocations.after(first.lastId))).toEqual(["long"]);
+          clock.advance(20_000);
+          expect((await s.revocations.snapshot()).events).toEqual([]);
+          expect(await s.revocations.after(first.lastId)).toEqual([]);
+        });
+      });
+
+      it("reads a page at a time, letting the event loop run between pages", async () => {
+        await withLog({ eventPageSize: 2 }, async (s) => {
+          const first = await s.revocations.snapshot();
+          const ids: string[] = [];
+          for (let i = 0; i < 7; i++) ids.push(await s.revocations.append(jwt(`j${i}`)));
+          // Counts turns of the event loop while a read runs.
+          const turns = async <T>(read: () => Promise<T>): Promise<[T, number]> => {
+            let n = 0;
+            let done = false;
+            const turn = () => {
+              if (done) return;
+              n++;
+              setImmediate(turn);
+            };
+            setImmediate(turn);
+            const result = await read();
+            done = true;
+            return [result, n];
+          };
+          const [snap, snapTurns] = await turns(() => s.revocations.snapshot());
+          expect(snap.events.map((e) => e.id)).toEqual(ids);
+          expect(snap.lastId).toBe(ids[6]);
+          // 7 events in pages of 2: the loop ran between the 4 pages.
+          expect(snapTurns).toBeGreaterThanOrEqual(3);
+          const [backlog, backlogTurns] = await turns(() => s.revocations.after(first.lastId));
+          expect(backlog?.map((e) => e.id)).toEqual(ids);
+          expect(backlogTurns).toBeGreaterThanOrEqual(3);
+          expect((await s.revocations.after(ids[2] as string))?.map((e) => e.id)).toEqual(
+            ids.slice(3),
+          );
+          expect(await s.revocations.after(ids[6] as string)).toEqual([]);
+        });
+      });
+
+      it("an event appended during a paged snapshot is in it or after its lastId, once", async () => {
+        await withLog({ eventPageSize: 2 }, async (s) => {
+          const ids: string[] = [];
+          for (let i = 0; i < 6; i++) ids.push(await s.revocations.append(jwt(`j${i}`)));
+          const reading = s.revocations.snapshot();
+          await new Promise((r) => setImmediate(r));
+          ids.push(await s.revocations.append(jwt("during")));
+          const snap = await reading;
+          const rest = (await s.revocations.after(snap.lastId)) ?? [];
+          expect([...snap.events, ...rest].map((e) => e.id)).toEqual(ids);
+        });
+      });
+
+      it("no event falls between a watch and a read started after it", async () => {
+        const seen: string[] = [];
+        const stop = store.revocations.watch((e) => seen.push(e.id));
+        try {
+          const reading = store.revocations.snapshot();
+          const id = await store.revocations.append(jwt("x"));
+          const snap = await reading;
+          const inSnapshot = snap.events.some((e) => e.id === id);
+          for (let i = 0; i < 100 && !inSnapshot && !seen.includes(id); i++) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          expect(inSnapshot || seen.includes(id)).toBe(true);
+        } finally {
+          stop();
+        }
       });
 
       it("watch delivers every new event once, with its id", async () => {

@@ -1,8 +1,8 @@
 import { MemoryStore } from "../../src/store/memory.js";
 import { durableContract, storeContract } from "./contract.js";
 
-storeContract("memory", async (clock) => {
-  const store = new MemoryStore(clock);
+storeContract("memory", async (clock, log) => {
+  const store = new MemoryStore(clock, log);
   return { store, close: () => store.close() };
 });
 

@@ -64,9 +64,9 @@ describeRedis("RedisStore", () => {
     await admin?.quit();
   });
 
-  storeContract("redis", async (clock) => {
+  storeContract("redis", async (clock, log) => {
     const prefix = freshPrefix();
-    const store = await RedisStore.connect({ url: requireRedisUrl(), prefix, clock });
+    const store = await RedisStore.connect({ url: requireRedisUrl(), prefix, clock, ...log });
     return {
       store,
       async close() {
@@ -278,6 +278,33 @@ describeRedis("RedisStore", () => {
       stop();
       expect(seen).toEqual([id]);
       expect((await other.revocations.snapshot()).lastId).toBe(id);
+    });
+
+    it("the revocation stream is trimmed to the configured retention, and older entries are never read", async () => {
+      clock.set(Date.now());
+      const short = await RedisStore.connect({
+        url: requireRedisUrl(),
+        prefix,
+        clock,
+        eventRetentionMs: 60_000,
+      });
+      extra.push(short);
+      const stream = `${prefix}revocations`;
+      const exp = Math.floor(clock.now() / 1000) + 3600;
+      // 300 entries written an hour ago (ids are Redis ms), still unexpired by their exp:
+      // older than the retention, so irrelevant (and within the 25 h that was kept before).
+      const old = clock.now() - 3_600_000;
+      for (let i = 0; i < 300; i++) {
+        const body = JSON.stringify({ type: "jwt", jti: `old${i}`, iss: "https://i", exp });
+        await admin.xadd(stream, `${old + i}-0`, "e", body);
+      }
+      expect((await short.revocations.snapshot()).events).toEqual([]);
+      await short.revocations.append({ type: "jwt", jti: "new", iss: "https://i", exp });
+      const snap = await short.revocations.snapshot();
+      expect(snap.events.map((e) => (e.event as { jti: string }).jti)).toEqual(["new"]);
+      // MINID with `~` drops whole radix-tree nodes (100 entries each): what is left of
+      // the old entries is less than one node.
+      expect(await admin.xlen(stream)).toBeLessThanOrEqual(101);
     });
 
     it("stores with different prefixes do not see each other", async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import type { EventLogOptions } from "../../src/store/event-log.js";
 import { MIGRATIONS, SqliteStore } from "../../src/store/sqlite.js";
 import { durableContract, storeContract } from "./contract.js";
 
@@ -17,8 +18,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const open = async (clock: ManualClock) => {
-  const store = new SqliteStore({ path: tempDb(), clock, sweepIntervalMs: 0 });
+const open = async (clock: ManualClock, log: EventLogOptions = {}) => {
+  const store = new SqliteStore({ path: tempDb(), clock, sweepIntervalMs: 0, ...log });
   return { store, close: () => store.close() };
 };
 
@@ -49,6 +50,35 @@ describe("sqlite specifics", () => {
     const db = new Database(path, { readonly: true });
     expect(db.prepare("SELECT id FROM records").all()).toEqual([{ id: "b" }]);
     expect(db.prepare("SELECT count(*) AS n FROM counters").get()).toEqual({ n: 0 });
+    db.close();
+    await store.close();
+  });
+
+  it("the sweep deletes revocation events at their exp or at the retention, whichever comes first", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0, eventRetentionMs: 60_000 });
+    const nowS = Math.floor(clock.now() / 1000);
+    const jwt = (jti: string, exp: number) => ({
+      type: "jwt" as const,
+      jti,
+      iss: "https://i",
+      exp,
+    });
+    await store.revocations.append(jwt("short", nowS + 30));
+    await store.revocations.append(jwt("long", nowS + 3600));
+    const db = new Database(path, { readonly: true });
+    const left = () =>
+      (
+        db.prepare("SELECT body FROM revocation_events ORDER BY seq").all() as { body: string }[]
+      ).map((r) => (JSON.parse(r.body) as { jti: string; exp: number }).jti);
+    clock.advance(30_000);
+    store.sweep();
+    expect(left()).toEqual(["long"]);
+    clock.advance(30_000);
+    store.sweep();
+    // An hour of exp left, but older than the retention: nothing can need it any more.
+    expect(left()).toEqual([]);
     db.close();
     await store.close();
   });

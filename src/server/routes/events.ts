@@ -1,21 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import { authenticateClient } from "../../oauth/client-auth.js";
-import type { ClientRecord, LoggedEvent, RevocationEvent } from "../../store/types.js";
+import type { ClientRecord } from "../../store/types.js";
 import type { Tessera } from "../../tessera.js";
-
-/** The compact snapshot of docs/revocation-feed.md. */
-function snapshotBody(events: LoggedEvent[]) {
-  const jwt: Array<[string, string, number]> = [];
-  const opaque: Array<[string, number]> = [];
-  const subject: Array<[string, string, number, number]> = [];
-  for (const { event: e } of events) {
-    if (e.type === "jwt") jwt.push([e.jti, e.iss, e.exp]);
-    else if (e.type === "opaque") opaque.push([e.hash, e.exp]);
-    else if (e.type === "subject") subject.push([e.sub, e.iss, e.before, e.exp]);
-  }
-  return { jwt, opaque, subject };
-}
 
 const EVENT_STREAM = "text/event-stream; charset=utf-8";
 
@@ -32,30 +19,23 @@ function mayStillFollow(opened: ClientRecord, now: ClientRecord | undefined): bo
   );
 }
 
-function frame(event: string, data: unknown, id?: string): string {
-  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
 /**
  * GET /events/revocations: server-sent events of every revocation, for verifiers
  * (docs/revocation-feed.md). Client-authenticated (Basic), `--introspect` clients only.
- * On connect: the backlog after `Last-Event-ID`, or a snapshot of every live revocation;
- * then `synced`; then live events as any instance writes them, and heartbeats.
- * HEAD answers the headers only (after the same client checks) and holds nothing.
+ * The streams themselves (bounds, snapshot or backlog, live events, heartbeats) are
+ * `tessera.revocationStreams`; this route authenticates, answers errors and owns the
+ * HTTP response. HEAD answers the GET's status and headers (after the same checks,
+ * bounds included) and holds nothing.
  * A `client` event in the log (the client was removed, its secret rotated, or it was
  * changed, by any process) is never sent: the streams of that client check it again and
  * end when it may no longer follow the feed as it did (within the log's delivery time:
  * at once with Redis or in one process, the SQLite poll interval across processes).
  */
 export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
-  const heartbeatMs = tessera.config.eventsHeartbeat * 1000;
+  const streams = tessera.revocationStreams;
   // Open streams never end by themselves: shutting down ends them (verifiers reconnect
   // with Last-Event-ID, to this instance when it is back or to another).
-  const open = new Set<{ end(): void }>();
-  app.addHook("preClose", async () => {
-    for (const raw of open) raw.end();
-    open.clear();
-  });
+  app.addHook("preClose", async () => streams.endAll());
 
   /** The client following the feed: authenticated, and allowed to introspect. */
   async function follower(request: FastifyRequest) {
@@ -71,58 +51,33 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   // HEAD: the GET's status and headers after the same checks, and nothing held (no
   // watcher, no stream). Its own route: Fastify's implicit one would run the GET handler.
   app.head("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
-    await follower(request);
+    const client = await follower(request);
+    streams.check(client.id);
     return reply.code(200).type(EVENT_STREAM).send();
   });
 
   /** GET: the stream. */
   const stream = async (request: FastifyRequest, reply: FastifyReply) => {
     const client = await follower(request);
-    const log = tessera.stores.ephemeral.revocations;
     const lastEventId = request.headers["last-event-id"];
-
-    // Watch first, so nothing written while the backlog is read is lost.
-    const pending: LoggedEvent[] = [];
-    let live: ((e: LoggedEvent) => void) | undefined;
-    const stop = log.watch((e) => (live === undefined ? pending.push(e) : live(e)));
-
-    // Everything that can fail happens before the stream starts, so a failure is an
-    // ordinary error response and the watcher is released.
-    let backlog: LoggedEvent[] | undefined;
-    let snap: { lastId: string; events: LoggedEvent[] } | undefined;
-    try {
-      // Read again now that the watch runs: a change between the authentication and the
-      // watch would otherwise go unnoticed; any later one arrives as a `client` event.
-      if (!mayStillFollow(client, await tessera.clients.find(client.id))) {
-        throw new TesseraError("invalid_client", "Client authentication failed.", {
-          oauthError: "invalid_client",
-        });
-      }
-      if (typeof lastEventId === "string") {
-        // An id the log cannot resume from (reset, malformed, or refused by the store)
-        // is answered with a snapshot.
-        backlog = await log.after(lastEventId).catch(() => undefined);
-      }
-      if (backlog === undefined) snap = await log.snapshot();
-    } catch (err) {
-      stop();
-      throw err;
-    }
+    // Everything that can fail (the bounds, reading the log) happens before the stream
+    // starts, so a failure is an ordinary error response and nothing stays held.
+    // A store that cannot answer ends the stream too: the verifier reconnects and is
+    // authenticated afresh (or refused) rather than kept on a client that may be gone.
+    const stillAllowed = async () =>
+      mayStillFollow(client, await tessera.clients.find(client.id).catch(() => undefined));
+    const feed = await streams.open(
+      client.id,
+      typeof lastEventId === "string" ? lastEventId : undefined,
+      stillAllowed,
+    );
     const raw = reply.raw;
     if (raw.destroyed || request.raw.destroyed) {
-      stop();
+      feed.close();
       return reply;
     }
-
     reply.hijack();
-    let heartbeat: NodeJS.Timeout | undefined;
-    const close = () => {
-      if (heartbeat !== undefined) clearInterval(heartbeat);
-      stop();
-      open.delete(raw);
-    };
-    raw.on("close", close);
-    open.add(raw);
+    raw.on("close", () => feed.close());
     raw.writeHead(200, {
       ...(reply.getHeaders() as Record<string, string>),
       "content-type": EVENT_STREAM,
@@ -130,40 +85,7 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    raw.write("retry: 2000\n\n");
-
-    const sent = new Set<string>();
-    if (snap !== undefined) {
-      raw.write(frame("snapshot", snapshotBody(snap.events), snap.lastId));
-      for (const e of snap.events) sent.add(e.id);
-      sent.add(snap.lastId);
-    }
-    for (const e of backlog ?? []) {
-      if (e.event.type !== "client")
-        raw.write(frame("revoke", e.event satisfies RevocationEvent, e.id));
-      sent.add(e.id);
-    }
-    raw.write(frame("synced", { at: tessera.clock.now() }));
-
-    // A store that cannot answer ends the stream too: the verifier reconnects and is
-    // authenticated afresh (or refused) rather than kept on a client that may be gone.
-    const recheck = async () => {
-      const now = await tessera.clients.find(client.id).catch(() => undefined);
-      if (!mayStillFollow(client, now)) raw.end();
-    };
-    const send = (e: LoggedEvent) => {
-      if (sent.has(e.id)) return;
-      if (e.event.type !== "client") raw.write(frame("revoke", e.event, e.id));
-      else if (e.event.clientId === client.id) void recheck();
-    };
-    for (const e of pending) send(e);
-    live = send;
-    sent.clear();
-
-    heartbeat = setInterval(
-      () => raw.write(frame("heartbeat", { at: tessera.clock.now() })),
-      heartbeatMs,
-    );
+    feed.start({ write: (chunk) => raw.write(chunk), end: () => raw.end() });
     request.log.info({ clientId: client.id }, "revocation feed connected");
   };
   app.get("/events/revocations", { exposeHeadRoute: false }, stream);

@@ -1,0 +1,260 @@
+/**
+ * The server side of the revocation feed (docs/revocation-feed.md), without HTTP: who may
+ * hold a stream (bounded per client and per instance), what a new stream is sent first (a
+ * shared snapshot, or the backlog after `Last-Event-ID`), and live events after it, each
+ * exactly once.
+ *
+ * A stream subscribes to live events before anything is read for it; an id covered by
+ * what it already sent (the snapshot's `lastId`, the last backlog or live id) is skipped.
+ * Ids of one log are ordered (`compareEventIds`) and delivered in order, so this needs no
+ * per-stream set of ids.
+ *
+ * `client` events (a client removed, changed or its secret rotated, by any process) are
+ * never sent: a stream of that client asks `stillAllowed` again and ends when it may no
+ * longer follow the feed. It asks once more right after subscribing, so a change between
+ * the authentication and the subscription is not missed either.
+ */
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import { compareEventIds } from "../store/event-log.js";
+import type { EventLog, LoggedEvent } from "../store/types.js";
+import { frame, RETRY_FRAME, revokeFrame } from "./frames.js";
+import { type LiveEvent, LiveRevocations } from "./live.js";
+import { type Ending, type StreamLimits, StreamRegistry } from "./registry.js";
+import { type ReadySnapshot, type SharedSnapshot, SharedSnapshots } from "./snapshots.js";
+
+/** Where a stream's bytes go (the HTTP response). */
+export interface FeedSink {
+  write(chunk: string | Buffer): void;
+  end(): void;
+}
+
+export interface RevocationStreamsOptions extends StreamLimits {
+  /** Between heartbeats, ms. */
+  heartbeatMs: number;
+  /** A completed snapshot is shared with new streams for this long, ms. Default 10 s. */
+  snapshotReuseMs?: number;
+  /** ... and while fewer events than this were written after it began. Default 10,000. */
+  snapshotReuseMaxEvents?: number;
+  /** Uniform in [0, 1): the Retry-After jitter. Default Math.random. */
+  random?: () => number;
+}
+
+export interface RevocationStreamStats {
+  /** Streams open now, those being set up included. */
+  open: number;
+  refusedPerClient: number;
+  refusedTotal: number;
+  /** Snapshots read from the log since start. */
+  snapshotReads: number;
+}
+
+export const DEFAULT_SNAPSHOT_REUSE_MS = 10_000;
+export const DEFAULT_SNAPSHOT_REUSE_MAX_EVENTS = 10_000;
+
+/** One stream: set up by `RevocationStreams.open`, then started on a sink. */
+export class FeedStream implements Ending {
+  private sink: FeedSink | undefined;
+  /** Live events delivered before `start` (in order). */
+  private pending: LiveEvent[] = [];
+  /** The newest id this stream covers: older or equal ids are skipped. */
+  private covered: string | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+  private release: () => void = () => {};
+  private unsubscribe: () => void = () => {};
+  private stillAllowed: () => Promise<boolean> = async () => true;
+  /** What goes first: a shared snapshot with what came after it, or a backlog. */
+  private first:
+    | { snapshot: ReadySnapshot; shared: SharedSnapshot }
+    | { backlog: LoggedEvent[]; from: string }
+    | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly heartbeatMs: number,
+    private readonly clientId: string,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal */
+  hold(release: () => void, live: LiveRevocations, stillAllowed?: () => Promise<boolean>): void {
+    this.release = release;
+    if (stillAllowed !== undefined) this.stillAllowed = stillAllowed;
+    this.unsubscribe = live.subscribe((e) => this.deliver(e));
+  }
+
+  /** @internal Asks whether the client may still follow the feed. */
+  allowed(): Promise<boolean> {
+    return this.stillAllowed();
+  }
+
+  /** @internal */
+  setFirst(first: NonNullable<FeedStream["first"]>): void {
+    this.first = first;
+  }
+
+  /**
+   * Sends `retry:`, the snapshot or backlog, every event written since, `synced`, then
+   * live events and heartbeats until the stream is closed. On a stream already ended
+   * (shutdown while it was set up) it only ends the sink.
+   */
+  start(sink: FeedSink): void {
+    if (this.closed || this.sink !== undefined) {
+      if (this.closed) sink.end();
+      return;
+    }
+    this.sink = sink;
+    sink.write(RETRY_FRAME);
+    const first = this.first;
+    this.first = undefined;
+    if (first !== undefined && "snapshot" in first) {
+      sink.write(first.snapshot.frame);
+      this.covered = first.snapshot.lastId;
+      for (const e of first.shared.since) this.send(e);
+    } else if (first !== undefined) {
+      this.covered = first.from;
+      for (const e of first.backlog) this.send({ ...e, frame: revokeFrame(e) });
+    }
+    const pending = this.pending;
+    this.pending = [];
+    for (const e of pending) this.send(e);
+    sink.write(frame("synced", { at: this.clock.now() }));
+    this.heartbeat = setInterval(
+      () => this.sink?.write(frame("heartbeat", { at: this.clock.now() })),
+      this.heartbeatMs,
+    );
+  }
+
+  /** Releases everything the stream holds (its count, its subscription). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.pending = [];
+    this.first = undefined;
+    this.unsubscribe();
+    this.release();
+  }
+
+  /** Closes the stream and ends its sink (shutdown, the client removed). */
+  end(): void {
+    this.close();
+    this.sink?.end();
+  }
+
+  private deliver(e: LiveEvent): void {
+    if (this.closed) return;
+    if (this.sink === undefined) this.pending.push(e);
+    else this.send(e);
+  }
+
+  private send(e: LiveEvent): void {
+    const sink = this.sink;
+    if (sink === undefined || this.closed) return;
+    if (this.covered !== undefined && (compareEventIds(e.id, this.covered) ?? 1) <= 0) return;
+    this.covered = e.id;
+    if (e.event.type !== "client") sink.write(e.frame);
+    else if (e.event.clientId === this.clientId) void this.recheck();
+  }
+
+  private async recheck(): Promise<void> {
+    const allowed = await this.stillAllowed().catch(() => false);
+    if (!allowed) this.end();
+  }
+}
+
+/**
+ * The revocation feed's streams of this instance: bounds, shared snapshots, live fan-out.
+ * One per server (Tessera builds it).
+ */
+export class RevocationStreams {
+  private readonly registry: StreamRegistry;
+  private readonly live: LiveRevocations;
+  private readonly snapshots: SharedSnapshots;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly clock: Clock,
+    private readonly options: RevocationStreamsOptions,
+  ) {
+    this.registry = new StreamRegistry(
+      { perClient: options.perClient, total: options.total },
+      options.random,
+    );
+    this.live = new LiveRevocations(log);
+    this.snapshots = new SharedSnapshots(log, this.live, clock, {
+      reuseMs: options.snapshotReuseMs ?? DEFAULT_SNAPSHOT_REUSE_MS,
+      maxEvents: options.snapshotReuseMaxEvents ?? DEFAULT_SNAPSHOT_REUSE_MAX_EVENTS,
+    });
+  }
+
+  /** Throws `too_many_streams` when `clientId` could not open a stream now (HEAD). */
+  check(clientId: string): void {
+    this.registry.check(clientId);
+  }
+
+  /**
+   * Sets up a stream for `clientId`: counted first (or refused with `too_many_streams`
+   * before anything is read), subscribed to live events, then the backlog after
+   * `lastEventId` or, without a usable one, the shared snapshot. A failure releases it.
+   */
+  async open(
+    clientId: string,
+    lastEventId?: string,
+    stillAllowed?: () => Promise<boolean>,
+  ): Promise<FeedStream> {
+    const stream = new FeedStream(this.clock, this.options.heartbeatMs, clientId);
+    const release = this.registry.acquire(clientId, stream);
+    stream.hold(release, this.live, stillAllowed);
+    try {
+      // Asked again now that the stream listens: a change between the authentication and
+      // the subscription would otherwise go unnoticed; any later one arrives as an event.
+      if (!(await stream.allowed())) {
+        throw new TesseraError("invalid_client", "Client authentication failed.", {
+          oauthError: "invalid_client",
+        });
+      }
+      if (lastEventId !== undefined) {
+        // An id the log cannot resume from (reset, malformed, or refused by the store)
+        // is answered with a snapshot.
+        const backlog = await this.log.after(lastEventId).catch(() => undefined);
+        if (backlog !== undefined) {
+          stream.setFirst({ backlog, from: lastEventId });
+          return stream;
+        }
+      }
+      if (stream.isClosed) return stream;
+      const shared = this.snapshots.join();
+      stream.setFirst({ snapshot: await shared.ready, shared });
+      return stream;
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+  }
+
+  /** Ends every stream of one client; returns how many. */
+  endClient(clientId: string): number {
+    return this.registry.endClient(clientId);
+  }
+
+  /** Ends every stream (shutdown). */
+  endAll(): void {
+    this.registry.endAll();
+  }
+
+  stats(): RevocationStreamStats {
+    return { ...this.registry.counts(), snapshotReads: this.snapshots.reads };
+  }
+
+  /** Ends every stream and stops following the log. */
+  close(): void {
+    this.endAll();
+    this.snapshots.close();
+  }
+}
