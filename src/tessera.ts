@@ -6,6 +6,7 @@ import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
+import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { type Preparation, SigningKeys } from "./keys/keys.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
@@ -63,7 +64,10 @@ export class Tessera {
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
-    /** The configuration in force: `issuer` is the installation's (see `resolveIssuer`). */
+    /**
+     * The configuration in force: `issuer` is the installation's (see `resolveIssuer`), and
+     * so is `accessTokenMaxTtl` for an admin command (see `resolveAccessTokenMaxTtl`).
+     */
     readonly config: Config,
     readonly clock: Clock,
     readonly stores: Stores,
@@ -181,6 +185,7 @@ export class Tessera {
   static async open(options: TesseraOptions = {}): Promise<Tessera> {
     const config = options.config ?? loadConfig();
     const clock = options.clock ?? systemClock;
+    const serve = (options.role ?? "serve") === "serve";
     const stores =
       options.stores ??
       (await openStores({
@@ -190,12 +195,21 @@ export class Tessera {
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
         redisAllowEviction: config.redisAllowEviction,
-        eventRetentionMs: eventRetentionMs(config.accessTokenMaxTtl),
+        // An admin command does not know yet how long the servers' tokens live (recorded
+        // with the data): what it appends is kept until the event's own `exp`, and an append
+        // never trims what a server still needs.
+        eventRetentionMs: eventRetentionMs(
+          serve ? config.accessTokenMaxTtl : ACCESS_TOKEN_MAX_TTL_LIMIT,
+        ),
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       }));
     try {
-      const serve = (options.role ?? "serve") === "serve";
       const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
+      const accessTokenMaxTtl = await resolveAccessTokenMaxTtl(
+        stores.durable.installation,
+        config,
+        serve,
+      );
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
         dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
@@ -203,7 +217,7 @@ export class Tessera {
       const keys = new SigningKeys(stores.durable.keys, kek, clock, {
         alg: config.signingAlg as SigningAlg,
         activationDelayMs: config.keyActivationDelay * 1000,
-        maxTokenTtlMs: config.accessTokenMaxTtl * 1000,
+        maxTokenTtlMs: accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
       });
       if (serve) {
@@ -213,7 +227,14 @@ export class Tessera {
       } else {
         await keys.reload();
       }
-      return new Tessera({ ...config, issuer }, clock, stores, keys, kek, notices);
+      return new Tessera(
+        { ...config, issuer, accessTokenMaxTtl },
+        clock,
+        stores,
+        keys,
+        kek,
+        notices,
+      );
     } catch (err) {
       if (options.stores === undefined) await stores.close();
       throw err;

@@ -210,8 +210,8 @@ export interface KeyStore {
 }
 
 /**
- * Facts about the installation that every process of it must agree on (its issuer), kept
- * with the durable data. A small key/value record; values are plain strings.
+ * Facts about the installation that every process of it must agree on (its issuer, its
+ * longest access-token lifetime), kept with the durable data. A small key/value record; values are plain strings.
  */
 export interface InstallationStore {
   getSetting(key: InstallationSettingKey): Promise<string | undefined>;
@@ -224,7 +224,7 @@ export interface InstallationStore {
   putSetting(key: InstallationSettingKey, value: string): Promise<void>;
 }
 
-export type InstallationSettingKey = "issuer";
+export type InstallationSettingKey = "issuer" | "access-token-max-ttl";
 
 export type GrantType = "client_credentials" | "authorization_code" | "refresh_token";
 export type TokenFormat = "jwt" | "opaque";
