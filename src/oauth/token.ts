@@ -153,6 +153,24 @@ async function confirmClient(
   throw oauth("invalid_grant", "The client changed while this request ran; try again.");
 }
 
+/**
+ * After a new grant is recorded: the user, read again, must not have ended it meanwhile (a
+ * cutoff after the sign-in the code came from). A cutoff records itself in the user before
+ * it sweeps the user's families, so either its sweep found this family, or this read sees
+ * the cutoff and the family is revoked here, with the access token recorded in it.
+ */
+async function confirmUser(
+  deps: TokenEndpointDeps,
+  userId: string,
+  authTime: number,
+  familyId: string,
+): Promise<void> {
+  const now = await deps.users.findUserById(userId);
+  if (now !== undefined && !endedByUser(now, { ms: authTime })) return;
+  await deps.refresh.revokeFamily(familyId);
+  throw oauth("invalid_grant", "The authorization is no longer valid.");
+}
+
 /** RFC 6749 §4.1.3 with RFC 7636 PKCE (S256). */
 async function authorizationCode(
   deps: TokenEndpointDeps,
@@ -223,6 +241,7 @@ async function authorizationCode(
     throw oauth("invalid_grant", "The authorization was revoked.");
   }
   await confirmClient(deps, client, access, { id: family.family.id, fresh: true });
+  await confirmUser(deps, user.id, data.authTime, family.family.id);
   return respond(access, scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
