@@ -152,16 +152,18 @@ export class Users {
    */
   async rehashIfNeeded(user: UserRecord, password: string, source?: string): Promise<void> {
     if (!this.hasher.needsRehash(user.passwordHash)) return;
-    const fresh = await this.store.findUserById(user.id);
-    if (fresh === undefined || fresh.passwordHash !== user.passwordHash) return;
+    let passwordHash: string;
     try {
-      fresh.passwordHash = await this.hasher.hash(password, source);
+      passwordHash = await this.hasher.hash(password, source);
     } catch (err) {
       if (isTesseraError(err) && err.code === "server_busy") return;
       throw err;
     }
-    fresh.updatedAt = this.clock.now();
-    await this.store.updateUser(fresh);
+    // Read after the (slow) hash and change only the hash: a disable, password change or
+    // cutoff made meanwhile is kept, and a hash changed meanwhile is not overwritten.
+    const latest = await this.store.findUserById(user.id);
+    if (latest === undefined || latest.passwordHash !== user.passwordHash) return;
+    await this.store.updateUser({ ...latest, passwordHash, updatedAt: this.clock.now() });
   }
 }
 
