@@ -385,7 +385,10 @@ async function main() {
     );
     out();
     out(
-      `Notes: login = throttle check + argon2id verify (libuv pool) + session insert. Under -c ${LOGIN_CONNECTIONS} the ` +
+      `Notes: login = throttle check + argon2id verify (libuv pool) + session insert. The server runs with ` +
+        "`--argon2-queue-per-source 1000`: every connection of the load generator comes from 127.0.0.1, and the " +
+        "default (4 waiting per client IP) would answer the excess 503 `server_busy` — see the flood row below " +
+        `for the default at work. Under -c ${LOGIN_CONNECTIONS} the ` +
         `${os.availableParallelism()} cores are shared by up to 4 concurrent argon2id jobs (the thread pool) and the load generator, so ` +
         "latency there is mostly queueing; the p50 target is judged at concurrency 1. Event-loop delay: " +
         "`monitorEventLoopDelay({ resolution: 10 })` in the server process, enabled only during the loaded run. " +

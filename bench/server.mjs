@@ -46,9 +46,11 @@ async function startTessera(useRedis) {
   const flags = {
     data: options.dataDir,
     logLevel: "silent",
-    // Throttling must not interfere with a login benchmark.
+    // Throttling must not interfere with a login benchmark, nor the per-IP share of the
+    // argon2id queue (every connection of the load generator comes from 127.0.0.1).
     loginAccountLimit: "10000",
     loginIpLimit: "1000000",
+    argon2QueuePerSource: "1000",
   };
   if (useRedis) flags.redis = options.redisUrl;
   return startTesseraServer(flags, async (tessera) => {
