@@ -27,6 +27,10 @@ import { type ReadySnapshot, type SharedSnapshot, SharedSnapshots } from "./snap
 export interface FeedSink {
   write(chunk: string | Buffer): void;
   end(): void;
+  /** Bytes written but not yet sent (a verifier that does not read lets them pile up). */
+  unsent?(): number;
+  /** Closes at once, dropping what was not sent (`end` would wait for it). */
+  abort?(): void;
 }
 
 export interface RevocationStreamsOptions extends StreamLimits {
@@ -38,6 +42,12 @@ export interface RevocationStreamsOptions extends StreamLimits {
   snapshotReuseMaxEvents?: number;
   /** Uniform in [0, 1): the Retry-After jitter. Default Math.random. */
   random?: () => number;
+  /**
+   * A stream whose verifier leaves more than this many bytes unsent (beyond what was
+   * unsent when it was set up: the snapshot) is closed; it resumes with Last-Event-ID.
+   * Default 1 MiB.
+   */
+  maxUnsentBytes?: number;
 }
 
 export interface RevocationStreamStats {
@@ -51,6 +61,7 @@ export interface RevocationStreamStats {
 
 export const DEFAULT_SNAPSHOT_REUSE_MS = 10_000;
 export const DEFAULT_SNAPSHOT_REUSE_MAX_EVENTS = 10_000;
+export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
 
 /** One stream: set up by `RevocationStreams.open`, then started on a sink. */
 export class FeedStream implements Ending {
@@ -61,6 +72,8 @@ export class FeedStream implements Ending {
   private covered: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Unsent bytes allowed once set up: what `start` left unsent plus `maxUnsentBytes`. */
+  private unsentLimit = Number.POSITIVE_INFINITY;
   private release: () => void = () => {};
   private unsubscribe: () => void = () => {};
   private stillAllowed: () => Promise<boolean> = async () => true;
@@ -74,6 +87,7 @@ export class FeedStream implements Ending {
     private readonly clock: Clock,
     private readonly heartbeatMs: number,
     private readonly clientId: string,
+    private readonly maxUnsentBytes: number = DEFAULT_MAX_UNSENT_BYTES,
   ) {}
 
   get isClosed(): boolean {
@@ -123,10 +137,26 @@ export class FeedStream implements Ending {
     this.pending = [];
     for (const e of pending) this.send(e);
     sink.write(frame("synced", { at: this.clock.now() }));
+    this.unsentLimit = (sink.unsent?.() ?? 0) + this.maxUnsentBytes;
     this.heartbeat = setInterval(
-      () => this.sink?.write(frame("heartbeat", { at: this.clock.now() })),
+      () => this.write(frame("heartbeat", { at: this.clock.now() })),
       this.heartbeatMs,
     );
+  }
+
+  /**
+   * Writes a frame after the set-up; a verifier that stopped reading (more than
+   * `maxUnsentBytes` piled up) is cut off rather than buffered for without bound.
+   */
+  private write(chunk: string): void {
+    const sink = this.sink;
+    if (sink === undefined || this.closed) return;
+    sink.write(chunk);
+    if ((sink.unsent?.() ?? 0) > this.unsentLimit) {
+      this.close();
+      if (sink.abort !== undefined) sink.abort();
+      else sink.end();
+    }
   }
 
   /** Releases everything the stream holds (its count, its subscription). Idempotent. */
@@ -158,7 +188,7 @@ export class FeedStream implements Ending {
     if (sink === undefined || this.closed) return;
     if (this.covered !== undefined && (compareEventIds(e.id, this.covered) ?? 1) <= 0) return;
     this.covered = e.id;
-    if (e.event.type !== "client") sink.write(e.frame);
+    if (e.event.type !== "client") this.write(e.frame);
     else if (e.event.clientId === this.clientId) void this.recheck();
   }
 
@@ -208,7 +238,12 @@ export class RevocationStreams {
     lastEventId?: string,
     stillAllowed?: () => Promise<boolean>,
   ): Promise<FeedStream> {
-    const stream = new FeedStream(this.clock, this.options.heartbeatMs, clientId);
+    const stream = new FeedStream(
+      this.clock,
+      this.options.heartbeatMs,
+      clientId,
+      this.options.maxUnsentBytes,
+    );
     const release = this.registry.acquire(clientId, stream);
     stream.hold(release, this.live, stillAllowed);
     try {

@@ -759,11 +759,7 @@ class RedisEventLog implements EventLog {
       this.reader.on("error", () => {
         // Reconnects on its own; commands in flight fail and the loop retries.
       });
-      let started: () => void = () => {};
-      this.following = new Promise<void>((resolve) => {
-        started = resolve;
-      });
-      void this.follow(this.reader, started);
+      void this.follow(this.reader);
     }
     return () => {
       stop();
@@ -771,19 +767,41 @@ class RedisEventLog implements EventLog {
     };
   }
 
-  private async follow(reader: Client, started: () => void): Promise<void> {
-    let last = "$";
+  /**
+   * Follows the stream on `reader` until it is stopped. Its start (the newest id, from
+   * which it delivers) is retried like every later read: a start that fails leaves no dead
+   * follower behind. Reads wait for the start (no gap between a watch and a read); a read
+   * that waited for an attempt that failed fails too (store_unavailable), the next one
+   * waits for the next attempt.
+   */
+  private async follow(reader: Client): Promise<void> {
+    let settle = this.pendingStart();
+    let last: string | undefined;
+    let epoch = "";
     try {
-      const epoch = await this.currentEpoch();
-      const info = (await reader.xrevrange(this.stream, "+", "-", "COUNT", 1)) as StreamEntry[];
-      last = info[0]?.[0] ?? "0-0";
-      started();
       while (!this.stopped && this.reader === reader) {
         let reply: Array<[string, StreamEntry[]]> | null;
         try {
+          if (last === undefined) {
+            epoch = await this.currentEpoch();
+            const info = (await reader.xrevrange(
+              this.stream,
+              "+",
+              "-",
+              "COUNT",
+              1,
+            )) as StreamEntry[];
+            last = info[0]?.[0] ?? "0-0";
+            settle.resolve();
+            continue;
+          }
           reply = (await reader.xread("BLOCK", 5000, "STREAMS", this.stream, last)) as typeof reply;
-        } catch {
+        } catch (err) {
           if (this.stopped || this.reader !== reader) return;
+          if (last === undefined) {
+            settle.reject(storeError(err));
+            settle = this.pendingStart();
+          }
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
@@ -795,11 +813,23 @@ class RedisEventLog implements EventLog {
           }
         }
       }
-    } catch {
-      // The store is closing (or the start failed: reads then go ahead without waiting).
     } finally {
-      started();
+      // Stopped (the last watcher left, or the store is closing): waiting reads go ahead.
+      settle.resolve();
     }
+  }
+
+  /** A new `following` for reads to wait on, and how to settle it. */
+  private pendingStart(): { resolve: () => void; reject: (err: unknown) => void } {
+    let resolve: () => void = () => {};
+    let reject: (err: unknown) => void = () => {};
+    const following = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    following.catch(() => {}); // a read that waits on it handles the failure
+    this.following = following;
+    return { resolve, reject };
   }
 
   private stopReader(): void {

@@ -1245,19 +1245,29 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     }
   }
 
+  /**
+   * Applies the migrations this file lacks, one IMMEDIATE transaction each that reads the
+   * version under the write lock: processes opening one file at once (two instances, the
+   * CLI beside a server, after an upgrade) each apply a migration only if no other has.
+   */
   private migrate(): void {
-    const version = this.db.pragma("user_version", { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new TesseraError(
-        "config_invalid",
-        `The database schema (version ${version}) is newer than this Tessera understands (${MIGRATIONS.length}).`,
-      );
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v] as string);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    if (current === MIGRATIONS.length) return; // up to date: no write lock taken
+    const step = this.db.transaction((): boolean => {
+      const version = this.db.pragma("user_version", { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new TesseraError(
+          "config_invalid",
+          `The database schema (version ${version}) is newer than this Tessera understands (${MIGRATIONS.length}).`,
+        );
+      }
+      if (version === MIGRATIONS.length) return false;
+      this.db.exec(MIGRATIONS[version] as string);
+      this.db.pragma(`user_version = ${version + 1}`);
+      return true;
+    });
+    while (step.immediate()) {
+      // one migration per transaction
     }
   }
 

@@ -228,6 +228,42 @@ describe("RevocationStreams", () => {
     expect(unknown.events.map((e) => e.event)).toEqual(["snapshot", "synced"]);
   });
 
+  it("a verifier that stops reading is cut off once too much is unsent; one that reads never is", async () => {
+    const { log, streams, exp } = setup({ maxUnsentBytes: 2000 });
+    for (let i = 0; i < 50; i++) await log.append(jwt(`old${i}`, exp()));
+    /** Nothing it is given is ever sent: the socket's buffer only grows. */
+    class StuckSink extends TextSink {
+      aborted = false;
+      unsent(): number {
+        return Buffer.byteLength(this.text);
+      }
+      abort(): void {
+        this.aborted = true;
+      }
+    }
+    const stuck = new StuckSink();
+    (await streams.open("api")).start(stuck);
+    // The snapshot (50 revocations, > 2,000 bytes) is sent whatever its size.
+    expect(stuck.aborted).toBe(false);
+    const reading = new (class extends StuckSink {
+      override unsent(): number {
+        return 0;
+      }
+    })();
+    (await streams.open("api")).start(reading);
+    for (let i = 0; i < 40 && !stuck.aborted; i++) await log.append(jwt(`new${i}`, exp()));
+    expect(stuck.aborted).toBe(true);
+    expect(stuck.ended).toBe(false);
+    const cutAt = stuck.revoked.length;
+    expect(cutAt).toBeGreaterThan(5);
+    expect(cutAt).toBeLessThan(40);
+    expect(streams.stats().open).toBe(1);
+    await log.append(jwt("later", exp()));
+    expect(stuck.revoked).toHaveLength(cutAt);
+    expect(reading.aborted).toBe(false);
+    expect(reading.revoked).toHaveLength(cutAt + 1);
+  });
+
   it("close releases the count and stops the events; end() also ends the sink; shutdown during setup ends it at start", async () => {
     const { clock, log, streams, exp } = setup();
     const one = await streams.open("api");

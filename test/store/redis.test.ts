@@ -280,6 +280,35 @@ describeRedis("RedisStore", () => {
       expect((await other.revocations.snapshot()).lastId).toBe(id);
     });
 
+    it("a follower whose start fails retries it: reads fail meanwhile, and no watcher is left deaf", async () => {
+      // The follower's own connection cannot answer at first (Redis restarting, a blip).
+      const redis = (store as unknown as { redis: Redis }).redis;
+      const duplicate = redis.duplicate.bind(redis);
+      let down = true;
+      redis.duplicate = ((...args: Parameters<Redis["duplicate"]>) => {
+        const reader = duplicate(...args);
+        const xrevrange = reader.xrevrange.bind(reader);
+        reader.xrevrange = ((...a: Parameters<Redis["xrevrange"]>) =>
+          down
+            ? Promise.reject(new Error("Connection is closed."))
+            : xrevrange(...a)) as Redis["xrevrange"];
+        return reader;
+      }) as Redis["duplicate"];
+      const seen: string[] = [];
+      const stop = store.revocations.watch((e) => seen.push(e.id));
+      // A read cannot know where the follower will start: it fails rather than leave a gap.
+      expect(await rejection(store.revocations.snapshot())).toMatchObject({
+        code: "store_unavailable",
+      });
+      down = false;
+      await store.revocations.snapshot();
+      const id = await store.revocations.append({ type: "jwt", jti: "j", iss: "i", exp: 2e9 });
+      for (let i = 0; i < 100 && seen.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      stop();
+      expect(seen).toEqual([id]);
+    });
+
     it("the revocation stream is trimmed to the configured retention, and older entries are never read", async () => {
       clock.set(Date.now());
       const short = await RedisStore.connect({

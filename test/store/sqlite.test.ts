@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,6 +151,48 @@ describe("sqlite specifics", () => {
     );
     expect((await store.users.findUserById("u1"))?.username).toBe("bob");
     await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    check.close();
+  });
+
+  it("two processes migrating one old file at once: the second finds the work done", async () => {
+    const path = tempDb();
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    for (const sql of MIGRATIONS.slice(0, 4)) db.exec(sql);
+    db.pragma("user_version = 4");
+    db.close();
+    // Another process (a second instance, the CLI) migrating the same file: it holds the
+    // write lock while it applies migrations 5.. and commits a moment later.
+    const script = `
+      import Database from "better-sqlite3";
+      const [path, sqls] = [process.argv[1], JSON.parse(process.argv[2])];
+      const db = new Database(path);
+      db.pragma("busy_timeout = 5000");
+      db.exec("BEGIN IMMEDIATE");
+      for (const sql of sqls) db.exec(sql);
+      db.pragma("user_version = " + (4 + sqls.length));
+      process.stdout.write("locked\\n");
+      setTimeout(() => { db.exec("COMMIT"); db.close(); }, 300);`;
+    const other = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", script, path, JSON.stringify(MIGRATIONS.slice(4))],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const exited = new Promise<number | null>((resolve) => other.on("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      other.stdout.on("data", (d: Buffer) => {
+        if (d.toString().includes("locked")) resolve();
+      });
+      other.on("exit", () => reject(new Error("the other process ended before locking")));
+    });
+    // Opened while the other process migrates: it read version 4 before, but must not apply
+    // migration 5 again ("table installation already exists").
+    const store = new SqliteStore({ path, clock: new ManualClock(), sweepIntervalMs: 0 });
+    expect(await store.installation.getSetting("issuer")).toBeUndefined();
+    await store.close();
+    expect(await exited).toBe(0);
     const check = new Database(path, { readonly: true });
     expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     check.close();

@@ -85,7 +85,12 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    feed.start({ write: (chunk) => raw.write(chunk), end: () => raw.end() });
+    feed.start({
+      write: (chunk) => raw.write(chunk),
+      end: () => raw.end(),
+      unsent: () => raw.writableLength,
+      abort: () => raw.destroy(),
+    });
     request.log.info({ clientId: client.id }, "revocation feed connected");
   };
   app.get("/events/revocations", { exposeHeadRoute: false }, stream);
