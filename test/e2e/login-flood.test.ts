@@ -85,11 +85,13 @@ describe("login under a flood from one address (real process)", () => {
     }
     // The queue bound held: most of the flood was refused at once, not queued.
     expect(flood.filter((f) => f.status === 503).length).toBeGreaterThan(FLOOD / 2);
-    // Fair turns: while the legitimate login waited, at most the hashes running or ahead of
-    // it in turn finished (concurrency 1 + one turn of the flood + slack for arrivals).
+    // Fair turns: while the legitimate login waited, only the hashes running or ahead of it
+    // in turn finished (concurrency 1 + one turn of the flood), plus answers already in
+    // transit and flood requests still arriving when it was sent — a handful; a first-come
+    // queue makes it wait for every queued hash (about a hundred here).
     const hashedMeanwhile = flood.filter(
       (f) => f.status === 401 && f.at >= sentAt && f.at < answeredAt,
     ).length;
-    expect(hashedMeanwhile).toBeLessThanOrEqual(3);
+    expect(hashedMeanwhile).toBeLessThanOrEqual(8);
   });
 });
