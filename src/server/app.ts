@@ -52,7 +52,9 @@ export async function buildServer(
     // Query strings and JSON are parsed by secure-json-parse (no __proto__ poisoning).
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
-    return503OnClosing: true,
+    // Fastify's own 503 while draining is bare (no stable code, no security headers):
+    // requests that arrive during a shutdown are refused by the onRequest hook below.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 128 },
     // Errors below the routes get Tessera's shape and headers too (framework-errors.ts).
     frameworkErrors: frameworkErrors(hsts),
@@ -72,8 +74,23 @@ export async function buildServer(
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
   };
 
+  // Set once a shutdown has begun (Fastify closes the listener after its preClose hooks).
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+
   app.addHook("onRequest", async (request, reply) => {
     applySecurityHeaders(reply, hsts);
+    if (closing) {
+      // A request on a kept-alive connection while requests in flight finish: refused in
+      // the route's own shape, and the connection closed (Fastify sets Connection: close)
+      // so the client goes to another instance or waits for this one.
+      reply.header("connection", "close");
+      throw new TesseraError("server_busy", "The server is shutting down; retry shortly.", {
+        retryAfter: 1,
+      });
+    }
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host header is answered 400.
     // (inject() requests have no headersDistinct: they carry at most one Host.)
     const distinct = request.raw.headersDistinct as IncomingMessage["headersDistinct"] | undefined;
