@@ -22,9 +22,21 @@ import { sessionRoutes } from "./routes/session.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import { applySecurityHeaders, assertSameOrigin } from "./security.js";
 
+/**
+ * The whole request, headers and body, must arrive within this (else 408
+ * `request_timeout`, connection closed). Fastify's default, 0, switches Node's limit off:
+ * only the headers were timed, and a client that trickled or stopped its body held the
+ * connection for as long as it liked. Bodies are at most --body-limit (16 KiB by default).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks that limit (its default, 30 s, would let a request live 60 s). */
+const REQUEST_TIMEOUT_CHECK_MS = 5_000;
+
 export interface BuildServerOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
+  requestTimeout?: { ms: number; checkIntervalMs: number };
 }
 
 /** What every route gets besides the domain: request-level policy. */
@@ -44,6 +56,7 @@ export async function buildServer(
   const issuer = new URL(config.issuer);
   const hsts = issuer.protocol === "https:";
   const log = createLogger(config.logLevel, options.logStream) as FastifyBaseLogger;
+  const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: config.bodyLimit,
@@ -52,13 +65,22 @@ export async function buildServer(
     // Query strings and JSON are parsed by secure-json-parse (no __proto__ poisoning).
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
-    return503OnClosing: true,
+    // Fastify's own 503 while draining is bare (no stable code, no security headers):
+    // requests that arrive during a shutdown are refused by the onRequest hook below.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 128 },
     // Errors below the routes get Tessera's shape and headers too (framework-errors.ts).
     frameworkErrors: frameworkErrors(hsts),
     clientErrorHandler: clientErrorHandler(hsts, log),
-    // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
-    http: { requireHostHeader: false },
+    requestTimeout,
+    http: {
+      // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
+      requireHostHeader: false,
+      // Node ignores requestTimeout while headersTimeout (60 s by default) exceeds it.
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval:
+        options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
+    },
   });
   // Tessera speaks no upgrade protocol and is no proxy (see framework-errors.ts).
   app.server.on("upgrade", refuseUpgrade(hsts, log));
@@ -72,8 +94,23 @@ export async function buildServer(
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
   };
 
+  // Set once a shutdown has begun (Fastify closes the listener after its preClose hooks).
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+
   app.addHook("onRequest", async (request, reply) => {
     applySecurityHeaders(reply, hsts);
+    if (closing) {
+      // A request on a kept-alive connection while requests in flight finish: refused in
+      // the route's own shape, and the connection closed (Fastify sets Connection: close)
+      // so the client goes to another instance or waits for this one.
+      reply.header("connection", "close");
+      throw new TesseraError("server_busy", "The server is shutting down; retry shortly.", {
+        retryAfter: 1,
+      });
+    }
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host header is answered 400.
     // (inject() requests have no headersDistinct: they carry at most one Host.)
     const distinct = request.raw.headersDistinct as IncomingMessage["headersDistinct"] | undefined;

@@ -251,6 +251,26 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
   );
 
   it(
+    "signs in from / after a wrong password: the form comes back with the error (not raw JSON), then the right one works",
+    async () => {
+      const page = await newPage();
+      await page.goto(`${base}/`);
+      const wrong = await submitSignIn(page, `${demoPassword}-wrong`);
+      expect(wrong.status()).toBe(401);
+      expect(wrong.headers()["content-type"]).toMatch(/^text\/html/);
+      await page.getByRole("alert").waitFor();
+      expect(await page.getByRole("alert").textContent()).toBe("Invalid username or password.");
+      expect(await sessionCookie(page)).toBeUndefined();
+      const right = await submitSignIn(page);
+      expect(right.status(), await right.text().catch(() => "")).toBe(303);
+      await page.getByText("Signed in as").waitFor();
+      expect(page.url()).toBe(`${base}/`);
+      expect((await browserSession(page)).status).toBe(200);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "/oauth/authorize: sign-in page → consent page → redirect with a code that really exchanges",
     async () => {
       const page = await newPage();

@@ -63,12 +63,15 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
         presentedTokens: cookieValues(request.headers.cookie, SESSION_COOKIE),
       });
     } catch (err) {
-      // A person at the sign-in page sees refusals on the page; a busy server is one too.
+      // A person at a sign-in page (the authorization request's, or the home page's: a
+      // browser's own form post) sees refusals on the page, never raw JSON; a busy server
+      // is one too.
       const shown = isTesseraError(err) && (err.status < 500 || err.code === "server_busy");
-      if (returnTo === undefined || !form || !shown) throw err;
+      const atPage = form && (returnTo !== undefined || isHtmlFormPost(request.headers));
+      if (!atPage || !shown) throw err;
       request.log.info({ error: err.code, status: err.status }, "request refused");
       if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
-      await allowSignInRedirect(authorize, reply, returnTo);
+      if (returnTo !== undefined) await allowSignInRedirect(authorize, reply, returnTo);
       return reply
         .code(err.status)
         .type("text/html; charset=utf-8")

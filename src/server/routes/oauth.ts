@@ -19,8 +19,10 @@ function oauthErrorOf(e: TesseraError): string {
     case "invalid_request":
       return "invalid_request";
     case "server_error":
+      return "server_error";
     case "store_unavailable":
-      return e.code === "server_error" ? "server_error" : "temporarily_unavailable";
+    case "server_busy":
+      return "temporarily_unavailable";
     default:
       return e.code;
   }
