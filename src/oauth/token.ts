@@ -5,7 +5,7 @@ import { allowedScope, ofCurrentGeneration, unchangedSince } from "../clients/cu
 import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
-import type { ClientRecord, UserStore } from "../store/types.js";
+import type { ClientRecord, ConsentStore, UserStore } from "../store/types.js";
 import type { AccessTokens, IssuedAccessToken } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { endedByUser } from "../users/cutoff.js";
@@ -30,6 +30,7 @@ export interface TokenResult {
 export interface TokenEndpointDeps {
   clients: Clients;
   users: UserStore;
+  consents: ConsentStore;
   codes: AuthorizationCodes;
   access: AccessTokens;
   refresh: RefreshTokens;
@@ -171,6 +172,32 @@ async function confirmUser(
   throw oauth("invalid_grant", "The authorization is no longer valid.");
 }
 
+/**
+ * After a new grant is recorded: a client that needs consent must still have it, for every
+ * scope granted. Withdrawing consent (DELETE /consents/:clientId) forgets it before it
+ * sweeps the user's families for the client, so a code issued before the withdrawal is
+ * caught either by that sweep or by this read.
+ */
+async function confirmConsent(
+  deps: TokenEndpointDeps,
+  client: ClientRecord,
+  userId: string,
+  scope: readonly string[],
+  familyId: string,
+): Promise<void> {
+  if (client.firstParty) return;
+  const consent = await deps.consents.findConsent(userId, client.id);
+  if (
+    consent !== undefined &&
+    ofCurrentGeneration(client, consent.clientGeneration) &&
+    scope.every((s) => consent.scopes.includes(s))
+  ) {
+    return;
+  }
+  await deps.refresh.revokeFamily(familyId);
+  throw oauth("invalid_grant", "The user withdrew consent for this application.");
+}
+
 /** RFC 6749 §4.1.3 with RFC 7636 PKCE (S256). */
 async function authorizationCode(
   deps: TokenEndpointDeps,
@@ -242,6 +269,7 @@ async function authorizationCode(
   }
   await confirmClient(deps, client, access, { id: family.family.id, fresh: true });
   await confirmUser(deps, user.id, data.authTime, family.family.id);
+  await confirmConsent(deps, client, user.id, scope, family.family.id);
   return respond(access, scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),

@@ -189,6 +189,7 @@ describe("a grant racing the removal", () => {
     const deps = {
       clients: t.clients,
       users: t.stores.durable.users,
+      consents: t.consents,
       codes: t.codes,
       refresh: t.refreshTokens,
       clock: t.clock,

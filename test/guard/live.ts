@@ -3,12 +3,12 @@
  * fingerprint tests: clients registered through `tessera.clients.add`, tokens from
  * POST /oauth/token, introspection over real HTTP connections.
  */
-import { createHash, randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:net";
 import { afterEach, expect } from "vitest";
 import type { NewClient } from "../../src/clients/clients.js";
 import { createGuard, type Guard, type GuardOptions } from "../../src/guard/index.js";
+import { codeFor } from "../oauth/support.js";
 import { type TestServer, testServer } from "../support/harness.js";
 
 export const API = "https://api.example.com";
@@ -115,15 +115,9 @@ export async function codeFlow(
   clientId: string,
   secret: string,
 ): Promise<{ access_token: string; refresh_token: string }> {
-  const verifier = randomBytes(32).toString("base64url");
-  const user = await l.s.tessera.users.require("alice");
-  const code = await l.s.tessera.codes.issue({
-    clientId,
-    userId: user.id,
-    redirectUri: REDIRECT,
-    codeChallenge: createHash("sha256").update(verifier).digest("base64url"),
+  const { code, verifier } = await codeFor(l.s, clientId, {
     scope: ["read"],
-    authTime: l.s.clock.now(),
+    redirectUri: REDIRECT,
   });
   const res = await l.s.app.inject({
     method: "POST",

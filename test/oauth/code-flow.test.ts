@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestServer, TOKEN_SHAPE, testServer } from "../support/harness.js";
+import { cookie, login, type TestServer, TOKEN_SHAPE, testServer } from "../support/harness.js";
 import { API, basic, claimsOf, codeFor, post, REDIRECT } from "./support.js";
 
 let s: TestServer;
@@ -245,4 +245,61 @@ describe("ending a user's grants reaches tokens of clients without refresh token
       }
     });
   }
+});
+
+describe("consent withdrawn while a code is unused", () => {
+  it("the code no longer exchanges: its grant ends with the consent", async () => {
+    const { secret } = await setup();
+    const { code, verifier } = await codeFor(s, "app");
+    const session = await login(s.app);
+    const withdrawn = await s.app.inject({
+      method: "DELETE",
+      url: "/consents/app",
+      headers: cookie(session),
+    });
+    expect(withdrawn.statusCode).toBe(204);
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_grant");
+  });
+
+  it("a withdrawal racing the exchange ends the grant it made (family and access token)", async () => {
+    const { secret } = await setup({ tokenFormat: "opaque" });
+    const { code, verifier } = await codeFor(s, "app");
+    const user = await s.tessera.users.require("alice");
+    // The consent is withdrawn after the exchange created its family, before it confirms.
+    const refresh = s.tessera.refreshTokens;
+    const record = refresh.recordAccessToken.bind(refresh);
+    let issued: string | undefined;
+    refresh.recordAccessToken = async (familyId, ref) => {
+      issued = familyId;
+      const ok = await record(familyId, ref);
+      await s.tessera.consents.deleteConsent(user.id, "app");
+      await refresh.revokeUser(user.id, "app");
+      return ok;
+    };
+    const res = await exchange(code, verifier, { authorization: basic("app", secret) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_grant");
+    expect(
+      (await s.tessera.stores.durable.refresh.findFamily(issued as string))?.revokedAt,
+    ).toBeDefined();
+  });
+
+  it("a first-party client needs no consent", async () => {
+    s = await testServer();
+    const added = await s.tessera.clients.add({
+      id: "first",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+      firstParty: true,
+    });
+    const { code, verifier } = await codeFor(s, "first", { scope: ["read"] });
+    const res = await exchange(code, verifier, {
+      authorization: basic("first", added.secret as string),
+    });
+    expect(res.statusCode).toBe(200);
+  });
 });

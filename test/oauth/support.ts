@@ -37,7 +37,10 @@ export function thirdPartyAuthorizePath(redirectUri: string): string {
   })}`;
 }
 
-/** A code for alice, as the authorization endpoint would issue it. */
+/**
+ * A code for alice, as the authorization endpoint would issue it: for a client that needs
+ * consent, after alice consented to the scope (remembered, as the endpoint does).
+ */
 export async function codeFor(
   s: TestServer,
   clientId: string,
@@ -45,12 +48,24 @@ export async function codeFor(
 ): Promise<{ code: string; verifier: string }> {
   const { verifier, challenge } = pkce();
   const user = await s.tessera.users.require("alice");
+  const client = await s.tessera.clients.find(clientId);
+  const scope = options.scope ?? ["read", "write"];
+  if (client !== undefined && !client.firstParty) {
+    const previous = await s.tessera.consents.findConsent(user.id, clientId);
+    await s.tessera.consents.putConsent({
+      userId: user.id,
+      clientId,
+      scopes: [...new Set([...(previous?.scopes ?? []), ...scope])],
+      grantedAt: s.clock.now(),
+      clientGeneration: client.generation,
+    });
+  }
   const code = await s.tessera.codes.issue({
     clientId,
     userId: user.id,
     redirectUri: options.redirectUri ?? REDIRECT,
     codeChallenge: challenge,
-    scope: options.scope ?? ["read", "write"],
+    scope,
     authTime: s.clock.now(),
   });
   return { code, verifier };

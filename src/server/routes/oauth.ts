@@ -74,6 +74,7 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   const tokenDeps = {
     clients: tessera.clients,
     users: tessera.stores.durable.users,
+    consents: tessera.consents,
     codes: tessera.codes,
     access: tessera.accessTokens,
     refresh: tessera.refreshTokens,
