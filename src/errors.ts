@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   body_too_large: 413,
   not_found: 404,
+  method_not_allowed: 405,
   uri_too_long: 414,
   header_too_large: 431,
   request_timeout: 408,

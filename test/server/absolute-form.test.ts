@@ -6,7 +6,7 @@
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { addThirdParty, thirdPartyAuthorizePath } from "../oauth/support.js";
-import { type TestServer, testServer } from "../support/harness.js";
+import { cookie, login, type TestServer, testServer } from "../support/harness.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
@@ -44,5 +44,34 @@ describe("absolute-form request lines", () => {
       // The bounce (cross-site) and the sign-in form's return_to (same-origin) keep the path.
       expect(answer).toContain("/oauth/authorize?response_type=code&amp;client_id=third");
     }
+  });
+});
+
+describe("the authorization endpoint refuses what it could not complete or must not do", () => {
+  it("HEAD /oauth/authorize: 405 with Allow, and nothing stored", async () => {
+    s = await testServer();
+    await addThirdParty(s, ["https://app.example.com/cb"]);
+    const interactions = s.tessera.stores.ephemeral.collection("interaction");
+    const session = await login(s.app);
+    const res = await s.app.inject({
+      method: "HEAD",
+      url: thirdPartyAuthorizePath("https://app.example.com/cb"),
+      headers: cookie(session),
+    });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe("GET");
+    expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
+    const user = await s.tessera.users.require("alice");
+    expect(await interactions.listByUser(user.id)).toEqual([]);
+  });
+
+  it("a request too long for its sign-in to come back to is refused up front", async () => {
+    s = await testServer();
+    await addThirdParty(s, ["https://app.example.com/cb"]);
+    const url = `${thirdPartyAuthorizePath("https://app.example.com/cb").replace("state=s", `state=${"s".repeat(1000)}`)}&${"x=1&".repeat(2000)}`;
+    const res = await s.app.inject({ url });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain("too long");
+    expect(res.body).not.toContain("<form");
   });
 });

@@ -8,6 +8,7 @@ import { currentSession, requireSession } from "../auth.js";
 import { toTesseraError } from "../errors.js";
 import { bodyObject, requiredString } from "../input.js";
 import { authorizeLoginPage, consentPage, errorPage, sameSiteBouncePage } from "../pages.js";
+import { isSafeReturnTo } from "../return-to.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
@@ -129,7 +130,14 @@ export async function authorizeRoutes(
   await app.register(async (pages) => {
     pages.setErrorHandler(htmlErrorHandler);
 
-    pages.get("/oauth/authorize", async (request, reply) => {
+    // HEAD must not store a consent question or issue a code, as the GET handler would
+    // (Fastify's implicit HEAD route runs it): refused instead.
+    pages.head("/oauth/authorize", async (_request, reply) => {
+      reply.header("allow", "GET");
+      throw new TesseraError("method_not_allowed", "Use GET for an authorization request.");
+    });
+
+    pages.get("/oauth/authorize", { exposeHeadRoute: false }, async (request, reply) => {
       const v = await endpoint.validate(request.query as Record<string, unknown>);
       if (v.kind === "show") return showError(reply, v);
       if (v.kind === "redirect") return reply.code(303).header("location", v.location).send();
@@ -141,12 +149,18 @@ export async function authorizeRoutes(
         if (site === "cross-site" || site === "same-site") {
           return html(reply, 200, sameSiteBouncePage(pathAndQuery(request)));
         }
+        const returnTo = pathAndQuery(request);
+        if (!isSafeReturnTo(returnTo)) {
+          // The sign-in form could not bring the browser back here: refuse now, not after
+          // the user typed a password.
+          return showError(reply, {
+            kind: "show",
+            error: "invalid_request",
+            description: "The authorization request is too long.",
+          });
+        }
         allowFormRedirectTo(reply, v.request.redirectUri);
-        return html(
-          reply,
-          200,
-          authorizeLoginPage({ clientId: v.client.id, returnTo: pathAndQuery(request) }),
-        );
+        return html(reply, 200, authorizeLoginPage({ clientId: v.client.id, returnTo }));
       }
       const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
       if (next.kind === "redirect") return reply.code(303).header("location", next.location).send();

@@ -13,19 +13,8 @@ import {
   requiredString,
 } from "../input.js";
 import { loginForm, page } from "../pages.js";
+import { isSafeReturnTo } from "../return-to.js";
 import { allowSignInRedirect, authorizationEndpoint } from "./authorize.js";
-
-/**
- * Where a form login may send the browser afterwards: only back to an authorization
- * request on this server, as a relative path. Printable ASCII without `\`, so neither
- * `//host`, `/\host`, an absolute URL nor a header-splitting character can get through.
- */
-const RETURN_TO = /^\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*$/;
-const MAX_RETURN_TO = 8192;
-
-export function isSafeReturnTo(value: string): boolean {
-  return value.length <= MAX_RETURN_TO && RETURN_TO.test(value);
-}
 
 function returnToOf(body: Record<string, unknown>): string | undefined {
   const v = body.return_to;
