@@ -795,7 +795,10 @@ class RedisEventLog implements EventLog {
             settle.resolve();
             continue;
           }
-          reply = (await reader.xread("BLOCK", 5000, "STREAMS", this.stream, last)) as typeof reply;
+          // Blocks for less than the connection's commandTimeout (5 s): a block as long as
+          // the timeout would end as a client-side error, then a 200 ms pause in which
+          // new events wait.
+          reply = (await reader.xread("BLOCK", 2000, "STREAMS", this.stream, last)) as typeof reply;
         } catch (err) {
           if (this.stopped || this.reader !== reader) return;
           if (last === undefined) {
