@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../src/clock.js";
 import { loadConfig } from "../src/config/load.js";
 import type { GuardError } from "../src/guard/index.js";
-import { MemoryStore } from "../src/store/memory.js";
+import { MemoryStore } from "../src/store/memory/index.js";
 import { Tessera } from "../src/tessera.js";
 import { API, codeFlow, live, REDIRECT } from "./guard/live.js";
 import { PASSWORD } from "./support/harness.js";

@@ -3,7 +3,7 @@ import { ManualClock } from "../../src/clock.js";
 import { loadConfig, parseFlags } from "../../src/config/load.js";
 import type { TesseraError } from "../../src/errors.js";
 import { resolveIssuer } from "../../src/installation/issuer.js";
-import { MemoryStore } from "../../src/store/memory.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 
 const fresh = () => new MemoryStore(new ManualClock()).installation;
 /** A configuration as a command line and environment would give it. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
 import { jwkThumbprint, RSA_MODULUS_BITS, SigningKeys } from "../../src/keys/keys.js";
-import { MemoryStore } from "../../src/store/memory.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 import type { SigningAlg } from "../../src/store/types.js";
 
 const MIN = 60_000;

@@ -17,7 +17,7 @@ import {
   RevocationStreams,
   type RevocationStreamsOptions,
 } from "../../src/revocations/streams.js";
-import { MemoryEventLog } from "../../src/store/event-log.js";
+import { MemoryEventLog } from "../../src/store/memory/index.js";
 import { CountingLog, jwt, TextSink } from "./support.js";
 
 const opened: RevocationStreams[] = [];

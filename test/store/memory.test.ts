@@ -1,4 +1,4 @@
-import { MemoryStore } from "../../src/store/memory.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 import { durableContract, storeContract } from "./contract.js";
 
 storeContract("memory", async (clock, log) => {

@@ -4,7 +4,7 @@ import { ManualClock } from "../../src/clock.js";
 import type { Config } from "../../src/config/defaults.js";
 import { loadConfig, type RawSettings } from "../../src/config/load.js";
 import { buildServer } from "../../src/server/app.js";
-import { MemoryStore } from "../../src/store/memory.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 import type { Stores } from "../../src/store/open.js";
 import type { DurableStore, EphemeralStore } from "../../src/store/types.js";
 import { Tessera } from "../../src/tessera.js";
