@@ -9,7 +9,7 @@ export { SESSION_COOKIE } from "./sessions/cookie.js";
 export type { SessionView } from "./sessions/sessions.js";
 export { MemoryStore } from "./store/memory/index.js";
 export { openStores, type Stores } from "./store/open.js";
-export { SqliteStore } from "./store/sqlite.js";
+export { SqliteStore } from "./store/sqlite/index.js";
 export type * from "./store/types.js";
 export { Tessera, type TesseraOptions } from "./tessera.js";
 export type { PublicUser } from "./users/users.js";

@@ -2,7 +2,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { EventLogOptions } from "./event-log.js";
 import { MemoryStore } from "./memory/index.js";
-import { SqliteStore } from "./sqlite.js";
+import { SqliteStore } from "./sqlite/index.js";
 import type { DurableStore, EphemeralStore } from "./types.js";
 
 export interface Stores {

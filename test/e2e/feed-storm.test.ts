@@ -17,7 +17,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import { RedisStore } from "../../src/store/redis.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/index.js";
 import type { RevocationEvent } from "../../src/store/types.js";
 import {
   clientSecretOf,

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import type { EventLogOptions } from "../../src/store/event-log.js";
-import { MIGRATIONS, SqliteStore } from "../../src/store/sqlite.js";
+import { MIGRATIONS, SqliteStore } from "../../src/store/sqlite/index.js";
 import { durableContract, storeContract } from "./contract.js";
 
 const dirs: string[] = [];

@@ -1,0 +1,116 @@
+import { TesseraError } from "../../errors.js";
+import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../types.js";
+import { type Db, isUniqueViolation } from "./db.js";
+
+interface ClientRow {
+  id: string;
+  secret_hash: string | null;
+  grants: string;
+  token_format: string;
+  audience: string;
+  scopes: string;
+  access_ttl: number | null;
+  introspect: number;
+  redirect_uris: string;
+  created_at: number;
+  updated_at: number;
+  first_party: number;
+  fingerprint: number;
+  generation: string;
+  access_tokens_valid_after: number;
+}
+
+function toClient(row: ClientRow): ClientRecord {
+  const c: ClientRecord = {
+    id: row.id,
+    grants: JSON.parse(row.grants) as GrantType[],
+    tokenFormat: row.token_format as TokenFormat,
+    audience: JSON.parse(row.audience) as string[],
+    scopes: JSON.parse(row.scopes) as string[],
+    introspect: row.introspect === 1,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    firstParty: row.first_party === 1,
+    fingerprint: row.fingerprint === 1,
+    generation: row.generation,
+    accessTokensValidAfter: row.access_tokens_valid_after,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.secret_hash !== null) c.secretHash = row.secret_hash;
+  if (row.access_ttl !== null) c.accessTtl = row.access_ttl;
+  return c;
+}
+
+function clientParams(c: ClientRecord) {
+  return {
+    id: c.id,
+    secret_hash: c.secretHash ?? null,
+    grants: JSON.stringify(c.grants),
+    token_format: c.tokenFormat,
+    audience: JSON.stringify(c.audience),
+    scopes: JSON.stringify(c.scopes),
+    access_ttl: c.accessTtl ?? null,
+    introspect: c.introspect ? 1 : 0,
+    redirect_uris: JSON.stringify(c.redirectUris),
+    first_party: c.firstParty ? 1 : 0,
+    fingerprint: c.fingerprint ? 1 : 0,
+    generation: c.generation,
+    access_tokens_valid_after: c.accessTokensValidAfter,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+export class SqliteClients implements ClientStore {
+  private readonly q;
+  constructor(db: Db) {
+    const cols =
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
+    const vals =
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @generation, @access_tokens_valid_after, @created_at, @updated_at";
+    this.q = {
+      insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
+      update: db.prepare(
+        `UPDATE clients SET secret_hash = @secret_hash, grants = @grants, token_format = @token_format,
+           audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
+           redirect_uris = @redirect_uris, first_party = @first_party, fingerprint = @fingerprint,
+           generation = @generation, access_tokens_valid_after = @access_tokens_valid_after,
+           created_at = @created_at, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      find: db.prepare<[string], ClientRow>("SELECT * FROM clients WHERE id = ?"),
+      list: db.prepare<[], ClientRow>("SELECT * FROM clients ORDER BY created_at, id"),
+      delete: db.prepare<[string]>("DELETE FROM clients WHERE id = ?"),
+    };
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    try {
+      this.q.insert.run(clientParams(client));
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new TesseraError("client_exists", "A client with that id already exists.");
+      }
+      throw err;
+    }
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const row = this.q.find.get(id);
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return this.q.list.all().map(toClient);
+  }
+
+  async updateClient(client: ClientRecord): Promise<void> {
+    if (this.q.update.run(clientParams(client)).changes === 0) {
+      throw new TesseraError("client_not_found", "No such client.");
+    }
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return this.q.delete.run(id).changes === 1;
+  }
+}

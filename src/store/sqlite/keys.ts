@@ -1,0 +1,70 @@
+import type { KeyRecord, KeyStore, SigningAlg } from "../types.js";
+import type { Db } from "./db.js";
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_key_enc: string;
+  created_at: number;
+  activates_at: number;
+  retired_at: number | null;
+  remove_after: number | null;
+}
+
+function toKey(row: KeyRow): KeyRecord {
+  const k: KeyRecord = {
+    kid: row.kid,
+    alg: row.alg as SigningAlg,
+    publicJwk: JSON.parse(row.public_jwk) as Record<string, string>,
+    privateKeyEnc: row.private_key_enc,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+  };
+  if (row.retired_at !== null) k.retiredAt = row.retired_at;
+  if (row.remove_after !== null) k.removeAfter = row.remove_after;
+  return k;
+}
+
+export class SqliteKeys implements KeyStore {
+  private readonly q;
+  private readonly putTx;
+  constructor(db: Db) {
+    this.q = {
+      list: db.prepare<[], KeyRow>("SELECT * FROM signing_keys ORDER BY created_at, kid"),
+      put: db.prepare(
+        `INSERT OR REPLACE INTO signing_keys (kid, alg, public_jwk, private_key_enc, created_at,
+           activates_at, retired_at, remove_after)
+         VALUES (@kid, @alg, @public_jwk, @private_key_enc, @created_at, @activates_at,
+           @retired_at, @remove_after)`,
+      ),
+      delete: db.prepare<[string]>("DELETE FROM signing_keys WHERE kid = ?"),
+    };
+    this.putTx = db.transaction((keys: KeyRecord[]) => {
+      for (const k of keys) {
+        this.q.put.run({
+          kid: k.kid,
+          alg: k.alg,
+          public_jwk: JSON.stringify(k.publicJwk),
+          private_key_enc: k.privateKeyEnc,
+          created_at: k.createdAt,
+          activates_at: k.activatesAt,
+          retired_at: k.retiredAt ?? null,
+          remove_after: k.removeAfter ?? null,
+        });
+      }
+    });
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return this.q.list.all().map(toKey);
+  }
+
+  async putKeys(keys: KeyRecord[]): Promise<void> {
+    this.putTx.immediate(keys);
+  }
+
+  async deleteKey(kid: string): Promise<boolean> {
+    return this.q.delete.run(kid).changes === 1;
+  }
+}

@@ -1,0 +1,162 @@
+import { TesseraError } from "../../errors.js";
+import type { Db } from "./db.js";
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+ * Append only: never edit a migration that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (
+     kind        TEXT    NOT NULL,
+     id          TEXT    NOT NULL,
+     value       TEXT    NOT NULL,
+     user_id     TEXT,
+     expires_at  INTEGER NOT NULL,
+     consumed_at INTEGER,
+     PRIMARY KEY (kind, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX records_by_user ON records (kind, user_id) WHERE user_id IS NOT NULL;
+   CREATE INDEX records_by_expiry ON records (expires_at);
+   CREATE TABLE counters (
+     key       TEXT    PRIMARY KEY,
+     count     INTEGER NOT NULL,
+     reset_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX counters_by_reset ON counters (reset_at);
+   CREATE TABLE users (
+     id                  TEXT    PRIMARY KEY,
+     username            TEXT    NOT NULL,
+     username_key        TEXT    NOT NULL UNIQUE,
+     password_hash       TEXT    NOT NULL,
+     roles               TEXT    NOT NULL,
+     disabled            INTEGER NOT NULL,
+     privilege_version   INTEGER NOT NULL,
+     created_at          INTEGER NOT NULL,
+     updated_at          INTEGER NOT NULL,
+     password_changed_at INTEGER NOT NULL,
+     sessions_valid_after INTEGER NOT NULL
+   );`,
+  `CREATE TABLE signing_keys (
+     kid             TEXT    PRIMARY KEY,
+     alg             TEXT    NOT NULL,
+     public_jwk      TEXT    NOT NULL,
+     private_key_enc TEXT    NOT NULL,
+     created_at      INTEGER NOT NULL,
+     activates_at    INTEGER NOT NULL,
+     retired_at      INTEGER,
+     remove_after    INTEGER
+   );
+   CREATE TABLE clients (
+     id           TEXT    PRIMARY KEY,
+     secret_hash  TEXT,
+     grants       TEXT    NOT NULL,
+     token_format TEXT    NOT NULL,
+     audience     TEXT    NOT NULL,
+     scopes       TEXT    NOT NULL,
+     access_ttl   INTEGER,
+     introspect   INTEGER NOT NULL,
+     redirect_uris TEXT   NOT NULL,
+     created_at   INTEGER NOT NULL,
+     updated_at   INTEGER NOT NULL
+   );`,
+  `ALTER TABLE clients ADD COLUMN first_party INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE clients ADD COLUMN fingerprint INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE refresh_families (
+     id          TEXT    PRIMARY KEY,
+     client_id   TEXT    NOT NULL,
+     user_id     TEXT    NOT NULL,
+     scope       TEXT    NOT NULL,
+     created_at  INTEGER NOT NULL,
+     expires_at  INTEGER NOT NULL,
+     revoked_at  INTEGER
+   );
+   CREATE INDEX refresh_families_by_user ON refresh_families (user_id);
+   CREATE INDEX refresh_families_by_expiry ON refresh_families (expires_at);
+   CREATE TABLE refresh_tokens (
+     hash           TEXT    PRIMARY KEY,
+     family_id      TEXT    NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+     created_at     INTEGER NOT NULL,
+     expires_at     INTEGER NOT NULL,
+     consumed_at    INTEGER,
+     successor_hash TEXT
+   ) WITHOUT ROWID;
+   CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+   CREATE TABLE family_access_tokens (
+     family_id TEXT    NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+     kind      TEXT    NOT NULL,
+     id        TEXT    NOT NULL,
+     exp       INTEGER NOT NULL,
+     PRIMARY KEY (family_id, id)
+   ) WITHOUT ROWID;
+   CREATE TABLE consents (
+     user_id    TEXT    NOT NULL,
+     client_id  TEXT    NOT NULL,
+     scopes     TEXT    NOT NULL,
+     granted_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, client_id)
+   ) WITHOUT ROWID;`,
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE revocation_events (
+     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+     body TEXT    NOT NULL,
+     exp  INTEGER NOT NULL
+   );
+   CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
+  // Facts every process of the installation shares (its issuer), apart from `meta`,
+  // which holds the ephemeral side's bookkeeping.
+  `CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Refresh-family ids revoked before the family was created (a replayed code's).
+  `CREATE TABLE refresh_family_tombstones (
+     id         TEXT    PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX refresh_family_tombstones_by_expiry ON refresh_family_tombstones (expires_at);`,
+  // Capped groups of records (UpsertOptions.cap): the group and the write order in it.
+  `ALTER TABLE records ADD COLUMN grp TEXT;
+   ALTER TABLE records ADD COLUMN grp_seq INTEGER;
+   CREATE INDEX records_by_group ON records (kind, grp, grp_seq) WHERE grp IS NOT NULL;`,
+  // Client generations (issue 16.2): what a client is given is stamped with its
+  // registration, so an id removed and added again inherits nothing. Existing grants
+  // belong to the client registered now; those of a client that no longer exists get
+  // the generation '' (no client's), so a later client of that id cannot take them over.
+  `ALTER TABLE clients ADD COLUMN generation TEXT NOT NULL DEFAULT '';
+   UPDATE clients SET generation = lower(hex(randomblob(16)));
+   ALTER TABLE clients ADD COLUMN access_tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+   UPDATE clients SET access_tokens_valid_after = created_at;
+   ALTER TABLE refresh_families ADD COLUMN client_generation TEXT;
+   UPDATE refresh_families SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = refresh_families.client_id), '');
+   CREATE INDEX refresh_families_by_client ON refresh_families (client_id);
+   ALTER TABLE consents ADD COLUMN client_generation TEXT;
+   UPDATE consents SET client_generation = coalesce(
+     (SELECT generation FROM clients WHERE clients.id = consents.client_id), '');
+   CREATE INDEX consents_by_client ON consents (client_id);
+   ALTER TABLE records ADD COLUMN client_id TEXT;
+   CREATE INDEX records_by_client ON records (kind, client_id) WHERE client_id IS NOT NULL;`,
+];
+
+/**
+ * Applies the migrations the database file lacks, one IMMEDIATE transaction each that reads the
+ * version under the write lock: processes opening one file at once (two instances, the
+ * CLI beside a server, after an upgrade) each apply a migration only if no other has.
+ */
+export function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current === MIGRATIONS.length) return; // up to date: no write lock taken
+  const step = db.transaction((): boolean => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new TesseraError(
+        "config_invalid",
+        `The database schema (version ${version}) is newer than this Tessera understands (${MIGRATIONS.length}).`,
+      );
+    }
+    if (version === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[version] as string);
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
+  while (step.immediate()) {
+    // one migration per transaction
+  }
+}
