@@ -19,7 +19,7 @@ export interface OpenStoresOptions {
   redisPrefix?: string;
   clock: Clock;
   sweepIntervalMs?: number;
-  /** Accept a Redis that may evict keys (see redis-eviction.ts); default false. */
+  /** Accept a Redis that may evict keys (see redis/eviction.ts); default false. */
   redisAllowEviction?: boolean;
   /** Told about risky settings accepted anyway (an evicting Redis with the override). */
   onWarning?: (message: string) => void;
@@ -56,7 +56,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   if (opts.redis !== undefined) {
     try {
       // Loaded only when asked for, so a single-instance server never loads the client.
-      const { RedisStore } = await import("./redis.js");
+      const { RedisStore } = await import("./redis/index.js");
       ephemeral = await RedisStore.connect({
         url: opts.redis,
         prefix: opts.redisPrefix ?? "tessera:",

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
-import { RedisStore } from "../../src/store/redis.js";
+import { RedisStore } from "../../src/store/redis/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import type { RevocationEvent } from "../../src/store/types.js";
 import {

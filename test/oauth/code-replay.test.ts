@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ManualClock } from "../../src/clock.js";
-import { RedisStore } from "../../src/store/redis.js";
+import { RedisStore } from "../../src/store/redis/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import type { DurableStore, EphemeralStore, RefreshStore } from "../../src/store/types.js";
 import { type TestServer, testServer } from "../support/harness.js";

@@ -8,12 +8,12 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { TesseraError } from "../../src/errors.js";
-import { RedisStore } from "../../src/store/redis.js";
 import {
   checkEvictionPolicy,
   type PolicySource,
   readEvictionPolicy,
-} from "../../src/store/redis-eviction.js";
+} from "../../src/store/redis/eviction.js";
+import { RedisStore } from "../../src/store/redis/index.js";
 import { runCli, startServer, stopAllServers, tempDataDir } from "../support/process.js";
 import { describeRedis } from "../support/redis.js";
 import { startOwnRedis, stopRedis } from "../support/redis-server.js";

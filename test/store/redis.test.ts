@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { TesseraError } from "../../src/errors.js";
-import { RedisStore } from "../../src/store/redis.js";
+import { RedisStore } from "../../src/store/redis/index.js";
 import type { Collection } from "../../src/store/types.js";
 import { describeRedis, requireRedisUrl } from "../support/redis.js";
 import { storeContract } from "./contract.js";

@@ -8,8 +8,8 @@
  * Checked once, when the store connects (see the README: a policy changed at run time is
  * caught at the next start).
  */
-import { envName, flagName } from "../config/defaults.js";
-import { TesseraError } from "../errors.js";
+import { envName, flagName } from "../../config/defaults.js";
+import { TesseraError } from "../../errors.js";
 
 /** The one policy under which Redis never drops a key Tessera wrote. */
 export const SAFE_POLICY = "noeviction";

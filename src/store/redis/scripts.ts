@@ -1,0 +1,45 @@
+import type { Redis } from "ioredis";
+import { LUA_COUNTER_GET, LUA_COUNTER_UNDO, LUA_HIT } from "./lua/counters.js";
+import {
+  LUA_CONSUME,
+  LUA_DESTROY,
+  LUA_DESTROY_BY_CLIENT,
+  LUA_DESTROY_BY_USER,
+  LUA_PRUNE_INDEX,
+  LUA_PURGE,
+  LUA_UPDATE,
+  LUA_UPSERT,
+} from "./lua/records.js";
+
+type Reply = string | number | null;
+
+/** The scripts, as ioredis `defineCommand` adds them to the client. */
+export interface ScriptCommands {
+  tesseraUpsert(key: string, ...argv: string[]): Promise<number>;
+  tesseraUpdate(key: string, ...argv: string[]): Promise<number>;
+  tesseraConsume(key: string, ...argv: string[]): Promise<string[] | null>;
+  tesseraPurge(key: string, ...argv: string[]): Promise<number>;
+  tesseraDestroy(key: string, ...argv: string[]): Promise<number>;
+  tesseraDestroyByUser(key: string, ...argv: string[]): Promise<number>;
+  tesseraDestroyByClient(key: string, ...argv: string[]): Promise<number>;
+  tesseraPruneIndex(key: string, ...argv: string[]): Promise<number>;
+  tesseraHit(key: string, ...argv: string[]): Promise<[Reply, Reply]>;
+  tesseraCounterGet(key: string, ...argv: string[]): Promise<[Reply, Reply] | null>;
+  tesseraCounterUndo(key: string, ...argv: string[]): Promise<number>;
+}
+
+export const SCRIPTS: Record<keyof ScriptCommands, string> = {
+  tesseraUpsert: LUA_UPSERT,
+  tesseraUpdate: LUA_UPDATE,
+  tesseraConsume: LUA_CONSUME,
+  tesseraPurge: LUA_PURGE,
+  tesseraDestroy: LUA_DESTROY,
+  tesseraDestroyByUser: LUA_DESTROY_BY_USER,
+  tesseraDestroyByClient: LUA_DESTROY_BY_CLIENT,
+  tesseraPruneIndex: LUA_PRUNE_INDEX,
+  tesseraHit: LUA_HIT,
+  tesseraCounterGet: LUA_COUNTER_GET,
+  tesseraCounterUndo: LUA_COUNTER_UNDO,
+};
+
+export type Client = Redis & ScriptCommands;
