@@ -1,4 +1,4 @@
-import { TesseraError } from "../../errors.js";
+import { clientExists, clientNotFound } from "../conflicts.js";
 import type { ClientRecord, ClientStore } from "../types.js";
 import { byCreation } from "./order.js";
 
@@ -7,7 +7,7 @@ export class MemoryClients implements ClientStore {
 
   async createClient(client: ClientRecord): Promise<void> {
     if (this.clients.has(client.id)) {
-      throw new TesseraError("client_exists", "A client with that id already exists.");
+      throw clientExists();
     }
     this.clients.set(client.id, structuredClone(client));
   }
@@ -22,7 +22,7 @@ export class MemoryClients implements ClientStore {
   }
 
   async updateClient(client: ClientRecord): Promise<void> {
-    if (!this.clients.has(client.id)) throw new TesseraError("client_not_found", "No such client.");
+    if (!this.clients.has(client.id)) throw clientNotFound();
     this.clients.set(client.id, structuredClone(client));
   }
 

@@ -1,4 +1,4 @@
-import { TesseraError } from "../../errors.js";
+import { userExists, userNotFound } from "../conflicts.js";
 import type { UserRecord, UserStore } from "../types.js";
 
 export class MemoryUsers implements UserStore {
@@ -7,7 +7,7 @@ export class MemoryUsers implements UserStore {
 
   async createUser(user: UserRecord): Promise<void> {
     if (this.byKey.has(user.usernameKey) || this.byId.has(user.id)) {
-      throw new TesseraError("user_exists", "A user with that name already exists.");
+      throw userExists();
     }
     this.byId.set(user.id, structuredClone(user));
     this.byKey.set(user.usernameKey, user.id);
@@ -31,10 +31,10 @@ export class MemoryUsers implements UserStore {
 
   async updateUser(user: UserRecord): Promise<void> {
     const old = this.byId.get(user.id);
-    if (old === undefined) throw new TesseraError("user_not_found", "No such user.");
+    if (old === undefined) throw userNotFound();
     if (old.usernameKey !== user.usernameKey) {
       if (this.byKey.has(user.usernameKey)) {
-        throw new TesseraError("user_exists", "A user with that name already exists.");
+        throw userExists();
       }
       this.byKey.delete(old.usernameKey);
       this.byKey.set(user.usernameKey, user.id);

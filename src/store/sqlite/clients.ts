@@ -1,6 +1,6 @@
-import { TesseraError } from "../../errors.js";
+import { clientExists, clientNotFound } from "../conflicts.js";
 import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../types.js";
-import { type Db, isUniqueViolation } from "./db.js";
+import { type Db, writeUnique } from "./db.js";
 
 interface ClientRow {
   id: string;
@@ -85,14 +85,7 @@ export class SqliteClients implements ClientStore {
   }
 
   async createClient(client: ClientRecord): Promise<void> {
-    try {
-      this.q.insert.run(clientParams(client));
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new TesseraError("client_exists", "A client with that id already exists.");
-      }
-      throw err;
-    }
+    writeUnique(() => this.q.insert.run(clientParams(client)), clientExists);
   }
 
   async findClient(id: string): Promise<ClientRecord | undefined> {
@@ -106,7 +99,7 @@ export class SqliteClients implements ClientStore {
 
   async updateClient(client: ClientRecord): Promise<void> {
     if (this.q.update.run(clientParams(client)).changes === 0) {
-      throw new TesseraError("client_not_found", "No such client.");
+      throw clientNotFound();
     }
   }
 

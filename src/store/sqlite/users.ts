@@ -1,6 +1,6 @@
-import { TesseraError } from "../../errors.js";
+import { userExists, userNotFound } from "../conflicts.js";
 import type { UserRecord, UserStore } from "../types.js";
-import { type Db, isUniqueViolation } from "./db.js";
+import { type Db, writeUnique } from "./db.js";
 
 interface UserRow {
   id: string;
@@ -74,14 +74,7 @@ export class SqliteUsers implements UserStore {
   }
 
   async createUser(user: UserRecord): Promise<void> {
-    try {
-      this.q.insert.run(userParams(user));
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new TesseraError("user_exists", "A user with that name already exists.");
-      }
-      throw err;
-    }
+    writeUnique(() => this.q.insert.run(userParams(user)), userExists);
   }
 
   async findUserById(id: string): Promise<UserRecord | undefined> {
@@ -99,15 +92,7 @@ export class SqliteUsers implements UserStore {
   }
 
   async updateUser(user: UserRecord): Promise<void> {
-    let changes: number;
-    try {
-      changes = this.q.update.run(userParams(user)).changes;
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new TesseraError("user_exists", "A user with that name already exists.");
-      }
-      throw err;
-    }
-    if (changes === 0) throw new TesseraError("user_not_found", "No such user.");
+    const { changes } = writeUnique(() => this.q.update.run(userParams(user)), userExists);
+    if (changes === 0) throw userNotFound();
   }
 }
