@@ -1,4 +1,4 @@
-import type { RefreshFamily, RefreshTokenRecord } from "./types.js";
+import type { RefreshFamily, RefreshTokenRecord, RotateOutcome } from "./types.js";
 
 /** What `rotate` must do, decided from the state read inside its atomic step. */
 export type RotationDecision =
@@ -33,4 +33,47 @@ export function decideRotation(
   const withinGrace = now - token.consumedAt < graceMs;
   const successorUnused = successor !== undefined && successor.consumedAt === undefined;
   return withinGrace && successorUnused ? { kind: "replay" } : { kind: "revoke" };
+}
+
+/** What `rotate` asks of `rotateWith`: the backend's one atomic step of rotation. */
+export interface RotateInput {
+  hash: string;
+  successor: RefreshTokenRecord;
+  now: number;
+  graceMs: number;
+}
+
+/**
+ * The reads and writes of one rotation, each a backend's plain operation. `rotateWith`
+ * calls them synchronously, so a backend runs it inside its atomic step (one process's
+ * turn of the event loop, an IMMEDIATE transaction).
+ */
+export interface RotationSteps {
+  /** The token stored under `hash` (a copy the caller may keep). */
+  token(hash: string): RefreshTokenRecord | undefined;
+  /** The family `id` (a copy the caller may keep). */
+  family(id: string): RefreshFamily | undefined;
+  /** Marks token `hash` consumed at `now`, naming `successor`, and stores `successor`. */
+  consume(hash: string, successor: RefreshTokenRecord, now: number): void;
+  /** Marks a live family revoked at `now`. */
+  revoke(familyId: string, now: number): void;
+}
+
+/** Refresh-token rotation, written once: read the state, `decideRotation`, apply. */
+export function rotateWith(steps: RotationSteps, input: RotateInput): RotateOutcome {
+  const token = steps.token(input.hash);
+  const family = token === undefined ? undefined : steps.family(token.familyId);
+  const next = token?.successorHash === undefined ? undefined : steps.token(token.successorHash);
+  const decision = decideRotation(token, family, next, input.now, input.graceMs);
+  if (family === undefined || decision.kind === "invalid") return { kind: "invalid" };
+  switch (decision.kind) {
+    case "rotate":
+      steps.consume(input.hash, input.successor, input.now);
+      return { kind: "rotated", family };
+    case "replay":
+      return { kind: "replayed", family };
+    case "revoke":
+      steps.revoke(family.id, input.now);
+      return { kind: "reused", family: { ...family, revokedAt: input.now } };
+  }
 }

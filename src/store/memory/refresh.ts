@@ -1,4 +1,4 @@
-import { decideRotation } from "../refresh-policy.js";
+import { type RotateInput, type RotationSteps, rotateWith } from "../refresh-policy.js";
 import type {
   FamilyAccessToken,
   RefreshFamily,
@@ -13,6 +13,26 @@ export class MemoryRefresh implements RefreshStore {
   private readonly issued = new Map<string, FamilyAccessToken[]>();
   /** Ids revoked before any family had them → until when (epoch ms). */
   private readonly tombstones = new Map<string, number>();
+  /** Rotation's reads hand out copies; its writes change the stored records. */
+  private readonly rotation: RotationSteps = {
+    token: (hash) => {
+      const t = this.tokens.get(hash);
+      return t === undefined ? undefined : structuredClone(t);
+    },
+    family: (id) => {
+      const f = this.families.get(id);
+      return f === undefined ? undefined : structuredClone(f);
+    },
+    consume: (hash, successor, now) => {
+      const token = this.tokens.get(hash) as RefreshTokenRecord;
+      token.consumedAt = now;
+      token.successorHash = successor.hash;
+      this.tokens.set(successor.hash, structuredClone(successor));
+    },
+    revoke: (familyId, now) => {
+      (this.families.get(familyId) as RefreshFamily).revokedAt = now;
+    },
+  };
 
   async recordAccessToken(familyId: string, token: FamilyAccessToken): Promise<boolean> {
     const family = this.families.get(familyId);
@@ -50,33 +70,9 @@ export class MemoryRefresh implements RefreshStore {
     return { token: structuredClone(token), family: structuredClone(family) };
   }
 
-  async rotate(input: {
-    hash: string;
-    successor: RefreshTokenRecord;
-    now: number;
-    graceMs: number;
-  }): Promise<RotateOutcome> {
+  async rotate(input: RotateInput): Promise<RotateOutcome> {
     // Synchronous from here to the end: atomic within the process.
-    const token = this.tokens.get(input.hash);
-    const family = token === undefined ? undefined : this.families.get(token.familyId);
-    const next =
-      token?.successorHash === undefined ? undefined : this.tokens.get(token.successorHash);
-    const decision = decideRotation(token, family, next, input.now, input.graceMs);
-    if (token === undefined || family === undefined || decision.kind === "invalid") {
-      return { kind: "invalid" };
-    }
-    switch (decision.kind) {
-      case "rotate":
-        token.consumedAt = input.now;
-        token.successorHash = input.successor.hash;
-        this.tokens.set(input.successor.hash, structuredClone(input.successor));
-        return { kind: "rotated", family: structuredClone(family) };
-      case "replay":
-        return { kind: "replayed", family: structuredClone(family) };
-      case "revoke":
-        family.revokedAt = input.now;
-        return { kind: "reused", family: structuredClone(family) };
-    }
+    return rotateWith(this.rotation, input);
   }
 
   async revokeFamily(

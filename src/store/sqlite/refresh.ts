@@ -1,4 +1,4 @@
-import { decideRotation } from "../refresh-policy.js";
+import { type RotateInput, type RotationSteps, rotateWith } from "../refresh-policy.js";
 import type {
   FamilyAccessToken,
   RefreshFamily,
@@ -136,36 +136,24 @@ export class SqliteRefresh implements RefreshStore {
       const { changes } = this.q.revoke.run(now, id);
       if (changes === 0 && tombstoneUntil !== undefined) this.q.tombstone.run(id, tombstoneUntil);
     });
-    this.rotateTx = db.transaction(
-      (input: {
-        hash: string;
-        successor: RefreshTokenRecord;
-        now: number;
-        graceMs: number;
-      }): RotateOutcome => {
-        const tokenRow = this.q.token.get(input.hash);
-        const familyRow =
-          tokenRow === undefined ? undefined : this.q.family.get(tokenRow.family_id);
-        const nextRow =
-          tokenRow?.successor_hash == null ? undefined : this.q.token.get(tokenRow.successor_hash);
-        const token = tokenRow === undefined ? undefined : toRefreshToken(tokenRow);
-        const family = familyRow === undefined ? undefined : toFamily(familyRow);
-        const next = nextRow === undefined ? undefined : toRefreshToken(nextRow);
-        const decision = decideRotation(token, family, next, input.now, input.graceMs);
-        if (family === undefined || decision.kind === "invalid") return { kind: "invalid" };
-        switch (decision.kind) {
-          case "rotate":
-            this.q.consume.run(input.now, input.successor.hash, input.hash);
-            this.q.insertToken.run(tokenParams(input.successor));
-            return { kind: "rotated", family };
-          case "replay":
-            return { kind: "replayed", family };
-          case "revoke":
-            this.q.revoke.run(input.now, family.id);
-            return { kind: "reused", family: { ...family, revokedAt: input.now } };
-        }
+    const rotation: RotationSteps = {
+      token: (hash) => {
+        const row = this.q.token.get(hash);
+        return row === undefined ? undefined : toRefreshToken(row);
       },
-    );
+      family: (id) => {
+        const row = this.q.family.get(id);
+        return row === undefined ? undefined : toFamily(row);
+      },
+      consume: (hash, successor, now) => {
+        this.q.consume.run(now, successor.hash, hash);
+        this.q.insertToken.run(tokenParams(successor));
+      },
+      revoke: (familyId, now) => {
+        this.q.revoke.run(now, familyId);
+      },
+    };
+    this.rotateTx = db.transaction((input: RotateInput) => rotateWith(rotation, input));
     this.revokeUserTx = db.transaction(
       (userId: string, now: number, clientId: string | undefined): RefreshFamily[] => {
         const live = this.q.liveOfUser
@@ -209,12 +197,7 @@ export class SqliteRefresh implements RefreshStore {
     return { token: toRefreshToken(tokenRow), family: toFamily(familyRow) };
   }
 
-  async rotate(input: {
-    hash: string;
-    successor: RefreshTokenRecord;
-    now: number;
-    graceMs: number;
-  }): Promise<RotateOutcome> {
+  async rotate(input: RotateInput): Promise<RotateOutcome> {
     // IMMEDIATE: the write lock is taken before the read, so two processes cannot both
     // see the token unconsumed.
     return this.rotateTx.immediate(input);
