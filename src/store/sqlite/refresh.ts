@@ -54,8 +54,68 @@ function toRefreshToken(row: RefreshTokenRow): RefreshTokenRecord {
   return t;
 }
 
+/** The prepared statements of the refresh tables. */
+function prepare(db: Db) {
+  return {
+    insertFamily: db.prepare(
+      `INSERT INTO refresh_families
+         (id, client_id, user_id, scope, created_at, expires_at, client_generation)
+       VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at, @client_generation)`,
+    ),
+    insertToken: db.prepare(
+      `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at)
+       VALUES (@hash, @family_id, @created_at, @expires_at)`,
+    ),
+    family: db.prepare<[string], FamilyRow>("SELECT * FROM refresh_families WHERE id = ?"),
+    token: db.prepare<[string], RefreshTokenRow>("SELECT * FROM refresh_tokens WHERE hash = ?"),
+    consume: db.prepare<[number, string, string]>(
+      "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ? WHERE hash = ?",
+    ),
+    revoke: db.prepare<[number, string]>(
+      "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+    ),
+    tombstone: db.prepare<[string, number]>(
+      `INSERT INTO refresh_family_tombstones (id, expires_at) VALUES (?, ?)
+       ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+    ),
+    tombstoned: db.prepare<[string, number]>(
+      "SELECT 1 FROM refresh_family_tombstones WHERE id = ? AND expires_at > ?",
+    ),
+    sweepTombstones: db.prepare<[number]>(
+      "DELETE FROM refresh_family_tombstones WHERE expires_at <= ?",
+    ),
+    liveOfUser: db.prepare<[string, number], FamilyRow>(
+      "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    ),
+    liveOfClient: db.prepare<[string, number], FamilyRow>(
+      "SELECT * FROM refresh_families WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    ),
+    setScope: db.prepare<[string, string]>("UPDATE refresh_families SET scope = ? WHERE id = ?"),
+    sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
+    sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
+    // One statement: atomic with a revocation (recorded only while the family is live).
+    recordAccess: db.prepare<[string, string, string, number, string]>(
+      `INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp)
+       SELECT ?, ?, ?, ? WHERE EXISTS
+         (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL)`,
+    ),
+    listAccess: db.prepare<[string, number], FamilyAccessToken>(
+      "SELECT kind, id, exp FROM family_access_tokens WHERE family_id = ? AND exp > ? ORDER BY exp",
+    ),
+  };
+}
+
+function tokenParams(t: RefreshTokenRecord) {
+  return {
+    hash: t.hash,
+    family_id: t.familyId,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+  };
+}
+
 export class SqliteRefresh implements RefreshStore {
-  private readonly q;
+  private readonly q: ReturnType<typeof prepare>;
   private readonly createTx;
   private readonly revokeTx;
   private readonly rotateTx;
@@ -64,59 +124,7 @@ export class SqliteRefresh implements RefreshStore {
   private readonly narrowClientTx;
 
   constructor(db: Db) {
-    this.q = {
-      insertFamily: db.prepare(
-        `INSERT INTO refresh_families
-           (id, client_id, user_id, scope, created_at, expires_at, client_generation)
-         VALUES (@id, @client_id, @user_id, @scope, @created_at, @expires_at, @client_generation)`,
-      ),
-      insertToken: db.prepare(
-        `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at)
-         VALUES (@hash, @family_id, @created_at, @expires_at)`,
-      ),
-      family: db.prepare<[string], FamilyRow>("SELECT * FROM refresh_families WHERE id = ?"),
-      token: db.prepare<[string], RefreshTokenRow>("SELECT * FROM refresh_tokens WHERE hash = ?"),
-      consume: db.prepare<[number, string, string]>(
-        "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ? WHERE hash = ?",
-      ),
-      revoke: db.prepare<[number, string]>(
-        "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-      ),
-      tombstone: db.prepare<[string, number]>(
-        `INSERT INTO refresh_family_tombstones (id, expires_at) VALUES (?, ?)
-         ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-      ),
-      tombstoned: db.prepare<[string, number]>(
-        "SELECT 1 FROM refresh_family_tombstones WHERE id = ? AND expires_at > ?",
-      ),
-      sweepTombstones: db.prepare<[number]>(
-        "DELETE FROM refresh_family_tombstones WHERE expires_at <= ?",
-      ),
-      liveOfUser: db.prepare<[string, number], FamilyRow>(
-        "SELECT * FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
-      ),
-      liveOfClient: db.prepare<[string, number], FamilyRow>(
-        "SELECT * FROM refresh_families WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
-      ),
-      setScope: db.prepare<[string, string]>("UPDATE refresh_families SET scope = ? WHERE id = ?"),
-      sweep: db.prepare<[number]>("DELETE FROM refresh_families WHERE expires_at <= ?"),
-      sweepAccess: db.prepare<[number]>("DELETE FROM family_access_tokens WHERE exp <= ?"),
-      // One statement: atomic with a revocation (recorded only while the family is live).
-      recordAccess: db.prepare<[string, string, string, number, string]>(
-        `INSERT OR REPLACE INTO family_access_tokens (family_id, kind, id, exp)
-         SELECT ?, ?, ?, ? WHERE EXISTS
-           (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NULL)`,
-      ),
-      listAccess: db.prepare<[string, number], FamilyAccessToken>(
-        "SELECT kind, id, exp FROM family_access_tokens WHERE family_id = ? AND exp > ? ORDER BY exp",
-      ),
-    };
-    const tokenParams = (t: RefreshTokenRecord) => ({
-      hash: t.hash,
-      family_id: t.familyId,
-      created_at: t.createdAt,
-      expires_at: t.expiresAt,
-    });
+    this.q = prepare(db);
     this.createTx = db.transaction((family: RefreshFamily, first: RefreshTokenRecord) => {
       if (this.q.tombstoned.get(family.id, family.createdAt) !== undefined) return false;
       if (this.q.family.get(family.id) !== undefined) return false;
