@@ -4,9 +4,16 @@
  * against all of them.
  *
  * Two tiers:
- * - `DurableStore`: users (later clients, keys, refresh families). SQLite or memory.
- * - `EphemeralStore`: records that all have a lifetime — sessions, rate-limit counters,
- *   later opaque tokens and the denylist. Redis, or the durable store when there is none.
+ * - `DurableStore`: users, clients, signing keys, installation settings, refresh
+ *   families and consents. SQLite or memory.
+ * - `EphemeralStore`: records that all have a lifetime — the collections (sessions,
+ *   denylist, authorization codes, opaque access tokens, interactions), rate-limit
+ *   counters and the revocation log. Redis, or the durable store when there is none.
+ *
+ * Layout: one folder per backend (`memory/`, `sqlite/`, `redis/`), one file per kind of
+ * record and an `index.ts`; what backends share is written once beside this file
+ * (`validate.ts`, `conflicts.ts`, `refresh-policy.ts`, `event-log.ts`). A new backend is
+ * a new folder, opened in `open.ts` and added to the contract suite.
  *
  * Every record with a lifetime has a mandatory TTL. Expiry is decided against the
  * injected clock (so tests can freeze time) and enforced physically as well (Redis `PX`,
