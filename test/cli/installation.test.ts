@@ -122,6 +122,8 @@ describe("the signing algorithm is the one asked for", () => {
     ]);
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
     expect((await jwks(server)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    // A log line: it may land just after the "listening" banner.
+    await expect.poll(() => server.stdout(), { timeout: 5_000 }).toMatch(/asks for ES256/);
     const line =
       /signing key: the signing key is EdDSA, --signing-alg asks for ES256: new ES256 key ([\w-]{43}) published now, signs from (\S+)/.exec(
         server.stdout(),
@@ -203,9 +205,10 @@ describe("one installation, one issuer", () => {
       "https://new.example.test",
       "--change-issuer",
     ]);
-    expect(changed.stdout()).toMatch(
-      /issuer changed from https:\/\/auth\.example\.test to https:\/\/new\.example\.test/,
-    );
+    // The notice is a log line: it may land just after the "listening" banner.
+    await expect
+      .poll(() => changed.stdout(), { timeout: 5_000 })
+      .toMatch(/issuer changed from https:\/\/auth\.example\.test to https:\/\/new\.example\.test/);
     await changed.stop();
     const later = await startServer(["--data", data]);
     expect(later.stdout()).toContain("(issuer https://new.example.test)");
@@ -221,11 +224,13 @@ describe("one installation, one issuer", () => {
     const second = await startServer(["--data", data]);
     expect(second.port).not.toBe(first.port);
     expect(second.stdout()).toContain(`(issuer ${recorded})`);
-    expect(second.stdout()).toMatch(
-      new RegExp(
-        `issuer: ${recorded}, the issuer recorded for this installation.*derived http://localhost:${second.port}`,
-      ),
-    );
+    await expect
+      .poll(() => second.stdout(), { timeout: 5_000 })
+      .toMatch(
+        new RegExp(
+          `issuer: ${recorded}, the issuer recorded for this installation.*derived http://localhost:${second.port}`,
+        ),
+      );
     const meta = await fetch(`${second.url}/.well-known/oauth-authorization-server`);
     expect(((await meta.json()) as { issuer: string }).issuer).toBe(recorded);
     await second.stop();
