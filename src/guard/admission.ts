@@ -59,9 +59,7 @@ export class Admission {
    * the `denylist` option answers asynchronously.
    */
   admit(entry: VerifiedToken, cookie: unknown, now: number): Principal | Promise<Principal> {
-    if (entry.fgp !== undefined) {
-      checkFingerprint(entry.fgp, cookie, this.fingerprintCookie as string, this.realm);
-    }
+    this.fingerprint(entry, cookie);
     this.gate?.check(entry, now);
     const denylist = this.denylist;
     if (denylist === undefined) return entry.principal;
