@@ -170,3 +170,14 @@ function challenge(
 export function isQuotedStringSafe(s: string): boolean {
   return /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(s);
 }
+
+/** A refusal by the guard's verification stages: a GuardError under the guard's realm. */
+export function refusal(
+  realm: string,
+  reason: GuardReason,
+  description?: string,
+  cause?: unknown,
+  retryAfter?: number,
+): GuardError {
+  return new GuardError(reason, { realm, description, cause, retryAfter });
+}

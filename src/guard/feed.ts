@@ -6,18 +6,16 @@
  *   `Accept: text/event-stream`, and `Last-Event-ID` once an event id is known: the
  *   server then replays every event after it (or sends a snapshot if it does not know the
  *   id). Redirects are not followed; anything but a 200 `text/event-stream` is a failure.
- * - Events are applied as they arrive: `snapshot` and `revoke` add entries (a snapshot
- *   replaces nothing), `synced` and `heartbeat` carry the server's time (`at`, ms): the
- *   guard is up to date as of then. An event id is committed only once its event has been
- *   applied; a malformed event drops the connection, so the reconnection asks for it again.
+ * - Events are applied as they arrive (decoding and applying: `feed-protocol.ts`):
+ *   `snapshot` and `revoke` add entries, `synced` and `heartbeat` carry the server's time
+ *   (`at`, ms): the guard is up to date as of then. An event id is committed only once its
+ *   event has been applied; a malformed event drops the connection, so the reconnection
+ *   asks for it again.
  * - Any failure (refused connection, HTTP 401, end of stream, malformed event, and
  *   silence: nothing at all received for `heartbeatTimeout`) closes the connection and
- *   schedules a new one after an exponential backoff with full jitter: a delay drawn
- *   uniformly from [0, min(cap, base × 2^attempt)), `base` the server's `retry:` (default
- *   1 s, at least 50 ms). The attempt count is reset by a `synced` event. A 503 or 429
- *   with `Retry-After` (seconds or an HTTP date; the server is full, e.g. Tessera's
- *   `too_many_streams`) is honoured: the delay is that wait (at most the cap) plus the
- *   jittered backoff, so refused guards neither return early nor all at once.
+ *   schedules a new one after the backoff of `feed-backoff.ts` (full jitter; the attempt
+ *   count is reset by a `synced` event; a 503 or 429 with `Retry-After`, e.g. Tessera's
+ *   `too_many_streams`, is honoured).
  * - Neither the socket nor any timer keeps the process alive.
  *
  * Freshness is measured with the guard's clock: `lastHeardAt` is when this guard last
@@ -27,8 +25,19 @@
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Clock } from "../clock.js";
+import { Backoff, retryAfterMs } from "./feed-backoff.js";
+import {
+  applyRevoke,
+  applySnapshot,
+  type FeedEventKind,
+  FeedProtocolError,
+  readAt,
+} from "./feed-protocol.js";
 import type { RevocationStore } from "./revocations.js";
 import { SseParser } from "./sse.js";
+
+export { DEFAULT_RETRY_MS, MIN_RETRY_MS, retryAfterMs } from "./feed-backoff.js";
+export type { FeedEventKind } from "./feed-protocol.js";
 
 /** The feed's settings, resolved from the guard's `revocations` option. */
 export interface FeedConfig {
@@ -60,19 +69,10 @@ export interface FeedHooks {
   monotonic?: () => number;
 }
 
-/** What the feed last did, for `feedState()` and tests. */
-export type FeedEventKind = "snapshot" | "revoke" | "synced" | "heartbeat";
-
-/** The server's `retry:` before it says one, ms. */
-export const DEFAULT_RETRY_MS = 1000;
-/** A lower bound for the backoff base, so `retry: 0` cannot make a tight reconnect loop. */
-export const MIN_RETRY_MS = 50;
 /** How often expired entries are swept when nothing else triggers it. */
 const SWEEP_MS = 30_000;
 /** Ids we send back must be a safe header value (the server's look like `7f3a.120`). */
 const SENDABLE_ID = /^[\x21-\x7e]{1,256}$/;
-const OPAQUE_HASH = /^[A-Za-z0-9_-]{43}$/;
-const MAX_DATE = 253_402_300_799;
 
 const realTimers: FeedTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -99,74 +99,6 @@ class Connection {
   }
 }
 
-class FeedProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "FeedProtocolError";
-  }
-}
-
-function num(v: unknown, what: string): number {
-  if (typeof v !== "number" || !(v >= 0 && v <= MAX_DATE)) {
-    throw new FeedProtocolError(`${what} is not a valid NumericDate`);
-  }
-  return v;
-}
-function str(v: unknown, what: string): string {
-  if (typeof v !== "string" || v.length === 0) {
-    throw new FeedProtocolError(`${what} is not a non-empty string`);
-  }
-  return v;
-}
-function hash(v: unknown): string {
-  if (typeof v !== "string" || !OPAQUE_HASH.test(v)) {
-    throw new FeedProtocolError("an opaque revocation's hash is not a base64url SHA-256");
-  }
-  return v;
-}
-function object(data: string, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(data);
-  } catch {
-    throw new FeedProtocolError(`${what} event is not JSON`);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new FeedProtocolError(`${what} event is not a JSON object`);
-  }
-  return v as Record<string, unknown>;
-}
-function tuples(v: unknown, arity: number, what: string): unknown[][] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new FeedProtocolError(`snapshot ${what} is not an array`);
-  for (const t of v) {
-    if (!Array.isArray(t) || t.length < arity) {
-      throw new FeedProtocolError(`snapshot ${what} has a malformed entry`);
-    }
-  }
-  return v as unknown[][];
-}
-/**
- * A Retry-After header (RFC 9110 §10.2.3: delta-seconds or an HTTP date) as ms from `now`;
- * 0 when absent or unreadable.
- */
-export function retryAfterMs(header: string | undefined, now: number): number {
-  if (header === undefined) return 0;
-  const v = header.trim();
-  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
-  const date = Date.parse(v);
-  return Number.isFinite(date) ? Math.max(0, date - now) : 0;
-}
-
-function at(data: string, what: string): number {
-  const o = object(data, what);
-  const v = o.at;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new FeedProtocolError(`${what} event has no valid at`);
-  }
-  return v;
-}
-
 export class RevocationFeed {
   /** The id of the last event applied (sent back as Last-Event-ID). */
   lastEventId: string | null = null;
@@ -182,7 +114,6 @@ export class RevocationFeed {
   applied = 0;
 
   private readonly clock: Clock;
-  private readonly random: () => number;
   private readonly timers: FeedTimers;
   private readonly monotonic: () => number;
   private readonly request: typeof httpRequest;
@@ -190,10 +121,7 @@ export class RevocationFeed {
   private conn: Connection | undefined;
   private reconnectTimer: unknown;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
-  private attempt = 0;
-  private retryMs = DEFAULT_RETRY_MS;
-  /** The server's Retry-After on the last refusal, ms (0: none): added to the next delay. */
-  private retryAfterMs = 0;
+  private readonly backoff: Backoff;
   private started = false;
   private closed = false;
   private everSynced = false;
@@ -206,7 +134,7 @@ export class RevocationFeed {
     hooks: FeedHooks,
   ) {
     this.clock = hooks.clock;
-    this.random = hooks.random ?? Math.random;
+    this.backoff = new Backoff(config.maxBackoffMs, hooks.random ?? Math.random);
     this.timers = hooks.timers ?? realTimers;
     this.monotonic = hooks.monotonic ?? (() => performance.now());
     this.target = new URL(config.url);
@@ -306,7 +234,7 @@ export class RevocationFeed {
     if (status !== 200) {
       res.resume();
       if (status === 503 || status === 429) {
-        this.retryAfterMs = retryAfterMs(res.headers["retry-after"], this.clock.now());
+        this.backoff.setRetryAfter(retryAfterMs(res.headers["retry-after"], this.clock.now()));
       }
       const why =
         status === 401 || status === 403
@@ -328,7 +256,7 @@ export class RevocationFeed {
           this.lastEventId = eventId;
         },
         retry: (ms) => {
-          this.retryMs = Math.min(Math.max(ms, MIN_RETRY_MS), this.config.maxBackoffMs);
+          this.backoff.setBase(ms);
         },
       },
       this.lastEventId ?? "",
@@ -398,18 +326,12 @@ export class RevocationFeed {
 
   /** Full jitter: uniform in [0, min(cap, base × 2^attempt)). */
   nextDelay(): number {
-    const ceiling = Math.min(this.config.maxBackoffMs, this.retryMs * 2 ** this.attempt);
-    let r = this.random();
-    if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the bound
-    return Math.floor(r * ceiling);
+    return this.backoff.jitter();
   }
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer !== undefined) return;
-    const wait = Math.min(this.retryAfterMs, this.config.maxBackoffMs);
-    this.retryAfterMs = 0;
-    const delay = wait + this.nextDelay();
-    if (this.attempt < 30) this.attempt++;
+    const delay = this.backoff.next();
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.closed) return;
@@ -438,26 +360,26 @@ export class RevocationFeed {
     let kind: FeedEventKind;
     switch (type) {
       case "snapshot":
-        this.applySnapshot(object(data, "snapshot"), now);
+        applySnapshot(this.store, data, now);
         kind = "snapshot";
         break;
       case "revoke":
-        this.applyRevoke(object(data, "revoke"), now);
+        applyRevoke(this.store, data, now);
         kind = "revoke";
         if (conn.synced) this.lastHeardAt = now;
         break;
       case "synced": {
-        this.lastSyncedAt = at(data, "synced");
+        this.lastSyncedAt = readAt(data, "synced");
         this.lastHeardAt = now;
         conn.synced = true;
         this.everSynced = true;
-        this.attempt = 0;
+        this.backoff.reset();
         this.lastError = null;
         kind = "synced";
         break;
       }
       case "heartbeat": {
-        const serverNow = at(data, "heartbeat");
+        const serverNow = readAt(data, "heartbeat");
         // Before `synced` on this connection, a heartbeat does not mean we are caught up.
         if (conn.synced) {
           this.lastSyncedAt = serverNow;
@@ -483,58 +405,6 @@ export class RevocationFeed {
       } catch {
         // observers are for tests and metrics; they cannot break the feed
       }
-    }
-  }
-
-  /** Validates the whole snapshot first, then adds it (a malformed one adds nothing). */
-  private applySnapshot(o: Record<string, unknown>, now: number): void {
-    const jwt = tuples(o.jwt, 3, "jwt");
-    const opaque = tuples(o.opaque, 2, "opaque");
-    const subject = tuples(o.subject, 4, "subject");
-    for (const t of jwt) {
-      str(t[0], "a jti");
-      str(t[1], "an iss");
-      num(t[2], "an exp");
-    }
-    for (const t of opaque) {
-      hash(t[0]);
-      num(t[1], "an exp");
-    }
-    for (const t of subject) {
-      str(t[0], "a sub");
-      str(t[1], "an iss");
-      num(t[2], "a before");
-      num(t[3], "an exp");
-    }
-    const store = this.store;
-    for (const t of jwt) store.addJwt(t[0] as string, t[1] as string, t[2] as number, now);
-    for (const t of opaque) store.addOpaque(t[0] as string, t[1] as number, now);
-    for (const t of subject) {
-      store.addSubject(t[0] as string, t[1] as string, t[2] as number, t[3] as number, now);
-    }
-  }
-
-  private applyRevoke(o: Record<string, unknown>, now: number): void {
-    switch (o.type) {
-      case "jwt":
-        this.store.addJwt(str(o.jti, "jti"), str(o.iss, "iss"), num(o.exp, "exp"), now);
-        return;
-      case "opaque":
-        this.store.addOpaque(hash(o.hash), num(o.exp, "exp"), now);
-        return;
-      case "subject":
-        this.store.addSubject(
-          str(o.sub, "sub"),
-          str(o.iss, "iss"),
-          num(o.before, "before"),
-          num(o.exp, "exp"),
-          now,
-        );
-        return;
-      default:
-        // A revocation we do not understand must not pass silently: drop the connection
-        // (the event is asked for again) and let the failure policy decide.
-        throw new FeedProtocolError("a revoke event has an unknown type");
     }
   }
 }
