@@ -343,6 +343,11 @@ export class Tessera {
     return this.clientLifecycle.rotateSecret(id);
   }
 
+  /** An administrator sets a user's password: every credential of the user ends. */
+  resetPassword(name: string, password: string): Promise<UserRecord> {
+    return this.credentials.resetPassword(name, password);
+  }
+
   disableUser(name: string): Promise<UserRecord> {
     return this.credentials.disable(name);
   }
