@@ -47,7 +47,8 @@ export interface TesseraOptions {
 
 /**
  * The domain, wired: stores, users, sessions and the login flows. No HTTP here — the
- * server (src/server) and the CLI (src/cli) both drive this object.
+ * server (src/server) and the CLI (src/cli) both drive this object, through the services
+ * it builds: they never touch `stores`, and each of their requests calls one method.
  */
 export class Tessera {
   readonly hasher: PasswordHasher;

@@ -1,9 +1,7 @@
+import { CLIENT_ID } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
 import type { ConsentRecord, ConsentStore } from "../store/types.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
-
-/** A client id as a user may name it (anything else names no remembered consent). */
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /**
  * A user's remembered consents (the "authorized applications" they can review): listing
