@@ -8,8 +8,13 @@ import { SecretTokens } from "./crypto/token-format.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
-import { type Preparation, SigningKeys } from "./keys/keys.js";
+import { SigningKeys } from "./keys/keys.js";
+import { keyNotice } from "./keys/notice.js";
+import { AuthorizationEndpoint } from "./oauth/authorize.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
+import { Consents } from "./oauth/consents.js";
+import { OAuthEndpoints } from "./oauth/endpoints.js";
+import { FeedFollowers } from "./revocations/followers.js";
 import { eventRetentionMs } from "./revocations/retention.js";
 import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
@@ -20,7 +25,7 @@ import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
 import { Denylist } from "./tokens/denylist.js";
 import { RefreshTokens } from "./tokens/refresh.js";
-import { cutoffSecond } from "./users/cutoff.js";
+import { UserCredentials } from "./users/credentials.js";
 import { PasswordHasher } from "./users/passwords.js";
 import { Users } from "./users/users.js";
 
@@ -42,7 +47,8 @@ export interface TesseraOptions {
 
 /**
  * The domain, wired: stores, users, sessions and the login flows. No HTTP here — the
- * server (src/server) and the CLI (src/cli) both drive this object.
+ * server (src/server) and the CLI (src/cli) both drive this object, through the services
+ * it builds: they never touch `stores`, and each of their requests calls one method.
  */
 export class Tessera {
   readonly hasher: PasswordHasher;
@@ -61,6 +67,15 @@ export class Tessera {
   private readonly clientLifecycle: ClientLifecycle;
   /** The revocation feed's streams: bounds, shared snapshots, live events. */
   readonly revocationStreams: RevocationStreams;
+  /** Who may follow the revocation feed, and for how long. */
+  readonly feedFollowers: FeedFollowers;
+  /** GET /oauth/authorize and its consent decision (src/oauth/authorize.ts). */
+  readonly authorization: AuthorizationEndpoint;
+  /** The token, introspection and revocation endpoints (src/oauth/endpoints.ts). */
+  readonly oauth: OAuthEndpoints;
+  /** A user's remembered consents: list, withdraw (which cuts the client off). */
+  readonly userConsents: Consents;
+  private readonly credentials: UserCredentials;
   private readonly reloadTimer: NodeJS.Timeout;
 
   private constructor(
@@ -168,6 +183,42 @@ export class Tessera {
       issuer: config.issuer,
       maxAccessTtl: config.accessTokenMaxTtl,
     });
+    this.credentials = new UserCredentials({
+      users: this.users,
+      sessions: this.sessions,
+      passwordLogin: this.passwordLogin,
+      refresh: this.refreshTokens,
+      access: this.accessTokens,
+      log: stores.ephemeral.revocations,
+      clock,
+      issuer: config.issuer,
+      maxAccessTtl: config.accessTokenMaxTtl,
+    });
+    this.feedFollowers = new FeedFollowers(this.clients);
+    this.userConsents = new Consents(stores.durable.consents, this.refreshTokens);
+    this.authorization = new AuthorizationEndpoint({
+      clients: this.clients,
+      consents: stores.durable.consents,
+      codes: this.codes,
+      interactions: stores.ephemeral.collection("interaction"),
+      secretTokens: format,
+      clock,
+      issuer: config.issuer,
+    });
+    this.oauth = new OAuthEndpoints({
+      clients: this.clients,
+      users: stores.durable.users,
+      consents: stores.durable.consents,
+      codes: this.codes,
+      access: this.accessTokens,
+      refresh: this.refreshTokens,
+      denylist: this.denylist,
+      keys,
+      forgeries: this.forgeries,
+      secretTokens: format,
+      clock,
+      issuer: config.issuer,
+    });
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {
       keys.reload().catch(() => {
@@ -177,7 +228,7 @@ export class Tessera {
     this.reloadTimer.unref();
   }
 
-  /** Users' remembered consent per client (durable). */
+  /** The consent store itself (tests). Rules: `userConsents`, `authorization`, the grants. */
   get consents(): ConsentStore {
     return this.stores.durable.consents;
   }
@@ -263,53 +314,16 @@ export class Tessera {
     return { user, token, session };
   }
 
-  /**
-   * Changes the password of the signed-in user after checking the current one (throttled
-   * like a login). Every session of the user ends, including the current one, which is
-   * replaced by a new id returned here.
-   */
-  async changePassword(input: {
-    user: UserRecord;
-    currentPassword: string;
-    newPassword: string;
-    ip: string;
-    userAgent?: string | undefined;
-    remember: boolean;
-  }): Promise<{ token: string; session: SessionView }> {
-    const user = await this.passwordLogin.verify({
-      username: input.user.username,
-      password: input.currentPassword,
-      ip: input.ip,
-    });
-    const updated = await this.users.setPassword(user, input.newPassword, input.ip);
-    await this.revokeAllForUser(updated.id);
-    return this.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
+  /** See UserCredentials.changePassword (src/users/credentials.ts). */
+  changePassword(
+    input: Parameters<UserCredentials["changePassword"]>[0],
+  ): Promise<{ token: string; session: SessionView }> {
+    return this.credentials.changePassword(input);
   }
 
-  /**
-   * Ends every credential of the user: records the moment in the durable user record
-   * (which every server checks for sessions and tokens), deletes this store's sessions and
-   * opaque access tokens, and revokes every refresh family with the access tokens issued
-   * from it. The rule and its precision: src/users/cutoff.ts.
-   */
-  async revokeAllForUser(userId: string): Promise<void> {
-    const now = this.clock.now();
-    await this.users.endSessionsBefore(userId, now);
-    // Every token of the user issued before now, whatever it is: verifiers refuse tokens
-    // with this sub and `iat < before`. Rounded up (iat has second precision): a token
-    // minted earlier in this second is refused; one minted later in it carries
-    // `iat = before` (see mintIat) and is not.
-    const before = cutoffSecond(now);
-    await this.stores.ephemeral.revocations.append({
-      type: "subject",
-      sub: userId,
-      iss: this.config.issuer,
-      before,
-      exp: before + this.config.accessTokenMaxTtl + 60,
-    });
-    await this.sessions.destroyAll(userId);
-    await this.refreshTokens.revokeUser(userId);
-    await this.accessTokens.destroyUserOpaque(userId);
+  /** Ends every credential of the user (src/users/credentials.ts). */
+  revokeAllForUser(userId: string): Promise<void> {
+    return this.credentials.revokeAll(userId);
   }
 
   /**
@@ -330,44 +344,30 @@ export class Tessera {
     return this.clientLifecycle.rotateSecret(id);
   }
 
-  async disableUser(name: string): Promise<UserRecord> {
-    return this.users.setDisabled(name, true, (id) => this.revokeAllForUser(id));
+  /** An administrator sets a user's password: every credential of the user ends. */
+  resetPassword(name: string, password: string): Promise<UserRecord> {
+    return this.credentials.resetPassword(name, password);
   }
 
-  async enableUser(name: string): Promise<UserRecord> {
-    return this.users.setDisabled(name, false, (id) => this.revokeAllForUser(id));
+  disableUser(name: string): Promise<UserRecord> {
+    return this.credentials.disable(name);
+  }
+
+  enableUser(name: string): Promise<UserRecord> {
+    return this.credentials.enable(name);
+  }
+
+  /** Both tiers of the store answer (a store that does not throws). */
+  async checkStores(): Promise<void> {
+    await this.stores.ephemeral.ping();
+    if (this.stores.ephemeral !== this.stores.durable.ephemeral) {
+      await this.stores.durable.ephemeral.ping();
+    }
   }
 
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.revocationStreams.close();
     await this.stores.close();
-  }
-}
-
-/** The one line `serve` logs about its signing key, when there is something to say. */
-function keyNotice(p: Preparation): Notice | undefined {
-  const at = (ms: number) => new Date(ms).toISOString();
-  switch (p.kind) {
-    case "kept":
-      return undefined;
-    case "created":
-      return {
-        level: "info",
-        message: `signing key: new ${p.key.alg} key ${p.key.kid}, signing now`,
-      };
-    case "rotated":
-      return {
-        level: "warn",
-        message:
-          `signing key: the signing key is ${p.from}, --signing-alg asks for ${p.key.alg}: ` +
-          `new ${p.key.alg} key ${p.key.kid} published now, signs from ${at(p.key.activatesAt)} ` +
-          "(--key-activation-delay); until then the current key signs",
-      };
-    case "pending":
-      return {
-        level: "info",
-        message: `signing key: ${p.key.alg} key ${p.key.kid} is published and signs from ${at(p.key.activatesAt)}`,
-      };
   }
 }

@@ -13,7 +13,8 @@ export const SUPPORTED_GRANTS: readonly GrantType[] = [
 ];
 export const TOKEN_FORMATS: readonly TokenFormat[] = ["jwt", "opaque"];
 
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+/** The shape of a client id (anything else names no client). */
+export const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 /** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 

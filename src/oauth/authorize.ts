@@ -340,15 +340,6 @@ export class AuthorizationEndpoint {
       }),
     };
   }
-
-  listConsents(userId: string): Promise<ConsentRecord[]> {
-    return this.deps.consents.listConsents(userId);
-  }
-
-  /** True when a remembered consent was removed. */
-  revokeConsent(userId: string, clientId: string): Promise<boolean> {
-    return this.deps.consents.deleteConsent(userId, clientId);
-  }
 }
 
 /** A remembered consent, given to this registration of the client, covers the request. */

@@ -147,6 +147,8 @@ export class Sessions {
 
   /** Ends the user's session with this public id. Throws session_not_found otherwise. */
   async destroyByPublicId(userId: string, publicId: string): Promise<void> {
+    // Not the shape of a public id: names no session (and is never looked for).
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(publicId)) throw new TesseraError("session_not_found");
     for (const { id, record } of await this.records.listByUser(userId)) {
       if (record.value.publicId === publicId && (await this.records.destroy(id))) return;
     }

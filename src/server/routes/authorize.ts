@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
-import { AuthorizationEndpoint, type ShownError, type Subject } from "../../oauth/authorize.js";
+import type { AuthorizationEndpoint, ShownError, Subject } from "../../oauth/authorize.js";
 import type { ResolvedSession } from "../../sessions/sessions.js";
 import type { Tessera } from "../../tessera.js";
 import type { RouteContext } from "../app.js";
@@ -9,8 +9,6 @@ import { toTesseraError } from "../errors.js";
 import { bodyObject, requiredString } from "../input.js";
 import { authorizeLoginPage, consentPage, errorPage, sameSiteBouncePage } from "../pages.js";
 import { isSafeReturnTo } from "../return-to.js";
-
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 const subjectOf = (r: ResolvedSession): Subject => ({
   userId: r.user.id,
@@ -47,19 +45,6 @@ export async function allowSignInRedirect(
   const query = Object.fromEntries(new URLSearchParams(returnTo.slice(returnTo.indexOf("?") + 1)));
   const v = await endpoint.validate(query);
   if (v.kind === "ok") allowFormRedirectTo(reply, v.request.redirectUri);
-}
-
-/** The authorization endpoint's domain object, wired to this server's services. */
-export function authorizationEndpoint(tessera: Tessera): AuthorizationEndpoint {
-  return new AuthorizationEndpoint({
-    clients: tessera.clients,
-    consents: tessera.consents,
-    codes: tessera.codes,
-    interactions: tessera.stores.ephemeral.collection("interaction"),
-    secretTokens: tessera.secretTokens,
-    clock: tessera.clock,
-    issuer: tessera.config.issuer,
-  });
 }
 
 /**
@@ -99,11 +84,11 @@ export async function authorizeRoutes(
   tessera: Tessera,
   ctx: RouteContext,
 ): Promise<void> {
-  const endpoint = authorizationEndpoint(tessera);
+  const endpoint = tessera.authorization;
 
   app.get("/consents", async (request, reply) => {
     const current = await requireSession(tessera, request, reply);
-    const consents = await endpoint.listConsents(current.user.id);
+    const consents = await tessera.userConsents.list(current.user.id);
     return {
       consents: consents.map((c) => ({
         clientId: c.clientId,
@@ -117,12 +102,7 @@ export async function authorizeRoutes(
     ctx.assertSameOrigin(request);
     const current = await requireSession(tessera, request, reply);
     const { clientId } = request.params;
-    const removed =
-      CLIENT_ID.test(clientId) && (await endpoint.revokeConsent(current.user.id, clientId));
-    if (!removed) throw new TesseraError("not_found", "No remembered consent for this client.");
-    // Withdrawing consent cuts the client off: its refresh families for this user and
-    // every access token issued from them are revoked.
-    await tessera.refreshTokens.revokeUser(current.user.id, clientId);
+    await tessera.userConsents.withdraw(current.user.id, clientId);
     request.log.info({ userId: current.user.id, clientId }, "consent revoked");
     return reply.code(204).send();
   });

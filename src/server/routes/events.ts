@@ -1,23 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { TesseraError } from "../../errors.js";
-import { authenticateClient } from "../../oauth/client-auth.js";
-import type { ClientRecord } from "../../store/types.js";
 import type { Tessera } from "../../tessera.js";
 
 const EVENT_STREAM = "text/event-stream; charset=utf-8";
-
-/**
- * A stream may go on while its client is registered as it was when the stream was
- * authenticated: same registration, same secret, still allowed to follow the feed.
- */
-function mayStillFollow(opened: ClientRecord, now: ClientRecord | undefined): boolean {
-  return (
-    now !== undefined &&
-    now.generation === opened.generation &&
-    now.secretHash === opened.secretHash &&
-    now.introspect
-  );
-}
 
 /**
  * GET /events/revocations: server-sent events of every revocation, for verifiers
@@ -37,39 +21,24 @@ export function eventRoutes(app: FastifyInstance, tessera: Tessera): void {
   // with Last-Event-ID, to this instance when it is back or to another).
   app.addHook("preClose", async () => streams.endAll());
 
-  /** The client following the feed: authenticated, and allowed to introspect. */
-  async function follower(request: FastifyRequest) {
-    const client = await authenticateClient(tessera.clients, request.headers.authorization, {});
-    if (!client.introspect) {
-      throw new TesseraError("invalid_client", "This client may not follow revocations.", {
-        oauthError: "invalid_client",
-      });
-    }
-    return client;
-  }
-
   // HEAD: the GET's status and headers after the same checks, and nothing held (no
   // watcher, no stream). Its own route: Fastify's implicit one would run the GET handler.
   app.head("/events/revocations", async (request: FastifyRequest, reply: FastifyReply) => {
-    const client = await follower(request);
+    const client = await tessera.feedFollowers.authenticate(request.headers.authorization);
     streams.check(client.id);
     return reply.code(200).type(EVENT_STREAM).send();
   });
 
   /** GET: the stream. */
   const stream = async (request: FastifyRequest, reply: FastifyReply) => {
-    const client = await follower(request);
+    const client = await tessera.feedFollowers.authenticate(request.headers.authorization);
     const lastEventId = request.headers["last-event-id"];
     // Everything that can fail (the bounds, reading the log) happens before the stream
     // starts, so a failure is an ordinary error response and nothing stays held.
-    // A store that cannot answer ends the stream too: the verifier reconnects and is
-    // authenticated afresh (or refused) rather than kept on a client that may be gone.
-    const stillAllowed = async () =>
-      mayStillFollow(client, await tessera.clients.find(client.id).catch(() => undefined));
     const feed = await streams.open(
       client.id,
       typeof lastEventId === "string" ? lastEventId : undefined,
-      stillAllowed,
+      () => tessera.feedFollowers.stillAllowed(client),
     );
     const raw = reply.raw;
     if (raw.destroyed || request.raw.destroyed) {

@@ -5,10 +5,7 @@ import type { Tessera } from "../../tessera.js";
 export function healthRoutes(app: FastifyInstance, tessera: Tessera): void {
   app.get("/healthz", async (request, reply) => {
     try {
-      await tessera.stores.ephemeral.ping();
-      if (tessera.stores.ephemeral !== tessera.stores.durable.ephemeral) {
-        await tessera.stores.durable.ephemeral.ping();
-      }
+      await tessera.checkStores();
       return { status: "ok" };
     } catch (err) {
       request.log.error({ err }, "health check failed");

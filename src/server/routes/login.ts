@@ -14,7 +14,7 @@ import {
 } from "../input.js";
 import { loginForm, page } from "../pages.js";
 import { isSafeReturnTo } from "../return-to.js";
-import { allowSignInRedirect, authorizationEndpoint } from "./authorize.js";
+import { allowSignInRedirect } from "./authorize.js";
 
 function returnToOf(body: Record<string, unknown>): string | undefined {
   const v = body.return_to;
@@ -31,7 +31,6 @@ function returnToOf(body: Record<string, unknown>): string | undefined {
  * answered with a redirect back to it, or the sign-in page again on failure.
  */
 export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteContext): void {
-  const authorize = authorizationEndpoint(tessera);
   app.post("/login", async (request, reply) => {
     ctx.assertSameOrigin(request);
     const body = bodyObject(request.body);
@@ -60,7 +59,7 @@ export function loginRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteCo
       if (!atPage || !shown) throw err;
       request.log.info({ error: err.code, status: err.status }, "request refused");
       if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
-      if (returnTo !== undefined) await allowSignInRedirect(authorize, reply, returnTo);
+      if (returnTo !== undefined) await allowSignInRedirect(tessera.authorization, reply, returnTo);
       return reply
         .code(err.status)
         .type("text/html; charset=utf-8")

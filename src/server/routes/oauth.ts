@@ -1,10 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import type { FormParams } from "../../oauth/client-auth.js";
-import { TokenIdentifier } from "../../oauth/identify.js";
-import { Introspection } from "../../oauth/introspect.js";
-import { revocationEndpoint } from "../../oauth/revoke.js";
-import { tokenEndpoint } from "../../oauth/token.js";
 import type { Tessera } from "../../tessera.js";
 import { toTesseraError } from "../errors.js";
 import { eventRoutes } from "./events.js";
@@ -70,40 +66,6 @@ function formParams(request: FastifyRequest): FormParams {
 /** POST /oauth/token, /oauth/introspect and /oauth/revoke. */
 export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promise<void> {
   app.setErrorHandler(oauthErrorHandler);
-  const { config } = tessera;
-  const tokenDeps = {
-    clients: tessera.clients,
-    users: tessera.stores.durable.users,
-    consents: tessera.consents,
-    codes: tessera.codes,
-    access: tessera.accessTokens,
-    refresh: tessera.refreshTokens,
-    clock: tessera.clock,
-  };
-  const tokens = new TokenIdentifier(
-    tessera.accessTokens,
-    tessera.refreshTokens,
-    tessera.keys,
-    config.issuer,
-    tessera.secretTokens,
-  );
-  const revokeDeps = {
-    clients: tessera.clients,
-    tokens,
-    denylist: tessera.denylist,
-    access: tessera.accessTokens,
-    refresh: tessera.refreshTokens,
-  };
-  const introspection = new Introspection({
-    clients: tessera.clients,
-    tokens,
-    refresh: tessera.refreshTokens,
-    denylist: tessera.denylist,
-    clock: tessera.clock,
-    issuer: config.issuer,
-    users: tessera.stores.durable.users,
-    forgeries: tessera.forgeries,
-  });
   // One line per client per window, naming the client (never a token): someone is sending
   // tokens this installation never issued through that client (see the docs page).
   const unsubscribe = tessera.forgeries.onFishing((e) => {
@@ -115,11 +77,7 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   app.addHook("onClose", async () => unsubscribe());
 
   app.post("/oauth/token", async (request, reply) => {
-    const result = await tokenEndpoint(
-      tokenDeps,
-      request.headers.authorization,
-      formParams(request),
-    );
+    const result = await tessera.oauth.token(request.headers.authorization, formParams(request));
     if (result.fingerprint !== undefined) {
       reply.header(
         "set-cookie",
@@ -130,14 +88,14 @@ export async function oauthRoutes(app: FastifyInstance, tessera: Tessera): Promi
   });
 
   app.post("/oauth/introspect", async (request) => {
-    return introspection.handle(request.headers.authorization, formParams(request));
+    return tessera.oauth.introspect(request.headers.authorization, formParams(request));
   });
 
   // The revocation feed answers its errors like the other OAuth endpoints.
   eventRoutes(app, tessera);
 
   app.post("/oauth/revoke", async (request, reply) => {
-    await revocationEndpoint(revokeDeps, request.headers.authorization, formParams(request));
+    await tessera.oauth.revoke(request.headers.authorization, formParams(request));
     return reply.code(200).send();
   });
 }

@@ -43,7 +43,6 @@ export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     ctx.assertSameOrigin(request);
     const current = await requireSession(tessera, request, reply);
     const id = request.params.id;
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new TesseraError("session_not_found");
     await tessera.sessions.destroyByPublicId(current.user.id, id);
     if (id === current.session.id) reply.header("set-cookie", clearedSessionCookie());
     return reply.code(204).send();

@@ -1,0 +1,176 @@
+import { type ClientChanges, type ClientView, clientView } from "../../clients/clients.js";
+import type { Config } from "../../config/defaults.js";
+import { TesseraError } from "../../errors.js";
+import {
+  intOption,
+  listOption,
+  type Options,
+  positionalArgs,
+  rejectUnknown,
+  stringOption,
+  switchOption,
+  withTessera,
+} from "../flags.js";
+import type { CliIo } from "../io.js";
+
+/** `client …`: every option and argument is checked before the store is opened. */
+export async function clientCommand(
+  config: Config,
+  sub: string | undefined,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  switch (sub) {
+    case "add": {
+      rejectUnknown(unknown, [
+        "grants",
+        "token-format",
+        "audience",
+        "scopes",
+        "access-ttl",
+        "introspect",
+        "public",
+        "redirect-uri",
+        "first-party",
+        "fingerprint",
+      ]);
+      const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
+      const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
+      const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
+      const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+      return withTessera(config, async (t) => {
+        const { client, secret } = await t.clients.add({
+          id: clientId,
+          grants: listOption(stringOption("grants", unknown.get("grants"))),
+          audience: listOption(stringOption("audience", unknown.get("audience"))),
+          scopes: (stringOption("scopes", unknown.get("scopes")) ?? "").split(" ").filter(Boolean),
+          introspect: unknown.get("introspect") === true,
+          public: unknown.get("public") === true,
+          firstParty: unknown.get("first-party") === true,
+          fingerprint: unknown.get("fingerprint") === true,
+          redirectUris,
+          ...(accessTtl === undefined ? {} : { accessTtl }),
+          ...(tokenFormat === undefined ? {} : { tokenFormat }),
+        });
+        io.out(`created ${client.type} client ${client.id}`);
+        if (secret !== undefined) {
+          io.out(`client_secret: ${secret}`);
+          io.out("(shown once; only its SHA-256 is stored — keep it in your secret manager)");
+        }
+        return 0;
+      });
+    }
+    case "list":
+      rejectUnknown(unknown, []);
+      positionalArgs("client list", args, []);
+      return withTessera(config, async (t) => {
+        for (const c of await t.clients.list()) io.out(clientLine(c));
+        return 0;
+      });
+    case "update":
+      return clientUpdate(config, args, unknown, io);
+    case "remove": {
+      rejectUnknown(unknown, []);
+      const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
+      return withTessera(config, async (t) => {
+        await t.removeClient(id);
+        io.out(
+          `removed client ${id}; its refresh tokens, access tokens, consents and feed connections are ended`,
+        );
+        return 0;
+      });
+    }
+    case "rotate-secret": {
+      rejectUnknown(unknown, []);
+      const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
+      return withTessera(config, async (t) => {
+        const secret = await t.rotateClientSecret(id);
+        io.out(`client_secret: ${secret}`);
+        io.out("(shown once; the previous secret no longer works)");
+        return 0;
+      });
+    }
+    default:
+      throw new TesseraError(
+        "invalid_request",
+        `unknown client command "${sub ?? ""}"; see tessera help`,
+      );
+  }
+}
+
+/** One client as `client list` and `client update` print it. */
+function clientLine(c: ClientView): string {
+  return [
+    c.id,
+    c.type,
+    c.grants.join(","),
+    c.tokenFormat,
+    `aud=${c.audience.join(",") || "-"}`,
+    `scopes=${c.scopes.join(" ") || "-"}`,
+    `ttl=${c.accessTtl ?? "default"}`,
+    c.introspect ? "introspect" : "",
+    c.firstParty ? "first-party" : "",
+    c.fingerprint ? "fingerprint" : "",
+    c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
+  ]
+    .filter(Boolean)
+    .join("\t");
+}
+
+/** `client update ID [...]`: only the options given change; checked as `client add` checks. */
+async function clientUpdate(
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, [
+    "grants",
+    "token-format",
+    "audience",
+    "scopes",
+    "access-ttl",
+    "introspect",
+    "no-introspect",
+    "redirect-uri",
+    "first-party",
+    "no-first-party",
+    "fingerprint",
+    "no-fingerprint",
+  ]);
+  const [clientId] = positionalArgs("client update", args, ["ID"]) as [string];
+  const changes: ClientChanges = {};
+  const list = (name: string) => {
+    const v = stringOption(name, unknown.get(name));
+    return v === undefined ? undefined : listOption(v);
+  };
+  const grants = list("grants");
+  if (grants !== undefined) changes.grants = grants;
+  const audience = list("audience");
+  if (audience !== undefined) changes.audience = audience;
+  const redirectUris = list("redirect-uri");
+  if (redirectUris !== undefined) changes.redirectUris = redirectUris;
+  const scopes = stringOption("scopes", unknown.get("scopes"));
+  if (scopes !== undefined) changes.scopes = scopes.split(" ").filter(Boolean);
+  const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+  if (tokenFormat !== undefined) changes.tokenFormat = tokenFormat;
+  const ttl = unknown.get("access-ttl");
+  if (ttl !== undefined)
+    changes.accessTtl = ttl === "default" ? null : intOption("access-ttl", ttl);
+  for (const [flag, key] of [
+    ["introspect", "introspect"],
+    ["first-party", "firstParty"],
+    ["fingerprint", "fingerprint"],
+  ] as const) {
+    const value = switchOption(flag, unknown);
+    if (value !== undefined) changes[key] = value;
+  }
+  if (Object.keys(changes).length === 0) {
+    throw new TesseraError("invalid_request", "client update needs an option to change");
+  }
+  return withTessera(config, async (t) => {
+    io.out(clientLine(clientView(await t.updateClient(clientId, changes))));
+    return 0;
+  });
+}

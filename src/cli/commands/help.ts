@@ -1,0 +1,53 @@
+import {
+  envName,
+  flagName,
+  SETTINGS,
+  type SettingKey,
+  type SettingSpec,
+} from "../../config/defaults.js";
+
+const USAGE = `Usage: tessera <command> [options]
+
+Commands:
+  serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
+        [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
+        [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
+  user add NAME --password-stdin [--roles a,b]            create a user
+  user list                                               list users
+  user disable NAME | user enable NAME                    disabling ends every session
+  user roles NAME --set a,b                               replace roles (sessions get a new id)
+  user password NAME --password-stdin                     set a password; ends every session
+  client add ID --grants G[,G] --audience AUD [--scopes "a b"] [--token-format jwt|opaque]
+        [--access-ttl SECONDS] [--introspect] [--public] [--redirect-uri URI[,URI]]
+        [--first-party] [--fingerprint]                   register a client (secret printed once)
+        grants: authorization_code, refresh_token, client_credentials
+  client update ID [--grants G[,G]] [--audience AUD] [--scopes "a b"] [--token-format F]
+        [--access-ttl SECONDS|default] [--[no-]introspect] [--redirect-uri URI[,URI]]
+        [--[no-]first-party] [--[no-]fingerprint]         change a client (narrowing revokes)
+  client list | client rotate-secret ID
+  client remove ID                                        end everything the client was given
+  keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
+  token decode TOKEN                                      show a JWT's header and claims (no verification)
+  help                                                    this text
+
+Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).
+All settings: see the README's configuration table, or \`tessera help settings\`.`;
+
+/** `tessera help [settings]` (and `--help` on any command). */
+export function helpText(topic: string | undefined): string {
+  return topic === "settings" ? settingsHelp() : USAGE;
+}
+
+function settingsHelp(): string {
+  return (Object.keys(SETTINGS) as SettingKey[])
+    .map((k) => {
+      const spec: SettingSpec = SETTINGS[k];
+      const names = spec.envOnly
+        ? envName(k)
+        : spec.flagOnly
+          ? `--${flagName(k)}`
+          : `--${flagName(k)} (${envName(k)})`;
+      return `${names}: ${spec.doc}`;
+    })
+    .join("\n");
+}

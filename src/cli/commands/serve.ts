@@ -1,0 +1,93 @@
+import { createServer } from "node:net";
+import type { Config } from "../../config/defaults.js";
+import { assertSafeToServe, type RawSettings } from "../../config/load.js";
+import { buildServer } from "../../server/app.js";
+import { Tessera } from "../../tessera.js";
+import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
+import { type Options, positionalArgs, rejectUnknown } from "../flags.js";
+import type { CliIo } from "../io.js";
+
+/**
+ * `serve`'s checks before the configuration is loaded: no options or arguments of its
+ * own; `--port 0` picks the free port now, so the derived issuer names the real one.
+ */
+export async function prepareServe(
+  settings: RawSettings,
+  args: readonly string[],
+  unknown: Options,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  rejectUnknown(unknown, []);
+  positionalArgs("serve", args, []);
+  const port = settings.port ?? env.TESSERA_PORT;
+  if (port === "0" && settings.issuer === undefined && !env.TESSERA_ISSUER) {
+    settings.port = String(await freeLoopbackPort());
+  }
+}
+
+/** `tessera serve`: runs the auth server until SIGINT or SIGTERM. */
+export async function serveCommand(config: Config, io: CliIo): Promise<number> {
+  assertSafeToServe(config);
+  if (config.db.startsWith("memory")) {
+    io.err(
+      "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
+    );
+  }
+  const tessera = await Tessera.open({
+    config,
+    role: "serve",
+    onWarning: (m) => io.err(`WARNING: ${m}`),
+  });
+  await tessera.hasher.warmUp();
+  if (config.demo) await demoUser(tessera, io);
+  const app = await buildServer(tessera);
+  for (const notice of tessera.notices) app.log[notice.level](notice.message);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, "shutting down");
+    await app.close();
+    await tessera.close();
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  io.out(
+    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${tessera.config.issuer})`,
+  );
+  return 0;
+}
+
+function hostForUrl(host: string): string {
+  if (host === "127.0.0.1" || host === "::1") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+async function demoUser(tessera: Tessera, io: CliIo): Promise<void> {
+  const created = await ensureDemoUser(tessera.users);
+  if (created === undefined) {
+    io.out(`Demo user "${DEMO_USER}" exists (its password was printed when it was created).`);
+    return;
+  }
+  io.out("");
+  io.out(`  Demo user created: username "${DEMO_USER}", password "${created.password}"`);
+  io.out("  (shown once; it is stored only as an argon2id hash)");
+  io.out("");
+}
+
+/** Free TCP port on loopback, chosen by the kernel. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() =>
+        resolvePort(typeof address === "object" && address !== null ? address.port : 0),
+      );
+    });
+  });
+}

@@ -1,0 +1,98 @@
+import type { Clock } from "../clock.js";
+import type { PasswordLogin } from "../sessions/login.js";
+import type { Sessions, SessionView } from "../sessions/sessions.js";
+import type { EventLog, UserRecord } from "../store/types.js";
+import type { AccessTokens } from "../tokens/access.js";
+import type { RefreshTokens } from "../tokens/refresh.js";
+import { cutoffSecond } from "./cutoff.js";
+import type { Users } from "./users.js";
+
+export interface UserCredentialsDeps {
+  users: Users;
+  sessions: Sessions;
+  passwordLogin: PasswordLogin;
+  refresh: RefreshTokens;
+  access: AccessTokens;
+  /** The revocation log every verifier follows. */
+  log: EventLog;
+  clock: Clock;
+  issuer: string;
+  /** The longest an access token lives (s): how long a subject cutoff must be kept. */
+  maxAccessTtl: number;
+}
+
+/**
+ * What ends or replaces a user's credentials: the user-wide cutoff (log out everywhere),
+ * a password change or an administrator's reset, disabling and enabling.
+ */
+export class UserCredentials {
+  constructor(private readonly deps: UserCredentialsDeps) {}
+
+  /**
+   * Ends every credential of the user: records the moment in the durable user record
+   * (which every server checks for sessions and tokens), deletes this store's sessions and
+   * opaque access tokens, and revokes every refresh family with the access tokens issued
+   * from it. The rule and its precision: src/users/cutoff.ts.
+   */
+  async revokeAll(userId: string): Promise<void> {
+    const { deps } = this;
+    const now = deps.clock.now();
+    await deps.users.endSessionsBefore(userId, now);
+    // Every token of the user issued before now, whatever it is: verifiers refuse tokens
+    // with this sub and `iat < before`. Rounded up (iat has second precision): a token
+    // minted earlier in this second is refused; one minted later in it carries
+    // `iat = before` (see mintIat) and is not.
+    const before = cutoffSecond(now);
+    await deps.log.append({
+      type: "subject",
+      sub: userId,
+      iss: deps.issuer,
+      before,
+      exp: before + deps.maxAccessTtl + 60,
+    });
+    await deps.sessions.destroyAll(userId);
+    await deps.refresh.revokeUser(userId);
+    await deps.access.destroyUserOpaque(userId);
+  }
+
+  /**
+   * Changes the password of the signed-in user after checking the current one (throttled
+   * like a login). Every session of the user ends, including the current one, which is
+   * replaced by a new id returned here.
+   */
+  async changePassword(input: {
+    user: UserRecord;
+    currentPassword: string;
+    newPassword: string;
+    ip: string;
+    userAgent?: string | undefined;
+    remember: boolean;
+  }): Promise<{ token: string; session: SessionView }> {
+    const { deps } = this;
+    const user = await deps.passwordLogin.verify({
+      username: input.user.username,
+      password: input.currentPassword,
+      ip: input.ip,
+    });
+    const updated = await deps.users.setPassword(user, input.newPassword, input.ip);
+    await this.revokeAll(updated.id);
+    return deps.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
+  }
+
+  /** An administrator sets the user's password: every credential of the user ends. */
+  async resetPassword(name: string, password: string): Promise<UserRecord> {
+    const user = await this.deps.users.require(name);
+    await this.deps.users.setPassword(user, password);
+    await this.revokeAll(user.id);
+    return user;
+  }
+
+  /** Disabling ends every credential of the user. */
+  disable(name: string): Promise<UserRecord> {
+    return this.deps.users.setDisabled(name, true, (id) => this.revokeAll(id));
+  }
+
+  enable(name: string): Promise<UserRecord> {
+    return this.deps.users.setDisabled(name, false, (id) => this.revokeAll(id));
+  }
+}
