@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { MemoryStore } from "../../src/store/memory.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 import { DEMO_USER, ensureDemoUser } from "../../src/users/demo.js";
 import { PasswordHasher } from "../../src/users/passwords.js";
 import { Users } from "../../src/users/users.js";
