@@ -1,11 +1,9 @@
 /**
  * Scope checks after verification (RFC 6750 §3.1 insufficient_scope, 403).
  */
+import { isScopeToken } from "../shared/scope-token.js";
 import { GuardError, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
-
-/** RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * Throws a 403 `insufficient_scope` GuardError unless the principal holds every one of
@@ -14,7 +12,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  */
 export function requireScopes(principal: Principal, ...scopes: string[]): void {
   for (const s of scopes) {
-    if (typeof s !== "string" || !SCOPE_TOKEN.test(s)) {
+    if (!isScopeToken(s)) {
       throw new TypeError("requireScopes: each scope must be an RFC 6749 scope-token");
     }
   }

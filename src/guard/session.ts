@@ -14,6 +14,8 @@
  * crypto/token-shape.ts.
  */
 import { checkShape } from "../crypto/token-shape.js";
+import { isCrossSiteByFetchMetadata } from "../shared/same-origin.js";
+import { SCOPE_TOKEN } from "../shared/scope-token.js";
 import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js";
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
@@ -132,8 +134,6 @@ const KNOWN = new Set([
 ]);
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** `GET /session` answers are ~300 bytes. */
 const MAX_ANSWER_BYTES = 16 * 1024;
 const COOKIE_HEADER_MAX = 64 * 1024;
@@ -157,28 +157,19 @@ export function originOf(url: string | undefined): string | undefined {
 }
 
 /**
- * CSRF, for an ambient credential (the same rule as Tessera's own `assertSameOrigin`, in
- * src/server/security.ts: keep the two in step). True when a state-changing request (a
- * method other than GET, HEAD, OPTIONS, or none given) comes, by the browser's word, from
- * elsewhere:
- * - `Sec-Fetch-Site` present: it decides (browsers set it; no page can). `same-origin`
- *   and `none` pass whatever `Origin` says (a same-origin form post may carry
- *   `Origin: null` under a `no-referrer` policy); anything else is cross-site.
- * - absent (browsers without Fetch Metadata): `Origin` decides; it must be allowed (the
- *   request's own origin or `allowedOrigins`), and `null` is refused.
- * - neither header: a non-browser client, which cannot ride a victim's cookie: passes.
+ * CSRF, for an ambient credential: true when a state-changing request (a method other
+ * than GET, HEAD, OPTIONS, or none given) comes, by the browser's word, from elsewhere.
+ * The rule is Tessera's own (src/shared/same-origin.ts, also behind the server's
+ * `assertSameOrigin`); the allowed origins are the request's own and `allowedOrigins`.
  */
 export function isCrossSite(input: VerifyInput, allowed: ReadonlySet<string>): boolean {
   const { method, origin, secFetchSite } = input;
   if (typeof method === "string" && SAFE_METHODS.has(method)) return false;
-  if (secFetchSite !== undefined) {
-    return secFetchSite !== "same-origin" && secFetchSite !== "none";
-  }
-  if (origin === undefined) return false;
-  if (typeof origin === "string" && (allowed.has(origin) || origin === originOf(input.url))) {
-    return false;
-  }
-  return true;
+  return isCrossSiteByFetchMetadata(
+    secFetchSite,
+    origin,
+    (o) => allowed.has(o) || o === originOf(input.url),
+  );
 }
 
 /** Why the exchange with the issuer failed (for logs; never contains the cookie). */

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../errors.js";
+import { isCrossSiteByFetchMetadata } from "../shared/same-origin.js";
 
 /**
  * `same-origin`, not `no-referrer`: with `no-referrer` a browser sends `Origin: null` on
@@ -38,32 +39,18 @@ export function applySecurityHeaders(reply: FastifyReply, hsts: boolean): void {
 
 /**
  * CSRF, second line of defence (SameSite=Strict is the first). A state-changing request
- * from a browser is refused when the browser says it comes from another site.
- *
- * - `Sec-Fetch-Site` present: it decides. The browser sets it and no page can forge it
- *   (a forbidden header name). `same-origin` passes whatever `Origin` says: a browser
- *   may send `Origin: null` from our own page (a `no-referrer` policy, a privacy
- *   setting). `none` (the user's own action: address bar, bookmark) passes too. Anything
- *   else (`same-site`, `cross-site`, an unknown value) is refused, whatever `Origin` says.
- * - Absent (browsers without Fetch Metadata): `Origin` decides; it must be ours, and
- *   `null` is refused (it cannot be told apart from a sandboxed or cross-site page).
- * - Neither header: a non-browser client, which cannot ride a victim's cookies: passes.
- *
- * The guard's session verifier (`src/guard/session.ts`, `isCrossSite`) applies the same
- * rule; keep the two in step.
+ * from a browser is refused (`forbidden_origin`) when the browser says it comes from
+ * another site, by the rule in src/shared/same-origin.ts (the guard's session verifier
+ * applies the same one). Allowed origins: our own and `allowedOrigins`.
  */
 export function assertSameOrigin(
   request: FastifyRequest,
   allowedOrigins: ReadonlySet<string>,
 ): void {
-  const site = request.headers["sec-fetch-site"];
-  if (site !== undefined) {
-    if (site === "same-origin" || site === "none") return;
-    throw new TesseraError("forbidden_origin");
-  }
-  const origin = request.headers.origin;
-  if (origin === undefined) return;
-  if (allowedOrigins.has(origin)) return;
-  if (origin === `${request.protocol}://${request.host}`) return;
-  throw new TesseraError("forbidden_origin");
+  const crossSite = isCrossSiteByFetchMetadata(
+    request.headers["sec-fetch-site"],
+    request.headers.origin,
+    (origin) => allowedOrigins.has(origin) || origin === `${request.protocol}://${request.host}`,
+  );
+  if (crossSite) throw new TesseraError("forbidden_origin");
 }

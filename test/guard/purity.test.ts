@@ -36,8 +36,9 @@ function specifiers(source: string): Specifier[] {
 
 /**
  * Why `file` (relative to src/) may not import `spec`, or undefined if it may: node
- * builtins; the guard's own files (any depth); src/errors.ts, src/clock.ts and
- * src/crypto/token-shape.ts (the keyless token check); and, in
+ * builtins; the guard's own files (any depth); src/errors.ts, src/clock.ts,
+ * src/crypto/token-shape.ts (the keyless token check) and src/shared/ (the small pieces
+ * server and guard share); and, in
  * types only, the frameworks the adapters plug into (never loaded at run time).
  */
 function violation(file: string, { spec, typeOnly }: Specifier): string | undefined {
@@ -48,6 +49,7 @@ function violation(file: string, { spec, typeOnly }: Specifier): string | undefi
     if (target === "errors.js" || target === "clock.js" || target === "crypto/token-shape.js") {
       return undefined;
     }
+    if (target.startsWith("shared/") && target.endsWith(".js")) return undefined;
     return `${file} imports ${spec} (src/${target}): outside the guard`;
   }
   if (typeOnly && (spec === "fastify" || spec === "hono")) return undefined;
@@ -63,7 +65,7 @@ describe("tessera/guard stays a pure library", () => {
     }
   });
 
-  it("imports only node builtins, its own files, errors.ts, clock.ts and crypto/token-shape.ts (frameworks: types only)", () => {
+  it("imports only node builtins, its own files, errors.ts, clock.ts, crypto/token-shape.ts and shared/ (frameworks: types only)", () => {
     const problems: string[] = [];
     for (const file of guardFiles()) {
       const text = readFileSync(join(SRC, file), "utf8");
@@ -84,6 +86,8 @@ describe("tessera/guard stays a pure library", () => {
       check("guard/adapters/x.ts", 'import { a } from "../../server/security.js";'),
     ).toHaveLength(1);
     expect(check("guard/adapters/x.ts", 'import { a } from "../../errors.js";')).toEqual([]);
+    expect(check("guard/adapters/x.ts", 'import { a } from "../../shared/x.js";')).toEqual([]);
+    expect(check("guard/x.ts", 'import { a } from "../sharedx/y.js";')).toHaveLength(1);
     expect(check("guard/adapters/x.ts", 'import { a } from "../session.js";')).toEqual([]);
     expect(check("guard/adapters/x.ts", 'import Fastify from "fastify";')).toHaveLength(1);
     expect(check("guard/adapters/x.ts", 'import type { F } from "fastify";')).toEqual([]);
@@ -96,8 +100,12 @@ describe("tessera/guard stays a pure library", () => {
     ).toEqual([]);
   });
 
-  it("what it imports from outside stays pure: clock.ts and token-shape.ts import only builtins", () => {
-    for (const file of ["clock.ts", "crypto/token-shape.ts"]) {
+  it("what it imports from outside stays pure: clock.ts, token-shape.ts and shared/ import only builtins", () => {
+    const shared = readdirSync(join(SRC, "shared"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `shared/${f}`);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const file of ["clock.ts", "crypto/token-shape.ts", ...shared]) {
       for (const { spec } of specifiers(readFileSync(join(SRC, file), "utf8"))) {
         expect(spec, `${file} imports ${spec}`).toMatch(/^node:/);
       }

@@ -4,6 +4,7 @@
  * themselves only move headers in and this answer out.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { isScopeToken } from "../../shared/scope-token.js";
 import type { VerifyInput } from "../credential.js";
 import { GuardError, isGuardError } from "../errors.js";
 import { requireScopes as requireTokenScopes } from "../scopes.js";
@@ -25,13 +26,10 @@ export interface ResolvedAdapterOptions {
   optional: boolean;
 }
 
-/** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-
 /** Checks scope names once, when the middleware is built (a typo is a programming error). */
 export function checkScopeNames(where: string, scopes: readonly unknown[]): readonly string[] {
   for (const s of scopes) {
-    if (typeof s !== "string" || !SCOPE_TOKEN.test(s)) {
+    if (!isScopeToken(s)) {
       throw new TypeError(`${where}: each scope must be an RFC 6749 scope-token`);
     }
   }
