@@ -209,8 +209,11 @@ function normaliseIssuer(text: string): string {
   return url.href.replace(/\/$/, "");
 }
 
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopback(host: string): boolean {
+/**
+ * True for 127.0.0.0/8, ::1 (IPv4-mapped too) and `localhost`: a listen address or a
+ * client IP. (The guard's `isLoopbackHost`, src/guard/urls.ts, judges URL hostnames.)
+ */
+export function isLoopbackAddress(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
   if (h === "localhost") return true;
   if (isIP(h) === 4) return h.startsWith("127.");
@@ -223,7 +226,7 @@ export function isLoopback(host: string): boolean {
  * session cookies are `Secure`, and plain HTTP on a network would expose them.
  */
 export function assertSafeToServe(config: Config): void {
-  if (!isLoopback(config.host) && config.trustProxy === 0) {
+  if (!isLoopbackAddress(config.host) && config.trustProxy === 0) {
     throw configError(
       `refusing to serve plain HTTP on non-loopback address ${config.host}: ` +
         "put Tessera behind a TLS-terminating proxy and pass --trust-proxy, or use --host 127.0.0.1",

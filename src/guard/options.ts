@@ -14,7 +14,7 @@ import type { FeedConfig } from "./feed.js";
 import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
 import { originOf } from "./session.js";
-import { httpUrl as checkHttpUrl, isLoopback } from "./urls.js";
+import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
 export interface Denylist {
@@ -313,10 +313,7 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     fail("jwks", "must be a URL (string or URL) or an object with a keys array");
   }
   if ("url" in jwks) {
-    const u = new URL(jwks.url);
-    if (u.protocol !== "https:" && !isLoopback(u.hostname)) {
-      fail("jwks", "must use https (plain http is allowed for loopback hosts only)");
-    }
+    httpsUnlessLoopback(new URL(jwks.url), (why) => fail("jwks", why));
   }
 
   const introspection = resolveIntrospection(o.introspection, issuer);
@@ -442,12 +439,7 @@ function resolveIntrospection(value: unknown, issuer: string): IntrospectionConf
   } else {
     fail("introspection.url", "must be a URL (string or URL)");
   }
-  if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
-    fail(
-      "introspection.url",
-      "must use https (plain http is allowed for loopback hosts only): it carries the client secret and tokens",
-    );
-  }
+  httpsUnlessLoopback(url, (why) => fail("introspection.url", why), "the client secret and tokens");
   return {
     url: url.href,
     authorization: basicAuthorization(clientId, clientSecret),
@@ -491,12 +483,7 @@ function resolveRevocations(
   } else {
     fail("revocations.url", "must be a URL (string or URL)");
   }
-  if (url.protocol !== "https:" && !isLoopback(url.hostname)) {
-    fail(
-      "revocations.url",
-      "must use https (plain http is allowed for loopback hosts only): it carries the client secret",
-    );
-  }
+  httpsUnlessLoopback(url, (why) => fail("revocations.url", why), "the client secret");
   const onStale = r.onStale ?? "fail-closed";
   if (onStale !== "fail-closed" && onStale !== "accept") {
     fail("revocations.onStale", 'must be "fail-closed" or "accept"');

@@ -20,7 +20,7 @@ import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js"
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
 import type { FetchLike } from "./jwks.js";
-import { httpUrl as checkHttpUrl, isLoopback } from "./urls.js";
+import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
 
 /** The cookie Tessera sets at login. */
 export const DEFAULT_SESSION_COOKIE = "__Host-session";
@@ -304,12 +304,7 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
       ? `${issuer.replace(/\/+$/, "")}/session`
       : endpointOption.toString(),
   );
-  if (endpoint.protocol !== "https:" && !isLoopback(endpoint.hostname)) {
-    fail(
-      "sessionEndpoint",
-      "must use https (plain http is allowed for loopback hosts only): it carries the session cookie",
-    );
-  }
+  httpsUnlessLoopback(endpoint, (why) => fail("sessionEndpoint", why), "the session cookie");
   const sessionEndpoint = endpoint.href;
   const cookieName = options.cookieName ?? DEFAULT_SESSION_COOKIE;
   if (typeof cookieName !== "string" || !COOKIE_NAME.test(cookieName)) {

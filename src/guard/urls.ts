@@ -3,8 +3,12 @@
  * revocation feed, the session endpoint). `reject` throws the caller's own TypeError.
  */
 
-/** True for hosts that never leave the machine: plain http is allowed only for them. */
-export function isLoopback(host: string): boolean {
+/**
+ * True for URL hostnames that never leave the machine: plain http is allowed only for
+ * them. (The server's `isLoopbackAddress`, src/config/load.ts, judges listen addresses and
+ * client IPs instead.)
+ */
+export function isLoopbackHost(host: string): boolean {
   return (
     host === "localhost" ||
     host === "[::1]" ||
@@ -25,4 +29,19 @@ export function httpUrl(value: string, reject: (why: string) => never): URL {
   if (url.username !== "" || url.password !== "") reject("must not contain credentials");
   if (url.hash !== "") reject("must not contain a fragment");
   return url;
+}
+
+/**
+ * https, or plain http to a loopback host only: an endpoint URL carries a secret (`carries`
+ * says which, in the message).
+ */
+export function httpsUnlessLoopback(
+  url: URL,
+  reject: (why: string) => never,
+  carries?: string,
+): void {
+  if (url.protocol !== "https:" && !isLoopbackHost(url.hostname)) {
+    const why = "must use https (plain http is allowed for loopback hosts only)";
+    reject(carries === undefined ? why : `${why}: it carries ${carries}`);
+  }
 }

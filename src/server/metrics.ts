@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { isLoopback } from "../config/load.js";
+import { isLoopbackAddress } from "../config/load.js";
 import type { RevocationStreamStats } from "../revocations/streams.js";
 import type { ForgeryStats } from "../throttle/forgery.js";
 
@@ -155,7 +155,7 @@ export function metricsRoutes(
     metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
   app.get("/metrics", async (request, reply) => {
-    if (access === "loopback" && !isLoopback(request.ip)) {
+    if (access === "loopback" && !isLoopbackAddress(request.ip)) {
       return reply.code(404).send({ error: "not_found", message: "Not found." });
     }
     reply.type("text/plain; version=0.0.4; charset=utf-8");

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config/defaults.js";
-import { assertSafeToServe, isLoopback, loadConfig, parseFlags } from "../../src/config/load.js";
+import {
+  assertSafeToServe,
+  isLoopbackAddress as isLoopback,
+  loadConfig,
+  parseFlags,
+} from "../../src/config/load.js";
 import type { TesseraError } from "../../src/errors.js";
 
 const codeOf = (fn: () => unknown) => {
