@@ -5,7 +5,7 @@
  */
 import { isCanonicalBase64url } from "./encoding.js";
 import { GuardError } from "./errors.js";
-import type { KeyRecord } from "./jwks.js";
+import type { VerificationKey } from "./jwks.js";
 import type { ResolvedOptions } from "./options.js";
 import { type AccessTokenClaims, type Principal, VerifiedToken } from "./principal.js";
 
@@ -100,7 +100,7 @@ export function validateClaims(
   policy: ClaimsPolicy,
   now: number,
   credential: "jwt" | "opaque" = "jwt",
-  key?: KeyRecord,
+  key?: VerificationKey,
 ): VerifiedToken {
   const { realm, toleranceMs } = policy;
   if (credential === "opaque") {

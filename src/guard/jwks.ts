@@ -21,7 +21,8 @@ export type VerifyKey =
   | { key: KeyObject; dsaEncoding: "ieee-p1363" }
   | { key: KeyObject; padding: number; saltLength: number };
 
-export interface KeyRecord {
+/** One imported JWK: a verify key and the one algorithm it may be used with. */
+export interface VerificationKey {
   readonly kid: string;
   readonly alg: Algorithm;
   readonly digest: "sha256" | "sha384" | null;
@@ -44,7 +45,10 @@ export interface Jwks {
 export type SkipReason = string;
 
 /** Why a JWK is skipped, or the record for it. */
-export function importJwk(jwk: unknown, allowed: ReadonlySet<Algorithm>): KeyRecord | SkipReason {
+export function importJwk(
+  jwk: unknown,
+  allowed: ReadonlySet<Algorithm>,
+): VerificationKey | SkipReason {
   if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return "not an object";
   const k = jwk as Record<string, unknown>;
   const kid = k.kid;
@@ -122,13 +126,13 @@ export function importJwk(jwk: unknown, allowed: ReadonlySet<Algorithm>): KeyRec
 }
 
 export interface ImportedSet {
-  keys: Map<string, KeyRecord>;
+  keys: Map<string, VerificationKey>;
   skipped: { index: number; reason: SkipReason }[];
 }
 
 /** Imports every usable key of a JWKS (whose shape the caller has checked). */
 export function importJwks(jwks: Jwks, allowed: ReadonlySet<Algorithm>): ImportedSet {
-  const keys = new Map<string, KeyRecord>();
+  const keys = new Map<string, VerificationKey>();
   const duplicated = new Set<string>();
   const skipped: ImportedSet["skipped"] = [];
   jwks.keys.forEach((jwk, index) => {
@@ -172,7 +176,7 @@ export type FetchLike = (
   },
 ) => Promise<Response>;
 
-export interface KeyStoreOptions {
+export interface JwksKeySetOptions {
   source: { url: string } | { inline: Jwks };
   algorithms: ReadonlySet<Algorithm>;
   clock: Clock;
@@ -189,8 +193,12 @@ export interface KeyStoreOptions {
 /** Minimum ms between retries while no key set has ever been loaded. */
 const INITIAL_RETRY_MS = 1000;
 
-export class KeyStore {
-  keys = new Map<string, KeyRecord>();
+/**
+ * The issuer's verification keys by kid, from an inline set or fetched from the JWKS URL
+ * (refreshed when stale or on an unknown kid, rate-limited). Not the server's key store.
+ */
+export class JwksKeySet {
+  keys = new Map<string, VerificationKey>();
   /** True once a key set is in hand (inline: at once). */
   loaded = false;
   private loadedAt = Number.NEGATIVE_INFINITY;
@@ -201,7 +209,7 @@ export class KeyStore {
   /** Number of fetches started (for tests and metrics). */
   fetches = 0;
 
-  constructor(private readonly opts: KeyStoreOptions) {
+  constructor(private readonly opts: JwksKeySetOptions) {
     if ("inline" in opts.source) {
       this.install(importJwks(opts.source.inline, opts.algorithms).keys);
     }
@@ -274,8 +282,8 @@ export class KeyStore {
   }
 
   /** Swaps in a new key set; keeps the records of unchanged keys, retires the rest. */
-  private install(next: Map<string, KeyRecord>): void {
-    const merged = new Map<string, KeyRecord>();
+  private install(next: Map<string, VerificationKey>): void {
+    const merged = new Map<string, VerificationKey>();
     for (const [kid, rec] of next) {
       const prev = this.keys.get(kid);
       merged.set(kid, prev !== undefined && prev.identity === rec.identity ? prev : rec);
@@ -289,7 +297,7 @@ export class KeyStore {
   }
 }
 
-async function fetchJson(url: string, opts: KeyStoreOptions): Promise<unknown> {
+async function fetchJson(url: string, opts: JwksKeySetOptions): Promise<unknown> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
   timer.unref?.();

@@ -7,7 +7,7 @@
 import { GenerationalCache } from "./cache.js";
 import { validateClaims } from "./claims.js";
 import { type GuardError, refusal } from "./errors.js";
-import { type KeyRecord, KeyStore } from "./jwks.js";
+import { JwksKeySet, type VerificationKey } from "./jwks.js";
 import { HeaderMemo, type ParsedJws } from "./jws.js";
 import type { ResolvedOptions } from "./options.js";
 import type { VerifiedToken } from "./principal.js";
@@ -16,7 +16,7 @@ import { decodePayload, verifySignature } from "./signature.js";
 const JWKS_MAX_BYTES = 64 * 1024;
 
 export class JwtVerifier {
-  readonly keys: KeyStore;
+  readonly keys: JwksKeySet;
   private readonly remote: boolean;
   private readonly cache: GenerationalCache<VerifiedToken> | undefined;
   private readonly memo = new HeaderMemo();
@@ -28,7 +28,7 @@ export class JwtVerifier {
 
   constructor(private readonly opts: ResolvedOptions) {
     this.realm = opts.realm;
-    this.keys = new KeyStore({
+    this.keys = new JwksKeySet({
       source: opts.jwks,
       algorithms: opts.algorithms,
       clock: opts.clock,
@@ -77,12 +77,12 @@ export class JwtVerifier {
   }
 
   /** The key the header names, if it is one of ours. */
-  keyFor(jws: ParsedJws): KeyRecord | undefined {
+  keyFor(jws: ParsedJws): VerificationKey | undefined {
     return this.keys.keys.get(jws.header.kid);
   }
 
   /** Signature and claims stages; the verified token is cached. */
-  check(jws: ParsedJws, key: KeyRecord, now: number): VerifiedToken {
+  check(jws: ParsedJws, key: VerificationKey, now: number): VerifiedToken {
     const { scratch, realm } = this;
     verifySignature(jws, key, scratch, realm);
     // Remember headers only once a signature by a key of ours has been seen under them.
@@ -103,7 +103,7 @@ export class JwtVerifier {
   }
 
   /** An unknown kid, waiting for the JWKS refresh it starts (if one may start now). */
-  awaitKey(jws: ParsedJws): Promise<KeyRecord> {
+  awaitKey(jws: ParsedJws): Promise<VerificationKey> {
     const keys = this.keys;
     const wasLoaded = keys.loaded;
     const refreshing = keys.refresh();

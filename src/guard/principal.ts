@@ -2,7 +2,7 @@
  * What verification produces: the caller's Principal, and the VerifiedToken record the
  * guard keeps about a token it accepted (cached for JWTs, rechecked on every use).
  */
-import type { KeyRecord } from "./jwks.js";
+import type { VerificationKey } from "./jwks.js";
 
 /**
  * The claims of a verified access token (RFC 9068 §2.2), deep-frozen. For an opaque
@@ -42,7 +42,7 @@ export class VerifiedToken {
     /** ms: refused before this instant (nbf - leeway), -Infinity without nbf. */
     readonly notBefore: number,
     /** The signing key (JWT); undefined for an introspected token. */
-    readonly key: KeyRecord | undefined,
+    readonly key: VerificationKey | undefined,
     readonly jti: string,
     readonly iss: string,
     /** SHA-256 of the fingerprint cookie the token is bound to (`fgp`), 32 bytes. */

@@ -7,7 +7,7 @@
 import { verify as cryptoVerify } from "node:crypto";
 import { decodeJsonObject } from "./encoding.js";
 import { refusal } from "./errors.js";
-import type { KeyRecord } from "./jwks.js";
+import type { VerificationKey } from "./jwks.js";
 import type { ParsedJws } from "./jws.js";
 
 const ZERO_ECDSA = "The token's ECDSA signature has a zero r or s.";
@@ -24,7 +24,7 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
  */
 export function verifySignature(
   jws: ParsedJws,
-  key: KeyRecord,
+  key: VerificationKey,
   scratch: Buffer,
   realm: string,
 ): void {

@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, verify } from "node:crypto";
-import type { AccessTokenClaims } from "../tokens/jwt/issue.js";
+import type { IssuedAccessClaims } from "../tokens/jwt/issue.js";
 import type { PublicJwk } from "./keys.js";
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -53,7 +53,7 @@ export function verifyOwnToken(
   token: string,
   jwks: { keys: PublicJwk[] },
   cache: OwnKeyCache,
-): AccessTokenClaims | undefined {
+): IssuedAccessClaims | undefined {
   if (token.length > 8192) return undefined;
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return undefined;
@@ -79,5 +79,5 @@ export function verifyOwnToken(
   ) {
     return undefined;
   }
-  return claims as unknown as AccessTokenClaims;
+  return claims as unknown as IssuedAccessClaims;
 }

@@ -3,13 +3,13 @@ import type { SigningKeys } from "../keys/keys.js";
 import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
 import type { RefreshFamily, RefreshTokenRecord } from "../store/types.js";
 import type { AccessTokens, OpaqueTokenData } from "../tokens/access.js";
-import type { AccessTokenClaims } from "../tokens/jwt/issue.js";
+import type { IssuedAccessClaims } from "../tokens/jwt/issue.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 
 export type IdentifiedToken =
   | { kind: "opaque"; key: string; data: OpaqueTokenData }
   | { kind: "refresh"; token: RefreshTokenRecord; family: RefreshFamily }
-  | { kind: "jwt"; claims: AccessTokenClaims }
+  | { kind: "jwt"; claims: IssuedAccessClaims }
   /** Not a token this installation issued (bad tag, not our JWT): no store was asked. */
   | { kind: "forged" }
   /** One of ours, but no live opaque or refresh token (expired, revoked, another kind). */

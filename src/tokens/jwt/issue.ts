@@ -1,8 +1,11 @@
 import { randomId } from "../../crypto/random.js";
 import type { SigningKeys } from "../../keys/keys.js";
 
-/** RFC 9068 access-token claims, in the order they are written. */
-export interface AccessTokenClaims {
+/**
+ * RFC 9068 access-token claims as Tessera writes them, in that order. (The guard's public
+ * `AccessTokenClaims` is what a verifier reads.)
+ */
+export interface IssuedAccessClaims {
   iss: string;
   sub: string;
   aud: string | string[];
@@ -17,7 +20,7 @@ export interface AccessTokenClaims {
 
 export interface IssuedJwt {
   token: string;
-  claims: AccessTokenClaims;
+  claims: IssuedAccessClaims;
   kid: string;
 }
 
@@ -50,7 +53,7 @@ export function issueAccessToken(
 ): IssuedJwt {
   const key = keys.signingKey();
   const iat = input.iat;
-  const claims: AccessTokenClaims = {
+  const claims: IssuedAccessClaims = {
     iss: input.issuer,
     sub: input.sub,
     aud: audClaim(input.audience),
