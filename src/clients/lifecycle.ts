@@ -23,7 +23,7 @@ export interface ClientLifecycleDeps {
 }
 
 /**
- * Removing or changing a client ends or narrows everything it was given (DESIGN.md).
+ * Removing or changing a client ends or narrows everything it was given (README, "JWT access tokens: what you get").
  *
  * - `remove`: the registration goes first (nothing new authenticates as the client), then
  *   every refresh family of the client is revoked with the access tokens issued from it

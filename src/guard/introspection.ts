@@ -1,11 +1,11 @@
 /**
  * RFC 7662 introspection of opaque access tokens, as a resource server's client.
  *
- * One POST per token (no cache yet): `token=<token>&token_type_hint=access_token`,
- * form-encoded, client_secret_basic, `Accept: application/json`. Connections are kept
- * alive and reused through a dedicated node:http(s) Agent (LIFO, so the warmest socket is
- * taken; idle sockets never outlive the server's `Keep-Alive: timeout` hint and never keep
- * the process alive). A request that fails on a reused socket before any response (the
+ * One POST per token the opaque stage's caches (opaque.ts) do not answer:
+ * `token=<token>&token_type_hint=access_token`, form-encoded, client_secret_basic,
+ * `Accept: application/json`. Connections are kept alive and reused through a dedicated
+ * node:http(s) Agent (LIFO, so the warmest socket is taken; idle sockets never outlive
+ * the server's `Keep-Alive: timeout` hint and never keep the process alive). A request that fails on a reused socket before any response (the
  * server closed it while idle) is retried once on a fresh one: introspection is
  * read-only. The whole exchange has a deadline, the response a size limit, redirects are
  * not followed.

@@ -1,5 +1,5 @@
 /**
- * The session cookie, exactly as DESIGN.md fixes it:
+ * The session cookie, exactly as the README ("Sessions: what you get") fixes it:
  * `__Host-session=<token>; Path=/; Secure; HttpOnly; SameSite=Strict` — the `__Host-`
  * prefix forbids a Domain attribute and requires Secure and Path=/, so no sibling
  * subdomain can set or overwrite it. No Max-Age/Expires unless "remember me".

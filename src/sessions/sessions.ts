@@ -50,7 +50,8 @@ export interface ResolvedSession {
 const MAX_USER_AGENT = 256;
 
 /**
- * Server-side sessions. The browser holds only a random 256-bit token (SecretTokens, src/crypto/token-format.ts); the store holds
+ * Server-side sessions. The browser holds only a random 256-bit token (SecretTokens,
+ * src/crypto/token-format.ts); the store holds
  * its SHA-256, so a leaked store cannot be replayed as cookies. Idle and absolute
  * timeouts are decided against the clock; the store TTL only collects garbage.
  */
