@@ -1,77 +1,66 @@
-import { createPublicKey, type JsonWebKey, type KeyObject, verify } from "node:crypto";
+/**
+ * Is a JWT one of ours? Introspection and revocation ask to learn a token's `jti`, `exp`
+ * and `client_id`. The token goes through the guard's own stages (src/guard/jws.ts,
+ * signature.ts), so Tessera and its verifiers parse a JWS one way: canonical base64url,
+ * the header policy (alg of our key, typ at+jwt, a kid, no crit/jwk/jku/x5u/...), the key's
+ * exact signature length, strict JSON. Nothing else is checked (no expiry, no audience):
+ * callers judge. Resource servers use `tessera/guard`.
+ */
+import { type Algorithm, SUPPORTED_ALGORITHMS } from "../guard/algorithms.js";
+import { isGuardError } from "../guard/errors.js";
+import { importJwk, type VerificationKey } from "../guard/jwks.js";
+import { HeaderMemo } from "../guard/jws.js";
+import { decodePayload, verifySignature } from "../guard/signature.js";
 import type { IssuedAccessClaims } from "../tokens/jwt/issue.js";
 import type { PublicJwk } from "./keys.js";
 
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
-
 /** Imported public keys by kid, kept by the caller across calls. */
-export type OwnKeyCache = Map<string, OwnKey>;
+export type OwnKeyCache = Map<string, VerificationKey>;
 
-interface OwnKey {
-  key: KeyObject;
-  /** Exact signature length: 64 for EdDSA and ES256, the modulus length for RS256. */
-  signatureBytes: number;
-}
+/** Our tokens are well under this; anything longer is not looked at. */
+const MAX_TOKEN_CHARS = 8192;
+/** The refusals carry no realm: they never leave this module. */
+const REALM = "";
+/** The header's alg must be one the guard knows AND, at the signature, its key's own. */
+const ALL: ReadonlySet<Algorithm> = new Set(SUPPORTED_ALGORITHMS);
+/** Shape and header stages only: nothing is ever remembered (`remember` is not called). */
+const headers = new HeaderMemo();
+/** The stages are synchronous: one scratch buffer serves every call. */
+const scratch = Buffer.alloc(MAX_TOKEN_CHARS + 16);
 
-function importOwn(jwk: PublicJwk): OwnKey {
-  const { kty, crv, x, y, n, e } = jwk;
-  const members = kty === "RSA" ? { kty, n, e } : { kty, crv, x, ...(y ? { y } : {}) };
-  const key = createPublicKey({ key: members as JsonWebKey, format: "jwk" });
-  const bits = key.asymmetricKeyDetails?.modulusLength;
-  return { key, signatureBytes: bits === undefined ? 64 : Math.ceil(bits / 8) };
-}
-
-function verifyWith(alg: PublicJwk["alg"], data: Buffer, key: KeyObject, sig: Buffer): boolean {
-  switch (alg) {
-    case "EdDSA":
-      return verify(null, data, key, sig);
-    case "ES256":
-      return verify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig);
-    case "RS256":
-      return verify("sha256", data, key, sig);
-  }
-}
-
-function parseObject(segment: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
-    return typeof v === "object" && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+function ownKey(jwk: PublicJwk, cache: OwnKeyCache): VerificationKey | undefined {
+  const cached = cache.get(jwk.kid);
+  if (cached !== undefined) return cached;
+  const imported = importJwk(jwk, new Set<Algorithm>([jwk.alg]));
+  if (typeof imported === "string") return undefined;
+  cache.set(jwk.kid, imported);
+  return imported;
 }
 
 /**
- * Checks that a JWT is one of ours: signed by one of our published keys with that key's
- * own algorithm (from our JWKS, never chosen by the token). Nothing else (no expiry, no
- * audience): introspection and revocation use it to learn a token's `jti`, `exp` and
- * `client_id`. Resource servers use `tessera/guard`.
+ * The claims of `token` if one of our published keys signed it with that key's own
+ * algorithm (from our JWKS, never chosen by the token) and they name a `jti`, `exp` and
+ * `client_id`; else undefined.
  */
 export function verifyOwnToken(
   token: string,
   jwks: { keys: PublicJwk[] },
   cache: OwnKeyCache,
 ): IssuedAccessClaims | undefined {
-  if (token.length > 8192) return undefined;
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return undefined;
-  const [h, p, s] = parts as [string, string, string];
-  const header = parseObject(h);
-  const claims = parseObject(p);
-  if (header === undefined || claims === undefined) return undefined;
-  const jwk = jwks.keys.find((k) => k.kid === header.kid);
-  if (jwk === undefined || header.alg !== jwk.alg || header.crit !== undefined) return undefined;
-  let own = cache.get(jwk.kid);
-  if (own === undefined) {
-    own = importOwn(jwk);
-    cache.set(jwk.kid, own);
+  if (token.length > MAX_TOKEN_CHARS) return undefined;
+  let claims: Record<string, unknown>;
+  try {
+    const jws = headers.parse(token, false, { realm: REALM, algorithms: ALL }, scratch);
+    const jwk = jwks.keys.find((k) => k.kid === jws.header.kid);
+    if (jwk === undefined) return undefined;
+    const key = ownKey(jwk, cache);
+    if (key === undefined) return undefined;
+    verifySignature(jws, key, scratch, REALM);
+    claims = decodePayload(jws, scratch, REALM);
+  } catch (err) {
+    if (isGuardError(err)) return undefined;
+    throw err;
   }
-  const signature = Buffer.from(s, "base64url");
-  if (signature.length !== own.signatureBytes) return undefined;
-  const data = Buffer.from(`${h}.${p}`, "ascii");
-  if (!verifyWith(jwk.alg, data, own.key, signature)) return undefined;
   if (
     typeof claims.jti !== "string" ||
     typeof claims.exp !== "number" ||
