@@ -15,6 +15,7 @@ import { AuthorizationCodes } from "./oauth/codes.js";
 import { Consents } from "./oauth/consents.js";
 import { OAuthEndpoints } from "./oauth/endpoints.js";
 import { FeedFollowers } from "./revocations/followers.js";
+import { Revocations } from "./revocations/log.js";
 import { eventRetentionMs } from "./revocations/retention.js";
 import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
@@ -65,6 +66,8 @@ export class Tessera {
   /** Introspection's fishing defence: forged tokens per client, tarpit, 429. */
   readonly forgeries: ForgeryThrottle;
   private readonly clientLifecycle: ClientLifecycle;
+  /** The only writer of the revocation log (src/revocations/log.ts). */
+  private readonly revocations: Revocations;
   /** The revocation feed's streams: bounds, shared snapshots, live events. */
   readonly revocationStreams: RevocationStreams;
   /** Who may follow the revocation feed, and for how long. */
@@ -141,7 +144,11 @@ export class Tessera {
       { maxAccessTtl: config.accessTokenMaxTtl },
       format,
     );
-    this.denylist = new Denylist(stores.ephemeral, clock);
+    this.revocations = new Revocations(stores.ephemeral.revocations, clock, {
+      issuer: config.issuer,
+      maxAccessTtl: config.accessTokenMaxTtl,
+    });
+    this.denylist = new Denylist(stores.ephemeral, clock, this.revocations);
     this.revocationStreams = new RevocationStreams(stores.ephemeral.revocations, clock, {
       perClient: config.eventsStreamsPerClient,
       total: config.eventsStreamsTotal,
@@ -158,6 +165,7 @@ export class Tessera {
         maxTtl: config.accessTokenMaxTtl,
       },
       format,
+      this.revocations,
     );
     this.refreshTokens = new RefreshTokens(
       stores.durable.refresh,
@@ -178,10 +186,8 @@ export class Tessera {
       refresh: this.refreshTokens,
       access: this.accessTokens,
       consents: stores.durable.consents,
-      log: stores.ephemeral.revocations,
+      revocations: this.revocations,
       clock,
-      issuer: config.issuer,
-      maxAccessTtl: config.accessTokenMaxTtl,
     });
     this.credentials = new UserCredentials({
       users: this.users,
@@ -189,10 +195,8 @@ export class Tessera {
       passwordLogin: this.passwordLogin,
       refresh: this.refreshTokens,
       access: this.accessTokens,
-      log: stores.ephemeral.revocations,
+      revocations: this.revocations,
       clock,
-      issuer: config.issuer,
-      maxAccessTtl: config.accessTokenMaxTtl,
     });
     this.feedFollowers = new FeedFollowers(this.clients);
     this.userConsents = new Consents(stores.durable.consents, this.refreshTokens);

@@ -1,25 +1,19 @@
 import type { Clock } from "../clock.js";
-import type { ClientRecord, ConsentStore, EventLog } from "../store/types.js";
+import type { Revocations } from "../revocations/log.js";
+import type { ClientRecord, ConsentStore } from "../store/types.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
-import { cutoffSecond } from "../users/cutoff.js";
 import type { ClientChanges, Clients } from "./clients.js";
 import { narrowingOf } from "./narrowing.js";
-
-/** How long a `client` event stays in the revocation log (seconds): live watchers only. */
-const CLIENT_EVENT_SECONDS = 60;
 
 export interface ClientLifecycleDeps {
   clients: Clients;
   refresh: RefreshTokens;
   access: AccessTokens;
   consents: ConsentStore;
-  /** The revocation log: subject cutoffs for verifiers, `client` events for feed streams. */
-  log: EventLog;
+  /** Writes the revocation log: subject cutoffs, `client` events for feed streams. */
+  revocations: Revocations;
   clock: Clock;
-  issuer: string;
-  /** The longest lifetime of an access token (seconds): how long a cutoff matters. */
-  maxAccessTtl: number;
 }
 
 /**
@@ -83,20 +77,12 @@ export class ClientLifecycle {
    * reached through their families), opaque ones deleted.
    */
   private async endAccessTokens(clientId: string, cutoffMs: number): Promise<void> {
-    const before = cutoffSecond(cutoffMs);
-    await this.deps.log.append({
-      type: "subject",
-      sub: clientId,
-      iss: this.deps.issuer,
-      before,
-      exp: before + this.deps.maxAccessTtl + 60,
-    });
+    await this.deps.revocations.subject(clientId, cutoffMs);
     await this.deps.access.destroyClientOpaque(clientId);
   }
 
   /** Tells every instance's feed streams of the client to check it again. */
   private async announce(clientId: string): Promise<void> {
-    const exp = Math.ceil(this.deps.clock.now() / 1000) + CLIENT_EVENT_SECONDS;
-    await this.deps.log.append({ type: "client", clientId, exp });
+    await this.deps.revocations.client(clientId);
   }
 }

@@ -1,4 +1,4 @@
-import { DENYLIST_GRACE_SECONDS } from "../tokens/denylist.js";
+import { REVOCATION_GRACE_SECONDS } from "./log.js";
 
 /**
  * Seconds added to the longest token lifetime before a revocation is dropped from the
@@ -9,10 +9,11 @@ export const RETENTION_MARGIN_SECONDS = 5 * 60;
 
 /**
  * How long a revocation can still matter after it was written (ms): no access token lives
- * longer than `--access-token-max-ttl`, and every revocation expires at most the denylist's
- * grace after the token it names (a subject cutoff: `before + max ttl + grace`). Every
- * process sharing a log must use the same maximum lifetime (as for retiring signing keys).
+ * longer than `--access-token-max-ttl`, and every revocation expires at most a grace after
+ * the token it names (a subject cutoff: `before + max ttl + grace`; src/revocations/log.ts).
+ * Every process sharing a log must use the same maximum lifetime (as for retiring signing
+ * keys).
  */
 export function eventRetentionMs(accessTokenMaxTtlSeconds: number): number {
-  return (accessTokenMaxTtlSeconds + DENYLIST_GRACE_SECONDS + RETENTION_MARGIN_SECONDS) * 1000;
+  return (accessTokenMaxTtlSeconds + REVOCATION_GRACE_SECONDS + RETENTION_MARGIN_SECONDS) * 1000;
 }

@@ -3,11 +3,11 @@ import type { Clock } from "../clock.js";
 import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
+import type { Revocations } from "../revocations/log.js";
 import type {
   ClientRecord,
   Collection,
   EphemeralStore,
-  EventLog,
   FamilyAccessToken,
   UserRecord,
 } from "../store/types.js";
@@ -64,7 +64,6 @@ export interface IssuedAccessToken {
  */
 export class AccessTokens {
   private readonly opaque: Collection<OpaqueTokenData>;
-  private readonly feed: EventLog;
 
   constructor(
     store: EphemeralStore,
@@ -72,9 +71,9 @@ export class AccessTokens {
     private readonly clock: Clock,
     private readonly options: { issuer: string; defaultTtl: number; maxTtl: number },
     private readonly format: SecretTokens,
+    private readonly revocations: Revocations,
   ) {
     this.opaque = store.collection<OpaqueTokenData>("access_token");
-    this.feed = store.revocations;
   }
 
   ttlFor(client: ClientRecord): number {
@@ -146,7 +145,7 @@ export class AccessTokens {
    */
   async destroyOpaque(key: string, exp: number): Promise<boolean> {
     const existed = await this.opaque.destroy(key);
-    if (exp * 1000 > this.clock.now()) await this.feed.append({ type: "opaque", hash: key, exp });
+    await this.revocations.opaque(key, exp);
     return existed;
   }
 

@@ -1,10 +1,10 @@
 import type { Clock } from "../clock.js";
+import type { Revocations } from "../revocations/log.js";
 import type { PasswordLogin } from "../sessions/login.js";
 import type { Sessions, SessionView } from "../sessions/sessions.js";
-import type { EventLog, UserRecord } from "../store/types.js";
+import type { UserRecord } from "../store/types.js";
 import type { AccessTokens } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
-import { cutoffSecond } from "./cutoff.js";
 import type { Users } from "./users.js";
 
 export interface UserCredentialsDeps {
@@ -13,12 +13,9 @@ export interface UserCredentialsDeps {
   passwordLogin: PasswordLogin;
   refresh: RefreshTokens;
   access: AccessTokens;
-  /** The revocation log every verifier follows. */
-  log: EventLog;
+  /** Writes the revocation log every verifier follows. */
+  revocations: Revocations;
   clock: Clock;
-  issuer: string;
-  /** The longest an access token lives (s): how long a subject cutoff must be kept. */
-  maxAccessTtl: number;
 }
 
 /**
@@ -42,14 +39,7 @@ export class UserCredentials {
     // with this sub and `iat < before`. Rounded up (iat has second precision): a token
     // minted earlier in this second is refused; one minted later in it carries
     // `iat = before` (see mintIat) and is not.
-    const before = cutoffSecond(now);
-    await deps.log.append({
-      type: "subject",
-      sub: userId,
-      iss: deps.issuer,
-      before,
-      exp: before + deps.maxAccessTtl + 60,
-    });
+    await deps.revocations.subject(userId, now);
     await deps.sessions.destroyAll(userId);
     await deps.refresh.revokeUser(userId);
     await deps.access.destroyUserOpaque(userId);

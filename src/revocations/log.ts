@@ -1,0 +1,86 @@
+import type { Clock } from "../clock.js";
+import type { EventLog } from "../store/types.js";
+import { cutoffSecond } from "../users/cutoff.js";
+
+/**
+ * Seconds a revocation outlives the token it names (the token's `exp`, or a subject
+ * cutoff's last token), covering verifiers' clock tolerance. The denylist keeps its
+ * entries as long (src/tokens/denylist.ts), and the log's retention counts it
+ * (src/revocations/retention.ts).
+ */
+export const REVOCATION_GRACE_SECONDS = 60;
+
+/**
+ * How long a `client` event stays in the log (seconds): it is for live feed streams only
+ * (src/revocations/streams.ts), never sent to verifiers.
+ */
+export const CLIENT_EVENT_SECONDS = 60;
+
+export interface RevocationsOptions {
+  /** The `iss` of every revocation: the installation's issuer. */
+  issuer: string;
+  /**
+   * The longest lifetime of an access token of the installation (seconds), as recorded
+   * with the durable data (src/installation/lifetime.ts): how long a subject cutoff must
+   * be kept. Every process that revokes uses it, not only the one that mints.
+   */
+  maxAccessTtl: number;
+}
+
+/**
+ * The only writer of the revocation log every verifier follows (GET /events/revocations).
+ * It owns the shapes of the events and how long each is kept; the services that revoke
+ * (the denylist, opaque tokens, a user's cutoff, a client's lifecycle) call it.
+ */
+export class Revocations {
+  constructor(
+    private readonly log: EventLog,
+    private readonly clock: Clock,
+    private readonly options: RevocationsOptions,
+  ) {}
+
+  /** A revoked JWT access token, by `(jti, iss)` and its `exp` (seconds). */
+  async jwt(token: { jti: string; iss: string; exp: number }): Promise<void> {
+    await this.log.append({
+      type: "jwt",
+      jti: token.jti,
+      iss: token.iss,
+      exp: token.exp + REVOCATION_GRACE_SECONDS,
+    });
+  }
+
+  /**
+   * A revoked opaque access token, by its store key (SHA-256), so that introspection
+   * caches drop it. A token already expired needs no event.
+   */
+  async opaque(hash: string, exp: number): Promise<void> {
+    if (exp * 1000 <= this.clock.now()) return;
+    await this.log.append({ type: "opaque", hash, exp });
+  }
+
+  /**
+   * Every token of `sub` (a user, or a client's client_credentials tokens) issued before
+   * `cutoffMs`: verifiers refuse tokens with this sub and `iat < before`. Rounded up (iat
+   * has second precision; the rule and its precision: src/users/cutoff.ts). Kept as long
+   * as a token issued before it can live.
+   */
+  async subject(sub: string, cutoffMs: number): Promise<void> {
+    const before = cutoffSecond(cutoffMs);
+    await this.log.append({
+      type: "subject",
+      sub,
+      iss: this.options.issuer,
+      before,
+      exp: before + this.options.maxAccessTtl + REVOCATION_GRACE_SECONDS,
+    });
+  }
+
+  /**
+   * Not a revocation: the client's registration changed (removed, secret rotated,
+   * updated). Every instance's feed streams opened by that client check it again.
+   */
+  async client(clientId: string): Promise<void> {
+    const exp = Math.ceil(this.clock.now() / 1000) + CLIENT_EVENT_SECONDS;
+    await this.log.append({ type: "client", clientId, exp });
+  }
+}
