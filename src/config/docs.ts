@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
+import { renderGuardReadme } from "../guard/option-docs.js";
 import { envName, flagName, SETTINGS, type SettingKey, type SettingSpec } from "./defaults.js";
 
 export const TABLE_START =
@@ -44,6 +45,18 @@ export function updateReadme(path: string): boolean {
   if (start === -1 || end === -1 || end < start)
     throw new Error(`${path}: config table markers not found`);
   const next = `${text.slice(0, start + TABLE_START.length)}\n${configTable()}\n${text.slice(end)}`;
+  if (next === text) return false;
+  writeFileSync(path, next);
+  return true;
+}
+
+/**
+ * Rewrites the option tables of the guard's README (src/guard/README.md) from the guard's
+ * option declarations (src/guard/option-specs.ts); returns true when it changed.
+ */
+export function updateGuardReadme(path: string): boolean {
+  const text = readFileSync(path, "utf8");
+  const next = renderGuardReadme(text);
   if (next === text) return false;
   writeFileSync(path, next);
   return true;
