@@ -13,6 +13,16 @@ import { isQuotedStringSafe } from "./errors.js";
 import type { FeedConfig } from "./feed.js";
 import { basicAuthorization, type IntrospectionConfig } from "./introspection.js";
 import { type FetchLike, importJwks, isJwksShape, type Jwks } from "./jwks.js";
+import {
+  DEFAULT_FINGERPRINT_COOKIE,
+  GUARD_OPTIONS,
+  INTROSPECTION_OPTIONS,
+  MAX_BACKOFF_MS,
+  type NumberOptionSpec,
+  numberProblem,
+  optionNames,
+  REVOCATIONS_OPTIONS,
+} from "./option-specs.js";
 import { originOf } from "./session.js";
 import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
 
@@ -70,8 +80,7 @@ export interface RevocationsOptions {
   onError?: (error: Error) => void;
 }
 
-/** The fingerprint cookie Tessera sets for `--fingerprint` clients. */
-export const DEFAULT_FINGERPRINT_COOKIE = "__Host-fgp";
+export { DEFAULT_FINGERPRINT_COOKIE };
 
 export interface GuardOptions {
   /** The issuer URL; the token's `iss` must equal it exactly. Also the challenge's realm. */
@@ -173,49 +182,10 @@ export interface ResolvedOptions {
   fetchInjected: boolean;
 }
 
-const KNOWN = new Set<string>([
-  "issuer",
-  "audience",
-  "algorithms",
-  "jwks",
-  "clockTolerance",
-  "maxTokenLength",
-  "jwksRefreshInterval",
-  "jwksMaxAge",
-  "jwksTimeout",
-  "cacheSize",
-  "denylist",
-  "clock",
-  "fetch",
-  "cookieName",
-  "allowedOrigins",
-  "onJwksError",
-  "introspection",
-  "fingerprint",
-  "revocations",
-]);
-
-const INTROSPECTION_KNOWN = new Set<string>([
-  "clientId",
-  "clientSecret",
-  "url",
-  "timeout",
-  "cacheTtl",
-  "inactiveCacheTtl",
-]);
-
-const REVOCATIONS_KNOWN = new Set<string>([
-  "enabled",
-  "url",
-  "maxStaleness",
-  "onStale",
-  "heartbeatTimeout",
-  "readyTimeout",
-  "onError",
-]);
-
-/** Upper bound of the feed's reconnection backoff, ms. */
-const MAX_BACKOFF_MS = 30_000;
+/** Option names and numeric defaults and bounds: declared once, in option-specs.ts. */
+const KNOWN = optionNames(GUARD_OPTIONS);
+const INTROSPECTION_KNOWN = optionNames(INTROSPECTION_OPTIONS);
+const REVOCATIONS_KNOWN = optionNames(REVOCATIONS_OPTIONS);
 
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -231,22 +201,19 @@ function fail(option: string, why: string): never {
   throw new TypeError(`createGuard: option "${option}" ${why}`);
 }
 
+/** A number option, checked against its declaration; its default when absent. */
 function numberOption(
   o: Record<string, unknown>,
   name: string,
-  dflt: number,
-  min: number,
-  max: number,
-  integer: boolean,
+  spec: NumberOptionSpec,
   label = name,
 ): number {
   const v = o[name];
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    fail(label, `must be a finite ${integer ? "integer" : "number"}`);
-  }
-  if (v < min || v > max) fail(label, `must be between ${min} and ${max}`);
-  return v;
+  if (v === undefined) return spec.default;
+  const problem = numberProblem(spec, v);
+  if (problem === "type") fail(label, `must be a finite ${spec.integer ? "integer" : "number"}`);
+  if (problem === "range") fail(label, `must be between ${spec.min} and ${spec.max}`);
+  return v as number;
 }
 
 export function resolveOptions(input: GuardOptions): ResolvedOptions {
@@ -323,10 +290,14 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
   if (introspection !== undefined) {
     const i = o.introspection as Record<string, unknown>;
     introspectionInactiveCacheTtlMs =
-      numberOption(i, "inactiveCacheTtl", 30, 0, 3600, false, "introspection.inactiveCacheTtl") *
-      1000;
+      numberOption(
+        i,
+        "inactiveCacheTtl",
+        INTROSPECTION_OPTIONS.inactiveCacheTtl,
+        "introspection.inactiveCacheTtl",
+      ) * 1000;
     introspectionCacheTtlMs =
-      numberOption(i, "cacheTtl", 0, 0, 86_400, false, "introspection.cacheTtl") * 1000;
+      numberOption(i, "cacheTtl", INTROSPECTION_OPTIONS.cacheTtl, "introspection.cacheTtl") * 1000;
     if (introspectionCacheTtlMs > 0 && revocations === undefined) {
       fail(
         "introspection.cacheTtl",
@@ -392,12 +363,13 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     audiences: new Set(audList as string[]),
     algorithms,
     jwks,
-    toleranceMs: numberOption(o, "clockTolerance", 5, 0, 60, false) * 1000,
-    maxTokenLength: numberOption(o, "maxTokenLength", 8192, 64, 1 << 20, true),
-    refreshIntervalMs: numberOption(o, "jwksRefreshInterval", 30, 1, 86_400, false) * 1000,
-    maxAgeMs: numberOption(o, "jwksMaxAge", 300, 1, 604_800, false) * 1000,
-    timeoutMs: numberOption(o, "jwksTimeout", 5000, 1, 120_000, true),
-    cacheSize: numberOption(o, "cacheSize", 10_000, 0, 10_000_000, true),
+    toleranceMs: numberOption(o, "clockTolerance", GUARD_OPTIONS.clockTolerance) * 1000,
+    maxTokenLength: numberOption(o, "maxTokenLength", GUARD_OPTIONS.maxTokenLength),
+    refreshIntervalMs:
+      numberOption(o, "jwksRefreshInterval", GUARD_OPTIONS.jwksRefreshInterval) * 1000,
+    maxAgeMs: numberOption(o, "jwksMaxAge", GUARD_OPTIONS.jwksMaxAge) * 1000,
+    timeoutMs: numberOption(o, "jwksTimeout", GUARD_OPTIONS.jwksTimeout),
+    cacheSize: numberOption(o, "cacheSize", GUARD_OPTIONS.cacheSize),
     denylist: denylist as Denylist | undefined,
     clock: clock as Clock,
     fetch: fetchImpl as FetchLike,
@@ -443,7 +415,7 @@ function resolveIntrospection(value: unknown, issuer: string): IntrospectionConf
   return {
     url: url.href,
     authorization: basicAuthorization(clientId, clientSecret),
-    timeoutMs: numberOption(i, "timeout", 5000, 1, 120_000, true, "introspection.timeout"),
+    timeoutMs: numberOption(i, "timeout", INTROSPECTION_OPTIONS.timeout, "introspection.timeout"),
   };
 }
 
@@ -492,15 +464,15 @@ function resolveRevocations(
   if (onError !== undefined && typeof onError !== "function") {
     fail("revocations.onError", "must be a function");
   }
-  const seconds = (name: string, dflt: number, max: number) =>
-    numberOption(r, name, dflt, 0.001, max, false, `revocations.${name}`) * 1000;
+  const seconds = (name: "maxStaleness" | "heartbeatTimeout" | "readyTimeout") =>
+    numberOption(r, name, REVOCATIONS_OPTIONS[name], `revocations.${name}`) * 1000;
   return {
     url: url.href,
     authorization: introspection.authorization,
-    maxStalenessMs: seconds("maxStaleness", 30, 86_400),
+    maxStalenessMs: seconds("maxStaleness"),
     failClosed: onStale === "fail-closed",
-    heartbeatTimeoutMs: seconds("heartbeatTimeout", 45, 3600),
-    readyTimeoutMs: seconds("readyTimeout", 10, 3600),
+    heartbeatTimeoutMs: seconds("heartbeatTimeout"),
+    readyTimeoutMs: seconds("readyTimeout"),
     maxBackoffMs: MAX_BACKOFF_MS,
     onError: onError as ((error: Error) => void) | undefined,
   };

@@ -20,10 +20,15 @@ import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js"
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
 import type { FetchLike } from "./jwks.js";
+import {
+  DEFAULT_SESSION_COOKIE,
+  numberProblem,
+  optionNames,
+  SESSION_VERIFIER_OPTIONS,
+} from "./option-specs.js";
 import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
 
-/** The cookie Tessera sets at login. */
-export const DEFAULT_SESSION_COOKIE = "__Host-session";
+export { DEFAULT_SESSION_COOKIE };
 
 /** The user as `GET /session` describes it (Tessera's public user: never a password hash). */
 export interface SessionUser {
@@ -123,15 +128,8 @@ export interface SessionVerifier extends Verifier<SessionPrincipal> {
   readonly sessionEndpoint: string;
 }
 
-const KNOWN = new Set([
-  "issuer",
-  "sessionEndpoint",
-  "fetch",
-  "cookieName",
-  "timeout",
-  "scopes",
-  "allowedOrigins",
-]);
+/** Option names, the timeout's default and bounds: declared once, in option-specs.ts. */
+const KNOWN = optionNames(SESSION_VERIFIER_OPTIONS);
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** `GET /session` answers are ~300 bytes. */
@@ -312,9 +310,10 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
   }
   const fetchImpl = options.fetch ?? defaultFetch;
   if (typeof fetchImpl !== "function") fail("fetch", "must be a function");
-  const timeout = options.timeout ?? 5000;
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 120_000) {
-    fail("timeout", "must be an integer between 1 and 120000");
+  const timeoutSpec = SESSION_VERIFIER_OPTIONS.timeout;
+  const timeout = options.timeout ?? timeoutSpec.default;
+  if (numberProblem(timeoutSpec, timeout) !== undefined) {
+    fail("timeout", `must be an integer between ${timeoutSpec.min} and ${timeoutSpec.max}`);
   }
   const scopesFor = options.scopes;
   if (scopesFor !== undefined && typeof scopesFor !== "function") {

@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { isScopeToken } from "../../shared/scope-token.js";
 import type { VerifyInput } from "../credential.js";
 import { GuardError, isGuardError } from "../errors.js";
+import { ADAPTER_OPTIONS, optionNames } from "../option-specs.js";
 import { requireScopes as requireTokenScopes } from "../scopes.js";
 import type { AnyPrincipal, Verifier } from "../session.js";
 
@@ -20,6 +21,9 @@ export interface AdapterOptions {
    */
   optional?: boolean;
 }
+
+/** The option names, declared once in option-specs.ts (with their README docs). */
+const ADAPTER_KNOWN = optionNames(ADAPTER_OPTIONS);
 
 export interface ResolvedAdapterOptions {
   scopes: readonly string[];
@@ -55,8 +59,8 @@ export function resolveAdapterOptions(
     throw new TypeError(`${where}: options must be an object { scopes?, optional? }`);
   }
   for (const key of Object.keys(options)) {
-    if (key !== "scopes" && key !== "optional") {
-      throw new TypeError(`${where}: "${key}" is not an option (scopes, optional)`);
+    if (!ADAPTER_KNOWN.has(key)) {
+      throw new TypeError(`${where}: "${key}" is not an option (${[...ADAPTER_KNOWN].join(", ")})`);
     }
   }
   const { scopes = [], optional = false } = options;
