@@ -24,7 +24,7 @@ import { openStores, type Stores } from "./store/open.js";
 import type { ClientRecord, ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
 import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
-import { Denylist } from "./tokens/denylist.js";
+import { JwtDenylist } from "./tokens/denylist.js";
 import { RefreshTokens } from "./tokens/refresh.js";
 import { UserCredentials } from "./users/credentials.js";
 import { PasswordHasher } from "./users/passwords.js";
@@ -57,7 +57,7 @@ export class Tessera {
   readonly sessions: Sessions;
   readonly passwordLogin: PasswordLogin;
   readonly clients: Clients;
-  readonly denylist: Denylist;
+  readonly denylist: JwtDenylist;
   readonly codes: AuthorizationCodes;
   readonly accessTokens: AccessTokens;
   readonly refreshTokens: RefreshTokens;
@@ -148,7 +148,7 @@ export class Tessera {
       issuer: config.issuer,
       maxAccessTtl: config.accessTokenMaxTtl,
     });
-    this.denylist = new Denylist(stores.ephemeral, clock, this.revocations);
+    this.denylist = new JwtDenylist(stores.ephemeral, clock, this.revocations);
     this.revocationStreams = new RevocationStreams(stores.ephemeral.revocations, clock, {
       perClient: config.eventsStreamsPerClient,
       total: config.eventsStreamsTotal,

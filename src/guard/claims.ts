@@ -3,6 +3,7 @@
  * guard's policy at one instant. Pure: no state, no I/O; the same checks for both kinds of
  * credential, plus `token_type` Bearer for an introspection answer.
  */
+import { hasSha256Shape } from "../shared/sha256-shape.js";
 import { isCanonicalBase64url } from "./encoding.js";
 import { GuardError } from "./errors.js";
 import type { VerificationKey } from "./jwks.js";
@@ -18,8 +19,6 @@ export type ClaimsPolicy = Pick<
 /** Dates above this (9999-12-31T23:59:59Z) are nonsense, not "far future". */
 const MAX_NUMERIC_DATE = 253_402_300_799;
 const EMPTY_SCOPES: readonly string[] = Object.freeze([]);
-/** Fingerprint hashes (SHA-256): 256 bits, unpadded base64url. */
-const B64URL_256 = /^[A-Za-z0-9_-]{43}$/;
 
 /** RFC 6749 §3.3: space-delimited; tolerate stray spaces rather than yield "" scopes. */
 function splitScope(scope: string): string[] {
@@ -29,7 +28,7 @@ function splitScope(scope: string): string[] {
 
 /** Exactly a 256-bit value in base64url, canonical (the two spare bits zero). */
 function is256BitToken(s: string): boolean {
-  return s.length === 43 && B64URL_256.test(s) && isCanonicalBase64url(s, 0, 43);
+  return hasSha256Shape(s) && isCanonicalBase64url(s, 0, 43);
 }
 
 function missing(realm: string, name: string): GuardError {

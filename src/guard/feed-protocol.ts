@@ -9,6 +9,7 @@
  * - Anything malformed throws FeedProtocolError: the feed drops the connection, so the
  *   reconnection asks for the event again.
  */
+import { hasSha256Shape } from "../shared/sha256-shape.js";
 import type { RevocationStore } from "./revocations.js";
 
 /** What the feed last did, for `feedState()` and tests. */
@@ -22,7 +23,6 @@ export class FeedProtocolError extends Error {
   }
 }
 
-const OPAQUE_HASH = /^[A-Za-z0-9_-]{43}$/;
 const MAX_DATE = 253_402_300_799;
 
 function num(v: unknown, what: string): number {
@@ -38,7 +38,7 @@ function str(v: unknown, what: string): string {
   return v;
 }
 function hash(v: unknown): string {
-  if (typeof v !== "string" || !OPAQUE_HASH.test(v)) {
+  if (!hasSha256Shape(v)) {
     throw new FeedProtocolError("an opaque revocation's hash is not a base64url SHA-256");
   }
   return v;

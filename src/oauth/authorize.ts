@@ -5,6 +5,7 @@ import type { Clock } from "../clock.js";
 import { safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { isTesseraError } from "../errors.js";
+import { hasSha256Shape } from "../shared/sha256-shape.js";
 import type { ClientRecord, Collection, ConsentRecord, ConsentStore } from "../store/types.js";
 import type { AuthorizationCodes } from "./codes.js";
 
@@ -21,7 +22,6 @@ export const PENDING_CONSENTS_PER_SESSION_AND_CLIENT = 1;
  */
 export const MAX_STATE_LENGTH = 1024;
 /** An S256 challenge is BASE64URL(SHA-256(verifier)): exactly 43 characters. */
-const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** The parameters of RFC 6749 §4.1.1 and RFC 7636 §4.3 that this endpoint reads. */
 const PARAMS = [
   "response_type",
@@ -199,7 +199,7 @@ export class AuthorizationEndpoint {
     if (p.code_challenge_method !== "S256") {
       return fail("invalid_request", "code_challenge_method must be S256.");
     }
-    if (!S256_CHALLENGE.test(p.code_challenge)) {
+    if (!hasSha256Shape(p.code_challenge)) {
       return fail("invalid_request", "code_challenge must be 43 base64url characters.");
     }
     let scope: string[];

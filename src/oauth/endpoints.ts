@@ -5,7 +5,7 @@ import type { SigningKeys } from "../keys/keys.js";
 import type { ConsentStore, UserStore } from "../store/types.js";
 import type { ForgeryThrottle } from "../throttle/forgery.js";
 import type { AccessTokens } from "../tokens/access.js";
-import type { Denylist } from "../tokens/denylist.js";
+import type { JwtDenylist } from "../tokens/denylist.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import type { FormParams } from "./client-auth.js";
 import type { AuthorizationCodes } from "./codes.js";
@@ -21,7 +21,7 @@ export interface OAuthEndpointsDeps {
   codes: AuthorizationCodes;
   access: AccessTokens;
   refresh: RefreshTokens;
-  denylist: Denylist;
+  denylist: JwtDenylist;
   keys: SigningKeys;
   forgeries: ForgeryThrottle;
   secretTokens: SecretTokens;

@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { ClientRecord, UserStore } from "../store/types.js";
 import type { ForgeryThrottle } from "../throttle/forgery.js";
-import type { Denylist } from "../tokens/denylist.js";
+import type { JwtDenylist } from "../tokens/denylist.js";
 import { audClaim } from "../tokens/jwt/issue.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { endedByUser, type IssuedAt, mintIat } from "../users/cutoff.js";
@@ -49,7 +49,7 @@ export interface IntrospectionDeps {
   clients: Clients;
   tokens: TokenIdentifier;
   refresh: RefreshTokens;
-  denylist: Denylist;
+  denylist: JwtDenylist;
   clock: Clock;
   issuer: string;
   users: UserStore;

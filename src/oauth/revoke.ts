@@ -1,7 +1,7 @@
 import type { Clients } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
 import type { AccessTokens } from "../tokens/access.js";
-import type { Denylist } from "../tokens/denylist.js";
+import type { JwtDenylist } from "../tokens/denylist.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
 import type { TokenIdentifier } from "./identify.js";
@@ -9,7 +9,7 @@ import type { TokenIdentifier } from "./identify.js";
 export interface RevocationDeps {
   clients: Clients;
   tokens: TokenIdentifier;
-  denylist: Denylist;
+  denylist: JwtDenylist;
   access: AccessTokens;
   refresh: RefreshTokens;
 }

@@ -16,7 +16,7 @@ interface DenylistEntry {
  * until the token's `exp` (plus the revocations' grace for clock tolerance), then the store
  * purges it.
  */
-export class Denylist {
+export class JwtDenylist {
   private readonly records: Collection<DenylistEntry>;
 
   constructor(
@@ -35,12 +35,12 @@ export class Denylist {
   async add(entry: DenylistEntry): Promise<void> {
     const ttlMs = (entry.exp + REVOCATION_GRACE_SECONDS) * 1000 - this.clock.now();
     if (ttlMs <= 0) return;
-    await this.records.upsert(Denylist.key(entry.jti, entry.iss), entry, { ttlMs });
+    await this.records.upsert(JwtDenylist.key(entry.jti, entry.iss), entry, { ttlMs });
     // Pushed to every verifier (GET /events/revocations).
     await this.revocations.jwt(entry);
   }
 
   async isRevoked(jti: string, iss: string): Promise<boolean> {
-    return (await this.records.find(Denylist.key(jti, iss))) !== undefined;
+    return (await this.records.find(JwtDenylist.key(jti, iss))) !== undefined;
   }
 }

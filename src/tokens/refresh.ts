@@ -10,7 +10,7 @@ import type {
   RefreshTokenRecord,
 } from "../store/types.js";
 import type { AccessTokens } from "./access.js";
-import type { Denylist } from "./denylist.js";
+import type { JwtDenylist } from "./denylist.js";
 
 export interface RefreshOptions {
   /** Absolute lifetime of a family, ms. */
@@ -41,7 +41,7 @@ export class RefreshTokens {
   constructor(
     private readonly store: RefreshStore,
     private readonly access: AccessTokens,
-    private readonly denylist: Denylist,
+    private readonly denylist: JwtDenylist,
     private readonly clock: Clock,
     private readonly successorKey: Buffer,
     private readonly options: RefreshOptions,
