@@ -48,6 +48,11 @@ export function verifyOwnToken(
   cache: OwnKeyCache,
 ): IssuedAccessClaims | undefined {
   if (token.length > MAX_TOKEN_CHARS) return undefined;
+  // Not three dot-separated parts: not a JWS, refused without building a refusal (an
+  // Error and its stack cost more than the rest of an introspection of junk).
+  const first = token.indexOf(".");
+  const second = first < 0 ? -1 : token.indexOf(".", first + 1);
+  if (second < 0 || token.indexOf(".", second + 1) >= 0) return undefined;
   let claims: Record<string, unknown>;
   try {
     const jws = headers.parse(token, false, { realm: REALM, algorithms: ALL }, scratch);
