@@ -13,6 +13,19 @@ import {
 } from "../flags.js";
 import type { CliIo } from "../io.js";
 
+/** What `client add` and `client update` both take (add also `--public`; update `--no-*`). */
+const CLIENT_OPTIONS = [
+  "grants",
+  "token-format",
+  "audience",
+  "scopes",
+  "access-ttl",
+  "introspect",
+  "redirect-uri",
+  "first-party",
+  "fingerprint",
+] as const;
+
 /** `client …`: every option and argument is checked before the store is opened. */
 export async function clientCommand(
   config: Config,
@@ -23,18 +36,7 @@ export async function clientCommand(
 ): Promise<number> {
   switch (sub) {
     case "add": {
-      rejectUnknown(unknown, [
-        "grants",
-        "token-format",
-        "audience",
-        "scopes",
-        "access-ttl",
-        "introspect",
-        "public",
-        "redirect-uri",
-        "first-party",
-        "fingerprint",
-      ]);
+      rejectUnknown(unknown, [...CLIENT_OPTIONS, "public"]);
       const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
       const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
       const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
@@ -125,20 +127,7 @@ async function clientUpdate(
   unknown: Options,
   io: CliIo,
 ): Promise<number> {
-  rejectUnknown(unknown, [
-    "grants",
-    "token-format",
-    "audience",
-    "scopes",
-    "access-ttl",
-    "introspect",
-    "no-introspect",
-    "redirect-uri",
-    "first-party",
-    "no-first-party",
-    "fingerprint",
-    "no-fingerprint",
-  ]);
+  rejectUnknown(unknown, [...CLIENT_OPTIONS, "no-introspect", "no-first-party", "no-fingerprint"]);
   const [clientId] = positionalArgs("client update", args, ["ID"]) as [string];
   const changes: ClientChanges = {};
   const list = (name: string) => {
