@@ -49,7 +49,13 @@ describe("packages/guard/package.json", () => {
     expect(pkg.type).toBe("module");
     expect(pkg.version).toBe(root.version);
     expect(pkg.engines).toEqual(root.engines);
-    expect(pkg.files).toEqual(["dist", "README.md"]);
+    expect(pkg.files).toEqual([
+      "dist",
+      "src/guard/README.md",
+      "docs/revocation-feed.md",
+      "docs/introspection-fishing.md",
+      "README.md",
+    ]);
     expect(pkg.scripts?.prepack).toBeDefined();
   });
 
