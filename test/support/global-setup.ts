@@ -1,5 +1,7 @@
 /**
- * Vitest global setup: gives the Redis tests a server.
+ * Vitest global setup: gives the Redis tests a server, and the packaging and README tests
+ * a directory for the one packed install they share (`test/support/packed-project.ts`
+ * fills it on first use, so a run that needs no install pays nothing).
  *
  * - `TESSERA_TEST_REDIS_URL` set: that server is used as is (CI starts its own).
  * - Otherwise a throwaway `redis-server` is started on a free loopback port, without
@@ -7,6 +9,9 @@
  * - No `redis-server` on the PATH: the tests that need Redis are skipped with a warning
  *   (or fail, with `TESSERA_REQUIRE_REDIS=1`); see `test/support/redis.ts`.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { freePort, startRedis, stopRedis } from "./redis-server.js";
 
@@ -14,12 +19,24 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Where the Redis tests find a server, or why there is none. */
     tesseraRedis: { url: string | null; unavailable: string | null };
+    /** Where the packed packages are installed, once per run (see packed-project.ts). */
+    tesseraPackedDir: string;
   }
 }
 
 export default async function setup(
   project: TestProject,
 ): Promise<(() => Promise<void>) | undefined> {
+  const packedDir = mkdtempSync(join(tmpdir(), "tessera-packed-"));
+  project.provide("tesseraPackedDir", packedDir);
+  const stopRedisServer = await setupRedis(project);
+  return async () => {
+    await stopRedisServer?.();
+    rmSync(packedDir, { recursive: true, force: true });
+  };
+}
+
+async function setupRedis(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const fromEnv = process.env.TESSERA_TEST_REDIS_URL;
   if (fromEnv !== undefined && fromEnv !== "") {
     project.provide("tesseraRedis", { url: fromEnv, unavailable: null });
