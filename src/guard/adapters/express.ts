@@ -24,6 +24,7 @@ import {
   errorAnswer,
   nodeInput,
   noPrincipal,
+  principalArgument,
   resolveAdapterOptions,
 } from "./shared.js";
 
@@ -109,9 +110,20 @@ export function guard(verifier: Verifier, options?: AdapterOptions): Middleware 
 /**
  * Requires every one of `scopes` of the principal a `guard` middleware set before it:
  * 403 `insufficient_scope` (the challenge lists them); 401 if there is no principal.
+ * `requireScopes(principal, ...scopes)` checks a principal instead, as `tessera/guard`'s
+ * does (throws the 403 GuardError).
  */
-export function requireScopes(...scopes: string[]): Middleware {
-  const required = checkScopeNames("requireScopes", scopes);
+export function requireScopes(principal: AnyPrincipal, ...scopes: string[]): void;
+export function requireScopes(...scopes: string[]): Middleware;
+export function requireScopes(
+  ...args: [AnyPrincipal, ...string[]] | string[]
+): Middleware | undefined {
+  const [first, ...rest] = args;
+  if (principalArgument(first)) {
+    checkScopes(first, checkScopeNames("requireScopes", rest));
+    return undefined;
+  }
+  const required = checkScopeNames("requireScopes", args);
   return (req, res, next) => {
     try {
       if (req.principal === undefined) throw noPrincipal();

@@ -23,6 +23,7 @@ import {
   errorAnswer,
   nodeInput,
   noPrincipal,
+  principalArgument,
   resolveAdapterOptions,
 } from "./shared.js";
 
@@ -80,10 +81,20 @@ export function fastifyGuard(verifier: Verifier, options?: AdapterOptions): Guar
 
 /**
  * A hook requiring every one of `scopes` of the principal `fastifyGuard` set: 403
- * `insufficient_scope`; 401 if there is no principal.
+ * `insufficient_scope`; 401 if there is no principal. `requireScopes(principal,
+ * ...scopes)` checks a principal instead, as `tessera/guard`'s does (throws the 403).
  */
-export function requireScopes(...scopes: string[]): GuardHook {
-  const required = checkScopeNames("requireScopes", scopes);
+export function requireScopes(principal: AnyPrincipal, ...scopes: string[]): void;
+export function requireScopes(...scopes: string[]): GuardHook;
+export function requireScopes(
+  ...args: [AnyPrincipal, ...string[]] | string[]
+): GuardHook | undefined {
+  const [first, ...rest] = args;
+  if (principalArgument(first)) {
+    checkScopes(first, checkScopeNames("requireScopes", rest));
+    return undefined;
+  }
+  const required = checkScopeNames("requireScopes", args);
   return async (request, reply) => {
     try {
       if (request.principal === undefined) throw noPrincipal();

@@ -22,6 +22,7 @@ import {
   checkVerifier,
   fetchInput,
   noPrincipal,
+  principalArgument,
   resolveAdapterOptions,
 } from "./shared.js";
 
@@ -72,10 +73,20 @@ export function honoGuard(
 
 /**
  * Middleware requiring every one of `scopes` of the principal `honoGuard` set: 403
- * `insufficient_scope`; 401 if there is no principal.
+ * `insufficient_scope`; 401 if there is no principal. `requireScopes(principal,
+ * ...scopes)` checks a principal instead, as `tessera/guard`'s does (throws the 403).
  */
-export function requireScopes(...scopes: string[]): MiddlewareHandler<GuardEnv> {
-  const required = checkScopeNames("requireScopes", scopes);
+export function requireScopes(principal: AnyPrincipal, ...scopes: string[]): void;
+export function requireScopes(...scopes: string[]): MiddlewareHandler<GuardEnv>;
+export function requireScopes(
+  ...args: [AnyPrincipal, ...string[]] | string[]
+): MiddlewareHandler<GuardEnv> | undefined {
+  const [first, ...rest] = args;
+  if (principalArgument(first)) {
+    checkScopes(first, checkScopeNames("requireScopes", rest));
+    return undefined;
+  }
+  const required = checkScopeNames("requireScopes", args);
   return async (c, next) => {
     try {
       const principal = c.get("principal");

@@ -30,6 +30,16 @@ export interface ResolvedAdapterOptions {
   optional: boolean;
 }
 
+/**
+ * `requireScopes` has one check form in every entry point: `requireScopes(principal,
+ * ...scopes)`, which throws a 403 `insufficient_scope` GuardError (as `tessera/guard`'s).
+ * The Express, Fastify and Hono adapters' `requireScopes(...scopes)`, scopes only, builds
+ * their middleware. A first argument that is an object is the principal.
+ */
+export function principalArgument(first: unknown): first is AnyPrincipal {
+  return typeof first === "object" && first !== null;
+}
+
 /** Checks scope names once, when the middleware is built (a typo is a programming error). */
 export function checkScopeNames(where: string, scopes: readonly unknown[]): readonly string[] {
   for (const s of scopes) {
