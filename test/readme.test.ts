@@ -1,6 +1,7 @@
 /**
  * The README, checked against the code: its generated configuration table, its error codes,
- * its links, and EVERY fenced code block, run.
+ * its links, and EVERY fenced code block, run — the main README's and @tessera/guard's
+ * (packages/guard/README.md, whose API example runs with the main README's `curl` block).
  *
  * How the blocks run (see test/support/readme-blocks.ts for the info-string attributes):
  * - in a directory of a project where the packed `tessera` and `@tessera/guard` are
@@ -19,15 +20,33 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configTable, TABLE_END, TABLE_START } from "../src/config/docs.js";
 import { ERROR_STATUS } from "../src/errors.js";
 import { npmEnv, type PackedProject, packedProject, REPO } from "./support/packed-project.js";
 import { type CodeBlock, codeBlocks, expectedOutput } from "./support/readme-blocks.js";
 
+const DOCS = [
+  { file: "README.md", slug: "readme" },
+  { file: "packages/guard/README.md", slug: "guard-readme" },
+];
 const readme = readFileSync(join(REPO, "README.md"), "utf8");
-const blocks = codeBlocks(readme);
+
+interface DocBlock extends CodeBlock {
+  /** e.g. README.md:393 */
+  where: string;
+  /** The file the test writes it to, without extension: e.g. readme-L393 */
+  name: string;
+}
+
+const blocks: DocBlock[] = DOCS.flatMap(({ file, slug }) =>
+  codeBlocks(readFileSync(join(REPO, file), "utf8")).map((b) => ({
+    ...b,
+    where: `${file}:${b.line}`,
+    name: `${slug}-L${b.line}`,
+  })),
+);
 
 describe("README", () => {
   it("its configuration table is the one generated from the defaults object", () => {
@@ -50,7 +69,7 @@ describe("README", () => {
 
   it("every code block is runnable (sh, ts, js) or says why not (norun)", () => {
     for (const b of blocks) {
-      const where = `README line ${b.line}`;
+      const { where } = b;
       if ("norun" in b.attrs) {
         expect(b.attrs.norun, `${where}: norun needs a reason`).not.toBe("");
         continue;
@@ -66,10 +85,13 @@ describe("README", () => {
   });
 
   it("every relative link points to a file of the repository", () => {
-    for (const m of readme.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
-      const target = m[1] as string;
-      if (/^[a-z]+:/.test(target)) continue;
-      expect(() => readFileSync(join(REPO, target)), target).not.toThrow();
+    for (const { file } of DOCS) {
+      const text = readFileSync(join(REPO, file), "utf8");
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+        const target = m[1] as string;
+        if (/^[a-z]+:/.test(target)) continue;
+        expect(() => readFileSync(join(REPO, dirname(file), target)), target).not.toThrow();
+      }
     }
   });
 });
@@ -185,12 +207,12 @@ describe("README code blocks, run where the packed tessera is installed", () => 
     if (server !== undefined) await stop(server);
   });
 
-  async function runShell(b: CodeBlock): Promise<string> {
-    const script = join(work, `block-L${b.line}.sh`);
-    const envOut = join(work, `block-L${b.line}.env`);
+  async function runShell(b: DocBlock): Promise<string> {
+    const script = join(work, `${b.name}.sh`);
+    const envOut = join(work, `${b.name}.env`);
     writeFileSync(script, `set -e -o pipefail -a\n${substitute(b.code)}\nenv -0 > "$__ENV_OUT"\n`);
     const r = await exec("bash", [script], work, { ...env(), __ENV_OUT: envOut });
-    expect(r.code, `README line ${b.line} failed:\n${r.out}`).toBe(0);
+    expect(r.code, `${b.where} failed:\n${r.out}`).toBe(0);
     const before = env();
     for (const entry of readFileSync(envOut, "utf8").split("\0")) {
       const eq = entry.indexOf("=");
@@ -203,8 +225,8 @@ describe("README code blocks, run where the packed tessera is installed", () => 
     return r.out;
   }
 
-  function programFile(b: CodeBlock): string {
-    return b.attrs.file ?? `block-L${b.line}.${b.lang === "ts" ? "ts" : "mjs"}`;
+  function programFile(b: DocBlock): string {
+    return b.attrs.file ?? `${b.name}.${b.lang === "ts" ? "ts" : "mjs"}`;
   }
 
   /** Writes every ts/js block to its file (ts compiled to out/), once. */
@@ -262,15 +284,15 @@ describe("README code blocks, run where the packed tessera is installed", () => 
   const againstServer = blocks.filter((b) => !("norun" in b.attrs) && "against" in b.attrs);
 
   it(`skips ${skipped.length} block(s), each for the reason it gives`, () => {
-    const list = skipped.map((b) => `  line ${b.line} (${b.lang}): ${b.attrs.norun}`).join("\n");
+    const list = skipped.map((b) => `  ${b.where} (${b.lang}): ${b.attrs.norun}`).join("\n");
     console.info(
-      `README: ${blocks.length} code blocks; ${blocks.length - skipped.length} run, ${skipped.length} skipped:\n${list}`,
+      `READMEs: ${blocks.length} code blocks; ${blocks.length - skipped.length} run, ${skipped.length} skipped:\n${list}`,
     );
     for (const b of skipped) expect(b.attrs.norun).not.toBe("");
   });
 
   for (const b of sequence) {
-    it(`runs README line ${b.line} (${b.lang})`, async () => {
+    it(`runs ${b.where} (${b.lang})`, async () => {
       if (b.lang === "sh") {
         await runShell(b);
         return;
@@ -293,7 +315,7 @@ describe("README code blocks, run where the packed tessera is installed", () => 
   }
 
   for (const b of servers) {
-    it(`runs the ${b.attrs.server} API of README line ${b.line}, then ${againstServer.length} block(s) against it`, async () => {
+    it(`runs the ${b.attrs.server} API of ${b.where}, then ${againstServer.length} block(s) against it`, async () => {
       await compile();
       const file = programFile(b);
       const entry = b.lang === "ts" ? await emitted(file) : file;
@@ -303,10 +325,9 @@ describe("README code blocks, run where the packed tessera is installed", () => 
         for (const a of againstServer) {
           const out = await runShell(a);
           if (a.attrs.output === "comments") {
-            expect(
-              out.trim().split("\n"),
-              `README line ${a.line} against ${b.attrs.server}`,
-            ).toEqual(expectedOutput(a.code));
+            expect(out.trim().split("\n"), `${a.where} against ${b.where}`).toEqual(
+              expectedOutput(a.code),
+            );
           }
         }
       } finally {
