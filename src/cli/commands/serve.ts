@@ -4,7 +4,7 @@ import { assertSafeToServe, type RawSettings } from "../../config/load.js";
 import { buildServer } from "../../server/app.js";
 import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
-import { type Options, positionalArgs, rejectUnknown } from "../flags.js";
+import { dataLine, type Options, positionalArgs, rejectUnknown } from "../flags.js";
 import type { CliIo } from "../io.js";
 
 /**
@@ -38,6 +38,7 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
     role: "serve",
     onWarning: (m) => io.err(`WARNING: ${m}`),
   });
+  io.err(dataLine(tessera.installation));
   await tessera.hasher.warmUp();
   if (config.demo) await demoUser(tessera, io);
   const app = await buildServer(tessera);
