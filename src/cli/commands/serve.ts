@@ -6,6 +6,7 @@ import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
 import { dataLine, type Options, positionalArgs, rejectUnknown } from "../flags.js";
 import type { CliIo } from "../io.js";
+import { followLauncher } from "../launcher.js";
 
 /**
  * `serve`'s checks before the configuration is loaded: no options or arguments of its
@@ -44,15 +45,23 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   const app = await buildServer(tessera);
   for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (why: Record<string, unknown>, message: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, "shutting down");
+    stopFollowing?.();
+    app.log.info(why, message);
     await app.close();
     await tessera.close();
   };
-  process.once("SIGINT", () => void shutdown("SIGINT"));
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown({ signal: "SIGINT" }, "shutting down"));
+  process.once("SIGTERM", () => void shutdown({ signal: "SIGTERM" }, "shutting down"));
+  // Started by npm: stop when npm goes, even by SIGKILL (./launcher.ts says why).
+  const stopFollowing = followLauncher(io.env, (pid) => {
+    void shutdown(
+      { launcherPid: pid },
+      `the package manager that started this server (pid ${pid}) has exited: shutting down`,
+    );
+  });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
