@@ -323,6 +323,12 @@ export const SETTINGS = {
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
     doc: "Log level (pino). Tokens, cookies and passwords are never logged at any level.",
   },
+  logFormat: {
+    type: "enum",
+    default: "auto",
+    values: ["auto", "pretty", "json"],
+    doc: "Format of the server's log lines on stdout: `pretty` (one readable line each: time, level, message, fields), `json` (pino's JSON objects, one a line, for log collectors) or `auto`: pretty when stdout is a terminal, JSON otherwise. Secrets are censored in both.",
+  },
   demo: {
     type: "bool",
     default: false,

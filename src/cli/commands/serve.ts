@@ -62,12 +62,17 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
       `the package manager that started this server (pid ${pid}) has exited: shutting down`,
     );
   });
-  await app.listen({ port: config.port, host: config.host });
+  const url = (port: number | string) => `http://${hostForUrl(config.host)}:${port}`;
+  await app.listen({
+    port: config.port,
+    host: config.host,
+    // The log line names the URL the banner names, and the socket address it is bound to.
+    listenTextResolver: (address) =>
+      `listening on ${url(new URL(address).port)} (${address.replace(/^https?:\/\//, "")})`,
+  });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
-  io.out(
-    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${tessera.config.issuer})`,
-  );
+  io.out(`Tessera listening on ${url(port)} (issuer ${tessera.config.issuer})`);
   return 0;
 }
 
