@@ -29,7 +29,15 @@ export interface OpenStoresOptions {
 
 /** The file a `sqlite:PATH` URL names (`sqlite:///abs` and `sqlite:/abs` alike), as given. */
 export function sqlitePath(url: string): string {
-  return decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+  const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new TesseraError(
+      "config_invalid",
+      "db: a sqlite: URL's path is percent-encoded; write a % in it as %25",
+    );
+  }
 }
 
 /** Opens the durable store named by a URL (`sqlite:PATH`, `sqlite::memory:`, `memory:`). */

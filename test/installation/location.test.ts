@@ -15,6 +15,17 @@ describe("the line naming the data in use", () => {
     expect(where({}, { TESSERA_DATA: "/var/lib/tessera" })).toBe("/var/lib/tessera (sqlite)");
   });
 
+  it("takes a % in the data directory as a character (it crashed the CLI with a URIError)", () => {
+    expect(where({ data: "/srv/50%off" })).toBe("/srv/50%off (sqlite)");
+    expect(where({ data: "/srv/a%2Fb" })).toBe("/srv/a%2Fb (sqlite)");
+    expect(() => where({ db: "sqlite:/srv/50%off.db" })).toThrow(
+      expect.objectContaining({ code: "config_invalid", message: expect.stringContaining("%25") }),
+    );
+    expect(where({ db: "sqlite:/srv/50%25off.db", data: "/d" })).toBe(
+      "/srv/50%off.db (sqlite; secret.key in /d)",
+    );
+  });
+
   it("names a database outside the data directory, and where the secret is", () => {
     expect(where({ db: "sqlite:///db/auth.db" })).toBe(
       `/db/auth.db (sqlite; secret.key in ${cwd}/.tessera)`,
