@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
  *
  * So a server started by a package manager (`npm_lifecycle_event` is set) follows the
  * chain of processes up to it: its parent, and, when that parent is the shell running the
- * script (`sh -c "$npm_lifecycle_script"`), the shell's parent. When a link breaks (a
+ * script (`sh -c "$npm_lifecycle_script …"`), the shell's parent. When a link breaks (a
  * process in it exited and its child was re-parented), the server shuts down as on
  * SIGTERM. The chain is read from /proc (Linux); elsewhere only the parent is followed,
  * which covers the SIGTERM case.
@@ -58,8 +58,14 @@ export function launcherChain(env: NodeJS.ProcessEnv, table: ProcessTable): numb
   if (parent <= 1) return undefined;
   const argv = table.argvOf(parent);
   const script = env.npm_lifecycle_script;
+  // npm appends a command's arguments to the script (`npm start -- --port 5000`,
+  // `npx tessera serve` runs `sh -c "'tessera' serve"` with the script `'tessera'`).
+  const command = argv?.length === 3 && argv[1] === "-c" ? argv[2] : undefined;
   const parentIsScriptShell =
-    script !== undefined && argv?.length === 3 && argv[1] === "-c" && argv[2] === script;
+    script !== undefined &&
+    script !== "" &&
+    command !== undefined &&
+    (command === script || command.startsWith(`${script} `));
   if (!parentIsScriptShell) return [parent];
   const manager = table.parentOf(parent);
   return manager === undefined || manager <= 1 ? [parent] : [parent, manager];

@@ -76,7 +76,7 @@ interface NpmStart {
 }
 
 /** `npm start` in a temp project whose start script runs `tessera serve`, as ours does. */
-async function npmStart(): Promise<NpmStart> {
+async function npmStart(args: string[] = []): Promise<NpmStart> {
   const project = tempDataDir();
   const data = join(project, "data");
   writeFileSync(
@@ -88,7 +88,7 @@ async function npmStart(): Promise<NpmStart> {
       scripts: { start: `node '${CLI_PATH}' serve --port 0 --data '${data}'` },
     }),
   );
-  const npm = spawn("npm", ["start"], {
+  const npm = spawn("npm", ["start", ...(args.length > 0 ? ["--", ...args] : [])], {
     cwd: project,
     env: terminalEnv(),
     stdio: ["ignore", "pipe", "pipe"],
@@ -116,9 +116,15 @@ async function npmStart(): Promise<NpmStart> {
 }
 
 describe("a server started by npm start stops when npm is killed", () => {
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    it(`npm killed with ${signal}: the server shuts down by itself and frees its port`, async () => {
-      const { npm, output, server } = await npmStart();
+  for (const [signal, args] of [
+    ["SIGTERM", []],
+    ["SIGKILL", []],
+    // npm appends them to the script: `sh -c "node … serve --port 0 … --log-level info"`.
+    ["SIGKILL", ["--log-level", "info"]],
+  ] as const) {
+    const how = args.length > 0 ? `npm start -- ${args.join(" ")}` : "npm start";
+    it(`${how}, npm killed with ${signal}: the server shuts down by itself and frees its port`, async () => {
+      const { npm, output, server } = await npmStart([...args]);
       expect(await portRefuses(server.port)).toBe(false);
       npm.kill(signal);
       // Bounded waits for processes to go, not timing assertions (the check runs every second).
@@ -157,6 +163,17 @@ describe("launcherChain / chainIntact", () => {
     // npm SIGKILLed: the shell is re-parented (to init or a subreaper); we are not.
     t.procs[20] = [1, ["sh", "-c", SCRIPT]];
     expect(chainIntact(chain as number[], t)).toBe(false);
+  });
+
+  it("npm start -- ARGS and npx tessera serve: the shell runs the script with arguments", () => {
+    const t = table(20, { 20: [10, ["sh", "-c", `${SCRIPT} --port 5000`]], 10: [5, ["npm"]] });
+    expect(launcherChain(NPM_ENV, t)).toEqual([20, 10]);
+    const npx = table(20, { 20: [10, ["sh", "-c", "'tessera' serve"]], 10: [5, ["npm"]] });
+    const env = { npm_lifecycle_event: "npx", npm_lifecycle_script: "'tessera'" };
+    expect(launcherChain(env, npx)).toEqual([20, 10]);
+    // Another command that merely starts like the script is not it.
+    const other = table(20, { 20: [10, ["sh", "-c", `${SCRIPT}x`]], 10: [5, ["npm"]] });
+    expect(launcherChain(NPM_ENV, other)).toEqual([20]);
   });
 
   it("the shell killed (npm's SIGTERM): our parent changes", () => {
