@@ -268,7 +268,8 @@ async function propagation(root) {
       ...extra,
       ...base,
     ]);
-  const svcSecret = secretOf(await add("svc"));
+  // No server has made the installation yet: the first command may (--init).
+  const svcSecret = secretOf(await add("svc", "--init"));
   const rsSecret = secretOf(await add("rs", "--introspect"));
   if (!svcSecret || !rsSecret) throw new Error("client add printed no client_secret");
 

@@ -45,6 +45,8 @@ export const ERROR_STATUS = {
   client_not_found: 404,
   // Operator-facing
   config_invalid: 500,
+  /** A command other than `serve` found no installation where it looked (CLI: exit 2). */
+  installation_not_found: 404,
   store_unavailable: 503,
   server_busy: 503,
   too_many_streams: 503,

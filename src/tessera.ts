@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { type ClientChanges, Clients } from "./clients/clients.js";
 import { ClientLifecycle } from "./clients/lifecycle.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -7,6 +6,8 @@ import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
+import { assertStoreExists, type DataLocation, locateData } from "./installation/location.js";
+import { ensureInstallation } from "./installation/record.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
 import { keyNotice } from "./keys/notice.js";
@@ -44,6 +45,18 @@ export interface TesseraOptions {
    * signing key by itself.
    */
   role?: "serve" | "admin";
+  /**
+   * Make a new installation when none is found (`--init`). `serve` always may; an admin
+   * command without it is refused with `installation_not_found`, creating nothing.
+   */
+  create?: boolean;
+}
+
+/** The data a Tessera uses (see src/installation/location.ts), and whether it just made it. */
+export interface InstallationInUse {
+  location: DataLocation;
+  /** True when this process created the installation (first `serve`, or `--init`). */
+  created: boolean;
 }
 
 /**
@@ -93,6 +106,8 @@ export class Tessera {
     kek: KeyEncryptionKey,
     /** What opening did that the operator should read (logged by `serve`). */
     readonly notices: readonly Notice[],
+    /** Where its data is (every command prints it), and whether opening created it. */
+    readonly installation: InstallationInUse,
   ) {
     this.hasher = new PasswordHasher(
       {
@@ -241,6 +256,10 @@ export class Tessera {
     const config = options.config ?? loadConfig();
     const clock = options.clock ?? systemClock;
     const serve = (options.role ?? "serve") === "serve";
+    const create = serve || options.create === true;
+    const location = locateData(config);
+    // Opening a SQLite store creates its file: look before opening.
+    if (options.stores === undefined && !create) assertStoreExists(location);
     const stores =
       options.stores ??
       (await openStores({
@@ -259,6 +278,10 @@ export class Tessera {
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
       }));
     try {
+      const created = await ensureInstallation(stores.durable.installation, location, {
+        create,
+        now: clock.now(),
+      });
       const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
       const accessTokenMaxTtl = await resolveAccessTokenMaxTtl(
         stores.durable.installation,
@@ -267,7 +290,7 @@ export class Tessera {
       );
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
-        dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
+        dataDir: location.secretFile === undefined ? undefined : location.dataDir,
       });
       const keys = new SigningKeys(stores.durable.keys, kek, clock, {
         alg: config.signingAlg as SigningAlg,
@@ -289,6 +312,7 @@ export class Tessera {
         keys,
         kek,
         notices,
+        { location, created },
       );
     } catch (err) {
       if (options.stores === undefined) await stores.close();

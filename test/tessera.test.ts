@@ -86,6 +86,7 @@ describe("only what signs makes signing keys", () => {
       clock,
       stores,
       role: "admin",
+      create: true,
     });
     await admin.clients.add({
       id: "svc",

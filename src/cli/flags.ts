@@ -1,6 +1,7 @@
 import type { Config } from "../config/defaults.js";
 import { TesseraError } from "../errors.js";
-import { Tessera } from "../tessera.js";
+import { describeData } from "../installation/location.js";
+import { type InstallationInUse, Tessera } from "../tessera.js";
 import type { CliIo } from "./io.js";
 
 /** A command's options that are not settings, by name (`true` for a flag with no value). */
@@ -102,12 +103,27 @@ export function switchOption(name: string, unknown: Options): boolean | undefine
   return on ? true : off ? false : undefined;
 }
 
-/** Opens the installation for an admin command: its recorded issuer, no key made. */
-export async function withTessera<T>(config: Config, fn: (t: Tessera) => Promise<T>): Promise<T> {
-  const tessera = await Tessera.open({ config, role: "admin" });
+/**
+ * Opens the installation for an admin command: its recorded issuer, no key made. Refused
+ * (`installation_not_found`) where there is none, unless `--init`. Says on stderr which
+ * data it uses, so stdout stays the command's own output.
+ */
+export async function withTessera<T>(
+  config: Config,
+  io: CliIo,
+  fn: (t: Tessera) => Promise<T>,
+): Promise<T> {
+  const tessera = await Tessera.open({ config, role: "admin", create: config.init });
+  io.err(dataLine(tessera.installation));
   try {
     return await fn(tessera);
   } finally {
     await tessera.close();
   }
+}
+
+/** `tessera: using data in /abs/.tessera (sqlite)`: one line, never a secret. */
+export function dataLine(installation: InstallationInUse): string {
+  const what = installation.created ? "created a new installation in" : "using data in";
+  return `tessera: ${what} ${describeData(installation.location)}`;
 }

@@ -60,7 +60,17 @@ export const SETTINGS = {
     doc: "Reverse-proxy hops to trust for X-Forwarded-For/-Proto, each of them on a loopback or private network (a client reaching the port from elsewhere cannot choose its IP). 0: none (the flag alone means 1).",
   },
   // ── Storage ──────────────────────────────────────────────────────────────────
-  data: { type: "string", default: "./.tessera", doc: "Data directory (SQLite file, key files)." },
+  data: {
+    type: "string",
+    default: "./.tessera",
+    doc: "Data directory (SQLite file, key files), relative to the current directory. Every command says on stderr which data it uses; a command other than `serve` only uses an existing installation (see --init).",
+  },
+  init: {
+    type: "bool",
+    default: false,
+    flagOnly: true,
+    doc: "Lets a command other than `serve` create a new installation (data directory, database, secret) where none is found. Without it such a command stops with exit code 2, naming where it looked, and creates nothing. `serve` creates one on its first start anyway. Flag only.",
+  },
   db: {
     type: "url",
     default: undefined,
@@ -312,6 +322,12 @@ export const SETTINGS = {
     default: "info",
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
     doc: "Log level (pino). Tokens, cookies and passwords are never logged at any level.",
+  },
+  logFormat: {
+    type: "enum",
+    default: "auto",
+    values: ["auto", "pretty", "json"],
+    doc: "Format of the server's log lines on stdout: `pretty` (one readable line each: time, level, message, fields), `json` (pino's JSON objects, one a line, for log collectors) or `auto`: pretty when stdout is a terminal, JSON otherwise. Secrets are censored in both.",
   },
   demo: {
     type: "bool",

@@ -179,7 +179,8 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
     db?: string;
   };
   config.issuer = normaliseIssuer(config.issuer ?? `http://localhost:${config.port}`);
-  config.db ??= `sqlite:${join(resolve(config.data), "tessera.db")}`;
+  // A sqlite: URL's path is percent-decoded (src/store/open.ts): a `%` in --data is data.
+  config.db ??= `sqlite:${join(resolve(config.data), "tessera.db").replaceAll("%", "%25")}`;
   if (config.sessionIdleTimeout > config.sessionAbsoluteTimeout) {
     throw configError(
       "session-idle-timeout must not exceed session-absolute-timeout " +

@@ -31,8 +31,8 @@ function given(config: Config): string | undefined {
  *   never changes it (`serve` says so in one line); an explicit `--issuer` or
  *   `TESSERA_ISSUER` that differs is refused, unless it is `serve --issuer NEW
  *   --change-issuer`, which records NEW.
- * - Before any `serve`, other commands use what they are given (nothing has been
- *   issued yet under any issuer) and record nothing.
+ * - Before any `serve` (an installation made with `--init`), other commands use what
+ *   they are given (nothing has been issued yet under any issuer) and record nothing.
  */
 export async function resolveIssuer(
   store: InstallationStore,

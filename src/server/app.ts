@@ -10,6 +10,7 @@ import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
 import { clientErrorHandler, frameworkErrors, refuseUpgrade } from "./framework-errors.js";
+import { chooseLogFormat } from "./log-format.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
 import { trustHops } from "./proxy.js";
@@ -55,7 +56,13 @@ export async function buildServer(
   const { config } = tessera;
   const issuer = new URL(config.issuer);
   const hsts = issuer.protocol === "https:";
-  const log = createLogger(config.logLevel, options.logStream) as FastifyBaseLogger;
+  // `auto`: pretty when the lines go to stdout and stdout is a terminal.
+  const toTerminal = options.logStream === undefined && process.stdout.isTTY === true;
+  const log = createLogger(
+    config.logLevel,
+    options.logStream,
+    chooseLogFormat(config.logFormat, toTerminal),
+  ) as FastifyBaseLogger;
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: log,

@@ -1,5 +1,6 @@
 import type { DestinationStream, LoggerOptions } from "pino";
 import { pino } from "pino";
+import { type LogFormat, prettyStream } from "./log-format.js";
 
 /**
  * Keys whose values never reach a log line, at any depth up to four levels (so
@@ -67,7 +68,15 @@ interface LoggableRequest {
   ip?: string;
 }
 
-export function createLogger(level: string, stream?: DestinationStream) {
+/**
+ * The server's logger: JSON lines (pino's shape) or, with `format` "pretty", readable
+ * lines made from them (./log-format.ts). To `stream`, else stdout.
+ */
+export function createLogger(
+  level: string,
+  stream?: DestinationStream,
+  format: LogFormat = "json",
+) {
   const options: LoggerOptions = {
     level,
     formatters: { log: (obj) => censorSecrets(obj) as Record<string, unknown> },
@@ -81,5 +90,6 @@ export function createLogger(level: string, stream?: DestinationStream) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   };
+  if (format === "pretty") return pino(options, prettyStream(stream ?? process.stdout));
   return stream === undefined ? pino(options) : pino(options, stream);
 }

@@ -27,6 +27,19 @@ export interface OpenStoresOptions {
   eventRetentionMs?: number;
 }
 
+/** The file a `sqlite:PATH` URL names (`sqlite:///abs` and `sqlite:/abs` alike), as given. */
+export function sqlitePath(url: string): string {
+  const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new TesseraError(
+      "config_invalid",
+      "db: a sqlite: URL's path is percent-encoded; write a % in it as %25",
+    );
+  }
+}
+
 /** Opens the durable store named by a URL (`sqlite:PATH`, `sqlite::memory:`, `memory:`). */
 export function openDurable(
   url: string,
@@ -36,7 +49,7 @@ export function openDurable(
 ): DurableStore {
   if (url === "memory:" || url === "memory") return new MemoryStore(clock, log);
   if (url.startsWith("sqlite:")) {
-    const path = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+    const path = sqlitePath(url);
     if (path.length === 0) throw new TesseraError("config_invalid", "db: sqlite: needs a path");
     return new SqliteStore({
       path,

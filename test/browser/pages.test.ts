@@ -197,6 +197,8 @@ describeChromium("Tessera's pages in a real browser (Chromium)", () => {
         redirectUri,
         "--data",
         data,
+        // No server has made the installation yet: the CLI may (`--init`).
+        "--init",
         ...extra,
       ]);
       expect(added.code, added.stderr).toBe(0);

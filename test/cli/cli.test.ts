@@ -66,7 +66,7 @@ describe("tessera user ... beside a running server on the same --data", () => {
       const res = await runCli(user("user", "add", "bob", "--password-stdin"), {
         stdin: `${PASSWORD}\n`,
       });
-      expect(res.stderr).toBe("");
+      expect(res.stderr).toBe(`tessera: using data in ${data} (sqlite)\n`);
       expect(res.code).toBe(0);
       expect(res.stdout).toMatch(/^created user bob \(id [A-Za-z0-9_-]+\)\n$/);
       expect(res.stdout).not.toContain(PASSWORD);
@@ -337,10 +337,10 @@ describe("tessera serve: refusals and settings", () => {
 
   it("flags win over the environment", async () => {
     const data = tempDataDir();
-    const res = await runCli(["user", "list", "--data", data, "--port", "4001"], {
+    const res = await runCli(["user", "list", "--init", "--data", data, "--port", "4001"], {
       env: { TESSERA_PORT: "not-a-port" },
     });
-    expect(res.stderr).toBe("");
+    expect(res.stderr).toBe(`tessera: created a new installation in ${data} (sqlite)\n`);
     expect(res.code).toBe(0);
   });
 });

@@ -71,7 +71,7 @@ const userClient = (id: string, format: "jwt" | "opaque", scopes = "read write")
 beforeAll(async () => {
   data = tempDataDir();
   const added = await runCli(
-    ["user", "add", "alice", "--password-stdin", "--data", data, "--issuer", ISSUER],
+    ["user", "add", "alice", "--password-stdin", "--init", "--data", data, "--issuer", ISSUER],
     { stdin: `${PASSWORD}\n` },
   );
   expect(added.code, added.stderr).toBe(0);
@@ -315,8 +315,9 @@ describe("tessera client update beside a running server", () => {
     for (const args of cases) {
       const res = await cli(...args);
       expect(res.code, args.join(" ")).toBe(2);
+      // Refused before the store is opened, or after the line saying which data it opened.
       expect(res.stderr, args.join(" ")).toMatch(
-        /^tessera: .+\((invalid_request|client_not_found)\)\n$/,
+        /^(tessera: using data in .+\n)?tessera: .+\((invalid_request|client_not_found)\)\n$/,
       );
     }
     const ttl = await cli("client", "update", "upd", "--access-ttl", "120", "--introspect");

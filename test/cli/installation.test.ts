@@ -25,15 +25,19 @@ afterAll(async () => {
 });
 
 /** A CLI command in this process, with an empty environment (no TESSERA_ISSUER). */
-async function cli(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
+async function cli(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
+  const err: string[] = [];
   const code = await runCliInProcess(args, {
     env: {},
     stdin: Readable.from(stdin === undefined ? [] : [stdin]),
     out: (line) => out.push(line),
-    err: (line) => out.push(line),
+    err: (line) => err.push(line),
   });
-  return { code, out: out.join("\n") };
+  return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
 async function jwks(server: ServerProcess): Promise<Array<{ kid: string; alg: string }>> {
@@ -81,7 +85,7 @@ async function feedSnapshot(
 }
 
 describe("the signing algorithm is the one asked for", () => {
-  it("client add on a fresh --data makes no key; serve --signing-alg ES256 then signs ES256 at once", async () => {
+  it("client add --init on a fresh --data makes no key; serve --signing-alg ES256 then signs ES256 at once", async () => {
     const data = tempDataDir();
     const added = await cli([
       "client",
@@ -93,8 +97,10 @@ describe("the signing algorithm is the one asked for", () => {
       API,
       "--data",
       data,
+      "--init",
     ]);
     expect(added.code).toBe(0);
+    expect(added.err).toBe(`tessera: created a new installation in ${data} (sqlite)`);
     // No command that never signs makes a signing key.
     expect((await cli(["keys", "list", "--data", data])).out).toBe(
       "kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after",

@@ -50,7 +50,7 @@ async function prepare(): Promise<string> {
     );
     expect(r.code, r.stderr).toBe(0);
   };
-  await cli("user", "add", "alice", "--password-stdin");
+  await cli("user", "add", "alice", "--password-stdin", "--init");
   const client = [
     "--grants",
     "authorization_code",

@@ -141,9 +141,12 @@ async function metrics(url: string): Promise<string> {
 
 async function storm(backend: { redis?: { url: string; prefix: string } }): Promise<void> {
   const data = tempDataDir();
-  const user = await runCli(["user", "add", "alice", "--password-stdin", "--data", data], {
-    stdin: PASSWORD,
-  });
+  const user = await runCli(
+    ["user", "add", "alice", "--password-stdin", "--init", "--data", data],
+    {
+      stdin: PASSWORD,
+    },
+  );
   expect(user.code, user.stderr).toBe(0);
   const rs = await runCli([
     "client",

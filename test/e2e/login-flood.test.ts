@@ -27,9 +27,12 @@ afterAll(async () => {
 describe("login under a flood from one address (real process)", () => {
   it("answers the flood at once or with bounded waiting, and lets another address in first", async () => {
     const data = tempDataDir();
-    const added = await runCli(["user", "add", "alice", "--password-stdin", "--data", data], {
-      stdin: `${PASSWORD}\n`,
-    });
+    const added = await runCli(
+      ["user", "add", "alice", "--password-stdin", "--init", "--data", data],
+      {
+        stdin: `${PASSWORD}\n`,
+      },
+    );
     expect(added.code, added.stderr).toBe(0);
     // One hash at a time makes the order observable; the per-IP limit is high enough that
     // the flood is not simply throttled away.

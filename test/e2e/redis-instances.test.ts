@@ -56,9 +56,12 @@ describeRedis("several instances on one Redis", () => {
   async function twoInstances(extra: string[] = []) {
     const data = tempDataDir();
     const prefix = `tessera-e2e-${randomUUID()}:`;
-    const added = await runCli(["user", "add", "bob", "--password-stdin", "--data", data], {
-      stdin: PASSWORD,
-    });
+    const added = await runCli(
+      ["user", "add", "bob", "--password-stdin", "--init", "--data", data],
+      {
+        stdin: PASSWORD,
+      },
+    );
     expect(added.code, added.stderr).toBe(0);
     const args = ["--data", data, "--redis", url, "--redis-prefix", prefix, ...extra];
     const [a, b] = await Promise.all([startServer(args), startServer(args)]);

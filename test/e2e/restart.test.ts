@@ -44,7 +44,7 @@ describe("restart on the same --data (SQLite)", () => {
     const added = await runCli(["user", "add", "bob", "--password-stdin", "--data", data], {
       stdin: `${PASSWORD}\n`,
     });
-    expect(added.stderr).toBe("");
+    expect(added.stderr).toBe(`tessera: using data in ${data} (sqlite)\n`);
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/created user bob/);
 

@@ -92,6 +92,7 @@ describeRedis("revocation propagation across instances and processes", () => {
       "client",
       "add",
       "svc",
+      "--init",
       "--grants",
       "client_credentials",
       "--audience",

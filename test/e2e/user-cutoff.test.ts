@@ -41,7 +41,7 @@ const secrets: Record<string, string> = {};
 beforeAll(async () => {
   const data = tempDataDir();
   const args = ["--data", data, "--issuer", ISSUER];
-  const added = await runCli(["user", "add", "alice", "--password-stdin", ...args], {
+  const added = await runCli(["user", "add", "alice", "--password-stdin", "--init", ...args], {
     stdin: `${PASSWORD}\n`,
   });
   expect(added.code, added.stderr).toBe(0);

@@ -13,9 +13,14 @@ let s: TestServer;
 afterEach(async () => s?.close());
 
 describe("logs never contain a cookie, a token or a password", () => {
-  for (const level of ["info", "trace"]) {
-    it(`a full login → use → password change → logout, at level ${level}`, async () => {
-      s = await testServer({ settings: { logLevel: level } });
+  for (const [level, logFormat] of [
+    ["info", "json"],
+    ["trace", "json"],
+    ["info", "pretty"],
+    ["trace", "pretty"],
+  ]) {
+    it(`a full login → use → password change → logout, at level ${level}, ${logFormat}`, async () => {
+      s = await testServer({ settings: { logLevel: level, logFormat } });
       const secrets: string[] = [PASSWORD, "a brand new passphrase", "MyW0rstSecret!"];
       const token = await login(s.app, "alice", PASSWORD, { "user-agent": "test-agent" });
       secrets.push(token);
@@ -54,8 +59,14 @@ describe("logs never contain a cookie, a token or a password", () => {
       const log = s.logs.join("");
       expect(s.logs.length).toBeGreaterThan(10);
       // The log did record the events, just not the secrets.
-      expect(log).toContain('"msg":"login"');
-      expect(log).toContain('"msg":"logout"');
+      if (logFormat === "json") {
+        expect(log).toContain('"msg":"login"');
+        expect(log).toContain('"msg":"logout"');
+      } else {
+        expect(log).not.toContain('"msg"');
+        expect(log).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}\[req-\w+\] login\b/m);
+        expect(log).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}\[req-\w+\] logout\b/m);
+      }
       for (const secret of secrets) expect(log).not.toContain(secret);
       expect(log).not.toContain("__Host-session=");
       expect(log).not.toMatch(/set-cookie/i);

@@ -121,10 +121,12 @@ async function terminate(child: ChildProcess): Promise<ExitInfo> {
 export function startServer(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: { cwd?: string } = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI_PATH, "serve", "--port", "0", ...args], {
     env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   track(child);
   let out = "";
@@ -184,11 +186,12 @@ export async function stopAllServers(): Promise<void> {
 /** Runs `tessera <args>` to completion. stdin is closed at once unless given. */
 export function runCli(
   args: readonly string[],
-  options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     env: childEnv(options.env),
     stdio: ["pipe", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   track(child);
   let stdout = "";

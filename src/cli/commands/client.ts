@@ -41,7 +41,7 @@ export async function clientCommand(
       const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
       const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
       const tokenFormat = stringOption("token-format", unknown.get("token-format"));
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const { client, secret } = await t.clients.add({
           id: clientId,
           grants: listOption(stringOption("grants", unknown.get("grants"))),
@@ -66,7 +66,7 @@ export async function clientCommand(
     case "list":
       rejectUnknown(unknown, []);
       positionalArgs("client list", args, []);
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         for (const c of await t.clients.list()) io.out(clientLine(c));
         return 0;
       });
@@ -75,7 +75,7 @@ export async function clientCommand(
     case "remove": {
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         await t.removeClient(id);
         io.out(
           `removed client ${id}; its refresh tokens, access tokens, consents and feed connections are ended`,
@@ -86,7 +86,7 @@ export async function clientCommand(
     case "rotate-secret": {
       rejectUnknown(unknown, []);
       const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const secret = await t.rotateClientSecret(id);
         io.out(`client_secret: ${secret}`);
         io.out("(shown once; the previous secret no longer works)");
@@ -158,7 +158,7 @@ async function clientUpdate(
   if (Object.keys(changes).length === 0) {
     throw new TesseraError("invalid_request", "client update needs an option to change");
   }
-  return withTessera(config, async (t) => {
+  return withTessera(config, io, async (t) => {
     io.out(clientLine(clientView(await t.updateClient(clientId, changes))));
     return 0;
   });

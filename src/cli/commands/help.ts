@@ -30,7 +30,12 @@ Commands:
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   help                                                    this text
 
-Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).
+Data: every command but token decode and help uses the installation in --data DIR (default
+./.tessera in the current directory) and names it on stderr. serve creates one on its first
+start; any other command stops (exit 2) when there is none, unless given --init.
+
+Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer
+or --init).
 All settings: see the README's configuration table, or \`tessera help settings\`.`;
 
 /** `tessera help [settings]` (and `--help` on any command). */

@@ -23,7 +23,7 @@ export async function keysCommand(
   switch (sub) {
     case "list":
       rejectUnknown(unknown, []);
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         io.out("kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after");
         for (const k of t.keys.list()) {
           const at = (ms: number | undefined) =>
@@ -54,7 +54,7 @@ export async function keysCommand(
           `--alg must be one of ${SIGNING_ALGS.join(", ")}`,
         );
       }
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const k = await t.keys.rotate(alg as SigningAlg | undefined);
         io.out(
           `new ${k.alg} key ${k.kid}: published now, signs from ${new Date(k.activatesAt).toISOString()}`,

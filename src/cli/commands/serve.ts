@@ -4,8 +4,9 @@ import { assertSafeToServe, type RawSettings } from "../../config/load.js";
 import { buildServer } from "../../server/app.js";
 import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
-import { type Options, positionalArgs, rejectUnknown } from "../flags.js";
+import { dataLine, type Options, positionalArgs, rejectUnknown } from "../flags.js";
 import type { CliIo } from "../io.js";
+import { followLauncher } from "../launcher.js";
 
 /**
  * `serve`'s checks before the configuration is loaded: no options or arguments of its
@@ -38,26 +39,40 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
     role: "serve",
     onWarning: (m) => io.err(`WARNING: ${m}`),
   });
+  io.err(dataLine(tessera.installation));
   await tessera.hasher.warmUp();
   if (config.demo) await demoUser(tessera, io);
   const app = await buildServer(tessera);
   for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (why: Record<string, unknown>, message: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, "shutting down");
+    stopFollowing?.();
+    app.log.info(why, message);
     await app.close();
     await tessera.close();
   };
-  process.once("SIGINT", () => void shutdown("SIGINT"));
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  await app.listen({ port: config.port, host: config.host });
+  process.once("SIGINT", () => void shutdown({ signal: "SIGINT" }, "shutting down"));
+  process.once("SIGTERM", () => void shutdown({ signal: "SIGTERM" }, "shutting down"));
+  // Started by npm: stop when npm goes, even by SIGKILL (./launcher.ts says why).
+  const stopFollowing = followLauncher(io.env, (pid) => {
+    void shutdown(
+      { launcherPid: pid },
+      `the package manager that started this server (pid ${pid}) has exited: shutting down`,
+    );
+  });
+  const url = (port: number | string) => `http://${hostForUrl(config.host)}:${port}`;
+  await app.listen({
+    port: config.port,
+    host: config.host,
+    // The log line names the URL the banner names, and the socket address it is bound to.
+    listenTextResolver: (address) =>
+      `listening on ${url(new URL(address).port)} (${address.replace(/^https?:\/\//, "")})`,
+  });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
-  io.out(
-    `Tessera listening on http://${hostForUrl(config.host)}:${port} (issuer ${tessera.config.issuer})`,
-  );
+  io.out(`Tessera listening on ${url(port)} (issuer ${tessera.config.issuer})`);
   return 0;
 }
 

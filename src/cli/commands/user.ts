@@ -27,7 +27,7 @@ export async function userCommand(
       const [name] = positionalArgs("user add", args, ["NAME"]) as [string];
       const roles = listOption(stringOption("roles", unknown.get("roles")));
       const password = await readPassword(io);
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const user = await t.users.create({ username: name, password, roles });
         io.out(`created user ${user.username} (id ${user.id})`);
         return 0;
@@ -36,7 +36,7 @@ export async function userCommand(
     case "list":
       rejectUnknown(unknown, []);
       positionalArgs("user list", args, []);
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         for (const u of await t.users.list()) {
           const state = u.disabled ? "disabled" : "active";
           const created = new Date(u.createdAt).toISOString();
@@ -48,7 +48,7 @@ export async function userCommand(
     case "enable": {
       rejectUnknown(unknown, []);
       const [name] = positionalArgs(`user ${sub}`, args, ["NAME"]) as [string];
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const user = sub === "disable" ? await t.disableUser(name) : await t.enableUser(name);
         io.out(`${sub}d user ${user.username}${sub === "disable" ? "; every session ended" : ""}`);
         return 0;
@@ -64,7 +64,7 @@ export async function userCommand(
           "user roles needs --set a,b (or --set '' for none)",
         );
       }
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const user = await t.users.setRoles(name, listOption(set));
         io.out(`roles of ${user.username}: ${user.roles.join(",") || "(none)"}`);
         return 0;
@@ -75,7 +75,7 @@ export async function userCommand(
       requirePasswordStdin("user password", unknown);
       const [name] = positionalArgs("user password", args, ["NAME"]) as [string];
       const password = await readPassword(io);
-      return withTessera(config, async (t) => {
+      return withTessera(config, io, async (t) => {
         const user = await t.resetPassword(name, password);
         io.out(`password of ${user.username} changed; every session ended`);
         return 0;
