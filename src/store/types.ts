@@ -5,19 +5,19 @@
  *
  * Two tiers:
  * - `DurableStore`: users, clients, signing keys, installation settings, refresh
- *   families and consents. SQLite or memory.
+ *   families and consents. SQLite, PostgreSQL or memory.
  * - `EphemeralStore`: records that all have a lifetime — the collections (sessions,
  *   denylist, authorization codes, opaque access tokens, interactions), rate-limit
  *   counters and the revocation log. Redis, or the durable store when there is none.
  *
- * Layout: one folder per backend (`memory/`, `sqlite/`, `redis/`), one file per kind of
+ * Layout: one folder per backend (`memory/`, `sqlite/`, `redis/`, `postgres/`), one file per kind of
  * record and an `index.ts`; what backends share is written once beside this file
  * (`validate.ts`, `conflicts.ts`, `refresh-policy.ts`, `event-log.ts`). A new backend is
  * a new folder, opened in `open.ts` and added to the contract suite.
  *
  * Every record with a lifetime has a mandatory TTL. Expiry is decided against the
  * injected clock (so tests can freeze time) and enforced physically as well (Redis `PX`,
- * SQLite sweep), so an expired record is never returned and never lingers.
+ * the SQLite sweep, the PostgreSQL janitor), so an expired record is never returned and never lingers.
  *
  * Secrets are never keys as issued: callers pass `sha256(token)` as the id.
  *
@@ -150,7 +150,7 @@ export interface EventLog {
 }
 
 export interface EphemeralStore {
-  readonly kind: "memory" | "sqlite" | "redis";
+  readonly kind: "memory" | "sqlite" | "redis" | "postgres";
   readonly revocations: EventLog;
   collection<T>(name: CollectionName): Collection<T>;
   readonly counters: Counters;
@@ -406,7 +406,7 @@ export interface ConsentStore {
 }
 
 export interface DurableStore {
-  readonly kind: "memory" | "sqlite";
+  readonly kind: "memory" | "sqlite" | "postgres";
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly users: UserStore;

@@ -1,25 +1,73 @@
 /**
- * Vitest global setup: gives the Redis tests a server.
+ * Vitest global setup: gives the Redis and the PostgreSQL tests a server each.
  *
- * - `TESSERA_TEST_REDIS_URL` set: that server is used as is (CI starts its own).
- * - Otherwise a throwaway `redis-server` is started on a free loopback port, without
- *   persistence, and stopped after the run.
- * - No `redis-server` on the PATH: the tests that need Redis are skipped with a warning
- *   (or fail, with `TESSERA_REQUIRE_REDIS=1`); see `test/support/redis.ts`.
+ * - `TESSERA_TEST_REDIS_URL` / `TESSERA_TEST_POSTGRES_URL` set: that server is used as is
+ *   (CI starts its own).
+ * - Otherwise a throwaway `redis-server` (without persistence) and a throwaway PostgreSQL
+ *   (initdb in a temporary directory, see postgres-server.ts) are started on free loopback
+ *   ports, and stopped after the run.
+ * - Not installed: the tests that need one are skipped with a warning (or fail, with
+ *   `TESSERA_REQUIRE_REDIS=1` / `TESSERA_REQUIRE_POSTGRES=1`); see `test/support/redis.ts`
+ *   and `test/support/postgres.ts`.
  */
+import { rmSync } from "node:fs";
 import type { TestProject } from "vitest/node";
+import { type RunningPostgres, startPostgres, stopPostgres } from "./postgres-server.js";
 import { freePort, startRedis, stopRedis } from "./redis-server.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** Where the Redis tests find a server, or why there is none. */
     tesseraRedis: { url: string | null; unavailable: string | null };
+    /** Where the PostgreSQL tests find a server, or why there is none. */
+    tesseraPostgres: { url: string | null; unavailable: string | null };
   }
 }
 
 export default async function setup(
   project: TestProject,
 ): Promise<(() => Promise<void>) | undefined> {
+  const [stopRedisServer, stopPostgresServer] = await Promise.all([
+    setupRedis(project),
+    setupPostgres(project),
+  ]);
+  if (stopRedisServer === undefined && stopPostgresServer === undefined) return undefined;
+  return async () => {
+    await Promise.all([stopRedisServer?.(), stopPostgresServer?.()]);
+  };
+}
+
+async function setupPostgres(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const fromEnv = process.env.TESSERA_TEST_POSTGRES_URL;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    project.provide("tesseraPostgres", { url: fromEnv, unavailable: null });
+    return undefined;
+  }
+  let lastFailure = "PostgreSQL not found";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const started = await startPostgres(await freePort());
+    if ("child" in started) {
+      const pg: RunningPostgres = started;
+      // Interrupted without the teardown: take the server and its directory along.
+      const onExit = () => {
+        pg.child.kill("SIGKILL");
+        rmSync(pg.dir, { recursive: true, force: true });
+      };
+      process.once("exit", onExit);
+      project.provide("tesseraPostgres", { url: pg.url, unavailable: null });
+      return async () => {
+        process.off("exit", onExit);
+        await stopPostgres(pg);
+      };
+    }
+    lastFailure = started.failure;
+    if (started.notFound) break;
+  }
+  project.provide("tesseraPostgres", { url: null, unavailable: lastFailure });
+  return undefined;
+}
+
+async function setupRedis(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const fromEnv = process.env.TESSERA_TEST_REDIS_URL;
   if (fromEnv !== undefined && fromEnv !== "") {
     project.provide("tesseraRedis", { url: fromEnv, unavailable: null });
