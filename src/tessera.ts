@@ -7,6 +7,7 @@ import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
+import { postgresOptions } from "./installation/schema.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
 import { keyNotice } from "./keys/notice.js";
@@ -249,6 +250,7 @@ export class Tessera {
         redisPrefix: config.redisPrefix,
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
+        postgres: postgresOptions(config),
         redisAllowEviction: config.redisAllowEviction,
         // An admin command does not know yet how long the servers' tokens live (recorded
         // with the data): what it appends is kept until the event's own `exp`, and an append
@@ -267,7 +269,9 @@ export class Tessera {
       );
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
-        dataDir: config.db.startsWith("sqlite:") ? resolve(config.data) : undefined,
+        // Every store that outlives the process needs the same secret at every start (and,
+        // on PostgreSQL, on every instance: TESSERA_SECRET, or the same secret.key).
+        dataDir: config.db.startsWith("memory") ? undefined : resolve(config.data),
       });
       const keys = new SigningKeys(stores.durable.keys, kek, clock, {
         alg: config.signingAlg as SigningAlg,

@@ -405,6 +405,16 @@ export interface ConsentStore {
   narrowClientConsents(clientId: string, allowed: string[]): Promise<number>;
 }
 
+/** What bringing a durable store's schema to this Tessera's version did. */
+export interface MigrationReport {
+  /** The version found (0: an empty database). */
+  from: number;
+  /** The version now. */
+  to: number;
+  /** The versions this process applied (empty when another had, or none were due). */
+  applied: number[];
+}
+
 export interface DurableStore {
   readonly kind: "memory" | "sqlite" | "postgres";
   readonly refresh: RefreshStore;
@@ -415,5 +425,7 @@ export interface DurableStore {
   readonly installation: InstallationStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
+  /** What opening did to a versioned schema (SQLite, PostgreSQL); none in memory. */
+  readonly migration?: MigrationReport | undefined;
   close(): Promise<void>;
 }

@@ -28,6 +28,7 @@ Commands:
   client remove ID                                        end everything the client was given
   keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
+  db migrate                                              bring the database schema to this version
   help                                                    this text
 
 Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).

@@ -4,5 +4,5 @@ export {
   DEFAULT_POOL_SIZE,
   DEFAULT_STATEMENT_TIMEOUT_MS,
 } from "./db.js";
-export { MIGRATIONS, type MigrationReport, SCHEMA_VERSION } from "./migrations.js";
+export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 export { PostgresStore, type PostgresStoreOptions } from "./store.js";

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { TesseraError } from "../../errors.js";
+import type { MigrationReport } from "../types.js";
 import type { Db } from "./db.js";
 
 /**
@@ -159,15 +160,6 @@ export const MIGRATIONS: readonly Migration[] = [
 
 /** The schema version this Tessera writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
-
-export interface MigrationReport {
-  /** The version found (0: an empty database). */
-  from: number;
-  /** The version now. */
-  to: number;
-  /** The versions this call applied (empty when another instance had, or none were due). */
-  applied: number[];
-}
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS tessera_migrations (
   version    integer     PRIMARY KEY,

@@ -11,6 +11,7 @@ import type {
   EphemeralStore,
   InstallationStore,
   KeyStore,
+  MigrationReport,
   RefreshStore,
   UserStore,
 } from "../types.js";
@@ -23,7 +24,7 @@ import { isAuthError } from "./errors.js";
 import { PostgresInstallation } from "./installation.js";
 import { DEFAULT_SWEEP_BATCH, Janitor, type SweepReport } from "./janitor.js";
 import { PostgresKeys } from "./keys.js";
-import { type MigrationReport, migrate, SCHEMA_VERSION, schemaVersion } from "./migrations.js";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "./migrations.js";
 import { PostgresRefresh } from "./refresh.js";
 import { PostgresEventLog } from "./revocations.js";
 import { PostgresUsers } from "./users.js";
@@ -129,14 +130,14 @@ export class PostgresStore implements DurableStore, EphemeralStore {
     try {
       await this.db.pool.query("SELECT 1");
     } catch (err) {
-      const timeout = this.db.connectTimeoutMs;
+      const cause = this.db.error(err).cause as Error;
+      const where = `PostgreSQL at ${this.db.target}`;
       const message = isAuthError(err)
-        ? `PostgreSQL at ${this.db.target} refused the connection's credentials.`
-        : `PostgreSQL at ${this.db.target} could not be reached within ${timeout} ms.`;
-      throw new TesseraError("store_unavailable", message, {
-        cause: this.db.error(err).cause,
-        retryAfter: 1,
-      });
+        ? `${where} refused the connection's credentials.`
+        : /timeout|timed out/i.test(cause.message)
+          ? `${where} did not answer within ${this.db.connectTimeoutMs} ms.`
+          : `${where} could not be reached (${cause.message}).`;
+      throw new TesseraError("store_unavailable", message, { cause, retryAfter: 1 });
     }
   }
 
