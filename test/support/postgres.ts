@@ -12,6 +12,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { describe, inject, it } from "vitest";
+import type { Clock } from "../../src/clock.js";
+import { PostgresStore, type PostgresStoreOptions } from "../../src/store/postgres/index.js";
 
 export const POSTGRES_SKIP_HINT =
   "PostgreSQL tests skipped (set TESSERA_REQUIRE_POSTGRES=1 to fail instead)";
@@ -112,4 +114,33 @@ const TABLES = [
 /** Deletes every row a store wrote in `schema` (its migrations and log state stay). */
 export async function emptySchema(schema: string): Promise<void> {
   await adminQuery(TABLES.map((t) => `DELETE FROM ${schema}.${t};`).join("\n"));
+}
+
+/**
+ * Stores on one schema, as separate "instances" (each its own pool), closed and the schema
+ * dropped by `closeAll`. The first `open` migrates the schema.
+ */
+export function pgInstances(schema = freshSchema()) {
+  const opened: PostgresStore[] = [];
+  return {
+    schema,
+    async open(
+      clock: Clock,
+      extra: Partial<Omit<PostgresStoreOptions, "url" | "clock" | "schema">> = {},
+    ): Promise<PostgresStore> {
+      const store = await PostgresStore.connect({
+        url: requirePostgresUrl(),
+        schema,
+        clock,
+        sweepIntervalMs: 0,
+        ...extra,
+      });
+      opened.push(store);
+      return store;
+    },
+    async closeAll(): Promise<void> {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+      await dropSchema(schema);
+    },
+  };
 }

@@ -31,6 +31,8 @@ export interface DbOptions extends PgPoolOptions {
    * missing. Default: the role's search_path (normally `public`).
    */
   schema?: string;
+  /** `application_name` of every connection (pg_stat_activity). Default "tessera". */
+  applicationName?: string;
 }
 
 /** A schema name Tessera accepts (it goes into `search_path` and channel names). */
@@ -113,7 +115,7 @@ export class Db {
     this.base = {
       connectionString: options.url,
       connectionTimeoutMillis: this.connectTimeoutMs,
-      application_name: "tessera",
+      application_name: options.applicationName ?? "tessera",
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       types,

@@ -35,6 +35,8 @@ export interface PostgresStoreOptions extends EventLogOptions, PgPoolOptions {
   clock: Clock;
   /** Schema of Tessera's tables (created if missing); default: the role's search_path. */
   schema?: string;
+  /** `application_name` of its connections (pg_stat_activity). Default "tessera". */
+  applicationName?: string;
   /**
    * Apply pending migrations when connecting (default true). When false, a schema that is
    * not at this Tessera's version is refused (`tessera db migrate` first).
