@@ -1,7 +1,3 @@
-import type { Clock } from "../../clock.js";
-import { nextPage } from "../event-log.js";
-import type { Query } from "./db.js";
-
 /**
  * Deletes expired rows a batch at a time. Each batch is one short statement of the form
  *
@@ -14,6 +10,11 @@ import type { Query } from "./db.js";
  * Between batches the event loop runs. Several instances may sweep at once: they skip
  * each other's rows.
  */
+import type { Clock } from "../../clock.js";
+import { nextPage } from "../event-log.js";
+import type { Query } from "./db.js";
+
+/** Rows deleted per statement by default. */
 export const DEFAULT_SWEEP_BATCH = 500;
 
 export interface SweepCount {
