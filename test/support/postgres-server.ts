@@ -60,34 +60,58 @@ export interface RunningPostgres {
   child: ChildProcess;
   url: string;
   dir: string;
+  port: number;
 }
 
 export type PgStarted = RunningPostgres | { failure: string; notFound: boolean };
 
+const env = () => ({ ...process.env, LC_ALL: "C", LANG: "C" });
+
 /** initdb + postgres on 127.0.0.1:`port`; resolves once it accepts connections. */
 export async function startPostgres(port: number): Promise<PgStarted> {
   const bin = findPostgresBin();
-  if (bin === undefined)
+  if (bin === undefined) {
     return { failure: "PostgreSQL (initdb, postgres) not found", notFound: true };
+  }
   const user = runAs();
   const dir = mkdtempSync(join(tmpdir(), "tessera-pg-"));
-  const data = join(dir, "data");
   if (user !== undefined) chownSync(dir, user.uid, user.gid);
-  const env = { ...process.env, LC_ALL: "C", LANG: "C" };
   try {
     execFileSync(
       join(bin, "initdb"),
-      ["-D", data, "-U", TEST_PG_USER, "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"],
-      { env, stdio: ["ignore", "pipe", "pipe"], cwd: dir, ...(user ?? {}) },
+      [
+        "-D",
+        join(dir, "data"),
+        "-U",
+        TEST_PG_USER,
+        "--auth=trust",
+        "--no-locale",
+        "-E",
+        "UTF8",
+        "--no-sync",
+      ],
+      { env: env(), stdio: ["ignore", "pipe", "pipe"], cwd: dir, ...(user ?? {}) },
     );
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
     return { failure: `initdb failed: ${stderr ?? (err as Error).message}`, notFound: false };
   }
+  const started = await launch(bin, dir, port, user);
+  if ("failure" in started) rmSync(dir, { recursive: true, force: true });
+  return started;
+}
+
+/** Starts `postgres` on an initialised directory; resolves once it accepts connections. */
+function launch(
+  bin: string,
+  dir: string,
+  port: number,
+  user: { uid: number; gid: number } | undefined,
+): Promise<PgStarted> {
   const args = [
     "-D",
-    data,
+    join(dir, "data"),
     "-k",
     dir,
     "-h",
@@ -107,7 +131,7 @@ export async function startPostgres(port: number): Promise<PgStarted> {
     let output = "";
     let settled = false;
     const child = spawn(join(bin, "postgres"), args, {
-      env,
+      env: env(),
       cwd: dir,
       stdio: ["ignore", "pipe", "pipe"],
       ...(user ?? {}),
@@ -116,13 +140,13 @@ export async function startPostgres(port: number): Promise<PgStarted> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if ("failure" in result) rmSync(dir, { recursive: true, force: true });
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
       output = (output + chunk.toString("utf8")).slice(-4000);
       if (output.includes("database system is ready to accept connections")) {
-        finish({ child, dir, url: `postgres://${TEST_PG_USER}@127.0.0.1:${port}/postgres` });
+        const url = `postgres://${TEST_PG_USER}@127.0.0.1:${port}/postgres`;
+        finish({ child, dir, port, url });
       }
     };
     child.stdout?.on("data", onData);
@@ -144,8 +168,23 @@ export async function startPostgres(port: number): Promise<PgStarted> {
   });
 }
 
-/** Fast shutdown (SIGINT), SIGKILL after a bound; then the directory goes. */
-export async function stopPostgres(pg: RunningPostgres): Promise<void> {
+/**
+ * Starts a stopped server (`stopPostgres(pg, { keepData: true })`) again, on the same
+ * directory and port, so clients find it where it was.
+ */
+export async function restartPostgres(pg: RunningPostgres): Promise<RunningPostgres> {
+  const bin = findPostgresBin();
+  if (bin === undefined) throw new Error("PostgreSQL binaries vanished");
+  const started = await launch(bin, pg.dir, pg.port, runAs());
+  if ("failure" in started) throw new Error(started.failure);
+  return started;
+}
+
+/** Fast shutdown (SIGINT), SIGKILL after a bound; then the directory goes (unless kept). */
+export async function stopPostgres(
+  pg: RunningPostgres,
+  options: { keepData?: boolean } = {},
+): Promise<void> {
   const { child } = pg;
   if (child.exitCode === null && child.signalCode === null) {
     const exited = once(child, "exit");
@@ -157,7 +196,7 @@ export async function stopPostgres(pg: RunningPostgres): Promise<void> {
       clearTimeout(timer);
     }
   }
-  rmSync(pg.dir, { recursive: true, force: true });
+  if (!options.keepData) rmSync(pg.dir, { recursive: true, force: true });
 }
 
 /** A PostgreSQL of the test's own (one it may stop and start), on a free loopback port. */
