@@ -22,7 +22,13 @@ import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
-import type { ClientRecord, ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
+import type {
+  ClientRecord,
+  ConsentStore,
+  PoolStats,
+  SigningAlg,
+  UserRecord,
+} from "./store/types.js";
 import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
 import { JwtDenylist } from "./tokens/denylist.js";
@@ -363,6 +369,11 @@ export class Tessera {
 
   enableUser(name: string): Promise<UserRecord> {
     return this.credentials.enable(name);
+  }
+
+  /** The durable store's connection pool now (PostgreSQL), or undefined (no pool). */
+  poolStats(): PoolStats | undefined {
+    return this.stores.durable.poolStats?.();
   }
 
   /** Both tiers of the store answer (a store that does not throws). */

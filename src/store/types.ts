@@ -405,6 +405,13 @@ export interface ConsentStore {
   narrowClientConsents(clientId: string, allowed: string[]): Promise<number>;
 }
 
+/** Connections of a store's pool: open and busy, open and idle, requests waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 /** What bringing a durable store's schema to this Tessera's version did. */
 export interface MigrationReport {
   /** The version found (0: an empty database). */
@@ -427,5 +434,7 @@ export interface DurableStore {
   readonly ephemeral: EphemeralStore;
   /** What opening did to a versioned schema (SQLite, PostgreSQL); none in memory. */
   readonly migration?: MigrationReport | undefined;
+  /** A pooled store's connections now (PostgreSQL), for /metrics. */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import type {
   InstallationStore,
   KeyStore,
   MigrationReport,
+  PoolStats,
   RefreshStore,
   UserStore,
 } from "../types.js";
@@ -162,7 +163,7 @@ export class PostgresStore implements DurableStore, EphemeralStore {
   }
 
   /** Connections of the pool: open, idle, and requests waiting for one (metrics, tests). */
-  poolStats(): { total: number; idle: number; waiting: number } {
+  poolStats(): PoolStats {
     const p = this.db.pool;
     return { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount };
   }
