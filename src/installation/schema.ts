@@ -1,6 +1,8 @@
 import { type Clock, systemClock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
-import { isPostgresUrl, openDurable } from "../store/open.js";
+import { TesseraError } from "../errors.js";
+import { isPostgresUrl, openDurable, sqlitePathOf } from "../store/open.js";
+import type { CopyReport } from "../store/postgres/copy.js";
 import type { PgPoolOptions } from "../store/postgres/db.js";
 import type { MigrationReport } from "../store/types.js";
 
@@ -43,4 +45,37 @@ export async function migrateSchema(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * `tessera db copy`: moves an installation from a SQLite file to an empty PostgreSQL
+ * (src/store/postgres/copy.ts says what is copied). `from` is a `sqlite:PATH` URL, `to` a
+ * `postgres://` one; the destination's schema and timeouts come from the configuration.
+ */
+export async function copyToPostgres(
+  config: Config,
+  from: string,
+  to: string,
+  clock: Clock = systemClock,
+): Promise<CopyReport> {
+  if (!from.startsWith("sqlite:")) {
+    throw new TesseraError("invalid_request", "db copy --from must be a sqlite:PATH URL");
+  }
+  if (!isPostgresUrl(to)) {
+    throw new TesseraError("invalid_request", "db copy --to must be a postgres:// URL");
+  }
+  // Loaded only when asked for, like the store itself.
+  const { copySqliteToPostgres } = await import("../store/postgres/copy.js");
+  const { poolSize: _, ...timeouts } = postgresOptions(config);
+  return copySqliteToPostgres({
+    sqlitePath: sqlitePathOf(from),
+    to: { url: to, ...definedOnly(timeouts), poolSize: 1 },
+    clock,
+  });
+}
+
+function definedOnly<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }

@@ -38,6 +38,13 @@ export interface OpenDurableOptions {
   postgres?: PgPoolOptions & { schema?: string | undefined };
 }
 
+/** The file of a `sqlite:PATH` URL (`sqlite:///abs` and percent-escapes allowed). */
+export function sqlitePathOf(url: string): string {
+  const path = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+  if (path.length === 0) throw new TesseraError("config_invalid", "db: sqlite: needs a path");
+  return path;
+}
+
 /** True for a URL `openDurable` hands to PostgreSQL. */
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith("postgres://") || url.startsWith("postgresql://");
@@ -53,9 +60,7 @@ export async function openDurable(url: string, opts: OpenDurableOptions): Promis
   const sweep = opts.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: opts.sweepIntervalMs };
   if (url === "memory:" || url === "memory") return new MemoryStore(opts.clock, log);
   if (url.startsWith("sqlite:")) {
-    const path = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
-    if (path.length === 0) throw new TesseraError("config_invalid", "db: sqlite: needs a path");
-    return new SqliteStore({ path, clock: opts.clock, ...sweep, ...log });
+    return new SqliteStore({ path: sqlitePathOf(url), clock: opts.clock, ...sweep, ...log });
   }
   if (isPostgresUrl(url)) {
     // Loaded only when asked for, so an installation on SQLite never loads the driver.

@@ -85,6 +85,26 @@ describePostgres("tessera on PostgreSQL", () => {
     expect(versions.map((v) => v.version)).toEqual([1, 2]);
   });
 
+  it("db copy moves a SQLite installation to PostgreSQL: its users sign in there with their passwords", async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const data = tempDataDir();
+    const added = await runCli(["user", "add", "carol", "--password-stdin", "--data", data], {
+      stdin: PASSWORD,
+    });
+    expect(added.code, added.stderr).toBe(0);
+    const copied = await runCli(["db", "copy", "--data", data], { env: env(schema) });
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(copied.stdout).toMatch(/^copied: 1 users, 0 clients, /);
+    const again = await runCli(["db", "copy", "--data", data], { env: env(schema) });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already holds data");
+    const server = await startServer(["--data", data], env(schema));
+    servers.push(server);
+    const token = await loginToken(server.url, "carol", PASSWORD);
+    expect((await getSession(server.url, token)).status).toBe(200);
+  });
+
   it("two serve processes on PostgreSQL alone share users, sessions and logouts", async () => {
     const schema = freshSchema();
     schemas.push(schema);

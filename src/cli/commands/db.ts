@@ -1,10 +1,16 @@
+import { join, resolve } from "node:path";
 import type { Config } from "../../config/defaults.js";
 import { TesseraError } from "../../errors.js";
-import { migrateSchema } from "../../installation/schema.js";
-import { type Options, positionalArgs, rejectUnknown } from "../flags.js";
+import { copyToPostgres, migrateSchema } from "../../installation/schema.js";
+import { isPostgresUrl } from "../../store/open.js";
+import { type Options, positionalArgs, rejectUnknown, stringOption } from "../flags.js";
 import type { CliIo } from "../io.js";
 
-/** `db migrate`: brings the durable store's schema to this version of Tessera. */
+/**
+ * `db migrate`: brings the durable store's schema to this version of Tessera.
+ * `db copy [--from sqlite:PATH] [--to postgres://…]`: moves an installation to PostgreSQL
+ * (from the data directory's file, to `--db` / `TESSERA_DB` by default).
+ */
 export async function dbCommand(
   config: Config,
   sub: string | undefined,
@@ -26,6 +32,29 @@ export async function dbCommand(
           ? `${r.backend} schema at version ${r.to}: up to date`
           : `${r.backend} schema at version ${r.to} (was ${r.from}; applied ${r.applied.join(", ")})`,
       );
+      return 0;
+    }
+    case "copy": {
+      positionalArgs("db copy", args, []);
+      rejectUnknown(unknown, ["from", "to"]);
+      const from =
+        stringOption("from", unknown.get("from")) ??
+        `sqlite:${join(resolve(config.data), "tessera.db")}`;
+      const to =
+        stringOption("to", unknown.get("to")) ?? (isPostgresUrl(config.db) ? config.db : undefined);
+      if (to === undefined) {
+        throw new TesseraError(
+          "invalid_request",
+          "db copy needs --to postgres://… (or TESSERA_DB set to one)",
+        );
+      }
+      const r = await copyToPostgres(config, from, to);
+      io.out(
+        `copied: ${r.users} users, ${r.clients} clients, ${r.keys} signing keys, ` +
+          `${r.settings} settings, ${r.consents} consents, ${r.families} refresh families ` +
+          `(${r.refreshTokens} tokens), ${r.records} live records, ${r.events} revocation events`,
+      );
+      io.out("start the instances on PostgreSQL with the same TESSERA_SECRET or <data>/secret.key");
       return 0;
     }
     default:

@@ -29,6 +29,7 @@ Commands:
   keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   db migrate                                              bring the database schema to this version
+  db copy [--from sqlite:PATH] [--to postgres://...]      move an installation to an empty PostgreSQL
   help                                                    this text
 
 Every option also reads TESSERA_<OPTION> from the environment (flags win; not --change-issuer).
