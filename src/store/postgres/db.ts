@@ -119,7 +119,7 @@ export class Db {
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       types,
-      ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+      ...(options.schema === undefined ? {} : { options: `-c search_path="${options.schema}"` }),
     };
     this.pool = new pg.Pool({
       ...this.base,

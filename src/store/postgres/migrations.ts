@@ -202,7 +202,7 @@ export async function migrate(
       const found = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [
         db.schema,
       ]);
-      if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${db.schema}`);
+      if (found.rowCount === 0) await client.query(`CREATE SCHEMA "${db.schema}"`);
     }
     await client.query(BOOKKEEPING);
     const from = await currentVersion(client);

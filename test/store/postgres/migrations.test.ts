@@ -191,6 +191,31 @@ describePostgres("PostgreSQL migrations", () => {
     expect(await versions(s)).toEqual([1]);
   });
 
+  it("a schema named like a keyword (user) is created and used", async () => {
+    // A database of its own: the name is fixed, other runs must not meet it.
+    const database = freshSchema();
+    await adminQuery(`CREATE DATABASE ${database}`);
+    try {
+      const url = new URL(requirePostgresUrl());
+      url.pathname = `/${database}`;
+      const store = await PostgresStore.connect({
+        url: url.href,
+        schema: "user",
+        clock: new ManualClock(),
+        sweepIntervalMs: 0,
+      });
+      try {
+        expect(store.migration?.to).toBe(SCHEMA_VERSION);
+        await store.counters.hit("k", 1000);
+        expect((await store.counters.get("k"))?.count).toBe(1);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await adminQuery(`DROP DATABASE ${database}`);
+    }
+  });
+
   it("a migration that fails leaves the schema at the version before it", async () => {
     const s = schema();
     const broken = [...MIGRATIONS, { version: 3, name: "broken", sql: "CREATE TABLE x (; " }];
