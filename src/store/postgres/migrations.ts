@@ -161,7 +161,7 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The schema version this Tessera writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS tessera_migrations (
+const BOOKKEEPING = `CREATE TABLE tessera_migrations (
   version    integer     PRIMARY KEY,
   name       text        NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
@@ -204,7 +204,10 @@ export async function migrate(
       ]);
       if (found.rowCount === 0) await client.query(`CREATE SCHEMA "${db.schema}"`);
     }
-    await client.query(BOOKKEEPING);
+    // Only when missing: an instance running as a role without CREATE (the schema migrated
+    // by its owner beforehand) must not need it merely to find the schema up to date.
+    const table = await client.query("SELECT to_regclass('tessera_migrations') AS t");
+    if (table.rows[0]?.t === null) await client.query(BOOKKEEPING);
     const from = await currentVersion(client);
     const newest = migrations.length;
     if (from > newest) {

@@ -191,6 +191,38 @@ describePostgres("PostgreSQL migrations", () => {
     expect(await versions(s)).toEqual([1]);
   });
 
+  it("a role that may only read and write runs on a schema its owner migrated", async () => {
+    const s = schema();
+    await migrate(db(s));
+    const role = freshSchema();
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await adminQuery(`GRANT USAGE ON SCHEMA ${s} TO ${role};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role};
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${role}`);
+      const url = new URL(requirePostgresUrl());
+      url.username = role;
+      const store = await PostgresStore.connect({
+        url: url.href,
+        schema: s,
+        clock: new ManualClock(),
+        sweepIntervalMs: 0,
+      });
+      try {
+        expect(store.migration).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] });
+        await store
+          .collection("session")
+          .upsert("x", { n: 1 }, { ttlMs: 1000, cap: { group: "g", max: 2 } });
+        await store.revocations.append({ type: "jwt", jti: "j", iss: "https://i", exp: 2e9 });
+        expect((await store.collection("session").find("x"))?.value).toEqual({ n: 1 });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await adminQuery(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it("a schema named like a keyword (user) is created and used", async () => {
     // A database of its own: the name is fixed, other runs must not meet it.
     const database = freshSchema();
