@@ -80,7 +80,13 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   sql: string,
   values: unknown[] = [],
 ): Promise<R[]> {
-  admin ??= new pg.Pool({ connectionString: requirePostgresUrl(), max: 2, allowExitOnIdle: true });
+  // Bounded, so a test that left a lock behind fails instead of hanging in a DROP SCHEMA.
+  admin ??= new pg.Pool({
+    connectionString: requirePostgresUrl(),
+    max: 2,
+    allowExitOnIdle: true,
+    statement_timeout: 20_000,
+  });
   return (await admin.query<R>(sql, values)).rows;
 }
 
