@@ -66,16 +66,15 @@ export async function copyToPostgres(
   }
   // Loaded only when asked for, like the store itself.
   const { copySqliteToPostgres } = await import("../store/postgres/copy.js");
-  const { poolSize: _, ...timeouts } = postgresOptions(config);
   return copySqliteToPostgres({
     sqlitePath: sqlitePathOf(from),
-    to: { url: to, ...definedOnly(timeouts), poolSize: 1 },
+    to: {
+      url: to,
+      poolSize: 1,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      ...(config.dbSchema === undefined ? {} : { schema: config.dbSchema }),
+    },
     clock,
   });
-}
-
-function definedOnly<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]: Exclude<T[K], undefined>;
-  };
 }
