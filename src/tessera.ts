@@ -8,6 +8,7 @@ import { type Notice, resolveIssuer } from "./installation/issuer.js";
 import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
 import { assertStoreExists, type DataLocation, locateData } from "./installation/location.js";
 import { ensureInstallation } from "./installation/record.js";
+import { postgresOptions } from "./installation/schema.js";
 import { KeyEncryptionKey } from "./keys/kek.js";
 import { SigningKeys } from "./keys/keys.js";
 import { keyNotice } from "./keys/notice.js";
@@ -22,7 +23,13 @@ import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
 import { Sessions, type SessionView } from "./sessions/sessions.js";
 import { openStores, type Stores } from "./store/open.js";
-import type { ClientRecord, ConsentStore, SigningAlg, UserRecord } from "./store/types.js";
+import type {
+  ClientRecord,
+  ConsentStore,
+  PoolStats,
+  SigningAlg,
+  UserRecord,
+} from "./store/types.js";
 import { ForgeryThrottle } from "./throttle/forgery.js";
 import { AccessTokens } from "./tokens/access.js";
 import { JwtDenylist } from "./tokens/denylist.js";
@@ -268,6 +275,7 @@ export class Tessera {
         redisPrefix: config.redisPrefix,
         clock,
         sweepIntervalMs: config.sweepInterval * 1000,
+        postgres: postgresOptions(config),
         redisAllowEviction: config.redisAllowEviction,
         // An admin command does not know yet how long the servers' tokens live (recorded
         // with the data): what it appends is kept until the event's own `exp`, and an append
@@ -383,6 +391,11 @@ export class Tessera {
 
   enableUser(name: string): Promise<UserRecord> {
     return this.credentials.enable(name);
+  }
+
+  /** The durable store's connection pool now (PostgreSQL), or undefined (no pool). */
+  poolStats(): PoolStats | undefined {
+    return this.stores.durable.poolStats?.();
   }
 
   /** Both tiers of the store answer (a store that does not throws). */

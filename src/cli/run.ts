@@ -1,6 +1,7 @@
 import { loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
 import { clientCommand } from "./commands/client.js";
+import { dbCommand } from "./commands/db.js";
 import { helpText } from "./commands/help.js";
 import { keysCommand } from "./commands/keys.js";
 import { prepareServe, serveCommand } from "./commands/serve.js";
@@ -35,6 +36,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return keysCommand(config, sub, rest, unknown, io);
     case "token":
       return tokenCommand(sub, rest, unknown, io);
+    case "db":
+      return dbCommand(config, sub, rest, unknown, io);
     default:
       throw new TesseraError("invalid_request", `unknown command "${command}"; see tessera help`);
   }

@@ -74,8 +74,34 @@ export const SETTINGS = {
   db: {
     type: "url",
     default: undefined,
-    schemes: ["sqlite:", "memory:"],
-    doc: "Durable store URL: sqlite:PATH or memory: (tests only). Default: sqlite:<data>/tessera.db.",
+    schemes: ["sqlite:", "postgres:", "postgresql:", "memory:"],
+    doc: "Durable store URL: sqlite:PATH (one machine), postgres://USER@HOST:PORT/DATABASE (any number of instances; without --redis it holds sessions, rate limits and the revocation log too; give a password through TESSERA_DB or PGPASSWORD, never on the command line) or memory: (tests only). Default: sqlite:<data>/tessera.db.",
+  },
+  dbSchema: {
+    type: "string",
+    default: undefined,
+    doc: "PostgreSQL schema of Tessera's tables (created by the first migration if missing), so several installations can share one database. Default: the role's search_path (normally public).",
+  },
+  dbPoolSize: {
+    type: "int",
+    default: 10,
+    min: 1,
+    max: 1000,
+    doc: "Most PostgreSQL connections one instance holds open (its pool), plus one while the revocation feed is followed. Requests beyond wait for a free one, at most --db-connect-timeout-ms.",
+  },
+  dbConnectTimeoutMs: {
+    type: "int",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+    doc: "Milliseconds a request may wait for a PostgreSQL connection (connecting, or a free one from a busy pool); past it the answer is 503 `store_unavailable`. `pg` alone would wait forever.",
+  },
+  dbStatementTimeoutMs: {
+    type: "int",
+    default: 5000,
+    min: 100,
+    max: 600_000,
+    doc: "Milliseconds one PostgreSQL statement may run, lock waits included, before PostgreSQL cancels it (statement_timeout) and the request is answered 503 `store_unavailable`. Migrations are not bound by it.",
   },
   redis: {
     type: "url",
@@ -98,7 +124,7 @@ export const SETTINGS = {
     default: 60,
     min: 1,
     max: DAY,
-    doc: "Seconds between sweeps of expired records in the SQLite store.",
+    doc: "Seconds between sweeps of expired records in the SQLite or PostgreSQL store (PostgreSQL: in batches of 500 rows, each its own short statement).",
   },
   // ── Sessions ─────────────────────────────────────────────────────────────────
   sessionIdleTimeout: {

@@ -4,7 +4,7 @@ import type { Config } from "../config/defaults.js";
 import { envName } from "../config/defaults.js";
 import { TesseraError } from "../errors.js";
 import { SECRET_FILE } from "../keys/kek.js";
-import { sqlitePath } from "../store/open.js";
+import { isPostgresUrl, sqlitePath } from "../store/open.js";
 
 /**
  * Where a process finds an installation's data, as its settings say: the one place that
@@ -13,7 +13,7 @@ import { sqlitePath } from "../store/open.js";
  */
 export interface DataLocation {
   /** The durable store's kind, from the `--db` URL's scheme. */
-  kind: "sqlite" | "memory";
+  kind: "sqlite" | "postgres" | "memory";
   /** The data directory, absolute. */
   dataDir: string;
   /** How the data directory was chosen, for messages. */
@@ -50,14 +50,16 @@ export function locateData(config: LocationSettings): DataLocation {
   const memory =
     config.db === "memory:" || config.db === "memory" || config.db === "sqlite::memory:";
   const location: DataLocation = {
-    kind: memory ? "memory" : "sqlite",
+    kind: memory ? "memory" : isPostgresUrl(config.db) ? "postgres" : "sqlite",
     dataDir,
     dataSource,
     dbGiven: config.sources.db !== undefined,
     dbUrl: redactUrl(config.db),
   };
   if (!memory) {
-    location.dbFile = resolve(sqlitePath(config.db));
+    if (location.kind === "sqlite") location.dbFile = resolve(sqlitePath(config.db));
+    // Every store that outlives the process needs the same secret at every start (and, on
+    // PostgreSQL, on every instance: TESSERA_SECRET, or the same secret.key).
     if (config.secret === undefined) location.secretFile = join(dataDir, SECRET_FILE);
   }
   if (config.redis !== undefined) {
@@ -80,6 +82,8 @@ export function describeData(location: DataLocation): string {
   if (location.kind === "memory") {
     where = "memory";
     notes.push("this process only");
+  } else if (location.kind === "postgres") {
+    where = location.dbUrl;
   } else if (location.dbFile === join(location.dataDir, "tessera.db")) {
     where = location.dataDir;
   } else {
@@ -131,6 +135,8 @@ export function assertStoreExists(location: DataLocation): void {
         HOW_TO_POINT,
     );
   }
+  // A PostgreSQL database is not created by opening it: its installation record decides.
+  if (location.kind === "postgres") return;
   const file = location.dbFile as string;
   if (!existsSync(file)) {
     const chosen = location.dbGiven

@@ -138,6 +138,7 @@ export async function buildServer(
   metricsRoutes(app, config.metrics as "loopback" | "public" | "off", {
     forgeries: tessera.forgeries,
     feed: tessera.revocationStreams,
+    pool: { stats: () => tessera.poolStats() },
   });
   wellKnownRoutes(app, tessera);
   await authorizeRoutes(app, tessera, ctx);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { isLoopbackAddress } from "../config/load.js";
 import type { RevocationStreamStats } from "../revocations/streams.js";
+import type { PoolStats } from "../store/types.js";
 import type { ForgeryStats } from "../throttle/forgery.js";
 
 /** Upper bounds (seconds) of the request-duration histogram buckets. */
@@ -61,10 +62,25 @@ export function feedMetrics(stats: RevocationStreamStats): string[] {
   ];
 }
 
+/** The durable store's connection pool (PostgreSQL): sized by --db-pool-size. */
+export function poolMetrics(stats: PoolStats): string[] {
+  return [
+    "# HELP tessera_db_pool_connections Connections of the PostgreSQL pool, busy or idle.",
+    "# TYPE tessera_db_pool_connections gauge",
+    `tessera_db_pool_connections{state="busy"} ${stats.total - stats.idle}`,
+    `tessera_db_pool_connections{state="idle"} ${stats.idle}`,
+    "# HELP tessera_db_pool_waiting Requests waiting for a PostgreSQL connection (all are busy).",
+    "# TYPE tessera_db_pool_waiting gauge",
+    `tessera_db_pool_waiting ${stats.waiting}`,
+  ];
+}
+
 /** What /metrics reports besides HTTP requests and the process. */
 export interface MetricSources {
   forgeries?: { stats(): ForgeryStats };
   feed?: { stats(): RevocationStreamStats };
+  /** Undefined stats: the store has no pool (SQLite, memory). */
+  pool?: { stats(): PoolStats | undefined };
 }
 
 /**
@@ -131,9 +147,11 @@ export class HttpMetrics {
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
     );
-    const { forgeries, feed } = this.sources;
+    const { forgeries, feed, pool } = this.sources;
     if (forgeries !== undefined) lines.push(...forgeryMetrics(forgeries.stats()));
     if (feed !== undefined) lines.push(...feedMetrics(feed.stats()));
+    const poolStats = pool?.stats();
+    if (poolStats !== undefined) lines.push(...poolMetrics(poolStats));
     return `${lines.join("\n")}\n`;
   }
 }

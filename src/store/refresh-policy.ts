@@ -59,21 +59,51 @@ export interface RotationSteps {
   revoke(familyId: string, now: number): void;
 }
 
-/** Refresh-token rotation, written once: read the state, `decideRotation`, apply. */
+/** What one rotation writes, decided from the state read inside the backend's atomic step. */
+export type RotationPlan =
+  | { write: "none"; outcome: RotateOutcome }
+  /** Consume `input.hash`, naming and storing `input.successor`. */
+  | { write: "consume"; outcome: RotateOutcome }
+  /** Mark the family revoked at `input.now`. */
+  | { write: "revoke"; familyId: string; outcome: RotateOutcome };
+
+/**
+ * The rotation policy applied to what was read: the token, its family and the token's
+ * successor (if it names one). Backends whose reads are asynchronous (PostgreSQL: inside
+ * a transaction holding the family's row lock) read these, call this, then write what it
+ * says; `rotateWith` does the same over synchronous steps.
+ */
+export function planRotation(
+  token: RefreshTokenRecord | undefined,
+  family: RefreshFamily | undefined,
+  next: RefreshTokenRecord | undefined,
+  input: RotateInput,
+): RotationPlan {
+  const decision = decideRotation(token, family, next, input.now, input.graceMs);
+  if (family === undefined || decision.kind === "invalid") {
+    return { write: "none", outcome: { kind: "invalid" } };
+  }
+  switch (decision.kind) {
+    case "rotate":
+      return { write: "consume", outcome: { kind: "rotated", family } };
+    case "replay":
+      return { write: "none", outcome: { kind: "replayed", family } };
+    case "revoke":
+      return {
+        write: "revoke",
+        familyId: family.id,
+        outcome: { kind: "reused", family: { ...family, revokedAt: input.now } },
+      };
+  }
+}
+
+/** Refresh-token rotation, written once: read the state, `planRotation`, apply. */
 export function rotateWith(steps: RotationSteps, input: RotateInput): RotateOutcome {
   const token = steps.token(input.hash);
   const family = token === undefined ? undefined : steps.family(token.familyId);
   const next = token?.successorHash === undefined ? undefined : steps.token(token.successorHash);
-  const decision = decideRotation(token, family, next, input.now, input.graceMs);
-  if (family === undefined || decision.kind === "invalid") return { kind: "invalid" };
-  switch (decision.kind) {
-    case "rotate":
-      steps.consume(input.hash, input.successor, input.now);
-      return { kind: "rotated", family };
-    case "replay":
-      return { kind: "replayed", family };
-    case "revoke":
-      steps.revoke(family.id, input.now);
-      return { kind: "reused", family: { ...family, revokedAt: input.now } };
-  }
+  const plan = planRotation(token, family, next, input);
+  if (plan.write === "consume") steps.consume(input.hash, input.successor, input.now);
+  else if (plan.write === "revoke") steps.revoke(plan.familyId, input.now);
+  return plan.outcome;
 }

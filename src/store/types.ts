@@ -5,19 +5,19 @@
  *
  * Two tiers:
  * - `DurableStore`: users, clients, signing keys, installation settings, refresh
- *   families and consents. SQLite or memory.
+ *   families and consents. SQLite, PostgreSQL or memory.
  * - `EphemeralStore`: records that all have a lifetime — the collections (sessions,
  *   denylist, authorization codes, opaque access tokens, interactions), rate-limit
  *   counters and the revocation log. Redis, or the durable store when there is none.
  *
- * Layout: one folder per backend (`memory/`, `sqlite/`, `redis/`), one file per kind of
+ * Layout: one folder per backend (`memory/`, `sqlite/`, `redis/`, `postgres/`), one file per kind of
  * record and an `index.ts`; what backends share is written once beside this file
  * (`validate.ts`, `conflicts.ts`, `refresh-policy.ts`, `event-log.ts`). A new backend is
  * a new folder, opened in `open.ts` and added to the contract suite.
  *
  * Every record with a lifetime has a mandatory TTL. Expiry is decided against the
  * injected clock (so tests can freeze time) and enforced physically as well (Redis `PX`,
- * SQLite sweep), so an expired record is never returned and never lingers.
+ * the SQLite sweep, the PostgreSQL janitor), so an expired record is never returned and never lingers.
  *
  * Secrets are never keys as issued: callers pass `sha256(token)` as the id.
  *
@@ -150,7 +150,7 @@ export interface EventLog {
 }
 
 export interface EphemeralStore {
-  readonly kind: "memory" | "sqlite" | "redis";
+  readonly kind: "memory" | "sqlite" | "redis" | "postgres";
   readonly revocations: EventLog;
   collection<T>(name: CollectionName): Collection<T>;
   readonly counters: Counters;
@@ -409,8 +409,25 @@ export interface ConsentStore {
   narrowClientConsents(clientId: string, allowed: string[]): Promise<number>;
 }
 
+/** Connections of a store's pool: open and busy, open and idle, requests waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** What bringing a durable store's schema to this Tessera's version did. */
+export interface MigrationReport {
+  /** The version found (0: an empty database). */
+  from: number;
+  /** The version now. */
+  to: number;
+  /** The versions this process applied (empty when another had, or none were due). */
+  applied: number[];
+}
+
 export interface DurableStore {
-  readonly kind: "memory" | "sqlite";
+  readonly kind: "memory" | "sqlite" | "postgres";
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly users: UserStore;
@@ -419,5 +436,9 @@ export interface DurableStore {
   readonly installation: InstallationStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
+  /** What opening did to a versioned schema (SQLite, PostgreSQL); none in memory. */
+  readonly migration?: MigrationReport | undefined;
+  /** A pooled store's connections now (PostgreSQL), for /metrics. */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }

@@ -302,7 +302,7 @@ describe("tessera serve: refusals and settings", () => {
     { setting: "--port (no value)", args: ["--port"], names: "--port needs a value" },
     { setting: "--log-level loud", args: ["--log-level", "loud"], names: "log-level" },
     { setting: "--redis http:", args: ["--redis", "http://127.0.0.1:6379"], names: "redis" },
-    { setting: "--db postgres:", args: ["--db", "postgres://db"], names: "db" },
+    { setting: "--db mysql:", args: ["--db", "mysql://db"], names: "db" },
     {
       setting: "--issuer with query",
       args: ["--issuer", "http://a.example/?x=1"],

@@ -28,6 +28,26 @@ describe("configuration", () => {
     expect(c.redis).toBeUndefined();
   });
 
+  it("PostgreSQL: --db postgres:// or TESSERA_DB, a bounded pool with timeouts by default", () => {
+    const url = "postgres://tessera@db.internal:5432/tessera";
+    expect(loadConfig({}, { TESSERA_DB: url }).db).toBe(url);
+    expect(loadConfig({ db: "postgresql://db.internal/tessera" }, {}).db).toBe(
+      "postgresql://db.internal/tessera",
+    );
+    const c = loadConfig({}, {});
+    expect([c.dbPoolSize, c.dbConnectTimeoutMs, c.dbStatementTimeoutMs]).toEqual([10, 5000, 5000]);
+    expect(c.dbSchema).toBeUndefined();
+    const { settings } = parseFlags(["--db-pool-size", "3", "--db-schema", "auth"]);
+    expect(loadConfig(settings, {}).dbPoolSize).toBe(3);
+    expect(loadConfig(settings, {}).dbSchema).toBe("auth");
+    // No unbounded waits: a timeout of 0 (pg's "forever") is refused.
+    expect(codeOf(() => loadConfig({ dbConnectTimeoutMs: "0" }, {}))).toBe("config_invalid");
+    expect(codeOf(() => loadConfig({}, { TESSERA_DB_STATEMENT_TIMEOUT_MS: "0" }))).toBe(
+      "config_invalid",
+    );
+    expect(codeOf(() => loadConfig({ dbPoolSize: "0" }, {}))).toBe("config_invalid");
+  });
+
   it("flags beat TESSERA_* env, which beats defaults", () => {
     const env = { TESSERA_PORT: "5000", TESSERA_SESSION_IDLE_TIMEOUT: "600" };
     expect(loadConfig({}, env).port).toBe(5000);

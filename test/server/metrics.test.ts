@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { PostgresStore } from "../../src/store/postgres/index.js";
 import { login, type TestServer, testServer } from "../support/harness.js";
+import {
+  describePostgres,
+  dropSchema,
+  freshSchema,
+  requirePostgresUrl,
+} from "../support/postgres.js";
 
 let s: TestServer;
 afterEach(async () => s?.close());
@@ -58,5 +65,34 @@ describe("GET /metrics", () => {
     expect((await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).statusCode).toBe(
       404,
     );
+  });
+});
+
+describePostgres("GET /metrics on PostgreSQL", () => {
+  it("reports the durable store's connection pool (none on the memory store)", async () => {
+    const schema = freshSchema();
+    try {
+      s = await testServer({
+        durable: (clock) =>
+          PostgresStore.connect({
+            url: requirePostgresUrl(),
+            schema,
+            clock,
+            sweepIntervalMs: 0,
+            poolSize: 3,
+          }),
+      });
+      await login(s.app);
+      const text = (await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).body;
+      expect(text).toMatch(/^tessera_db_pool_connections\{state="busy"\} 0$/m);
+      expect(text).toMatch(/^tessera_db_pool_connections\{state="idle"\} [1-3]$/m);
+      expect(text).toMatch(/^tessera_db_pool_waiting 0$/m);
+      await s.close();
+      s = await testServer();
+      const memory = (await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).body;
+      expect(memory).not.toContain("tessera_db_pool");
+    } finally {
+      await dropSchema(schema);
+    }
   });
 });

@@ -53,7 +53,7 @@ export async function testServer(
   options: {
     settings?: RawSettings;
     /** Makes the durable store on the server's clock (default: memory). */
-    durable?: (clock: ManualClock) => DurableStore;
+    durable?: (clock: ManualClock) => DurableStore | Promise<DurableStore>;
     /** Makes a separate ephemeral store (Redis) on the server's clock (default: the durable one). */
     ephemeral?: (clock: ManualClock) => Promise<EphemeralStore>;
     users?: string[];
@@ -61,7 +61,7 @@ export async function testServer(
 ): Promise<TestServer> {
   const clock = new ManualClock();
   const config = loadConfig({ db: "memory:", logLevel: "info", ...options.settings }, {});
-  const durable = options.durable?.(clock) ?? new MemoryStore(clock);
+  const durable = (await options.durable?.(clock)) ?? new MemoryStore(clock);
   const ephemeral = (await options.ephemeral?.(clock)) ?? durable.ephemeral;
   const stores: Stores = {
     durable,

@@ -28,6 +28,8 @@ Commands:
   client remove ID                                        end everything the client was given
   keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)
   token decode TOKEN                                      show a JWT's header and claims (no verification)
+  db migrate                                              bring the database schema to this version
+  db copy [--from sqlite:PATH] [--to postgres://...]      move an installation to an empty PostgreSQL
   help                                                    this text
 
 Data: every command but token decode and help uses the installation in --data DIR (default

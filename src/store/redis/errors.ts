@@ -1,5 +1,7 @@
 import { TesseraError } from "../../errors.js";
 
+export { credentialsOf } from "../url.js";
+
 /**
  * Turns an ioredis failure into a TesseraError. The original error is not kept as the
  * cause: ioredis attaches the command and its arguments (record ids, values) to it.
@@ -40,19 +42,5 @@ export function describeTarget(url: string): string {
     return `${u.hostname}:${u.port === "" ? "6379" : u.port}`;
   } catch {
     return "the configured address";
-  }
-}
-
-/** The URL's user name and password (if any), to scrub from messages that echo input. */
-export function credentialsOf(url: string): string[] {
-  try {
-    const u = new URL(url);
-    const out: string[] = [];
-    for (const part of [u.username, u.password]) {
-      if (part !== "") out.push(part, decodeURIComponent(part));
-    }
-    return out;
-  } catch {
-    return [];
   }
 }

@@ -1,4 +1,5 @@
 import { TesseraError } from "../../errors.js";
+import type { MigrationReport } from "../types.js";
 import type { Db } from "./db.js";
 
 /**
@@ -140,9 +141,10 @@ export const MIGRATIONS: readonly string[] = [
  * version under the write lock: processes opening one file at once (two instances, the
  * CLI beside a server, after an upgrade) each apply a migration only if no other has.
  */
-export function migrate(db: Db): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current === MIGRATIONS.length) return; // up to date: no write lock taken
+export function migrate(db: Db): MigrationReport {
+  const from = db.pragma("user_version", { simple: true }) as number;
+  const applied: number[] = [];
+  if (from === MIGRATIONS.length) return { from, to: from, applied }; // no write lock taken
   const step = db.transaction((): boolean => {
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version > MIGRATIONS.length) {
@@ -154,9 +156,11 @@ export function migrate(db: Db): void {
     if (version === MIGRATIONS.length) return false;
     db.exec(MIGRATIONS[version] as string);
     db.pragma(`user_version = ${version + 1}`);
+    applied.push(version + 1);
     return true;
   });
   while (step.immediate()) {
     // one migration per transaction
   }
+  return { from, to: db.pragma("user_version", { simple: true }) as number, applied };
 }

@@ -13,6 +13,7 @@ import type {
   EphemeralStore,
   InstallationStore,
   KeyStore,
+  MigrationReport,
   RefreshStore,
   UserStore,
 } from "../types.js";
@@ -52,6 +53,8 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly consents: ConsentStore;
   readonly counters: Counters;
   readonly revocations: SqliteEventLog;
+  /** What opening did to the file's schema. */
+  readonly migration: MigrationReport;
   private readonly db: Db;
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
   private readonly sweepTimer: NodeJS.Timeout | undefined;
@@ -64,7 +67,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    this.migration = migrate(this.db);
     this.users = new SqliteUsers(this.db);
     this.keys = new SqliteKeys(this.db);
     this.clients = new SqliteClients(this.db);

@@ -1,0 +1,104 @@
+import { clientExists, clientNotFound } from "../conflicts.js";
+import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../types.js";
+import type { Db } from "./db.js";
+
+interface ClientRow {
+  id: string;
+  secret_hash: string | null;
+  grants: string[];
+  token_format: string;
+  audience: string[];
+  scopes: string[];
+  access_ttl: number | null;
+  introspect: boolean;
+  redirect_uris: string[];
+  first_party: boolean;
+  fingerprint: boolean;
+  generation: string;
+  access_tokens_valid_after: number;
+  created_at: number;
+  updated_at: number;
+}
+
+const COLUMNS =
+  "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
+
+const SQL = {
+  insert: `INSERT INTO clients (${COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+  update: `UPDATE clients SET secret_hash = $2, grants = $3, token_format = $4, audience = $5,
+      scopes = $6, access_ttl = $7, introspect = $8, redirect_uris = $9, first_party = $10,
+      fingerprint = $11, generation = $12, access_tokens_valid_after = $13, created_at = $14,
+      updated_at = $15
+    WHERE id = $1`,
+  find: `SELECT ${COLUMNS} FROM clients WHERE id = $1`,
+  list: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id`,
+  delete: "DELETE FROM clients WHERE id = $1",
+};
+
+function toClient(row: ClientRow): ClientRecord {
+  const c: ClientRecord = {
+    id: row.id,
+    grants: row.grants as GrantType[],
+    tokenFormat: row.token_format as TokenFormat,
+    audience: row.audience,
+    scopes: row.scopes,
+    introspect: row.introspect,
+    redirectUris: row.redirect_uris,
+    firstParty: row.first_party,
+    fingerprint: row.fingerprint,
+    generation: row.generation,
+    accessTokensValidAfter: row.access_tokens_valid_after,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.secret_hash !== null) c.secretHash = row.secret_hash;
+  if (row.access_ttl !== null) c.accessTtl = row.access_ttl;
+  return c;
+}
+
+function params(c: ClientRecord): unknown[] {
+  return [
+    c.id,
+    c.secretHash ?? null,
+    [...c.grants],
+    c.tokenFormat,
+    [...c.audience],
+    [...c.scopes],
+    c.accessTtl ?? null,
+    c.introspect,
+    [...c.redirectUris],
+    c.firstParty,
+    c.fingerprint,
+    c.generation,
+    c.accessTokensValidAfter,
+    c.createdAt,
+    c.updatedAt,
+  ];
+}
+
+export class PostgresClients implements ClientStore {
+  constructor(private readonly db: Db) {}
+
+  async createClient(client: ClientRecord): Promise<void> {
+    await this.db.queryUnique(SQL.insert, params(client), clientExists);
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const { rows } = await this.db.query<ClientRow>(SQL.find, [id]);
+    return rows[0] === undefined ? undefined : toClient(rows[0]);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.db.query<ClientRow>(SQL.list)).rows.map(toClient);
+  }
+
+  async updateClient(client: ClientRecord): Promise<void> {
+    const { rowCount } = await this.db.query(SQL.update, params(client));
+    if (rowCount === 0) throw clientNotFound();
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return (await this.db.query(SQL.delete, [id])).rowCount === 1;
+  }
+}
