@@ -89,7 +89,7 @@ describePostgres("tessera on PostgreSQL", () => {
     const schema = freshSchema();
     schemas.push(schema);
     const data = tempDataDir();
-    const added = await runCli(["user", "add", "carol", "--password-stdin", "--data", data], {
+    const added = await runCli(["user", "add", "carol", "--password-stdin", "--data", data, "--init"], {
       stdin: PASSWORD,
     });
     expect(added.code, added.stderr).toBe(0);
@@ -99,6 +99,11 @@ describePostgres("tessera on PostgreSQL", () => {
     const again = await runCli(["db", "copy", "--data", data], { env: env(schema) });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already holds data");
+    // The copy carries the installation record: admin commands find it without --init.
+    const listed = await runCli(["user", "list", "--data", data], { env: env(schema) });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain("carol");
+    expect(listed.stderr).toMatch(/using data in postgres:\/\/.*\(postgres/);
     const server = await startServer(["--data", data], env(schema));
     servers.push(server);
     const token = await loginToken(server.url, "carol", PASSWORD);
@@ -109,7 +114,7 @@ describePostgres("tessera on PostgreSQL", () => {
     const schema = freshSchema();
     schemas.push(schema);
     const data = tempDataDir();
-    const added = await runCli(["user", "add", "bob", "--password-stdin", "--data", data], {
+    const added = await runCli(["user", "add", "bob", "--password-stdin", "--data", data, "--init"], {
       stdin: PASSWORD,
       env: env(schema),
     });
