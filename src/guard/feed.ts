@@ -33,6 +33,7 @@ import {
   FeedProtocolError,
   readAt,
 } from "./feed-protocol.js";
+import { classify, feedRefusal, type IssuerFailure, isDefinitive } from "./ready.js";
 import type { RevocationStore } from "./revocations.js";
 import { SseParser } from "./sse.js";
 
@@ -69,10 +70,38 @@ export interface FeedHooks {
   monotonic?: () => number;
 }
 
+/**
+ * How a wait for the first sync ended: synced; refused by a failure retrying cannot mend
+ * (wrong credentials, not allowed, TLS), at once; or, after the wait's timeout or the
+ * feed's `close()`, not synced, with the failure that explains it.
+ */
+export type SyncOutcome =
+  | { readonly kind: "synced" }
+  | { readonly kind: "refused" | "timeout" | "closed"; readonly failure: IssuerFailure };
+
 /** How often expired entries are swept when nothing else triggers it. */
 const SWEEP_MS = 30_000;
 /** Ids we send back must be a safe header value (the server's look like `7f3a.120`). */
 const SENDABLE_ID = /^[\x21-\x7e]{1,256}$/;
+
+/** The most of a 401/403 body read (Tessera's is about 80 bytes). */
+const REFUSAL_BODY_MAX = 1024;
+
+/** `ready()`'s failure when the feed was closed before it ever synced. */
+const CLOSED: IssuerFailure = {
+  reason: "revocations_unavailable",
+  detail: "the revocation feed was closed before its first sync",
+};
+
+/** A failure after the issuer answered: the feed is not usable (yet), nothing definitive. */
+function unavailable(detail: string, cause?: unknown): IssuerFailure {
+  return { reason: "revocations_unavailable", detail, cause };
+}
+
+/** A socket-level failure: unreachable, TLS or timeout when the error says so. */
+function connectionFailed(err: unknown): IssuerFailure {
+  return classify("the revocation feed connection failed", err, "revocations_unavailable");
+}
 
 const realTimers: FeedTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -110,6 +139,8 @@ export class RevocationFeed {
   reconnects = 0;
   /** Why the last connection failed (constant text), cleared by `synced`. */
   lastError: string | null = null;
+  /** The same failure, classified (for `ready()`), cleared by `synced`. */
+  lastFailure: IssuerFailure | undefined;
   /** Events applied (snapshot, revoke, synced, heartbeat). */
   applied = 0;
 
@@ -125,7 +156,7 @@ export class RevocationFeed {
   private started = false;
   private closed = false;
   private everSynced = false;
-  private readonly waiters = new Set<(synced: boolean) => void>();
+  private readonly waiters = new Set<(outcome: SyncOutcome) => void>();
   private readonly observers = new Set<(kind: FeedEventKind) => void>();
 
   constructor(
@@ -158,7 +189,7 @@ export class RevocationFeed {
     this.connect();
   }
 
-  /** Stops for good: the connection is closed, no reconnection, waiters told "not synced". */
+  /** Stops for good: the connection is closed, no reconnection, waiters told "closed". */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -168,24 +199,50 @@ export class RevocationFeed {
     this.sweepTimer = undefined;
     const conn = this.conn;
     if (conn !== undefined) this.finish(conn);
-    for (const w of this.waiters) w(false);
-    this.waiters.clear();
+    this.tell({ kind: "closed", failure: this.lastFailure ?? CLOSED });
   }
 
-  /** Resolves true at the first `synced` (at once if there was one), false after `timeoutMs`. */
-  waitForSync(timeoutMs: number): Promise<boolean> {
-    if (this.everSynced) return Promise.resolve(true);
-    if (this.closed) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => done(false), timeoutMs);
+  /**
+   * Resolves at the first `synced` (at once if there was one), at a definitive failure
+   * (at once if the last connection ended on one), at `close()`, or after `timeoutMs`.
+   * Its timer does not keep the process alive (the guard's `ready()` does).
+   */
+  waitForSync(timeoutMs: number): Promise<SyncOutcome> {
+    if (this.everSynced) return Promise.resolve({ kind: "synced" });
+    if (this.closed)
+      return Promise.resolve({ kind: "closed", failure: this.lastFailure ?? CLOSED });
+    const last = this.lastFailure;
+    if (last !== undefined && isDefinitive(last.reason)) {
+      return Promise.resolve({ kind: "refused", failure: last });
+    }
+    return new Promise<SyncOutcome>((resolve) => {
+      const timer = setTimeout(
+        () => done({ kind: "timeout", failure: this.lastFailure ?? this.unanswered() }),
+        timeoutMs,
+      );
       unref(timer);
-      const done = (synced: boolean) => {
+      const done = (outcome: SyncOutcome) => {
         clearTimeout(timer);
         this.waiters.delete(done);
-        resolve(synced);
+        resolve(outcome);
       };
       this.waiters.add(done);
     });
+  }
+
+  /** Why nothing is synced although no connection failed: no answer yet, or no `synced`. */
+  private unanswered(): IssuerFailure {
+    return this.conn?.response === undefined
+      ? { reason: "issuer_timeout", detail: "the revocation feed did not answer in time" }
+      : {
+          reason: "revocations_unavailable",
+          detail: "the revocation feed did not send synced in time",
+        };
+  }
+
+  private tell(outcome: SyncOutcome): void {
+    for (const w of [...this.waiters]) w(outcome);
+    this.waiters.clear();
   }
 
   /** Called after each event is applied (tests; metrics). Returns an unsubscribe function. */
@@ -210,14 +267,16 @@ export class RevocationFeed {
       req = this.request(this.target, { method: "GET", headers, agent: false });
     } catch (err) {
       this.conn = undefined;
-      this.report("the revocation feed request could not be made", err);
+      this.report(
+        classify("the revocation feed request could not be made", err, "revocations_unavailable"),
+      );
       this.scheduleReconnect();
       return;
     }
     const conn = new Connection(req, this.monotonic());
     this.conn = conn;
     req.on("socket", (socket) => socket.unref());
-    req.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
+    req.on("error", (err) => this.failed(conn, connectionFailed(err)));
     req.on("response", (res) => this.onResponse(conn, res));
     req.end();
     this.armWatchdog(conn, this.config.heartbeatTimeoutMs);
@@ -231,22 +290,22 @@ export class RevocationFeed {
     conn.response = res;
     conn.lastActivity = this.monotonic();
     const status = res.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      this.refused(conn, res, status);
+      return;
+    }
     if (status !== 200) {
       res.resume();
       if (status === 503 || status === 429) {
         this.backoff.setRetryAfter(retryAfterMs(res.headers["retry-after"], this.clock.now()));
       }
-      const why =
-        status === 401 || status === 403
-          ? `the revocation feed refused the guard's client credentials (HTTP ${status})`
-          : `the revocation feed answered HTTP ${status}`;
-      this.failed(conn, why);
+      this.failed(conn, unavailable(`the revocation feed answered HTTP ${status}`));
       return;
     }
     const type = res.headers["content-type"] ?? "";
     if (!/^text\/event-stream\s*(?:;|$)/i.test(type)) {
       res.resume();
-      this.failed(conn, "the revocation feed did not answer text/event-stream");
+      this.failed(conn, unavailable("the revocation feed did not answer text/event-stream"));
       return;
     }
     const parser = new SseParser(
@@ -271,13 +330,33 @@ export class RevocationFeed {
           err instanceof FeedProtocolError
             ? `the revocation feed sent a malformed event: ${err.message}`
             : "the revocation feed sent an event that could not be applied";
-        this.failed(conn, why, err);
+        this.failed(conn, unavailable(why, err));
       }
     });
-    res.on("end", () => this.failed(conn, "the revocation feed ended"));
-    res.on("aborted", () => this.failed(conn, "the revocation feed connection was cut"));
-    res.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
-    res.on("close", () => this.failed(conn, "the revocation feed connection was closed"));
+    res.on("end", () => this.failed(conn, unavailable("the revocation feed ended")));
+    res.on("aborted", () =>
+      this.failed(conn, unavailable("the revocation feed connection was cut")),
+    );
+    res.on("error", (err) => this.failed(conn, connectionFailed(err)));
+    res.on("close", () =>
+      this.failed(conn, unavailable("the revocation feed connection was closed")),
+    );
+  }
+
+  /**
+   * A 401 or 403: the body (a few bytes of JSON) tells wrong credentials from a client
+   * that may not follow the feed. Read up to 1 KiB of it, then fail the connection.
+   */
+  private refused(conn: Connection, res: IncomingMessage, status: 401 | 403): void {
+    let body = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      if (body.length < REFUSAL_BODY_MAX) body += chunk;
+    });
+    const done = () => this.failed(conn, feedRefusal(status, body.slice(0, REFUSAL_BODY_MAX)));
+    res.on("end", done);
+    res.on("error", done);
+    res.on("close", done);
   }
 
   private armWatchdog(conn: Connection, ms: number): void {
@@ -287,7 +366,10 @@ export class RevocationFeed {
         const silent = this.monotonic() - conn.lastActivity;
         const timeout = this.config.heartbeatTimeoutMs;
         if (silent >= timeout) {
-          this.failed(conn, "the revocation feed went silent (no heartbeat)");
+          this.failed(conn, {
+            reason: "issuer_timeout",
+            detail: "the revocation feed went silent (no heartbeat)",
+          });
         } else {
           this.armWatchdog(conn, timeout - silent);
         }
@@ -305,20 +387,23 @@ export class RevocationFeed {
     if (this.conn === conn) this.conn = undefined;
   }
 
-  private failed(conn: Connection, why: string, cause?: unknown): void {
+  private failed(conn: Connection, failure: IssuerFailure): void {
     if (conn.done) return;
     this.finish(conn);
     if (this.closed) return;
-    this.report(why, cause);
+    this.report(failure);
     this.scheduleReconnect();
   }
 
-  private report(why: string, cause: unknown): void {
-    this.lastError = why;
+  private report(failure: IssuerFailure): void {
+    this.lastError = failure.detail;
+    this.lastFailure = failure;
+    if (isDefinitive(failure.reason)) this.tell({ kind: "refused", failure });
     const onError = this.config.onError;
     if (onError === undefined) return;
+    const { detail, cause } = failure;
     try {
-      onError(new Error(why, cause === undefined ? undefined : { cause }));
+      onError(new Error(detail, cause === undefined ? undefined : { cause }));
     } catch {
       // A throwing logger must not stop the feed.
     }
@@ -375,6 +460,7 @@ export class RevocationFeed {
         this.everSynced = true;
         this.backoff.reset();
         this.lastError = null;
+        this.lastFailure = undefined;
         kind = "synced";
         break;
       }
@@ -395,10 +481,7 @@ export class RevocationFeed {
     }
     if (eventId !== "") this.lastEventId = eventId;
     this.applied++;
-    if (kind === "synced") {
-      for (const w of this.waiters) w(true);
-      this.waiters.clear();
-    }
+    if (kind === "synced") this.tell({ kind: "synced" });
     for (const fn of this.observers) {
       try {
         fn(kind);

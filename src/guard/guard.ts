@@ -40,6 +40,7 @@ import { finiteNow } from "./now.js";
 import { OpaqueVerifier } from "./opaque.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import type { Principal } from "./principal.js";
+import { holdProcess } from "./ready.js";
 import { RevocationStore } from "./revocations.js";
 
 export type { FeedState } from "./freshness.js";
@@ -56,9 +57,11 @@ export interface Guard {
   verifySync(input: VerifyInput): Principal;
   /**
    * Loads the JWKS now (a URL JWKS is otherwise loaded by the first verify) and, with the
-   * revocation feed, waits for its first sync (at most `revocations.readyTimeout`; then
-   * rejects with a 503 revocations_unavailable GuardError under "fail-closed", resolves
-   * under "accept").
+   * revocation feed, waits for its first sync. Always settles, and keeps the process alive
+   * until it does. Rejects with a 503 GuardError whose `reason` names the cause (ready.ts):
+   * at once for wrong credentials, a client not allowed to follow the feed, or a TLS
+   * failure; after `revocations.readyTimeout` for an unreachable or unsynchronised feed
+   * under "fail-closed" ("accept" resolves then).
    */
   ready(): Promise<void>;
   /** Drops every cached verified token. */
@@ -204,10 +207,12 @@ export function createGuard(options: GuardOptions): Guard {
       return result;
     },
     async ready(): Promise<void> {
-      const keys = jwt.keys.ready();
-      if (gate === undefined) return keys;
-      const [, synced] = await Promise.all([keys, gate.waitForSync()]);
-      gate.checkReady(synced);
+      const release = holdProcess();
+      try {
+        await Promise.all([jwt.ready(), gate?.ready()]);
+      } finally {
+        release();
+      }
     },
     clearCache(): void {
       jwt.clear();
