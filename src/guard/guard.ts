@@ -42,6 +42,7 @@ import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./optio
 import type { Principal } from "./principal.js";
 import { holdProcess } from "./ready.js";
 import { RevocationStore } from "./revocations.js";
+import { warnNoRevocationSource } from "./warnings.js";
 
 export type { FeedState } from "./freshness.js";
 export type { AccessTokenClaims, Principal } from "./principal.js";
@@ -186,6 +187,7 @@ class Stages {
 
 export function createGuard(options: GuardOptions): Guard {
   const opts = resolveOptions(options);
+  if (opts.noRevocationSource) warnNoRevocationSource();
   const stages = new Stages(opts);
   const { jwt, gate, opaque } = stages;
   return {

@@ -180,6 +180,11 @@ export interface ResolvedOptions {
   fingerprintCookie: string | undefined;
   /** True when `fetch` was given (introspection then uses it too). */
   fetchInjected: boolean;
+  /**
+   * No revocation feed, no `denylist`, and no explicit `revocations: false` (or
+   * `{ enabled: false }`): createGuard warns (warnings.ts).
+   */
+  noRevocationSource: boolean;
 }
 
 /** Option names and numeric defaults and bounds: declared once, in option-specs.ts. */
@@ -382,7 +387,17 @@ export function resolveOptions(input: GuardOptions): ResolvedOptions {
     revocations,
     fingerprintCookie,
     fetchInjected: o.fetch !== undefined,
+    noRevocationSource:
+      revocations === undefined && denylist === undefined && !optedOut(o.revocations),
   };
+}
+
+/** `revocations: false` or `{ enabled: false }`: no feed, and the caller said so. */
+function optedOut(value: unknown): boolean {
+  return (
+    value === false ||
+    (typeof value === "object" && value !== null && (value as RevocationsOptions).enabled === false)
+  );
 }
 
 function resolveIntrospection(value: unknown, issuer: string): IntrospectionConfig | undefined {
