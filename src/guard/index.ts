@@ -51,5 +51,6 @@ export {
   type SessionPrincipal,
   type SessionVerifier,
   type SessionVerifierOptions,
+  sessionSetCookies,
   type Verifier,
 } from "./session.js";
