@@ -5,10 +5,9 @@
  * `credential.ts`; this is their order.
  */
 import { checkShape, TOKEN_PREFIX } from "../crypto/token-shape.js";
+import { DUPLICATE_COOKIE, findCookie } from "../shared/cookies.js";
 import {
   classifyNonBearer,
-  DUPLICATE_COOKIE,
-  findCookie,
   hasBearerPrefix,
   hasTokenInQuery,
   type VerifyInput,

@@ -14,9 +14,10 @@
  * crypto/token-shape.ts.
  */
 import { checkShape } from "../crypto/token-shape.js";
+import { DUPLICATE_COOKIE, findCookie } from "../shared/cookies.js";
 import { isCrossSiteByFetchMetadata } from "../shared/same-origin.js";
 import { SCOPE_TOKEN } from "../shared/scope-token.js";
-import { DUPLICATE_COOKIE, findCookie, type VerifyInput } from "./credential.js";
+import type { VerifyInput } from "./credential.js";
 import { GuardError, type GuardReason, isQuotedStringSafe } from "./errors.js";
 import type { Principal } from "./guard.js";
 import type { FetchLike } from "./jwks.js";
