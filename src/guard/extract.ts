@@ -14,7 +14,7 @@ import {
 } from "./credential.js";
 import { refusal } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
-import { isCrossSite } from "./session.js";
+import { isCrossSite } from "./origin.js";
 
 export type CredentialPolicy = Pick<
   ResolvedOptions,

@@ -23,7 +23,7 @@ import {
   optionNames,
   REVOCATIONS_OPTIONS,
 } from "./option-specs.js";
-import { originOf } from "./session.js";
+import { originOf } from "./origin.js";
 import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
