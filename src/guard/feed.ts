@@ -2,10 +2,9 @@
  * The revocation feed's client: a subscription to the issuer's `GET /events/revocations`
  * (docs/revocation-feed.md) that keeps a RevocationStore current.
  *
- * - One GET per connection with node:http(s) (no agent, no keep-alive), client_secret_basic,
- *   `Accept: text/event-stream`, and `Last-Event-ID` once an event id is known: the
- *   server then replays every event after it (or sends a snapshot if it does not know the
- *   id). Redirects are not followed; anything but a 200 `text/event-stream` is a failure.
+ * - One GET per connection (`feed-connection.ts`), with `Last-Event-ID` once an event id
+ *   is known: the server then replays every event after it (or sends a snapshot if it
+ *   does not know the id). Anything but a 200 `text/event-stream` is a failure.
  * - Events are applied as they arrive (decoding and applying: `feed-protocol.ts`):
  *   `snapshot` and `revoke` add entries, `synced` and `heartbeat` carry the server's time
  *   (`at`, ms): the guard is up to date as of then. An event id is committed only once its
@@ -22,22 +21,22 @@
  * heard the server say it was up to date (`synced`, `heartbeat`, or any event after
  * `synced` on the same connection). The guard's failure policy reads it.
  */
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Clock } from "../clock.js";
 import { Backoff, retryAfterMs } from "./feed-backoff.js";
 import {
-  applyRevoke,
-  applySnapshot,
-  type FeedEventKind,
-  FeedProtocolError,
-  readAt,
-} from "./feed-protocol.js";
-import { classify, feedRefusal, type IssuerFailure, isDefinitive } from "./ready.js";
+  type ConnectionSettings,
+  FeedConnection,
+  type FeedTimers,
+  unref,
+} from "./feed-connection.js";
+import { applyRevoke, applySnapshot, type FeedEventKind, readAt } from "./feed-protocol.js";
+import { classify, type IssuerFailure, isDefinitive } from "./ready.js";
 import type { RevocationStore } from "./revocations.js";
-import { SseParser } from "./sse.js";
 
 export { DEFAULT_RETRY_MS, MIN_RETRY_MS, retryAfterMs } from "./feed-backoff.js";
+export type { FeedTimers } from "./feed-connection.js";
 export type { FeedEventKind } from "./feed-protocol.js";
 
 /** The feed's settings, resolved from the guard's `revocations` option. */
@@ -52,12 +51,6 @@ export interface FeedConfig {
   maxBackoffMs: number;
   /** Told about every connection failure (never contains a token or the secret). */
   onError?: ((error: Error) => void) | undefined;
-}
-
-/** Timers, injectable so tests can run the backoff without waiting. */
-export interface FeedTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 export interface FeedHooks {
@@ -81,52 +74,16 @@ export type SyncOutcome =
 
 /** How often expired entries are swept when nothing else triggers it. */
 const SWEEP_MS = 30_000;
-/** Ids we send back must be a safe header value (the server's look like `7f3a.120`). */
-const SENDABLE_ID = /^[\x21-\x7e]{1,256}$/;
-
-/** The most of a 401/403 body read (Tessera's is about 80 bytes). */
-const REFUSAL_BODY_MAX = 1024;
-
 /** `ready()`'s failure when the feed was closed before it ever synced. */
 const CLOSED: IssuerFailure = {
   reason: "revocations_unavailable",
   detail: "the revocation feed was closed before its first sync",
 };
 
-/** A failure after the issuer answered: the feed is not usable (yet), nothing definitive. */
-function unavailable(detail: string, cause?: unknown): IssuerFailure {
-  return { reason: "revocations_unavailable", detail, cause };
-}
-
-/** A socket-level failure: unreachable, TLS or timeout when the error says so. */
-function connectionFailed(err: unknown): IssuerFailure {
-  return classify("the revocation feed connection failed", err, "revocations_unavailable");
-}
-
 const realTimers: FeedTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
-
-function unref(handle: unknown): void {
-  (handle as { unref?: () => void } | null)?.unref?.();
-}
-
-class Connection {
-  /** Bytes seen (monotonic ms), for the silence watchdog. */
-  lastActivity: number;
-  watchdog: unknown;
-  /** This connection has delivered `synced`: its events are live. */
-  synced = false;
-  done = false;
-  response: IncomingMessage | undefined;
-  constructor(
-    readonly req: ClientRequest,
-    now: number,
-  ) {
-    this.lastActivity = now;
-  }
-}
 
 export class RevocationFeed {
   /** The id of the last event applied (sent back as Last-Event-ID). */
@@ -146,10 +103,8 @@ export class RevocationFeed {
 
   private readonly clock: Clock;
   private readonly timers: FeedTimers;
-  private readonly monotonic: () => number;
-  private readonly request: typeof httpRequest;
-  private readonly target: URL;
-  private conn: Connection | undefined;
+  private readonly settings: ConnectionSettings;
+  private conn: FeedConnection | undefined;
   private reconnectTimer: unknown;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly backoff: Backoff;
@@ -167,10 +122,15 @@ export class RevocationFeed {
     this.clock = hooks.clock;
     this.backoff = new Backoff(config.maxBackoffMs, hooks.random ?? Math.random);
     this.timers = hooks.timers ?? realTimers;
-    this.monotonic = hooks.monotonic ?? (() => performance.now());
-    this.target = new URL(config.url);
-    this.request =
-      this.target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest;
+    const target = new URL(config.url);
+    this.settings = {
+      target,
+      request: target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest,
+      authorization: config.authorization,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      timers: this.timers,
+      monotonic: hooks.monotonic ?? (() => performance.now()),
+    };
   }
 
   /** True once a `synced` event has ever been received. */
@@ -197,8 +157,8 @@ export class RevocationFeed {
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.reconnectTimer = undefined;
     this.sweepTimer = undefined;
-    const conn = this.conn;
-    if (conn !== undefined) this.finish(conn);
+    this.conn?.close();
+    this.conn = undefined;
     this.tell({ kind: "closed", failure: this.lastFailure ?? CLOSED });
   }
 
@@ -255,141 +215,32 @@ export class RevocationFeed {
 
   private connect(): void {
     if (this.closed) return;
-    const headers: Record<string, string> = {
-      authorization: this.config.authorization,
-      accept: "text/event-stream",
-      "cache-control": "no-store",
-    };
-    const id = this.lastEventId;
-    if (id !== null && SENDABLE_ID.test(id)) headers["last-event-id"] = id;
-    let req: ClientRequest;
     try {
-      req = this.request(this.target, { method: "GET", headers, agent: false });
+      this.conn = new FeedConnection(this.settings, this.sink, this.lastEventId);
     } catch (err) {
       this.conn = undefined;
       this.report(
         classify("the revocation feed request could not be made", err, "revocations_unavailable"),
       );
       this.scheduleReconnect();
-      return;
     }
-    const conn = new Connection(req, this.monotonic());
-    this.conn = conn;
-    req.on("socket", (socket) => socket.unref());
-    req.on("error", (err) => this.failed(conn, connectionFailed(err)));
-    req.on("response", (res) => this.onResponse(conn, res));
-    req.end();
-    this.armWatchdog(conn, this.config.heartbeatTimeoutMs);
   }
 
-  private onResponse(conn: Connection, res: IncomingMessage): void {
-    if (conn.done) {
-      res.resume();
-      return;
-    }
-    conn.response = res;
-    conn.lastActivity = this.monotonic();
-    const status = res.statusCode ?? 0;
-    if (status === 401 || status === 403) {
-      this.refused(conn, res, status);
-      return;
-    }
-    if (status !== 200) {
-      res.resume();
-      if (status === 503 || status === 429) {
-        this.backoff.setRetryAfter(retryAfterMs(res.headers["retry-after"], this.clock.now()));
-      }
-      this.failed(conn, unavailable(`the revocation feed answered HTTP ${status}`));
-      return;
-    }
-    const type = res.headers["content-type"] ?? "";
-    if (!/^text\/event-stream\s*(?:;|$)/i.test(type)) {
-      res.resume();
-      this.failed(conn, unavailable("the revocation feed did not answer text/event-stream"));
-      return;
-    }
-    const parser = new SseParser(
-      {
-        event: (type, data, eventId) => this.onEvent(conn, type, data, eventId),
-        id: (eventId) => {
-          this.lastEventId = eventId;
-        },
-        retry: (ms) => {
-          this.backoff.setBase(ms);
-        },
-      },
-      this.lastEventId ?? "",
-    );
-    res.on("data", (chunk: Buffer) => {
-      if (conn.done) return;
-      conn.lastActivity = this.monotonic();
-      try {
-        parser.push(chunk);
-      } catch (err) {
-        const why =
-          err instanceof FeedProtocolError
-            ? `the revocation feed sent a malformed event: ${err.message}`
-            : "the revocation feed sent an event that could not be applied";
-        this.failed(conn, unavailable(why, err));
-      }
-    });
-    res.on("end", () => this.failed(conn, unavailable("the revocation feed ended")));
-    res.on("aborted", () =>
-      this.failed(conn, unavailable("the revocation feed connection was cut")),
-    );
-    res.on("error", (err) => this.failed(conn, connectionFailed(err)));
-    res.on("close", () =>
-      this.failed(conn, unavailable("the revocation feed connection was closed")),
-    );
-  }
+  /** What the connections report to. */
+  private readonly sink = {
+    event: (conn: FeedConnection, type: string, data: string, eventId: string) =>
+      this.onEvent(conn, type, data, eventId),
+    id: (eventId: string) => {
+      this.lastEventId = eventId;
+    },
+    retry: (ms: number) => this.backoff.setBase(ms),
+    retryAfter: (header: string | undefined) =>
+      this.backoff.setRetryAfter(retryAfterMs(header, this.clock.now())),
+    failed: (conn: FeedConnection, failure: IssuerFailure) => this.failed(conn, failure),
+  };
 
-  /**
-   * A 401 or 403: the body (a few bytes of JSON) tells wrong credentials from a client
-   * that may not follow the feed. Read up to 1 KiB of it, then fail the connection.
-   */
-  private refused(conn: Connection, res: IncomingMessage, status: 401 | 403): void {
-    let body = "";
-    res.setEncoding("utf8");
-    res.on("data", (chunk: string) => {
-      if (body.length < REFUSAL_BODY_MAX) body += chunk;
-    });
-    const done = () => this.failed(conn, feedRefusal(status, body.slice(0, REFUSAL_BODY_MAX)));
-    res.on("end", done);
-    res.on("error", done);
-    res.on("close", done);
-  }
-
-  private armWatchdog(conn: Connection, ms: number): void {
-    conn.watchdog = this.timers.setTimeout(
-      () => {
-        if (conn.done) return;
-        const silent = this.monotonic() - conn.lastActivity;
-        const timeout = this.config.heartbeatTimeoutMs;
-        if (silent >= timeout) {
-          this.failed(conn, {
-            reason: "issuer_timeout",
-            detail: "the revocation feed went silent (no heartbeat)",
-          });
-        } else {
-          this.armWatchdog(conn, timeout - silent);
-        }
-      },
-      Math.max(1, Math.ceil(ms)),
-    );
-    unref(conn.watchdog);
-  }
-
-  private finish(conn: Connection): void {
-    conn.done = true;
-    if (conn.watchdog !== undefined) this.timers.clearTimeout(conn.watchdog);
-    conn.req.destroy();
-    conn.response?.destroy();
+  private failed(conn: FeedConnection, failure: IssuerFailure): void {
     if (this.conn === conn) this.conn = undefined;
-  }
-
-  private failed(conn: Connection, failure: IssuerFailure): void {
-    if (conn.done) return;
-    this.finish(conn);
     if (this.closed) return;
     this.report(failure);
     this.scheduleReconnect();
@@ -439,7 +290,7 @@ export class RevocationFeed {
 
   // ---- events --------------------------------------------------------------------------
 
-  private onEvent(conn: Connection, type: string, data: string, eventId: string): void {
+  private onEvent(conn: FeedConnection, type: string, data: string, eventId: string): void {
     if (conn.done) return;
     const now = this.clock.now();
     let kind: FeedEventKind;
