@@ -35,11 +35,12 @@ import { refusal } from "./errors.js";
 import { extractToken, fromAuthorizationHeader, isOpaqueToken } from "./extract.js";
 import { disabledFeedState, FeedGate, type FeedState } from "./freshness.js";
 import { Introspector } from "./introspection.js";
+import type { ParsedJws } from "./jws.js";
 import { JwtVerifier } from "./jwt.js";
 import { finiteNow } from "./now.js";
 import { OpaqueVerifier } from "./opaque.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import type { Principal } from "./principal.js";
+import { type Principal, VerifiedToken } from "./principal.js";
 import { holdProcess } from "./ready.js";
 import { RevocationStore } from "./revocations.js";
 import { warnNoRevocationSource } from "./warnings.js";
@@ -138,9 +139,23 @@ class Stages {
     this.gate?.feed.start();
   }
 
+  /**
+   * The JWT stages that need no waiting: a token verified before (rechecked), or the token
+   * parsed and checked against its key; the parsed token itself when its kid is unknown.
+   */
+  private jwtNow(token: string, input: VerifyInput, now: number): VerifiedToken | ParsedJws {
+    const jwt = this.jwt;
+    jwt.tick(now);
+    const hit = jwt.cached(token, now);
+    if (hit !== undefined) return hit;
+    const jws = jwt.parse(token, fromAuthorizationHeader(input));
+    const key = jwt.keyFor(jws);
+    return key === undefined ? jws : jwt.check(jws, key, now);
+  }
+
   /** Every stage without waiting; a Promise only from an asynchronous `denylist`. */
   runSync(input: VerifyInput): Principal | Promise<Principal> {
-    const { opts, jwt } = this;
+    const opts = this.opts;
     const token = extractToken(input, opts);
     if (isOpaqueToken(token, opts.realm)) {
       throw this.opaque === undefined
@@ -148,14 +163,8 @@ class Stages {
         : refusal(opts.realm, "opaque_not_supported", OPAQUE_SYNC);
     }
     const now = finiteNow(opts.clock);
-    jwt.tick(now);
-    let entry = jwt.cached(token, now);
-    if (entry === undefined) {
-      const jws = jwt.parse(token, fromAuthorizationHeader(input));
-      const key = jwt.keyFor(jws);
-      if (key === undefined) throw jwt.unknownKid();
-      entry = jwt.check(jws, key, now);
-    }
+    const entry = this.jwtNow(token, input, now);
+    if (!(entry instanceof VerifiedToken)) throw this.jwt.unknownKid();
     return this.admission.admit(entry, input.cookie, now);
   }
 
@@ -168,20 +177,12 @@ class Stages {
       return this.opaque.verify(token, input.cookie);
     }
     const now = finiteNow(opts.clock);
-    jwt.tick(now);
-    let entry = jwt.cached(token, now);
-    if (entry === undefined) {
-      const jws = jwt.parse(token, fromAuthorizationHeader(input));
-      const key = jwt.keyFor(jws);
-      if (key === undefined) {
-        return jwt.awaitKey(jws).then((found) => {
-          const later = opts.clock.now();
-          return this.admission.admit(jwt.check(jws, found, later), input.cookie, later);
-        });
-      }
-      entry = jwt.check(jws, key, now);
-    }
-    return this.admission.admit(entry, input.cookie, now);
+    const entry = this.jwtNow(token, input, now);
+    if (entry instanceof VerifiedToken) return this.admission.admit(entry, input.cookie, now);
+    return jwt.awaitKey(entry).then((found) => {
+      const later = opts.clock.now();
+      return this.admission.admit(jwt.check(entry, found, later), input.cookie, later);
+    });
   }
 }
 

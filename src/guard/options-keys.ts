@@ -8,22 +8,12 @@ import {
   isSupportedAlgorithm,
   SUPPORTED_ALGORITHMS,
 } from "./algorithms.js";
-import { isQuotedStringSafe } from "./errors.js";
 import { importJwks, isJwksShape } from "./jwks.js";
 import { fail, httpUrl, type RawOptions } from "./option-checks.js";
 import type { ResolvedOptions } from "./options.js";
-import { httpsUnlessLoopback } from "./urls.js";
+import { httpsUnlessLoopback, issuerUrl } from "./urls.js";
 
 export type ResolvedKeys = Pick<ResolvedOptions, "issuer" | "audiences" | "algorithms" | "jwks">;
-
-function resolveIssuer(issuer: unknown): string {
-  if (typeof issuer !== "string" || issuer.length === 0) {
-    fail("issuer", "must be a non-empty string");
-  }
-  if (!isQuotedStringSafe(issuer)) fail("issuer", "contains characters not allowed in a realm");
-  httpUrl("issuer", issuer);
-  return issuer;
-}
 
 function resolveAudiences(aud: unknown): ReadonlySet<string> {
   const list = typeof aud === "string" ? [aud] : aud;
@@ -84,7 +74,7 @@ function resolveJwks(
 }
 
 export function resolveKeys(o: RawOptions): ResolvedKeys {
-  const issuer = resolveIssuer(o.issuer);
+  const issuer = issuerUrl(o.issuer, (why) => fail("issuer", why));
   const audiences = resolveAudiences(o.audience);
   const algorithms = resolveAlgorithms(o.algorithms);
   return { issuer, audiences, algorithms, jwks: resolveJwks(o.jwks, issuer, algorithms) };

@@ -3,7 +3,6 @@
  * Names, the timeout's default and bounds are declared in option-specs.ts.
  */
 import { isCookieName } from "../shared/cookies.js";
-import { isQuotedStringSafe } from "./errors.js";
 import type { FetchLike } from "./jwks.js";
 import {
   DEFAULT_SESSION_COOKIE,
@@ -13,7 +12,7 @@ import {
 } from "./option-specs.js";
 import { allowedOrigins } from "./origin.js";
 import type { SessionUser } from "./session-endpoint.js";
-import { httpUrl as checkHttpUrl, httpsUnlessLoopback } from "./urls.js";
+import { httpUrl as checkHttpUrl, httpsUnlessLoopback, issuerUrl } from "./urls.js";
 
 export interface SessionVerifierOptions {
   /** The Tessera issuer URL (http(s)); `sessionEndpoint` defaults to `${issuer}/session`. */
@@ -67,15 +66,6 @@ function httpUrl(option: string, value: string): URL {
   return checkHttpUrl(value, (why) => fail(option, why));
 }
 
-function resolveIssuer(issuer: unknown): string {
-  if (typeof issuer !== "string" || issuer.length === 0) {
-    fail("issuer", "must be a non-empty string");
-  }
-  if (!isQuotedStringSafe(issuer)) fail("issuer", "contains characters not allowed in a realm");
-  httpUrl("issuer", issuer);
-  return issuer;
-}
-
 function resolveEndpoint(option: unknown, issuer: string): string {
   if (option !== undefined && typeof option !== "string" && !(option instanceof URL)) {
     fail("sessionEndpoint", "must be a URL (string or URL)");
@@ -95,7 +85,7 @@ export function resolveSessionOptions(options: SessionVerifierOptions): Resolved
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) fail(key, "is not a session verifier option");
   }
-  const issuer = resolveIssuer(options.issuer);
+  const issuer = issuerUrl(options.issuer, (why) => fail("issuer", why));
   const sessionEndpoint = resolveEndpoint(options.sessionEndpoint, issuer);
   const cookieName = options.cookieName ?? DEFAULT_SESSION_COOKIE;
   if (!isCookieName(cookieName)) fail("cookieName", "must be a valid cookie name");
