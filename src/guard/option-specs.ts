@@ -2,8 +2,8 @@
  * Every option of the guard's public constructors, declared once: `createGuard` (and its
  * `revocations` and `introspection` objects), `createSessionVerifier` and the framework
  * adapters' middleware options. Each entry gives the option's default, its documentation
- * and, for numbers, its range. `options.ts`, `session.ts` and `adapters/shared.ts` take
- * their option names, numeric defaults and bounds from here; the option tables of
+ * and, for numbers, its range. `options*.ts`, `session-options.ts` and `adapters/shared.ts`
+ * take their option names, numeric defaults and bounds from here; the option tables of
  * src/guard/README.md are generated from it (`npm run docs:guard`) and a test keeps the
  * two in step. The checks themselves (and their error messages) stay with the code that
  * resolves each option.
