@@ -4,7 +4,7 @@
  * feed's denylist and failure policy, then the `denylist` option, keyed on (jti, iss).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { DUPLICATE_COOKIE, findCookie } from "./credential.js";
+import { DUPLICATE_COOKIE, findCookie } from "../shared/cookies.js";
 import { refusal } from "./errors.js";
 import type { FeedGate } from "./freshness.js";
 import type { Denylist } from "./options.js";

@@ -8,7 +8,8 @@
  * - Never the URL: an `access_token` query parameter is refused outright (RFC 6750 §2.3
  *   is a SHOULD NOT; tokens in URLs end up in logs and Referer headers).
  * Two credentials (header and cookie, or the cookie twice) are `invalid_request`
- * (RFC 6750 §3.1: "uses more than one method for including an access token").
+ * (RFC 6750 §3.1: "uses more than one method for including an access token"). Cookies
+ * are read by the rule the server reads its session cookie by: src/shared/cookies.ts.
  */
 
 export interface VerifyInput {
@@ -58,41 +59,6 @@ export function hasBearerPrefix(s: string): boolean {
 export function classifyNonBearer(auth: string): CredentialFailure {
   // "Bearer", "Bearer  x", "Bearer\tx": a Bearer attempt with broken syntax.
   return /^bearer(?:$|[\s,=])/i.test(auth) ? "malformed_authorization" : "unsupported_scheme";
-}
-
-/** findCookie's answer when the cookie appears more than once. */
-export const DUPLICATE_COOKIE: unique symbol = Symbol("duplicate cookie");
-
-/**
- * The value of cookie `name` in a Cookie header, undefined if absent, or DUPLICATE_COOKIE
- * if it appears more than once (cookie tossing: which one would the API see?).
- */
-export function findCookie(
-  header: string,
-  name: string,
-): string | undefined | typeof DUPLICATE_COOKIE {
-  let found: string | undefined;
-  let start = 0;
-  while (start < header.length) {
-    let end = header.indexOf(";", start);
-    if (end === -1) end = header.length;
-    let a = start;
-    while (header.charCodeAt(a) === 0x20 || header.charCodeAt(a) === 0x09) a++;
-    const eq = header.indexOf("=", a);
-    if (eq !== -1 && eq < end && eq - a === name.length && header.startsWith(name, a)) {
-      if (found !== undefined) return DUPLICATE_COOKIE;
-      let b = end;
-      while (
-        b > eq + 1 &&
-        (header.charCodeAt(b - 1) === 0x20 || header.charCodeAt(b - 1) === 0x09)
-      ) {
-        b--;
-      }
-      found = header.slice(eq + 1, b);
-    }
-    start = end + 1;
-  }
-  return found;
 }
 
 /** True if the URL's query has an `access_token` parameter (plain or percent-encoded). */

@@ -63,6 +63,16 @@ export const REASONS = {
   introspection_unavailable: "The issuer's introspection endpoint is unavailable.",
   revocations_unavailable: "The revocation feed has not been synchronised yet.",
   revocations_stale: "The revocation feed is stale and the token is newer than its last update.",
+  // 503 from `ready()` only: why the guard could not get ready (see ready.ts)
+  credentials_rejected:
+    "The issuer refused the guard's client credentials (HTTP 401): check introspection.clientId and introspection.clientSecret.",
+  client_not_allowed:
+    "The issuer does not let the guard's client follow the revocation feed: register the client with --introspect.",
+  issuer_unreachable:
+    "The issuer could not be reached (connection refused, unknown host or network error).",
+  issuer_tls_error:
+    "The TLS connection to the issuer failed (certificate not trusted, expired or issued for another host).",
+  issuer_timeout: "The issuer did not answer in time.",
 } as const;
 
 export type GuardReason = keyof typeof REASONS;
@@ -94,6 +104,11 @@ function codeOf(reason: GuardReason): GuardErrorCode {
     case "introspection_unavailable":
     case "revocations_unavailable":
     case "revocations_stale":
+    case "credentials_rejected":
+    case "client_not_allowed":
+    case "issuer_unreachable":
+    case "issuer_tls_error":
+    case "issuer_timeout":
       return "store_unavailable";
     default:
       return "invalid_token";

@@ -5,17 +5,16 @@
  * `credential.ts`; this is their order.
  */
 import { checkShape, TOKEN_PREFIX } from "../crypto/token-shape.js";
+import { DUPLICATE_COOKIE, findCookie } from "../shared/cookies.js";
 import {
   classifyNonBearer,
-  DUPLICATE_COOKIE,
-  findCookie,
   hasBearerPrefix,
   hasTokenInQuery,
   type VerifyInput,
 } from "./credential.js";
 import { refusal } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
-import { isCrossSite } from "./session.js";
+import { isCrossSite } from "./origin.js";
 
 export type CredentialPolicy = Pick<
   ResolvedOptions,

@@ -1,7 +1,8 @@
 /**
  * The revocation feed's protocol (docs/revocation-feed.md): decoding and applying the data
- * of its events to a RevocationStore. No connection state here: `feed.ts` owns the socket,
- * the backoff and the freshness bookkeeping, and calls these as events arrive.
+ * of its events to a RevocationStore. No connection state here: `feed-connection.ts` owns
+ * the socket, `feed.ts` the backoff and the freshness bookkeeping, and calls these as events
+ * arrive.
  *
  * - `snapshot` and `revoke` add entries (a snapshot replaces nothing); a snapshot is
  *   validated whole before anything is added, so a malformed one adds nothing.

@@ -2,10 +2,9 @@
  * The revocation feed's client: a subscription to the issuer's `GET /events/revocations`
  * (docs/revocation-feed.md) that keeps a RevocationStore current.
  *
- * - One GET per connection with node:http(s) (no agent, no keep-alive), client_secret_basic,
- *   `Accept: text/event-stream`, and `Last-Event-ID` once an event id is known: the
- *   server then replays every event after it (or sends a snapshot if it does not know the
- *   id). Redirects are not followed; anything but a 200 `text/event-stream` is a failure.
+ * - One GET per connection (`feed-connection.ts`), with `Last-Event-ID` once an event id
+ *   is known: the server then replays every event after it (or sends a snapshot if it
+ *   does not know the id). Anything but a 200 `text/event-stream` is a failure.
  * - Events are applied as they arrive (decoding and applying: `feed-protocol.ts`):
  *   `snapshot` and `revoke` add entries, `synced` and `heartbeat` carry the server's time
  *   (`at`, ms): the guard is up to date as of then. An event id is committed only once its
@@ -22,21 +21,22 @@
  * heard the server say it was up to date (`synced`, `heartbeat`, or any event after
  * `synced` on the same connection). The guard's failure policy reads it.
  */
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Clock } from "../clock.js";
 import { Backoff, retryAfterMs } from "./feed-backoff.js";
 import {
-  applyRevoke,
-  applySnapshot,
-  type FeedEventKind,
-  FeedProtocolError,
-  readAt,
-} from "./feed-protocol.js";
+  type ConnectionSettings,
+  FeedConnection,
+  type FeedTimers,
+  unref,
+} from "./feed-connection.js";
+import { applyRevoke, applySnapshot, type FeedEventKind, readAt } from "./feed-protocol.js";
+import { classify, type IssuerFailure, isDefinitive } from "./ready.js";
 import type { RevocationStore } from "./revocations.js";
-import { SseParser } from "./sse.js";
 
 export { DEFAULT_RETRY_MS, MIN_RETRY_MS, retryAfterMs } from "./feed-backoff.js";
+export type { FeedTimers } from "./feed-connection.js";
 export type { FeedEventKind } from "./feed-protocol.js";
 
 /** The feed's settings, resolved from the guard's `revocations` option. */
@@ -53,12 +53,6 @@ export interface FeedConfig {
   onError?: ((error: Error) => void) | undefined;
 }
 
-/** Timers, injectable so tests can run the backoff without waiting. */
-export interface FeedTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
 export interface FeedHooks {
   /** The guard's clock (freshness, purges). */
   clock: Clock;
@@ -69,35 +63,27 @@ export interface FeedHooks {
   monotonic?: () => number;
 }
 
+/**
+ * How a wait for the first sync ended: synced; refused by a failure retrying cannot mend
+ * (wrong credentials, not allowed, TLS), at once; or, after the wait's timeout or the
+ * feed's `close()`, not synced, with the failure that explains it.
+ */
+export type SyncOutcome =
+  | { readonly kind: "synced" }
+  | { readonly kind: "refused" | "timeout" | "closed"; readonly failure: IssuerFailure };
+
 /** How often expired entries are swept when nothing else triggers it. */
 const SWEEP_MS = 30_000;
-/** Ids we send back must be a safe header value (the server's look like `7f3a.120`). */
-const SENDABLE_ID = /^[\x21-\x7e]{1,256}$/;
+/** `ready()`'s failure when the feed was closed before it ever synced. */
+const CLOSED: IssuerFailure = {
+  reason: "revocations_unavailable",
+  detail: "the revocation feed was closed before its first sync",
+};
 
 const realTimers: FeedTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
-
-function unref(handle: unknown): void {
-  (handle as { unref?: () => void } | null)?.unref?.();
-}
-
-class Connection {
-  /** Bytes seen (monotonic ms), for the silence watchdog. */
-  lastActivity: number;
-  watchdog: unknown;
-  /** This connection has delivered `synced`: its events are live. */
-  synced = false;
-  done = false;
-  response: IncomingMessage | undefined;
-  constructor(
-    readonly req: ClientRequest,
-    now: number,
-  ) {
-    this.lastActivity = now;
-  }
-}
 
 export class RevocationFeed {
   /** The id of the last event applied (sent back as Last-Event-ID). */
@@ -110,22 +96,22 @@ export class RevocationFeed {
   reconnects = 0;
   /** Why the last connection failed (constant text), cleared by `synced`. */
   lastError: string | null = null;
+  /** The same failure, classified (for `ready()`), cleared by `synced`. */
+  lastFailure: IssuerFailure | undefined;
   /** Events applied (snapshot, revoke, synced, heartbeat). */
   applied = 0;
 
   private readonly clock: Clock;
   private readonly timers: FeedTimers;
-  private readonly monotonic: () => number;
-  private readonly request: typeof httpRequest;
-  private readonly target: URL;
-  private conn: Connection | undefined;
+  private readonly settings: ConnectionSettings;
+  private conn: FeedConnection | undefined;
   private reconnectTimer: unknown;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly backoff: Backoff;
   private started = false;
   private closed = false;
   private everSynced = false;
-  private readonly waiters = new Set<(synced: boolean) => void>();
+  private readonly waiters = new Set<(outcome: SyncOutcome) => void>();
   private readonly observers = new Set<(kind: FeedEventKind) => void>();
 
   constructor(
@@ -136,10 +122,15 @@ export class RevocationFeed {
     this.clock = hooks.clock;
     this.backoff = new Backoff(config.maxBackoffMs, hooks.random ?? Math.random);
     this.timers = hooks.timers ?? realTimers;
-    this.monotonic = hooks.monotonic ?? (() => performance.now());
-    this.target = new URL(config.url);
-    this.request =
-      this.target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest;
+    const target = new URL(config.url);
+    this.settings = {
+      target,
+      request: target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest,
+      authorization: config.authorization,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      timers: this.timers,
+      monotonic: hooks.monotonic ?? (() => performance.now()),
+    };
   }
 
   /** True once a `synced` event has ever been received. */
@@ -158,7 +149,7 @@ export class RevocationFeed {
     this.connect();
   }
 
-  /** Stops for good: the connection is closed, no reconnection, waiters told "not synced". */
+  /** Stops for good: the connection is closed, no reconnection, waiters told "closed". */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -166,26 +157,52 @@ export class RevocationFeed {
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.reconnectTimer = undefined;
     this.sweepTimer = undefined;
-    const conn = this.conn;
-    if (conn !== undefined) this.finish(conn);
-    for (const w of this.waiters) w(false);
-    this.waiters.clear();
+    this.conn?.close();
+    this.conn = undefined;
+    this.tell({ kind: "closed", failure: this.lastFailure ?? CLOSED });
   }
 
-  /** Resolves true at the first `synced` (at once if there was one), false after `timeoutMs`. */
-  waitForSync(timeoutMs: number): Promise<boolean> {
-    if (this.everSynced) return Promise.resolve(true);
-    if (this.closed) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => done(false), timeoutMs);
+  /**
+   * Resolves at the first `synced` (at once if there was one), at a definitive failure
+   * (at once if the last connection ended on one), at `close()`, or after `timeoutMs`.
+   * Its timer does not keep the process alive (the guard's `ready()` does).
+   */
+  waitForSync(timeoutMs: number): Promise<SyncOutcome> {
+    if (this.everSynced) return Promise.resolve({ kind: "synced" });
+    if (this.closed)
+      return Promise.resolve({ kind: "closed", failure: this.lastFailure ?? CLOSED });
+    const last = this.lastFailure;
+    if (last !== undefined && isDefinitive(last.reason)) {
+      return Promise.resolve({ kind: "refused", failure: last });
+    }
+    return new Promise<SyncOutcome>((resolve) => {
+      const timer = setTimeout(
+        () => done({ kind: "timeout", failure: this.lastFailure ?? this.unanswered() }),
+        timeoutMs,
+      );
       unref(timer);
-      const done = (synced: boolean) => {
+      const done = (outcome: SyncOutcome) => {
         clearTimeout(timer);
         this.waiters.delete(done);
-        resolve(synced);
+        resolve(outcome);
       };
       this.waiters.add(done);
     });
+  }
+
+  /** Why nothing is synced although no connection failed: no answer yet, or no `synced`. */
+  private unanswered(): IssuerFailure {
+    return this.conn?.response === undefined
+      ? { reason: "issuer_timeout", detail: "the revocation feed did not answer in time" }
+      : {
+          reason: "revocations_unavailable",
+          detail: "the revocation feed did not send synced in time",
+        };
+  }
+
+  private tell(outcome: SyncOutcome): void {
+    for (const w of [...this.waiters]) w(outcome);
+    this.waiters.clear();
   }
 
   /** Called after each event is applied (tests; metrics). Returns an unsubscribe function. */
@@ -198,127 +215,46 @@ export class RevocationFeed {
 
   private connect(): void {
     if (this.closed) return;
-    const headers: Record<string, string> = {
-      authorization: this.config.authorization,
-      accept: "text/event-stream",
-      "cache-control": "no-store",
-    };
-    const id = this.lastEventId;
-    if (id !== null && SENDABLE_ID.test(id)) headers["last-event-id"] = id;
-    let req: ClientRequest;
     try {
-      req = this.request(this.target, { method: "GET", headers, agent: false });
+      this.conn = new FeedConnection(this.settings, this.sink, this.lastEventId);
     } catch (err) {
       this.conn = undefined;
-      this.report("the revocation feed request could not be made", err);
+      this.report(
+        classify("the revocation feed request could not be made", err, "revocations_unavailable"),
+      );
       this.scheduleReconnect();
-      return;
     }
-    const conn = new Connection(req, this.monotonic());
-    this.conn = conn;
-    req.on("socket", (socket) => socket.unref());
-    req.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
-    req.on("response", (res) => this.onResponse(conn, res));
-    req.end();
-    this.armWatchdog(conn, this.config.heartbeatTimeoutMs);
   }
 
-  private onResponse(conn: Connection, res: IncomingMessage): void {
-    if (conn.done) {
-      res.resume();
-      return;
-    }
-    conn.response = res;
-    conn.lastActivity = this.monotonic();
-    const status = res.statusCode ?? 0;
-    if (status !== 200) {
-      res.resume();
-      if (status === 503 || status === 429) {
-        this.backoff.setRetryAfter(retryAfterMs(res.headers["retry-after"], this.clock.now()));
-      }
-      const why =
-        status === 401 || status === 403
-          ? `the revocation feed refused the guard's client credentials (HTTP ${status})`
-          : `the revocation feed answered HTTP ${status}`;
-      this.failed(conn, why);
-      return;
-    }
-    const type = res.headers["content-type"] ?? "";
-    if (!/^text\/event-stream\s*(?:;|$)/i.test(type)) {
-      res.resume();
-      this.failed(conn, "the revocation feed did not answer text/event-stream");
-      return;
-    }
-    const parser = new SseParser(
-      {
-        event: (type, data, eventId) => this.onEvent(conn, type, data, eventId),
-        id: (eventId) => {
-          this.lastEventId = eventId;
-        },
-        retry: (ms) => {
-          this.backoff.setBase(ms);
-        },
-      },
-      this.lastEventId ?? "",
-    );
-    res.on("data", (chunk: Buffer) => {
-      if (conn.done) return;
-      conn.lastActivity = this.monotonic();
-      try {
-        parser.push(chunk);
-      } catch (err) {
-        const why =
-          err instanceof FeedProtocolError
-            ? `the revocation feed sent a malformed event: ${err.message}`
-            : "the revocation feed sent an event that could not be applied";
-        this.failed(conn, why, err);
-      }
-    });
-    res.on("end", () => this.failed(conn, "the revocation feed ended"));
-    res.on("aborted", () => this.failed(conn, "the revocation feed connection was cut"));
-    res.on("error", (err) => this.failed(conn, "the revocation feed connection failed", err));
-    res.on("close", () => this.failed(conn, "the revocation feed connection was closed"));
-  }
+  /** What the connections report to. */
+  private readonly sink = {
+    event: (conn: FeedConnection, type: string, data: string, eventId: string) =>
+      this.onEvent(conn, type, data, eventId),
+    id: (eventId: string) => {
+      this.lastEventId = eventId;
+    },
+    retry: (ms: number) => this.backoff.setBase(ms),
+    retryAfter: (header: string | undefined) =>
+      this.backoff.setRetryAfter(retryAfterMs(header, this.clock.now())),
+    failed: (conn: FeedConnection, failure: IssuerFailure) => this.failed(conn, failure),
+  };
 
-  private armWatchdog(conn: Connection, ms: number): void {
-    conn.watchdog = this.timers.setTimeout(
-      () => {
-        if (conn.done) return;
-        const silent = this.monotonic() - conn.lastActivity;
-        const timeout = this.config.heartbeatTimeoutMs;
-        if (silent >= timeout) {
-          this.failed(conn, "the revocation feed went silent (no heartbeat)");
-        } else {
-          this.armWatchdog(conn, timeout - silent);
-        }
-      },
-      Math.max(1, Math.ceil(ms)),
-    );
-    unref(conn.watchdog);
-  }
-
-  private finish(conn: Connection): void {
-    conn.done = true;
-    if (conn.watchdog !== undefined) this.timers.clearTimeout(conn.watchdog);
-    conn.req.destroy();
-    conn.response?.destroy();
+  private failed(conn: FeedConnection, failure: IssuerFailure): void {
     if (this.conn === conn) this.conn = undefined;
-  }
-
-  private failed(conn: Connection, why: string, cause?: unknown): void {
-    if (conn.done) return;
-    this.finish(conn);
     if (this.closed) return;
-    this.report(why, cause);
+    this.report(failure);
     this.scheduleReconnect();
   }
 
-  private report(why: string, cause: unknown): void {
-    this.lastError = why;
+  private report(failure: IssuerFailure): void {
+    this.lastError = failure.detail;
+    this.lastFailure = failure;
+    if (isDefinitive(failure.reason)) this.tell({ kind: "refused", failure });
     const onError = this.config.onError;
     if (onError === undefined) return;
+    const { detail, cause } = failure;
     try {
-      onError(new Error(why, cause === undefined ? undefined : { cause }));
+      onError(new Error(detail, cause === undefined ? undefined : { cause }));
     } catch {
       // A throwing logger must not stop the feed.
     }
@@ -354,7 +290,7 @@ export class RevocationFeed {
 
   // ---- events --------------------------------------------------------------------------
 
-  private onEvent(conn: Connection, type: string, data: string, eventId: string): void {
+  private onEvent(conn: FeedConnection, type: string, data: string, eventId: string): void {
     if (conn.done) return;
     const now = this.clock.now();
     let kind: FeedEventKind;
@@ -375,6 +311,7 @@ export class RevocationFeed {
         this.everSynced = true;
         this.backoff.reset();
         this.lastError = null;
+        this.lastFailure = undefined;
         kind = "synced";
         break;
       }
@@ -395,10 +332,7 @@ export class RevocationFeed {
     }
     if (eventId !== "") this.lastEventId = eventId;
     this.applied++;
-    if (kind === "synced") {
-      for (const w of this.waiters) w(true);
-      this.waiters.clear();
-    }
+    if (kind === "synced") this.tell({ kind: "synced" });
     for (const fn of this.observers) {
       try {
         fn(kind);

@@ -8,6 +8,7 @@ import { refusal } from "./errors.js";
 import { RevocationFeed } from "./feed.js";
 import type { RevocationsConfig } from "./options.js";
 import type { VerifiedToken } from "./principal.js";
+import { readyError } from "./ready.js";
 import type { RevocationStore } from "./revocations.js";
 
 /** The revocation feed's state, from `guard.feedState()`. */
@@ -86,17 +87,17 @@ export class FeedGate {
     }
   }
 
-  /** Resolves true at the first sync, false after `readyTimeout`. */
-  waitForSync(): Promise<boolean> {
-    return this.feed.waitForSync(this.config.readyTimeoutMs);
-  }
-
-  /** `ready()`'s verdict on a feed that did not sync in time: refused under "fail-closed". */
-  checkReady(synced: boolean): void {
-    if (!synced && this.failClosed) {
-      const cause = this.feed.lastError ?? undefined;
-      throw refusal(this.realm, "revocations_unavailable", undefined, cause);
-    }
+  /**
+   * `ready()`'s part for the feed: resolves at the first sync; rejects at once on a failure
+   * retrying cannot mend (wrong credentials, not allowed, TLS), whatever the policy; after
+   * `readyTimeout` without a sync, rejects under "fail-closed" naming the last failure,
+   * resolves under "accept".
+   */
+  async ready(): Promise<void> {
+    const outcome = await this.feed.waitForSync(this.config.readyTimeoutMs);
+    if (outcome.kind === "synced") return;
+    if (outcome.kind !== "refused" && !this.failClosed) return;
+    throw readyError(this.realm, outcome.failure, this.config.url);
   }
 
   /** The state at `now` (expired entries purged first). */

@@ -35,12 +35,15 @@ import { refusal } from "./errors.js";
 import { extractToken, fromAuthorizationHeader, isOpaqueToken } from "./extract.js";
 import { disabledFeedState, FeedGate, type FeedState } from "./freshness.js";
 import { Introspector } from "./introspection.js";
+import type { ParsedJws } from "./jws.js";
 import { JwtVerifier } from "./jwt.js";
 import { finiteNow } from "./now.js";
 import { OpaqueVerifier } from "./opaque.js";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import type { Principal } from "./principal.js";
+import { type Principal, VerifiedToken } from "./principal.js";
+import { holdProcess } from "./ready.js";
 import { RevocationStore } from "./revocations.js";
+import { warnNoRevocationSource } from "./warnings.js";
 
 export type { FeedState } from "./freshness.js";
 export type { AccessTokenClaims, Principal } from "./principal.js";
@@ -56,9 +59,11 @@ export interface Guard {
   verifySync(input: VerifyInput): Principal;
   /**
    * Loads the JWKS now (a URL JWKS is otherwise loaded by the first verify) and, with the
-   * revocation feed, waits for its first sync (at most `revocations.readyTimeout`; then
-   * rejects with a 503 revocations_unavailable GuardError under "fail-closed", resolves
-   * under "accept").
+   * revocation feed, waits for its first sync. Always settles, and keeps the process alive
+   * until it does. Rejects with a 503 GuardError whose `reason` names the cause (ready.ts):
+   * at once for wrong credentials, a client not allowed to follow the feed, or a TLS
+   * failure; after `revocations.readyTimeout` for an unreachable or unsynchronised feed
+   * under "fail-closed" ("accept" resolves then).
    */
   ready(): Promise<void>;
   /** Drops every cached verified token. */
@@ -134,9 +139,23 @@ class Stages {
     this.gate?.feed.start();
   }
 
+  /**
+   * The JWT stages that need no waiting: a token verified before (rechecked), or the token
+   * parsed and checked against its key; the parsed token itself when its kid is unknown.
+   */
+  private jwtNow(token: string, input: VerifyInput, now: number): VerifiedToken | ParsedJws {
+    const jwt = this.jwt;
+    jwt.tick(now);
+    const hit = jwt.cached(token, now);
+    if (hit !== undefined) return hit;
+    const jws = jwt.parse(token, fromAuthorizationHeader(input));
+    const key = jwt.keyFor(jws);
+    return key === undefined ? jws : jwt.check(jws, key, now);
+  }
+
   /** Every stage without waiting; a Promise only from an asynchronous `denylist`. */
   runSync(input: VerifyInput): Principal | Promise<Principal> {
-    const { opts, jwt } = this;
+    const opts = this.opts;
     const token = extractToken(input, opts);
     if (isOpaqueToken(token, opts.realm)) {
       throw this.opaque === undefined
@@ -144,14 +163,8 @@ class Stages {
         : refusal(opts.realm, "opaque_not_supported", OPAQUE_SYNC);
     }
     const now = finiteNow(opts.clock);
-    jwt.tick(now);
-    let entry = jwt.cached(token, now);
-    if (entry === undefined) {
-      const jws = jwt.parse(token, fromAuthorizationHeader(input));
-      const key = jwt.keyFor(jws);
-      if (key === undefined) throw jwt.unknownKid();
-      entry = jwt.check(jws, key, now);
-    }
+    const entry = this.jwtNow(token, input, now);
+    if (!(entry instanceof VerifiedToken)) throw this.jwt.unknownKid();
     return this.admission.admit(entry, input.cookie, now);
   }
 
@@ -164,25 +177,18 @@ class Stages {
       return this.opaque.verify(token, input.cookie);
     }
     const now = finiteNow(opts.clock);
-    jwt.tick(now);
-    let entry = jwt.cached(token, now);
-    if (entry === undefined) {
-      const jws = jwt.parse(token, fromAuthorizationHeader(input));
-      const key = jwt.keyFor(jws);
-      if (key === undefined) {
-        return jwt.awaitKey(jws).then((found) => {
-          const later = opts.clock.now();
-          return this.admission.admit(jwt.check(jws, found, later), input.cookie, later);
-        });
-      }
-      entry = jwt.check(jws, key, now);
-    }
-    return this.admission.admit(entry, input.cookie, now);
+    const entry = this.jwtNow(token, input, now);
+    if (entry instanceof VerifiedToken) return this.admission.admit(entry, input.cookie, now);
+    return jwt.awaitKey(entry).then((found) => {
+      const later = opts.clock.now();
+      return this.admission.admit(jwt.check(entry, found, later), input.cookie, later);
+    });
   }
 }
 
 export function createGuard(options: GuardOptions): Guard {
   const opts = resolveOptions(options);
+  if (opts.noRevocationSource) warnNoRevocationSource();
   const stages = new Stages(opts);
   const { jwt, gate, opaque } = stages;
   return {
@@ -204,10 +210,12 @@ export function createGuard(options: GuardOptions): Guard {
       return result;
     },
     async ready(): Promise<void> {
-      const keys = jwt.keys.ready();
-      if (gate === undefined) return keys;
-      const [, synced] = await Promise.all([keys, gate.waitForSync()]);
-      gate.checkReady(synced);
+      const release = holdProcess();
+      try {
+        await Promise.all([jwt.ready(), gate?.ready()]);
+      } finally {
+        release();
+      }
     },
     clearCache(): void {
       jwt.clear();

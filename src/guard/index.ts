@@ -44,12 +44,4 @@ export {
   type RevocationsOptions,
 } from "./options.js";
 export { requireScopes } from "./scopes.js";
-export {
-  type AnyPrincipal,
-  anyOf,
-  createSessionVerifier,
-  type SessionPrincipal,
-  type SessionVerifier,
-  type SessionVerifierOptions,
-  type Verifier,
-} from "./session.js";
+export * from "./session-api.js";

@@ -320,7 +320,11 @@ async function fetchJson(url: string, opts: JwksKeySetOptions): Promise<unknown>
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     return JSON.parse(text);
   } catch (err) {
-    if (controller.signal.aborted) throw new Error("JWKS fetch timed out", { cause: err });
+    if (controller.signal.aborted) {
+      const timedOut = new Error("JWKS fetch timed out", { cause: err });
+      timedOut.name = "TimeoutError";
+      throw timedOut;
+    }
     throw err;
   } finally {
     clearTimeout(timer);

@@ -11,6 +11,7 @@ import { JwksKeySet, type VerificationKey } from "./jwks.js";
 import { HeaderMemo, type ParsedJws } from "./jws.js";
 import type { ResolvedOptions } from "./options.js";
 import type { VerifiedToken } from "./principal.js";
+import { classify, readyError } from "./ready.js";
 import { decodePayload, verifySignature } from "./signature.js";
 
 const JWKS_MAX_BYTES = 64 * 1024;
@@ -113,6 +114,26 @@ export class JwtVerifier {
       if (key === undefined) throw this.keyRefusal(keys.loaded);
       return key;
     });
+  }
+
+  /**
+   * `ready()`'s part for the keys: a URL JWKS loaded now (inline: at once). Rejects with a
+   * GuardError naming the cause: unreachable, TLS, timeout, or `jwks_unavailable` (the
+   * issuer answered, but not with a usable key set).
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.keys.ready();
+    } catch (err) {
+      const source = this.opts.jwks;
+      const url = "url" in source ? source.url : "inline JWKS";
+      // Our own constant messages ("JWKS fetch answered HTTP 404"); anything else unnamed.
+      const detail =
+        err instanceof Error && err.message.startsWith("JWKS ")
+          ? err.message
+          : "the JWKS fetch failed";
+      throw readyError(this.realm, classify(detail, err, "jwks_unavailable"), url);
+    }
   }
 
   clear(): void {

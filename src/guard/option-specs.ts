@@ -2,8 +2,8 @@
  * Every option of the guard's public constructors, declared once: `createGuard` (and its
  * `revocations` and `introspection` objects), `createSessionVerifier` and the framework
  * adapters' middleware options. Each entry gives the option's default, its documentation
- * and, for numbers, its range. `options.ts`, `session.ts` and `adapters/shared.ts` take
- * their option names, numeric defaults and bounds from here; the option tables of
+ * and, for numbers, its range. `options*.ts`, `session-options.ts` and `adapters/shared.ts`
+ * take their option names, numeric defaults and bounds from here; the option tables of
  * src/guard/README.md are generated from it (`npm run docs:guard`) and a test keeps the
  * two in step. The checks themselves (and their error messages) stay with the code that
  * resolves each option.
@@ -105,7 +105,7 @@ export const GUARD_OPTIONS = {
   cacheSize: num(10_000, 0, 10_000_000, true, "verified-token cache entries; 0 disables"),
   denylist: other(
     "none",
-    "`{ isRevoked(jti, iss) }`, boolean or Promise; consulted on every verify",
+    "a revocation source of your own: `{ isRevoked(jti, iss) }` (type `Denylist`), boolean or Promise; consulted on every verify",
   ),
   clock: other("system", "`{ now(): ms }` (`ManualClock` in tests)"),
   fetch: other("global fetch", "injectable, for tests; when given, introspection uses it too"),
@@ -124,7 +124,7 @@ export const GUARD_OPTIONS = {
   ),
   revocations: other(
     "on with `introspection`",
-    "the revocation feed: `false`, `true`, or `{ enabled?, url?, maxStaleness?, onStale?, heartbeatTimeout?, readyTimeout?, onError? }` — see [The revocation feed](#the-revocation-feed). Needs `introspection` (the feed authenticates with the same client)",
+    "the revocation feed: `false`, `true`, or `{ enabled?, url?, maxStaleness?, onStale?, heartbeatTimeout?, readyTimeout?, onError? }` — see [The revocation feed](#the-revocation-feed). Needs `introspection` (the feed authenticates with the same client). Without a feed or a `denylist` the guard warns once (`TESSERA_GUARD_NO_REVOCATION`); `false` is the explicit opt-out that silences it — see [Getting ready](#getting-ready-and-revocation-by-default)",
   ),
   fingerprint: other(
     "`false`",
@@ -134,7 +134,7 @@ export const GUARD_OPTIONS = {
 
 /** `createGuard({ revocations: { ... } })`. */
 export const REVOCATIONS_OPTIONS = {
-  enabled: other("`true`", "`false`: no feed"),
+  enabled: other("`true`", "`false`: no feed (an opt-out, as `revocations: false`)"),
   url: other(
     `\`${ISSUER}/events/revocations\``,
     "https only, except loopback hosts (it carries the client secret)",
@@ -154,7 +154,13 @@ export const REVOCATIONS_OPTIONS = {
     false,
     "seconds of silence (not a byte) after which the connection is dropped and reopened; the issuer heartbeats every 15 s",
   ),
-  readyTimeout: num(10, 0.001, 3600, false, "seconds `ready()` waits for the first sync"),
+  readyTimeout: num(
+    10,
+    0.001,
+    3600,
+    false,
+    "seconds `ready()` waits for the first sync (a refusal or a TLS failure ends the wait at once)",
+  ),
   onError: other(
     "none",
     "told about each connection failure (constant messages: never a token or the secret)",

@@ -1,7 +1,9 @@
 /**
- * URL checks shared by every option that names an endpoint (JWKS, introspection, the
- * revocation feed, the session endpoint). `reject` throws the caller's own TypeError.
+ * URL checks shared by every option that names the issuer or one of its endpoints (JWKS,
+ * introspection, the revocation feed, the session endpoint). `reject` throws the caller's
+ * own TypeError.
  */
+import { isQuotedStringSafe } from "./errors.js";
 
 /**
  * True for URL hostnames that never leave the machine: plain http is allowed only for
@@ -44,4 +46,15 @@ export function httpsUnlessLoopback(
     const why = "must use https (plain http is allowed for loopback hosts only)";
     reject(carries === undefined ? why : `${why}: it carries ${carries}`);
   }
+}
+
+/**
+ * An `issuer` option (createGuard's, createSessionVerifier's): a non-empty absolute http(s)
+ * URL, also usable as the RFC 6750 challenge realm.
+ */
+export function issuerUrl(issuer: unknown, reject: (why: string) => never): string {
+  if (typeof issuer !== "string" || issuer.length === 0) reject("must be a non-empty string");
+  if (!isQuotedStringSafe(issuer)) reject("contains characters not allowed in a realm");
+  httpUrl(issuer, reject);
+  return issuer;
 }

@@ -1,6 +1,7 @@
 import type { Clients } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
 import { authenticateClient } from "../oauth/client-auth.js";
+import { NOT_A_FEED_FOLLOWER } from "../shared/feed-followers.js";
 import type { ClientRecord } from "../store/types.js";
 
 /**
@@ -24,7 +25,7 @@ export class FeedFollowers {
   async authenticate(authorization: string | undefined): Promise<ClientRecord> {
     const client = await authenticateClient(this.clients, authorization, {});
     if (!client.introspect) {
-      throw new TesseraError("invalid_client", "This client may not follow revocations.", {
+      throw new TesseraError("invalid_client", NOT_A_FEED_FOLLOWER, {
         oauthError: "invalid_client",
       });
     }

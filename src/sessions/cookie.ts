@@ -1,3 +1,5 @@
+import { cookieValues as valuesOf } from "../shared/cookies.js";
+
 /**
  * The session cookie, exactly as the README ("Sessions: what you get") fixes it:
  * `__Host-session=<token>; Path=/; Secure; HttpOnly; SameSite=Strict` — the `__Host-`
@@ -22,9 +24,10 @@ export function clearedSessionCookie(): string {
 }
 
 /**
- * Every value of cookie `name` in a Cookie header (or several joined headers), in order.
- * Values are returned raw: a session token is base64url, so nothing needs decoding, and
- * anything else is rejected by the token-shape check.
+ * Every value of cookie `name` in a Cookie header (or several joined headers), in order,
+ * read by the rule the guard reads it by too (src/shared/cookies.ts). Values are returned
+ * raw: a session token is base64url, so nothing needs decoding, and anything else is
+ * rejected by the token-shape check.
  */
 export function cookieValues(
   header: string | readonly string[] | undefined,
@@ -33,13 +36,7 @@ export function cookieValues(
   if (header === undefined) return [];
   const text = typeof header === "string" ? header : header.join("; ");
   if (text.length > MAX_COOKIE_HEADER) return [];
-  const out: string[] = [];
-  for (const part of text.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
-  }
-  return out;
+  return valuesOf(text, name);
 }
 
 export type CookieToken =

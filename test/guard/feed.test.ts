@@ -390,7 +390,7 @@ describe("revocation feed: failure policy", () => {
       revocations: { url: feed.url, readyTimeout: 0.05 },
     });
     try {
-      await expect(guard.ready()).rejects.toMatchObject({ reason: "revocations_unavailable" });
+      await expect(guard.ready()).rejects.toMatchObject({ reason: "credentials_rejected" });
       expect(feed.requests[0]?.authorization).toBe(basic(CLIENT_ID, "wrong"));
       await expectReason(guard, bearer(jwt()), "revocations_unavailable", 503);
     } finally {

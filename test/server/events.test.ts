@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../../src/server/security.js";
+import { NOT_A_FEED_FOLLOWER } from "../../src/shared/feed-followers.js";
 import { API, basic, post } from "../oauth/support.js";
 import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
 import { rawRequest } from "../support/raw-http.js";
@@ -107,6 +108,9 @@ describe("GET /events/revocations", () => {
     expect(((await anon.json()) as { error: string }).error).toBe("invalid_client");
     const notAllowed = await fetch(`${base}/events/revocations`, { headers: svcAuth });
     expect(notAllowed.status).toBe(401);
+    // The guard tells "not allowed" from "wrong credentials" by this constant (its ready()).
+    const said = (await notAllowed.json()) as { error: string; error_description: string };
+    expect(said).toEqual({ error: "invalid_client", error_description: NOT_A_FEED_FOLLOWER });
   });
 
   it("snapshot first, then synced, then live revocations as they happen", async () => {

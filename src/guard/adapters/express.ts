@@ -37,16 +37,7 @@ declare global {
   }
 }
 
-export {
-  type AnyPrincipal,
-  anyOf,
-  createSessionVerifier,
-  type SessionPrincipal,
-  type SessionVerifier,
-  type SessionVerifierOptions,
-  sessionSetCookies,
-  type Verifier,
-} from "../session.js";
+export * from "../session-api.js";
 export type { AdapterOptions as GuardMiddlewareOptions } from "./shared.js";
 export { errorAnswer } from "./shared.js";
 

@@ -34,16 +34,7 @@ declare module "fastify" {
   }
 }
 
-export {
-  type AnyPrincipal,
-  anyOf,
-  createSessionVerifier,
-  type SessionPrincipal,
-  type SessionVerifier,
-  type SessionVerifierOptions,
-  sessionSetCookies,
-  type Verifier,
-} from "../session.js";
+export * from "../session-api.js";
 export type { AdapterOptions as GuardHookOptions } from "./shared.js";
 export { errorAnswer } from "./shared.js";
 

@@ -27,16 +27,7 @@ import {
 } from "./shared.js";
 
 export { GuardError, isGuardError } from "../errors.js";
-export {
-  type AnyPrincipal,
-  anyOf,
-  createSessionVerifier,
-  type SessionPrincipal,
-  type SessionVerifier,
-  type SessionVerifierOptions,
-  sessionSetCookies,
-  type Verifier,
-} from "../session.js";
+export * from "../session-api.js";
 
 /** `authenticate`'s options: the scopes the principal must hold. */
 export interface AuthenticateOptions {

@@ -26,16 +26,7 @@ import {
   resolveAdapterOptions,
 } from "./shared.js";
 
-export {
-  type AnyPrincipal,
-  anyOf,
-  createSessionVerifier,
-  type SessionPrincipal,
-  type SessionVerifier,
-  type SessionVerifierOptions,
-  sessionSetCookies,
-  type Verifier,
-} from "../session.js";
+export * from "../session-api.js";
 export { toResponse } from "./fetch.js";
 export type { AdapterOptions as GuardMiddlewareOptions } from "./shared.js";
 
