@@ -89,9 +89,12 @@ describePostgres("tessera on PostgreSQL", () => {
     const schema = freshSchema();
     schemas.push(schema);
     const data = tempDataDir();
-    const added = await runCli(["user", "add", "carol", "--password-stdin", "--data", data, "--init"], {
-      stdin: PASSWORD,
-    });
+    const added = await runCli(
+      ["user", "add", "carol", "--password-stdin", "--data", data, "--init"],
+      {
+        stdin: PASSWORD,
+      },
+    );
     expect(added.code, added.stderr).toBe(0);
     const copied = await runCli(["db", "copy", "--data", data], { env: env(schema) });
     expect(copied.code, copied.stderr).toBe(0);
@@ -114,10 +117,13 @@ describePostgres("tessera on PostgreSQL", () => {
     const schema = freshSchema();
     schemas.push(schema);
     const data = tempDataDir();
-    const added = await runCli(["user", "add", "bob", "--password-stdin", "--data", data, "--init"], {
-      stdin: PASSWORD,
-      env: env(schema),
-    });
+    const added = await runCli(
+      ["user", "add", "bob", "--password-stdin", "--data", data, "--init"],
+      {
+        stdin: PASSWORD,
+        env: env(schema),
+      },
+    );
     expect(added.code, added.stderr).toBe(0);
     const [a, b] = await Promise.all([
       startServer(["--data", data], env(schema)),

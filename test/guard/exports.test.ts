@@ -78,23 +78,22 @@ const PROSE: Record<Entry, { values: string[]; types: string[] }> = {
   },
 };
 
-/** The names imported in the READMEs' code, by entry point. */
-function readmeImports(): Map<Entry, Set<string>> {
-  const found = new Map<Entry, Set<string>>();
+/** The names imported in the READMEs' code, by entry point: values, and types (`type X`). */
+function readmeImports(): Map<Entry, { values: Set<string>; types: Set<string> }> {
+  const found = new Map<Entry, { values: Set<string>; types: Set<string> }>();
   const pattern =
-    /import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+"(?:@tessera\/|tessera\/)guard(\/\w+)?"/g;
+    /import\s+(type\s+)?\{([^}]*)\}\s+from\s+"(?:@tessera\/|tessera\/)guard(\/\w+)?"/g;
   for (const file of READMES) {
     const text = readFileSync(join(ROOT, file), "utf8");
     for (const m of text.matchAll(pattern)) {
-      const entry = `tessera/guard${m[2] ?? ""}` as Entry;
+      const entry = `tessera/guard${m[3] ?? ""}` as Entry;
       expect(ENTRIES, `${file} imports from ${entry}`).toContain(entry);
-      const names = found.get(entry) ?? new Set<string>();
-      for (const part of (m[1] as string).split(",")) {
-        const name = part
-          .trim()
-          .replace(/^type\s+/, "")
-          .split(/\s+as\s+/)[0] as string;
-        if (name !== "") names.add(name);
+      const names = found.get(entry) ?? { values: new Set<string>(), types: new Set<string>() };
+      for (const part of (m[2] as string).split(",")) {
+        const spec = part.trim();
+        const typeOnly = m[1] !== undefined || /^type\s/.test(spec);
+        const name = spec.replace(/^type\s+/, "").split(/\s+as\s+/)[0] as string;
+        if (name !== "") (typeOnly ? names.types : names.values).add(name);
       }
       found.set(entry, names);
     }
@@ -133,7 +132,7 @@ describe("the guard's public names, imported as a user does", () => {
     const exported = JSON.parse(r.stdout) as Record<Entry, string[]>;
     for (const entry of ENTRIES) {
       const expected = new Set([
-        ...(imports.get(entry) ?? []),
+        ...(imports.get(entry)?.values ?? []),
         ...PROSE[entry].values,
         ...EVERYWHERE.values,
       ]);
@@ -142,14 +141,20 @@ describe("the guard's public names, imported as a user does", () => {
   });
 
   it("every type the READMEs name is exported (tsc, strict, nodenext)", () => {
+    const imports = readmeImports();
+    const typesOf = (entry: Entry) => [
+      ...new Set([
+        ...(imports.get(entry)?.types ?? []),
+        ...PROSE[entry].types,
+        ...EVERYWHERE.types,
+      ]),
+    ];
     const lines = ENTRIES.map((entry, i) => {
-      const names = [...PROSE[entry].types, ...EVERYWHERE.types];
+      const names = typesOf(entry);
       return `import type { ${names.map((n) => `${n} as T${i}_${n}`).join(", ")} } from "${entry}";`;
     });
     // Use each alias so that nothing is "declared but never used".
-    const uses = ENTRIES.flatMap((entry, i) =>
-      [...PROSE[entry].types, ...EVERYWHERE.types].map((n) => `T${i}_${n}`),
-    );
+    const uses = ENTRIES.flatMap((entry, i) => typesOf(entry).map((n) => `T${i}_${n}`));
     lines.push(`export type All = [${uses.map((u) => `${u}`).join(", ")}];`);
     writeFileSync(join(project, "types.ts"), `${lines.join("\n")}\n`);
     const tsc = join(ROOT, "node_modules/typescript/bin/tsc");

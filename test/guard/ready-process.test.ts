@@ -123,6 +123,7 @@ describe("await guard.ready() against a real tessera serve", () => {
         ...more,
         "--data",
         data,
+        "--init",
       ]);
       return clientSecretOf(r.stdout);
     };
