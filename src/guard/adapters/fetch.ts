@@ -45,11 +45,25 @@ export async function authenticate<P extends AnyPrincipal>(
   options?: AuthenticateOptions,
 ): Promise<P> {
   checkVerifier("authenticate", verifier);
-  const { scopes } = resolveAdapterOptions("authenticate", options);
+  const { scopes } = fetchOptions("authenticate", options);
   if (!(request instanceof Request)) throw new TypeError("authenticate: expected a Request");
   const principal = await verifier.verify(fetchInput(request));
   checkScopes(principal, scopes);
   return principal;
+}
+
+/**
+ * The shared adapter options minus `optional`, which the middleware adapters honour and
+ * these functions cannot (they return a principal or reject): refused rather than ignored.
+ */
+function fetchOptions(where: string, options: AuthenticateOptions | undefined) {
+  const resolved = resolveAdapterOptions(where, options);
+  if (resolved.optional) {
+    throw new TypeError(
+      `${where}: "optional" is not an option here; catch the GuardError (isGuardError) to let a request without credentials through`,
+    );
+  }
+  return { scopes: resolved.scopes };
 }
 
 /**
@@ -83,7 +97,7 @@ export function protect<P extends AnyPrincipal>(
 ): (request: Request) => Promise<Response> {
   checkVerifier("protect", verifier);
   if (typeof handler !== "function") throw new TypeError("protect: handler must be a function");
-  const opts = resolveAdapterOptions("protect", options);
+  const opts = fetchOptions("protect", options);
   return async (request) => {
     let principal: P;
     try {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AnyPrincipal,
+  type AuthenticateOptions,
   authenticate,
   createSessionVerifier,
   isGuardError,
@@ -70,6 +71,20 @@ describe("tessera/guard/fetch", () => {
     expect(
       (await call("/protected", { cookie: `__Host-session=${await env.login()}` })).status,
     ).toBe(403);
+  });
+
+  it("optional is refused, not silently ignored (authenticate returns a principal or rejects)", async () => {
+    const request = new Request("http://api.test/x");
+    await expect(
+      authenticate(env.guard, request, { optional: true } as AuthenticateOptions),
+    ).rejects.toThrow(/"optional" is not an option here/);
+    expect(() =>
+      protect(env.guard, () => new Response("ok"), { optional: true } as AuthenticateOptions),
+    ).toThrow(/"optional" is not an option here/);
+    // optional: false is the default, so it is accepted
+    expect(() =>
+      protect(env.guard, () => new Response("ok"), { optional: false } as AuthenticateOptions),
+    ).not.toThrow();
   });
 
   it("protect() passes a renewed session cookie on", async () => {
