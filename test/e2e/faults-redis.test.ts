@@ -43,7 +43,12 @@ import {
 } from "../support/postgres.js";
 import { clientSecretOf, removeTempDirs, stopAllServers } from "../support/process.js";
 import { describeRedis } from "../support/redis.js";
-import { describeWrong, Traffic, verifyLedger } from "../support/traffic.js";
+import {
+  describeWrong,
+  revocationReachesGuard,
+  Traffic,
+  verifyLedger,
+} from "../support/traffic.js";
 import { type Api, status as apiStatus, startApi, stopAllApis } from "./support/api-process.js";
 
 describePostgres("faults", () => {
@@ -120,6 +125,12 @@ describePostgres("faults", () => {
 
       const violations = await verifyLedger(traffic, urls, (t) => apiStatus(api, t));
       expect(violations).toEqual([]);
+      // The feed works after the fault: a revocation made now reaches the guard.
+      expect(
+        await revocationReachesGuard(fleet.secrets, urls[0] as string, urls[2] as string, (t) =>
+          apiStatus(api, t),
+        ),
+      ).toBeUndefined();
 
       // The refused user was not half-made; the CLI's writes after the outage hold.
       const user = await fleet.cli(["user", "add", "late", "--password-stdin"], PASSWORD);

@@ -39,7 +39,12 @@ import {
 } from "../support/postgres.js";
 import { removeTempDirs, stopAllServers } from "../support/process.js";
 import { describeRedis } from "../support/redis.js";
-import { describeWrong, Traffic, verifyLedger } from "../support/traffic.js";
+import {
+  describeWrong,
+  revocationReachesGuard,
+  Traffic,
+  verifyLedger,
+} from "../support/traffic.js";
 import { type Api, status as apiStatus, startApi, stopAllApis } from "./support/api-process.js";
 
 describePostgres("faults", () => {
@@ -119,6 +124,15 @@ describePostgres("faults", () => {
       const survivors = all.filter((t) => t.index !== victim).map((t) => t.url);
       const violations = await verifyLedger(traffic, survivors, (t) => apiStatus(api, t));
       expect(violations).toEqual([]);
+      // The feed works after the fault: a revocation made now reaches the guard.
+      expect(
+        await revocationReachesGuard(
+          fleet.secrets,
+          survivors[0] as string,
+          survivors[1] as string,
+          (t) => apiStatus(api, t),
+        ),
+      ).toBeUndefined();
       for (const [i, s] of fleet.servers.entries()) {
         if (i !== victim) expect(s.stdout()).not.toMatch(/"statusCode":500/);
       }

@@ -479,3 +479,46 @@ export function describeWrong(
   }
   return lines.join("\n");
 }
+
+/**
+ * The feed works now: a fresh token from `mintAt` is accepted by the guard, revoked at
+ * `revokeAt`, and then refused by the guard (bounded polls). Returns what went wrong, or
+ * undefined. Uses the `svc` client (client_credentials, a JWT for AUDIENCE).
+ */
+export async function revocationReachesGuard(
+  secrets: Record<string, string>,
+  mintAt: string,
+  revokeAt: string,
+  apiStatus: (token: string) => Promise<number>,
+): Promise<string | undefined> {
+  const auth = basic("svc", secrets.svc as string);
+  const form = "application/x-www-form-urlencoded";
+  const minted = await fetch(new URL("/oauth/token", mintAt), {
+    method: "POST",
+    headers: { "content-type": form, authorization: auth },
+    body: "grant_type=client_credentials",
+  });
+  if (minted.status !== 200) return `token issue answered ${minted.status}`;
+  const token = ((await minted.json()) as { access_token: string }).access_token;
+  const until = async (want: number) => {
+    const deadline = performance.now() + 10_000;
+    let st = await apiStatus(token);
+    while (st !== want && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      st = await apiStatus(token);
+    }
+    return st;
+  };
+  const accepted = await until(200);
+  if (accepted !== 200) return `the guard answers ${accepted} for a fresh token`;
+  const revoked = await fetch(new URL("/oauth/revoke", revokeAt), {
+    method: "POST",
+    headers: { "content-type": form, authorization: auth },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (revoked.status !== 200) return `revocation answered ${revoked.status}`;
+  const refused = await until(401);
+  if (refused !== 401)
+    return `the guard still answers ${refused} for a token revoked after the fault`;
+  return undefined;
+}
