@@ -26,20 +26,32 @@ export class UserCredentials {
   constructor(private readonly deps: UserCredentialsDeps) {}
 
   /**
-   * Ends every credential of the user: records the moment in the durable user record
-   * (which every server checks for sessions and tokens), deletes this store's sessions and
-   * opaque access tokens, and revokes every refresh family with the access tokens issued
-   * from it. The rule and its precision: src/users/cutoff.ts.
+   * Ends every credential of the user: publishes the cutoff on the revocation log (which
+   * every verifier follows), records the moment in the durable user record (which every
+   * server checks for sessions and tokens), then deletes this store's sessions and opaque
+   * access tokens and revokes every refresh family with the access tokens issued from it.
+   * The rule and its precision: src/users/cutoff.ts.
+   *
+   * The log comes first. If it is down, nothing has changed yet and the caller can simply
+   * try again; if a later step fails, verifiers already refuse what the cutoff ends. The
+   * other order could leave a cutoff the servers enforce but no verifier ever hears of —
+   * and a password change or "log out everywhere" that cannot be repeated (the password
+   * is changed, the caller's session ended), so JWTs would outlive it at every API.
    */
   async revokeAll(userId: string): Promise<void> {
-    const { deps } = this;
-    const now = deps.clock.now();
-    await deps.users.endSessionsBefore(userId, now);
+    const now = this.deps.clock.now();
     // Every token of the user issued before now, whatever it is: verifiers refuse tokens
     // with this sub and `iat < before`. Rounded up (iat has second precision): a token
     // minted earlier in this second is refused; one minted later in it carries
     // `iat = before` (see mintIat) and is not.
-    await deps.revocations.subject(userId, now);
+    await this.deps.revocations.subject(userId, now);
+    await this.deps.users.endSessionsBefore(userId, now);
+    await this.endEverything(userId);
+  }
+
+  /** The deletions behind a cutoff already published and recorded. */
+  private async endEverything(userId: string): Promise<void> {
+    const { deps } = this;
     await deps.sessions.destroyAll(userId);
     await deps.refresh.revokeUser(userId);
     await deps.access.destroyUserOpaque(userId);
@@ -48,7 +60,8 @@ export class UserCredentials {
   /**
    * Changes the password of the signed-in user after checking the current one (throttled
    * like a login). Every session of the user ends, including the current one, which is
-   * replaced by a new id returned here.
+   * replaced by a new id returned here. The cutoff is published before the new password
+   * is stored, at the moment stored with it (see revokeAll: a 503 leaves nothing changed).
    */
   async changePassword(input: {
     user: UserRecord;
@@ -64,16 +77,27 @@ export class UserCredentials {
       password: input.currentPassword,
       ip: input.ip,
     });
-    const updated = await deps.users.setPassword(user, input.newPassword, input.ip);
-    await this.revokeAll(updated.id);
+    const updated = await this.setPassword(user, input.newPassword, input.ip);
     return deps.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
+  }
+
+  /** Stores a new password and ends every credential of the user, log first. */
+  private async setPassword(
+    user: UserRecord,
+    password: string,
+    source?: string,
+  ): Promise<UserRecord> {
+    const updated = await this.deps.users.setPassword(user, password, source, (at) =>
+      this.deps.revocations.subject(user.id, at),
+    );
+    await this.endEverything(updated.id);
+    return updated;
   }
 
   /** An administrator sets the user's password: every credential of the user ends. */
   async resetPassword(name: string, password: string): Promise<UserRecord> {
     const user = await this.deps.users.require(name);
-    await this.deps.users.setPassword(user, password);
-    await this.revokeAll(user.id);
+    await this.setPassword(user, password);
     return user;
   }
 

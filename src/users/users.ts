@@ -120,12 +120,20 @@ export class Users {
 
   /**
    * Sets a new password (policy-checked, hashed) without asking for the old one: for
-   * administrators. The caller ends the user's sessions.
+   * administrators. The caller ends the user's sessions. `beforeStore(at)` runs after the
+   * (slow) hash and before the record is written with the cutoff `at`: a failure there
+   * leaves the user as it was.
    */
-  async setPassword(user: UserRecord, newPassword: string, source?: string): Promise<UserRecord> {
+  async setPassword(
+    user: UserRecord,
+    newPassword: string,
+    source?: string,
+    beforeStore?: (at: number) => Promise<void>,
+  ): Promise<UserRecord> {
     const password = checkNewPassword(newPassword, user.usernameKey);
     const passwordHash = await this.hasher.hash(password, source);
     const now = this.clock.now();
+    await beforeStore?.(now);
     const updated: UserRecord = {
       ...user,
       passwordHash,

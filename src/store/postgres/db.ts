@@ -195,6 +195,11 @@ export class Db {
       } catch (err) {
         throw this.error(err);
       }
+      // The pool listens for errors on idle connections only. One that ends while this
+      // transaction holds it (a restart, pg_terminate_backend) emits 'error' here, which
+      // unheard would crash the process; the statement in flight, or the next one, fails
+      // with it anyway (store_unavailable) and the connection is dropped by `abandon`.
+      client.on("error", ignore);
       const query: Query = async <T>(text: string, values: unknown[] = []) => {
         const result = await client.query({ name: statementName(text), text, values });
         return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
@@ -204,6 +209,7 @@ export class Db {
         const out = await fn(query);
         await client.query("COMMIT");
         client.release();
+        client.off("error", ignore);
         return out;
       } catch (err) {
         await this.abandon(client, err);
@@ -219,6 +225,14 @@ export class Db {
    * dropped, which ends the transaction server-side without waiting on it again.
    */
   private async abandon(client: pg.PoolClient, err: unknown): Promise<void> {
+    try {
+      await this.endTransaction(client, err);
+    } finally {
+      client.off("error", ignore);
+    }
+  }
+
+  private async endTransaction(client: pg.PoolClient, err: unknown): Promise<void> {
     if (sqlState(err) === undefined && !(err instanceof TesseraError)) {
       client.release(true);
       return;
@@ -237,3 +251,5 @@ export class Db {
     await this.pool.end();
   }
 }
+
+function ignore(): void {}
