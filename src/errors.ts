@@ -48,6 +48,8 @@ export const ERROR_STATUS = {
   /** A command other than `serve` found no installation where it looked (CLI: exit 2). */
   installation_not_found: 404,
   store_unavailable: 503,
+  /** better-sqlite3's native addon does not load on this Node.js (store/sqlite/addon.ts). */
+  sqlite_addon_unavailable: 500,
   server_busy: 503,
   too_many_streams: 503,
   server_error: 500,

@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import type { Clock } from "../../clock.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
@@ -17,6 +16,7 @@ import type {
   RefreshStore,
   UserStore,
 } from "../types.js";
+import { openDatabase } from "./addon.js";
 import { SqliteClients } from "./clients.js";
 import { SqliteCollection } from "./collection.js";
 import { SqliteConsents } from "./consents.js";
@@ -62,7 +62,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
+    this.db = openDatabase(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
