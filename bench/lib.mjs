@@ -58,7 +58,7 @@ function cleanupSync() {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-function track(child) {
+export function track(child) {
   children.add(child);
   child.once("exit", () => children.delete(child));
   return child;
@@ -251,7 +251,7 @@ export function ratioRow(name, x, y, target) {
 
 // ── Redis ───────────────────────────────────────────────────────────────────────────────
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

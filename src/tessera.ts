@@ -26,6 +26,7 @@ import { openStores, type Stores } from "./store/open.js";
 import type {
   ClientRecord,
   ConsentStore,
+  EphemeralStore,
   PoolStats,
   SigningAlg,
   UserRecord,
@@ -398,17 +399,50 @@ export class Tessera {
     return this.stores.durable.poolStats?.();
   }
 
-  /** Both tiers of the store answer (a store that does not throws). */
-  async checkStores(): Promise<void> {
-    await this.stores.ephemeral.ping();
+  /**
+   * The dependencies that do not answer now, by name (`postgres`, `redis`, `sqlite`):
+   * empty when this instance can serve. Each is pinged once, in parallel, and one that
+   * has not answered within `timeoutMs` counts as down (a probe never hangs).
+   */
+  async unavailableDependencies(timeoutMs = READINESS_TIMEOUT_MS): Promise<string[]> {
+    const checks: Array<{ name: string; store: EphemeralStore }> = [
+      { name: this.stores.durable.kind, store: this.stores.durable.ephemeral },
+    ];
     if (this.stores.ephemeral !== this.stores.durable.ephemeral) {
-      await this.stores.durable.ephemeral.ping();
+      checks.push({ name: this.stores.ephemeral.kind, store: this.stores.ephemeral });
     }
+    const answers = await Promise.all(
+      checks.map(({ store }) => answersWithin(store.ping(), timeoutMs)),
+    );
+    return checks.filter((_, i) => !answers[i]).map((c) => c.name);
   }
 
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.revocationStreams.close();
     await this.stores.close();
+  }
+}
+
+/** How long a readiness probe waits for each store's ping. */
+export const READINESS_TIMEOUT_MS = 2_000;
+
+/** True when `ping` resolves within `ms`; false when it rejects or takes longer. */
+async function answersWithin(ping: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      ping.then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -237,14 +237,14 @@ export const SETTINGS = {
     default: 10 * MINUTE,
     min: 0,
     max: 7 * DAY,
-    doc: "A rotated-in key is published this long (seconds) before it signs, so verifiers' JWKS caches know it first.",
+    doc: "A rotated-in key is published this long (seconds) before it signs, so verifiers' JWKS caches know it first. Must exceed --keys-reload-interval: every instance publishes the key before any signs with it.",
   },
   keysReloadInterval: {
     type: "int",
     default: 30,
     min: 1,
     max: HOUR,
-    doc: "Seconds between reloads of the signing keys from the store (picks up `keys rotate` run elsewhere).",
+    doc: "Seconds between reloads of the signing keys from the store (picks up `keys rotate` run elsewhere, or another instance's rotation). Must be less than --key-activation-delay.",
   },
   jwksMaxAge: {
     type: "int",

@@ -193,6 +193,16 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
         `(${config.refreshTokenIdleTtl} > ${config.refreshTokenTtl})`,
     );
   }
+  // Publish-before-sign across instances: every instance reloads the keys at least once
+  // every keys-reload-interval, so a key rotated in anywhere is in every instance's JWKS
+  // before it signs only if the delay is longer than that.
+  if (config.keyActivationDelay <= config.keysReloadInterval) {
+    throw configError(
+      "key-activation-delay must exceed keys-reload-interval " +
+        `(${config.keyActivationDelay} <= ${config.keysReloadInterval}): another instance ` +
+        "could sign with a new key before this one publishes it",
+    );
+  }
   if (config.accessTokenTtl > config.accessTokenMaxTtl) {
     throw configError(
       "access-token-ttl must not exceed access-token-max-ttl " +

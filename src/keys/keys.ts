@@ -140,9 +140,11 @@ export class SigningKeys {
     const newest = this.newest();
     if (newest === undefined) {
       const key = this.create(this.options.alg, now);
-      await this.store.putKeys([key]);
+      // Instances starting at once on an empty store: one key wins; the others sign with it.
+      const won = await this.store.putFirstKey(key, now);
       await this.reload();
-      return { kind: "created", key };
+      if (won) return { kind: "created", key };
+      return this.prepare(requested);
     }
     if (!requested || newest.record.alg === this.options.alg) {
       return newest.record.activatesAt > now
@@ -192,8 +194,18 @@ export class SigningKeys {
     await this.reload();
     const now = this.clock.now();
     const newest = this.newest();
-    const delay = newest === undefined ? 0 : this.options.activationDelayMs;
-    const fresh = this.create(alg ?? newest?.record.alg ?? this.options.alg, now + delay);
+    if (newest === undefined) {
+      // No key signs now or later: the new one signs at once, unless another process made
+      // one meanwhile (then this becomes an ordinary rotation, publish-before-sign).
+      const first = this.create(alg ?? this.options.alg, now);
+      if (await this.store.putFirstKey(first, now)) {
+        await this.reload();
+        return first;
+      }
+      return this.rotate(alg);
+    }
+    const delay = this.options.activationDelayMs;
+    const fresh = this.create(alg ?? newest.record.alg, now + delay);
     const retiring = this.loaded
       .map((k) => k.record)
       .filter((r) => r.retiredAt === undefined || r.retiredAt > fresh.activatesAt)

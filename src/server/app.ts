@@ -106,6 +106,12 @@ export async function buildServer(
   app.addHook("preClose", async () => {
     closing = true;
   });
+  // Node closes the connections idle when the shutdown begins, not those that become idle
+  // later: a kept-alive connection whose request was in flight would hold `close()` (and
+  // the process) until its keep-alive timeout. Each is closed once its last answer is out.
+  app.addHook("onResponse", async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
 
   app.addHook("onRequest", async (request, reply) => {
     applySecurityHeaders(reply, hsts);

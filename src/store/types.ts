@@ -215,6 +215,14 @@ export interface KeyStore {
   listKeys(): Promise<KeyRecord[]>;
   /** Inserts or replaces several keys in one atomic step (rotation writes two). */
   putKeys(keys: KeyRecord[]): Promise<void>;
+  /**
+   * Stores an installation's first signing key: inserts `key` unless a key not retired by
+   * `now` (one that signs now or later) is stored, atomically across processes, so that
+   * of several instances starting at once on an empty store exactly one key wins. True
+   * when `key` was inserted; false when another was there (the caller reloads and signs
+   * with that one).
+   */
+  putFirstKey(key: KeyRecord, now: number): Promise<boolean>;
   deleteKey(kid: string): Promise<boolean>;
 }
 

@@ -84,6 +84,13 @@ describe("configuration", () => {
     });
   });
 
+  it("a key activation delay just past the reload interval is accepted", () => {
+    expect(loadConfig({ keyActivationDelay: "3", keysReloadInterval: "2" })).toMatchObject({
+      keyActivationDelay: 3,
+      keysReloadInterval: 2,
+    });
+  });
+
   it("invalid values stop with a message naming the setting and what is allowed", () => {
     const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
       [{ port: "70000" }, {}, /port .*0 to 65535/],
@@ -99,6 +106,11 @@ describe("configuration", () => {
       [{ demo: "perhaps" }, {}, /demo .*true or false/],
       [{ argon2MemoryCost: "1024" }, {}, /argon2-memory-cost .*19456/],
       [{ sessionIdleTimeout: "7200", sessionAbsoluteTimeout: "3600" }, {}, /must not exceed/],
+      // A key another instance has not reloaded yet would sign: publish-before-sign broken.
+      [{ keyActivationDelay: "30" }, {}, /key-activation-delay must exceed keys-reload-interval/],
+      [{ keyActivationDelay: "0" }, {}, /key-activation-delay must exceed keys-reload-interval/],
+      [{ keysReloadInterval: "600" }, {}, /key-activation-delay must exceed keys-reload-interval/],
+      [{ keyActivationDelay: "5" }, { TESSERA_KEYS_RELOAD_INTERVAL: "5" }, /\(5 <= 5\)/],
       [{ issuer: "https://auth.example.com/?x=1" }, {}, /without query/],
     ];
     for (const [flags, env, message] of cases) {

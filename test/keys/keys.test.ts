@@ -203,4 +203,28 @@ describe("signing keys", () => {
     );
     await expect(wrong.init()).rejects.toThrow(/Cannot decrypt/);
   });
+
+  it("two instances starting at once on an empty store agree on one first key", async () => {
+    // Both look (empty), both make a key: without an atomic "first key" each would sign
+    // with its own key at once while the other's JWKS does not publish it.
+    const { keys: a, store, kek, clock, options } = setup();
+    const b = new SigningKeys(store.keys, kek, clock, options);
+    const [pa, pb] = await Promise.all([a.prepare(false), b.prepare(false)]);
+    expect([pa.kind, pb.kind].sort()).toEqual(["created", "kept"]);
+    expect(await store.keys.listKeys()).toHaveLength(1);
+    expect(a.signingKey().kid).toBe(b.signingKey().kid);
+    expect(a.jwks()).toEqual(b.jwks());
+  });
+
+  it("a rotation on an empty store racing a first start becomes an ordinary rotation", async () => {
+    const { keys: server, store, kek, clock, options } = setup();
+    const cli = new SigningKeys(store.keys, kek, clock, options);
+    const [, rotated] = await Promise.all([server.prepare(false), cli.rotate()]);
+    await server.reload();
+    // Whichever came first signs now; the other key is published before it signs.
+    const signing = server.signingKey().kid;
+    expect(cli.signingKey().kid).toBe(signing);
+    expect(server.jwks().keys.map((k) => k.kid)).toContain(rotated.kid);
+    if (rotated.kid !== signing) expect(rotated.activatesAt).toBe(clock.now() + 10 * MIN);
+  });
 });

@@ -76,7 +76,11 @@ describePostgres("PostgreSQL unavailable: 503, then back by itself", () => {
     });
     expect(issued.statusCode).toBe(503);
     expect(issued.json()).toMatchObject({ error: "temporarily_unavailable" });
-    expect((await app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(503);
+    // Not ready (naming the database), yet alive: liveness checks no dependency.
+    const ready = await app.inject({ method: "GET", url: "/readyz" });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ error: "store_unavailable", down: ["postgres"] });
+    expect((await app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     expect(s.logs.join("")).not.toMatch(/"statusCode":500/);
 
     pg = await restartPostgres(pg);
@@ -84,7 +88,7 @@ describePostgres("PostgreSQL unavailable: 503, then back by itself", () => {
     // The session made before the outage is still there: nothing acknowledged was lost.
     const back = await app.inject({ method: "GET", url: "/session", headers: cookie(token) });
     expect(back.statusCode).toBe(200);
-    expect((await app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+    expect((await app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
     const token2 = await app.inject({
       method: "POST",
       url: "/oauth/token",

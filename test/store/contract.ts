@@ -1171,6 +1171,21 @@ export function durableContract(
         expect(keys[0]).toEqual(key("a", 1, { retiredAt: 7000, removeAfter: 8000 }));
       });
 
+      it("putFirstKey inserts only while no key signs now or later, atomically", async () => {
+        // Several at once on an empty store (instances starting together): exactly one wins.
+        const won = await Promise.all(
+          ["a", "b", "c", "d"].map((kid, n) => store.keys.putFirstKey(key(kid, n), 3000)),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect(await store.keys.listKeys()).toHaveLength(1);
+        const [first] = await store.keys.listKeys();
+        // A key still signing (or pending) blocks; one retired by then does not.
+        expect(await store.keys.putFirstKey(key("e", 5), 3000)).toBe(false);
+        await store.keys.putKeys([{ ...(first as KeyRecord), retiredAt: 2500 }]);
+        expect(await store.keys.putFirstKey(key("e", 5), 3000)).toBe(true);
+        expect((await store.keys.listKeys()).map((k) => k.kid)).toContain("e");
+      });
+
       it("deleteKey reports whether a key went", async () => {
         await store.keys.putKeys([key("a", 1)]);
         expect(await store.keys.deleteKey("a")).toBe(true);

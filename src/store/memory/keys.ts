@@ -12,6 +12,14 @@ export class MemoryKeys implements KeyStore {
     for (const k of keys) this.keys.set(k.kid, structuredClone(k));
   }
 
+  async putFirstKey(key: KeyRecord, now: number): Promise<boolean> {
+    for (const k of this.keys.values()) {
+      if (k.retiredAt === undefined || k.retiredAt > now) return false;
+    }
+    this.keys.set(key.kid, structuredClone(key));
+    return true;
+  }
+
   async deleteKey(kid: string): Promise<boolean> {
     return this.keys.delete(kid);
   }

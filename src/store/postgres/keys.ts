@@ -23,6 +23,10 @@ const SQL = {
       activates_at = excluded.activates_at, retired_at = excluded.retired_at,
       remove_after = excluded.remove_after`,
   delete: "DELETE FROM signing_keys WHERE kid = $1",
+  // Instances starting at once on an empty schema queue here (for this one transaction,
+  // this schema only); the first inserts, the others find its key.
+  firstKeyLock: "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.first_signing_key'))",
+  live: "SELECT 1 FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 LIMIT 1",
 };
 
 function toKey(row: KeyRow): KeyRecord {
@@ -39,6 +43,19 @@ function toKey(row: KeyRow): KeyRecord {
   return k;
 }
 
+function values(k: KeyRecord): unknown[] {
+  return [
+    k.kid,
+    k.alg,
+    JSON.stringify(k.publicJwk),
+    k.privateKeyEnc,
+    k.createdAt,
+    k.activatesAt,
+    k.retiredAt ?? null,
+    k.removeAfter ?? null,
+  ];
+}
+
 export class PostgresKeys implements KeyStore {
   constructor(private readonly db: Db) {}
 
@@ -49,18 +66,16 @@ export class PostgresKeys implements KeyStore {
   /** Every key in one transaction: a rotation's two writes land together or not at all. */
   async putKeys(keys: KeyRecord[]): Promise<void> {
     await this.db.tx(async (q) => {
-      for (const k of keys) {
-        await q(SQL.put, [
-          k.kid,
-          k.alg,
-          JSON.stringify(k.publicJwk),
-          k.privateKeyEnc,
-          k.createdAt,
-          k.activatesAt,
-          k.retiredAt ?? null,
-          k.removeAfter ?? null,
-        ]);
-      }
+      for (const k of keys) await q(SQL.put, values(k));
+    });
+  }
+
+  async putFirstKey(key: KeyRecord, now: number): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      await q(SQL.firstKeyLock);
+      if ((await q(SQL.live, [now])).rowCount > 0) return false;
+      await q(SQL.put, values(key));
+      return true;
     });
   }
 

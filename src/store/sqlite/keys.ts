@@ -29,6 +29,7 @@ function toKey(row: KeyRow): KeyRecord {
 export class SqliteKeys implements KeyStore {
   private readonly q;
   private readonly putTx;
+  private readonly putFirstTx;
   constructor(db: Db) {
     this.q = {
       list: db.prepare<[], KeyRow>("SELECT * FROM signing_keys ORDER BY created_at, kid"),
@@ -39,6 +40,9 @@ export class SqliteKeys implements KeyStore {
            @retired_at, @remove_after)`,
       ),
       delete: db.prepare<[string]>("DELETE FROM signing_keys WHERE kid = ?"),
+      live: db.prepare<[number], { n: number }>(
+        "SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL OR retired_at > ?",
+      ),
     };
     this.putTx = db.transaction((keys: KeyRecord[]) => {
       for (const k of keys) {
@@ -54,6 +58,17 @@ export class SqliteKeys implements KeyStore {
         });
       }
     });
+    this.putFirstTx = db.transaction((key: KeyRecord, now: number): boolean => {
+      if ((this.q.live.get(now)?.n ?? 0) > 0) return false;
+      this.putTx([key]);
+      return true;
+    });
+  }
+
+  async putFirstKey(key: KeyRecord, now: number): Promise<boolean> {
+    // BEGIN IMMEDIATE: the write lock is taken before the look, so a second process
+    // opening the same file waits and then sees this key.
+    return this.putFirstTx.immediate(key, now);
   }
 
   async listKeys(): Promise<KeyRecord[]> {
