@@ -5,6 +5,7 @@ import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
 import { type Notice, resolveIssuer } from "./installation/issuer.js";
+import { resolveKeyActivationDelay } from "./installation/key-timing.js";
 import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
 import { assertStoreExists, type DataLocation, locateData } from "./installation/location.js";
 import { ensureInstallation } from "./installation/record.js";
@@ -297,13 +298,18 @@ export class Tessera {
         config,
         serve,
       );
+      const keyActivationDelay = await resolveKeyActivationDelay(
+        stores.durable.installation,
+        config,
+        serve,
+      );
       const kek = KeyEncryptionKey.load({
         secret: config.secret,
         dataDir: location.secretFile === undefined ? undefined : location.dataDir,
       });
       const keys = new SigningKeys(stores.durable.keys, kek, clock, {
         alg: config.signingAlg as SigningAlg,
-        activationDelayMs: config.keyActivationDelay * 1000,
+        activationDelayMs: keyActivationDelay * 1000,
         maxTokenTtlMs: accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
       });

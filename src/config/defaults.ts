@@ -237,7 +237,7 @@ export const SETTINGS = {
     default: 10 * MINUTE,
     min: 0,
     max: 7 * DAY,
-    doc: "A rotated-in key is published this long (seconds) before it signs, so verifiers' JWKS caches know it first. Must exceed --keys-reload-interval: every instance publishes the key before any signs with it.",
+    doc: "A rotated-in key is published this long (seconds) before it signs, so verifiers' JWKS caches know it first. Must exceed --keys-reload-interval: every instance publishes the key before any signs with it. `tessera keys rotate` (the CLI) lengthens its own to the servers' recorded reload interval + 1 s when that is longer.",
   },
   keysReloadInterval: {
     type: "int",

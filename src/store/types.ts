@@ -245,7 +245,11 @@ export interface InstallationStore {
  * `created-at`: when the installation was made (ISO 8601), by the first `serve` or a
  * command given `--init`; its presence is what says "an installation lives here".
  */
-export type InstallationSettingKey = "created-at" | "issuer" | "access-token-max-ttl";
+export type InstallationSettingKey =
+  | "created-at"
+  | "issuer"
+  | "access-token-max-ttl"
+  | "keys-reload-interval";
 
 export type GrantType = "client_credentials" | "authorization_code" | "refresh_token";
 export type TokenFormat = "jwt" | "opaque";
