@@ -17,10 +17,12 @@ import type { FastifyInstance } from "fastify";
 import { openStores, type Stores } from "../store/open.js";
 import type { EphemeralStore } from "../store/types.js";
 import { Bff, type BffHooks } from "./bff.js";
+import { bffDemoRoutes } from "./demo.js";
 import type { BffOptions } from "./options.js";
 import { bffRoutes } from "./plugin.js";
 
 export { Bff, type BffHooks, type BffUser } from "./bff.js";
+export { bffDemoRoutes } from "./demo.js";
 export {
   BFF_LIMITS,
   type BffLimits,
@@ -39,6 +41,8 @@ export interface BffPluginOptions extends BffOptions, BffHooks {
   db?: string;
   /** `redis://…`: sessions in Redis (several instances). */
   redis?: string;
+  /** Also serve the demo SPA at `/` (calling the first upstream). */
+  demo?: boolean;
 }
 
 /** The BFF as a Fastify plugin: its routes under /bff, its store and feed closed with the app. */
@@ -61,4 +65,6 @@ export async function tesseraBff(app: FastifyInstance, options: BffPluginOptions
     await stores?.close();
   });
   await bffRoutes(app, bff);
+  const first = [...bff.options.upstreams.keys()][0];
+  if (options.demo === true && first !== undefined) await bffDemoRoutes(app, first);
 }

@@ -31,7 +31,7 @@ const VALUE_FLAGS = [
   "db",
   "redis",
 ] as const;
-const SWITCHES = ["client-secret-stdin", "no-revocations", "help"] as const;
+const SWITCHES = ["client-secret-stdin", "no-revocations", "demo", "help"] as const;
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const envOf = (flag: string) => `TESSERA_BFF_${flag.replaceAll("-", "_").toUpperCase()}`;
@@ -39,7 +39,7 @@ const envOf = (flag: string) => `TESSERA_BFF_${flag.replaceAll("-", "_").toUpper
 export const BFF_USAGE = `Usage: tessera bff --issuer URL --client-id ID --upstream NAME=URL [--upstream NAME=URL …]
         [--port 5173] [--host 127.0.0.1] [--public-url URL] [--scope "a b"]
         [--db sqlite:PATH|postgres://…|memory:] [--redis redis://…] [--issuer-url URL]
-        [--client-secret-stdin] [--no-revocations] [--${(Object.keys(BFF_LIMITS) as string[]).map(kebab).join(" N] [--")} N]
+        [--client-secret-stdin] [--no-revocations] [--demo] [--${(Object.keys(BFF_LIMITS) as string[]).map(kebab).join(" N] [--")} N]
 
 The client secret: TESSERA_BFF_CLIENT_SECRET, or stdin with --client-secret-stdin.
 Register the client at Tessera first (a confidential, first-party client that may follow
@@ -96,7 +96,7 @@ export function bffOptionsFrom(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): {
-  options: BffOptions & { db?: string; redis?: string };
+  options: BffOptions & { db?: string; redis?: string; demo?: boolean };
   port: number;
   host: string;
   secretFromStdin: boolean;
@@ -124,7 +124,7 @@ export function bffOptionsFrom(
       throw new TesseraError("config_invalid", `bff: upstream ${name} given twice`);
     upstreams[name] = url;
   }
-  const options: BffOptions & { db?: string; redis?: string } = {
+  const options: BffOptions & { db?: string; redis?: string; demo?: boolean } = {
     issuer: one("issuer") ?? "",
     clientId: one("client-id") ?? "",
     clientSecret: env.TESSERA_BFF_CLIENT_SECRET ?? "",
@@ -133,6 +133,7 @@ export function bffOptionsFrom(
     db: one("db") ?? "memory:",
     revocations: !switches.has("no-revocations"),
   };
+  if (switches.has("demo")) Object.assign(options, { demo: true });
   const optional = { scope: one("scope"), issuerUrl: one("issuer-url"), redis: one("redis") };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) Object.assign(options, { [k]: v });
