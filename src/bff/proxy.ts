@@ -7,6 +7,8 @@
  * `upstreamTimeout` to answer (504 `upstream_timeout`; unreachable: 502
  * `upstream_unavailable`).
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { TesseraError } from "../errors.js";
 import type { ResolvedBffOptions } from "./options.js";
 
@@ -66,21 +68,70 @@ export function upstreamUrl(base: URL, rest: string): URL | undefined {
   return url;
 }
 
-async function readBounded(res: Response, limit: number): Promise<Buffer> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > limit) {
-    await res.body?.cancel();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  if (res.body === null) return Buffer.alloc(0);
-  for await (const chunk of res.body) {
-    size += chunk.byteLength;
-    if (size > limit) throw tooLarge();
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+/** Keep-alive connections to the upstreams, reused across requests (bounded per host). */
+const agents = {
+  "http:": new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  "https:": new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+};
+
+interface Upstreamed {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One request to an upstream with node:http (a keep-alive agent; WHATWG fetch costs
+ * several times more per request), its whole answer read up to `limit` bytes, all within
+ * `timeoutMs` (else `upstream_timeout`).
+ */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  timeoutMs: number,
+  limit: number,
+): Promise<Upstreamed> {
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    let settled = false;
+    const finish = (err: TesseraError | undefined, value?: Upstreamed) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err !== undefined) {
+        req.destroy();
+        reject(err);
+      } else resolve(value as Upstreamed);
+    };
+    const timer = setTimeout(() => finish(new TesseraError("upstream_timeout")), timeoutMs);
+    const req = request(
+      url,
+      { method, headers, agent: agents[url.protocol as "http:" | "https:"] },
+      (res) => {
+        const declared = Number(res.headers["content-length"] ?? "0");
+        if (declared > limit) return finish(tooLarge());
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limit) finish(tooLarge());
+          else chunks.push(chunk);
+        });
+        res.on("end", () =>
+          finish(undefined, {
+            status: res.statusCode ?? 502,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on("error", (e) => finish(upstreamError(e)));
+      },
+    );
+    req.on("error", (e) => finish(upstreamError(e)));
+    req.end(body);
+  });
 }
 
 function tooLarge(): TesseraError {
@@ -103,34 +154,25 @@ export async function proxy(
     if (typeof v === "string") headers[h] = v;
   }
   const withBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: req.method,
-      headers,
-      ...(withBody ? { body: req.body } : {}),
-      redirect: "manual",
-      signal: AbortSignal.timeout(o.upstreamTimeout),
-    });
-  } catch (err) {
-    throw upstreamError(err);
-  }
-  let body: Buffer;
-  try {
-    body = await readBounded(res, o.responseLimit);
-  } catch (err) {
-    throw upstreamError(err);
+  if (withBody) headers["content-length"] = String(req.body?.length ?? 0);
+  const res = await send(
+    url,
+    req.method,
+    headers,
+    withBody ? req.body : undefined,
+    o.upstreamTimeout,
+    o.responseLimit,
+  );
+  // A redirect would point into the upstream's own URL space: not passed on.
+  if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+    throw new TesseraError("upstream_unavailable", "The upstream answered with a redirect.");
   }
   const out: Record<string, string> = {};
   for (const h of RESPONSE_HEADERS) {
-    const v = res.headers.get(h);
-    if (v !== null) out[h] = v;
+    const v = res.headers[h];
+    if (typeof v === "string") out[h] = v;
   }
-  // A redirect would point into the upstream's own URL space: not passed on as one.
-  const status = res.status >= 300 && res.status < 400 && res.status !== 304 ? 502 : res.status;
-  if (status === 502 && res.status !== 502)
-    throw new TesseraError("upstream_unavailable", "The upstream answered with a redirect.");
-  return { status, headers: out, body };
+  return { status: res.status, headers: out, body: res.body };
 }
 
 function upstreamError(err: unknown): TesseraError {
