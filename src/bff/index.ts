@@ -59,7 +59,13 @@ export async function tesseraBff(app: FastifyInstance, options: BffPluginOptions
     store = stores.ephemeral;
   }
   const hooks: BffHooks = options.onError === undefined ? {} : { onError: options.onError };
-  const bff = new Bff(options, store, hooks);
+  let bff: Bff;
+  try {
+    bff = new Bff(options, store, hooks);
+  } catch (err) {
+    await stores?.close();
+    throw err;
+  }
   app.addHook("onClose", async () => {
     bff.close();
     await stores?.close();
