@@ -145,19 +145,27 @@ export class Bff {
 
   /**
    * The session with an access token good for at least `refreshSkew` more seconds:
-   * refreshed if needed, once for all concurrent callers. A refused refresh ends the
-   * session (`unauthenticated`).
+   * refreshed if needed, once for all concurrent callers. `rejected`: an access token an
+   * upstream refused as invalid (its clock, a revocation): refreshed then too, unless the
+   * session already holds another one. A refused refresh ends the session
+   * (`unauthenticated`).
    */
-  async session(cookie: string | undefined): Promise<BffSession> {
+  async session(cookie: string | undefined, rejected?: string): Promise<BffSession> {
     const s = await this.open(cookie);
-    if (this.fresh(s)) return s;
-    return this.flights.run(sha256(cookie as string), () => this.refresh(cookie as string));
+    if (this.usable(s, rejected)) return s;
+    return this.flights.run(sha256(cookie as string), () =>
+      this.refresh(cookie as string, rejected),
+    );
   }
 
-  private async refresh(cookie: string): Promise<BffSession> {
+  private usable(s: BffSession, rejected: string | undefined): boolean {
+    return this.fresh(s) && s.accessToken !== rejected;
+  }
+
+  private async refresh(cookie: string, rejected: string | undefined): Promise<BffSession> {
     // Read again: another instance sharing the store may have refreshed meanwhile.
     const s = await this.open(cookie);
-    if (this.fresh(s)) return s;
+    if (this.usable(s, rejected)) return s;
     if (s.refreshToken === undefined) {
       await this.sessions.destroy(cookie);
       throw ended();

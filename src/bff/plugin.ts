@@ -152,14 +152,20 @@ export async function bffRoutes(app: FastifyInstance, bff: Bff): Promise<void> {
       if (!bff.options.upstreams.has(name) || !raw.startsWith(prefix)) {
         throw new TesseraError("not_found", "No such upstream.");
       }
-      const session = await bff.session(cookie(request, BFF_COOKIE));
+      const value = cookie(request, BFF_COOKIE);
+      const session = await bff.session(value);
       const req: ProxyRequest = {
         method: request.method,
         rest: raw.slice(prefix.length),
         headers: request.headers,
         body: Buffer.isBuffer(request.body) ? request.body : undefined,
       };
-      const res = await proxy(bff.options, name, req, session.accessToken);
+      let res = await proxy(bff.options, name, req, session.accessToken);
+      if (res.status === 401 && /invalid_token/.test(res.headers["www-authenticate"] ?? "")) {
+        // The upstream refused the token (its clock, a revocation): refresh once, retry once.
+        const again = await bff.session(value, session.accessToken);
+        res = await proxy(bff.options, name, req, again.accessToken);
+      }
       return reply.code(res.status).headers(res.headers).send(res.body);
     });
   });

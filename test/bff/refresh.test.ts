@@ -99,6 +99,28 @@ describe("BFF refresh", () => {
     expect(f.received).toHaveLength(0);
   });
 
+  it("an upstream's 401 invalid_token: refreshed once and retried once", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    await call(b, cookie);
+    const first = bearer() as string;
+    f.rejected.add(first);
+    const res = await call(b, cookie);
+    expect(res.statusCode).toBe(200);
+    expect(b.bff.refreshes).toBe(1);
+    expect(f.received.map((r) => r.headers.authorization).slice(-2)).toEqual([first, bearer()]);
+    expect(bearer()).not.toBe(first);
+    // An upstream that refuses every token: one refresh, one retry, then its 401 passes.
+    f.rejected.add("*");
+    const before = f.received.length;
+    const refused = await call(b, cookie);
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
+    expect(f.received.length - before).toBe(2);
+    expect(b.bff.refreshes).toBe(2);
+  });
+
   it("the session's absolute lifetime ends it, refresh or not", async () => {
     f = await fixture();
     const b = await f.bff({ sessionTtl: 3600 });

@@ -35,6 +35,8 @@ export interface Fixture {
   upstream: string;
   /** Requests the upstream received. */
   received: Echo[];
+  /** Authorization values the upstream answers 401 invalid_token (`*`: every one). */
+  rejected: Set<string>;
   /** A BFF app on `store` (default: Tessera's own ephemeral store, as if shared). */
   bff(options?: Partial<BffOptions> & { store?: EphemeralStore }): Promise<BffApp>;
   close(): Promise<void>;
@@ -65,6 +67,7 @@ export async function fixture(settings: Record<string, string> = {}): Promise<Fi
     introspect: true,
   });
   const received: Echo[] = [];
+  const rejected = new Set<string>();
   const api = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -77,6 +80,11 @@ export async function fixture(settings: Record<string, string> = {}): Promise<Fi
       };
       received.push(echo);
       if (req.url?.includes("/slow")) return; // never answers
+      if (rejected.has(req.headers.authorization ?? "") || rejected.has("*")) {
+        res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' });
+        res.end('{"error":"invalid_token"}');
+        return;
+      }
       res.setHeader("content-type", "application/json");
       res.setHeader("set-cookie", "upstream=1; Path=/");
       res.end(JSON.stringify(echo));
@@ -90,6 +98,7 @@ export async function fixture(settings: Record<string, string> = {}): Promise<Fi
     secret: secret as string,
     upstream,
     received,
+    rejected,
     async bff(options = {}) {
       const { store, ...rest } = options;
       const app = Fastify();
