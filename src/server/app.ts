@@ -15,6 +15,7 @@ import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
 import { trustHops } from "./proxy.js";
 import { authorizeRoutes } from "./routes/authorize.js";
+import { guideRoutes } from "./routes/guide.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
 import { loginRoutes } from "./routes/login.js";
@@ -132,6 +133,7 @@ export async function buildServer(
   });
 
   homeRoutes(app, tessera);
+  guideRoutes(app);
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);

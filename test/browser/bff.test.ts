@@ -291,6 +291,39 @@ describeChromium("the BFF in a real browser", () => {
   );
 
   it(
+    "screenshots of the main pages at desktop and phone widths (test-results/)",
+    async () => {
+      const { context, page } = await newPage();
+      try {
+        const pages = {
+          "tessera-home": `${tesseraOrigin}/`,
+          "tessera-guide": `${tesseraOrigin}/guide`,
+          "bff-signed-out": `${bffOrigin}/`,
+        };
+        for (const [name, url] of Object.entries(pages)) {
+          for (const [width, height, suffix] of [
+            [1280, 720, "desktop"],
+            [390, 844, "phone"],
+          ] as const) {
+            await page.setViewportSize({ width, height });
+            const res = await page.goto(url);
+            expect(res?.status(), url).toBe(200);
+            const path = new URL(`${name}-${suffix}.png`, SHOTS).pathname;
+            await page.screenshot({ path, fullPage: true });
+          }
+        }
+        await page.goto(`${tesseraOrigin}/guide`);
+        await page
+          .getByRole("table", { name: "The four ways to identify a caller after login" })
+          .waitFor();
+      } finally {
+        await context.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "the demo page runs under its CSP (no unsafe-inline) and works at phone width",
     async () => {
       const { context, page } = await newPage();
