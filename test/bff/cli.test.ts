@@ -80,6 +80,7 @@ describe("tessera bff: the process", () => {
         "0",
         "--public-url",
         "https://app.example",
+        "--demo",
       ],
       { env: childEnv({ TESSERA_BFF_CLIENT_SECRET: f.secret }) },
     );
@@ -98,6 +99,12 @@ describe("tessera bff: the process", () => {
     expect(login.headers.get("location")).toMatch(
       new RegExp(`^${f.s.config.issuer}/oauth/authorize\\?`),
     );
+    // --demo: the SPA at /, its script and stylesheet from this origin, no inline code.
+    const demo = await fetch(`${base}/`);
+    expect(demo.status).toBe(200);
+    expect(demo.headers.get("content-security-policy")).not.toMatch(/unsafe-inline/);
+    expect(await demo.text()).toContain('<script type="module" src="/demo/app.js">');
+    expect(await (await fetch(`${base}/demo/app.js`)).text()).toContain('"orders"');
     const user = await fetch(`${base}/bff/user`);
     expect(user.status).toBe(401);
     expect(await user.json()).toMatchObject({ error: "unauthenticated" });
