@@ -116,8 +116,15 @@ export class Bff {
     };
   }
 
+  /**
+   * True while the access token has more than `refreshSkew` to live — or, for a token
+   * whose whole lifetime is shorter than twice that, more than half its lifetime (else a
+   * 30-second token would be refreshed on every request).
+   */
   private fresh(s: BffSession): boolean {
-    return s.accessExpiresAt - this.options.refreshSkew * 1000 > this.clock.now();
+    const lifetime = s.accessExpiresAt - s.iat * 1000;
+    const skew = Math.min(this.options.refreshSkew * 1000, lifetime / 2);
+    return s.accessExpiresAt - skew > this.clock.now();
   }
 
   /** The live session of a cookie, or `unauthenticated`; ends it if the feed revoked it. */

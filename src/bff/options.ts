@@ -50,7 +50,7 @@ export const BFF_LIMITS = {
     default: 30,
     min: 0,
     max: 3600,
-    doc: "Seconds before the access token's expiry at which the BFF refreshes it.",
+    doc: "Seconds before the access token's expiry at which the BFF refreshes it (at most half the token's lifetime).",
   },
   refreshWaiters: {
     type: "int",

@@ -121,6 +121,21 @@ describe("BFF refresh", () => {
     expect(b.bff.refreshes).toBe(2);
   });
 
+  it("a token shorter-lived than twice refreshSkew is refreshed at half its life, not on every call", async () => {
+    f = await fixture();
+    await f.s.tessera.clients.update("spa", { accessTtl: 30 });
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    await call(b, cookie);
+    await call(b, cookie);
+    expect(b.bff.refreshes).toBe(0);
+    f.s.clock.advance(16_000);
+    expect((await call(b, cookie)).statusCode).toBe(200);
+    expect(b.bff.refreshes).toBe(1);
+    await call(b, cookie);
+    expect(b.bff.refreshes).toBe(1);
+  });
+
   it("the session's absolute lifetime ends it, refresh or not", async () => {
     f = await fixture();
     const b = await f.bff({ sessionTtl: 3600 });
