@@ -52,6 +52,10 @@ export const ERROR_STATUS = {
   sqlite_addon_unavailable: 500,
   server_busy: 503,
   too_many_streams: 503,
+  /** The BFF could not reach an upstream API or Tessera, or got no usable answer. */
+  upstream_unavailable: 502,
+  /** The upstream API did not answer within the BFF's upstream timeout. */
+  upstream_timeout: 504,
   server_error: 500,
 } as const;
 
@@ -106,6 +110,8 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   server_busy: "The server is busy; retry shortly.",
   too_many_streams: "Too many revocation-feed streams are open; retry later.",
   server_error: "Internal server error.",
+  upstream_unavailable: "The upstream service could not be reached.",
+  upstream_timeout: "The upstream service did not answer in time.",
 };
 
 function defaultMessage(code: ErrorCode): string {

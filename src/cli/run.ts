@@ -1,5 +1,6 @@
 import { loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
+import { bffCommand } from "./commands/bff.js";
 import { clientCommand } from "./commands/client.js";
 import { dbCommand } from "./commands/db.js";
 import { helpText } from "./commands/help.js";
@@ -17,6 +18,8 @@ export type { CliIo } from "./io.js";
  * Each command group is a file in ./commands; the flag parsing they share is ./flags.ts.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // The BFF is a client of Tessera, not an installation: flags of its own (commands/bff.ts).
+  if (argv[0] === "bff") return bffCommand(argv.slice(1), io);
   const { settings, positionals, unknown } = parseFlags(argv, BOOLEAN_FLAGS);
   const [command, sub, ...rest] = positionals;
   if (command === undefined || command === "help" || unknown.has("help")) {

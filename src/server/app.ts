@@ -14,7 +14,9 @@ import { chooseLogFormat } from "./log-format.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
 import { trustHops } from "./proxy.js";
+import { accountRoutes } from "./routes/account.js";
 import { authorizeRoutes } from "./routes/authorize.js";
+import { guideRoutes } from "./routes/guide.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
 import { loginRoutes } from "./routes/login.js";
@@ -138,6 +140,8 @@ export async function buildServer(
   });
 
   homeRoutes(app, tessera);
+  guideRoutes(app);
+  accountRoutes(app, tessera, ctx);
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);

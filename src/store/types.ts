@@ -99,7 +99,15 @@ export interface Counters {
   reset(key: string): Promise<void>;
 }
 
-export type CollectionName = "session" | "denylist" | "code" | "access_token" | "interaction";
+export type CollectionName =
+  | "session"
+  | "denylist"
+  | "code"
+  | "access_token"
+  | "interaction"
+  /** The BFF's sessions and its started logins (src/bff). */
+  | "bff_session"
+  | "bff_login";
 
 /** What died, as the revocation feed tells verifiers (docs/revocation-feed.md). */
 export type RevocationEvent =

@@ -210,12 +210,23 @@ describe("the packed packages, installed into an empty project", () => {
     "tessera/guard/fastify",
     "tessera/guard/hono",
     "tessera/guard/fetch",
+    "tessera/bff",
     "@tessera/guard",
     "@tessera/guard/express",
     "@tessera/guard/fastify",
     "@tessera/guard/hono",
     "@tessera/guard/fetch",
   ];
+
+  it("ENTRIES names every export of both packages (a new one cannot go untested)", () => {
+    const named = (pkg: string, dir: string) =>
+      Object.keys(manifest(dir).exports)
+        .filter((path) => path !== "./package.json")
+        .map((path) => (path === "." ? pkg : `${pkg}/${path.slice(2)}`));
+    expect([...named("tessera", tessera), ...named("@tessera/guard", guard)].sort()).toEqual(
+      [...ENTRIES].sort(),
+    );
+  });
 
   it("an ES module imports every entry point", async () => {
     const file = join(project.dir, "esm-consumer.mjs");
@@ -234,6 +245,9 @@ console.log(JSON.stringify(out));
       expect.arrayContaining(["createGuard", "requireScopes"]),
     );
     expect(exported["@tessera/guard"]).toEqual(exported["tessera/guard"]);
+    expect(exported["tessera/bff"]).toEqual(
+      expect.arrayContaining(["tesseraBff", "Bff", "bffRoutes", "BFF_LIMITS"]),
+    );
     for (const a of ["express", "fastify", "hono", "fetch"]) {
       expect(exported[`@tessera/guard/${a}`], a).toEqual(exported[`tessera/guard/${a}`]);
     }

@@ -12,6 +12,8 @@ Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
         [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
         [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
+  bff --issuer URL --client-id ID --upstream NAME=URL [--upstream …] [--port 5173]
+        [--public-url URL] [--db URL] [--redis URL]       the backend-for-frontend (tessera bff --help)
   user add NAME --password-stdin [--roles a,b]            create a user
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session

@@ -11,9 +11,11 @@ export function homeRoutes(app: FastifyInstance, tessera: Tessera): void {
   app.get("/", async (request, reply) => {
     const current = await currentSession(tessera, request, reply);
     reply.type("text/html; charset=utf-8");
-    if (current === undefined) return page(loginForm());
+    const guide = '<p><a href="/guide">Which mechanism should I use?</a></p>';
+    if (current === undefined) return page(`${loginForm()}\n${guide}`);
     return page(`<p>Signed in as <strong>${escapeHtml(current.user.username)}</strong>.</p>
-<p><a href="/session">Session details</a> · <a href="/sessions">All sessions</a> · <a href="/consents">Authorized applications</a></p>
-<form method="post" action="/logout"><button type="submit">Sign out</button></form>`);
+<p><a href="/account">Your sessions and devices</a> · <a href="/session">Session details</a> · <a href="/sessions">All sessions</a> · <a href="/consents">Authorized applications</a></p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+${guide}`);
   });
 }

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench` (a step of it), or alone: `npm run build && node bench/bff.mjs`. The
+ * BFF's proxy overhead: the same API call made directly (`Authorization: Bearer`) and
+ * through the BFF (`GET /bff/api/api/orders` with the `__Host-bff` cookie and `X-CSRF: 1`),
+ * in the same run, autocannon -c 16 from this process.
+ *
+ * Tessera, the API (tessera/guard verifying the JWT locally) and the BFF (memory store)
+ * each run in a child process of their own (bench/bff-server.mjs). The BFF's session is
+ * made by a real login (authorization code + PKCE) before the runs; its access token lives
+ * 15 minutes, so no refresh happens during them. Knobs: BENCH_DURATION, BENCH_WARMUP,
+ * BENCH_ROUNDS (runs per path, interleaved, median reported).
+ */
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import {
+  aggregate,
+  log,
+  measureLoad,
+  ms,
+  num,
+  out,
+  printFooter,
+  printHeader,
+  RESULT_COLUMNS,
+  ratio,
+  request,
+  resultCells,
+  runBench,
+  startServer,
+  table,
+  tempRoot,
+} from "./lib.mjs";
+
+const SERVER = fileURLToPath(new URL("./bff-server.mjs", import.meta.url));
+const CONNECTIONS = 16;
+const ROUNDS = num("BENCH_ROUNDS", 1);
+const PASSWORD = "correct horse battery staple";
+
+const cookieOf = (res, name) => {
+  const all = [res.headers["set-cookie"] ?? []].flat();
+  for (const c of all) {
+    const m = new RegExp(`^${name}=([^;]+)`).exec(c);
+    if (m) return m[1];
+  }
+  throw new Error(`no ${name} cookie`);
+};
+
+/** A real login through the BFF: its session cookie. */
+async function bffLogin(tessera, bff) {
+  const start = await request(bff.port, "GET", "/bff/login");
+  const nonce = cookieOf(start, "__Host-bff-login");
+  const location = new URL(start.headers.location);
+  const login = await request(tessera.port, "POST", "/login", {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "alice", password: PASSWORD }),
+  });
+  const session = cookieOf(login, "__Host-session");
+  const authorized = await request(tessera.port, "GET", `${location.pathname}${location.search}`, {
+    headers: { cookie: `__Host-session=${session}` },
+  });
+  const back = new URL(authorized.headers.location);
+  const cb = await request(bff.port, "GET", `${back.pathname}${back.search}`, {
+    headers: { cookie: `__Host-bff-login=${nonce}` },
+  });
+  if (cb.status !== 303) throw new Error(`callback: ${cb.status} ${cb.body}`);
+  return cookieOf(cb, "__Host-bff");
+}
+
+async function main() {
+  const started = performance.now();
+  const load0 = printHeader({
+    title: "Tessera benchmarks — the BFF's proxy overhead",
+    npmCommand: "npm run bench` (step: `node bench/bff.mjs`)",
+    loadGenerator: `, -c ${CONNECTIONS}, no pipelining; Tessera, the API and the BFF each in a child process`,
+    versions: ["fastify", "jose"],
+    measured: `, ${ROUNDS} round(s) per path, interleaved`,
+  });
+  const root = tempRoot("tessera-bench-bff-");
+  const tessera = await startServer(SERVER, "tessera", { dataDir: root });
+  const api = await startServer(SERVER, "api", { tesseraPort: tessera.port });
+  const bff = await startServer(SERVER, "bff", {
+    tesseraPort: tessera.port,
+    apiPort: api.port,
+    spaSecret: tessera.spaSecret,
+  });
+  try {
+    const cookie = await bffLogin(tessera, bff);
+    const basic = Buffer.from(`svc:${tessera.svcSecret}`).toString("base64");
+    const tok = await request(tessera.port, "POST", "/oauth/token", {
+      headers: {
+        authorization: `Basic ${basic}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "grant_type=client_credentials",
+    });
+    const token = JSON.parse(tok.body).access_token;
+    const paths = {
+      direct: {
+        server: api,
+        url: `http://127.0.0.1:${api.port}/orders`,
+        headers: { authorization: `Bearer ${token}` },
+      },
+      bff: {
+        server: bff,
+        url: `http://127.0.0.1:${bff.port}/bff/api/api/orders`,
+        headers: { cookie: `__Host-bff=${cookie}`, "x-csrf": "1", "sec-fetch-site": "same-origin" },
+      },
+    };
+    for (const p of Object.values(paths)) {
+      const u = new URL(p.url);
+      const res = await request(Number(u.port), "GET", u.pathname, { headers: p.headers });
+      if (res.status !== 200) throw new Error(`${p.url}: ${res.status} ${res.body}`);
+    }
+    const results = { direct: [], bff: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, p] of Object.entries(paths)) {
+        log(`${name}, round ${round + 1}`);
+        const r = await measureLoad(p.server, {
+          url: p.url,
+          headers: p.headers,
+          connections: CONNECTIONS,
+        });
+        results[name].push({ ...r, cpu: r.cpuUsPerReq });
+      }
+    }
+    const direct = aggregate(results.direct);
+    const viaBff = aggregate(results.bff);
+    out(
+      table(
+        ["path", ...RESULT_COLUMNS],
+        [
+          ["API directly (Bearer token)", ...resultCells(direct)],
+          ["through the BFF (cookie → Bearer)", ...resultCells(viaBff)],
+        ],
+      ),
+    );
+    out();
+    out(
+      `BFF overhead: p50 +${ms(viaBff.p50 - direct.p50)} ms, p99 +${ms(viaBff.p99 - direct.p99)} ms; ` +
+        `throughput ${ratio(viaBff.rps / direct.rps)} of the direct call's ` +
+        "(each proxied request: a session read and AES-GCM unseal, the CSRF check, and one more HTTP hop on loopback).",
+    );
+    out();
+  } finally {
+    await bff.close();
+    await api.close();
+    await tessera.close();
+  }
+  printFooter(load0, started);
+}
+
+runBench(main, { hardLimitMs: 300_000 });

@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { upstreamUrl } from "../../src/bff/proxy.js";
+import { bffLogin, type Fixture, fixture, SAME_ORIGIN, setCookies, withCookie } from "./support.js";
+
+let f: Fixture;
+afterEach(async () => {
+  await f?.close();
+});
+
+describe("BFF proxy", () => {
+  it("adds the bearer token, strips the browser's cookies and credentials, and the upstream's cookies", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    const res = await b.inject({
+      method: "POST",
+      url: "/bff/api/orders/items/7?x=1&y=%20",
+      headers: {
+        ...withCookie(cookie),
+        cookie: `__Host-bff=${cookie}; other=1`,
+        authorization: "Basic Zm9vOmJhcg==",
+        "content-type": "application/json",
+        "x-secret": "no",
+      },
+      payload: '{"n":1}',
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const echo = f.received.at(-1);
+    expect(echo?.url).toBe("/v1/items/7?x=1&y=%20");
+    expect(echo?.method).toBe("POST");
+    expect(echo?.body).toBe('{"n":1}');
+    expect(echo?.headers.authorization).toMatch(/^Bearer eyJ/);
+    expect(echo?.headers.cookie).toBeUndefined();
+    expect(echo?.headers["x-secret"]).toBeUndefined();
+    expect(echo?.headers["x-csrf"]).toBeUndefined();
+    expect(setCookies(res)).toEqual([]);
+    // The token reached the upstream, and never the browser.
+    expect(res.body).toContain("Bearer");
+    expect(res.headers.authorization).toBeUndefined();
+  });
+
+  it("reaches the named upstreams only, and never outside the upstream's base path", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    for (const url of [
+      "/bff/api/nope/x",
+      "/bff/api/orders/../../admin",
+      "/bff/api/orders/%2e%2e/admin",
+      "/bff/api/orders/a%2f..%2f..%2fadmin",
+      "/bff/api/ord%65rs/x",
+    ]) {
+      const res = await b.inject({ method: "GET", url, headers: withCookie(cookie) });
+      expect([400, 404], url).toContain(res.statusCode);
+    }
+    expect(f.received.filter((r) => !r.url.startsWith("/v1/"))).toEqual([]);
+    const base = new URL("http://up.example/v1/");
+    expect(upstreamUrl(base, "a/b?c=1")?.href).toBe("http://up.example/v1/a/b?c=1");
+    expect(upstreamUrl(base, "..")).toBeUndefined();
+    expect(upstreamUrl(base, "a/%2E%2E/..")).toBeUndefined();
+    expect(upstreamUrl(base, "/x")?.href).toBe("http://up.example/v1//x");
+  });
+
+  it("CSRF: a cross-site request, or one without X-CSRF: 1, gets 403 and reaches nothing", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    const cases: Record<string, string>[] = [
+      { "sec-fetch-site": "cross-site", "x-csrf": "1" },
+      { "sec-fetch-site": "same-site", "x-csrf": "1" },
+      { origin: "https://evil.example", "x-csrf": "1" },
+      { "sec-fetch-site": "same-origin" },
+      {},
+    ];
+    for (const headers of cases) {
+      const res = await b.inject({
+        method: "POST",
+        url: "/bff/api/orders/x",
+        headers: withCookie(cookie, headers),
+        payload: "a=1",
+      });
+      expect(res.statusCode, JSON.stringify(headers)).toBe(403);
+      expect(res.json().error).toBe("forbidden_origin");
+    }
+    expect(f.received).toEqual([]);
+    const ok = await b.inject({
+      method: "GET",
+      url: "/bff/api/orders/x",
+      headers: withCookie(cookie, { origin: "https://app.example", "x-csrf": "1" }),
+    });
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it("without a session: 401, nothing proxied", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    for (const cookie of [undefined, "x", "A".repeat(43)]) {
+      const headers: Record<string, string> = { ...SAME_ORIGIN };
+      if (cookie !== undefined) headers.cookie = `__Host-bff=${cookie}`;
+      const res = await b.inject({ method: "GET", url: "/bff/api/orders/x", headers });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toBe("unauthenticated");
+    }
+    expect(f.received).toEqual([]);
+  });
+
+  it("a tossed second __Host-bff cookie authenticates nobody", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    const res = await b.inject({
+      method: "GET",
+      url: "/bff/user",
+      headers: { cookie: `__Host-bff=${cookie}; __Host-bff=${"A".repeat(43)}` },
+    });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it("bounds the body (413) and the upstream's time (504), and says 502 when it is down", async () => {
+    f = await fixture();
+    const b = await f.bff({ bodyLimit: 1024, upstreamTimeout: 200 });
+    const cookie = await bffLogin(f, b);
+    const big = await b.inject({
+      method: "POST",
+      url: "/bff/api/orders/x",
+      headers: { ...withCookie(cookie), "content-type": "application/octet-stream" },
+      payload: Buffer.alloc(2048),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error).toBe("body_too_large");
+    const slow = await b.inject({
+      method: "GET",
+      url: "/bff/api/orders/slow",
+      headers: withCookie(cookie),
+    });
+    expect(slow.statusCode).toBe(504);
+    expect(slow.json().error).toBe("upstream_timeout");
+
+    const down = await f.bff({ upstreams: { orders: "http://127.0.0.1:1/" } });
+    const res = await down.inject({
+      method: "GET",
+      url: "/bff/api/orders/x",
+      headers: withCookie(cookie),
+    });
+    expect(res.statusCode).toBe(502);
+    expect(res.json().error).toBe("upstream_unavailable");
+  });
+});
