@@ -61,7 +61,13 @@ export class Bff {
       this.clock,
       o.sessionsPerUser,
     );
-    this.logins = new Logins(o, store.collection<PendingLogin>("bff_login"), this.issuer);
+    this.logins = new Logins(
+      o,
+      store.collection<PendingLogin>("bff_login"),
+      this.issuer,
+      store.counters,
+      this.clock,
+    );
     this.flights = new SingleFlight(o.refreshWaiters);
     const onError = hooks.onError ?? (() => {});
     this.feed = o.revocations

@@ -9,14 +9,17 @@
  *   only with that nonce (no login CSRF: a victim cannot be made to finish an attacker's
  *   login), and only with `iss` equal to the issuer (RFC 9207: no mix-up).
  * - At most `pendingLoginsPerSource` started logins per client address (the oldest is
- *   dropped), each for `loginTtl`: a browser cannot make the BFF hold more.
+ *   dropped), each for `loginTtl`: a browser cannot make the BFF hold more. And at most
+ *   `pendingLoginsTotal` starts per `loginTtl` window from all addresses together (a
+ *   counter shared through the store), so many addresses cannot either: beyond it, 503.
  * - `return_to` is a path of this origin only: `/` then printable ASCII without `\`, and
  *   never `//` (no open redirect).
  */
 import { createHash } from "node:crypto";
+import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
-import type { Collection } from "../store/types.js";
+import type { Collection, Counters } from "../store/types.js";
 import { GrantRefused, type IssuerClient } from "./issuer-client.js";
 import type { ResolvedBffOptions } from "./options.js";
 
@@ -49,6 +52,9 @@ export interface CallbackParams {
   error?: string | undefined;
 }
 
+/** The counter of logins started in the current `loginTtl` window, all addresses together. */
+const TOTAL_KEY = "bff-login:total";
+
 function bad(message: string): TesseraError {
   return new TesseraError("invalid_request", message);
 }
@@ -58,11 +64,20 @@ export class Logins {
     private readonly o: ResolvedBffOptions,
     private readonly pending: Collection<PendingLogin>,
     private readonly issuer: IssuerClient,
+    private readonly counters: Counters,
+    private readonly clock: Clock,
   ) {}
 
   async start(returnTo: string | undefined, source: string): Promise<StartedLogin> {
     const to = returnTo ?? "/";
     if (!isSafeReturnTo(to)) throw bad("return_to must be a path on this site.");
+    const started = await this.counters.hit(TOTAL_KEY, this.o.loginTtl * 1000);
+    if (started.count > this.o.pendingLoginsTotal) {
+      const retryAfter = Math.max(1, Math.ceil((started.resetAt - this.clock.now()) / 1000));
+      throw new TesseraError("server_busy", "Too many logins are being started; retry shortly.", {
+        retryAfter,
+      });
+    }
     const state = randomToken();
     const verifier = randomToken();
     const nonce = randomToken();

@@ -45,6 +45,13 @@ export const BFF_LIMITS = {
     max: 1000,
     doc: "Started logins one client address may have pending; the oldest is dropped beyond it.",
   },
+  pendingLoginsTotal: {
+    type: "int",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+    doc: "Logins all clients together may start per --login-ttl window (a fixed window shared by the instances of one store), so at most twice this many are ever pending; beyond it `/bff/login` answers 503 `server_busy` with Retry-After.",
+  },
   refreshSkew: {
     type: "int",
     default: 30,

@@ -137,6 +137,19 @@ describe("BFF login and callback", () => {
     expect((await finish(starts[2] as LightResponse)).statusCode).toBe(303);
   });
 
+  it("bounds the logins all addresses start together (pendingLoginsTotal per loginTtl): 503 server_busy beyond", async () => {
+    f = await fixture();
+    const b = await f.bff({ pendingLoginsPerSource: 1000, pendingLoginsTotal: 3 });
+    const from = (i: number) =>
+      b.inject({ method: "GET", url: "/bff/login", remoteAddress: `10.0.0.${i}` });
+    for (let i = 1; i <= 3; i++) expect((await from(i)).statusCode).toBe(302);
+    const refused = await from(4);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error).toBe("server_busy");
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(b.bff.options.loginTtl);
+  });
+
   it("logout revokes the refresh token at Tessera and the old cookie no longer works", async () => {
     f = await fixture();
     const b = await f.bff();
