@@ -19,6 +19,7 @@ import { Consents } from "./oauth/consents.js";
 import { OAuthEndpoints } from "./oauth/endpoints.js";
 import { FeedFollowers } from "./revocations/followers.js";
 import { Revocations } from "./revocations/log.js";
+import { RevocationRecovery } from "./revocations/recovery.js";
 import { eventRetentionMs } from "./revocations/retention.js";
 import { RevocationStreams } from "./revocations/streams.js";
 import { PasswordLogin } from "./sessions/login.js";
@@ -171,8 +172,14 @@ export class Tessera {
     this.revocations = new Revocations(stores.ephemeral.revocations, clock, {
       issuer: config.issuer,
       maxAccessTtl: config.accessTokenMaxTtl,
+      kept: stores.durable.keptRevocations,
     });
     this.denylist = new JwtDenylist(stores.ephemeral, clock, this.revocations);
+    // A Redis that comes back empty is refilled from the kept revocations (docs/faults.md).
+    const recovery = new RevocationRecovery(stores.durable.keptRevocations, this.denylist, clock);
+    stores.ephemeral.loss?.setRestorer(async (append) => {
+      await recovery.restore(append);
+    });
     this.revocationStreams = new RevocationStreams(stores.ephemeral.revocations, clock, {
       perClient: config.eventsStreamsPerClient,
       total: config.eventsStreamsTotal,
@@ -320,7 +327,7 @@ export class Tessera {
       } else {
         await keys.reload();
       }
-      return new Tessera(
+      const tessera = new Tessera(
         { ...config, issuer, accessTokenMaxTtl },
         clock,
         stores,
@@ -329,6 +336,10 @@ export class Tessera {
         notices,
         { location, created },
       );
+      // Found without its data: refilled before serving (if that fails, the first
+      // requests that need it answer 503 and retry it).
+      await stores.ephemeral.loss?.check().catch(() => {});
+      return tessera;
     } catch (err) {
       if (options.stores === undefined) await stores.close();
       throw err;

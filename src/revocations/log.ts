@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { EventLog } from "../store/types.js";
+import type { EventLog, KeptRevocation, KeptRevocationStore } from "../store/types.js";
 import { cutoffSecond } from "../users/cutoff.js";
 
 /**
@@ -25,6 +25,12 @@ export interface RevocationsOptions {
    * be kept. Every process that revokes uses it, not only the one that mints.
    */
   maxAccessTtl: number;
+  /**
+   * The durable copy of what verifiers must hear of (JWT and subject revocations): each
+   * is kept there before it is appended, so an ephemeral store that comes back empty is
+   * refilled from it (src/revocations/recovery.ts).
+   */
+  kept?: KeptRevocationStore;
 }
 
 /**
@@ -41,12 +47,18 @@ export class Revocations {
 
   /** A revoked JWT access token, by `(jti, iss)` and its `exp` (seconds). */
   async jwt(token: { jti: string; iss: string; exp: number }): Promise<void> {
-    await this.log.append({
+    await this.keepAndAppend({
       type: "jwt",
       jti: token.jti,
       iss: token.iss,
       exp: token.exp + REVOCATION_GRACE_SECONDS,
     });
+  }
+
+  /** Durable first, then the log: an acknowledged revocation survives the log's loss. */
+  private async keepAndAppend(event: KeptRevocation): Promise<void> {
+    await this.options.kept?.keep(event);
+    await this.log.append(event);
   }
 
   /**
@@ -66,7 +78,7 @@ export class Revocations {
    */
   async subject(sub: string, cutoffMs: number): Promise<void> {
     const before = cutoffSecond(cutoffMs);
-    await this.log.append({
+    await this.keepAndAppend({
       type: "subject",
       sub,
       iss: this.options.issuer,

@@ -206,6 +206,7 @@ export class RevocationStreams {
   private readonly registry: StreamRegistry;
   private readonly live: LiveRevocations;
   private readonly snapshots: SharedSnapshots;
+  private readonly stopResets: () => void;
 
   constructor(
     private readonly log: EventLog,
@@ -221,6 +222,13 @@ export class RevocationStreams {
       reuseMs: options.snapshotReuseMs ?? DEFAULT_SNAPSHOT_REUSE_MS,
       maxEvents: options.snapshotReuseMaxEvents ?? DEFAULT_SNAPSHOT_REUSE_MAX_EVENTS,
     });
+    // The log lost its events (a Redis that came back empty): every stream ends, and its
+    // verifier resumes with a snapshot of the refilled log — never a silent gap.
+    this.stopResets =
+      log.onReset?.(() => {
+        this.snapshots.close();
+        this.endAll();
+      }) ?? (() => {});
   }
 
   /** Throws `too_many_streams` when `clientId` could not open a stream now (HEAD). */
@@ -289,6 +297,7 @@ export class RevocationStreams {
 
   /** Ends every stream and stops following the log. */
   close(): void {
+    this.stopResets();
     this.endAll();
     this.snapshots.close();
   }

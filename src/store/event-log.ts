@@ -65,6 +65,8 @@ export interface EventLogOptions {
   eventRetentionMs?: number;
   /** Events read per page by `snapshot()` and `after()`. */
   eventPageSize?: number;
+  /** Redis: how often each process checks that Redis still holds its data (ms). Default 1000. */
+  lossCheckIntervalMs?: number;
 }
 
 /** The options with their defaults, checked (RangeError for a value that is not a positive whole number). */

@@ -121,6 +121,27 @@ export type RevocationEvent =
    */
   | { type: "client"; clientId: string; exp: number };
 
+/**
+ * A revocation verifiers must hear of until its `exp`, kept durably beside the log
+ * (src/revocations/log.ts), so an ephemeral store that comes back empty can be refilled.
+ */
+export type KeptRevocation = Extract<RevocationEvent, { type: "jwt" | "subject" }>;
+
+/** The durable copy of the revocations that must outlive an ephemeral store's loss. */
+export interface KeptRevocationStore {
+  /** Records `event` until its `exp` (seconds); keeping the same revocation again is a no-op. */
+  keep(event: KeptRevocation): Promise<void>;
+  /**
+   * Kept revocations still live at `nowMs`, ordered by key, those with a key after `after`
+   * (`""`: from the first), at most `limit`.
+   */
+  page(
+    nowMs: number,
+    after: string,
+    limit: number,
+  ): Promise<Array<{ key: string; event: KeptRevocation }>>;
+}
+
 export interface LoggedEvent {
   /** `<log epoch>.<sequence>`: ordered within one log; the epoch changes if the log is reset. */
   id: string;
@@ -157,10 +178,34 @@ export interface EventLog {
    * delivered to the listener, or visible to every read started after `watch` returned.
    */
   watch(listener: (e: LoggedEvent) => void): () => void;
+  /**
+   * Calls `listener` when the log lost its events and was (or is being) refilled under a
+   * new epoch (a Redis that came back empty): open feed streams end, so their verifiers
+   * resume with a full snapshot. Returns a stop function. Logs that cannot lose events
+   * lack it.
+   */
+  onReset?(listener: () => void): () => void;
+}
+
+/**
+ * How an ephemeral store that can lose everything it holds while Tessera runs (a Redis
+ * restarted empty, FLUSHALL) is refilled: `restore` is told to append the kept
+ * revocations to the log and put the denylist back (src/revocations/recovery.ts). Until it
+ * has, what needs the denylist or the log answers `store_unavailable`.
+ */
+export interface LossRecovery {
+  /** Set once by Tessera; `append` writes events to the log while it is being refilled. */
+  setRestorer(
+    restore: (append: (events: RevocationEvent[]) => Promise<void>) => Promise<void>,
+  ): void;
+  /** Checks now whether the store lost its data, and refills it if so. */
+  check(): Promise<void>;
 }
 
 export interface EphemeralStore {
   readonly kind: "memory" | "sqlite" | "redis" | "postgres";
+  /** Present when the store can lose its data while running (Redis). */
+  readonly loss?: LossRecovery;
   readonly revocations: EventLog;
   collection<T>(name: CollectionName): Collection<T>;
   readonly counters: Counters;
@@ -361,6 +406,8 @@ export interface DurableStore {
   readonly keys: KeyStore;
   readonly clients: ClientStore;
   readonly installation: InstallationStore;
+  /** The durable copy of JWT and subject revocations (see KeptRevocationStore). */
+  readonly keptRevocations: KeptRevocationStore;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
   /** What opening did to a versioned schema (SQLite, PostgreSQL); none in memory. */

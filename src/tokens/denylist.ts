@@ -40,6 +40,17 @@ export class JwtDenylist {
     await this.revocations.jwt(entry);
   }
 
+  /**
+   * Puts back the entry of a kept `jwt` revocation (its `exp` includes the grace) into a
+   * store that lost it (src/revocations/recovery.ts); nothing is appended to the log.
+   */
+  async restore(event: { jti: string; iss: string; exp: number }): Promise<void> {
+    const ttlMs = event.exp * 1000 - this.clock.now();
+    if (ttlMs <= 0) return;
+    const entry = { jti: event.jti, iss: event.iss, exp: event.exp - REVOCATION_GRACE_SECONDS };
+    await this.records.upsert(JwtDenylist.key(event.jti, event.iss), entry, { ttlMs });
+  }
+
   async isRevoked(jti: string, iss: string): Promise<boolean> {
     return (await this.records.find(JwtDenylist.key(jti, iss))) !== undefined;
   }

@@ -7,6 +7,7 @@ import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { REVOCATION_GRACE_SECONDS, Revocations } from "../../src/revocations/log.js";
+import { MemoryKeptRevocations } from "../../src/store/memory/kept.js";
 import type { EventLog, RevocationEvent } from "../../src/store/types.js";
 
 const ISSUER = "https://auth.example";
@@ -38,6 +39,44 @@ function setup(maxAccessTtl = 900) {
 }
 
 describe("Revocations", () => {
+  it("keeps JWT and subject revocations durably before appending them; not the others", async () => {
+    const { log, clock, nowS } = setup();
+    const kept = new MemoryKeptRevocations();
+    const order: string[] = [];
+    const keep = kept.keep.bind(kept);
+    kept.keep = async (e) => {
+      order.push(`keep ${e.type}`);
+      await keep(e);
+    };
+    const append = log.append.bind(log);
+    log.append = async (e) => {
+      order.push(`append ${e.type}`);
+      return append(e);
+    };
+    const revocations = new Revocations(log, clock, { issuer: ISSUER, maxAccessTtl: 900, kept });
+    await revocations.jwt({ jti: "j1", iss: ISSUER, exp: nowS + 300 });
+    await revocations.subject("u1", clock.now());
+    await revocations.opaque("h1", nowS + 300);
+    await revocations.client("c1");
+    expect(order).toEqual([
+      "keep jwt",
+      "append jwt",
+      "keep subject",
+      "append subject",
+      "append opaque",
+      "append client",
+    ]);
+    const rows = (await kept.page(clock.now(), "", 10)).map((r) => r.event);
+    expect(rows).toEqual(expect.arrayContaining(log.appended.slice(0, 2)));
+    expect(rows).toHaveLength(2);
+    // A keep that fails appends nothing: the revocation answers 503 and is repeated.
+    kept.keep = async () => {
+      throw new Error("down");
+    };
+    await expect(revocations.jwt({ jti: "j2", iss: ISSUER, exp: nowS + 300 })).rejects.toThrow();
+    expect(log.appended).toHaveLength(4);
+  });
+
   it("a JWT: by (jti, iss), kept a grace after the token's exp", async () => {
     const { log, revocations, nowS } = setup();
     await revocations.jwt({ jti: "j1", iss: "https://other", exp: nowS + 300 });

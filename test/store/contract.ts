@@ -16,6 +16,7 @@ import type {
   CollectionName,
   DurableStore,
   EphemeralStore,
+  KeptRevocation,
   KeyRecord,
   RefreshFamily,
   RefreshTokenRecord,
@@ -1214,6 +1215,49 @@ export function durableContract(
         expect(await store.installation.initSetting("issuer", "https://c.example")).toBe(
           "https://b.example",
         );
+      });
+    });
+
+    describe("kept revocations (what an emptied Redis is refilled with)", () => {
+      const T = 1_800_000_000; // seconds
+      const jwt = (jti: string, exp = T + 600): KeptRevocation => ({
+        type: "jwt",
+        jti,
+        iss: "https://a.example",
+        exp,
+      });
+      const subject: KeptRevocation = {
+        type: "subject",
+        sub: "u1",
+        iss: "https://a.example",
+        before: T,
+        exp: T + 900,
+      };
+
+      it("keeps each revocation once and pages through the live ones by key", async () => {
+        const kept = store.keptRevocations;
+        for (const e of [jwt("a"), jwt("b"), subject, jwt("a")]) await kept.keep(e);
+        const all = await kept.page(T * 1000, "", 10);
+        expect(all.map((r) => r.event)).toEqual(
+          expect.arrayContaining([jwt("a"), jwt("b"), subject]),
+        );
+        expect(all).toHaveLength(3);
+        const keys = all.map((r) => r.key);
+        expect([...keys].sort()).toEqual(keys);
+        const first = await kept.page(T * 1000, "", 2);
+        const rest = await kept.page(T * 1000, first.at(-1)?.key as string, 2);
+        expect([...first, ...rest]).toEqual(all);
+      });
+
+      it("leaves out a revocation from its exp on", async () => {
+        const kept = store.keptRevocations;
+        await kept.keep(jwt("short", T + 10));
+        await kept.keep(jwt("long", T + 20));
+        const live = async (nowMs: number) =>
+          (await kept.page(nowMs, "", 10)).map((r) => (r.event as { jti: string }).jti);
+        expect((await live((T + 10) * 1000 - 1)).sort()).toEqual(["long", "short"]);
+        expect(await live((T + 10) * 1000)).toEqual(["long"]);
+        expect(await live((T + 20) * 1000)).toEqual([]);
       });
     });
 

@@ -141,7 +141,8 @@ describe("sqlite specifics", () => {
       ALTER TABLE clients DROP COLUMN access_tokens_valid_after;
       ALTER TABLE refresh_families DROP COLUMN client_generation;
       ALTER TABLE consents DROP COLUMN client_generation;
-      ALTER TABLE records DROP COLUMN client_id;`);
+      ALTER TABLE records DROP COLUMN client_id;
+      DROP TABLE kept_revocations;`);
     db.pragma("user_version = 4");
     db.close();
     const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });

@@ -106,6 +106,7 @@ const TABLES = [
   "records",
   "counters",
   "revocation_events",
+  "kept_revocations",
   "family_access_tokens",
   "refresh_tokens",
   "refresh_families",

@@ -10,6 +10,7 @@ import type {
   EphemeralStore,
   EventLog,
   InstallationStore,
+  KeptRevocationStore,
   KeyStore,
   RefreshStore,
   UserStore,
@@ -19,6 +20,7 @@ import { MemoryCollection } from "./collection.js";
 import { MemoryConsents } from "./consents.js";
 import { MemoryCounters } from "./counters.js";
 import { MemoryInstallation } from "./installation.js";
+import { MemoryKeptRevocations } from "./kept.js";
 import { MemoryKeys } from "./keys.js";
 import { MemoryRefresh } from "./refresh.js";
 import { MemoryEventLog } from "./revocations.js";
@@ -36,6 +38,7 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly installation: InstallationStore = new MemoryInstallation();
   readonly refresh: RefreshStore = new MemoryRefresh();
   readonly consents: ConsentStore = new MemoryConsents();
+  readonly keptRevocations: KeptRevocationStore = new MemoryKeptRevocations();
   readonly counters: Counters;
   readonly revocations: EventLog;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();

@@ -52,12 +52,17 @@ const SWEEP = {
   events: `DELETE FROM revocation_events WHERE ctid = ANY(ARRAY(
       SELECT ctid FROM revocation_events WHERE exp <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
     AND exp <= $1`,
+  /** Kept revocations, likewise until their exp (seconds). */
+  kept: `DELETE FROM kept_revocations WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM kept_revocations WHERE exp <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+    AND exp <= $1`,
 };
 
 export interface SweepReport {
   records: SweepCount;
   counters: SweepCount;
   events: SweepCount;
+  kept: SweepCount;
   families: number;
 }
 
@@ -106,6 +111,7 @@ export class Janitor {
       records: await sweepInBatches(this.query, SWEEP.records, now, n),
       counters: await sweepInBatches(this.query, SWEEP.counters, now, n),
       events: await sweepInBatches(this.query, SWEEP.events, Math.floor(now / 1000), n),
+      kept: await sweepInBatches(this.query, SWEEP.kept, Math.floor(now / 1000), n),
       families: await this.sweepFamilies(now),
     };
   }

@@ -156,6 +156,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
   },
+  {
+    version: 3,
+    name: "kept revocations: the durable copy of JWT and subject revocations, refilled into an emptied Redis",
+    sql: `
+      CREATE TABLE kept_revocations (
+        key  text   PRIMARY KEY,
+        body text   NOT NULL,
+        exp  bigint NOT NULL
+      );
+      CREATE INDEX kept_revocations_by_exp ON kept_revocations (exp);`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

@@ -10,6 +10,7 @@ import type {
   DurableStore,
   EphemeralStore,
   InstallationStore,
+  KeptRevocationStore,
   KeyStore,
   MigrationReport,
   PoolStats,
@@ -24,6 +25,7 @@ import { Db, type PgPoolOptions } from "./db.js";
 import { isAuthError } from "./errors.js";
 import { PostgresInstallation } from "./installation.js";
 import { DEFAULT_SWEEP_BATCH, Janitor, type SweepReport } from "./janitor.js";
+import { PostgresKeptRevocations } from "./kept.js";
 import { PostgresKeys } from "./keys.js";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./migrations.js";
 import { PostgresRefresh } from "./refresh.js";
@@ -69,6 +71,7 @@ export class PostgresStore implements DurableStore, EphemeralStore {
   readonly installation: InstallationStore;
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
+  readonly keptRevocations: KeptRevocationStore;
   readonly counters: Counters;
   readonly revocations: PostgresEventLog;
   /** What connecting did to the schema (undefined when `migrate: false`). */
@@ -88,6 +91,7 @@ export class PostgresStore implements DurableStore, EphemeralStore {
     this.clients = new PostgresClients(this.db);
     this.installation = new PostgresInstallation(this.db);
     this.consents = new PostgresConsents(this.db);
+    this.keptRevocations = new PostgresKeptRevocations(this.db);
     this.counters = new PostgresCounters(this.db, options.clock);
     this.revocations = new PostgresEventLog(this.db, options.clock, {
       ...options,

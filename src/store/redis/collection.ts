@@ -3,6 +3,7 @@ import { TesseraError } from "../../errors.js";
 import type { Collection, CollectionName, StoredRecord, UpsertOptions } from "../types.js";
 import { assertCap, assertTtl } from "../validate.js";
 import { guard, storeError } from "./errors.js";
+import type { RedisGeneration } from "./generation.js";
 import type { Client } from "./scripts.js";
 
 function parseRecord<T>(h: Record<string, string>): StoredRecord<T> {
@@ -44,6 +45,12 @@ export class RedisCollection<T> implements Collection<T> {
     prefix: string,
     name: CollectionName,
     private readonly clock: Clock,
+    /**
+     * For a collection whose absence of a record is an answer (the denylist: "not
+     * revoked"): each `find` reads the data's marker in the same round trip, and a Redis
+     * that lost its data answers `store_unavailable` rather than "absent".
+     */
+    private readonly generation?: RedisGeneration,
   ) {
     this.recordPrefix = `${prefix}r:${name}:`;
     this.indexPrefix = `${prefix}u:${name}:`;
@@ -79,7 +86,7 @@ export class RedisCollection<T> implements Collection<T> {
   }
 
   async find(id: string): Promise<StoredRecord<T> | undefined> {
-    const h = await guard(() => this.redis.hgetall(this.key(id)));
+    const h = this.generation === undefined ? await this.hgetall(id) : await this.checkedGet(id);
     if (Object.keys(h).length === 0) return undefined;
     const now = this.clock.now();
     if (!isLive(h, now)) {
@@ -87,6 +94,27 @@ export class RedisCollection<T> implements Collection<T> {
       return undefined;
     }
     return parseRecord<T>(h);
+  }
+
+  private hgetall(id: string): Promise<Record<string, string>> {
+    return guard(() => this.redis.hgetall(this.key(id)));
+  }
+
+  /** The record, read before the marker: a marker still there means nothing was lost before. */
+  private async checkedGet(id: string): Promise<Record<string, string>> {
+    const generation = this.generation as RedisGeneration;
+    const replies = await guard(async () => {
+      const p = this.redis.pipeline();
+      p.hgetall(this.key(id));
+      p.get(generation.markerKey);
+      return (await p.exec()) ?? [];
+    });
+    const [hErr, h] = replies[0] ?? [new Error("missing reply"), null];
+    const [mErr, marker] = replies[1] ?? [new Error("missing reply"), null];
+    if (hErr !== null) throw storeError(hErr);
+    if (mErr !== null) throw storeError(mErr);
+    generation.observe(marker as string | null);
+    return h as Record<string, string>;
   }
 
   async consume(id: string): Promise<StoredRecord<T> | undefined> {

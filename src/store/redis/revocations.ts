@@ -5,11 +5,11 @@ import {
   eventLogSettings,
   isLive as isLiveEvent,
   Listeners,
-  newEpoch,
   parseEventId,
 } from "../event-log.js";
 import type { EventLog, LoggedEvent, RevocationEvent } from "../types.js";
 import { guard, storeError } from "./errors.js";
+import { RedisGeneration } from "./generation.js";
 import type { Client } from "./scripts.js";
 
 type StreamEntry = [string, string[]];
@@ -22,12 +22,16 @@ type StreamEntry = [string, string[]];
  * approximate) and never read: reads start at the retention window, go a page at a time
  * (XRANGE COUNT), and drop expired events. Stream ids come from Redis's clock and the
  * window from this process's: the retention's margin covers the skew between them.
+ *
+ * The log's epoch is the Redis data's generation (./generation.ts): when Redis lost its
+ * data, the log is refilled with the kept revocations under a new epoch, open streams
+ * end (`onReset`), and verifiers resuming with an older id get a full snapshot.
  */
 export class RedisEventLog implements EventLog {
   private readonly stream: string;
-  private readonly epochKey: string;
-  private epoch: string | undefined;
+  readonly generation: RedisGeneration;
   private readonly listeners = new Listeners();
+  private readonly resetListeners = new Set<() => void>();
   private reader: Client | undefined;
   /** Settles once the follower knows where it starts: reads wait for it (no gap). */
   private following: Promise<void> | undefined;
@@ -42,15 +46,43 @@ export class RedisEventLog implements EventLog {
     options: EventLogOptions = {},
   ) {
     this.stream = `${prefix}revocations`;
-    this.epochKey = `${prefix}revocations:epoch`;
     ({ retentionMs: this.retentionMs, pageSize: this.pageSize } = eventLogSettings(options));
+    this.generation = new RedisGeneration(
+      redis,
+      prefix,
+      (events) => this.appendUnchecked(events),
+      options.lossCheckIntervalMs ?? 1000,
+    );
+    this.generation.onChange(() => {
+      for (const l of [...this.resetListeners]) l();
+    });
   }
 
-  private async currentEpoch(): Promise<string> {
-    if (this.epoch !== undefined) return this.epoch;
-    await guard(() => this.redis.set(this.epochKey, newEpoch(), "NX"));
-    this.epoch = (await guard(() => this.redis.get(this.epochKey))) as string;
-    return this.epoch;
+  /** The epoch, read now: `store_unavailable` while Redis lost its data and is not refilled. */
+  private currentEpoch(): Promise<string> {
+    return this.generation.read();
+  }
+
+  /** After a read: the data read is of `epoch`, not of a Redis emptied meanwhile. */
+  private async confirm(epoch: string): Promise<void> {
+    if ((await this.generation.read()) !== epoch) throw storeError(new Error("log reset"));
+  }
+
+  onReset(listener: () => void): () => void {
+    this.resetListeners.add(listener);
+    return () => this.resetListeners.delete(listener);
+  }
+
+  /** Appends while the log is refilled (./generation.ts): no marker yet to check. */
+  private async appendUnchecked(events: RevocationEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const minId = String(this.windowStart());
+    const replies = await guard(async () => {
+      const p = this.redis.pipeline();
+      for (const e of events) p.xadd(this.stream, "MINID", "~", minId, "*", "e", JSON.stringify(e));
+      return (await p.exec()) ?? [];
+    });
+    for (const [err] of replies) if (err !== null) throw storeError(err);
   }
 
   private toLogged(epoch: string, entry: StreamEntry): LoggedEvent | undefined {
@@ -70,11 +102,22 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(event: RevocationEvent): Promise<string> {
-    const epoch = await this.currentEpoch();
+    const epoch = this.generation.current ?? (await this.currentEpoch());
     const minId = this.windowStart();
     const id = await guard(() =>
-      this.redis.xadd(this.stream, "MINID", "~", String(minId), "*", "e", JSON.stringify(event)),
+      this.redis.tesseraGuardedAppend(
+        this.stream,
+        this.generation.markerKey,
+        epoch,
+        String(minId),
+        JSON.stringify(event),
+      ),
     );
+    if (id === null) {
+      // Lost (this throws store_unavailable) or refilled since: append under the new epoch.
+      await this.currentEpoch();
+      return this.append(event);
+    }
     return `${epoch}.${id}`;
   }
 
@@ -91,15 +134,21 @@ export class RedisEventLog implements EventLog {
     const start = `${this.windowStart()}-0`;
     // From the window when the id is older than it, else from just after the id.
     const from = compareSeq(parsed.seq, start) < 0 ? start : `(${parsed.seq}`;
-    return this.read(epoch, from, last);
+    const events = await this.read(epoch, from, last);
+    await this.confirm(epoch);
+    return events;
   }
 
   async snapshot(): Promise<{ lastId: string; events: LoggedEvent[] }> {
     const epoch = await this.currentEpoch();
     await this.following;
     const last = await this.newest();
-    if (last === undefined) return { lastId: `${epoch}.0-0`, events: [] };
+    if (last === undefined) {
+      await this.confirm(epoch);
+      return { lastId: `${epoch}.0-0`, events: [] };
+    }
     const events = await this.read(epoch, `${this.windowStart()}-0`, last);
+    await this.confirm(epoch);
     return { lastId: `${epoch}.${last}`, events };
   }
 
@@ -156,12 +205,17 @@ export class RedisEventLog implements EventLog {
     let settle = this.pendingStart();
     let last: string | undefined;
     let epoch = "";
+    let generation = -1;
     try {
       while (!this.stopped && this.reader === reader) {
         let reply: Array<[string, StreamEntry[]]> | null;
+        // Redis lost its data (or was refilled) since the start: start again from its newest.
+        if (last !== undefined && generation !== this.generation.counter) last = undefined;
         try {
           if (last === undefined) {
+            generation = this.generation.counter;
             epoch = await this.currentEpoch();
+            generation = this.generation.counter;
             const info = (await reader.xrevrange(
               this.stream,
               "+",
@@ -222,6 +276,8 @@ export class RedisEventLog implements EventLog {
 
   close(): void {
     this.stopped = true;
+    this.generation.close();
+    this.resetListeners.clear();
     this.stopReader();
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { LUA_COUNTER_GET, LUA_COUNTER_UNDO, LUA_HIT } from "./lua/counters.js";
+import { LUA_FINISH_RESTORE, LUA_GUARDED_APPEND } from "./lua/generation.js";
 import {
   LUA_CONSUME,
   LUA_DESTROY,
@@ -26,6 +27,8 @@ export interface ScriptCommands {
   tesseraHit(key: string, ...argv: string[]): Promise<[Reply, Reply]>;
   tesseraCounterGet(key: string, ...argv: string[]): Promise<[Reply, Reply] | null>;
   tesseraCounterUndo(key: string, ...argv: string[]): Promise<number>;
+  tesseraGuardedAppend(key: string, ...argv: string[]): Promise<string | null>;
+  tesseraFinishRestore(key: string, ...argv: string[]): Promise<string | null>;
 }
 
 export const SCRIPTS: Record<keyof ScriptCommands, string> = {
@@ -40,6 +43,8 @@ export const SCRIPTS: Record<keyof ScriptCommands, string> = {
   tesseraHit: LUA_HIT,
   tesseraCounterGet: LUA_COUNTER_GET,
   tesseraCounterUndo: LUA_COUNTER_UNDO,
+  tesseraGuardedAppend: LUA_GUARDED_APPEND,
+  tesseraFinishRestore: LUA_FINISH_RESTORE,
 };
 
 export type Client = Redis & ScriptCommands;

@@ -2,7 +2,13 @@ import { Redis } from "ioredis";
 import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
 import type { EventLogOptions } from "../event-log.js";
-import type { Collection, CollectionName, Counters, EphemeralStore } from "../types.js";
+import type {
+  Collection,
+  CollectionName,
+  Counters,
+  EphemeralStore,
+  LossRecovery,
+} from "../types.js";
 import { RedisCollection } from "./collection.js";
 import { RedisCounters } from "./counters.js";
 import { credentialsOf, describeTarget, guard, isAuthError } from "./errors.js";
@@ -49,6 +55,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  *   (and those removed early, until they would have expired). Its TTL, like the user
  *   index's, covers its longest-lived record.
  * - `c:<key>`: HASH of a fixed-window counter: `n` (count), `r` (resetAt, epoch ms).
+ * - `epoch`: the data's generation, `epoch:refill` the lock of its refill (./generation.ts);
+ *   `revocations`: the revocation log's stream (./revocations.ts).
  *
  * Expiry is decided against the injected clock (records with `e <= now` do not exist, and
  * are deleted when noticed) and enforced physically by Redis in real time. Every
@@ -65,6 +73,8 @@ export class RedisStore implements EphemeralStore {
   readonly kind = "redis" as const;
   readonly counters: Counters;
   readonly revocations: RedisEventLog;
+  /** Whether Redis still holds its data, and its refill (./generation.ts). */
+  readonly loss: LossRecovery;
   private readonly redis: Client;
   private readonly prefix: string;
   private readonly clock: Clock;
@@ -103,6 +113,7 @@ export class RedisStore implements EphemeralStore {
     this.redis = redis as Client;
     this.counters = new RedisCounters(this.redis, this.prefix, this.clock);
     this.revocations = new RedisEventLog(this.redis, this.prefix, this.clock, options);
+    this.loss = this.revocations.generation;
   }
 
   /**
@@ -178,7 +189,9 @@ export class RedisStore implements EphemeralStore {
   collection<T>(name: CollectionName): Collection<T> {
     let c = this.collections.get(name);
     if (c === undefined) {
-      c = new RedisCollection<unknown>(this.redis, this.prefix, name, this.clock);
+      // The denylist's "absent" means "not revoked": checked against a loss of data.
+      const generation = name === "denylist" ? this.revocations.generation : undefined;
+      c = new RedisCollection<unknown>(this.redis, this.prefix, name, this.clock, generation);
       this.collections.set(name, c);
     }
     return c as Collection<T>;

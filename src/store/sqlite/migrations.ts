@@ -134,6 +134,14 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX consents_by_client ON consents (client_id);
    ALTER TABLE records ADD COLUMN client_id TEXT;
    CREATE INDEX records_by_client ON records (kind, client_id) WHERE client_id IS NOT NULL;`,
+  // The durable copy of JWT and subject revocations (issue 10: a Redis that comes back
+  // empty must not bring a revoked credential back): kept until their exp (seconds).
+  `CREATE TABLE kept_revocations (
+     key  TEXT    PRIMARY KEY,
+     body TEXT    NOT NULL,
+     exp  INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX kept_revocations_by_exp ON kept_revocations (exp);`,
 ];
 
 /**

@@ -11,6 +11,7 @@ import type {
   DurableStore,
   EphemeralStore,
   InstallationStore,
+  KeptRevocationStore,
   KeyStore,
   MigrationReport,
   RefreshStore,
@@ -23,6 +24,7 @@ import { SqliteConsents } from "./consents.js";
 import { SqliteCounters } from "./counters.js";
 import type { Db } from "./db.js";
 import { SqliteInstallation } from "./installation.js";
+import { SqliteKeptRevocations } from "./kept.js";
 import { SqliteKeys } from "./keys.js";
 import { migrate } from "./migrations.js";
 import { SqliteRefresh } from "./refresh.js";
@@ -51,6 +53,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly installation: InstallationStore;
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
+  readonly keptRevocations: KeptRevocationStore;
   readonly counters: Counters;
   readonly revocations: SqliteEventLog;
   /** What opening did to the file's schema. */
@@ -74,6 +77,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.installation = new SqliteInstallation(this.db);
     this.refresh = new SqliteRefresh(this.db);
     this.consents = new SqliteConsents(this.db);
+    this.keptRevocations = new SqliteKeptRevocations(this.db);
     this.revocations = new SqliteEventLog(
       this.db,
       options.clock,
@@ -86,6 +90,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
       this.db.prepare("DELETE FROM counters WHERE reset_at <= ?"),
       // Events are kept until their exp (seconds): compared against now in ms / 1000.
       this.db.prepare("DELETE FROM revocation_events WHERE exp * 1000 <= ?"),
+      this.db.prepare("DELETE FROM kept_revocations WHERE exp * 1000 <= ?"),
     ];
     const every = options.sweepIntervalMs ?? 60_000;
     if (every > 0) {
