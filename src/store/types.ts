@@ -180,6 +180,12 @@ export interface UserRecord {
    * store that was cleared is not the one a server uses.
    */
   sessionsValidAfter: number;
+  /** OpenID Connect `email` claim (scope `email`); absent: none known. */
+  email?: string;
+  /** Whether the operator vouches that `email` is the user's (`email_verified`). */
+  emailVerified?: boolean;
+  /** OpenID Connect `name` claim (scope `profile`); absent: the username. */
+  displayName?: string;
 }
 
 export interface UserStore {
@@ -270,6 +276,13 @@ export interface ClientRecord {
    * registration (a re-added id gets none of the old one's) or its last narrowing.
    */
   accessTokensValidAfter: number;
+  /**
+   * An OpenID Connect relying party: `scope=openid` gets it an ID token signed with
+   * `idTokenAlg` (src/oidc). Absent in records written before OIDC: false.
+   */
+  oidc?: boolean;
+  /** `id_token_signed_response_alg`; absent: RS256 (OpenID Connect Core §3.1.3.7). */
+  idTokenAlg?: SigningAlg;
   createdAt: number;
   updatedAt: number;
 }

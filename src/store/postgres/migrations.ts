@@ -156,6 +156,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX revocation_events_by_exp ON revocation_events (exp);`,
   },
+  {
+    version: 3,
+    name: "OpenID Connect: a user's email and display name, a client's OIDC registration",
+    sql: `
+      ALTER TABLE users ADD COLUMN email text;
+      ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
+      ALTER TABLE users ADD COLUMN display_name text;
+      ALTER TABLE clients ADD COLUMN oidc boolean NOT NULL DEFAULT false;
+      ALTER TABLE clients ADD COLUMN id_token_alg text;`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

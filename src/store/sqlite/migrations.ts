@@ -134,6 +134,12 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX consents_by_client ON consents (client_id);
    ALTER TABLE records ADD COLUMN client_id TEXT;
    CREATE INDEX records_by_client ON records (kind, client_id) WHERE client_id IS NOT NULL;`,
+  // OpenID Connect: a user's email and display name, a client's OIDC registration.
+  `ALTER TABLE users ADD COLUMN email TEXT;
+   ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN display_name TEXT;
+   ALTER TABLE clients ADD COLUMN oidc INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE clients ADD COLUMN id_token_alg TEXT;`,
 ];
 
 /**
