@@ -305,6 +305,7 @@ export class Tessera {
         activationDelayMs: config.keyActivationDelay * 1000,
         maxTokenTtlMs: accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
+        idTokenCompanion: true,
       });
       if (serve) {
         const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
