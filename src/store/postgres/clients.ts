@@ -1,11 +1,5 @@
 import { clientExists, clientNotFound } from "../conflicts.js";
-import type {
-  ClientRecord,
-  ClientStore,
-  GrantType,
-  SigningAlg,
-  TokenFormat,
-} from "../types.js";
+import type { ClientRecord, ClientStore, GrantType, SigningAlg, TokenFormat } from "../types.js";
 import type { Db } from "./db.js";
 
 interface ClientRow {
