@@ -16,6 +16,8 @@ import { AuthorizationEndpoint } from "./oauth/authorize.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
 import { Consents } from "./oauth/consents.js";
 import { OAuthEndpoints } from "./oauth/endpoints.js";
+import { IdTokens } from "./oidc/id-token.js";
+import { UserInfo } from "./oidc/userinfo.js";
 import { FeedFollowers } from "./revocations/followers.js";
 import { Revocations } from "./revocations/log.js";
 import { eventRetentionMs } from "./revocations/retention.js";
@@ -98,6 +100,8 @@ export class Tessera {
   readonly oauth: OAuthEndpoints;
   /** A user's remembered consents: list, withdraw (which cuts the client off). */
   readonly userConsents: Consents;
+  /** OpenID Connect's UserInfo endpoint (src/oidc/userinfo.ts). */
+  readonly userInfo: UserInfo;
   private readonly credentials: UserCredentials;
   private readonly reloadTimer: NodeJS.Timeout;
 
@@ -244,6 +248,14 @@ export class Tessera {
       secretTokens: format,
       clock,
       issuer: config.issuer,
+      idTokens: new IdTokens(keys, clock, {
+        issuer: config.issuer,
+        ttlSeconds: Math.min(config.idTokenTtl, config.accessTokenMaxTtl),
+      }),
+    });
+    this.userInfo = new UserInfo({
+      activeAccessToken: (token) => this.oauth.activeAccessToken(token),
+      users: stores.durable.users,
     });
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {
@@ -252,6 +264,11 @@ export class Tessera {
       });
     }, config.keysReloadInterval * 1000);
     this.reloadTimer.unref();
+  }
+
+  /** What ID tokens can be signed with now: the access-token key's algorithm and RS256. */
+  idTokenAlgs(): SigningAlg[] {
+    return this.keys.signingAlgs();
   }
 
   /** The consent store itself (tests). Rules: `userConsents`, `authorization`, the grants. */

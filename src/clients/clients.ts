@@ -2,8 +2,15 @@ import type { Clock } from "../clock.js";
 import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
+import { SIGNING_ALGS } from "../keys/keys.js";
 import { isScopeToken } from "../shared/scope-token.js";
-import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
+import type {
+  ClientRecord,
+  ClientStore,
+  GrantType,
+  SigningAlg,
+  TokenFormat,
+} from "../store/types.js";
 import { narrowingOf } from "./narrowing.js";
 
 /** Grants this version implements. */
@@ -31,6 +38,10 @@ export interface NewClient {
   redirectUris?: string[];
   firstParty?: boolean;
   fingerprint?: boolean;
+  /** An OpenID Connect relying party (`scope=openid` gets an ID token). */
+  oidc?: boolean;
+  /** Its `id_token_signed_response_alg`: RS256 (the default), ES256 or EdDSA. */
+  idTokenAlg?: string;
 }
 
 /** A client as shown to operators: never the secret hash. */
@@ -46,6 +57,9 @@ export interface ClientView {
   redirectUris: string[];
   firstParty: boolean;
   fingerprint: boolean;
+  oidc: boolean;
+  /** The ID tokens' algorithm (OIDC clients only). */
+  idTokenAlg: SigningAlg | undefined;
   createdAt: number;
 }
 
@@ -62,9 +76,19 @@ export function clientView(c: ClientRecord): ClientView {
     redirectUris: [...c.redirectUris],
     firstParty: c.firstParty,
     fingerprint: c.fingerprint,
+    oidc: c.oidc === true,
+    idTokenAlg: c.oidc === true ? idTokenAlgOf(c) : undefined,
     createdAt: c.createdAt,
   };
 }
+
+/** The algorithm of a client's ID tokens (OpenID Connect Core §3.1.3.7: RS256 by default). */
+export function idTokenAlgOf(c: ClientRecord): SigningAlg {
+  return c.idTokenAlg ?? "RS256";
+}
+
+/** The scope an OpenID Connect request must carry, and that every OIDC client may ask for. */
+export const OPENID_SCOPE = "openid";
 
 function invalid(message: string): TesseraError {
   return new TesseraError("invalid_request", message);
@@ -94,6 +118,9 @@ export interface ClientChanges {
   redirectUris?: string[];
   firstParty?: boolean;
   fingerprint?: boolean;
+  oidc?: boolean;
+  /** null: back to the default (RS256). */
+  idTokenAlg?: string | null;
 }
 
 /** The registration of a client as `add` and `update` check it. */
@@ -107,7 +134,7 @@ type Registration = Pick<
   | "redirectUris"
   | "firstParty"
   | "fingerprint"
-> & { accessTtl: number | undefined };
+> & { accessTtl: number | undefined; oidc: boolean; idTokenAlg: SigningAlg | undefined };
 
 /**
  * OAuth clients: registration, secrets and authentication. A confidential client's
@@ -145,7 +172,7 @@ export class Clients {
     const secret = isPublic ? undefined : this.format.mint();
     const record: ClientRecord = {
       id: input.id,
-      ...withoutTtl(registration),
+      ...stored(registration),
       // A new registration: nothing given to an earlier client of this id is its own.
       generation: randomId(),
       accessTokensValidAfter: now,
@@ -153,7 +180,6 @@ export class Clients {
       updatedAt: now,
     };
     if (secret !== undefined) record.secretHash = sha256(secret);
-    if (registration.accessTtl !== undefined) record.accessTtl = registration.accessTtl;
     await this.store.createClient(record);
     return { client: clientView(record), secret };
   }
@@ -182,14 +208,18 @@ export class Clients {
         redirectUris: changes.redirectUris ?? before.redirectUris,
         firstParty: changes.firstParty ?? before.firstParty,
         fingerprint: changes.fingerprint ?? before.fingerprint,
+        oidc: changes.oidc ?? before.oidc === true,
         ...(accessTtl === undefined ? {} : { accessTtl }),
+        ...idTokenAlgChange(changes, before),
       },
       before.secretHash === undefined,
     );
     const now = this.clock.now();
-    const after: ClientRecord = { ...before, ...withoutTtl(registration), updatedAt: now };
+    const after: ClientRecord = { ...before, updatedAt: now };
     delete after.accessTtl;
-    if (registration.accessTtl !== undefined) after.accessTtl = registration.accessTtl;
+    delete after.oidc;
+    delete after.idTokenAlg;
+    Object.assign(after, stored(registration));
     if (narrowingOf(before, after).narrowed) after.accessTokensValidAfter = now;
     await this.store.updateClient(after);
     return { before, after };
@@ -241,16 +271,20 @@ export class Clients {
         "refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).",
       );
     }
+    const oidc = input.oidc ?? false;
     return {
       grants: grants as GrantType[],
       tokenFormat,
       audience,
-      scopes,
+      // An OpenID Connect client may always ask for `openid`.
+      scopes: oidc && !scopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE, ...scopes] : scopes,
       accessTtl: input.accessTtl,
       introspect: input.introspect ?? false,
       redirectUris,
       firstParty: input.firstParty ?? false,
       fingerprint: input.fingerprint ?? false,
+      oidc,
+      idTokenAlg: checkIdTokenAlg(input, grants),
     };
   }
 
@@ -301,9 +335,41 @@ export class Clients {
   }
 }
 
-function withoutTtl(r: Registration): Omit<Registration, "accessTtl"> {
-  const { accessTtl: _ttl, ...rest } = r;
-  return rest;
+/** A checked registration as the record stores it: optional fields only when set. */
+function stored(
+  r: Registration,
+): Omit<ClientRecord, "id" | "generation" | "accessTokensValidAfter" | "createdAt" | "updatedAt"> {
+  const { accessTtl, oidc, idTokenAlg, ...rest } = r;
+  return {
+    ...rest,
+    ...(accessTtl === undefined ? {} : { accessTtl }),
+    ...(oidc ? { oidc } : {}),
+    ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
+  };
+}
+
+/** `update`'s `idTokenAlg`: a new one, kept, or (`null`) back to the default. */
+function idTokenAlgChange(changes: ClientChanges, before: ClientRecord): { idTokenAlg?: string } {
+  if (changes.idTokenAlg === null) return {};
+  // No longer an OIDC client: its ID token algorithm goes with it unless given anew.
+  if (changes.oidc === false && changes.idTokenAlg === undefined) return {};
+  const alg = changes.idTokenAlg ?? before.idTokenAlg;
+  return alg === undefined ? {} : { idTokenAlg: alg };
+}
+
+/** An ID token algorithm is for an OIDC client of the code flow, and one Tessera signs with. */
+function checkIdTokenAlg(input: NewClient, grants: string[]): SigningAlg | undefined {
+  if (input.oidc === true && !grants.includes("authorization_code")) {
+    throw invalid(
+      "--oidc needs the authorization_code grant (ID tokens come from a user's sign-in).",
+    );
+  }
+  if (input.idTokenAlg === undefined) return undefined;
+  if (input.oidc !== true) throw invalid("--id-token-alg is for OpenID Connect clients (--oidc).");
+  if (!SIGNING_ALGS.includes(input.idTokenAlg as SigningAlg)) {
+    throw invalid(`Unsupported --id-token-alg; supported: ${SIGNING_ALGS.join(", ")}.`);
+  }
+  return input.idTokenAlg as SigningAlg;
 }
 
 function checkRedirectUri(uri: string): string {

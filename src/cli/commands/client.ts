@@ -24,6 +24,8 @@ const CLIENT_OPTIONS = [
   "redirect-uri",
   "first-party",
   "fingerprint",
+  "oidc",
+  "id-token-alg",
 ] as const;
 
 /** `client …`: every option and argument is checked before the store is opened. */
@@ -41,6 +43,7 @@ export async function clientCommand(
       const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
       const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
       const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+      const idTokenAlg = stringOption("id-token-alg", unknown.get("id-token-alg"));
       return withTessera(config, io, async (t) => {
         const { client, secret } = await t.clients.add({
           id: clientId,
@@ -51,7 +54,9 @@ export async function clientCommand(
           public: unknown.get("public") === true,
           firstParty: unknown.get("first-party") === true,
           fingerprint: unknown.get("fingerprint") === true,
+          oidc: unknown.get("oidc") === true,
           redirectUris,
+          ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
           ...(accessTtl === undefined ? {} : { accessTtl }),
           ...(tokenFormat === undefined ? {} : { tokenFormat }),
         });
@@ -114,6 +119,7 @@ function clientLine(c: ClientView): string {
     c.introspect ? "introspect" : "",
     c.firstParty ? "first-party" : "",
     c.fingerprint ? "fingerprint" : "",
+    c.oidc ? `oidc id_token=${c.idTokenAlg}` : "",
     c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
   ]
     .filter(Boolean)
@@ -127,7 +133,13 @@ async function clientUpdate(
   unknown: Options,
   io: CliIo,
 ): Promise<number> {
-  rejectUnknown(unknown, [...CLIENT_OPTIONS, "no-introspect", "no-first-party", "no-fingerprint"]);
+  rejectUnknown(unknown, [
+    ...CLIENT_OPTIONS,
+    "no-introspect",
+    "no-first-party",
+    "no-fingerprint",
+    "no-oidc",
+  ]);
   const [clientId] = positionalArgs("client update", args, ["ID"]) as [string];
   const changes: ClientChanges = {};
   const list = (name: string) => {
@@ -144,6 +156,11 @@ async function clientUpdate(
   if (scopes !== undefined) changes.scopes = scopes.split(" ").filter(Boolean);
   const tokenFormat = stringOption("token-format", unknown.get("token-format"));
   if (tokenFormat !== undefined) changes.tokenFormat = tokenFormat;
+  const idTokenAlg = unknown.get("id-token-alg");
+  if (idTokenAlg !== undefined) {
+    changes.idTokenAlg =
+      idTokenAlg === "default" ? null : (stringOption("id-token-alg", idTokenAlg) ?? null);
+  }
   const ttl = unknown.get("access-ttl");
   if (ttl !== undefined)
     changes.accessTtl = ttl === "default" ? null : intOption("access-ttl", ttl);
@@ -151,6 +168,7 @@ async function clientUpdate(
     ["introspect", "introspect"],
     ["first-party", "firstParty"],
     ["fingerprint", "fingerprint"],
+    ["oidc", "oidc"],
   ] as const) {
     const value = switchOption(flag, unknown);
     if (value !== undefined) changes[key] = value;
