@@ -2,7 +2,6 @@ import type { Clock } from "../clock.js";
 import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
-import { SIGNING_ALGS } from "../keys/keys.js";
 import { isScopeToken } from "../shared/scope-token.js";
 import type {
   ClientRecord,
@@ -12,6 +11,17 @@ import type {
   TokenFormat,
 } from "../store/types.js";
 import { narrowingOf } from "./narrowing.js";
+import {
+  backchannelChange,
+  checkIdTokenAlg,
+  checkLogoutUris,
+  idTokenAlgChange,
+  idTokenAlgOf,
+  OPENID_SCOPE,
+} from "./oidc.js";
+import { checkRedirectUri } from "./uris.js";
+
+export { idTokenAlgOf, OPENID_SCOPE };
 
 /** Grants this version implements. */
 export const SUPPORTED_GRANTS: readonly GrantType[] = [
@@ -42,6 +52,10 @@ export interface NewClient {
   oidc?: boolean;
   /** Its `id_token_signed_response_alg`: RS256 (the default), ES256 or EdDSA. */
   idTokenAlg?: string;
+  /** RP-Initiated Logout: where the end-session endpoint may return to (exact match). */
+  postLogoutRedirectUris?: string[];
+  /** Back-Channel Logout: https (http only for loopback), no fragment. */
+  backchannelLogoutUri?: string;
 }
 
 /** A client as shown to operators: never the secret hash. */
@@ -60,6 +74,8 @@ export interface ClientView {
   oidc: boolean;
   /** The ID tokens' algorithm (OIDC clients only). */
   idTokenAlg: SigningAlg | undefined;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string | undefined;
   createdAt: number;
 }
 
@@ -78,18 +94,11 @@ export function clientView(c: ClientRecord): ClientView {
     fingerprint: c.fingerprint,
     oidc: c.oidc === true,
     idTokenAlg: c.oidc === true ? idTokenAlgOf(c) : undefined,
+    postLogoutRedirectUris: [...(c.postLogoutRedirectUris ?? [])],
+    backchannelLogoutUri: c.backchannelLogoutUri,
     createdAt: c.createdAt,
   };
 }
-
-/** The algorithm of a client's ID tokens (OpenID Connect Core §3.1.3.7: RS256 by default). */
-export function idTokenAlgOf(c: ClientRecord): SigningAlg {
-  return c.idTokenAlg ?? "RS256";
-}
-
-/** The scope an OpenID Connect request must carry, and that every OIDC client may ask for. */
-export const OPENID_SCOPE = "openid";
-
 function invalid(message: string): TesseraError {
   return new TesseraError("invalid_request", message);
 }
@@ -121,6 +130,9 @@ export interface ClientChanges {
   oidc?: boolean;
   /** null: back to the default (RS256). */
   idTokenAlg?: string | null;
+  postLogoutRedirectUris?: string[];
+  /** null: none any more. */
+  backchannelLogoutUri?: string | null;
 }
 
 /** The registration of a client as `add` and `update` check it. */
@@ -134,7 +146,13 @@ type Registration = Pick<
   | "redirectUris"
   | "firstParty"
   | "fingerprint"
-> & { accessTtl: number | undefined; oidc: boolean; idTokenAlg: SigningAlg | undefined };
+> & {
+  accessTtl: number | undefined;
+  oidc: boolean;
+  idTokenAlg: SigningAlg | undefined;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string | undefined;
+};
 
 /**
  * OAuth clients: registration, secrets and authentication. A confidential client's
@@ -209,6 +227,10 @@ export class Clients {
         firstParty: changes.firstParty ?? before.firstParty,
         fingerprint: changes.fingerprint ?? before.fingerprint,
         oidc: changes.oidc ?? before.oidc === true,
+        postLogoutRedirectUris:
+          changes.postLogoutRedirectUris ??
+          (changes.oidc === false ? [] : (before.postLogoutRedirectUris ?? [])),
+        ...backchannelChange(changes, before),
         ...(accessTtl === undefined ? {} : { accessTtl }),
         ...idTokenAlgChange(changes, before),
       },
@@ -219,6 +241,8 @@ export class Clients {
     delete after.accessTtl;
     delete after.oidc;
     delete after.idTokenAlg;
+    delete after.postLogoutRedirectUris;
+    delete after.backchannelLogoutUri;
     Object.assign(after, stored(registration));
     if (narrowingOf(before, after).narrowed) after.accessTokensValidAfter = now;
     await this.store.updateClient(after);
@@ -285,6 +309,7 @@ export class Clients {
       fingerprint: input.fingerprint ?? false,
       oidc,
       idTokenAlg: checkIdTokenAlg(input, grants),
+      ...checkLogoutUris(input),
     };
   }
 
@@ -339,54 +364,13 @@ export class Clients {
 function stored(
   r: Registration,
 ): Omit<ClientRecord, "id" | "generation" | "accessTokensValidAfter" | "createdAt" | "updatedAt"> {
-  const { accessTtl, oidc, idTokenAlg, ...rest } = r;
+  const { accessTtl, oidc, idTokenAlg, postLogoutRedirectUris, backchannelLogoutUri, ...rest } = r;
   return {
     ...rest,
+    ...(postLogoutRedirectUris.length === 0 ? {} : { postLogoutRedirectUris }),
+    ...(backchannelLogoutUri === undefined ? {} : { backchannelLogoutUri }),
     ...(accessTtl === undefined ? {} : { accessTtl }),
     ...(oidc ? { oidc } : {}),
     ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
   };
-}
-
-/** `update`'s `idTokenAlg`: a new one, kept, or (`null`) back to the default. */
-function idTokenAlgChange(changes: ClientChanges, before: ClientRecord): { idTokenAlg?: string } {
-  if (changes.idTokenAlg === null) return {};
-  // No longer an OIDC client: its ID token algorithm goes with it unless given anew.
-  if (changes.oidc === false && changes.idTokenAlg === undefined) return {};
-  const alg = changes.idTokenAlg ?? before.idTokenAlg;
-  return alg === undefined ? {} : { idTokenAlg: alg };
-}
-
-/** An ID token algorithm is for an OIDC client of the code flow, and one Tessera signs with. */
-function checkIdTokenAlg(input: NewClient, grants: string[]): SigningAlg | undefined {
-  if (input.oidc === true && !grants.includes("authorization_code")) {
-    throw invalid(
-      "--oidc needs the authorization_code grant (ID tokens come from a user's sign-in).",
-    );
-  }
-  if (input.idTokenAlg === undefined) return undefined;
-  if (input.oidc !== true) throw invalid("--id-token-alg is for OpenID Connect clients (--oidc).");
-  if (!SIGNING_ALGS.includes(input.idTokenAlg as SigningAlg)) {
-    throw invalid(`Unsupported --id-token-alg; supported: ${SIGNING_ALGS.join(", ")}.`);
-  }
-  return input.idTokenAlg as SigningAlg;
-}
-
-function checkRedirectUri(uri: string): string {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw invalid("Redirect URIs must be absolute URLs.");
-  }
-  if (url.hash !== "")
-    throw invalid("Redirect URIs must not contain a fragment (RFC 6749 §3.1.2).");
-  const loopback =
-    url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  if (url.protocol === "http:" && !loopback) {
-    throw invalid("Redirect URIs must use https (http only for loopback).");
-  }
-  if (url.protocol === "javascript:" || url.protocol === "data:")
-    throw invalid("Unsafe redirect URI scheme.");
-  return uri;
 }

@@ -283,6 +283,10 @@ export interface ClientRecord {
   oidc?: boolean;
   /** `id_token_signed_response_alg`; absent: RS256 (OpenID Connect Core §3.1.3.7). */
   idTokenAlg?: SigningAlg;
+  /** OpenID Connect RP-Initiated Logout: where the end-session endpoint may send back to. */
+  postLogoutRedirectUris?: string[];
+  /** OpenID Connect Back-Channel Logout: where logout tokens are POSTed. */
+  backchannelLogoutUri?: string;
   createdAt: number;
   updatedAt: number;
 }

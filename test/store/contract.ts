@@ -1236,10 +1236,21 @@ export function durableContract(
       });
 
       it("round-trips an OpenID Connect registration (oidc, idTokenAlg) and its removal", async () => {
-        const rp = client("rp", { oidc: true, idTokenAlg: "EdDSA" });
+        const rp = client("rp", {
+          oidc: true,
+          idTokenAlg: "EdDSA",
+          postLogoutRedirectUris: ["https://rp/out", "https://rp/bye?x=1"],
+          backchannelLogoutUri: "https://rp/backchannel",
+        });
         await store.clients.createClient(rp);
         expect(await store.clients.findClient("rp")).toEqual(rp);
-        const { oidc: _o, idTokenAlg: _a, ...plain } = rp;
+        const {
+          oidc: _o,
+          idTokenAlg: _a,
+          postLogoutRedirectUris: _p,
+          backchannelLogoutUri: _b,
+          ...plain
+        } = rp;
         await store.clients.updateClient(plain);
         expect(await store.clients.findClient("rp")).toEqual(plain);
         await store.clients.updateClient({ ...plain, oidc: true });

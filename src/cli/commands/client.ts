@@ -26,6 +26,8 @@ const CLIENT_OPTIONS = [
   "fingerprint",
   "oidc",
   "id-token-alg",
+  "post-logout-redirect-uri",
+  "backchannel-logout-uri",
 ] as const;
 
 /** `client …`: every option and argument is checked before the store is opened. */
@@ -44,6 +46,13 @@ export async function clientCommand(
       const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
       const tokenFormat = stringOption("token-format", unknown.get("token-format"));
       const idTokenAlg = stringOption("id-token-alg", unknown.get("id-token-alg"));
+      const postLogout = listOption(
+        stringOption("post-logout-redirect-uri", unknown.get("post-logout-redirect-uri")),
+      );
+      const backchannel = stringOption(
+        "backchannel-logout-uri",
+        unknown.get("backchannel-logout-uri"),
+      );
       return withTessera(config, io, async (t) => {
         const { client, secret } = await t.clients.add({
           id: clientId,
@@ -57,6 +66,8 @@ export async function clientCommand(
           oidc: unknown.get("oidc") === true,
           redirectUris,
           ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
+          ...(postLogout.length === 0 ? {} : { postLogoutRedirectUris: postLogout }),
+          ...(backchannel === undefined ? {} : { backchannelLogoutUri: backchannel }),
           ...(accessTtl === undefined ? {} : { accessTtl }),
           ...(tokenFormat === undefined ? {} : { tokenFormat }),
         });
@@ -120,6 +131,10 @@ function clientLine(c: ClientView): string {
     c.firstParty ? "first-party" : "",
     c.fingerprint ? "fingerprint" : "",
     c.oidc ? `oidc id_token=${c.idTokenAlg}` : "",
+    c.postLogoutRedirectUris.length > 0
+      ? `post_logout=${c.postLogoutRedirectUris.join(",")}`
+      : "",
+    c.backchannelLogoutUri === undefined ? "" : `backchannel=${c.backchannelLogoutUri}`,
     c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
   ]
     .filter(Boolean)
@@ -156,6 +171,13 @@ async function clientUpdate(
   if (scopes !== undefined) changes.scopes = scopes.split(" ").filter(Boolean);
   const tokenFormat = stringOption("token-format", unknown.get("token-format"));
   if (tokenFormat !== undefined) changes.tokenFormat = tokenFormat;
+  const postLogout = list("post-logout-redirect-uri");
+  if (postLogout !== undefined) changes.postLogoutRedirectUris = postLogout;
+  const backchannel = unknown.get("backchannel-logout-uri");
+  if (backchannel !== undefined) {
+    changes.backchannelLogoutUri =
+      backchannel === "" ? null : (stringOption("backchannel-logout-uri", backchannel) ?? null);
+  }
   const idTokenAlg = unknown.get("id-token-alg");
   if (idTokenAlg !== undefined) {
     changes.idTokenAlg =

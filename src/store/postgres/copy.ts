@@ -81,8 +81,9 @@ const TABLES: Table[] = [
     read: "SELECT * FROM clients",
     write: `INSERT INTO clients (id, secret_hash, grants, token_format, audience, scopes,
         access_ttl, introspect, redirect_uris, first_party, fingerprint, generation,
-        access_tokens_valid_after, created_at, updated_at, oidc, id_token_alg)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+        access_tokens_valid_after, created_at, updated_at, oidc, id_token_alg,
+        post_logout_redirect_uris, backchannel_logout_uri)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
     params: (r) => [
       r.id,
       r.secret_hash,
@@ -101,6 +102,8 @@ const TABLES: Table[] = [
       r.updated_at,
       bool(r.oidc),
       r.id_token_alg,
+      r.post_logout_redirect_uris === null ? null : json(r.post_logout_redirect_uris),
+      r.backchannel_logout_uri,
     ],
   },
   {

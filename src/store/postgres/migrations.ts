@@ -164,7 +164,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
       ALTER TABLE users ADD COLUMN display_name text;
       ALTER TABLE clients ADD COLUMN oidc boolean NOT NULL DEFAULT false;
-      ALTER TABLE clients ADD COLUMN id_token_alg text;`,
+      ALTER TABLE clients ADD COLUMN id_token_alg text;
+      ALTER TABLE clients ADD COLUMN post_logout_redirect_uris text[];
+      ALTER TABLE clients ADD COLUMN backchannel_logout_uri text;`,
   },
 ];
 

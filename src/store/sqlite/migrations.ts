@@ -139,7 +139,9 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE users ADD COLUMN display_name TEXT;
    ALTER TABLE clients ADD COLUMN oidc INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE clients ADD COLUMN id_token_alg TEXT;`,
+   ALTER TABLE clients ADD COLUMN id_token_alg TEXT;
+   ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
+   ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;`,
 ];
 
 /**
