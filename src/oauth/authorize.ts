@@ -97,6 +97,8 @@ export interface Subject {
   sessionKey: string;
   /** When the user authenticated (epoch ms). */
   authTime: number;
+  /** The session's public id (OpenID Connect `sid`). */
+  sessionId?: string;
 }
 
 interface InteractionData {
@@ -390,6 +392,7 @@ export class AuthorizationEndpoint {
       authTime: subject.authTime,
       clientGeneration: client.generation,
       ...(request.oidc?.nonce === undefined ? {} : { nonce: request.oidc.nonce }),
+      ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
     });
     return respond(request.redirectUri, request.responseMode ?? "query", {
       code,

@@ -2,7 +2,7 @@ import type { Clients } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
-import type { IdTokens } from "../oidc/id-token.js";
+import type { IdTokenStep } from "../oidc/token-step.js";
 import type { ConsentStore, UserStore } from "../store/types.js";
 import type { ForgeryThrottle } from "../throttle/forgery.js";
 import type { AccessTokens } from "../tokens/access.js";
@@ -29,7 +29,7 @@ export interface OAuthEndpointsDeps {
   clock: Clock;
   issuer: string;
   /** OpenID Connect: ID tokens for the token endpoint. */
-  idTokens?: IdTokens;
+  idTokens?: IdTokenStep;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
 import { type IdTokenInput, IdTokens } from "../oidc/id-token.js";
+import type { IdTokenStep } from "../oidc/token-step.js";
 import type { ClientRecord, ConsentStore, UserStore } from "../store/types.js";
 import type { AccessTokens, IssuedAccessToken } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
@@ -39,7 +40,7 @@ export interface TokenEndpointDeps {
   refresh: RefreshTokens;
   clock: Clock;
   /** OpenID Connect's step: an ID token beside the access token, where one is wanted. */
-  idTokens?: IdTokens;
+  idTokens?: IdTokenStep;
 }
 
 type OAuthCode =
@@ -114,7 +115,10 @@ function respond(
 }
 
 /** The ID token of a grant, when the client is an OIDC client granted `openid`. */
-function idTokenFor(deps: TokenEndpointDeps, input: IdTokenInput): string | undefined {
+async function idTokenFor(
+  deps: TokenEndpointDeps,
+  input: IdTokenInput,
+): Promise<string | undefined> {
   if (deps.idTokens === undefined || !IdTokens.wanted(input.client, input.scope)) return undefined;
   return deps.idTokens.issue(input);
 }
@@ -283,13 +287,14 @@ async function authorizationCode(
   await confirmClient(deps, client, access, { id: family.family.id, fresh: true });
   await confirmUser(deps, user.id, data.authTime, family.family.id);
   await confirmConsent(deps, client, user.id, scope, family.family.id);
-  const idToken = idTokenFor(deps, {
+  const idToken = await idTokenFor(deps, {
     client,
     user,
     scope,
     accessToken: access.token,
     nonce: data.nonce,
     authTime: data.authTime,
+    sid: data.sid,
   });
   return respond(access, scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
@@ -352,7 +357,7 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   }
   await confirmClient(deps, client, access, { id: outcome.family.id, fresh: false });
   // Core §12.2: no nonce; auth_time is not known here (the family keeps no sign-in time).
-  const idToken = idTokenFor(deps, { client, user, scope, accessToken: access.token });
+  const idToken = await idTokenFor(deps, { client, user, scope, accessToken: access.token });
   return respond(access, scope, {
     refreshToken: outcome.token,
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),

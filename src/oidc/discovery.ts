@@ -1,5 +1,6 @@
 import type { SigningAlg } from "../store/types.js";
 import { CLAIMS_SUPPORTED, OIDC_SCOPES } from "./claims.js";
+import { END_SESSION_PATH } from "./end-session.js";
 
 /** Where the OpenID Connect endpoints live, relative to the issuer. */
 export const USERINFO_PATH = "/userinfo";
@@ -17,6 +18,9 @@ export function openidConfiguration(
   return {
     ...oauth,
     userinfo_endpoint: `${issuer}${USERINFO_PATH}`,
+    end_session_endpoint: `${issuer}${END_SESSION_PATH}`,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     scopes_supported: [...OIDC_SCOPES],
     subject_types_supported: ["public"],
     id_token_signing_alg_values_supported: [...idTokenAlgs],

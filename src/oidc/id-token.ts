@@ -23,6 +23,8 @@ export interface IdTokenInput {
   nonce?: string | undefined;
   /** When the user authenticated (epoch ms); absent: not known (a refresh). */
   authTime?: number | undefined;
+  /** The Tessera session's public id (`sid`, for back-channel logout); absent on refresh. */
+  sid?: string | undefined;
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
@@ -65,6 +67,7 @@ export class IdTokens {
     };
     if (input.authTime !== undefined) claims.auth_time = Math.floor(input.authTime / 1000);
     if (input.nonce !== undefined) claims.nonce = input.nonce;
+    if (input.sid !== undefined) claims.sid = input.sid;
     claims.at_hash = atHash(input.accessToken, key.alg);
     const signingInput = `${b64({ alg: key.alg, typ: "JWT", kid: key.kid })}.${b64(claims)}`;
     const signature = key.sign(Buffer.from(signingInput, "ascii")).toString("base64url");

@@ -142,7 +142,7 @@ export async function buildServer(
     pool: { stats: () => tessera.poolStats() },
   });
   wellKnownRoutes(app, tessera);
-  await app.register(async (scope) => oidcRoutes(scope, tessera));
+  await app.register(async (scope) => oidcRoutes(scope, tessera, ctx));
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));

@@ -144,3 +144,33 @@ ${fields}
     { title: "Continue" },
   );
 }
+
+/** RP-Initiated Logout: "sign out?", asked when the relying party did not prove who it signed in. */
+export function endSessionConfirmPage(options: {
+  username: string;
+  clientId: string | undefined;
+  params: Record<string, string>;
+}): string {
+  const fields = Object.entries(options.params)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join("\n");
+  const who =
+    options.clientId === undefined
+      ? "An application"
+      : `The application <strong>${escapeHtml(options.clientId)}</strong>`;
+  return page(
+    `<p>${who} asks to sign you out of Tessera (signed in as <strong>${escapeHtml(options.username)}</strong>).</p>
+<form method="post" action="/end-session">
+${fields}
+<input type="hidden" name="confirm" value="yes">
+<p><button type="submit">Sign out</button></p>
+</form>
+<p><a href="/">Stay signed in</a></p>`,
+    { title: "Sign out" },
+  );
+}
+
+/** After RP-Initiated Logout with nowhere registered to go back to. */
+export function signedOutPage(): string {
+  return page("<p>You are signed out.</p>", { title: "Signed out" });
+}

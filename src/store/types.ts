@@ -99,7 +99,13 @@ export interface Counters {
   reset(key: string): Promise<void>;
 }
 
-export type CollectionName = "session" | "denylist" | "code" | "access_token" | "interaction";
+export type CollectionName =
+  | "session"
+  | "denylist"
+  | "code"
+  | "access_token"
+  | "interaction"
+  | "rp_session";
 
 /** What died, as the revocation feed tells verifiers (docs/revocation-feed.md). */
 export type RevocationEvent =

@@ -131,9 +131,7 @@ function clientLine(c: ClientView): string {
     c.firstParty ? "first-party" : "",
     c.fingerprint ? "fingerprint" : "",
     c.oidc ? `oidc id_token=${c.idTokenAlg}` : "",
-    c.postLogoutRedirectUris.length > 0
-      ? `post_logout=${c.postLogoutRedirectUris.join(",")}`
-      : "",
+    c.postLogoutRedirectUris.length > 0 ? `post_logout=${c.postLogoutRedirectUris.join(",")}` : "",
     c.backchannelLogoutUri === undefined ? "" : `backchannel=${c.backchannelLogoutUri}`,
     c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
   ]

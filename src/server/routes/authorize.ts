@@ -27,6 +27,7 @@ const subjectOf = (r: ResolvedSession): Subject => ({
   userId: r.user.id,
   sessionKey: r.key,
   authTime: r.session.createdAt,
+  sessionId: r.session.id,
 });
 
 /**
