@@ -31,6 +31,7 @@ let sessionCookie: string;
 let userId: string;
 const REDIRECT = "http://127.0.0.1:9/callback";
 const API = "https://api.example.com";
+const SIGNED_OUT = "http://127.0.0.1:9/signed-out";
 
 beforeAll(async () => {
   const port = await freePort();
@@ -46,6 +47,7 @@ beforeAll(async () => {
     redirectUris: [REDIRECT],
     firstParty: true,
     oidc: true,
+    postLogoutRedirectUris: [SIGNED_OUT],
   });
   rpSecret = added.secret as string;
   await s.tessera.users.setProfile("alice", {
@@ -143,6 +145,27 @@ describe("openid-client (OIDC) against Tessera", () => {
     expect(refreshed.id_token).not.toBe(tokens.id_token);
     expect(refreshed.claims()).toMatchObject({ sub: userId, aud: "webapp" });
     expect(refreshed.claims()?.nonce).toBeUndefined();
+  });
+
+  it("RP-initiated logout: the URL openid-client builds signs the user out and returns with state", async () => {
+    const { callback, verifier, state, nonce } = await authorize();
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
+    const url = oidc.buildEndSessionUrl(rp, {
+      id_token_hint: tokens.id_token as string,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: "bye",
+    });
+    expect(url.href.startsWith(`${issuer}/end-session?`)).toBe(true);
+    const res = await fetch(url, { headers: { cookie: sessionCookie }, redirect: "manual" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${SIGNED_OUT}?state=bye`);
+    const session = await fetch(`${issuer}/session`, { headers: { cookie: sessionCookie } });
+    expect(session.status).toBe(401);
+    sessionCookie = `__Host-session=${await login(s.app)}`;
   });
 
   it("a nonce that does not match is refused by the relying party", async () => {
