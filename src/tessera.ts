@@ -20,6 +20,7 @@ import { type BackchannelEvent, BackchannelSender } from "./oidc/backchannel.js"
 import { EndSession } from "./oidc/end-session.js";
 import { IdTokens } from "./oidc/id-token.js";
 import { OidcLogout } from "./oidc/logout.js";
+import { Nonces } from "./oidc/nonces.js";
 import { RpSessions } from "./oidc/rp-sessions.js";
 import { IdTokenStep } from "./oidc/token-step.js";
 import { UserInfo } from "./oidc/userinfo.js";
@@ -267,6 +268,7 @@ export class Tessera {
       consents: stores.durable.consents,
       codes: this.codes,
       interactions: stores.ephemeral.collection("interaction"),
+      nonces: new Nonces(stores.ephemeral),
       secretTokens: format,
       clock,
       issuer: config.issuer,

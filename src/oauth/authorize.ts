@@ -5,6 +5,7 @@ import type { Clock } from "../clock.js";
 import { safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { isTesseraError } from "../errors.js";
+import type { Nonces } from "../oidc/nonces.js";
 import {
   needsAuthentication,
   OIDC_PARAMS,
@@ -117,6 +118,8 @@ export interface AuthorizeDeps {
   clock: Clock;
   /** RFC 9207 `iss`, added to every authorization response. */
   issuer: string;
+  /** OpenID Connect: nonces are used once (src/oidc/nonces.ts). */
+  nonces?: Nonces;
 }
 
 /**
@@ -383,6 +386,12 @@ export class AuthorizationEndpoint {
     client: ClientRecord,
     request: AuthorizationRequest,
   ): Promise<RedirectTo> {
+    const nonce = request.oidc?.nonce;
+    if (nonce !== undefined && this.deps.nonces !== undefined) {
+      if (!(await this.deps.nonces.use(client.id, subject.userId, nonce))) {
+        return this.requestError(request, "invalid_request", "This nonce was already used.");
+      }
+    }
     const code = await this.deps.codes.issue({
       clientId: request.clientId,
       userId: subject.userId,

@@ -105,7 +105,8 @@ export type CollectionName =
   | "code"
   | "access_token"
   | "interaction"
-  | "rp_session";
+  | "rp_session"
+  | "nonce";
 
 /** What died, as the revocation feed tells verifiers (docs/revocation-feed.md). */
 export type RevocationEvent =

@@ -171,6 +171,23 @@ describe("re-authentication", () => {
   });
 });
 
+describe("nonce", () => {
+  it("a nonce is used once: the same nonce again for the client is invalid_request", async () => {
+    await consent();
+    const first = await get(authorizeUrl({ nonce: "once" }));
+    expect(redirectParams(first.headers.location).get("code")).toBeTruthy();
+    const again = await get(authorizeUrl({ nonce: "once" }));
+    expect(redirectParams(again.headers.location).get("error")).toBe("invalid_request");
+    const other = await get(authorizeUrl({ nonce: "another" }));
+    expect(redirectParams(other.headers.location).get("code")).toBeTruthy();
+  });
+
+  it("at most 512 characters", async () => {
+    const res = await get(authorizeUrl({ nonce: "n".repeat(513) }));
+    expect(redirectParams(res.headers.location).get("error")).toBe("invalid_request");
+  });
+});
+
 describe("login_hint and prompt=consent", () => {
   it("login_hint fills in the username, escaped", async () => {
     const res = await get(authorizeUrl({ login_hint: 'bob"<x>' }), false);
