@@ -76,13 +76,13 @@ describePostgres("tessera on PostgreSQL", () => {
     const data = tempDataDir();
     const first = await runCli(["db", "migrate", "--data", data], { env: env(schema) });
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toBe("postgres schema at version 2 (was 0; applied 1, 2)\n");
+    expect(first.stdout).toBe("postgres schema at version 3 (was 0; applied 1, 2, 3)\n");
     const again = await runCli(["db", "migrate", "--data", data], { env: env(schema) });
-    expect(again.stdout).toBe("postgres schema at version 2: up to date\n");
+    expect(again.stdout).toBe("postgres schema at version 3: up to date\n");
     const versions = await adminQuery<{ version: number }>(
       `SELECT version FROM ${schema}.tessera_migrations ORDER BY version`,
     );
-    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3]);
   });
 
   it("db copy moves a SQLite installation to PostgreSQL: its users sign in there with their passwords", async () => {

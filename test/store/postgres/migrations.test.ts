@@ -142,14 +142,18 @@ describePostgres("PostgreSQL migrations", () => {
       sweepIntervalMs: 0,
     });
     try {
-      expect(store.migration).toEqual({ from: 1, to: SCHEMA_VERSION, applied: [2] });
-      expect((await store.users.findUserByKey("bob"))?.roles).toEqual(["admin"]);
+      expect(store.migration).toEqual({ from: 1, to: SCHEMA_VERSION, applied: [2, 3] });
+      // A user from before OpenID Connect: no email, no display name.
+      const bob = await store.users.findUserByKey("bob");
+      expect(bob?.roles).toEqual(["admin"]);
+      expect(bob?.email).toBeUndefined();
+      expect(bob?.displayName).toBeUndefined();
       await store.collection("session").upsert("x", { n: 1 }, { ttlMs: 1000 });
       expect((await store.collection("session").find("x"))?.value).toEqual({ n: 1 });
     } finally {
       await store.close();
     }
-    expect(await versions(s)).toEqual([1, 2]);
+    expect(await versions(s)).toEqual([1, 2, 3]);
   });
 
   it("refuses a schema newer than this Tessera, and changes nothing", async () => {
@@ -186,7 +190,7 @@ describePostgres("PostgreSQL migrations", () => {
     );
     expect((err as TesseraError).code).toBe("config_invalid");
     expect((err as Error).message).toMatch(
-      /version 1; this Tessera needs 2: run `tessera db migrate`/,
+      new RegExp(`version 1; this Tessera needs ${SCHEMA_VERSION}: run \`tessera db migrate\``),
     );
     expect(await versions(s)).toEqual([1]);
   });
@@ -250,9 +254,9 @@ describePostgres("PostgreSQL migrations", () => {
 
   it("a migration that fails leaves the schema at the version before it", async () => {
     const s = schema();
-    const broken = [...MIGRATIONS, { version: 3, name: "broken", sql: "CREATE TABLE x (; " }];
+    const broken = [...MIGRATIONS, { version: 4, name: "broken", sql: "CREATE TABLE x (; " }];
     await expect(migrate(db(s), broken)).rejects.toBeInstanceOf(TesseraError);
-    expect(await versions(s)).toEqual([1, 2]);
+    expect(await versions(s)).toEqual([1, 2, 3]);
     const tables = await adminQuery(
       "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'x'",
       [s],
