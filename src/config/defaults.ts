@@ -237,7 +237,7 @@ export const SETTINGS = {
     default: 10 * MINUTE,
     min: 30,
     max: DAY,
-    doc: "Lifetime of OpenID Connect ID tokens in seconds (at most --access-token-max-ttl: the keys that sign them stay published that long).",
+    doc: "Lifetime of OpenID Connect ID tokens in seconds; never longer than --access-token-max-ttl (the keys that sign them stay published that long).",
   },
   keyActivationDelay: {
     type: "int",

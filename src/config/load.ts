@@ -199,12 +199,6 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
         `(${config.accessTokenTtl} > ${config.accessTokenMaxTtl})`,
     );
   }
-  if (config.idTokenTtl > config.accessTokenMaxTtl) {
-    throw configError(
-      "id-token-ttl must not exceed access-token-max-ttl " +
-        `(${config.idTokenTtl} > ${config.accessTokenMaxTtl})`,
-    );
-  }
   return config as Config;
 }
 

@@ -263,6 +263,33 @@ describe("the ID token", () => {
     expect(token.json().id_token).toBeUndefined();
   });
 
+  it("lives --id-token-ttl, never longer than --access-token-max-ttl", async () => {
+    await consent();
+    const { verifier, challenge } = pkce();
+    const res = await get(authorizeUrl({}, challenge));
+    const code = redirectParams(res.headers.location).get("code") as string;
+    const claims = claimsOf((await exchange(code, verifier)).id_token as string);
+    expect((claims.exp as number) - (claims.iat as number)).toBe(600);
+    await s.close();
+    s = await testServer({ settings: { accessTokenMaxTtl: "60", accessTokenTtl: "60" } });
+    const capped = await s.tessera.clients.add({
+      id: "rp",
+      grants: ["authorization_code"],
+      audience: [API],
+      scopes: [],
+      redirectUris: [RP],
+      firstParty: true,
+      oidc: true,
+    });
+    secret = capped.secret as string;
+    cookie = `__Host-session=${await login(s.app)}`;
+    const second = pkce();
+    const again = await get(authorizeUrl({ scope: "openid" }, second.challenge));
+    const code2 = redirectParams(again.headers.location).get("code") as string;
+    const short = claimsOf((await exchange(code2, second.verifier)).id_token as string);
+    expect((short.exp as number) - (short.iat as number)).toBe(60);
+  });
+
   it("an OIDC client not asking for openid gets none", async () => {
     await consent();
     const { verifier, challenge } = pkce();

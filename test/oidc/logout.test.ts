@@ -18,7 +18,7 @@ let secret: string;
 let cookie: string;
 let rp: Server | undefined;
 let received: string[];
-let arrived: () => void;
+let arrived: () => void = () => {};
 
 /** A relying party's back-channel endpoint on loopback, recording the logout tokens. */
 async function backchannelServer(status = 200): Promise<string> {
