@@ -185,6 +185,7 @@ describe("RP-Initiated Logout", () => {
     for (const params of cases) {
       const res = await endSession(params, { cookie });
       expect(res.statusCode, JSON.stringify(params)).toBe(400);
+      expect(res.body).toContain("<code>invalid_request</code>");
       expect(res.headers.location).toBeUndefined();
     }
     expect(await signedIn()).toBe(true);

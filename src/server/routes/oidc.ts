@@ -99,7 +99,7 @@ export async function oidcRoutes(
         return html(
           reply,
           400,
-          errorPage("This logout request cannot be completed", v.description),
+          errorPage("This logout request cannot be completed", v.description, "invalid_request"),
         );
       }
       const current = await currentSession(tessera, request, reply);
