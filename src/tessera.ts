@@ -17,6 +17,14 @@ import { AuthorizationEndpoint } from "./oauth/authorize.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
 import { Consents } from "./oauth/consents.js";
 import { OAuthEndpoints } from "./oauth/endpoints.js";
+import { type BackchannelEvent, BackchannelSender } from "./oidc/backchannel.js";
+import { EndSession } from "./oidc/end-session.js";
+import { IdTokens } from "./oidc/id-token.js";
+import { OidcLogout } from "./oidc/logout.js";
+import { Nonces } from "./oidc/nonces.js";
+import { RpSessions } from "./oidc/rp-sessions.js";
+import { IdTokenStep } from "./oidc/token-step.js";
+import { UserInfo } from "./oidc/userinfo.js";
 import { FeedFollowers } from "./revocations/followers.js";
 import { Revocations } from "./revocations/log.js";
 import { RevocationRecovery } from "./revocations/recovery.js";
@@ -69,6 +77,11 @@ export interface InstallationInUse {
   created: boolean;
 }
 
+/** What back-channel logout reports (src/oidc/backchannel.ts, src/oidc/logout.ts). */
+export type OidcLogoutEvent = BackchannelEvent | { kind: "error"; err: unknown };
+/** How long closing waits for logout tokens still being delivered. */
+const BACKCHANNEL_DRAIN_MS = 3000;
+
 /**
  * The domain, wired: stores, users, sessions and the login flows. No HTTP here — the
  * server (src/server) and the CLI (src/cli) both drive this object, through the services
@@ -101,6 +114,14 @@ export class Tessera {
   readonly oauth: OAuthEndpoints;
   /** A user's remembered consents: list, withdraw (which cuts the client off). */
   readonly userConsents: Consents;
+  /** OpenID Connect's UserInfo endpoint (src/oidc/userinfo.ts). */
+  readonly userInfo: UserInfo;
+  /** OpenID Connect Back-Channel Logout: who to tell when sessions end (src/oidc/logout.ts). */
+  readonly oidcLogout: OidcLogout;
+  /** OpenID Connect RP-Initiated Logout's rules (src/oidc/end-session.ts). */
+  readonly endSessionEndpoint: EndSession;
+  private readonly backchannel: BackchannelSender;
+  private readonly backchannelListeners = new Set<(e: OidcLogoutEvent) => void>();
   private readonly credentials: UserCredentials;
   private readonly reloadTimer: NodeJS.Timeout;
 
@@ -220,7 +241,27 @@ export class Tessera {
       revocations: this.revocations,
       clock,
     });
+    const rpSessions = new RpSessions(stores.ephemeral, config.sessionAbsoluteTimeout * 1000);
+    const report = (e: OidcLogoutEvent) => {
+      for (const listener of this.backchannelListeners) listener(e);
+    };
+    this.backchannel = new BackchannelSender(undefined, report);
+    this.oidcLogout = new OidcLogout({
+      rpSessions,
+      clients: this.clients,
+      keys,
+      clock,
+      issuer: config.issuer,
+      sender: this.backchannel,
+      onEvent: report,
+    });
+    this.endSessionEndpoint = new EndSession({
+      clients: this.clients,
+      keys,
+      issuer: config.issuer,
+    });
     this.credentials = new UserCredentials({
+      afterRevokeAll: (userId) => this.oidcLogout.userEnded(userId),
       users: this.users,
       sessions: this.sessions,
       passwordLogin: this.passwordLogin,
@@ -236,6 +277,7 @@ export class Tessera {
       consents: stores.durable.consents,
       codes: this.codes,
       interactions: stores.ephemeral.collection("interaction"),
+      nonces: new Nonces(stores.ephemeral),
       secretTokens: format,
       clock,
       issuer: config.issuer,
@@ -253,6 +295,17 @@ export class Tessera {
       secretTokens: format,
       clock,
       issuer: config.issuer,
+      idTokens: new IdTokenStep(
+        new IdTokens(keys, clock, {
+          issuer: config.issuer,
+          ttlSeconds: Math.min(config.idTokenTtl, config.accessTokenMaxTtl),
+        }),
+        rpSessions,
+      ),
+    });
+    this.userInfo = new UserInfo({
+      activeAccessToken: (token) => this.oauth.activeAccessToken(token),
+      users: stores.durable.users,
     });
     // Picks up keys rotated by another process (the CLI, another instance).
     this.reloadTimer = setInterval(() => {
@@ -261,6 +314,11 @@ export class Tessera {
       });
     }, config.keysReloadInterval * 1000);
     this.reloadTimer.unref();
+  }
+
+  /** What ID tokens can be signed with now: the access-token key's algorithm and RS256. */
+  idTokenAlgs(): SigningAlg[] {
+    return this.keys.signingAlgs();
   }
 
   /** The consent store itself (tests). Rules: `userConsents`, `authorization`, the grants. */
@@ -319,6 +377,7 @@ export class Tessera {
         activationDelayMs: keyActivationDelay * 1000,
         maxTokenTtlMs: accessTokenMaxTtl * 1000,
         toleranceMs: 60_000,
+        idTokenCompanion: true,
       });
       if (serve) {
         const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
@@ -366,6 +425,24 @@ export class Tessera {
       remember,
     });
     return { user, token, session };
+  }
+
+  /** Signs the session out (POST /logout): relying parties it logged in to are told. */
+  async logout(current: { key: string; user: { id: string }; session: { id: string } }) {
+    await this.sessions.destroy(current.key);
+    await this.oidcLogout.sessionEnded(current.user.id, current.session.id);
+  }
+
+  /** Ends one session of the user by its public id (DELETE /sessions/:id), telling its RPs. */
+  async endSession(userId: string, publicId: string): Promise<void> {
+    await this.sessions.destroyByPublicId(userId, publicId);
+    await this.oidcLogout.sessionEnded(userId, publicId);
+  }
+
+  /** Back-channel logout deliveries (for the log); returns an unsubscribe function. */
+  onBackchannel(listener: (e: OidcLogoutEvent) => void): () => void {
+    this.backchannelListeners.add(listener);
+    return () => this.backchannelListeners.delete(listener);
   }
 
   /** See UserCredentials.changePassword (src/users/credentials.ts). */
@@ -437,6 +514,10 @@ export class Tessera {
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.revocationStreams.close();
+    // A CLI command that ended sessions exits right after: its logout tokens go out first
+    // (bounded: a relying party that does not answer does not hold the process).
+    await this.backchannel.drain(BACKCHANNEL_DRAIN_MS);
+    this.backchannel.close();
     await this.stores.close();
   }
 }

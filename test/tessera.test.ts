@@ -103,7 +103,8 @@ describe("only what signs makes signing keys", () => {
       clock,
       stores,
     });
-    expect(server.keys.jwks().keys.map((k) => k.alg)).toEqual(["ES256"]);
+    // ES256 signs; RS256 beside it for ID tokens (OpenID Connect's required algorithm).
+    expect(server.keys.jwks().keys.map((k) => k.alg)).toEqual(["ES256", "RS256"]);
     expect(server.keys.signingKey().alg).toBe("ES256");
     expect(server.notices).toEqual([
       {
@@ -130,8 +131,9 @@ describe("only what signs makes signing keys", () => {
       stores,
     });
     const jwks = after.keys.jwks().keys;
-    expect(jwks.map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
-    const es = jwks[1];
+    // Each with its RS256 companion for ID tokens.
+    expect(jwks.map((k) => k.alg)).toEqual(["EdDSA", "RS256", "ES256", "RS256"]);
+    const es = jwks[2];
     const from = new Date(clock.now() + 600_000).toISOString();
     expect(after.notices).toHaveLength(1);
     expect(after.notices[0]).toEqual({
@@ -153,7 +155,7 @@ describe("only what signs makes signing keys", () => {
       stores,
     });
     const again = await Tessera.open({ config: cfg({}), clock, stores });
-    expect(again.keys.jwks().keys.map((k) => k.alg)).toEqual(["EdDSA"]);
+    expect(again.keys.jwks().keys.map((k) => k.alg)).toEqual(["EdDSA", "RS256"]);
     expect(again.notices).toEqual([]);
     clock.advance(3_600_000);
     expect(again.keys.signingKey().alg).toBe("EdDSA");

@@ -18,6 +18,10 @@ export const BOOLEAN_FLAGS = [
   "no-introspect",
   "no-first-party",
   "no-fingerprint",
+  "oidc",
+  "no-oidc",
+  "email-verified",
+  "no-email-verified",
 ];
 
 export function rejectUnknown(unknown: Options, allowed: string[]): void {

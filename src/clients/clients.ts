@@ -3,8 +3,25 @@ import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../c
 import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
 import { isScopeToken } from "../shared/scope-token.js";
-import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../store/types.js";
+import type {
+  ClientRecord,
+  ClientStore,
+  GrantType,
+  SigningAlg,
+  TokenFormat,
+} from "../store/types.js";
 import { narrowingOf } from "./narrowing.js";
+import {
+  backchannelChange,
+  checkIdTokenAlg,
+  checkLogoutUris,
+  idTokenAlgChange,
+  idTokenAlgOf,
+  OPENID_SCOPE,
+} from "./oidc.js";
+import { checkRedirectUri } from "./uris.js";
+
+export { idTokenAlgOf, OPENID_SCOPE };
 
 /** Grants this version implements. */
 export const SUPPORTED_GRANTS: readonly GrantType[] = [
@@ -31,6 +48,14 @@ export interface NewClient {
   redirectUris?: string[];
   firstParty?: boolean;
   fingerprint?: boolean;
+  /** An OpenID Connect relying party (`scope=openid` gets an ID token). */
+  oidc?: boolean;
+  /** Its `id_token_signed_response_alg`: RS256 (the default), ES256 or EdDSA. */
+  idTokenAlg?: string;
+  /** RP-Initiated Logout: where the end-session endpoint may return to (exact match). */
+  postLogoutRedirectUris?: string[];
+  /** Back-Channel Logout: https (http only for loopback), no fragment. */
+  backchannelLogoutUri?: string;
 }
 
 /** A client as shown to operators: never the secret hash. */
@@ -46,6 +71,11 @@ export interface ClientView {
   redirectUris: string[];
   firstParty: boolean;
   fingerprint: boolean;
+  oidc: boolean;
+  /** The ID tokens' algorithm (OIDC clients only). */
+  idTokenAlg: SigningAlg | undefined;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string | undefined;
   createdAt: number;
 }
 
@@ -62,10 +92,13 @@ export function clientView(c: ClientRecord): ClientView {
     redirectUris: [...c.redirectUris],
     firstParty: c.firstParty,
     fingerprint: c.fingerprint,
+    oidc: c.oidc === true,
+    idTokenAlg: c.oidc === true ? idTokenAlgOf(c) : undefined,
+    postLogoutRedirectUris: [...(c.postLogoutRedirectUris ?? [])],
+    backchannelLogoutUri: c.backchannelLogoutUri,
     createdAt: c.createdAt,
   };
 }
-
 function invalid(message: string): TesseraError {
   return new TesseraError("invalid_request", message);
 }
@@ -94,6 +127,12 @@ export interface ClientChanges {
   redirectUris?: string[];
   firstParty?: boolean;
   fingerprint?: boolean;
+  oidc?: boolean;
+  /** null: back to the default (RS256). */
+  idTokenAlg?: string | null;
+  postLogoutRedirectUris?: string[];
+  /** null: none any more. */
+  backchannelLogoutUri?: string | null;
 }
 
 /** The registration of a client as `add` and `update` check it. */
@@ -107,7 +146,13 @@ type Registration = Pick<
   | "redirectUris"
   | "firstParty"
   | "fingerprint"
-> & { accessTtl: number | undefined };
+> & {
+  accessTtl: number | undefined;
+  oidc: boolean;
+  idTokenAlg: SigningAlg | undefined;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string | undefined;
+};
 
 /**
  * OAuth clients: registration, secrets and authentication. A confidential client's
@@ -145,7 +190,7 @@ export class Clients {
     const secret = isPublic ? undefined : this.format.mint();
     const record: ClientRecord = {
       id: input.id,
-      ...withoutTtl(registration),
+      ...stored(registration),
       // A new registration: nothing given to an earlier client of this id is its own.
       generation: randomId(),
       accessTokensValidAfter: now,
@@ -153,7 +198,6 @@ export class Clients {
       updatedAt: now,
     };
     if (secret !== undefined) record.secretHash = sha256(secret);
-    if (registration.accessTtl !== undefined) record.accessTtl = registration.accessTtl;
     await this.store.createClient(record);
     return { client: clientView(record), secret };
   }
@@ -182,14 +226,24 @@ export class Clients {
         redirectUris: changes.redirectUris ?? before.redirectUris,
         firstParty: changes.firstParty ?? before.firstParty,
         fingerprint: changes.fingerprint ?? before.fingerprint,
+        oidc: changes.oidc ?? before.oidc === true,
+        postLogoutRedirectUris:
+          changes.postLogoutRedirectUris ??
+          (changes.oidc === false ? [] : (before.postLogoutRedirectUris ?? [])),
+        ...backchannelChange(changes, before),
         ...(accessTtl === undefined ? {} : { accessTtl }),
+        ...idTokenAlgChange(changes, before),
       },
       before.secretHash === undefined,
     );
     const now = this.clock.now();
-    const after: ClientRecord = { ...before, ...withoutTtl(registration), updatedAt: now };
+    const after: ClientRecord = { ...before, updatedAt: now };
     delete after.accessTtl;
-    if (registration.accessTtl !== undefined) after.accessTtl = registration.accessTtl;
+    delete after.oidc;
+    delete after.idTokenAlg;
+    delete after.postLogoutRedirectUris;
+    delete after.backchannelLogoutUri;
+    Object.assign(after, stored(registration));
     if (narrowingOf(before, after).narrowed) after.accessTokensValidAfter = now;
     await this.store.updateClient(after);
     return { before, after };
@@ -241,16 +295,21 @@ export class Clients {
         "refresh_token comes with authorization_code (refresh tokens are issued for a user's grant).",
       );
     }
+    const oidc = input.oidc ?? false;
     return {
       grants: grants as GrantType[],
       tokenFormat,
       audience,
-      scopes,
+      // An OpenID Connect client may always ask for `openid`.
+      scopes: oidc && !scopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE, ...scopes] : scopes,
       accessTtl: input.accessTtl,
       introspect: input.introspect ?? false,
       redirectUris,
       firstParty: input.firstParty ?? false,
       fingerprint: input.fingerprint ?? false,
+      oidc,
+      idTokenAlg: checkIdTokenAlg(input, grants),
+      ...checkLogoutUris(input),
     };
   }
 
@@ -301,26 +360,17 @@ export class Clients {
   }
 }
 
-function withoutTtl(r: Registration): Omit<Registration, "accessTtl"> {
-  const { accessTtl: _ttl, ...rest } = r;
-  return rest;
-}
-
-function checkRedirectUri(uri: string): string {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw invalid("Redirect URIs must be absolute URLs.");
-  }
-  if (url.hash !== "")
-    throw invalid("Redirect URIs must not contain a fragment (RFC 6749 §3.1.2).");
-  const loopback =
-    url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  if (url.protocol === "http:" && !loopback) {
-    throw invalid("Redirect URIs must use https (http only for loopback).");
-  }
-  if (url.protocol === "javascript:" || url.protocol === "data:")
-    throw invalid("Unsafe redirect URI scheme.");
-  return uri;
+/** A checked registration as the record stores it: optional fields only when set. */
+function stored(
+  r: Registration,
+): Omit<ClientRecord, "id" | "generation" | "accessTokensValidAfter" | "createdAt" | "updatedAt"> {
+  const { accessTtl, oidc, idTokenAlg, postLogoutRedirectUris, backchannelLogoutUri, ...rest } = r;
+  return {
+    ...rest,
+    ...(postLogoutRedirectUris.length === 0 ? {} : { postLogoutRedirectUris }),
+    ...(backchannelLogoutUri === undefined ? {} : { backchannelLogoutUri }),
+    ...(accessTtl === undefined ? {} : { accessTtl }),
+    ...(oidc ? { oidc } : {}),
+    ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
+  };
 }

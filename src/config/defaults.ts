@@ -232,6 +232,13 @@ export const SETTINGS = {
     max: DAY,
     doc: "No access token lives longer than this (seconds), whatever a client asks for.",
   },
+  idTokenTtl: {
+    type: "int",
+    default: 10 * MINUTE,
+    min: 30,
+    max: DAY,
+    doc: "Lifetime of OpenID Connect ID tokens in seconds; never longer than --access-token-max-ttl (the keys that sign them stay published that long).",
+  },
   keyActivationDelay: {
     type: "int",
     default: 10 * MINUTE,

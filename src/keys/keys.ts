@@ -22,6 +22,14 @@ export const SIGNING_ALGS: readonly SigningAlg[] = ["ES256", "EdDSA", "RS256"];
  */
 export const RSA_MODULUS_BITS = 2048;
 
+/**
+ * OpenID Connect requires ID tokens signed with RS256 to be possible (Core §15.1), whatever
+ * the installation signs its access tokens with: beside keys of another algorithm, an
+ * RS256 key (the "companion") signs ID tokens only. It rotates with the others: every
+ * rotation to a non-RS256 key makes a new companion that activates with it.
+ */
+export const ID_TOKEN_COMPANION_ALG: SigningAlg = "RS256";
+
 export interface SigningKeysOptions {
   /** Algorithm of keys created from now on. */
   alg: SigningAlg;
@@ -31,6 +39,11 @@ export interface SigningKeysOptions {
   maxTokenTtlMs: number;
   /** Extra time a retired key stays published, for verifiers' clock tolerance. */
   toleranceMs: number;
+  /**
+   * Keep an RS256 key for ID tokens beside keys of another algorithm (OpenID Connect;
+   * `ID_TOKEN_COMPANION_ALG`). Tessera's servers do; default false.
+   */
+  idTokenCompanion?: boolean;
 }
 
 export type KeyState = "pending" | "active" | "retired";
@@ -78,6 +91,17 @@ function publicMembers(jwk: Record<string, string | undefined>): Record<string, 
   return pick("crv", "kty", "x");
 }
 
+/**
+ * Whether `k` beats `best` as the access-token key: the one activating later; of two
+ * activating together, not the companion (which activates with the key it accompanies).
+ */
+function preferred(k: LoadedKey, best: LoadedKey): boolean {
+  if (k.record.activatesAt !== best.record.activatesAt) {
+    return k.record.activatesAt > best.record.activatesAt;
+  }
+  return best.record.alg === ID_TOKEN_COMPANION_ALG && k.record.alg !== ID_TOKEN_COMPANION_ALG;
+}
+
 /** RFC 7638 JWK thumbprint (SHA-256, base64url): the kid of every key Tessera makes. */
 export function jwkThumbprint(jwk: Record<string, string | undefined>): string {
   // Members in lexicographic order, no whitespace: exactly what publicMembers builds.
@@ -118,7 +142,8 @@ function signer(alg: SigningAlg, key: KeyObject): (data: Buffer) => Buffer {
  */
 export class SigningKeys {
   private loaded: LoadedKey[] = [];
-  private current: { key: SigningKey; until: number } | undefined;
+  /** The signing key now, per algorithm asked for ("" = the access-token key). */
+  private readonly current = new Map<string, { key: SigningKey; until: number }>();
 
   constructor(
     private readonly store: KeyStore,
@@ -142,11 +167,15 @@ export class SigningKeys {
       const key = this.create(this.options.alg, now);
       // Instances starting at once on an empty store: one key wins; the others sign with it.
       const won = await this.store.putFirstKey(key, now);
+      // The winner adds the ID-token companion (a loser that gets here first makes one in
+      // ensureCompanion below: two published companions are harmless).
+      if (won) await this.store.putKeys(this.companionFor(key));
       await this.reload();
       if (won) return { kind: "created", key };
       return this.prepare(requested);
     }
     if (!requested || newest.record.alg === this.options.alg) {
+      await this.ensureCompanion(newest.record);
       return newest.record.activatesAt > now
         ? { kind: "pending", key: newest.record }
         : { kind: "kept" };
@@ -180,7 +209,7 @@ export class SigningKeys {
       next.push({ record, privateKey });
     }
     this.loaded = next;
-    this.current = undefined;
+    this.current.clear();
   }
 
   /**
@@ -199,6 +228,7 @@ export class SigningKeys {
       // one meanwhile (then this becomes an ordinary rotation, publish-before-sign).
       const first = this.create(alg ?? this.options.alg, now);
       if (await this.store.putFirstKey(first, now)) {
+        await this.store.putKeys(this.companionFor(first));
         await this.reload();
         return first;
       }
@@ -214,20 +244,26 @@ export class SigningKeys {
         retiredAt: fresh.activatesAt,
         removeAfter: fresh.activatesAt + this.options.maxTokenTtlMs + this.options.toleranceMs,
       }));
-    await this.store.putKeys([...retiring, fresh]);
+    await this.store.putKeys([...retiring, fresh, ...this.companionFor(fresh)]);
     await this.reload();
     return fresh;
   }
 
-  /** The key that signs now. */
-  signingKey(): SigningKey {
+  /**
+   * The key that signs now: the access-token key, or with `alg` the one of that algorithm
+   * (an ID token's: the access-token key when it has that algorithm, else the companion).
+   */
+  signingKey(alg?: SigningAlg): SigningKey {
     const now = this.clock.now();
-    if (this.current !== undefined && now < this.current.until) return this.current.key;
-    const found = this.signingKeyAt(now);
+    const cached = this.current.get(alg ?? "");
+    if (cached !== undefined && now < cached.until) return cached.key;
+    const found = this.signingKeyAt(now, alg);
     if (found === undefined) {
       throw new TesseraError(
         "server_error",
-        "No signing key is active; run `tessera keys rotate`.",
+        alg === undefined
+          ? "No signing key is active; run `tessera keys rotate`."
+          : `No ${alg} signing key is active; run \`tessera keys rotate\`.`,
       );
     }
     const { record, privateKey } = found;
@@ -241,8 +277,43 @@ export class SigningKeys {
       alg: record.alg,
       sign: signer(record.alg, privateKey),
     };
-    this.current = { key, until: nextChange };
+    this.current.set(alg ?? "", { key, until: nextChange });
     return key;
+  }
+
+  /** Algorithms a key signs with now (the access-token key's first). */
+  signingAlgs(): SigningAlg[] {
+    const now = this.clock.now();
+    const algs = this.loaded
+      .filter((k) => this.signingKeyAt(now, k.record.alg)?.record.kid === k.record.kid)
+      .map((k) => k.record.alg);
+    const primary = this.signingKeyAt(now)?.record.alg;
+    return [...new Set([...(primary === undefined ? [] : [primary]), ...algs])];
+  }
+
+  /** A companion for a new key of another algorithm than RS256, activating with it. */
+  private companionFor(key: KeyRecord): KeyRecord[] {
+    if (this.options.idTokenCompanion !== true || key.alg === ID_TOKEN_COMPANION_ALG) return [];
+    return [this.create(ID_TOKEN_COMPANION_ALG, key.activatesAt)];
+  }
+
+  /**
+   * An installation made before OpenID Connect gets a companion, signing at once: no
+   * verifier can have cached a key set with an RS256 key it needs. It activates "with" the
+   * key signing now (same `activatesAt`), so it never takes that key's place.
+   */
+  private async ensureCompanion(newest: KeyRecord): Promise<void> {
+    if (this.options.idTokenCompanion !== true || newest.alg === ID_TOKEN_COMPANION_ALG) return;
+    const now = this.clock.now();
+    const has = this.loaded.some(
+      (k) =>
+        k.record.alg === ID_TOKEN_COMPANION_ALG &&
+        (k.record.retiredAt === undefined || k.record.retiredAt > now),
+    );
+    if (has) return;
+    const alongside = this.signingKeyAt(now)?.record.activatesAt ?? now;
+    await this.store.putKeys([this.create(ID_TOKEN_COMPANION_ALG, Math.min(alongside, now))]);
+    await this.reload();
   }
 
   /** Public keys to publish: every key not yet removed, pending ones included. */
@@ -264,9 +335,11 @@ export class SigningKeys {
   list(): Array<KeyRecord & { state: KeyState }> {
     const now = this.clock.now();
     const signing = this.signingKeyAt(now)?.record.kid;
+    const signs = (r: KeyRecord) =>
+      r.kid === signing || r.kid === this.signingKeyAt(now, r.alg)?.record.kid;
     return this.loaded.map(({ record }) => ({
       ...record,
-      state: record.kid === signing ? "active" : record.activatesAt > now ? "pending" : "retired",
+      state: signs(record) ? "active" : record.activatesAt > now ? "pending" : "retired",
     }));
   }
 
@@ -283,18 +356,23 @@ export class SigningKeys {
       if (r.retiredAt !== undefined && (r.retiredAt <= now || r.retiredAt <= r.activatesAt)) {
         continue;
       }
-      if (best === undefined || r.activatesAt >= best.record.activatesAt) best = k;
+      if (best === undefined || preferred(k, best)) best = k;
     }
     return best;
   }
 
-  private signingKeyAt(now: number): LoadedKey | undefined {
+  /**
+   * The key signing at `now`: of `alg`, or without it the access-token key (a key of any
+   * algorithm but the companion's, when one signs).
+   */
+  private signingKeyAt(now: number, alg?: SigningAlg): LoadedKey | undefined {
     let best: LoadedKey | undefined;
     for (const k of this.loaded) {
       const r = k.record;
+      if (alg !== undefined && r.alg !== alg) continue;
       if (r.activatesAt > now) continue;
       if (r.retiredAt !== undefined && r.retiredAt <= now) continue;
-      if (best === undefined || r.activatesAt > best.record.activatesAt) best = k;
+      if (best === undefined || preferred(k, best)) best = k;
     }
     return best;
   }

@@ -5,6 +5,15 @@ import type { Clock } from "../clock.js";
 import { safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { isTesseraError } from "../errors.js";
+import type { Nonces } from "../oidc/nonces.js";
+import {
+  needsAuthentication,
+  OIDC_PARAMS,
+  type OidcRequest,
+  parseOidcParams,
+  parseResponseMode,
+  type ResponseMode,
+} from "../oidc/request.js";
 import { hasSha256Shape } from "../shared/sha256-shape.js";
 import type { ClientRecord, Collection, ConsentRecord, ConsentStore } from "../store/types.js";
 import type { AuthorizationCodes } from "./codes.js";
@@ -31,6 +40,7 @@ const PARAMS = [
   "state",
   "code_challenge",
   "code_challenge_method",
+  ...OIDC_PARAMS,
 ] as const;
 
 /** A valid authorization request, as stored while the user is asked. */
@@ -43,6 +53,10 @@ export interface AuthorizationRequest {
   scope: string[];
   /** The client's `generation` when the request was made (src/clients/current.ts). */
   clientGeneration?: string;
+  /** `response_mode=form_post`; absent: query. */
+  responseMode?: "form_post";
+  /** OpenID Connect's parameters (src/oidc/request.ts), when given. */
+  oidc?: OidcRequest;
 }
 
 /**
@@ -58,7 +72,10 @@ export interface ShownError {
 /** Where to send the browser: the client's redirect URI with a code or an error. */
 export interface RedirectTo {
   kind: "redirect";
+  /** With the parameters in its query; for form_post, the redirect URI as registered. */
   location: string;
+  /** `response_mode=form_post`: the parameters, to be POSTed to `location` by the browser. */
+  formPost?: Record<string, string>;
 }
 
 export type Validation =
@@ -70,7 +87,9 @@ export type Validation =
 export type Continuation =
   | RedirectTo
   /** Ask the user: render the consent page with this single-use interaction id. */
-  | { kind: "consent"; interactionId: string; client: ClientRecord; request: AuthorizationRequest };
+  | { kind: "consent"; interactionId: string; client: ClientRecord; request: AuthorizationRequest }
+  /** OpenID Connect `prompt=login` or `max_age`: the user must sign in again first. */
+  | { kind: "login" };
 
 /** The signed-in user, as far as the authorization endpoint cares. */
 export interface Subject {
@@ -79,6 +98,8 @@ export interface Subject {
   sessionKey: string;
   /** When the user authenticated (epoch ms). */
   authTime: number;
+  /** The session's public id (OpenID Connect `sid`). */
+  sessionId?: string;
 }
 
 interface InteractionData {
@@ -97,6 +118,8 @@ export interface AuthorizeDeps {
   clock: Clock;
   /** RFC 9207 `iss`, added to every authorization response. */
   issuer: string;
+  /** OpenID Connect: nonces are used once (src/oidc/nonces.ts). */
+  nonces?: Nonces;
 }
 
 /**
@@ -108,6 +131,18 @@ export function appendQuery(uri: string, params: Record<string, string | undefin
   for (const [k, v] of Object.entries(params)) if (v !== undefined) query.append(k, v);
   const separator = !uri.includes("?") ? "?" : uri.endsWith("?") || uri.endsWith("&") ? "" : "&";
   return `${uri}${separator}${query.toString()}`;
+}
+
+/** The authorization response in the client's response mode. */
+export function respond(
+  redirectUri: string,
+  mode: ResponseMode,
+  params: Record<string, string | undefined>,
+): RedirectTo {
+  if (mode === "query") return { kind: "redirect", location: appendQuery(redirectUri, params) };
+  const formPost: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) formPost[k] = v;
+  return { kind: "redirect", location: redirectUri, formPost };
 }
 
 function show(error: ShownError["error"], description: string): ShownError {
@@ -148,16 +183,34 @@ export class AuthorizationEndpoint {
     state: string | undefined,
     error: string,
     description: string,
+    mode: ResponseMode = "query",
   ): RedirectTo {
-    return {
-      kind: "redirect",
-      location: appendQuery(redirectUri, {
-        error,
-        error_description: description,
-        state,
-        iss: this.deps.issuer,
-      }),
-    };
+    return respond(redirectUri, mode, {
+      error,
+      error_description: description,
+      state,
+      iss: this.deps.issuer,
+    });
+  }
+
+  /** An error about a valid request, answered in its response mode. */
+  requestError(request: AuthorizationRequest, error: string, description: string): RedirectTo {
+    return this.errorRedirect(
+      request.redirectUri,
+      request.state,
+      error,
+      description,
+      request.responseMode ?? "query",
+    );
+  }
+
+  /**
+   * Nobody is signed in: `prompt=none` is answered `login_required` (OpenID Connect Core
+   * §3.1.2.6) without a page; otherwise undefined (show the sign-in page).
+   */
+  withoutSession(request: AuthorizationRequest): RedirectTo | undefined {
+    if (request.oidc?.prompt !== "none") return undefined;
+    return this.requestError(request, "login_required", "The user is not signed in.");
   }
 
   /**
@@ -185,8 +238,12 @@ export class AuthorizationEndpoint {
     if (state !== undefined && state.length > MAX_STATE_LENGTH) {
       return this.errorRedirect(redirectUri, undefined, "invalid_request", "state is too long.");
     }
+    const mode = parseResponseMode(p.response_mode);
+    if (!mode.ok) {
+      return this.errorRedirect(redirectUri, state, "invalid_request", mode.description);
+    }
     const fail = (error: string, description: string) =>
-      this.errorRedirect(redirectUri, state, error, description);
+      this.errorRedirect(redirectUri, state, error, description, mode.value);
 
     if (p.response_type === undefined) return fail("invalid_request", "Missing response_type.");
     if (p.response_type !== "code") {
@@ -212,6 +269,8 @@ export class AuthorizationEndpoint {
     if (scope.some((s) => !client.scopes.includes(s))) {
       return fail("invalid_scope", "The requested scope exceeds the client's.");
     }
+    const oidc = parseOidcParams(p);
+    if (!oidc.ok) return fail("invalid_request", oidc.description);
     const request: AuthorizationRequest = {
       clientId: client.id,
       redirectUri,
@@ -220,6 +279,8 @@ export class AuthorizationEndpoint {
       clientGeneration: client.generation,
     };
     if (state !== undefined) request.state = state;
+    if (mode.value === "form_post") request.responseMode = "form_post";
+    if (Object.keys(oidc.value).length > 0) request.oidc = oidc.value;
     return { kind: "ok", client, request };
   }
 
@@ -234,9 +295,18 @@ export class AuthorizationEndpoint {
     client: ClientRecord,
     request: AuthorizationRequest,
   ): Promise<Continuation> {
+    const oidc = request.oidc ?? {};
+    if (needsAuthentication(oidc, subject.authTime, this.deps.clock.now())) {
+      return oidc.prompt === "none"
+        ? this.requestError(request, "login_required", "The user must sign in again.")
+        : { kind: "login" };
+    }
     if (!client.firstParty) {
       const consent = await this.deps.consents.findConsent(subject.userId, client.id);
-      if (!covers(client, consent, request.scope)) {
+      if (oidc.prompt === "consent" || !covers(client, consent, request.scope)) {
+        if (oidc.prompt === "none") {
+          return this.requestError(request, "consent_required", "The user must consent first.");
+        }
         const interactionId = this.deps.secretTokens.mint();
         await this.deps.interactions.upsert(
           sha256(interactionId),
@@ -285,17 +355,11 @@ export class AuthorizationEndpoint {
     if (bad !== undefined || client === undefined) return bad ?? gone;
     if (!ofCurrentGeneration(client, request.clientGeneration)) return gone;
     if (!approve) {
-      return this.errorRedirect(
-        request.redirectUri,
-        request.state,
-        "access_denied",
-        "The user denied the request.",
-      );
+      return this.requestError(request, "access_denied", "The user denied the request.");
     }
     if (request.scope.some((s) => !client.scopes.includes(s))) {
-      return this.errorRedirect(
-        request.redirectUri,
-        request.state,
+      return this.requestError(
+        request,
         "invalid_scope",
         "The requested scope exceeds the client's.",
       );
@@ -322,6 +386,12 @@ export class AuthorizationEndpoint {
     client: ClientRecord,
     request: AuthorizationRequest,
   ): Promise<RedirectTo> {
+    const nonce = request.oidc?.nonce;
+    if (nonce !== undefined && this.deps.nonces !== undefined) {
+      if (!(await this.deps.nonces.use(client.id, subject.userId, nonce))) {
+        return this.requestError(request, "invalid_request", "This nonce was already used.");
+      }
+    }
     const code = await this.deps.codes.issue({
       clientId: request.clientId,
       userId: subject.userId,
@@ -330,15 +400,14 @@ export class AuthorizationEndpoint {
       scope: request.scope,
       authTime: subject.authTime,
       clientGeneration: client.generation,
+      ...(request.oidc?.nonce === undefined ? {} : { nonce: request.oidc.nonce }),
+      ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
     });
-    return {
-      kind: "redirect",
-      location: appendQuery(request.redirectUri, {
-        code,
-        state: request.state,
-        iss: this.deps.issuer,
-      }),
-    };
+    return respond(request.redirectUri, request.responseMode ?? "query", {
+      code,
+      state: request.state,
+      iss: this.deps.issuer,
+    });
   }
 }
 

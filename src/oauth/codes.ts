@@ -28,6 +28,10 @@ export interface CodeData {
   scope: string[];
   /** When the user authenticated (epoch ms). */
   authTime: number;
+  /** OpenID Connect: the authorization request's `nonce`, for the ID token. */
+  nonce?: string;
+  /** OpenID Connect: the public id of the session the code came from (`sid`). */
+  sid?: string;
   /** The client's `generation` when the code was issued (src/clients/current.ts). */
   clientGeneration?: string;
   /**

@@ -2,6 +2,7 @@ import type { Clients } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
+import type { IdTokenStep } from "../oidc/token-step.js";
 import type { ConsentStore, UserStore } from "../store/types.js";
 import type { ForgeryThrottle } from "../throttle/forgery.js";
 import type { AccessTokens } from "../tokens/access.js";
@@ -10,7 +11,7 @@ import type { RefreshTokens } from "../tokens/refresh.js";
 import type { FormParams } from "./client-auth.js";
 import type { AuthorizationCodes } from "./codes.js";
 import { TokenIdentifier } from "./identify.js";
-import { Introspection, type IntrospectionResponse } from "./introspect.js";
+import { type ActiveResponse, Introspection, type IntrospectionResponse } from "./introspect.js";
 import { type RevocationDeps, revocationEndpoint } from "./revoke.js";
 import { type TokenEndpointDeps, type TokenResult, tokenEndpoint } from "./token.js";
 
@@ -27,6 +28,8 @@ export interface OAuthEndpointsDeps {
   secretTokens: SecretTokens;
   clock: Clock;
   issuer: string;
+  /** OpenID Connect: ID tokens for the token endpoint. */
+  idTokens?: IdTokenStep;
 }
 
 /**
@@ -48,6 +51,7 @@ export class OAuthEndpoints {
       access: deps.access,
       refresh: deps.refresh,
       clock: deps.clock,
+      ...(deps.idTokens === undefined ? {} : { idTokens: deps.idTokens }),
     };
     const tokens = new TokenIdentifier(
       deps.access,
@@ -86,6 +90,11 @@ export class OAuthEndpoints {
     params: FormParams,
   ): Promise<IntrospectionResponse> {
     return this.introspection.handle(authorization, params);
+  }
+
+  /** A live access token's claims, for OpenID Connect's userinfo (src/oidc/userinfo.ts). */
+  activeAccessToken(token: string): Promise<ActiveResponse | undefined> {
+    return this.introspection.activeAccessToken(token);
   }
 
   /** POST /oauth/revoke (src/oauth/revoke.ts). */

@@ -32,7 +32,7 @@ export const INACTIVE: IntrospectionResponse = Object.freeze({
   active: false,
 }) as IntrospectionResponse;
 
-type ActiveResponse = IntrospectionResponse & { active: true };
+export type ActiveResponse = IntrospectionResponse & { active: true };
 
 /** A live token as the lookup found it, before the user's state is consulted. */
 interface Found {
@@ -103,6 +103,19 @@ export class Introspection {
     // A resource server learns about tokens meant for it (its audience) or issued to it,
     // nothing else (RFC 7662 §4).
     return found.active && !this.maySee(client, found) ? INACTIVE : found;
+  }
+
+  /**
+   * A live access token (never a refresh token), judged as `handle` judges it but for no
+   * particular client and without counting forgeries: for OpenID Connect's userinfo, where
+   * the token is the only credential. Undefined for anything not active.
+   */
+  async activeAccessToken(token: string): Promise<ActiveResponse | undefined> {
+    const looked = await this.lookup(token, "");
+    if (looked === FORGED || looked === undefined) return undefined;
+    if (looked.answer.token_type !== "Bearer") return undefined;
+    const found = await this.withUserCutoff(await this.withClientState(looked));
+    return found.active ? found : undefined;
   }
 
   /**

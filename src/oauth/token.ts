@@ -5,6 +5,8 @@ import { allowedScope, ofCurrentGeneration, unchangedSince } from "../clients/cu
 import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
+import { type IdTokenInput, IdTokens } from "../oidc/id-token.js";
+import type { IdTokenStep } from "../oidc/token-step.js";
 import type { ClientRecord, ConsentStore, UserStore } from "../store/types.js";
 import type { AccessTokens, IssuedAccessToken } from "../tokens/access.js";
 import type { RefreshTokens } from "../tokens/refresh.js";
@@ -19,6 +21,8 @@ export interface TokenResponse {
   expires_in: number;
   scope?: string;
   refresh_token?: string;
+  /** OpenID Connect: for an OIDC client granted `openid` (src/oidc/id-token.ts). */
+  id_token?: string;
 }
 
 export interface TokenResult {
@@ -35,6 +39,8 @@ export interface TokenEndpointDeps {
   access: AccessTokens;
   refresh: RefreshTokens;
   clock: Clock;
+  /** OpenID Connect's step: an ID token beside the access token, where one is wanted. */
+  idTokens?: IdTokenStep;
 }
 
 type OAuthCode =
@@ -92,7 +98,7 @@ function requireGrant(client: ClientRecord, grant: ClientRecord["grants"][number
 function respond(
   access: { token: string; expiresIn: number },
   scope: string[],
-  extra: { refreshToken?: string; fingerprint?: string } = {},
+  extra: { refreshToken?: string; fingerprint?: string; idToken?: string | undefined } = {},
 ): TokenResult {
   const body: TokenResponse = {
     access_token: access.token,
@@ -101,10 +107,20 @@ function respond(
   };
   if (scope.length > 0) body.scope = scope.join(" ");
   if (extra.refreshToken !== undefined) body.refresh_token = extra.refreshToken;
+  if (extra.idToken !== undefined) body.id_token = extra.idToken;
   const result: TokenResult = { body };
   if (extra.fingerprint !== undefined)
     result.fingerprint = { value: extra.fingerprint, maxAge: access.expiresIn };
   return result;
+}
+
+/** The ID token of a grant, when the client is an OIDC client granted `openid`. */
+async function idTokenFor(
+  deps: TokenEndpointDeps,
+  input: IdTokenInput,
+): Promise<string | undefined> {
+  if (deps.idTokens === undefined || !IdTokens.wanted(input.client, input.scope)) return undefined;
+  return deps.idTokens.issue(input);
 }
 
 /** A fresh fingerprint for a browser client: the cookie value and its hash for the token. */
@@ -248,6 +264,7 @@ async function authorizationCode(
   // What the client may still hand out: a scope taken from it since the code was issued
   // is not granted (the response's `scope` says so, RFC 6749 §5.1).
   const scope = allowedScope(client, data.scope);
+  if (IdTokens.wanted(client, scope)) deps.idTokens?.assertCanSign(client);
   // Every authorization gets a family, with or without a refresh token for the client:
   // the family is what records the access tokens, so that revoking the user's grants
   // (password change, log out everywhere, disable, consent withdrawn) reaches them.
@@ -270,9 +287,19 @@ async function authorizationCode(
   await confirmClient(deps, client, access, { id: family.family.id, fresh: true });
   await confirmUser(deps, user.id, data.authTime, family.family.id);
   await confirmConsent(deps, client, user.id, scope, family.family.id);
+  const idToken = await idTokenFor(deps, {
+    client,
+    user,
+    scope,
+    accessToken: access.token,
+    nonce: data.nonce,
+    authTime: data.authTime,
+    sid: data.sid,
+  });
   return respond(access, scope, {
     ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
+    idToken,
   });
 }
 
@@ -303,6 +330,7 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   }
   // At most what the family was granted and the client may still hand out.
   const scope = grantScope(allowedScope(client, found.family.scope), params.scope);
+  if (IdTokens.wanted(client, scope)) deps.idTokens?.assertCanSign(client);
   // A family is as old as its authorization: one created before the user's cutoff is
   // ended by it (even if no revocation reached this store), one created at or after it
   // lives on. The user read here is also the cutoff the new access token is minted under.
@@ -328,8 +356,11 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
     throw oauth("invalid_grant", "The grant was revoked.");
   }
   await confirmClient(deps, client, access, { id: outcome.family.id, fresh: false });
+  // Core §12.2: no nonce; auth_time is not known here (the family keeps no sign-in time).
+  const idToken = await idTokenFor(deps, { client, user, scope, accessToken: access.token });
   return respond(access, scope, {
     refreshToken: outcome.token,
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
+    idToken,
   });
 }

@@ -21,6 +21,7 @@ import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
 import { loginRoutes } from "./routes/login.js";
 import { oauthRoutes } from "./routes/oauth.js";
+import { oidcRoutes } from "./routes/oidc.js";
 import { sessionRoutes } from "./routes/session.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import { applySecurityHeaders, assertSameOrigin } from "./security.js";
@@ -151,6 +152,7 @@ export async function buildServer(
     pool: { stats: () => tessera.poolStats() },
   });
   wellKnownRoutes(app, tessera);
+  await app.register(async (scope) => oidcRoutes(scope, tessera, ctx));
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));

@@ -4,6 +4,7 @@
  * Every dynamic value goes through `escapeHtml`.
  */
 
+import { createHash } from "node:crypto";
 import { REFERRER_POLICY } from "./security.js";
 
 /** Escapes text for HTML element content and attribute values. */
@@ -31,7 +32,9 @@ ${body}
  * The sign-in form. It posts to /login (same origin); `returnTo` (an authorization
  * request's path and query) brings the browser back there after a successful sign-in.
  */
-export function loginForm(options: { returnTo?: string; error?: string } = {}): string {
+export function loginForm(
+  options: { returnTo?: string; error?: string; username?: string } = {},
+): string {
   const error =
     options.error === undefined
       ? ""
@@ -41,7 +44,9 @@ export function loginForm(options: { returnTo?: string; error?: string } = {}): 
       ? ""
       : `\n<input type="hidden" name="return_to" value="${escapeHtml(options.returnTo)}">`;
   return `${error}<form method="post" action="/login">${returnTo}
-<p><label>Username <input name="username" autocomplete="username" required></label></p>
+<p><label>Username <input name="username" autocomplete="username" required${
+    options.username === undefined ? "" : ` value="${escapeHtml(options.username)}"`
+  }></label></p>
 <p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
 <p><label><input name="remember" type="checkbox" value="true"> Remember me</label></p>
 <p><button type="submit">Sign in</button></p>
@@ -53,9 +58,14 @@ export function authorizeLoginPage(options: {
   clientId: string;
   returnTo: string;
   error?: string;
+  /** OpenID Connect `login_hint`: the username field's initial value. */
+  username?: string | undefined;
 }): string {
-  const form: { returnTo: string; error?: string } = { returnTo: options.returnTo };
+  const form: { returnTo: string; error?: string; username?: string } = {
+    returnTo: options.returnTo,
+  };
   if (options.error !== undefined) form.error = options.error;
+  if (options.username !== undefined) form.username = options.username;
   return page(
     `<p>Sign in to continue to <strong>${escapeHtml(options.clientId)}</strong>.</p>
 ${loginForm(form)}`,
@@ -108,4 +118,59 @@ export function errorPage(title: string, message: string, code?: string): string
   return page(`<h2>${escapeHtml(title)}</h2>\n<p>${escapeHtml(message)}</p>${detail}`, {
     title,
   });
+}
+
+/**
+ * The one script Tessera serves: it submits the form_post page's form. Allowed by its
+ * hash (CSP `script-src 'sha256-…'`), so no other script can run on that page.
+ */
+const FORM_POST_SCRIPT = "document.forms[0].submit()";
+export const FORM_POST_SCRIPT_HASH = `'sha256-${createHash("sha256").update(FORM_POST_SCRIPT).digest("base64")}'`;
+
+/**
+ * OAuth 2.0 Form Post Response Mode: the authorization response as a form the browser
+ * POSTs to the client's redirect URI at once (a button without JavaScript).
+ */
+export function formPostPage(action: string, params: Record<string, string>): string {
+  const fields = Object.entries(params)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join("\n");
+  return page(
+    `<form method="post" action="${escapeHtml(action)}">
+${fields}
+<noscript><p><button type="submit">Continue</button></p></noscript>
+</form>
+<script>${FORM_POST_SCRIPT}</script>`,
+    { title: "Continue" },
+  );
+}
+
+/** RP-Initiated Logout: "sign out?", asked when the relying party did not prove who it signed in. */
+export function endSessionConfirmPage(options: {
+  username: string;
+  clientId: string | undefined;
+  params: Record<string, string>;
+}): string {
+  const fields = Object.entries(options.params)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join("\n");
+  const who =
+    options.clientId === undefined
+      ? "An application"
+      : `The application <strong>${escapeHtml(options.clientId)}</strong>`;
+  return page(
+    `<p>${who} asks to sign you out of Tessera (signed in as <strong>${escapeHtml(options.username)}</strong>).</p>
+<form method="post" action="/end-session">
+${fields}
+<input type="hidden" name="confirm" value="yes">
+<p><button type="submit">Sign out</button></p>
+</form>
+<p><a href="/">Stay signed in</a></p>`,
+    { title: "Sign out" },
+  );
+}
+
+/** After RP-Initiated Logout with nowhere registered to go back to. */
+export function signedOutPage(): string {
+  return page("<p>You are signed out.</p>", { title: "Signed out" });
 }

@@ -107,7 +107,10 @@ export type CollectionName =
   | "interaction"
   /** The BFF's sessions and its started logins (src/bff). */
   | "bff_session"
-  | "bff_login";
+  | "bff_login"
+  /** OpenID Connect: relying parties given an ID token per session, used nonces (src/oidc). */
+  | "rp_session"
+  | "nonce";
 
 /** What died, as the revocation feed tells verifiers (docs/revocation-feed.md). */
 export type RevocationEvent =
@@ -233,6 +236,12 @@ export interface UserRecord {
    * store that was cleared is not the one a server uses.
    */
   sessionsValidAfter: number;
+  /** OpenID Connect `email` claim (scope `email`); absent: none known. */
+  email?: string;
+  /** Whether the operator vouches that `email` is the user's (`email_verified`). */
+  emailVerified?: boolean;
+  /** OpenID Connect `name` claim (scope `profile`); absent: the username. */
+  displayName?: string;
 }
 
 export interface UserStore {
@@ -335,6 +344,17 @@ export interface ClientRecord {
    * registration (a re-added id gets none of the old one's) or its last narrowing.
    */
   accessTokensValidAfter: number;
+  /**
+   * An OpenID Connect relying party: `scope=openid` gets it an ID token signed with
+   * `idTokenAlg` (src/oidc). Absent in records written before OIDC: false.
+   */
+  oidc?: boolean;
+  /** `id_token_signed_response_alg`; absent: RS256 (OpenID Connect Core §3.1.3.7). */
+  idTokenAlg?: SigningAlg;
+  /** OpenID Connect RP-Initiated Logout: where the end-session endpoint may send back to. */
+  postLogoutRedirectUris?: string[];
+  /** OpenID Connect Back-Channel Logout: where logout tokens are POSTed. */
+  backchannelLogoutUri?: string;
   createdAt: number;
   updatedAt: number;
 }

@@ -16,6 +16,8 @@ export interface UserCredentialsDeps {
   /** Writes the revocation log every verifier follows. */
   revocations: Revocations;
   clock: Clock;
+  /** After every credential of a user ended: tell relying parties (OIDC back-channel). */
+  afterRevokeAll?: (userId: string) => Promise<void>;
 }
 
 /**
@@ -55,6 +57,7 @@ export class UserCredentials {
     await deps.sessions.destroyAll(userId);
     await deps.refresh.revokeUser(userId);
     await deps.access.destroyUserOpaque(userId);
+    await deps.afterRevokeAll?.(userId);
   }
 
   /**

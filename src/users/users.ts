@@ -4,6 +4,7 @@ import { isTesseraError, TesseraError } from "../errors.js";
 import type { UserRecord, UserStore } from "../store/types.js";
 import type { PasswordHasher } from "./passwords.js";
 import { checkNewPassword, normaliseUsername } from "./policy.js";
+import { type ProfileChanges, withProfile } from "./profile.js";
 
 /** What the outside world sees of a user: never the hash. */
 export interface PublicUser {
@@ -33,6 +34,7 @@ export class Users {
     username: string;
     password: string;
     roles?: string[];
+    profile?: ProfileChanges;
   }): Promise<PublicUser> {
     const { username, key } = normaliseUsername(input.username);
     const password = checkNewPassword(input.password, key);
@@ -41,19 +43,22 @@ export class Users {
       throw new TesseraError("user_exists", "A user with that name already exists.");
     }
     const now = this.clock.now();
-    const user: UserRecord = {
-      id: randomId(),
-      username,
-      usernameKey: key,
-      passwordHash: await this.hasher.hash(password),
-      roles,
-      disabled: false,
-      privilegeVersion: 1,
-      createdAt: now,
-      updatedAt: now,
-      passwordChangedAt: now,
-      sessionsValidAfter: 0,
-    };
+    const user: UserRecord = withProfile(
+      {
+        id: randomId(),
+        username,
+        usernameKey: key,
+        passwordHash: await this.hasher.hash(password),
+        roles,
+        disabled: false,
+        privilegeVersion: 1,
+        createdAt: now,
+        updatedAt: now,
+        passwordChangedAt: now,
+        sessionsValidAfter: 0,
+      },
+      input.profile ?? {},
+    );
     await this.store.createUser(user);
     return publicUser(user);
   }
@@ -113,6 +118,14 @@ export class Users {
     const user = await this.require(name);
     user.roles = checkRoles(roles);
     user.privilegeVersion++;
+    user.updatedAt = this.clock.now();
+    await this.store.updateUser(user);
+    return user;
+  }
+
+  /** Changes a user's email, its verification or display name (src/users/profile.ts). */
+  async setProfile(name: string, changes: ProfileChanges): Promise<UserRecord> {
+    const user = withProfile(await this.require(name), changes);
     user.updatedAt = this.clock.now();
     await this.store.updateUser(user);
     return user;

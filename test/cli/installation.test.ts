@@ -106,7 +106,8 @@ describe("the signing algorithm is the one asked for", () => {
       "kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after",
     );
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    expect((await jwks(server)).map((k) => k.alg)).toEqual(["ES256"]);
+    // ES256 signs; an RS256 companion beside it signs OpenID Connect ID tokens only.
+    expect((await jwks(server)).map((k) => k.alg)).toEqual(["ES256", "RS256"]);
     expect(await tokenAlg(server, "svc", clientSecretOf(added.out))).toBe("ES256");
     await server.stop();
   });
@@ -127,7 +128,8 @@ describe("the signing algorithm is the one asked for", () => {
       data,
     ]);
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    expect((await jwks(server)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    // Each with its RS256 companion (ID tokens), rotated together.
+    expect((await jwks(server)).map((k) => k.alg)).toEqual(["EdDSA", "RS256", "ES256", "RS256"]);
     // A log line: it may land just after the "listening" banner.
     await expect.poll(() => server.stdout(), { timeout: 5_000 }).toMatch(/asks for ES256/);
     const line =
@@ -148,7 +150,7 @@ describe("the signing algorithm is the one asked for", () => {
 
     // Restarted with the same request: no second rotation.
     const again = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    expect((await jwks(again)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
+    expect((await jwks(again)).map((k) => k.alg)).toEqual(["EdDSA", "RS256", "ES256", "RS256"]);
     expect(again.stdout()).not.toMatch(/asks for ES256/);
     await again.stop();
   });

@@ -15,7 +15,14 @@ describe("well-known documents", () => {
     expect(res.headers.pragma).toBeUndefined();
     expect(res.headers["content-type"]).toMatch(/^application\/jwk-set\+json/);
     const { keys } = res.json();
-    expect(keys).toHaveLength(3);
+    // Each non-RS256 key with its RS256 companion for ID tokens; RS256 needs none.
+    expect(keys.map((k: { alg: string }) => k.alg)).toEqual([
+      "EdDSA",
+      "RS256",
+      "ES256",
+      "RS256",
+      "RS256",
+    ]);
     expect(keys[0]).toEqual({
       kty: "OKP",
       crv: "Ed25519",
@@ -24,7 +31,7 @@ describe("well-known documents", () => {
       alg: "EdDSA",
       use: "sig",
     });
-    expect(keys[1]).toEqual({
+    expect(keys[2]).toEqual({
       kty: "EC",
       crv: "P-256",
       x: expect.any(String),
@@ -33,7 +40,7 @@ describe("well-known documents", () => {
       alg: "ES256",
       use: "sig",
     });
-    expect(keys[2]).toEqual({
+    expect(keys[4]).toEqual({
       kty: "RSA",
       n: expect.stringMatching(/^[\w-]{342}$/),
       e: "AQAB",
@@ -57,7 +64,7 @@ describe("well-known documents", () => {
       introspection_endpoint: "https://auth.example.com/oauth/introspect",
       revocation_endpoint: "https://auth.example.com/oauth/revoke",
       response_types_supported: ["code"],
-      response_modes_supported: ["query"],
+      response_modes_supported: ["query", "form_post"],
       grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
       code_challenge_methods_supported: ["S256"],
       token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],

@@ -1038,6 +1038,20 @@ export function durableContract(
       expect(await store.users.findUserByKey(u.usernameKey)).toEqual(u);
     });
 
+    it("round-trips a user's OpenID Connect profile (email, verified, display name), and its removal", async () => {
+      const u = user(1, { email: "zoë@example.com", emailVerified: true, displayName: "Zoë Ö" });
+      await store.users.createUser(u);
+      expect(await store.users.findUserById(u.id)).toEqual(u);
+      const { email: _e, emailVerified: _v, displayName: _d, ...plain } = u;
+      await store.users.updateUser(plain);
+      expect(await store.users.findUserById(u.id)).toEqual(plain);
+      await store.users.updateUser({ ...plain, email: "z@example.com" });
+      expect(await store.users.findUserByKey(u.usernameKey)).toEqual({
+        ...plain,
+        email: "z@example.com",
+      });
+    });
+
     it("round-trips an empty role list and unusual text", async () => {
       const u = user(1, {
         roles: [],
@@ -1278,6 +1292,28 @@ export function durableContract(
         createdAt: 1000,
         updatedAt: 1000,
         ...extra,
+      });
+
+      it("round-trips an OpenID Connect registration (oidc, idTokenAlg) and its removal", async () => {
+        const rp = client("rp", {
+          oidc: true,
+          idTokenAlg: "EdDSA",
+          postLogoutRedirectUris: ["https://rp/out", "https://rp/bye?x=1"],
+          backchannelLogoutUri: "https://rp/backchannel",
+        });
+        await store.clients.createClient(rp);
+        expect(await store.clients.findClient("rp")).toEqual(rp);
+        const {
+          oidc: _o,
+          idTokenAlg: _a,
+          postLogoutRedirectUris: _p,
+          backchannelLogoutUri: _b,
+          ...plain
+        } = rp;
+        await store.clients.updateClient(plain);
+        expect(await store.clients.findClient("rp")).toEqual(plain);
+        await store.clients.updateClient({ ...plain, oidc: true });
+        expect(await store.clients.listClients()).toEqual([{ ...plain, oidc: true }]);
       });
 
       it("creates, finds, lists, updates and deletes", async () => {

@@ -142,7 +142,14 @@ describe("sqlite specifics", () => {
       ALTER TABLE refresh_families DROP COLUMN client_generation;
       ALTER TABLE consents DROP COLUMN client_generation;
       ALTER TABLE records DROP COLUMN client_id;
-      DROP TABLE kept_revocations;`);
+      DROP TABLE kept_revocations;
+      ALTER TABLE users DROP COLUMN email;
+      ALTER TABLE users DROP COLUMN email_verified;
+      ALTER TABLE users DROP COLUMN display_name;
+      ALTER TABLE clients DROP COLUMN oidc;
+      ALTER TABLE clients DROP COLUMN id_token_alg;
+      ALTER TABLE clients DROP COLUMN post_logout_redirect_uris;
+      ALTER TABLE clients DROP COLUMN backchannel_logout_uri;`);
     db.pragma("user_version = 4");
     db.close();
     const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
@@ -151,6 +158,7 @@ describe("sqlite specifics", () => {
       "https://a.example",
     );
     expect((await store.users.findUserById("u1"))?.username).toBe("bob");
+    expect((await store.users.findUserById("u1"))?.email).toBeUndefined();
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);

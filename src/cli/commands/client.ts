@@ -24,6 +24,10 @@ const CLIENT_OPTIONS = [
   "redirect-uri",
   "first-party",
   "fingerprint",
+  "oidc",
+  "id-token-alg",
+  "post-logout-redirect-uri",
+  "backchannel-logout-uri",
 ] as const;
 
 /** `client …`: every option and argument is checked before the store is opened. */
@@ -41,6 +45,14 @@ export async function clientCommand(
       const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
       const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
       const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+      const idTokenAlg = stringOption("id-token-alg", unknown.get("id-token-alg"));
+      const postLogout = listOption(
+        stringOption("post-logout-redirect-uri", unknown.get("post-logout-redirect-uri")),
+      );
+      const backchannel = stringOption(
+        "backchannel-logout-uri",
+        unknown.get("backchannel-logout-uri"),
+      );
       return withTessera(config, io, async (t) => {
         const { client, secret } = await t.clients.add({
           id: clientId,
@@ -51,7 +63,11 @@ export async function clientCommand(
           public: unknown.get("public") === true,
           firstParty: unknown.get("first-party") === true,
           fingerprint: unknown.get("fingerprint") === true,
+          oidc: unknown.get("oidc") === true,
           redirectUris,
+          ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
+          ...(postLogout.length === 0 ? {} : { postLogoutRedirectUris: postLogout }),
+          ...(backchannel === undefined ? {} : { backchannelLogoutUri: backchannel }),
           ...(accessTtl === undefined ? {} : { accessTtl }),
           ...(tokenFormat === undefined ? {} : { tokenFormat }),
         });
@@ -114,6 +130,9 @@ function clientLine(c: ClientView): string {
     c.introspect ? "introspect" : "",
     c.firstParty ? "first-party" : "",
     c.fingerprint ? "fingerprint" : "",
+    c.oidc ? `oidc id_token=${c.idTokenAlg}` : "",
+    c.postLogoutRedirectUris.length > 0 ? `post_logout=${c.postLogoutRedirectUris.join(",")}` : "",
+    c.backchannelLogoutUri === undefined ? "" : `backchannel=${c.backchannelLogoutUri}`,
     c.redirectUris.length > 0 ? `redirect=${c.redirectUris.join(",")}` : "",
   ]
     .filter(Boolean)
@@ -127,7 +146,13 @@ async function clientUpdate(
   unknown: Options,
   io: CliIo,
 ): Promise<number> {
-  rejectUnknown(unknown, [...CLIENT_OPTIONS, "no-introspect", "no-first-party", "no-fingerprint"]);
+  rejectUnknown(unknown, [
+    ...CLIENT_OPTIONS,
+    "no-introspect",
+    "no-first-party",
+    "no-fingerprint",
+    "no-oidc",
+  ]);
   const [clientId] = positionalArgs("client update", args, ["ID"]) as [string];
   const changes: ClientChanges = {};
   const list = (name: string) => {
@@ -144,6 +169,18 @@ async function clientUpdate(
   if (scopes !== undefined) changes.scopes = scopes.split(" ").filter(Boolean);
   const tokenFormat = stringOption("token-format", unknown.get("token-format"));
   if (tokenFormat !== undefined) changes.tokenFormat = tokenFormat;
+  const postLogout = list("post-logout-redirect-uri");
+  if (postLogout !== undefined) changes.postLogoutRedirectUris = postLogout;
+  const backchannel = unknown.get("backchannel-logout-uri");
+  if (backchannel !== undefined) {
+    changes.backchannelLogoutUri =
+      backchannel === "" ? null : (stringOption("backchannel-logout-uri", backchannel) ?? null);
+  }
+  const idTokenAlg = unknown.get("id-token-alg");
+  if (idTokenAlg !== undefined) {
+    changes.idTokenAlg =
+      idTokenAlg === "default" ? null : (stringOption("id-token-alg", idTokenAlg) ?? null);
+  }
   const ttl = unknown.get("access-ttl");
   if (ttl !== undefined)
     changes.accessTtl = ttl === "default" ? null : intOption("access-ttl", ttl);
@@ -151,6 +188,7 @@ async function clientUpdate(
     ["introspect", "introspect"],
     ["first-party", "firstParty"],
     ["fingerprint", "fingerprint"],
+    ["oidc", "oidc"],
   ] as const) {
     const value = switchOption(flag, unknown);
     if (value !== undefined) changes[key] = value;

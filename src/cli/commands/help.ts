@@ -14,18 +14,25 @@ Commands:
         [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
   bff --issuer URL --client-id ID --upstream NAME=URL [--upstream …] [--port 5173]
         [--public-url URL] [--db URL] [--redis URL]       the backend-for-frontend (tessera bff --help)
-  user add NAME --password-stdin [--roles a,b]            create a user
+  user add NAME --password-stdin [--roles a,b] [--email E] [--email-verified] [--name N]
+                                                          create a user
+  user profile NAME [--email E|''] [--[no-]email-verified] [--name N|'']
+                                                          OpenID Connect profile
   user list                                               list users
   user disable NAME | user enable NAME                    disabling ends every session
   user roles NAME --set a,b                               replace roles (sessions get a new id)
   user password NAME --password-stdin                     set a password; ends every session
   client add ID --grants G[,G] --audience AUD [--scopes "a b"] [--token-format jwt|opaque]
         [--access-ttl SECONDS] [--introspect] [--public] [--redirect-uri URI[,URI]]
-        [--first-party] [--fingerprint]                   register a client (secret printed once)
+        [--first-party] [--fingerprint] [--oidc [--id-token-alg RS256|ES256|EdDSA]
+        [--post-logout-redirect-uri URI[,URI]] [--backchannel-logout-uri URI]]
+                                                          register a client (secret printed once)
         grants: authorization_code, refresh_token, client_credentials
   client update ID [--grants G[,G]] [--audience AUD] [--scopes "a b"] [--token-format F]
         [--access-ttl SECONDS|default] [--[no-]introspect] [--redirect-uri URI[,URI]]
-        [--[no-]first-party] [--[no-]fingerprint]         change a client (narrowing revokes)
+        [--[no-]first-party] [--[no-]fingerprint] [--[no-]oidc] [--id-token-alg ALG|default]
+        [--post-logout-redirect-uri URI[,URI]] [--backchannel-logout-uri URI|'']
+                                                          change a client (narrowing revokes)
   client list | client rotate-secret ID
   client remove ID                                        end everything the client was given
   keys list | keys rotate [--alg ES256|EdDSA|RS256]       signing keys (publish before sign)

@@ -1,5 +1,7 @@
 import type { Config } from "../../config/defaults.js";
 import { TesseraError } from "../../errors.js";
+import type { UserRecord } from "../../store/types.js";
+import type { ProfileChanges } from "../../users/profile.js";
 import {
   listOption,
   type Options,
@@ -8,6 +10,7 @@ import {
   rejectUnknown,
   requirePasswordStdin,
   stringOption,
+  switchOption,
   withTessera,
 } from "../flags.js";
 import type { CliIo } from "../io.js";
@@ -22,13 +25,14 @@ export async function userCommand(
 ): Promise<number> {
   switch (sub) {
     case "add": {
-      rejectUnknown(unknown, ["password-stdin", "roles"]);
+      rejectUnknown(unknown, ["password-stdin", "roles", ...PROFILE_OPTIONS]);
       requirePasswordStdin("user add", unknown);
       const [name] = positionalArgs("user add", args, ["NAME"]) as [string];
       const roles = listOption(stringOption("roles", unknown.get("roles")));
+      const profile = profileOptions(unknown);
       const password = await readPassword(io);
       return withTessera(config, io, async (t) => {
-        const user = await t.users.create({ username: name, password, roles });
+        const user = await t.users.create({ username: name, password, roles, profile });
         io.out(`created user ${user.username} (id ${user.id})`);
         return 0;
       });
@@ -70,6 +74,22 @@ export async function userCommand(
         return 0;
       });
     }
+    case "profile": {
+      rejectUnknown(unknown, [...PROFILE_OPTIONS, "no-email-verified"]);
+      const [name] = positionalArgs("user profile", args, ["NAME"]) as [string];
+      const changes = profileOptions(unknown);
+      if (Object.keys(changes).length === 0) {
+        throw new TesseraError(
+          "invalid_request",
+          "user profile needs --email, --[no-]email-verified or --name",
+        );
+      }
+      return withTessera(config, io, async (t) => {
+        const user = await t.users.setProfile(name, changes);
+        io.out(profileLine(user));
+        return 0;
+      });
+    }
     case "password": {
       rejectUnknown(unknown, ["password-stdin"]);
       requirePasswordStdin("user password", unknown);
@@ -87,4 +107,26 @@ export async function userCommand(
         `unknown user command "${sub ?? ""}"; see tessera help`,
       );
   }
+}
+
+/** A user's OpenID Connect profile options (`user add` and `user profile`). */
+const PROFILE_OPTIONS = ["email", "email-verified", "name"];
+
+function profileOptions(unknown: Options): ProfileChanges {
+  const changes: ProfileChanges = {};
+  const email = unknown.get("email");
+  // `--email ''` removes it (a flag with no value is refused as for every string option).
+  if (email !== undefined) changes.email = email === "" ? null : stringOption("email", email);
+  const verified = switchOption("email-verified", unknown);
+  if (verified !== undefined) changes.emailVerified = verified;
+  const displayName = unknown.get("name");
+  if (displayName !== undefined) {
+    changes.displayName = displayName === "" ? null : stringOption("name", displayName);
+  }
+  return changes;
+}
+
+function profileLine(u: UserRecord): string {
+  const email = u.email === undefined ? "-" : `${u.email}${u.emailVerified ? " (verified)" : ""}`;
+  return `${u.username}\temail=${email}\tname=${u.displayName ?? "-"}`;
 }

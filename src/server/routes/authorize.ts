@@ -1,19 +1,33 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
-import type { AuthorizationEndpoint, ShownError, Subject } from "../../oauth/authorize.js";
+import type {
+  AuthorizationEndpoint,
+  RedirectTo,
+  ShownError,
+  Subject,
+} from "../../oauth/authorize.js";
+import { withoutReauthentication } from "../../oidc/request.js";
 import type { ResolvedSession } from "../../sessions/sessions.js";
 import type { Tessera } from "../../tessera.js";
 import type { RouteContext } from "../app.js";
 import { currentSession, requireSession } from "../auth.js";
 import { toTesseraError } from "../errors.js";
 import { bodyObject, requiredString } from "../input.js";
-import { authorizeLoginPage, consentPage, errorPage, sameSiteBouncePage } from "../pages.js";
+import {
+  authorizeLoginPage,
+  consentPage,
+  errorPage,
+  FORM_POST_SCRIPT_HASH,
+  formPostPage,
+  sameSiteBouncePage,
+} from "../pages.js";
 import { isSafeReturnTo } from "../return-to.js";
 
 const subjectOf = (r: ResolvedSession): Subject => ({
   userId: r.user.id,
   sessionKey: r.key,
   authTime: r.session.createdAt,
+  sessionId: r.session.id,
 });
 
 /**
@@ -55,6 +69,22 @@ export async function allowSignInRedirect(
 function pathAndQuery(request: FastifyRequest): string {
   const url = new URL(request.url, "http://localhost");
   return `${url.pathname}${url.search}`;
+}
+
+/**
+ * The authorization response: a 303 to the redirect URI, or for `response_mode=form_post`
+ * a page that POSTs it there. That page runs one script, allowed by its hash, and may
+ * submit a form only to the redirect URI's origin.
+ */
+function sendRedirect(reply: FastifyReply, to: RedirectTo): FastifyReply {
+  if (to.formPost === undefined) return reply.code(303).header("location", to.location).send();
+  const url = new URL(to.location);
+  const source = url.origin !== "null" ? url.origin : url.protocol;
+  reply.header(
+    "content-security-policy",
+    `default-src 'none'; script-src ${FORM_POST_SCRIPT_HASH}; form-action ${source}; frame-ancestors 'none'; base-uri 'none'`,
+  );
+  return html(reply, 200, formPostPage(to.location, to.formPost));
 }
 
 function html(reply: FastifyReply, status: number, body: string): FastifyReply {
@@ -120,9 +150,11 @@ export async function authorizeRoutes(
     pages.get("/oauth/authorize", { exposeHeadRoute: false }, async (request, reply) => {
       const v = await endpoint.validate(request.query as Record<string, unknown>);
       if (v.kind === "show") return showError(reply, v);
-      if (v.kind === "redirect") return reply.code(303).header("location", v.location).send();
+      if (v.kind === "redirect") return sendRedirect(reply, v);
       const current = await currentSession(tessera, request, reply);
       if (current === undefined) {
+        const answer = endpoint.withoutSession(v.request);
+        if (answer !== undefined) return sendRedirect(reply, answer);
         // A cross-site navigation does not carry the SameSite=Strict cookie: reload the
         // same URL from our own origin once, which does, before asking for a password.
         const site = request.headers["sec-fetch-site"];
@@ -140,10 +172,32 @@ export async function authorizeRoutes(
           });
         }
         allowFormRedirectTo(reply, v.request.redirectUri);
-        return html(reply, 200, authorizeLoginPage({ clientId: v.client.id, returnTo }));
+        return html(
+          reply,
+          200,
+          authorizeLoginPage({
+            clientId: v.client.id,
+            returnTo,
+            username: v.request.oidc?.loginHint,
+          }),
+        );
       }
       const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
-      if (next.kind === "redirect") return reply.code(303).header("location", next.location).send();
+      if (next.kind === "redirect") return sendRedirect(reply, next);
+      if (next.kind === "login") {
+        // Signed in, but not recently enough (prompt=login, max_age): sign in again, then
+        // back to this request without what asked for it.
+        allowFormRedirectTo(reply, v.request.redirectUri);
+        return html(
+          reply,
+          200,
+          authorizeLoginPage({
+            clientId: v.client.id,
+            returnTo: withoutReauthentication(pathAndQuery(request)),
+            username: v.request.oidc?.loginHint ?? current.user.username,
+          }),
+        );
+      }
       allowFormRedirectTo(reply, v.request.redirectUri);
       return html(
         reply,
@@ -172,7 +226,7 @@ export async function authorizeRoutes(
         { userId: current.user.id, decision },
         decision === "approve" ? "consent granted" : "consent denied",
       );
-      return reply.code(303).header("location", out.location).send();
+      return sendRedirect(reply, out);
     });
   });
 }

@@ -43,7 +43,7 @@ export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     ctx.assertSameOrigin(request);
     const current = await requireSession(tessera, request, reply);
     const id = request.params.id;
-    await tessera.sessions.destroyByPublicId(current.user.id, id);
+    await tessera.endSession(current.user.id, id);
     if (id === current.session.id) reply.header("set-cookie", clearedSessionCookie());
     return reply.code(204).send();
   });
@@ -56,7 +56,7 @@ export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     if (current === undefined && all) throw new TesseraError("unauthenticated");
     if (current !== undefined) {
       if (all) await tessera.revokeAllForUser(current.user.id);
-      else await tessera.sessions.destroy(current.key);
+      else await tessera.logout(current);
       request.log.info({ userId: current.user.id, all }, "logout");
     }
     // Always clear the cookie, even when it named nothing live: logout is idempotent.

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { SUPPORTED_GRANTS } from "../../clients/clients.js";
 import { SIGNING_ALGS } from "../../keys/keys.js";
+import { RESPONSE_MODES } from "../../oidc/request.js";
 import type { Tessera } from "../../tessera.js";
 
 /** RFC 8414 metadata: what this server actually supports, and nothing else. */
@@ -13,7 +14,7 @@ export function metadata(issuer: string) {
     introspection_endpoint: `${issuer}/oauth/introspect`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
     response_types_supported: ["code"],
-    response_modes_supported: ["query"],
+    response_modes_supported: [...RESPONSE_MODES],
     grant_types_supported: [...SUPPORTED_GRANTS],
     code_challenge_methods_supported: ["S256"],
     // "none": public clients (PKCE) at the token and revocation endpoints.

@@ -1,5 +1,5 @@
 import { clientExists, clientNotFound } from "../conflicts.js";
-import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../types.js";
+import type { ClientRecord, ClientStore, GrantType, SigningAlg, TokenFormat } from "../types.js";
 import type { Db } from "./db.js";
 
 interface ClientRow {
@@ -16,20 +16,25 @@ interface ClientRow {
   fingerprint: boolean;
   generation: string;
   access_tokens_valid_after: number;
+  oidc: boolean;
+  id_token_alg: string | null;
+  post_logout_redirect_uris: string[] | null;
+  backchannel_logout_uri: string | null;
   created_at: number;
   updated_at: number;
 }
 
 const COLUMNS =
-  "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
+  "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at, oidc, id_token_alg, post_logout_redirect_uris, backchannel_logout_uri";
 
 const SQL = {
   insert: `INSERT INTO clients (${COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
   update: `UPDATE clients SET secret_hash = $2, grants = $3, token_format = $4, audience = $5,
       scopes = $6, access_ttl = $7, introspect = $8, redirect_uris = $9, first_party = $10,
       fingerprint = $11, generation = $12, access_tokens_valid_after = $13, created_at = $14,
-      updated_at = $15
+      updated_at = $15, oidc = $16, id_token_alg = $17,
+      post_logout_redirect_uris = $18, backchannel_logout_uri = $19
     WHERE id = $1`,
   find: `SELECT ${COLUMNS} FROM clients WHERE id = $1`,
   list: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id`,
@@ -54,6 +59,12 @@ function toClient(row: ClientRow): ClientRecord {
   };
   if (row.secret_hash !== null) c.secretHash = row.secret_hash;
   if (row.access_ttl !== null) c.accessTtl = row.access_ttl;
+  if (row.oidc) c.oidc = true;
+  if (row.id_token_alg !== null) c.idTokenAlg = row.id_token_alg as SigningAlg;
+  if (row.post_logout_redirect_uris !== null) {
+    c.postLogoutRedirectUris = row.post_logout_redirect_uris;
+  }
+  if (row.backchannel_logout_uri !== null) c.backchannelLogoutUri = row.backchannel_logout_uri;
   return c;
 }
 
@@ -74,6 +85,10 @@ function params(c: ClientRecord): unknown[] {
     c.accessTokensValidAfter,
     c.createdAt,
     c.updatedAt,
+    c.oidc === true,
+    c.idTokenAlg ?? null,
+    c.postLogoutRedirectUris === undefined ? null : [...c.postLogoutRedirectUris],
+    c.backchannelLogoutUri ?? null,
   ];
 }
 

@@ -56,8 +56,9 @@ const TABLES: Table[] = [
     counts: "users",
     read: "SELECT * FROM users",
     write: `INSERT INTO users (id, username, username_key, password_hash, roles, disabled,
-        privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after,
+        email, email_verified, display_name)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     params: (r) => [
       r.id,
       r.username,
@@ -70,6 +71,9 @@ const TABLES: Table[] = [
       r.updated_at,
       r.password_changed_at,
       r.sessions_valid_after,
+      r.email,
+      bool(r.email_verified),
+      r.display_name,
     ],
   },
   {
@@ -77,8 +81,9 @@ const TABLES: Table[] = [
     read: "SELECT * FROM clients",
     write: `INSERT INTO clients (id, secret_hash, grants, token_format, audience, scopes,
         access_ttl, introspect, redirect_uris, first_party, fingerprint, generation,
-        access_tokens_valid_after, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        access_tokens_valid_after, created_at, updated_at, oidc, id_token_alg,
+        post_logout_redirect_uris, backchannel_logout_uri)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
     params: (r) => [
       r.id,
       r.secret_hash,
@@ -95,6 +100,10 @@ const TABLES: Table[] = [
       r.access_tokens_valid_after,
       r.created_at,
       r.updated_at,
+      bool(r.oidc),
+      r.id_token_alg,
+      r.post_logout_redirect_uris === null ? null : json(r.post_logout_redirect_uris),
+      r.backchannel_logout_uri,
     ],
   },
   {

@@ -167,6 +167,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX kept_revocations_by_exp ON kept_revocations (exp);`,
   },
+  {
+    version: 4,
+    name: "OpenID Connect: a user's email and display name, a client's OIDC registration",
+    sql: `
+      ALTER TABLE users ADD COLUMN email text;
+      ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
+      ALTER TABLE users ADD COLUMN display_name text;
+      ALTER TABLE clients ADD COLUMN oidc boolean NOT NULL DEFAULT false;
+      ALTER TABLE clients ADD COLUMN id_token_alg text;
+      ALTER TABLE clients ADD COLUMN post_logout_redirect_uris text[];
+      ALTER TABLE clients ADD COLUMN backchannel_logout_uri text;`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

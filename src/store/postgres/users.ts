@@ -14,16 +14,20 @@ interface UserRow {
   updated_at: number;
   password_changed_at: number;
   sessions_valid_after: number;
+  email: string | null;
+  email_verified: boolean;
+  display_name: string | null;
 }
 
 const COLUMNS =
-  "id, username, username_key, password_hash, roles, disabled, privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after";
+  "id, username, username_key, password_hash, roles, disabled, privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after, email, email_verified, display_name";
 
 const SQL = {
-  insert: `INSERT INTO users (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+  insert: `INSERT INTO users (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
   update: `UPDATE users SET username = $2, username_key = $3, password_hash = $4, roles = $5,
       disabled = $6, privilege_version = $7, created_at = $8, updated_at = $9,
-      password_changed_at = $10, sessions_valid_after = $11
+      password_changed_at = $10, sessions_valid_after = $11, email = $12,
+      email_verified = $13, display_name = $14
     WHERE id = $1`,
   byId: `SELECT ${COLUMNS} FROM users WHERE id = $1`,
   byKey: `SELECT ${COLUMNS} FROM users WHERE username_key = $1`,
@@ -31,7 +35,7 @@ const SQL = {
 };
 
 function toUser(row: UserRow): UserRecord {
-  return {
+  const u: UserRecord = {
     id: row.id,
     username: row.username,
     usernameKey: row.username_key,
@@ -44,6 +48,10 @@ function toUser(row: UserRow): UserRecord {
     passwordChangedAt: row.password_changed_at,
     sessionsValidAfter: row.sessions_valid_after,
   };
+  if (row.email !== null) u.email = row.email;
+  if (row.email_verified) u.emailVerified = true;
+  if (row.display_name !== null) u.displayName = row.display_name;
+  return u;
 }
 
 function params(u: UserRecord): unknown[] {
@@ -59,6 +67,9 @@ function params(u: UserRecord): unknown[] {
     u.updatedAt,
     u.passwordChangedAt,
     u.sessionsValidAfter,
+    u.email ?? null,
+    u.emailVerified === true,
+    u.displayName ?? null,
   ];
 }
 

@@ -1,5 +1,5 @@
 import { clientExists, clientNotFound } from "../conflicts.js";
-import type { ClientRecord, ClientStore, GrantType, TokenFormat } from "../types.js";
+import type { ClientRecord, ClientStore, GrantType, SigningAlg, TokenFormat } from "../types.js";
 import { type Db, writeUnique } from "./db.js";
 
 interface ClientRow {
@@ -18,6 +18,10 @@ interface ClientRow {
   fingerprint: number;
   generation: string;
   access_tokens_valid_after: number;
+  oidc: number;
+  id_token_alg: string | null;
+  post_logout_redirect_uris: string | null;
+  backchannel_logout_uri: string | null;
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -38,6 +42,12 @@ function toClient(row: ClientRow): ClientRecord {
   };
   if (row.secret_hash !== null) c.secretHash = row.secret_hash;
   if (row.access_ttl !== null) c.accessTtl = row.access_ttl;
+  if (row.oidc === 1) c.oidc = true;
+  if (row.id_token_alg !== null) c.idTokenAlg = row.id_token_alg as SigningAlg;
+  if (row.post_logout_redirect_uris !== null) {
+    c.postLogoutRedirectUris = JSON.parse(row.post_logout_redirect_uris) as string[];
+  }
+  if (row.backchannel_logout_uri !== null) c.backchannelLogoutUri = row.backchannel_logout_uri;
   return c;
 }
 
@@ -56,6 +66,11 @@ function clientParams(c: ClientRecord) {
     fingerprint: c.fingerprint ? 1 : 0,
     generation: c.generation,
     access_tokens_valid_after: c.accessTokensValidAfter,
+    oidc: c.oidc === true ? 1 : 0,
+    id_token_alg: c.idTokenAlg ?? null,
+    post_logout_redirect_uris:
+      c.postLogoutRedirectUris === undefined ? null : JSON.stringify(c.postLogoutRedirectUris),
+    backchannel_logout_uri: c.backchannelLogoutUri ?? null,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
   };
@@ -65,9 +80,9 @@ export class SqliteClients implements ClientStore {
   private readonly q;
   constructor(db: Db) {
     const cols =
-      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, created_at, updated_at";
+      "id, secret_hash, grants, token_format, audience, scopes, access_ttl, introspect, redirect_uris, first_party, fingerprint, generation, access_tokens_valid_after, oidc, id_token_alg, post_logout_redirect_uris, backchannel_logout_uri, created_at, updated_at";
     const vals =
-      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @generation, @access_tokens_valid_after, @created_at, @updated_at";
+      "@id, @secret_hash, @grants, @token_format, @audience, @scopes, @access_ttl, @introspect, @redirect_uris, @first_party, @fingerprint, @generation, @access_tokens_valid_after, @oidc, @id_token_alg, @post_logout_redirect_uris, @backchannel_logout_uri, @created_at, @updated_at";
     this.q = {
       insert: db.prepare(`INSERT INTO clients (${cols}) VALUES (${vals})`),
       update: db.prepare(
@@ -75,6 +90,9 @@ export class SqliteClients implements ClientStore {
            audience = @audience, scopes = @scopes, access_ttl = @access_ttl, introspect = @introspect,
            redirect_uris = @redirect_uris, first_party = @first_party, fingerprint = @fingerprint,
            generation = @generation, access_tokens_valid_after = @access_tokens_valid_after,
+           oidc = @oidc, id_token_alg = @id_token_alg,
+           post_logout_redirect_uris = @post_logout_redirect_uris,
+           backchannel_logout_uri = @backchannel_logout_uri,
            created_at = @created_at, updated_at = @updated_at
          WHERE id = @id`,
       ),

@@ -142,6 +142,14 @@ export const MIGRATIONS: readonly string[] = [
      exp  INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX kept_revocations_by_exp ON kept_revocations (exp);`,
+  // OpenID Connect: a user's email and display name, a client's OIDC registration.
+  `ALTER TABLE users ADD COLUMN email TEXT;
+   ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN display_name TEXT;
+   ALTER TABLE clients ADD COLUMN oidc INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE clients ADD COLUMN id_token_alg TEXT;
+   ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
+   ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;`,
 ];
 
 /**

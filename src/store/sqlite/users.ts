@@ -14,10 +14,13 @@ interface UserRow {
   updated_at: number;
   password_changed_at: number;
   sessions_valid_after: number;
+  email: string | null;
+  email_verified: number;
+  display_name: string | null;
 }
 
 function toUser(row: UserRow): UserRecord {
-  return {
+  const u: UserRecord = {
     id: row.id,
     username: row.username,
     usernameKey: row.username_key,
@@ -30,6 +33,10 @@ function toUser(row: UserRow): UserRecord {
     passwordChangedAt: row.password_changed_at,
     sessionsValidAfter: row.sessions_valid_after,
   };
+  if (row.email !== null) u.email = row.email;
+  if (row.email_verified === 1) u.emailVerified = true;
+  if (row.display_name !== null) u.displayName = row.display_name;
+  return u;
 }
 
 function userParams(u: UserRecord) {
@@ -45,6 +52,9 @@ function userParams(u: UserRecord) {
     updated_at: u.updatedAt,
     password_changed_at: u.passwordChangedAt,
     sessions_valid_after: u.sessionsValidAfter,
+    email: u.email ?? null,
+    email_verified: u.emailVerified === true ? 1 : 0,
+    display_name: u.displayName ?? null,
   };
 }
 
@@ -54,17 +64,19 @@ export class SqliteUsers implements UserStore {
     this.q = {
       insert: db.prepare(
         `INSERT INTO users (id, username, username_key, password_hash, roles, disabled,
-           privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after)
+           privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after,
+           email, email_verified, display_name)
          VALUES (@id, @username, @username_key, @password_hash, @roles, @disabled,
            @privilege_version, @created_at, @updated_at, @password_changed_at,
-           @sessions_valid_after)`,
+           @sessions_valid_after, @email, @email_verified, @display_name)`,
       ),
       update: db.prepare(
         `UPDATE users SET username = @username, username_key = @username_key,
            password_hash = @password_hash, roles = @roles, disabled = @disabled,
            privilege_version = @privilege_version, created_at = @created_at,
            updated_at = @updated_at, password_changed_at = @password_changed_at,
-           sessions_valid_after = @sessions_valid_after
+           sessions_valid_after = @sessions_valid_after, email = @email,
+           email_verified = @email_verified, display_name = @display_name
          WHERE id = @id`,
       ),
       byId: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),

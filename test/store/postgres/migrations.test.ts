@@ -147,7 +147,11 @@ describePostgres("PostgreSQL migrations", () => {
         to: SCHEMA_VERSION,
         applied: MIGRATIONS.slice(1).map((m) => m.version),
       });
-      expect((await store.users.findUserByKey("bob"))?.roles).toEqual(["admin"]);
+      // A user from before OpenID Connect: no email, no display name.
+      const bob = await store.users.findUserByKey("bob");
+      expect(bob?.roles).toEqual(["admin"]);
+      expect(bob?.email).toBeUndefined();
+      expect(bob?.displayName).toBeUndefined();
       await store.collection("session").upsert("x", { n: 1 }, { ttlMs: 1000 });
       expect((await store.collection("session").find("x"))?.value).toEqual({ n: 1 });
     } finally {
