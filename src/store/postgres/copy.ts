@@ -20,6 +20,8 @@ export interface CopyReport {
   records: number;
   counters: number;
   events: number;
+  /** Durable copies of JWT and subject revocations (refilled into an emptied Redis). */
+  keptRevocations: number;
 }
 
 type Row = Record<string, unknown>;
@@ -39,6 +41,7 @@ const DESTINATION_TABLES = [
   "records",
   "counters",
   "revocation_events",
+  "kept_revocations",
 ];
 
 interface Table {
@@ -206,6 +209,12 @@ const TABLES: Table[] = [
     write: "INSERT INTO counters (key, count, reset_at) VALUES ($1, $2, $3)",
     params: (r) => [r.key, r.count, r.reset_at],
   },
+  {
+    counts: "keptRevocations",
+    read: "SELECT * FROM kept_revocations WHERE exp > @nowS",
+    write: "INSERT INTO kept_revocations (key, body, exp) VALUES ($1, $2, $3)",
+    params: (r) => [r.key, r.body, r.exp],
+  },
 ];
 
 /** Live revocation events, oldest first; numbered after the destination log's last. */
@@ -322,5 +331,6 @@ function emptyReport(): CopyReport {
     records: 0,
     counters: 0,
     events: 0,
+    keptRevocations: 0,
   };
 }

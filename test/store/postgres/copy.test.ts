@@ -104,6 +104,9 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
     expect(report.keys).toBeGreaterThanOrEqual(1);
     expect(report.events).toBeGreaterThanOrEqual(1);
     expect(report.records).toBeGreaterThanOrEqual(2); // the session, the denylist entry
+    // The durable copy of the JWT revocation moves too: a Redis added later and lost is
+    // refilled with it (src/revocations/recovery.ts).
+    expect(report.keptRevocations).toBeGreaterThanOrEqual(1);
 
     // ── After: the same installation on PostgreSQL (same secret), nobody signs in again.
     s = await testServer({
@@ -144,6 +147,12 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
     // The revocation is in the feed's log too: guards that resync hear it again.
     const log = await after.tessera.stores.ephemeral.revocations.snapshot();
     expect(log.events.some((e) => e.event.type === "jwt")).toBe(true);
+    const keptCopies = await after.tessera.stores.durable.keptRevocations.page(
+      after.clock.now(),
+      "",
+      100,
+    );
+    expect(keptCopies.some((k) => k.event.type === "jwt")).toBe(true);
   });
 
   it("refuses a destination that already holds an installation, and changes nothing there", async () => {
