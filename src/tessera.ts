@@ -189,6 +189,7 @@ export class Tessera {
       clock,
       { maxAccessTtl: config.accessTokenMaxTtl },
       format,
+      () => keys.signingAlgs(),
     );
     this.revocations = new Revocations(stores.ephemeral.revocations, clock, {
       issuer: config.issuer,

@@ -170,6 +170,8 @@ export class Clients {
     private readonly clock: Clock,
     private readonly limits: { maxAccessTtl: number },
     private readonly format: SecretTokens,
+    /** The algorithms the installation's keys sign ID tokens with now (empty: no key yet). */
+    private readonly idTokenAlgs: () => readonly SigningAlg[] = () => [],
   ) {}
 
   /** Registers a client; returns it and, for a confidential client, its secret (once). */
@@ -186,6 +188,7 @@ export class Clients {
     }
     const isPublic = input.public ?? false;
     const registration = this.check(input, isPublic);
+    this.checkIdTokenKey(registration.idTokenAlg);
     const now = this.clock.now();
     const secret = isPublic ? undefined : this.format.mint();
     const record: ClientRecord = {
@@ -244,9 +247,26 @@ export class Clients {
     delete after.postLogoutRedirectUris;
     delete after.backchannelLogoutUri;
     Object.assign(after, stored(registration));
+    if (changes.idTokenAlg !== undefined && changes.idTokenAlg !== null) {
+      this.checkIdTokenKey(registration.idTokenAlg);
+    }
     if (narrowingOf(before, after).narrowed) after.accessTokensValidAfter = now;
     await this.store.updateClient(after);
     return { before, after };
+  }
+
+  /**
+   * An ID-token algorithm asked for explicitly must be one the installation's keys sign
+   * with, or the client's sign-ins would fail at the token endpoint (RS256, the default,
+   * always has a key: the companion of a key of another algorithm, see keys.ts).
+   */
+  private checkIdTokenKey(alg: SigningAlg | undefined): void {
+    const algs = this.idTokenAlgs();
+    if (alg === undefined || algs.length === 0 || algs.includes(alg)) return;
+    throw invalid(
+      `No key of this installation signs ${alg} (it signs with ${algs.join(", ")}): ` +
+        `rotate to it first (tessera keys rotate --alg ${alg}) or pick one of those for --id-token-alg.`,
+    );
   }
 
   /** The rules of a registration, shared by `add` and `update`. */
