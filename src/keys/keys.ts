@@ -167,8 +167,9 @@ export class SigningKeys {
       const key = this.create(this.options.alg, now);
       // Instances starting at once on an empty store: one key wins; the others sign with it.
       const won = await this.store.putFirstKey(key, now);
-      // The winner adds the ID-token companion (a loser that gets here first makes one in
-      // ensureCompanion below: two published companions are harmless).
+      // The winner adds the ID-token companion right after its key; the others wait a moment
+      // for it in ensureCompanion rather than make a second one (if the winner died in
+      // between, they make it: two published companions would be harmless).
       if (won) await this.store.putKeys(this.companionFor(key));
       await this.reload();
       if (won) return { kind: "created", key };
@@ -302,15 +303,33 @@ export class SigningKeys {
    * verifier can have cached a key set with an RS256 key it needs. It activates "with" the
    * key signing now (same `activatesAt`), so it never takes that key's place.
    */
-  private async ensureCompanion(newest: KeyRecord): Promise<void> {
-    if (this.options.idTokenCompanion !== true || newest.alg === ID_TOKEN_COMPANION_ALG) return;
+  /** True when a live RS256 key (the ID-token companion, or the key itself) is loaded. */
+  private hasCompanion(): boolean {
     const now = this.clock.now();
-    const has = this.loaded.some(
+    return this.loaded.some(
       (k) =>
         k.record.alg === ID_TOKEN_COMPANION_ALG &&
         (k.record.retiredAt === undefined || k.record.retiredAt > now),
     );
-    if (has) return;
+  }
+
+  /** After losing the first-key race: up to 2 s (real time) for the winner's companion. */
+  private async awaitCompanion(): Promise<void> {
+    if (this.options.idTokenCompanion !== true) return;
+    for (let i = 0; i < 20 && !this.hasCompanion(); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await this.reload();
+    }
+  }
+
+  private async ensureCompanion(newest: KeyRecord): Promise<void> {
+    if (this.options.idTokenCompanion !== true || newest.alg === ID_TOKEN_COMPANION_ALG) return;
+    if (this.hasCompanion()) return;
+    // A key made a moment ago by another instance: its maker adds the companion right after
+    // it; wait for that rather than make a second one.
+    if (this.clock.now() - newest.createdAt < 5000) await this.awaitCompanion();
+    if (this.hasCompanion()) return;
+    const now = this.clock.now();
     const alongside = this.signingKeyAt(now)?.record.activatesAt ?? now;
     await this.store.putKeys([this.create(ID_TOKEN_COMPANION_ALG, Math.min(alongside, now))]);
     await this.reload();
