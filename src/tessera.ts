@@ -1,53 +1,48 @@
 import { type ClientChanges, Clients } from "./clients/clients.js";
 import { ClientLifecycle } from "./clients/lifecycle.js";
 import { type Clock, systemClock } from "./clock.js";
+import { composeOidc, type OidcLogoutEvent } from "./compose/oidc.js";
+import { openConfiguredStores, resolveInstallation } from "./compose/open.js";
+import { composeTokens } from "./compose/tokens.js";
+import { composeUsers } from "./compose/users.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
 import { SecretTokens } from "./crypto/token-format.js";
-import { type Notice, resolveIssuer } from "./installation/issuer.js";
-import { resolveKeyActivationDelay } from "./installation/key-timing.js";
-import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "./installation/lifetime.js";
+import type { Notice } from "./installation/issuer.js";
 import { assertStoreExists, type DataLocation, locateData } from "./installation/location.js";
 import { ensureInstallation } from "./installation/record.js";
-import { postgresOptions } from "./installation/schema.js";
-import { KeyEncryptionKey } from "./keys/kek.js";
-import { SigningKeys } from "./keys/keys.js";
-import { keyNotice } from "./keys/notice.js";
+import type { KeyEncryptionKey } from "./keys/kek.js";
+import type { SigningKeys } from "./keys/keys.js";
 import { AuthorizationEndpoint } from "./oauth/authorize.js";
-import { AuthorizationCodes } from "./oauth/codes.js";
+import type { AuthorizationCodes } from "./oauth/codes.js";
 import { Consents } from "./oauth/consents.js";
 import { OAuthEndpoints } from "./oauth/endpoints.js";
-import { type BackchannelEvent, BackchannelSender } from "./oidc/backchannel.js";
-import { EndSession } from "./oidc/end-session.js";
-import { IdTokens } from "./oidc/id-token.js";
-import { OidcLogout } from "./oidc/logout.js";
+import type { BackchannelSender } from "./oidc/backchannel.js";
+import type { EndSession } from "./oidc/end-session.js";
+import type { OidcLogout } from "./oidc/logout.js";
 import { Nonces } from "./oidc/nonces.js";
-import { RpSessions } from "./oidc/rp-sessions.js";
-import { IdTokenStep } from "./oidc/token-step.js";
 import { UserInfo } from "./oidc/userinfo.js";
 import { FeedFollowers } from "./revocations/followers.js";
-import { Revocations } from "./revocations/log.js";
-import { RevocationRecovery } from "./revocations/recovery.js";
-import { eventRetentionMs } from "./revocations/retention.js";
-import { RevocationStreams } from "./revocations/streams.js";
-import { PasswordLogin } from "./sessions/login.js";
-import { Sessions, type SessionView } from "./sessions/sessions.js";
-import { openStores, type Stores } from "./store/open.js";
+import type { Revocations } from "./revocations/log.js";
+import type { RevocationStreams } from "./revocations/streams.js";
+import type { PasswordLogin } from "./sessions/login.js";
+import type { Sessions, SessionView } from "./sessions/sessions.js";
+import type { Stores } from "./store/open.js";
+import { READINESS_TIMEOUT_MS, unavailableDependencies } from "./store/readiness.js";
 import type {
   ClientRecord,
   ConsentStore,
-  EphemeralStore,
   PoolStats,
   SigningAlg,
   UserRecord,
 } from "./store/types.js";
 import { ForgeryThrottle } from "./throttle/forgery.js";
-import { AccessTokens } from "./tokens/access.js";
-import { JwtDenylist } from "./tokens/denylist.js";
-import { RefreshTokens } from "./tokens/refresh.js";
+import type { AccessTokens } from "./tokens/access.js";
+import type { JwtDenylist } from "./tokens/denylist.js";
+import type { RefreshTokens } from "./tokens/refresh.js";
 import { UserCredentials } from "./users/credentials.js";
-import { PasswordHasher } from "./users/passwords.js";
-import { Users } from "./users/users.js";
+import type { PasswordHasher } from "./users/passwords.js";
+import type { Users } from "./users/users.js";
 
 export interface TesseraOptions {
   config?: Config;
@@ -77,8 +72,9 @@ export interface InstallationInUse {
   created: boolean;
 }
 
-/** What back-channel logout reports (src/oidc/backchannel.ts, src/oidc/logout.ts). */
-export type OidcLogoutEvent = BackchannelEvent | { kind: "error"; err: unknown };
+export type { OidcLogoutEvent } from "./compose/oidc.js";
+export { READINESS_TIMEOUT_MS } from "./store/readiness.js";
+
 /** How long closing waits for logout tokens still being delivered. */
 const BACKCHANNEL_DRAIN_MS = 3000;
 
@@ -140,18 +136,6 @@ export class Tessera {
     /** Where its data is (every command prints it), and whether opening created it. */
     readonly installation: InstallationInUse,
   ) {
-    this.hasher = new PasswordHasher(
-      {
-        memoryCost: config.argon2MemoryCost,
-        timeCost: config.argon2TimeCost,
-        parallelism: config.argon2Parallelism,
-      },
-      {
-        concurrency: config.argon2Concurrency,
-        maxWaitingPerSource: config.argon2QueuePerSource,
-        maxWaiting: config.argon2QueueLimit,
-      },
-    );
     this.secretTokens = new SecretTokens(kek.derive("token-tag-v1"));
     const format = this.secretTokens;
     this.forgeries = new ForgeryThrottle(clock, {
@@ -161,29 +145,11 @@ export class Tessera {
       maxPendingPerClient: config.introspectionTarpitPerClient,
       maxPending: config.introspectionTarpitTotal,
     });
-    this.users = new Users(stores.durable.users, this.hasher, clock);
-    this.sessions = new Sessions(
-      stores.ephemeral,
-      stores.durable.users,
-      clock,
-      {
-        idleMs: config.sessionIdleTimeout * 1000,
-        absoluteMs: config.sessionAbsoluteTimeout * 1000,
-        touchIntervalMs: config.sessionTouchInterval * 1000,
-      },
-      format,
-    );
-    this.passwordLogin = new PasswordLogin(
-      this.users,
-      this.hasher,
-      stores.ephemeral.counters,
-      clock,
-      {
-        accountLimit: config.loginAccountLimit,
-        ipLimit: config.loginIpLimit,
-        windowMs: config.loginWindow * 1000,
-      },
-    );
+    const people = composeUsers(config, clock, stores, format);
+    this.hasher = people.hasher;
+    this.users = people.users;
+    this.sessions = people.sessions;
+    this.passwordLogin = people.passwordLogin;
     this.clients = new Clients(
       stores.durable.clients,
       clock,
@@ -191,49 +157,13 @@ export class Tessera {
       format,
       () => keys.signingAlgs(),
     );
-    this.revocations = new Revocations(stores.ephemeral.revocations, clock, {
-      issuer: config.issuer,
-      maxAccessTtl: config.accessTokenMaxTtl,
-      kept: stores.durable.keptRevocations,
-    });
-    this.denylist = new JwtDenylist(stores.ephemeral, clock, this.revocations);
-    // A Redis that comes back empty is refilled from the kept revocations (docs/faults.md).
-    const recovery = new RevocationRecovery(stores.durable.keptRevocations, this.denylist, clock);
-    stores.ephemeral.loss?.setRestorer(async (append) => {
-      await recovery.restore(append);
-    });
-    this.revocationStreams = new RevocationStreams(stores.ephemeral.revocations, clock, {
-      perClient: config.eventsStreamsPerClient,
-      total: config.eventsStreamsTotal,
-      heartbeatMs: config.eventsHeartbeat * 1000,
-    });
-    this.codes = new AuthorizationCodes(stores.ephemeral, clock, format);
-    this.accessTokens = new AccessTokens(
-      stores.ephemeral,
-      keys,
-      clock,
-      {
-        issuer: config.issuer,
-        defaultTtl: config.accessTokenTtl,
-        maxTtl: config.accessTokenMaxTtl,
-      },
-      format,
-      this.revocations,
-    );
-    this.refreshTokens = new RefreshTokens(
-      stores.durable.refresh,
-      this.accessTokens,
-      this.denylist,
-      clock,
-      kek.derive("refresh-successor"),
-      {
-        absoluteMs: config.refreshTokenTtl * 1000,
-        idleMs: config.refreshTokenIdleTtl * 1000,
-        graceMs: config.refreshGraceWindow * 1000,
-        issuer: config.issuer,
-      },
-      format,
-    );
+    const tokens = composeTokens(config, clock, stores, keys, kek, format);
+    this.revocations = tokens.revocations;
+    this.denylist = tokens.denylist;
+    this.revocationStreams = tokens.revocationStreams;
+    this.codes = tokens.codes;
+    this.accessTokens = tokens.accessTokens;
+    this.refreshTokens = tokens.refreshTokens;
     this.clientLifecycle = new ClientLifecycle({
       clients: this.clients,
       refresh: this.refreshTokens,
@@ -242,25 +172,12 @@ export class Tessera {
       revocations: this.revocations,
       clock,
     });
-    const rpSessions = new RpSessions(stores.ephemeral, config.sessionAbsoluteTimeout * 1000);
-    const report = (e: OidcLogoutEvent) => {
+    const oidc = composeOidc(config, clock, stores, keys, this.clients, (e) => {
       for (const listener of this.backchannelListeners) listener(e);
-    };
-    this.backchannel = new BackchannelSender(undefined, report);
-    this.oidcLogout = new OidcLogout({
-      rpSessions,
-      clients: this.clients,
-      keys,
-      clock,
-      issuer: config.issuer,
-      sender: this.backchannel,
-      onEvent: report,
     });
-    this.endSessionEndpoint = new EndSession({
-      clients: this.clients,
-      keys,
-      issuer: config.issuer,
-    });
+    this.backchannel = oidc.backchannel;
+    this.oidcLogout = oidc.oidcLogout;
+    this.endSessionEndpoint = oidc.endSessionEndpoint;
     this.credentials = new UserCredentials({
       afterRevokeAll: (userId) => this.oidcLogout.userEnded(userId),
       users: this.users,
@@ -296,13 +213,7 @@ export class Tessera {
       secretTokens: format,
       clock,
       issuer: config.issuer,
-      idTokens: new IdTokenStep(
-        new IdTokens(keys, clock, {
-          issuer: config.issuer,
-          ttlSeconds: Math.min(config.idTokenTtl, config.accessTokenMaxTtl),
-        }),
-        rpSessions,
-      ),
+      idTokens: oidc.idTokenStep,
     });
     this.userInfo = new UserInfo({
       activeAccessToken: (token) => this.oauth.activeAccessToken(token),
@@ -336,64 +247,20 @@ export class Tessera {
     // Opening a SQLite store creates its file: look before opening.
     if (options.stores === undefined && !create) assertStoreExists(location);
     const stores =
-      options.stores ??
-      (await openStores({
-        db: config.db,
-        redis: config.redis,
-        redisPrefix: config.redisPrefix,
-        clock,
-        sweepIntervalMs: config.sweepInterval * 1000,
-        postgres: postgresOptions(config),
-        redisAllowEviction: config.redisAllowEviction,
-        // An admin command does not know yet how long the servers' tokens live (recorded
-        // with the data): what it appends is kept until the event's own `exp`, and an append
-        // never trims what a server still needs.
-        eventRetentionMs: eventRetentionMs(
-          serve ? config.accessTokenMaxTtl : ACCESS_TOKEN_MAX_TTL_LIMIT,
-        ),
-        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
-      }));
+      options.stores ?? (await openConfiguredStores(config, clock, serve, options.onWarning));
     try {
       const created = await ensureInstallation(stores.durable.installation, location, {
         create,
         now: clock.now(),
       });
-      const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
-      const accessTokenMaxTtl = await resolveAccessTokenMaxTtl(
-        stores.durable.installation,
-        config,
-        serve,
-      );
-      const keyActivationDelay = await resolveKeyActivationDelay(
-        stores.durable.installation,
-        config,
-        serve,
-      );
-      const kek = KeyEncryptionKey.load({
-        secret: config.secret,
-        dataDir: location.secretFile === undefined ? undefined : location.dataDir,
-      });
-      const keys = new SigningKeys(stores.durable.keys, kek, clock, {
-        alg: config.signingAlg as SigningAlg,
-        activationDelayMs: keyActivationDelay * 1000,
-        maxTokenTtlMs: accessTokenMaxTtl * 1000,
-        toleranceMs: 60_000,
-        idTokenCompanion: true,
-      });
-      if (serve) {
-        const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
-        const notice = keyNotice(prepared);
-        if (notice !== undefined) notices.push(notice);
-      } else {
-        await keys.reload();
-      }
+      const resolved = await resolveInstallation(stores, config, clock, location, serve);
       const tessera = new Tessera(
-        { ...config, issuer, accessTokenMaxTtl },
+        resolved.config,
         clock,
         stores,
-        keys,
-        kek,
-        notices,
+        resolved.keys,
+        resolved.kek,
+        resolved.notices,
         { location, created },
       );
       // Found without its data: refilled before serving (if that fails, the first
@@ -496,20 +363,10 @@ export class Tessera {
 
   /**
    * The dependencies that do not answer now, by name (`postgres`, `redis`, `sqlite`):
-   * empty when this instance can serve. Each is pinged once, in parallel, and one that
-   * has not answered within `timeoutMs` counts as down (a probe never hangs).
+   * empty when this instance can serve (src/store/readiness.ts).
    */
-  async unavailableDependencies(timeoutMs = READINESS_TIMEOUT_MS): Promise<string[]> {
-    const checks: Array<{ name: string; store: EphemeralStore }> = [
-      { name: this.stores.durable.kind, store: this.stores.durable.ephemeral },
-    ];
-    if (this.stores.ephemeral !== this.stores.durable.ephemeral) {
-      checks.push({ name: this.stores.ephemeral.kind, store: this.stores.ephemeral });
-    }
-    const answers = await Promise.all(
-      checks.map(({ store }) => answersWithin(store.ping(), timeoutMs)),
-    );
-    return checks.filter((_, i) => !answers[i]).map((c) => c.name);
+  unavailableDependencies(timeoutMs = READINESS_TIMEOUT_MS): Promise<string[]> {
+    return unavailableDependencies(this.stores, timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -520,28 +377,5 @@ export class Tessera {
     await this.backchannel.drain(BACKCHANNEL_DRAIN_MS);
     this.backchannel.close();
     await this.stores.close();
-  }
-}
-
-/** How long a readiness probe waits for each store's ping. */
-export const READINESS_TIMEOUT_MS = 2_000;
-
-/** True when `ping` resolves within `ms`; false when it rejects or takes longer. */
-async function answersWithin(ping: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([
-      ping.then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,0 +1,93 @@
+import type { Clock } from "../clock.js";
+import type { Config } from "../config/defaults.js";
+import { type Notice, resolveIssuer } from "../installation/issuer.js";
+import { resolveKeyActivationDelay } from "../installation/key-timing.js";
+import { ACCESS_TOKEN_MAX_TTL_LIMIT, resolveAccessTokenMaxTtl } from "../installation/lifetime.js";
+import type { DataLocation } from "../installation/location.js";
+import { postgresOptions } from "../installation/schema.js";
+import { KeyEncryptionKey } from "../keys/kek.js";
+import { SigningKeys } from "../keys/keys.js";
+import { keyNotice } from "../keys/notice.js";
+import { eventRetentionMs } from "../revocations/retention.js";
+import { openStores, type Stores } from "../store/open.js";
+import type { SigningAlg } from "../store/types.js";
+
+/** `Tessera.open`'s first step: the stores the configuration names. */
+export function openConfiguredStores(
+  config: Config,
+  clock: Clock,
+  serve: boolean,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<Stores> {
+  return openStores({
+    db: config.db,
+    redis: config.redis,
+    redisPrefix: config.redisPrefix,
+    clock,
+    sweepIntervalMs: config.sweepInterval * 1000,
+    postgres: postgresOptions(config),
+    redisAllowEviction: config.redisAllowEviction,
+    // An admin command does not know yet how long the servers' tokens live (recorded
+    // with the data): what it appends is kept until the event's own `exp`, and an append
+    // never trims what a server still needs.
+    eventRetentionMs: eventRetentionMs(
+      serve ? config.accessTokenMaxTtl : ACCESS_TOKEN_MAX_TTL_LIMIT,
+    ),
+    ...(onWarning === undefined ? {} : { onWarning }),
+  });
+}
+
+/** What the installation's records settle, and its keys (see `resolveInstallation`). */
+export interface ResolvedInstallation {
+  /** The configuration in force: the installation's `issuer` and `accessTokenMaxTtl`. */
+  config: Config;
+  keys: SigningKeys;
+  kek: KeyEncryptionKey;
+  /** What opening did that the operator should read (logged by `serve`). */
+  notices: Notice[];
+}
+
+/**
+ * `Tessera.open`'s second step, once the installation exists: its issuer, longest access
+ * token and key activation delay (recorded with the data; see src/installation), the key
+ * encryption key, and the signing keys — for `serve`, made ready to sign the configured
+ * algorithm (`SigningKeys.prepare`); for an admin command, only loaded.
+ */
+export async function resolveInstallation(
+  stores: Stores,
+  config: Config,
+  clock: Clock,
+  location: DataLocation,
+  serve: boolean,
+): Promise<ResolvedInstallation> {
+  const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
+  const accessTokenMaxTtl = await resolveAccessTokenMaxTtl(
+    stores.durable.installation,
+    config,
+    serve,
+  );
+  const keyActivationDelay = await resolveKeyActivationDelay(
+    stores.durable.installation,
+    config,
+    serve,
+  );
+  const kek = KeyEncryptionKey.load({
+    secret: config.secret,
+    dataDir: location.secretFile === undefined ? undefined : location.dataDir,
+  });
+  const keys = new SigningKeys(stores.durable.keys, kek, clock, {
+    alg: config.signingAlg as SigningAlg,
+    activationDelayMs: keyActivationDelay * 1000,
+    maxTokenTtlMs: accessTokenMaxTtl * 1000,
+    toleranceMs: 60_000,
+    idTokenCompanion: true,
+  });
+  if (serve) {
+    const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
+    const notice = keyNotice(prepared);
+    if (notice !== undefined) notices.push(notice);
+  } else {
+    await keys.reload();
+  }
+  return { config: { ...config, issuer, accessTokenMaxTtl }, keys, kek, notices };
+}

@@ -1,0 +1,58 @@
+import type { Clock } from "../clock.js";
+import type { Config } from "../config/defaults.js";
+import type { SecretTokens } from "../crypto/token-format.js";
+import { PasswordLogin } from "../sessions/login.js";
+import { Sessions } from "../sessions/sessions.js";
+import type { Stores } from "../store/open.js";
+import { PasswordHasher } from "../users/passwords.js";
+import { Users } from "../users/users.js";
+
+/** The user services, wired (see `composeUsers`). */
+export interface UserServices {
+  hasher: PasswordHasher;
+  users: Users;
+  sessions: Sessions;
+  passwordLogin: PasswordLogin;
+}
+
+/**
+ * Builds the password hasher (its cost and queue bounds), users, sessions (their
+ * lifetimes; tokens in the installation's `format`) and password login (its throttle).
+ */
+export function composeUsers(
+  config: Config,
+  clock: Clock,
+  stores: Stores,
+  format: SecretTokens,
+): UserServices {
+  const hasher = new PasswordHasher(
+    {
+      memoryCost: config.argon2MemoryCost,
+      timeCost: config.argon2TimeCost,
+      parallelism: config.argon2Parallelism,
+    },
+    {
+      concurrency: config.argon2Concurrency,
+      maxWaitingPerSource: config.argon2QueuePerSource,
+      maxWaiting: config.argon2QueueLimit,
+    },
+  );
+  const users = new Users(stores.durable.users, hasher, clock);
+  const sessions = new Sessions(
+    stores.ephemeral,
+    stores.durable.users,
+    clock,
+    {
+      idleMs: config.sessionIdleTimeout * 1000,
+      absoluteMs: config.sessionAbsoluteTimeout * 1000,
+      touchIntervalMs: config.sessionTouchInterval * 1000,
+    },
+    format,
+  );
+  const passwordLogin = new PasswordLogin(users, hasher, stores.ephemeral.counters, clock, {
+    accountLimit: config.loginAccountLimit,
+    ipLimit: config.loginIpLimit,
+    windowMs: config.loginWindow * 1000,
+  });
+  return { hasher, users, sessions, passwordLogin };
+}
