@@ -1,34 +1,22 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-} from "node:crypto";
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { KeyRecord, KeyStore, SigningAlg } from "../store/types.js";
+import {
+  type CompanionKeys,
+  ensureCompanion,
+  ID_TOKEN_COMPANION_ALG,
+  needsCompanion,
+  preferred,
+} from "./companion.js";
 import type { KeyEncryptionKey } from "./kek.js";
+import { newKeyRecord, signer } from "./material.js";
+
+export { ID_TOKEN_COMPANION_ALG } from "./companion.js";
+export { jwkThumbprint, RSA_MODULUS_BITS } from "./material.js";
 
 /** What Tessera signs with; the first is the default for new installations. */
 export const SIGNING_ALGS: readonly SigningAlg[] = ["ES256", "EdDSA", "RS256"];
-
-/**
- * Modulus of the RSA keys Tessera makes. RS256 is there for verifiers that know nothing
- * else, and 2048 bits is the size every one of them takes (RFC 7518 §3.3's minimum;
- * NIST-acceptable through 2030). 3072 would sign about 6× slower and add 128 bytes to
- * every token, for verifiers whose point is compatibility. Rotate to a new key to change.
- */
-export const RSA_MODULUS_BITS = 2048;
-
-/**
- * OpenID Connect requires ID tokens signed with RS256 to be possible (Core §15.1), whatever
- * the installation signs its access tokens with: beside keys of another algorithm, an
- * RS256 key (the "companion") signs ID tokens only. It rotates with the others: every
- * rotation to a non-RS256 key makes a new companion that activates with it.
- */
-export const ID_TOKEN_COMPANION_ALG: SigningAlg = "RS256";
 
 export interface SigningKeysOptions {
   /** Algorithm of keys created from now on. */
@@ -82,57 +70,6 @@ export type Preparation =
   | { kind: "rotated"; key: KeyRecord; from: SigningAlg }
   | { kind: "pending"; key: KeyRecord };
 
-/** The public members of a JWK that identify the key (RFC 7638 §3.2), by key type. */
-function publicMembers(jwk: Record<string, string | undefined>): Record<string, string> {
-  const pick = (...names: string[]) =>
-    Object.fromEntries(names.map((n) => [n, jwk[n] as string])) as Record<string, string>;
-  if (jwk.kty === "RSA") return pick("e", "kty", "n");
-  if (jwk.kty === "EC") return pick("crv", "kty", "x", "y");
-  return pick("crv", "kty", "x");
-}
-
-/**
- * Whether `k` beats `best` as the access-token key: the one activating later; of two
- * activating together, not the companion (which activates with the key it accompanies).
- */
-function preferred(k: LoadedKey, best: LoadedKey): boolean {
-  if (k.record.activatesAt !== best.record.activatesAt) {
-    return k.record.activatesAt > best.record.activatesAt;
-  }
-  return best.record.alg === ID_TOKEN_COMPANION_ALG && k.record.alg !== ID_TOKEN_COMPANION_ALG;
-}
-
-/** RFC 7638 JWK thumbprint (SHA-256, base64url): the kid of every key Tessera makes. */
-export function jwkThumbprint(jwk: Record<string, string | undefined>): string {
-  // Members in lexicographic order, no whitespace: exactly what publicMembers builds.
-  return createHash("sha256")
-    .update(JSON.stringify(publicMembers(jwk)))
-    .digest("base64url");
-}
-
-function generate(alg: SigningAlg): KeyObject {
-  switch (alg) {
-    case "EdDSA":
-      return generateKeyPairSync("ed25519").privateKey;
-    case "ES256":
-      return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-    case "RS256":
-      return generateKeyPairSync("rsa", { modulusLength: RSA_MODULUS_BITS }).privateKey;
-  }
-}
-
-function signer(alg: SigningAlg, key: KeyObject): (data: Buffer) => Buffer {
-  switch (alg) {
-    case "EdDSA":
-      return (data) => sign(null, data, key);
-    case "ES256":
-      return (data) => sign("sha256", data, { key, dsaEncoding: "ieee-p1363" });
-    case "RS256":
-      // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3): node's default padding for RSA.
-      return (data) => sign("sha256", data, key);
-  }
-}
-
 /**
  * Signing keys: created on first start, rotated on demand, kept in the durable store
  * with their private halves encrypted. Publish-before-sign: a new key is in the JWKS for
@@ -176,7 +113,7 @@ export class SigningKeys {
       return this.prepare(requested);
     }
     if (!requested || newest.record.alg === this.options.alg) {
-      await this.ensureCompanion(newest.record);
+      await ensureCompanion(this.companionKeys(), newest.record);
       return newest.record.activatesAt > now
         ? { kind: "pending", key: newest.record }
         : { kind: "kept" };
@@ -294,45 +231,23 @@ export class SigningKeys {
 
   /** A companion for a new key of another algorithm than RS256, activating with it. */
   private companionFor(key: KeyRecord): KeyRecord[] {
-    if (this.options.idTokenCompanion !== true || key.alg === ID_TOKEN_COMPANION_ALG) return [];
+    if (!needsCompanion(this.options.idTokenCompanion, key.alg)) return [];
     return [this.create(ID_TOKEN_COMPANION_ALG, key.activatesAt)];
   }
 
-  /**
-   * An installation made before OpenID Connect gets a companion, signing at once: no
-   * verifier can have cached a key set with an RS256 key it needs. It activates "with" the
-   * key signing now (same `activatesAt`), so it never takes that key's place.
-   */
-  /** True when a live RS256 key (the ID-token companion, or the key itself) is loaded. */
-  private hasCompanion(): boolean {
-    const now = this.clock.now();
-    return this.loaded.some(
-      (k) =>
-        k.record.alg === ID_TOKEN_COMPANION_ALG &&
-        (k.record.retiredAt === undefined || k.record.retiredAt > now),
-    );
-  }
-
-  /** After losing the first-key race: up to 2 s (real time) for the winner's companion. */
-  private async awaitCompanion(): Promise<void> {
-    if (this.options.idTokenCompanion !== true) return;
-    for (let i = 0; i < 20 && !this.hasCompanion(); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      await this.reload();
-    }
-  }
-
-  private async ensureCompanion(newest: KeyRecord): Promise<void> {
-    if (this.options.idTokenCompanion !== true || newest.alg === ID_TOKEN_COMPANION_ALG) return;
-    if (this.hasCompanion()) return;
-    // A key made a moment ago by another instance: its maker adds the companion right after
-    // it; wait for that rather than make a second one.
-    if (this.clock.now() - newest.createdAt < 5000) await this.awaitCompanion();
-    if (this.hasCompanion()) return;
-    const now = this.clock.now();
-    const alongside = this.signingKeyAt(now)?.record.activatesAt ?? now;
-    await this.store.putKeys([this.create(ID_TOKEN_COMPANION_ALG, Math.min(alongside, now))]);
-    await this.reload();
+  /** What src/keys/companion.ts's `ensureCompanion` works on: these keys. */
+  private companionKeys(): CompanionKeys {
+    return {
+      enabled: this.options.idTokenCompanion,
+      clock: this.clock,
+      records: () => this.loaded.map((k) => k.record),
+      reload: () => this.reload(),
+      signingSince: (now) => this.signingKeyAt(now)?.record.activatesAt,
+      add: async (alg, activatesAt) => {
+        await this.store.putKeys([this.create(alg, activatesAt)]);
+        await this.reload();
+      },
+    };
   }
 
   /** Public keys to publish: every key not yet removed, pending ones included. */
@@ -397,19 +312,6 @@ export class SigningKeys {
   }
 
   private create(alg: SigningAlg, activatesAt: number): KeyRecord {
-    const privateKey = generate(alg);
-    const jwk = createPublicKey(privateKey).export({ format: "jwk" }) as Record<string, string>;
-    // Public members only (never `d`, `p`, `q`, ...), in the order RFC 7638 hashes them.
-    const publicJwk = publicMembers(jwk);
-    const kid = jwkThumbprint(publicJwk);
-    const der = privateKey.export({ format: "der", type: "pkcs8" });
-    return {
-      kid,
-      alg,
-      publicJwk,
-      privateKeyEnc: this.kek.encrypt(der, kid),
-      createdAt: this.clock.now(),
-      activatesAt,
-    };
+    return newKeyRecord(alg, activatesAt, this.kek, this.clock.now());
   }
 }
