@@ -136,7 +136,8 @@ describe("the revocation log's writers", () => {
         readFileSync(join(SRC, f), "utf8"),
       );
     });
-    // Tessera hands the log to the writer (Revocations) and to the feed's readers.
-    expect(holders).toEqual(["tessera.ts"]);
+    // The composition of the token services (called by Tessera) hands the log to the
+    // writer (Revocations) and to the feed's readers.
+    expect(holders).toEqual(["compose/tokens.ts"]);
   });
 });
