@@ -228,7 +228,7 @@ export class Tessera {
     this.reloadTimer.unref();
   }
 
-  /** What ID tokens can be signed with now: the access-token key's algorithm and RS256. */
+  /** What ID tokens can be signed with now: the access-token key's algorithm and its companions'. */
   idTokenAlgs(): SigningAlg[] {
     return this.keys.signingAlgs();
   }

@@ -257,15 +257,16 @@ export class Clients {
 
   /**
    * An ID-token algorithm asked for explicitly must be one the installation's keys sign
-   * with, or the client's sign-ins would fail at the token endpoint (RS256, the default,
-   * always has a key: the companion of a key of another algorithm, see keys.ts).
+   * with, or the client's sign-ins would fail at the token endpoint. A server makes a key
+   * of every algorithm (src/keys/companion.ts); only an installation made before that and
+   * not served since lacks some.
    */
   private checkIdTokenKey(alg: SigningAlg | undefined): void {
     const algs = this.idTokenAlgs();
     if (alg === undefined || algs.length === 0 || algs.includes(alg)) return;
     throw invalid(
-      `No key of this installation signs ${alg} (it signs with ${algs.join(", ")}): ` +
-        `rotate to it first (tessera keys rotate --alg ${alg}) or pick one of those for --id-token-alg.`,
+      `No key of this installation signs ${alg} yet (it signs with ${algs.join(", ")}): ` +
+        `start \`tessera serve\` once (it makes a key of every algorithm for ID tokens) or pick one of those for --id-token-alg.`,
     );
   }
 

@@ -2,17 +2,11 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { KeyRecord, KeyStore, SigningAlg } from "../store/types.js";
-import {
-  type CompanionKeys,
-  ensureCompanion,
-  ID_TOKEN_COMPANION_ALG,
-  needsCompanion,
-  preferred,
-} from "./companion.js";
+import { type CompanionKeys, companionAlgs, ensureCompanions, preferred } from "./companion.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { newKeyRecord, signer } from "./material.js";
 
-export { ID_TOKEN_COMPANION_ALG } from "./companion.js";
+export { ID_TOKEN_ALGS, REQUIRED_ID_TOKEN_ALG } from "./companion.js";
 export { jwkThumbprint, RSA_MODULUS_BITS } from "./material.js";
 
 /** What Tessera signs with; the first is the default for new installations. */
@@ -28,8 +22,8 @@ export interface SigningKeysOptions {
   /** Extra time a retired key stays published, for verifiers' clock tolerance. */
   toleranceMs: number;
   /**
-   * Keep an RS256 key for ID tokens beside keys of another algorithm (OpenID Connect;
-   * `ID_TOKEN_COMPANION_ALG`). Tessera's servers do; default false.
+   * Keep a key of every other algorithm for ID tokens beside the access-token key (OpenID
+   * Connect; `ID_TOKEN_ALGS`, src/keys/companion.ts). Tessera's servers do; default false.
    */
   idTokenCompanion?: boolean;
 }
@@ -102,18 +96,15 @@ export class SigningKeys {
     const newest = this.newest();
     if (newest === undefined) {
       const key = this.create(this.options.alg, now);
-      // Instances starting at once on an empty store: one key wins; the others sign with it.
-      const won = await this.store.putFirstKey(key, now);
-      // The winner adds the ID-token companion right after its key; the others wait a moment
-      // for it in ensureCompanion rather than make a second one (if the winner died in
-      // between, they make it: two published companions would be harmless).
-      if (won) await this.store.putKeys(this.companionFor(key));
+      // Instances starting at once on an empty store: one set of keys (the key and its
+      // companions, in one write) wins; the others sign with it.
+      const won = await this.store.putFirstKey([key, ...this.companionsFor(key)], now);
       await this.reload();
       if (won) return { kind: "created", key };
       return this.prepare(requested);
     }
     if (!requested || newest.record.alg === this.options.alg) {
-      await ensureCompanion(this.companionKeys(), newest.record);
+      await ensureCompanions(this.companionKeys(), newest.record);
       return newest.record.activatesAt > now
         ? { kind: "pending", key: newest.record }
         : { kind: "kept" };
@@ -165,8 +156,7 @@ export class SigningKeys {
       // No key signs now or later: the new one signs at once, unless another process made
       // one meanwhile (then this becomes an ordinary rotation, publish-before-sign).
       const first = this.create(alg ?? this.options.alg, now);
-      if (await this.store.putFirstKey(first, now)) {
-        await this.store.putKeys(this.companionFor(first));
+      if (await this.store.putFirstKey([first, ...this.companionsFor(first)], now)) {
         await this.reload();
         return first;
       }
@@ -182,14 +172,14 @@ export class SigningKeys {
         retiredAt: fresh.activatesAt,
         removeAfter: fresh.activatesAt + this.options.maxTokenTtlMs + this.options.toleranceMs,
       }));
-    await this.store.putKeys([...retiring, fresh, ...this.companionFor(fresh)]);
+    await this.store.putKeys([...retiring, fresh, ...this.companionsFor(fresh)]);
     await this.reload();
     return fresh;
   }
 
   /**
    * The key that signs now: the access-token key, or with `alg` the one of that algorithm
-   * (an ID token's: the access-token key when it has that algorithm, else the companion).
+   * (an ID token's: the access-token key when it has that algorithm, else its companion).
    */
   signingKey(alg?: SigningAlg): SigningKey {
     const now = this.clock.now();
@@ -229,22 +219,22 @@ export class SigningKeys {
     return [...new Set([...(primary === undefined ? [] : [primary]), ...algs])];
   }
 
-  /** A companion for a new key of another algorithm than RS256, activating with it. */
-  private companionFor(key: KeyRecord): KeyRecord[] {
-    if (!needsCompanion(this.options.idTokenCompanion, key.alg)) return [];
-    return [this.create(ID_TOKEN_COMPANION_ALG, key.activatesAt)];
+  /** The companions of a new access-token key: one per other algorithm, activating with it. */
+  private companionsFor(key: KeyRecord): KeyRecord[] {
+    return companionAlgs(this.options.idTokenCompanion, key.alg).map((alg) =>
+      this.create(alg, key.activatesAt, "id_token"),
+    );
   }
 
-  /** What src/keys/companion.ts's `ensureCompanion` works on: these keys. */
+  /** What src/keys/companion.ts's `ensureCompanions` works on: these keys. */
   private companionKeys(): CompanionKeys {
     return {
       enabled: this.options.idTokenCompanion,
       clock: this.clock,
       records: () => this.loaded.map((k) => k.record),
-      reload: () => this.reload(),
       signingSince: (now) => this.signingKeyAt(now)?.record.activatesAt,
-      add: async (alg, activatesAt) => {
-        await this.store.putKeys([this.create(alg, activatesAt)]);
+      add: async (algs, activatesAt) => {
+        await this.store.putKeys(algs.map((alg) => this.create(alg, activatesAt, "id_token")));
         await this.reload();
       },
     };
@@ -311,7 +301,9 @@ export class SigningKeys {
     return best;
   }
 
-  private create(alg: SigningAlg, activatesAt: number): KeyRecord {
-    return newKeyRecord(alg, activatesAt, this.kek, this.clock.now());
+  private create(alg: SigningAlg, activatesAt: number, purpose?: "id_token"): KeyRecord {
+    const key = newKeyRecord(alg, activatesAt, this.kek, this.clock.now());
+    if (purpose !== undefined) key.purpose = purpose;
+    return key;
   }
 }

@@ -8,7 +8,7 @@ export const USERINFO_PATH = "/userinfo";
 /**
  * OpenID Connect Discovery 1.0 §3: the RFC 8414 document (`oauth`, the same values for
  * every field both define) plus what a relying party needs to know of the OpenID
- * Provider. `idTokenAlgs`: what ID tokens can be signed with now (RS256 always).
+ * Provider. `idTokenAlgs`: what ID tokens can be signed with now (every algorithm: src/keys/companion.ts).
  */
 export function openidConfiguration(
   issuer: string,

@@ -75,16 +75,16 @@ export class IdTokens {
   }
 
   /**
-   * Refuses, before anything is issued, a grant whose ID token could not be signed: the
-   * client was registered with an algorithm that no key of this installation has (only
-   * RS256 and the installation's own algorithm always have one).
+   * Refuses, before anything is issued, a grant whose ID token could not be signed: no key
+   * of the client's algorithm signs now. A server makes a key of every algorithm
+   * (src/keys/companion.ts), so only keys removed by hand from the store get here.
    */
   assertCanSign(client: ClientRecord): void {
     const alg = idTokenAlgOf(client);
     if (this.keys.signingAlgs().includes(alg)) return;
     throw new TesseraError(
       "server_error",
-      `No ${alg} key signs ID tokens here: register client ${client.id} with --id-token-alg RS256 or the installation's --signing-alg.`,
+      `No ${alg} key signs ID tokens here: restart the server (it makes the missing keys) or register client ${client.id} with another --id-token-alg.`,
     );
   }
 

@@ -188,20 +188,26 @@ export interface KeyRecord {
   retiredAt?: number;
   /** Dropped from the JWKS (and the store) at this time: every token it signed is expired. */
   removeAfter?: number;
+  /**
+   * `id_token`: a companion that signs ID tokens only, never access tokens (made beside
+   * the access-token key for the other algorithms a client may ask its ID tokens in; see
+   * src/keys/companion.ts). Absent: the access-token key.
+   */
+  purpose?: "id_token";
 }
 
 export interface KeyStore {
   listKeys(): Promise<KeyRecord[]>;
-  /** Inserts or replaces several keys in one atomic step (rotation writes two). */
+  /** Inserts or replaces several keys in one atomic step (a rotation writes several). */
   putKeys(keys: KeyRecord[]): Promise<void>;
   /**
-   * Stores an installation's first signing key: inserts `key` unless a key not retired by
-   * `now` (one that signs now or later) is stored, atomically across processes, so that
-   * of several instances starting at once on an empty store exactly one key wins. True
-   * when `key` was inserted; false when another was there (the caller reloads and signs
-   * with that one).
+   * Stores an installation's first signing keys (the access-token key and its companions):
+   * inserts all of `keys` unless a key not retired by `now` (one that signs now or later)
+   * is stored, atomically across processes, so that of several instances starting at once
+   * on an empty store exactly one set wins, whole. True when `keys` were inserted; false
+   * when another was there (the caller reloads and signs with that one).
    */
-  putFirstKey(key: KeyRecord, now: number): Promise<boolean>;
+  putFirstKey(keys: KeyRecord[], now: number): Promise<boolean>;
   deleteKey(kid: string): Promise<boolean>;
 }
 

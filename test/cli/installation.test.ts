@@ -40,6 +40,9 @@ async function cli(
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+/** The algorithms of a key set, sorted (keys made in one write list in no set order). */
+const algsOf = (keys: ReadonlyArray<{ alg: string }>) => keys.map((k) => k.alg).sort();
+
 async function jwks(server: ServerProcess): Promise<Array<{ kid: string; alg: string }>> {
   const res = await fetch(`${server.url}/.well-known/jwks.json`);
   return ((await res.json()) as { keys: Array<{ kid: string; alg: string }> }).keys;
@@ -103,11 +106,12 @@ describe("the signing algorithm is the one asked for", () => {
     expect(added.err).toBe(`tessera: created a new installation in ${data} (sqlite)`);
     // No command that never signs makes a signing key.
     expect((await cli(["keys", "list", "--data", data])).out).toBe(
-      "kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after",
+      "kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after\tsigns",
     );
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    // ES256 signs; an RS256 companion beside it signs OpenID Connect ID tokens only.
-    expect((await jwks(server)).map((k) => k.alg)).toEqual(["ES256", "RS256"]);
+    // ES256 signs; beside it companions of the other algorithms sign OpenID Connect ID
+    // tokens only.
+    expect(algsOf(await jwks(server))).toEqual(["ES256", "EdDSA", "RS256"]);
     expect(await tokenAlg(server, "svc", clientSecretOf(added.out))).toBe("ES256");
     await server.stop();
   });
@@ -128,8 +132,15 @@ describe("the signing algorithm is the one asked for", () => {
       data,
     ]);
     const server = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    // Each with its RS256 companion (ID tokens), rotated together.
-    expect((await jwks(server)).map((k) => k.alg)).toEqual(["EdDSA", "RS256", "ES256", "RS256"]);
+    // Each with its companions (ID tokens), rotated together.
+    expect(algsOf(await jwks(server))).toEqual([
+      "ES256",
+      "ES256",
+      "EdDSA",
+      "EdDSA",
+      "RS256",
+      "RS256",
+    ]);
     // A log line: it may land just after the "listening" banner.
     await expect.poll(() => server.stdout(), { timeout: 5_000 }).toMatch(/asks for ES256/);
     const line =
@@ -145,12 +156,20 @@ describe("the signing algorithm is the one asked for", () => {
     expect(list).toMatch(
       new RegExp(`^${line?.[1]}\\tES256\\tpending\\t\\S+\\t${line?.[2]}\\t`, "m"),
     );
-    expect(list).toMatch(/\tEdDSA\tactive\t/);
+    expect(list).toMatch(/\tEdDSA\tactive\t.*\taccess and id tokens$/m);
+    expect(list).toMatch(/\tRS256\tpending\t.*\tid tokens$/m);
     await server.stop();
 
     // Restarted with the same request: no second rotation.
     const again = await startServer(["--data", data, "--signing-alg", "ES256"]);
-    expect((await jwks(again)).map((k) => k.alg)).toEqual(["EdDSA", "RS256", "ES256", "RS256"]);
+    expect(algsOf(await jwks(again))).toEqual([
+      "ES256",
+      "ES256",
+      "EdDSA",
+      "EdDSA",
+      "RS256",
+      "RS256",
+    ]);
     expect(again.stdout()).not.toMatch(/asks for ES256/);
     await again.stop();
   });

@@ -334,12 +334,12 @@ describePostgres("signing keys across instances", () => {
       c.instances.map(async (s) => decodeProtectedHeader(await mint(s.url, svc)).kid),
     );
     expect(new Set(kids).size).toBe(1);
-    // Published by all: that key and one RS256 companion that signs ID tokens only
-    // (OpenID Connect) — not one companion per instance.
+    // Published by all: that key and its two companions (EdDSA, RS256) that sign ID tokens
+    // only (OpenID Connect), written with it in one step — not companions per instance.
     const published = await Promise.all(c.instances.map((s) => kidsPublishedBy(s.url)));
     for (const p of published) {
       expect(p).toContain(kids[0]);
-      expect(p).toHaveLength(2);
+      expect(p).toHaveLength(3);
       expect(new Set(p)).toEqual(new Set(published[0]));
     }
   });

@@ -183,44 +183,53 @@ describe("openid-client (OIDC) against Tessera", () => {
     expect(refused?.cause?.cause?.claim).toBe("nonce");
   });
 
-  it("an ES256 client (id_token_signed_response_alg) gets ES256 ID tokens", async () => {
-    const added = await s.tessera.clients.add({
-      id: "es-app",
-      grants: ["authorization_code"],
-      audience: [API],
-      scopes: [],
-      redirectUris: [REDIRECT],
-      firstParty: true,
-      oidc: true,
-      idTokenAlg: "ES256",
-    });
-    const es = await oidc.discovery(
-      new URL(issuer),
-      "es-app",
-      { client_secret: added.secret as string, id_token_signed_response_alg: "ES256" },
-      undefined,
-      { execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] },
-    );
-    const verifier = oidc.randomPKCECodeVerifier();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(es, {
-      redirect_uri: REDIRECT,
-      scope: "openid",
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-    });
-    const res = await fetch(url, { headers: { cookie: sessionCookie }, redirect: "manual" });
-    const tokens = await oidc.authorizationCodeGrant(
-      es,
-      new URL(res.headers.get("location") as string),
-      { pkceCodeVerifier: verifier, expectedNonce: nonce },
-    );
-    const [header] = (tokens.id_token as string).split(".");
-    expect(JSON.parse(Buffer.from(header as string, "base64url").toString())).toMatchObject({
-      alg: "ES256",
-    });
-  });
+  // The installation signs access tokens with ES256; EdDSA ID tokens come from a companion
+  // key (src/keys/companion.ts), published in the JWKS: the signature check proves it.
+  it.each(["ES256", "EdDSA"] as const)(
+    "a %s client (id_token_signed_response_alg) gets %s ID tokens, its signature checked against the JWKS",
+    async (alg) => {
+      const id = `${alg.toLowerCase()}-app`;
+      const added = await s.tessera.clients.add({
+        id,
+        grants: ["authorization_code"],
+        audience: [API],
+        scopes: [],
+        redirectUris: [REDIRECT],
+        firstParty: true,
+        oidc: true,
+        idTokenAlg: alg,
+      });
+      const config = await oidc.discovery(
+        new URL(issuer),
+        id,
+        { client_secret: added.secret as string, id_token_signed_response_alg: alg },
+        undefined,
+        { execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] },
+      );
+      expect(config.serverMetadata().id_token_signing_alg_values_supported).toContain(alg);
+      const verifier = oidc.randomPKCECodeVerifier();
+      const nonce = oidc.randomNonce();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: "openid",
+        nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+      });
+      const res = await fetch(url, { headers: { cookie: sessionCookie }, redirect: "manual" });
+      const tokens = await oidc.authorizationCodeGrant(
+        config,
+        new URL(res.headers.get("location") as string),
+        { pkceCodeVerifier: verifier, expectedNonce: nonce },
+      );
+      const alg0 = (jwt: string) =>
+        JSON.parse(Buffer.from(jwt.split(".")[0] as string, "base64url").toString()).alg;
+      expect(alg0(tokens.id_token as string)).toBe(alg);
+      // The access token is still signed by the access-token key (ES256), never a companion.
+      expect(alg0(tokens.access_token)).toBe("ES256");
+      expect(tokens.claims()?.sub).toBe(userId);
+    },
+  );
 });
 
 describe("oauth4webapi's ID token validation", () => {

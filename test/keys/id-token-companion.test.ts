@@ -1,6 +1,7 @@
 /**
- * The RS256 companion key (OpenID Connect requires RS256 ID tokens to be possible): made
- * beside a key of another algorithm, never signing access tokens, rotated with the key it
+ * Companion keys for ID tokens (OpenID Connect requires RS256 to be possible and lets a
+ * client ask for ES256 or EdDSA): beside the access-token key, a key of every other
+ * algorithm, made in the same write, never signing access tokens, rotated with the key it
  * accompanies (publish before sign), and added at once to an installation made before it.
  */
 import { describe, expect, it } from "vitest";
@@ -8,7 +9,7 @@ import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
 import { SigningKeys } from "../../src/keys/keys.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
-import type { SigningAlg } from "../../src/store/types.js";
+import type { KeyRecord, SigningAlg } from "../../src/store/types.js";
 
 const MIN = 60_000;
 
@@ -27,70 +28,124 @@ function setup(alg: SigningAlg, idTokenCompanion = true) {
   return { clock, store, kek, keys, options };
 }
 
-describe("the RS256 companion key for ID tokens", () => {
-  it("a fresh ES256 installation: ES256 signs access tokens, an RS256 key signs ID tokens", async () => {
-    const { keys } = setup("ES256");
+const roles = (keys: SigningKeys) =>
+  keys.list().map((k) => [k.alg, k.purpose ?? "access", k.state]);
+
+describe("companion keys for ID tokens", () => {
+  it("a fresh ES256 installation: ES256 signs access tokens; an EdDSA and an RS256 key sign ID tokens", async () => {
+    const { keys, store } = setup("ES256");
     await keys.prepare(false);
-    expect(keys.list().map((k) => [k.alg, k.state])).toEqual([
-      ["ES256", "active"],
-      ["RS256", "active"],
+    expect(roles(keys).sort()).toEqual([
+      ["ES256", "access", "active"],
+      ["EdDSA", "id_token", "active"],
+      ["RS256", "id_token", "active"],
     ]);
     expect(keys.signingKey().alg).toBe("ES256");
-    expect(keys.signingKey("RS256").alg).toBe("RS256");
     expect(keys.signingKey("ES256").kid).toBe(keys.signingKey().kid);
-    expect(keys.signingAlgs()).toEqual(["ES256", "RS256"]);
-    expect(() => keys.signingKey("EdDSA")).toThrow(/No EdDSA signing key/);
+    for (const alg of ["RS256", "EdDSA"] as const) {
+      const k = keys.signingKey(alg);
+      expect(k.alg).toBe(alg);
+      expect((await store.keys.listKeys()).find((r) => r.kid === k.kid)?.purpose).toBe("id_token");
+    }
+    expect([...keys.signingAlgs()]).toEqual(["ES256", "EdDSA", "RS256"]);
+    // Every key is published.
+    expect(
+      keys
+        .jwks()
+        .keys.map((k) => k.alg)
+        .sort(),
+    ).toEqual(["ES256", "EdDSA", "RS256"]);
   });
 
-  it("an RS256 installation needs none", async () => {
+  it("an RS256 installation: RS256 signs access tokens, ES256 and EdDSA companions sign ID tokens", async () => {
     const { keys } = setup("RS256");
     await keys.prepare(false);
-    expect(keys.list().map((k) => k.alg)).toEqual(["RS256"]);
+    expect(keys.signingKey().alg).toBe("RS256");
     expect(keys.signingKey("RS256").kid).toBe(keys.signingKey().kid);
+    expect(keys.signingKey("ES256").kid).not.toBe(keys.signingKey().kid);
+    expect(keys.signingKey("EdDSA").alg).toBe("EdDSA");
   });
 
-  it("rotation makes a new companion that activates with the new key; the old ones retire then", async () => {
+  it("the first keys are written in one step: a store that takes the first write sees the companions at once", async () => {
+    const { store, kek, clock, options } = setup("EdDSA");
+    const writes: KeyRecord[][] = [];
+    const putFirstKey = store.keys.putFirstKey.bind(store.keys);
+    store.keys.putFirstKey = async (set, now) => {
+      writes.push(set);
+      return putFirstKey(set, now);
+    };
+    const putKeys = store.keys.putKeys.bind(store.keys);
+    store.keys.putKeys = async (set) => {
+      writes.push(set);
+      return putKeys(set);
+    };
+    await new SigningKeys(store.keys, kek, clock, options).prepare(false);
+    expect(writes.map((w) => w.map((k) => k.alg).sort())).toEqual([["ES256", "EdDSA", "RS256"]]);
+    // A second instance starting on it adds nothing.
+    await new SigningKeys(store.keys, kek, clock, options).prepare(false);
+    expect(writes).toHaveLength(1);
+  });
+
+  it("rotation makes new companions that activate with the new key; the old ones retire then", async () => {
     const { keys, clock } = setup("EdDSA");
     await keys.prepare(false);
     const oldRsa = keys.signingKey("RS256").kid;
+    const oldEs = keys.signingKey("ES256").kid;
     const oldEd = keys.signingKey().kid;
     const fresh = await keys.rotate();
-    expect(keys.list().map((k) => [k.alg, k.state])).toEqual([
-      ["EdDSA", "active"],
-      ["RS256", "active"],
-      ["EdDSA", "pending"],
-      ["RS256", "pending"],
+    expect(
+      roles(keys)
+        .filter((r) => r[2] === "pending")
+        .sort(),
+    ).toEqual([
+      ["ES256", "id_token", "pending"],
+      ["EdDSA", "access", "pending"],
+      ["RS256", "id_token", "pending"],
     ]);
-    // Published now, signing only after the delay: both keep signing meanwhile.
+    // Published now, signing only after the delay: the old ones keep signing meanwhile.
     expect(keys.signingKey().kid).toBe(oldEd);
     expect(keys.signingKey("RS256").kid).toBe(oldRsa);
+    expect(keys.signingKey("ES256").kid).toBe(oldEs);
     clock.advance(10 * MIN);
     expect(keys.signingKey().kid).toBe(fresh.kid);
-    const newRsa = keys.signingKey("RS256");
-    expect(newRsa.kid).not.toBe(oldRsa);
-    expect(keys.list().find((k) => k.kid === newRsa.kid)?.activatesAt).toBe(fresh.activatesAt);
+    for (const alg of ["RS256", "ES256"] as const) {
+      const next = keys.signingKey(alg);
+      expect([oldRsa, oldEs]).not.toContain(next.kid);
+      expect(keys.list().find((k) => k.kid === next.kid)?.activatesAt).toBe(fresh.activatesAt);
+    }
     expect(
       keys
         .list()
         .filter((k) => k.state === "retired")
-        .map((k) => k.kid),
-    ).toEqual([oldEd, oldRsa]);
+        .map((k) => k.kid)
+        .sort(),
+    ).toEqual([oldEd, oldRsa, oldEs].sort());
   });
 
-  it("rotating to RS256 retires the companion with the old key; the new key signs both", async () => {
+  it("rotating to RS256: the new RS256 key signs access and RS256 ID tokens; ES256 becomes a companion", async () => {
     const { keys, clock } = setup("ES256");
     await keys.prepare(false);
     const fresh = await keys.rotate("RS256");
     clock.advance(10 * MIN);
     expect(keys.signingKey().kid).toBe(fresh.kid);
     expect(keys.signingKey("RS256").kid).toBe(fresh.kid);
-    expect(keys.list().filter((k) => k.state !== "retired")).toHaveLength(1);
-    // And a routine rotation afterwards stays RS256, without a companion.
-    await keys.rotate();
-    expect(keys.list().map((k) => k.alg)).toEqual(["ES256", "RS256", "RS256", "RS256"]);
+    expect(
+      roles(keys)
+        .filter((r) => r[2] !== "retired")
+        .sort(),
+    ).toEqual([
+      ["ES256", "id_token", "active"],
+      ["EdDSA", "id_token", "active"],
+      ["RS256", "access", "active"],
+    ]);
+    // And a routine rotation afterwards stays RS256 for access tokens.
+    const next = await keys.rotate();
+    expect(next.alg).toBe("RS256");
+    clock.advance(10 * MIN);
+    expect(keys.signingKey().kid).toBe(next.kid);
   });
 
-  it("an installation made before the companion gets one at start, signing at once, never the access-token key", async () => {
+  it("an installation made before the companions gets them at start, signing at once, never the access-token key", async () => {
     const { keys: old, store, kek, clock, options } = setup("ES256", false);
     await old.prepare(false);
     // A routine rotation pending when the upgraded server starts.
@@ -102,12 +157,27 @@ describe("the RS256 companion key for ID tokens", () => {
     await upgraded.prepare(false);
     expect(upgraded.signingKey().kid).toBe(current);
     expect(upgraded.signingKey("RS256").alg).toBe("RS256");
-    // Restarting does not make another.
+    expect(upgraded.signingKey("EdDSA").alg).toBe("EdDSA");
+    // Restarting does not make more.
     await new SigningKeys(store.keys, kek, clock, withCompanion).prepare(false);
-    expect((await store.keys.listKeys()).filter((k) => k.alg === "RS256")).toHaveLength(1);
+    expect((await store.keys.listKeys()).filter((k) => k.alg !== "ES256")).toHaveLength(2);
     clock.advance(10 * MIN);
     await upgraded.reload();
     expect(upgraded.signingKey().kid).toBe(pending.kid);
+  });
+
+  it("an installation with only the RS256 companion (before ES256/EdDSA ID tokens) gets the missing one", async () => {
+    const { store, kek, clock, options } = setup("ES256");
+    const keys = new SigningKeys(store.keys, kek, clock, options);
+    await keys.prepare(false);
+    const edKid = keys.signingKey("EdDSA").kid;
+    await store.keys.deleteKey(edKid);
+    await keys.reload();
+    expect(() => keys.signingKey("EdDSA")).toThrow(/No EdDSA signing key/);
+    await new SigningKeys(store.keys, kek, clock, options).prepare(false);
+    await keys.reload();
+    expect(keys.signingKey("EdDSA").kid).not.toBe(edKid);
+    expect(keys.signingKey().alg).toBe("ES256");
   });
 
   it("without the option no companion is made (SigningKeys used on its own)", async () => {
@@ -115,5 +185,6 @@ describe("the RS256 companion key for ID tokens", () => {
     await keys.prepare(false);
     await keys.rotate();
     expect(keys.list().map((k) => k.alg)).toEqual(["ES256", "ES256"]);
+    expect(() => keys.signingKey("RS256")).toThrow(/No RS256 signing key/);
   });
 });

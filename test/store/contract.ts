@@ -1186,19 +1186,32 @@ export function durableContract(
         expect(keys[0]).toEqual(key("a", 1, { retiredAt: 7000, removeAfter: 8000 }));
       });
 
-      it("putFirstKey inserts only while no key signs now or later, atomically", async () => {
-        // Several at once on an empty store (instances starting together): exactly one wins.
-        const won = await Promise.all(
-          ["a", "b", "c", "d"].map((kid, n) => store.keys.putFirstKey(key(kid, n), 3000)),
-        );
+      it("putFirstKey inserts a whole set only while no key signs now or later, atomically", async () => {
+        // Several at once on an empty store (instances starting together): exactly one set
+        // (a key and its companions) wins, whole.
+        const sets = ["a", "b", "c", "d"].map((kid, n) => [
+          key(kid, n),
+          key(`${kid}-es`, n, { alg: "ES256", purpose: "id_token" }),
+          key(`${kid}-rs`, n, { alg: "RS256", purpose: "id_token" }),
+        ]);
+        const won = await Promise.all(sets.map((set) => store.keys.putFirstKey(set, 3000)));
         expect(won.filter(Boolean)).toHaveLength(1);
-        expect(await store.keys.listKeys()).toHaveLength(1);
-        const [first] = await store.keys.listKeys();
+        const winner = sets[won.indexOf(true)] as KeyRecord[];
+        expect(await store.keys.listKeys()).toEqual(
+          [...winner].sort((x, y) => x.createdAt - y.createdAt || (x.kid < y.kid ? -1 : 1)),
+        );
         // A key still signing (or pending) blocks; one retired by then does not.
-        expect(await store.keys.putFirstKey(key("e", 5), 3000)).toBe(false);
-        await store.keys.putKeys([{ ...(first as KeyRecord), retiredAt: 2500 }]);
-        expect(await store.keys.putFirstKey(key("e", 5), 3000)).toBe(true);
+        expect(await store.keys.putFirstKey([key("e", 5)], 3000)).toBe(false);
+        await store.keys.putKeys(winner.map((k) => ({ ...k, retiredAt: 2500 })));
+        expect(await store.keys.putFirstKey([key("e", 5)], 3000)).toBe(true);
         expect((await store.keys.listKeys()).map((k) => k.kid)).toContain("e");
+      });
+
+      it("keeps a key's purpose (a companion signs ID tokens only)", async () => {
+        await store.keys.putKeys([key("a", 1), key("r", 1, { alg: "RS256", purpose: "id_token" })]);
+        const keys = await store.keys.listKeys();
+        expect(keys.find((k) => k.kid === "a")?.purpose).toBeUndefined();
+        expect(keys.find((k) => k.kid === "r")?.purpose).toBe("id_token");
       });
 
       it("deleteKey reports whether a key went", async () => {

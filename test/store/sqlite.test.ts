@@ -149,7 +149,17 @@ describe("sqlite specifics", () => {
       ALTER TABLE clients DROP COLUMN oidc;
       ALTER TABLE clients DROP COLUMN id_token_alg;
       ALTER TABLE clients DROP COLUMN post_logout_redirect_uris;
-      ALTER TABLE clients DROP COLUMN backchannel_logout_uri;`);
+      ALTER TABLE clients DROP COLUMN backchannel_logout_uri;
+      ALTER TABLE signing_keys DROP COLUMN purpose;`);
+    // Keys as the OIDC release left them: an RS256 access-token key, retired; then an ES256
+    // key with its RS256 companion activating with it (no purpose column yet).
+    const insertKey = db.prepare(
+      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key_enc, created_at, activates_at)
+       VALUES (?, ?, '{}', 'v1', 1, ?)`,
+    );
+    insertKey.run("old-rs", "RS256", 10);
+    insertKey.run("es", "ES256", 20);
+    insertKey.run("es-companion", "RS256", 20);
     db.pragma("user_version = 4");
     db.close();
     const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
@@ -159,6 +169,11 @@ describe("sqlite specifics", () => {
     );
     expect((await store.users.findUserById("u1"))?.username).toBe("bob");
     expect((await store.users.findUserById("u1"))?.email).toBeUndefined();
+    // The "purpose" migration marks the RS256 companions made before it; access-token keys stay.
+    const purposes = Object.fromEntries(
+      (await store.keys.listKeys()).map((k) => [k.kid, k.purpose ?? "access"]),
+    );
+    expect(purposes).toEqual({ "old-rs": "access", es: "access", "es-companion": "id_token" });
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);

@@ -24,7 +24,7 @@ export async function keysCommand(
     case "list":
       rejectUnknown(unknown, []);
       return withTessera(config, io, async (t) => {
-        io.out("kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after");
+        io.out("kid\talg\tstate\tcreated\tsigns from\tretires\tremoved after\tsigns");
         for (const k of t.keys.list()) {
           const at = (ms: number | undefined) =>
             ms === undefined ? "-" : new Date(ms).toISOString();
@@ -37,6 +37,8 @@ export async function keysCommand(
               at(k.activatesAt),
               at(k.retiredAt),
               at(k.removeAfter),
+              // A companion signs ID tokens only (src/keys/companion.ts).
+              k.purpose === "id_token" ? "id tokens" : "access and id tokens",
             ].join("\t"),
           );
         }

@@ -12,11 +12,11 @@ export class MemoryKeys implements KeyStore {
     for (const k of keys) this.keys.set(k.kid, structuredClone(k));
   }
 
-  async putFirstKey(key: KeyRecord, now: number): Promise<boolean> {
+  async putFirstKey(keys: KeyRecord[], now: number): Promise<boolean> {
     for (const k of this.keys.values()) {
       if (k.retiredAt === undefined || k.retiredAt > now) return false;
     }
-    this.keys.set(key.kid, structuredClone(key));
+    for (const k of keys) this.keys.set(k.kid, structuredClone(k));
     return true;
   }
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
+import { KEY_COLUMNS } from "../key-rows.js";
 import { SqliteStore } from "../sqlite/index.js";
 import { Db, type DbOptions, type Query } from "./db.js";
 import { migrate } from "./migrations.js";
@@ -112,19 +113,9 @@ const TABLES: Table[] = [
   {
     counts: "keys",
     read: "SELECT * FROM signing_keys",
-    write: `INSERT INTO signing_keys (kid, alg, public_jwk, private_key_enc, created_at,
-        activates_at, retired_at, remove_after)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    params: (r) => [
-      r.kid,
-      r.alg,
-      r.public_jwk,
-      r.private_key_enc,
-      r.created_at,
-      r.activates_at,
-      r.retired_at,
-      r.remove_after,
-    ],
+    write: `INSERT INTO signing_keys (${KEY_COLUMNS.join(", ")})
+      VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
+    params: (r) => KEY_COLUMNS.map((c) => r[c]),
   },
   {
     counts: "settings",

@@ -179,6 +179,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN post_logout_redirect_uris text[];
       ALTER TABLE clients ADD COLUMN backchannel_logout_uri text;`,
   },
+  {
+    version: 5,
+    name: "ID tokens in every signing algorithm: a key's purpose ('id_token': a companion that signs ID tokens only)",
+    sql: `
+      ALTER TABLE signing_keys ADD COLUMN purpose text;
+      UPDATE signing_keys SET purpose = 'id_token'
+        WHERE alg = 'RS256' AND EXISTS (SELECT 1 FROM signing_keys AS k
+          WHERE k.activates_at = signing_keys.activates_at AND k.alg <> 'RS256');`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

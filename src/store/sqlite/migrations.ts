@@ -150,6 +150,12 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE clients ADD COLUMN id_token_alg TEXT;
    ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
    ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;`,
+  // ID tokens in every signing algorithm: a key's purpose, 'id_token' for a companion that
+  // signs ID tokens only. The RS256 companions made before this activated with their key.
+  `ALTER TABLE signing_keys ADD COLUMN purpose TEXT;
+   UPDATE signing_keys SET purpose = 'id_token'
+    WHERE alg = 'RS256' AND EXISTS (SELECT 1 FROM signing_keys AS k
+      WHERE k.activates_at = signing_keys.activates_at AND k.alg <> 'RS256');`,
 ];
 
 /**

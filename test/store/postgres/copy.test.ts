@@ -91,6 +91,7 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
     expect(revoke.statusCode).toBe(200);
     const session = await login(before.app);
     const clock = before.clock;
+    const keysBefore = before.tessera.keys.list().map((k) => [k.kid, k.alg, k.purpose ?? "access"]);
     await before.close();
     s = undefined;
 
@@ -101,7 +102,8 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
       clock,
     });
     expect(report).toMatchObject({ users: 1, clients: 2, consents: 1, families: 2 });
-    expect(report.keys).toBeGreaterThanOrEqual(1);
+    // Every key, with what it signs (the companions sign ID tokens only).
+    expect(report.keys).toBe(keysBefore.length);
     expect(report.events).toBeGreaterThanOrEqual(1);
     expect(report.records).toBeGreaterThanOrEqual(2); // the session, the denylist entry
     // The durable copy of the JWT revocation moves too: a Redis added later and lost is
@@ -123,6 +125,10 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
       },
     });
     const after = s;
+    expect(after.tessera.keys.list().map((k) => [k.kid, k.alg, k.purpose ?? "access"])).toEqual(
+      keysBefore,
+    );
+    expect(keysBefore.filter((k) => k[2] === "id_token")).toHaveLength(2);
     expect((await after.app.inject({ url: "/session", headers: cookie(session) })).statusCode).toBe(
       200,
     );

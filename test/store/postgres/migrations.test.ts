@@ -134,6 +134,13 @@ describePostgres("PostgreSQL migrations", () => {
          privilege_version, created_at, updated_at, password_changed_at, sessions_valid_after)
        VALUES ('u1', 'Bob', 'bob', 'h', '{admin}', false, 1, 1, 1, 1, 0)`,
     );
+    // An RS256 access-token key, then an ES256 key with the RS256 companion that activated
+    // with it, as the OIDC release (before the keys' purpose) stored them.
+    await adminQuery(
+      `INSERT INTO ${s}.signing_keys (kid, alg, public_jwk, private_key_enc, created_at, activates_at)
+       VALUES ('old-rs', 'RS256', '{}', 'v1', 1, 10), ('es', 'ES256', '{}', 'v1', 1, 20),
+         ('es-companion', 'RS256', '{}', 'v1', 1, 20)`,
+    );
     const clock = new ManualClock();
     const store = await PostgresStore.connect({
       url: requirePostgresUrl(),
@@ -152,6 +159,11 @@ describePostgres("PostgreSQL migrations", () => {
       expect(bob?.roles).toEqual(["admin"]);
       expect(bob?.email).toBeUndefined();
       expect(bob?.displayName).toBeUndefined();
+      // Migration 5 marked the companion; the access-token keys have no purpose.
+      const purposes = Object.fromEntries(
+        (await store.keys.listKeys()).map((k) => [k.kid, k.purpose ?? "access"]),
+      );
+      expect(purposes).toEqual({ "old-rs": "access", es: "access", "es-companion": "id_token" });
       await store.collection("session").upsert("x", { n: 1 }, { ttlMs: 1000 });
       expect((await store.collection("session").find("x"))?.value).toEqual({ n: 1 });
     } finally {
