@@ -81,8 +81,12 @@ export class Bff {
     this.feed?.start();
   }
 
-  startLogin(returnTo: string | undefined, source: string): Promise<StartedLogin> {
-    return this.logins.start(returnTo, source);
+  startLogin(
+    returnTo: string | undefined,
+    source: string,
+    browserNonce?: string,
+  ): Promise<StartedLogin> {
+    return this.logins.start(returnTo, source, browserNonce);
   }
 
   /** Finishes a login: returns the new session's cookie value and where to go. */

@@ -8,6 +8,10 @@
  *   redirect back from Tessera). A callback is accepted once (the record is consumed),
  *   only with that nonce (no login CSRF: a victim cannot be made to finish an attacker's
  *   login), and only with `iss` equal to the issuer (RFC 9207: no mix-up).
+ * - One nonce per browser, not per login: a login started while the browser still holds
+ *   a nonce reuses it, so logins started in parallel tabs all finish (a fresh nonce each
+ *   would overwrite the one an earlier tab's callback needs), and the cookie never grows.
+ *   The value is the browser's own (`__Host-`: no other site or subdomain can set it).
  * - At most `pendingLoginsPerSource` started logins per client address (the oldest is
  *   dropped), each for `loginTtl`: a browser cannot make the BFF hold more. And at most
  *   `pendingLoginsTotal` starts per `loginTtl` window from all addresses together (a
@@ -29,6 +33,8 @@ export interface PendingLogin {
   nonceHash: string;
 }
 
+/** What `randomToken` makes: 256 bits, base64url. */
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
 const RETURN_TO = /^\/(?![/\\])[\x21-\x5B\x5D-\x7E]*$/;
 const MAX_RETURN_TO = 2048;
 
@@ -68,7 +74,12 @@ export class Logins {
     private readonly clock: Clock,
   ) {}
 
-  async start(returnTo: string | undefined, source: string): Promise<StartedLogin> {
+  /** `browserNonce`: the `__Host-bff-login` the browser holds, reused when it has one. */
+  async start(
+    returnTo: string | undefined,
+    source: string,
+    browserNonce?: string,
+  ): Promise<StartedLogin> {
     const to = returnTo ?? "/";
     if (!isSafeReturnTo(to)) throw bad("return_to must be a path on this site.");
     const started = await this.counters.hit(TOTAL_KEY, this.o.loginTtl * 1000);
@@ -80,7 +91,8 @@ export class Logins {
     }
     const state = randomToken();
     const verifier = randomToken();
-    const nonce = randomToken();
+    const nonce =
+      browserNonce !== undefined && NONCE.test(browserNonce) ? browserNonce : randomToken();
     await this.pending.upsert(
       sha256(state),
       { verifier, returnTo: to, nonceHash: sha256(nonce) },

@@ -10,7 +10,8 @@
  *
  * The browser holds `__Host-bff` (Secure, HttpOnly, SameSite=Strict, Path=/) and, while
  * a login runs, `__Host-bff-login` (SameSite=Lax: it rides the redirect back from
- * Tessera). Errors are `{"error": code, "message": text}` with the code's status.
+ * Tessera; one per browser, for every login it starts: src/bff/login.ts). Errors are
+ * `{"error": code, "message": text}` with the code's status.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isTesseraError, TesseraError } from "../errors.js";
@@ -105,7 +106,11 @@ export async function bffRoutes(app: FastifyInstance, bff: Bff): Promise<void> {
       request.log.warn({ error: err.message }, "bff: revoking at logout failed");
 
     scope.get("/bff/login", async (request, reply) => {
-      const started = await bff.startLogin(query(request, "return_to"), request.ip);
+      const started = await bff.startLogin(
+        query(request, "return_to"),
+        request.ip,
+        cookie(request, BFF_LOGIN_COOKIE),
+      );
       reply.header(
         "set-cookie",
         `${BFF_LOGIN_COOKIE}=${started.nonce}; ${LAX}; Max-Age=${bff.options.loginTtl}`,
@@ -123,10 +128,8 @@ export async function bffRoutes(app: FastifyInstance, bff: Bff): Promise<void> {
         },
         cookie(request, BFF_LOGIN_COOKIE),
       );
-      reply.header("set-cookie", [
-        `${BFF_COOKIE}=${value}; ${STRICT}`,
-        `${BFF_LOGIN_COOKIE}=; ${LAX}; Max-Age=0`,
-      ]);
+      // The login cookie stays until it expires: another tab's login may still need it.
+      reply.header("set-cookie", `${BFF_COOKIE}=${value}; ${STRICT}`);
       return reply.redirect(returnTo, 303);
     });
 

@@ -108,6 +108,16 @@ describe("tessera bff: the process", () => {
     const user = await fetch(`${base}/bff/user`);
     expect(user.status).toBe(401);
     expect(await user.json()).toMatchObject({ error: "unauthenticated" });
+    // Unknown paths and methods: the same error format as every other answer.
+    for (const [method, path] of [
+      ["GET", "/nothing"],
+      ["PATCH", "/bff/user"],
+      ["GET", "/bff/api/"],
+    ]) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: "not_found", message: "Not found." });
+    }
     expect(stdout).not.toMatch(/tsr_/);
   });
 });

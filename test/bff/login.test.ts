@@ -44,7 +44,8 @@ describe("BFF login and callback", () => {
     expect(cookies[0]).toMatch(
       /^__Host-bff=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/,
     );
-    expect(cookies[1]).toMatch(/^__Host-bff-login=; .*Max-Age=0$/);
+    // The login cookie is left to expire: another tab's login may still need it.
+    expect(cookies).toHaveLength(1);
 
     const user = await b.inject({
       method: "GET",
@@ -99,6 +100,50 @@ describe("BFF login and callback", () => {
     noState.delete("state");
     res = await b.inject({ method: "GET", url: path(noState) });
     expect(res.statusCode).toBe(400);
+  });
+
+  it("logins started in two tabs of one browser both finish: the browser's nonce is reused, not replaced", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const tab1 = await b.inject({ method: "GET", url: "/bff/login?return_to=/one" });
+    const nonce = cookieValue(tab1, "__Host-bff-login");
+    // The second tab's request carries the cookie the first one set.
+    const tab2 = await b.inject({
+      method: "GET",
+      url: "/bff/login?return_to=/two",
+      headers: { cookie: `__Host-bff-login=${nonce}` },
+    });
+    expect(cookieValue(tab2, "__Host-bff-login")).toBe(nonce);
+    // Finished in either order, with the one cookie the browser holds.
+    for (const [tab, to] of [
+      [tab2, "/two"],
+      [tab1, "/one"],
+    ] as const) {
+      const back = await authorize(f, tab.headers.location as string);
+      const cb = await b.inject({
+        method: "GET",
+        url: `${back.pathname}${back.search}`,
+        headers: { cookie: `__Host-bff-login=${nonce}` },
+      });
+      expect(cb.statusCode).toBe(303);
+      expect(cb.headers.location).toBe(to);
+    }
+    // A value that is not one of ours is never reused: a fresh nonce replaces it.
+    const odd = await b.inject({
+      method: "GET",
+      url: "/bff/login",
+      headers: { cookie: "__Host-bff-login=short" },
+    });
+    expect(cookieValue(odd, "__Host-bff-login")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // And another browser's nonce still cannot finish this browser's login.
+    const other = await b.inject({ method: "GET", url: "/bff/login" });
+    const back = await authorize(f, odd.headers.location as string);
+    const cross = await b.inject({
+      method: "GET",
+      url: `${back.pathname}${back.search}`,
+      headers: { cookie: `__Host-bff-login=${cookieValue(other, "__Host-bff-login")}` },
+    });
+    expect(cross.statusCode).toBe(400);
   });
 
   it("accepts only a path of its own origin as return_to", async () => {

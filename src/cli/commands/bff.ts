@@ -172,6 +172,13 @@ export async function bffCommand(argv: readonly string[], io: CliIo): Promise<nu
     ...options,
     onError: (err) => app.log.warn({ error: err.message }, "bff: revocation feed"),
   });
+  // Anything else, or a method a route lacks: the error format of every other answer.
+  app.setNotFoundHandler((_request, reply) => {
+    reply
+      .code(404)
+      .header("cache-control", "no-store")
+      .send({ error: "not_found", message: new TesseraError("not_found").message });
+  });
   let closing = false;
   const shutdown = async () => {
     if (closing) return;
