@@ -75,7 +75,9 @@ describePostgres("PostgreSQL pool bounds and timeouts", () => {
       };
       for (let i = 0; i < 200 && !settled(); i++) await new Promise((r) => setTimeout(r, 10));
       expect(store.poolStats()).toEqual({ total: 3, idle: 0, waiting: 17 });
-      expect(await connections(name)).toBe(3);
+      // The server lists a connection once its start-up is done: on a loaded machine the
+      // third may still be starting when the pool counts it.
+      await expect.poll(() => connections(name), { timeout: 10_000 }).toBe(3);
     } finally {
       await lock.release();
     }
