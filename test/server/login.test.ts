@@ -90,6 +90,22 @@ describe("POST /login", () => {
     expect(wrong.headers["set-cookie"]).toBeUndefined();
   });
 
+  it("checks the password exactly: another case, a cut or an extra character is refused", async () => {
+    s = await testServer();
+    for (const wrong of [
+      PASSWORD.toUpperCase(),
+      `C${PASSWORD.slice(1)}`,
+      PASSWORD.slice(0, -1),
+      `${PASSWORD} `,
+      `${PASSWORD}x`,
+    ]) {
+      const res = await post({ username: "alice", password: wrong });
+      expect(res.statusCode, wrong).toBe(401);
+      expect(res.json().error).toBe("invalid_credentials");
+    }
+    expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
+  });
+
   it("usernames are case-insensitive and NFKC-normalised", async () => {
     s = await testServer();
     expect((await post({ username: "ALICE", password: PASSWORD })).statusCode).toBe(200);
