@@ -90,6 +90,30 @@ describe("POST /login", () => {
     expect(wrong.headers["set-cookie"]).toBeUndefined();
   });
 
+  it("checks the password exactly: another case, a cut or an extra character is refused", async () => {
+    s = await testServer();
+    for (const wrong of [
+      PASSWORD.toUpperCase(),
+      `C${PASSWORD.slice(1)}`,
+      PASSWORD.slice(0, -1),
+      `${PASSWORD} `,
+      `${PASSWORD}x`,
+    ]) {
+      const res = await post({ username: "alice", password: wrong });
+      expect(res.statusCode, wrong).toBe(401);
+      expect(res.json().error).toBe("invalid_credentials");
+    }
+    expect((await post({ username: "alice", password: PASSWORD })).statusCode).toBe(200);
+  });
+
+  it("a password does not expire: three years on it still signs in, nothing asks to change it", async () => {
+    s = await testServer();
+    s.clock.advance(3 * 366 * 24 * 3600_000);
+    const res = await post({ username: "alice", password: PASSWORD });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ user: { id: expect.any(String), username: "alice", roles: [] } });
+  });
+
   it("usernames are case-insensitive and NFKC-normalised", async () => {
     s = await testServer();
     expect((await post({ username: "ALICE", password: PASSWORD })).statusCode).toBe(200);

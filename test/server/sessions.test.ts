@@ -132,6 +132,15 @@ describe("GET /sessions and DELETE /sessions/:id", () => {
     expect(res.body).not.toContain(a2);
   });
 
+  it("sets no limit on concurrent sessions: twelve sign-ins, twelve live sessions, all listed", async () => {
+    s = await testServer();
+    const tokens: string[] = [];
+    for (let i = 0; i < 12; i++) tokens.push(await login(s.app));
+    for (const token of tokens) expect((await get("/session", token)).statusCode).toBe(200);
+    const { sessions } = (await get("/sessions", tokens[0] as string)).json();
+    expect(sessions).toHaveLength(12);
+  });
+
   it("ends one of the user's own sessions; another user's id is not found", async () => {
     s = await testServer({ users: ["alice", "bob"] });
     const a1 = await login(s.app);
