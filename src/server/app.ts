@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { DestinationStream } from "pino";
+import type { Demo } from "../demo/demo.js";
 import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
@@ -16,6 +17,7 @@ import { metricsRoutes } from "./metrics.js";
 import { trustHops } from "./proxy.js";
 import { accountRoutes } from "./routes/account.js";
 import { authorizeRoutes } from "./routes/authorize.js";
+import { demoRoutes } from "./routes/demo.js";
 import { guideRoutes } from "./routes/guide.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
@@ -41,6 +43,8 @@ export interface BuildServerOptions {
   logStream?: DestinationStream;
   /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
   requestTimeout?: { ms: number; checkIntervalMs: number };
+  /** `serve --demo`: the demo's pages, API and BFF (src/demo/), served by this server. */
+  demo?: Demo;
 }
 
 /** What every route gets besides the domain: request-level policy. */
@@ -140,7 +144,7 @@ export async function buildServer(
     reply.code(404).send({ error: "not_found", message: new TesseraError("not_found").message });
   });
 
-  homeRoutes(app, tessera);
+  homeRoutes(app, tessera, options.demo !== undefined);
   guideRoutes(app);
   accountRoutes(app, tessera, ctx);
   loginRoutes(app, tessera, ctx);
@@ -156,5 +160,6 @@ export async function buildServer(
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));
+  if (options.demo !== undefined) await demoRoutes(app, tessera, ctx, options.demo);
   return app;
 }
