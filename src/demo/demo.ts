@@ -10,6 +10,7 @@ import { TesseraError } from "../errors.js";
 import type { VerifyInput } from "../guard/index.js";
 import { createGuard, type Guard, type Principal } from "../guard/index.js";
 import type { IntrospectionResponse } from "../oauth/introspect.js";
+import type { PageFrame } from "../server/pages.js";
 import type { UserRecord } from "../store/types.js";
 import type { Tessera } from "../tessera.js";
 import {
@@ -19,6 +20,7 @@ import {
   demoAudience,
   registerDemoClients,
 } from "./clients.js";
+import { DEMO_FRAME } from "./frame.js";
 import { type JwtView, viewJwt } from "./jwt-view.js";
 import { type ApiAnswer, measureRevocation, type RevocationReport } from "./revoke.js";
 import { type DemoTokenSet, DemoTokens } from "./tokens.js";
@@ -45,6 +47,8 @@ export interface DemoTokensView {
 }
 
 export class Demo {
+  /** Its navigation and stylesheet around the server's own pages. */
+  readonly frame: PageFrame = DEMO_FRAME;
   readonly tokens: DemoTokens;
   readonly audience: string;
   private guardInstance: Guard | undefined;

@@ -14,7 +14,7 @@ main { max-width: 80rem; margin: 0 auto; padding: 1rem; }
 h1 { font-size: 1.5rem; line-height: 1.25; }
 h2 { font-size: 1.15rem; }
 h3 { font-size: 1rem; margin-bottom: 0.25rem; }
-.panels { display: grid; grid-template-columns: 1fr; gap: 1rem; }
+.panels { display: grid; grid-template-columns: 1fr; gap: 1rem; margin-bottom: 1rem; }
 @media (min-width: 40rem) { .panels { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @media (min-width: 72rem) { .panels { grid-template-columns: repeat(4, minmax(0, 1fr)); } }
 section { border: 1px solid var(--line); border-radius: 0.5rem; padding: 0 1rem 1rem; margin: 0 0 1rem; min-width: 0; }

@@ -14,6 +14,7 @@ import { clientErrorHandler, frameworkErrors, refuseUpgrade } from "./framework-
 import { chooseLogFormat } from "./log-format.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
+import type { PageFrame } from "./pages.js";
 import { trustHops } from "./proxy.js";
 import { accountRoutes } from "./routes/account.js";
 import { authorizeRoutes } from "./routes/authorize.js";
@@ -50,6 +51,8 @@ export interface BuildServerOptions {
 /** What every route gets besides the domain: request-level policy. */
 export interface RouteContext {
   assertSameOrigin(request: FastifyRequest): void;
+  /** The demo's navigation and stylesheet around the server's pages (`serve --demo`). */
+  frame?: PageFrame;
 }
 
 /**
@@ -106,6 +109,7 @@ export async function buildServer(
   const allowedOrigins = new Set([issuer.origin]);
   const ctx: RouteContext = {
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
+    ...(options.demo === undefined ? {} : { frame: options.demo.frame }),
   };
 
   // Set once a shutdown has begun (Fastify closes the listener after its preClose hooks).
@@ -144,8 +148,8 @@ export async function buildServer(
     reply.code(404).send({ error: "not_found", message: new TesseraError("not_found").message });
   });
 
-  homeRoutes(app, tessera, options.demo !== undefined);
-  guideRoutes(app);
+  homeRoutes(app, tessera, ctx);
+  guideRoutes(app, ctx);
   accountRoutes(app, tessera, ctx);
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);

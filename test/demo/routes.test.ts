@@ -184,9 +184,21 @@ describe("the demo's routes (serve --demo)", () => {
     }
   });
 
-  it("the start page links the demo", async () => {
-    const res = await s.app.inject({ method: "GET", url: "/" });
-    expect(res.body).toContain('href="/demo"');
+  it("frames the start page, the account page and the guide: the demo's navigation and stylesheet", async () => {
+    const token = await login(s.app);
+    for (const url of ["/", "/account", "/guide"]) {
+      const res = await s.app.inject({ method: "GET", url, headers: cookie(token) });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body, url).toContain('<link rel="stylesheet" href="/demo/style.css">');
+      expect(res.body, url).toContain(`<a href="${url}" aria-current="page">`);
+      for (const href of ["/", "/demo", "/demo/spa", "/account", "/guide"]) {
+        expect(res.body, url).toContain(`href="${href}"`);
+      }
+      const csp = String(res.headers["content-security-policy"]);
+      expect(csp, url).toMatch(/^default-src 'none'; style-src 'self';/);
+      expect(csp, url).not.toContain("unsafe-inline");
+      expect(res.body, url).not.toMatch(/<script|style=/);
+    }
   });
 });
 
@@ -197,7 +209,9 @@ describe("without --demo", () => {
       for (const url of ["/demo", "/demo/api/", "/demo/spa", "/bff/user"]) {
         expect((await s.app.inject({ method: "GET", url })).statusCode, url).toBe(404);
       }
-      expect((await s.app.inject({ method: "GET", url: "/" })).body).not.toContain("/demo");
+      const home = await s.app.inject({ method: "GET", url: "/" });
+      expect(home.body).not.toContain("/demo");
+      expect(home.headers["content-security-policy"]).not.toContain("style-src");
       expect(await s.tessera.clients.find(DEMO_CLIENTS.api)).toBeUndefined();
     } finally {
       await s.close();

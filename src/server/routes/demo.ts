@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { bffDemoRoutes, tesseraBff } from "../../bff/index.js";
 import { DEMO_API_PATH, DEMO_UPSTREAM, type Demo } from "../../demo/demo.js";
+import { DEMO_CSP } from "../../demo/frame.js";
 import { DEMO_PAGE, DEMO_SPA, DEMO_STYLESHEET, demoHeader } from "../../demo/nav.js";
 import { fourWaysPage, HIDDEN } from "../../demo/page.js";
 import { DEMO_CSS } from "../../demo/style.js";
@@ -13,10 +14,6 @@ import type { RouteContext } from "../app.js";
 import { currentSession, maxAge, requireSession } from "../auth.js";
 import { fingerprintCookie } from "./oauth.js";
 import { sessionJson } from "./session.js";
-
-/** The demo pages' policy: the server's, plus stylesheets from this origin. No script. */
-export const DEMO_CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * `serve --demo`'s pages (src/demo/ composes what they show):
