@@ -54,7 +54,6 @@ export class Demo {
   private guardInstance: Guard | undefined;
   private readying: Promise<void> | undefined;
   private readonly measuring = new Set<string>();
-  private readonly reports = new Map<string, RevocationReport[]>();
 
   private constructor(
     private readonly tessera: Tessera,
@@ -152,14 +151,12 @@ export class Demo {
       jwt: { ...viewJwt(set.jwt.token), api: jwtApi, expiresIn },
       opaque: { introspection, api: opaqueApi },
     };
-    const revoked = this.reports.get(sessionId);
-    if (revoked !== undefined) view.revoked = revoked;
+    if (set.revoked !== undefined) view.revoked = set.revoked;
     return view;
   }
 
   /** New demo tokens for the session (after a revocation, say). */
   async renew(sessionId: string, user: UserRecord): Promise<void> {
-    this.reports.delete(sessionId);
     await this.tokens.issue(sessionId, user);
   }
 
@@ -186,15 +183,8 @@ export class Demo {
         call: () => this.callApi(set.opaque.token),
         revoke: () => this.revokeToken("opaque", set.opaque.token),
       });
-      const reports = [jwt, opaque];
-      this.reports.delete(sessionId);
-      while (this.reports.size >= MAX_MEASUREMENTS * 256) {
-        const oldest = this.reports.keys().next().value;
-        if (oldest === undefined) break;
-        this.reports.delete(oldest);
-      }
-      this.reports.set(sessionId, reports);
-      return reports;
+      set.revoked = [jwt, opaque];
+      return set.revoked;
     } finally {
       this.measuring.delete(sessionId);
     }

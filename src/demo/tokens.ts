@@ -11,6 +11,7 @@ import { TesseraError } from "../errors.js";
 import type { UserRecord } from "../store/types.js";
 import type { Tessera } from "../tessera.js";
 import { DEMO_CLIENTS, DEMO_SCOPE } from "./clients.js";
+import type { RevocationReport } from "./revoke.js";
 
 /** How many sessions' demo tokens are kept at most. */
 export const MAX_DEMO_SESSIONS = 1000;
@@ -18,6 +19,8 @@ export const MAX_DEMO_SESSIONS = 1000;
 export interface DemoTokenSet {
   jwt: { token: string; fingerprint: string; expiresAt: number };
   opaque: { token: string; expiresAt: number };
+  /** What "revoke" measured for these tokens, once it ran. */
+  revoked?: RevocationReport[];
 }
 
 export class DemoTokens {
