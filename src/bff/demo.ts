@@ -10,17 +10,33 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const HTML = `<!doctype html>
+/** Where the SPA is mounted, and what it adds to its page. */
+export interface BffDemoOptions {
+  /** The page's path (default `/`); its script and stylesheet are served beside it. */
+  at?: string;
+  /** Trusted HTML shown instead of the default header (e.g. a navigation). */
+  header?: string;
+}
+
+/** The paths of the SPA's page, script and stylesheet. */
+export function bffDemoPaths(at = "/"): { page: string; script: string; style: string } {
+  const assets = at === "/" ? "/demo" : at.replace(/\/$/, "");
+  return { page: at, script: `${assets}/app.js`, style: `${assets}/app.css` };
+}
+
+const DEFAULT_HEADER = '<header><p class="brand">Tessera <span>BFF demo</span></p></header>';
+
+const html = (paths: ReturnType<typeof bffDemoPaths>, header: string) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tessera BFF demo</title>
-<link rel="stylesheet" href="/demo/app.css">
-<script type="module" src="/demo/app.js"></script>
+<link rel="stylesheet" href="${paths.style}">
+<script type="module" src="${paths.script}"></script>
 </head>
 <body>
-<header><p class="brand">Tessera <span>BFF demo</span></p></header>
+${header}
 <main>
 <h1>A single-page app that never sees a token</h1>
 <p>The browser holds one cookie, <code>__Host-bff</code>, which JavaScript cannot read. The
@@ -34,7 +50,7 @@ tokens stay on the server; this page asks the BFF who you are and calls the API 
 <dt>Session ends</dt><dd id="expires"></dd>
 </dl>
 <p class="actions">
-<a id="login" class="button" href="/bff/login?return_to=/">Log in</a>
+<a id="login" class="button" href="/bff/login?return_to=${paths.page}">Log in</a>
 </p>
 <form id="logout" method="post" action="/bff/logout" hidden>
 <button type="submit">Log out</button>
@@ -91,7 +107,10 @@ who();
 
 const CSS = `:root { color-scheme: light dark; --accent: #3558c9; font-family: system-ui, sans-serif; line-height: 1.5; }
 body { margin: 0; }
-header { background: var(--accent); color: #fff; padding: 0.5rem 1rem; }
+header { background: var(--accent); color: #fff; padding: 0.5rem 1rem; display: flex; flex-wrap: wrap; align-items: center; gap: 0.25rem 1.5rem; }
+header ul { list-style: none; display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; margin: 0; padding: 0; }
+header a { color: #fff; }
+header a[aria-current="page"] { font-weight: 700; text-decoration-thickness: 3px; }
 .brand { margin: 0; font-weight: 700; }
 .brand span { font-weight: 400; opacity: 0.85; }
 main { max-width: 42rem; margin: 0 auto; padding: 1rem; }
@@ -108,8 +127,16 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #8881; padding
 [hidden] { display: none !important; }
 `;
 
-/** Serves the demo SPA at `/` (and `/demo/app.js`, `/demo/app.css`), calling `upstream`. */
-export async function bffDemoRoutes(app: FastifyInstance, upstream: string): Promise<void> {
+/**
+ * Serves the demo SPA at `/` (and `/demo/app.js`, `/demo/app.css`), calling `upstream`;
+ * at `options.at` (and `AT/app.js`, `AT/app.css`) when given.
+ */
+export async function bffDemoRoutes(
+  app: FastifyInstance,
+  upstream: string,
+  options: BffDemoOptions = {},
+): Promise<void> {
+  const paths = bffDemoPaths(options.at);
   const send = (type: string, body: string) => async (_req: unknown, reply: FastifyReply) =>
     reply
       .header("content-security-policy", CSP)
@@ -117,7 +144,10 @@ export async function bffDemoRoutes(app: FastifyInstance, upstream: string): Pro
       .header("cache-control", "no-store")
       .type(type)
       .send(body);
-  app.get("/", send("text/html; charset=utf-8", HTML));
-  app.get("/demo/app.js", send("text/javascript; charset=utf-8", script(upstream)));
-  app.get("/demo/app.css", send("text/css; charset=utf-8", CSS));
+  app.get(
+    paths.page,
+    send("text/html; charset=utf-8", html(paths, options.header ?? DEFAULT_HEADER)),
+  );
+  app.get(paths.script, send("text/javascript; charset=utf-8", script(upstream)));
+  app.get(paths.style, send("text/css; charset=utf-8", CSS));
 }

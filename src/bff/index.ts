@@ -22,7 +22,7 @@ import type { BffOptions } from "./options.js";
 import { bffRoutes } from "./plugin.js";
 
 export { Bff, type BffHooks, type BffUser } from "./bff.js";
-export { bffDemoRoutes } from "./demo.js";
+export { type BffDemoOptions, bffDemoRoutes } from "./demo.js";
 export {
   BFF_LIMITS,
   type BffLimits,

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { DestinationStream } from "pino";
+import type { Demo } from "../demo/demo.js";
 import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
 import { errorHandler } from "./errors.js";
@@ -13,9 +14,11 @@ import { clientErrorHandler, frameworkErrors, refuseUpgrade } from "./framework-
 import { chooseLogFormat } from "./log-format.js";
 import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
+import type { PageFrame } from "./pages.js";
 import { trustHops } from "./proxy.js";
 import { accountRoutes } from "./routes/account.js";
 import { authorizeRoutes } from "./routes/authorize.js";
+import { demoRoutes } from "./routes/demo.js";
 import { guideRoutes } from "./routes/guide.js";
 import { healthRoutes } from "./routes/health.js";
 import { homeRoutes } from "./routes/home.js";
@@ -41,11 +44,15 @@ export interface BuildServerOptions {
   logStream?: DestinationStream;
   /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
   requestTimeout?: { ms: number; checkIntervalMs: number };
+  /** `serve --demo`: the demo's pages, API and BFF (src/demo/), served by this server. */
+  demo?: Demo;
 }
 
 /** What every route gets besides the domain: request-level policy. */
 export interface RouteContext {
   assertSameOrigin(request: FastifyRequest): void;
+  /** The demo's navigation and stylesheet around the server's pages (`serve --demo`). */
+  frame?: PageFrame;
 }
 
 /**
@@ -102,6 +109,7 @@ export async function buildServer(
   const allowedOrigins = new Set([issuer.origin]);
   const ctx: RouteContext = {
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
+    ...(options.demo === undefined ? {} : { frame: options.demo.frame }),
   };
 
   // Set once a shutdown has begun (Fastify closes the listener after its preClose hooks).
@@ -140,8 +148,8 @@ export async function buildServer(
     reply.code(404).send({ error: "not_found", message: new TesseraError("not_found").message });
   });
 
-  homeRoutes(app, tessera);
-  guideRoutes(app);
+  homeRoutes(app, tessera, ctx);
+  guideRoutes(app, ctx);
   accountRoutes(app, tessera, ctx);
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
@@ -156,5 +164,6 @@ export async function buildServer(
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));
+  if (options.demo !== undefined) await demoRoutes(app, tessera, ctx, options.demo);
   return app;
 }

@@ -5,6 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
+import type { FastifyReply } from "fastify";
 import { REFERRER_POLICY } from "./security.js";
 
 /** Escapes text for HTML element content and attribute values. */
@@ -15,14 +16,44 @@ export function escapeHtml(text: string): string {
   );
 }
 
+/**
+ * With `serve --demo`, the demo's navigation and stylesheet around the start page, the
+ * account page and the guide (src/demo/frame.ts). Without it, pages have neither.
+ */
+export interface PageFrame {
+  /** The header (trusted HTML) for the page at `path`. */
+  header(path: string): string;
+  /** The stylesheet's path, on this origin. */
+  stylesheet: string;
+  /** The framed page's Content-Security-Policy: the server's, plus `style-src 'self'`. */
+  csp: string;
+}
+
+/** The page options for `path` in `frame` (if any), whose CSP is set on `reply`. */
+export function framed(
+  reply: FastifyReply,
+  frame: PageFrame | undefined,
+  path: string,
+): { frame?: { frame: PageFrame; path: string } } {
+  if (frame === undefined) return {};
+  reply.header("content-security-policy", frame.csp);
+  return { frame: { frame, path } };
+}
+
 /** A whole page around `body` (already HTML); `head` adds trusted markup to <head>. */
-export function page(body: string, options: { title?: string; head?: string } = {}): string {
+export function page(
+  body: string,
+  options: { title?: string; head?: string; frame?: { frame: PageFrame; path: string } } = {},
+): string {
   const title = options.title === undefined ? "Tessera" : `${escapeHtml(options.title)} · Tessera`;
+  const f = options.frame;
+  const style = f === undefined ? "" : `\n<link rel="stylesheet" href="${f.frame.stylesheet}">`;
+  const header = f === undefined ? "" : f.frame.header(f.path);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="referrer" content="${REFERRER_POLICY}">${options.head ?? ""}
+<meta name="referrer" content="${REFERRER_POLICY}">${options.head ?? ""}${style}
 <title>${title}</title></head>
-<body><main><h1>Tessera</h1>
+<body>${header}<main><h1>Tessera</h1>
 ${body}
 </main></body></html>
 `;

@@ -3,6 +3,8 @@ import type { FastifyInstance } from "fastify";
 import { ManualClock } from "../../src/clock.js";
 import type { Config } from "../../src/config/defaults.js";
 import { loadConfig, type RawSettings } from "../../src/config/load.js";
+import { Demo } from "../../src/demo/demo.js";
+
 import { buildServer } from "../../src/server/app.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import type { Stores } from "../../src/store/open.js";
@@ -57,6 +59,8 @@ export async function testServer(
     /** Makes a separate ephemeral store (Redis) on the server's clock (default: the durable one). */
     ephemeral?: (clock: ManualClock) => Promise<EphemeralStore>;
     users?: string[];
+    /** `serve --demo`'s pages, API and BFF, the server reaching itself at this URL. */
+    demo?: { loopbackUrl: string };
   } = {},
 ): Promise<TestServer> {
   const clock = new ManualClock();
@@ -76,7 +80,11 @@ export async function testServer(
     await tessera.users.create({ username, password: PASSWORD });
   }
   const { stream, lines } = logCollector();
-  const app = await buildServer(tessera, { logStream: stream });
+  const demo = options.demo === undefined ? undefined : await Demo.open(tessera, options.demo);
+  const app = await buildServer(tessera, {
+    logStream: stream,
+    ...(demo === undefined ? {} : { demo }),
+  });
   await app.ready();
   return {
     app,

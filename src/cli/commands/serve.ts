@@ -1,6 +1,8 @@
 import { createServer } from "node:net";
 import type { Config } from "../../config/defaults.js";
 import { assertSafeToServe, type RawSettings } from "../../config/load.js";
+import { Demo } from "../../demo/demo.js";
+import { loopbackUrl } from "../../demo/loopback.js";
 import { buildServer } from "../../server/app.js";
 import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
@@ -42,7 +44,11 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   io.err(dataLine(tessera.installation));
   await tessera.hasher.warmUp();
   if (config.demo) await demoUser(tessera, io);
-  const app = await buildServer(tessera);
+  // The demo's pages, API and BFF (src/demo/), on this server only with --demo.
+  const demo = config.demo
+    ? await Demo.open(tessera, { loopbackUrl: loopbackUrl(tessera.config) })
+    : undefined;
+  const app = await buildServer(tessera, demo === undefined ? {} : { demo });
   for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
   const shutdown = async (why: Record<string, unknown>, message: string) => {
@@ -73,6 +79,8 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   io.out(`Tessera listening on ${url(port)} (issuer ${tessera.config.issuer})`);
+  // Loads the demo API's keys and feed now, so the first visit finds them ready.
+  demo?.ready().catch((err: unknown) => app.log.warn({ err }, "demo API not ready yet"));
   return 0;
 }
 

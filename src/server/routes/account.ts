@@ -4,7 +4,7 @@ import type { SessionView } from "../../sessions/sessions.js";
 import type { Tessera } from "../../tessera.js";
 import type { RouteContext } from "../app.js";
 import { currentSession, requireSession } from "../auth.js";
-import { escapeHtml, page } from "../pages.js";
+import { escapeHtml, framed, page } from "../pages.js";
 
 const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 16);
 
@@ -28,6 +28,7 @@ export function accountRoutes(app: FastifyInstance, tessera: Tessera, ctx: Route
     const sessions = await tessera.sessions.list(current.user.id);
     const items = sessions.map(({ key, session }) => row(session, key === current.key));
     reply.type("text/html; charset=utf-8");
+    const frame = framed(reply, ctx.frame, "/account");
     return page(
       `<h2>Your sessions and devices</h2>
 <p>Signed in as <strong>${escapeHtml(current.user.username)}</strong>.</p>
@@ -37,7 +38,7 @@ ${items.join("\n")}
 <form method="post" action="/logout"><input type="hidden" name="all" value="true">
 <button type="submit">Log out everywhere</button></form>
 <p><a href="/">Back to the start page</a></p>`,
-      { title: "Sessions and devices" },
+      { title: "Sessions and devices", ...frame },
     );
   });
 

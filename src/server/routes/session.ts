@@ -10,7 +10,7 @@ import { bodyObject, isHtmlFormPost, optionalBoolean, requiredString } from "../
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function sessionJson(s: SessionView) {
+export function sessionJson(s: SessionView) {
   return {
     id: s.id,
     createdAt: iso(s.createdAt),
