@@ -1,0 +1,339 @@
+/**
+ * `tessera serve --workers 2`: one primary, two worker processes sharing the port, on
+ * SQLite (one file) and on PostgreSQL + Redis. Every request below opens a connection of
+ * its own (the primary hands connections to the workers in turn), and which worker served
+ * it is read from the workers' JSON log lines (their `pid`, and a `probe` query parameter
+ * that makes the request's logged URL unique). Checked: both workers serve, a session made
+ * by one works on the other, a revocation made through one worker reaches a guard that
+ * follows the feed of the other, failed logins are counted across workers, a killed worker
+ * is replaced, and SIGTERM drains both (exit 0, no SIGKILL needed).
+ */
+import { request } from "node:http";
+import { afterAll, describe, expect, it } from "vitest";
+import { addClient, addUser, type Cluster, startCluster } from "../support/cluster.js";
+import { describePostgres } from "../support/postgres.js";
+import {
+  clientSecretOf,
+  removeTempDirs,
+  runCli,
+  type ServerProcess,
+  sessionFromSetCookie,
+  startServer,
+  stopAllServers,
+  tempDataDir,
+} from "../support/process.js";
+import { describeRedis } from "../support/redis.js";
+import { type Api, startApi, status, stopAllApis } from "./support/api-process.js";
+
+const PASSWORD = "Granite-Willow-Beacon-62";
+const ISSUER = "https://auth.workers.test";
+const AUDIENCE = "https://api.example.com";
+const LOGIN_LIMIT = 4;
+/** Bounds that only stop a broken run from hanging (never a performance assertion). */
+const WAIT_MS = 10_000;
+
+afterAll(async () => {
+  stopAllApis();
+  await stopAllServers();
+  removeTempDirs();
+});
+
+interface Answer {
+  status: number;
+  body: string;
+  setCookie: string[];
+}
+
+/** One request on a connection of its own (no keep-alive pool: the next one is new). */
+function fresh(
+  base: string,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      new URL(path, base),
+      { method, agent: false, headers: options.headers, timeout: WAIT_MS },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          body += c;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            setCookie: res.headers["set-cookie"] ?? [],
+          }),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+interface LogLine {
+  pid: number;
+  worker?: number | string;
+  msg?: string;
+  req?: { url?: string };
+  workerPid?: number;
+}
+
+function logLines(server: ServerProcess): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of server.stdout().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    out.push(JSON.parse(line) as LogLine);
+  }
+  return out;
+}
+
+/** The pid of the worker that logged the incoming request whose URL contains `fragment`. */
+async function servedBy(server: ServerProcess, fragment: string): Promise<number> {
+  const until = Date.now() + WAIT_MS;
+  for (;;) {
+    const line = logLines(server).find(
+      (l) => l.msg === "incoming request" && l.req?.url?.includes(fragment) === true,
+    );
+    if (line !== undefined) return line.pid;
+    if (Date.now() > until) throw new Error(`no worker logged ${fragment}\n${server.stdout()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The pids of the workers the primary started, in order. */
+function startedWorkers(server: ServerProcess): number[] {
+  return logLines(server)
+    .filter((l) => l.worker === "primary" && /^worker \d+ started/.test(l.msg ?? ""))
+    .map((l) => l.workerPid as number);
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`${what}: not within ${WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let probes = 0;
+const probe = (path: string) => `${path}${path.includes("?") ? "&" : "?"}probe=p${++probes}x`;
+
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
+
+interface Setup {
+  server: ServerProcess;
+  /** Basic credentials of `svc` (client_credentials) and `rs` (--introspect, follows the feed). */
+  svc: string;
+  rsSecret: string;
+}
+
+function workerSuite(name: string, start: () => Promise<Setup>, teardown: () => Promise<void>) {
+  describe(name, () => {
+    let s: Setup;
+    let api: Api | undefined;
+
+    it("starts two workers that both serve; a session made by one works on the other", async () => {
+      s = await start();
+      const workers = startedWorkers(s.server);
+      expect(workers).toHaveLength(2);
+      const login = await fresh(s.server.url, "POST", probe("/login"), {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password: PASSWORD }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = sessionFromSetCookie(
+        new Headers(login.setCookie.map((c) => ["set-cookie", c])),
+      );
+      const pids = new Set<number>();
+      for (let i = 0; i < 6; i++) {
+        const path = probe("/session");
+        const res = await fresh(s.server.url, "GET", path, {
+          headers: { cookie: `__Host-session=${cookie}` },
+        });
+        expect(res.status).toBe(200);
+        pids.add(await servedBy(s.server, path));
+      }
+      expect([...pids].sort()).toEqual([...workers].sort());
+    }, 60_000);
+
+    it("a revocation made through one worker reaches a guard following the other's feed", async () => {
+      api = await startApi({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tessera: s.server.url,
+        clientId: "rs",
+        secret: s.rsSecret,
+      });
+      const feedPid = await servedBy(s.server, "/events/revocations");
+      let across = false;
+      for (let attempt = 0; attempt < 6 && !across; attempt++) {
+        const issued = await fresh(s.server.url, "POST", "/oauth/token", {
+          headers: {
+            authorization: s.svc,
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: "grant_type=client_credentials",
+        });
+        const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
+        expect(await status(api, token)).toBe(200);
+        const path = probe("/oauth/revoke");
+        const revoked = await fresh(s.server.url, "POST", path, {
+          headers: {
+            authorization: s.svc,
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: `token=${token}`,
+        });
+        expect(revoked.status).toBe(200);
+        across = (await servedBy(s.server, path)) !== feedPid;
+        // Refused by the guard without asking Tessera: the event came over the feed.
+        const api_ = api;
+        await until("the guard refuses the revoked token", async () =>
+          (await status(api_, token)) === 401 ? true : undefined,
+        );
+      }
+      expect(across).toBe(true);
+    }, 60_000);
+
+    it("counts failed logins across workers", async () => {
+      const pids = new Set<number>();
+      const statuses: number[] = [];
+      for (let i = 0; i <= LOGIN_LIMIT; i++) {
+        const path = probe("/login");
+        const res = await fresh(s.server.url, "POST", path, {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "bob", password: "wrong-password-123456" }),
+        });
+        statuses.push(res.status);
+        pids.add(await servedBy(s.server, path));
+      }
+      expect(pids.size).toBe(2);
+      // Counted per worker, neither would have reached the limit yet.
+      expect(statuses).toEqual([...Array(LOGIN_LIMIT).fill(401), 429]);
+    }, 60_000);
+
+    it("replaces a killed worker", async () => {
+      const [victim, survivor] = startedWorkers(s.server) as [number, number];
+      process.kill(victim, "SIGKILL");
+      const replacement = await until(
+        "a replacement worker",
+        async () => startedWorkers(s.server)[2],
+      );
+      expect(s.server.stdout()).toMatch(/worker 1 exited \(SIGKILL\): starting a replacement/);
+      const seen = new Set<number>();
+      await until("the replacement serves", async () => {
+        const path = probe("/healthz");
+        const res = await fresh(s.server.url, "GET", path);
+        expect(res.status).toBe(200);
+        seen.add(await servedBy(s.server, path));
+        return seen.has(replacement) ? true : undefined;
+      });
+      expect(seen.has(victim)).toBe(false);
+      expect(replacement).not.toBe(survivor);
+    }, 60_000);
+
+    it("SIGTERM: the primary forwards it, both workers drain and it exits 0", async () => {
+      await api?.stop();
+      const exit = await s.server.stop();
+      expect(exit).toEqual({ code: 0, signal: null, forced: false });
+      const out = s.server.stdout();
+      expect(out).toMatch(
+        /"worker":"primary","signal":"SIGTERM","msg":"shutting down the workers"/,
+      );
+      expect(out.match(/"msg":"worker \d+ exited \(code 0\)"/g)).toHaveLength(2);
+      expect(out).toMatch(/"exitCode":0,"msg":"every worker has exited"/);
+      await teardown();
+    }, 60_000);
+  });
+}
+
+describe("serve --workers on the memory store", () => {
+  it("refuses more than one worker: exit 2, workers_need_shared_store", async () => {
+    const r = await runCli(["serve", "--port", "0", "--db", "memory:", "--workers", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("(workers_need_shared_store)");
+    expect(r.stdout).not.toContain("listening");
+  });
+});
+
+const CLIENTS = (issuerArgs: readonly string[]) => ({
+  svc: ["--grants", "client_credentials", "--audience", AUDIENCE, ...issuerArgs],
+  rs: ["--grants", "client_credentials", "--audience", AUDIENCE, "--introspect", ...issuerArgs],
+});
+
+workerSuite(
+  "serve --workers 2 on SQLite",
+  async () => {
+    const data = tempDataDir();
+    const args = ["--data", data, "--issuer", ISSUER];
+    const cli = (a: readonly string[], stdin?: string) =>
+      runCli(a, stdin === undefined ? {} : { stdin });
+    const svc = await cli(["client", "add", "svc", "--init", ...CLIENTS(args).svc]);
+    const rs = await cli(["client", "add", "rs", ...CLIENTS(args).rs]);
+    for (const u of ["alice", "bob"]) {
+      const r = await cli(["user", "add", u, "--password-stdin", ...args], PASSWORD);
+      expect(r.code).toBe(0);
+    }
+    const server = await startServer([
+      ...args,
+      "--workers",
+      "2",
+      "--log-format",
+      "json",
+      "--login-account-limit",
+      String(LOGIN_LIMIT),
+    ]);
+    return {
+      server,
+      svc: basic("svc", clientSecretOf(svc.stdout)),
+      rsSecret: clientSecretOf(rs.stdout),
+    };
+  },
+  async () => {},
+);
+
+describePostgres("PostgreSQL", () => {
+  describeRedis("and Redis", () => {
+    let cluster: Cluster | undefined;
+    workerSuite(
+      "serve --workers 2 on PostgreSQL + Redis",
+      async () => {
+        let svc = "";
+        let rsSecret = "";
+        cluster = await startCluster({
+          instances: 1,
+          redis: true,
+          env: { TESSERA_ISSUER: ISSUER },
+          args: [
+            "--workers",
+            "2",
+            "--log-format",
+            "json",
+            "--login-account-limit",
+            String(LOGIN_LIMIT),
+          ],
+          setup: async (cli) => {
+            svc = await addClient(cli, "svc", CLIENTS([]).svc);
+            const rs = await cli(["client", "add", "rs", ...CLIENTS([]).rs]);
+            rsSecret = clientSecretOf(rs.stdout);
+            await addUser(cli, "alice", PASSWORD);
+            await addUser(cli, "bob", PASSWORD);
+          },
+        });
+        return { server: cluster.instances[0] as ServerProcess, svc, rsSecret };
+      },
+      async () => {
+        await cluster?.stop();
+      },
+    );
+  });
+});
