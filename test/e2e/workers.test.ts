@@ -194,12 +194,19 @@ function workerSuite(name: string, start: () => Promise<Setup>, teardown: () => 
           body: `token=${token}`,
         });
         expect(revoked.status).toBe(200);
+        const answered = performance.now();
         across = (await servedBy(s.server, path)) !== feedPid;
         // Refused by the guard without asking Tessera: the event came over the feed.
         const api_ = api;
         await until("the guard refuses the revoked token", async () =>
           (await status(api_, token)) === 401 ? true : undefined,
         );
+        if (across) {
+          const ms = (performance.now() - answered).toFixed(0);
+          console.info(
+            `${name}: revoked through one worker, refused by the other's follower ${ms} ms later`,
+          );
+        }
       }
       expect(across).toBe(true);
     }, 60_000);
@@ -243,7 +250,17 @@ function workerSuite(name: string, start: () => Promise<Setup>, teardown: () => 
 
     it("SIGTERM: the primary forwards it, both workers drain and it exits 0", async () => {
       await api?.stop();
+      // Logins in flight (argon2 takes a while) when SIGTERM comes are answered.
+      const paths = [probe("/login"), probe("/login")];
+      const inFlight = paths.map((path) =>
+        fresh(s.server.url, "POST", path, {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "alice", password: PASSWORD }),
+        }),
+      );
+      for (const path of paths) await servedBy(s.server, path);
       const exit = await s.server.stop();
+      expect((await Promise.all(inFlight)).map((r) => r.status)).toEqual([200, 200]);
       expect(exit).toEqual({ code: 0, signal: null, forced: false });
       const out = s.server.stdout();
       expect(out).toMatch(
@@ -263,6 +280,40 @@ describe("serve --workers on the memory store", () => {
     expect(r.stderr).toContain("(workers_need_shared_store)");
     expect(r.stdout).not.toContain("listening");
   });
+});
+
+describe("serve --workers: workers that keep dying", () => {
+  it("are replaced at most 5 times a minute; then the primary stops and exits 1", async () => {
+    const server = await startServer([
+      "--data",
+      tempDataDir(),
+      "--workers",
+      "2",
+      "--log-format",
+      "json",
+    ]);
+    for (let kill = 0; kill < 6; kill++) {
+      const victim = await until(
+        `worker ${kill + 1} to kill`,
+        async () => startedWorkers(server)[kill],
+      );
+      process.kill(victim, "SIGKILL");
+      if (kill < 5) await until("its replacement", async () => startedWorkers(server)[kill + 2]);
+    }
+    await until("the primary exits", async () => {
+      try {
+        process.kill(server.pid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    const exit = await server.stop();
+    expect(exit).toEqual({ code: 1, signal: null, forced: false });
+    expect(startedWorkers(server)).toHaveLength(7);
+    expect(server.stdout()).toMatch(/the 6th within 60 s: giving up/);
+    expect(server.stdout().match(/starting a replacement/g)).toHaveLength(5);
+  }, 60_000);
 });
 
 const CLIENTS = (issuerArgs: readonly string[]) => ({
