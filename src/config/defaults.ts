@@ -189,7 +189,7 @@ export const SETTINGS = {
     default: 0,
     min: 0,
     max: 64,
-    doc: "Password hashes computed at once (more wait in line). 0: one less than the CPU count, at least 1, so logins never starve the event loop.",
+    doc: "Password hashes computed at once by each process (more wait in line). 0: one less than the CPU count, shared out between the --workers (at least 1 each), so logins never starve the event loops.",
   },
   argon2QueuePerSource: {
     type: "int",
