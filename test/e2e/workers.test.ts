@@ -316,6 +316,32 @@ describe("serve --workers: workers that keep dying", () => {
   }, 60_000);
 });
 
+describe("serve --workers: the primary killed", () => {
+  it("takes its workers with it: none is left serving the port", async () => {
+    const server = await startServer([
+      "--data",
+      tempDataDir(),
+      "--workers",
+      "2",
+      "--log-format",
+      "json",
+    ]);
+    const workers = startedWorkers(server);
+    expect(workers).toHaveLength(2);
+    process.kill(server.pid, "SIGKILL");
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await until("the workers exit", async () => (workers.every(gone) ? true : undefined));
+    await expect(fresh(server.url, "GET", "/healthz")).rejects.toThrow(/ECONNREFUSED/);
+  }, 30_000);
+});
+
 const CLIENTS = (issuerArgs: readonly string[]) => ({
   svc: ["--grants", "client_credentials", "--audience", AUDIENCE, ...issuerArgs],
   rs: ["--grants", "client_credentials", "--audience", AUDIENCE, "--introspect", ...issuerArgs],
