@@ -5,9 +5,12 @@
  * it is read from the workers' JSON log lines (their `pid`, and a `probe` query parameter
  * that makes the request's logged URL unique). Checked: both workers serve, a session made
  * by one works on the other, a revocation made through one worker reaches a guard that
- * follows the feed of the other, failed logins are counted across workers, a killed worker
- * is replaced, and SIGTERM drains both (exit 0, no SIGKILL needed).
+ * follows the feed of the other, failed logins are counted across workers, parallel
+ * refreshes of one token on both workers get one successor, a key rotated by the CLI is
+ * published by both, a killed worker is replaced, and SIGTERM drains both (exit 0, no
+ * SIGKILL needed). Then: the memory store refused, workers that keep dying, a killed primary.
  */
+import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { addClient, addUser, type Cluster, startCluster } from "../support/cluster.js";
@@ -28,6 +31,7 @@ import { type Api, startApi, status, stopAllApis } from "./support/api-process.j
 const PASSWORD = "Granite-Willow-Beacon-62";
 const ISSUER = "https://auth.workers.test";
 const AUDIENCE = "https://api.example.com";
+const REDIRECT = "http://127.0.0.1:9/callback";
 const LOGIN_LIMIT = 4;
 /** Bounds that only stop a broken run from hanging (never a performance assertion). */
 const WAIT_MS = 10_000;
@@ -134,6 +138,10 @@ interface Setup {
   /** Basic credentials of `svc` (client_credentials) and `rs` (--introspect, follows the feed). */
   svc: string;
   rsSecret: string;
+  /** Basic credentials of `app` (authorization_code, refresh_token, first-party). */
+  app: string;
+  /** `tessera keys rotate` on the installation, beside the running server. */
+  rotateKeys(): Promise<void>;
 }
 
 function workerSuite(name: string, start: () => Promise<Setup>, teardown: () => Promise<void>) {
@@ -226,6 +234,90 @@ function workerSuite(name: string, start: () => Promise<Setup>, teardown: () => 
       expect(pids.size).toBe(2);
       // Counted per worker, neither would have reached the limit yet.
       expect(statuses).toEqual([...Array(LOGIN_LIMIT).fill(401), 429]);
+    }, 60_000);
+
+    it("parallel refreshes of one token on both workers get one successor", async () => {
+      const login = await fresh(s.server.url, "POST", "/login", {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password: PASSWORD }),
+      });
+      const cookie = /__Host-session=([^;]*)/.exec(login.setCookie.join("\n"))?.[1];
+      const verifier = randomBytes(32).toString("base64url");
+      const authorize = new URLSearchParams({
+        response_type: "code",
+        client_id: "app",
+        redirect_uri: REDIRECT,
+        state: "s1",
+        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+        code_challenge_method: "S256",
+      });
+      const redirect = await new Promise<string>((resolve, reject) => {
+        request(
+          new URL(`/oauth/authorize?${authorize}`, s.server.url),
+          { agent: false, headers: { cookie: `__Host-session=${cookie}` } },
+          (res) => {
+            res.resume();
+            resolve(res.headers.location ?? "");
+          },
+        )
+          .on("error", reject)
+          .end();
+      });
+      const code = new URL(redirect).searchParams.get("code") as string;
+      const form = { authorization: s.app, "content-type": "application/x-www-form-urlencoded" };
+      const issued = await fresh(s.server.url, "POST", "/oauth/token", {
+        headers: form,
+        body: new URLSearchParams({
+          grant_type: "authorization_code",
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+        }).toString(),
+      });
+      expect(issued.status, issued.body).toBe(200);
+      const refresh = (JSON.parse(issued.body) as { refresh_token: string }).refresh_token;
+      const paths = Array.from({ length: 4 }, () => probe("/oauth/token"));
+      const answers = await Promise.all(
+        paths.map((path) =>
+          fresh(s.server.url, "POST", path, {
+            headers: form,
+            body: new URLSearchParams({
+              grant_type: "refresh_token",
+              refresh_token: refresh,
+            }).toString(),
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      const successors = answers.map(
+        (a) => (JSON.parse(a.body) as { refresh_token: string }).refresh_token,
+      );
+      expect(new Set(successors).size).toBe(1);
+      expect(successors[0]).not.toBe(refresh);
+      const pids = new Set(await Promise.all(paths.map((path) => servedBy(s.server, path))));
+      expect(pids.size).toBe(2);
+    }, 60_000);
+
+    it("a key rotated by the CLI is published by both workers", async () => {
+      const kidsNow = async (): Promise<{ pid: number; kids: string[] }> => {
+        const path = probe("/.well-known/jwks.json");
+        const res = await fresh(s.server.url, "GET", path);
+        const kids = (JSON.parse(res.body) as { keys: Array<{ kid: string }> }).keys.map(
+          (k) => k.kid,
+        );
+        return { pid: await servedBy(s.server, path), kids };
+      };
+      const before = new Set((await kidsNow()).kids);
+      await s.rotateKeys();
+      const published = new Map<number, string[]>();
+      await until("both workers publish the new key", async () => {
+        const { pid, kids } = await kidsNow();
+        const fresh_ = kids.filter((k) => !before.has(k));
+        if (fresh_.length > 0) published.set(pid, fresh_);
+        return published.size === 2 ? true : undefined;
+      });
+      const [a, b] = [...published.values()];
+      expect(a).toEqual(b);
     }, 60_000);
 
     it("replaces a killed worker", async () => {
@@ -345,7 +437,31 @@ describe("serve --workers: the primary killed", () => {
 const CLIENTS = (issuerArgs: readonly string[]) => ({
   svc: ["--grants", "client_credentials", "--audience", AUDIENCE, ...issuerArgs],
   rs: ["--grants", "client_credentials", "--audience", AUDIENCE, "--introspect", ...issuerArgs],
+  app: [
+    "--grants",
+    "authorization_code,refresh_token",
+    "--audience",
+    AUDIENCE,
+    "--redirect-uri",
+    REDIRECT,
+    "--first-party",
+    ...issuerArgs,
+  ],
 });
+
+/** Every worker of every suite: short key timings, so a rotation happens within a test. */
+const SERVER_ARGS = [
+  "--workers",
+  "2",
+  "--log-format",
+  "json",
+  "--login-account-limit",
+  String(LOGIN_LIMIT),
+  "--keys-reload-interval",
+  "1",
+  "--key-activation-delay",
+  "2",
+];
 
 workerSuite(
   "serve --workers 2 on SQLite",
@@ -360,19 +476,17 @@ workerSuite(
       const r = await cli(["user", "add", u, "--password-stdin", ...args], PASSWORD);
       expect(r.code).toBe(0);
     }
-    const server = await startServer([
-      ...args,
-      "--workers",
-      "2",
-      "--log-format",
-      "json",
-      "--login-account-limit",
-      String(LOGIN_LIMIT),
-    ]);
+    const app = await cli(["client", "add", "app", ...CLIENTS(args).app]);
+    const server = await startServer([...args, ...SERVER_ARGS]);
     return {
       server,
       svc: basic("svc", clientSecretOf(svc.stdout)),
       rsSecret: clientSecretOf(rs.stdout),
+      app: basic("app", clientSecretOf(app.stdout)),
+      rotateKeys: async () => {
+        const r = await cli(["keys", "rotate", ...args]);
+        expect(r.code, r.stderr).toBe(0);
+      },
     };
   },
   async () => {},
@@ -386,27 +500,32 @@ describePostgres("PostgreSQL", () => {
       async () => {
         let svc = "";
         let rsSecret = "";
+        let app = "";
         cluster = await startCluster({
           instances: 1,
           redis: true,
           env: { TESSERA_ISSUER: ISSUER },
-          args: [
-            "--workers",
-            "2",
-            "--log-format",
-            "json",
-            "--login-account-limit",
-            String(LOGIN_LIMIT),
-          ],
+          args: SERVER_ARGS,
           setup: async (cli) => {
             svc = await addClient(cli, "svc", CLIENTS([]).svc);
+            app = await addClient(cli, "app", CLIENTS([]).app);
             const rs = await cli(["client", "add", "rs", ...CLIENTS([]).rs]);
             rsSecret = clientSecretOf(rs.stdout);
             await addUser(cli, "alice", PASSWORD);
             await addUser(cli, "bob", PASSWORD);
           },
         });
-        return { server: cluster.instances[0] as ServerProcess, svc, rsSecret };
+        const c = cluster;
+        return {
+          server: c.instances[0] as ServerProcess,
+          svc,
+          rsSecret,
+          app,
+          rotateKeys: async () => {
+            const r = await c.cli(["keys", "rotate"]);
+            expect(r.code, r.stderr).toBe(0);
+          },
+        };
       },
       async () => {
         await cluster?.stop();
