@@ -10,12 +10,16 @@
  * published by both, a killed worker is replaced, and SIGTERM drains both (exit 0, no
  * SIGKILL needed). Then: the memory store refused, workers that keep dying, a killed primary.
  */
+
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { addClient, addUser, type Cluster, startCluster } from "../support/cluster.js";
 import { describePostgres } from "../support/postgres.js";
 import {
+  CLI_PATH,
+  childEnv,
   clientSecretOf,
   removeTempDirs,
   runCli,
@@ -86,6 +90,7 @@ interface LogLine {
   msg?: string;
   req?: { url?: string };
   workerPid?: number;
+  signal?: string;
 }
 
 function logLines(server: ServerProcess): LogLine[] {
@@ -432,6 +437,60 @@ describe("serve --workers: the primary killed", () => {
     await until("the workers exit", async () => (workers.every(gone) ? true : undefined));
     await expect(fresh(server.url, "GET", "/healthz")).rejects.toThrow(/ECONNREFUSED/);
   }, 30_000);
+});
+
+describe("serve --workers: Ctrl-C", () => {
+  it("SIGINT is the primary's: a worker ignores its own; the group's stops all, exit 0, none replaced", async () => {
+    // Detached: a process group of its own, as a terminal's foreground job.
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        "serve",
+        "--port",
+        "0",
+        "--data",
+        tempDataDir(),
+        "--workers",
+        "2",
+        "--log-format",
+        "json",
+      ],
+      { env: childEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
+    );
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      const server = {
+        stdout: () => out,
+        url: `http://127.0.0.1:${await until("listening", async () => /Tessera listening on http:\/\/localhost:(\d+)/.exec(out)?.[1])}`,
+      } as ServerProcess;
+      const [first] = startedWorkers(server) as [number];
+      process.kill(first, "SIGINT");
+      await until("the worker handles SIGINT", async () =>
+        logLines(server).find((l) => l.pid === first && l.signal === "SIGINT"),
+      );
+      expect(out).not.toMatch(/"msg":"shutting down"/);
+      // Still serving: the primary decides when workers stop.
+      await until("the worker that got SIGINT serves", async () => {
+        const path = probe("/healthz");
+        expect((await fresh(server.url, "GET", path)).status).toBe(200);
+        return (await servedBy(server, path)) === first ? true : undefined;
+      });
+      process.kill(-(child.pid as number), "SIGINT");
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(out).not.toMatch(/starting a replacement/);
+      expect(out.match(/"msg":"worker \d+ exited \(code 0\)"/g)).toHaveLength(2);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null)
+        process.kill(-(child.pid as number), "SIGKILL");
+    }
+  }, 60_000);
 });
 
 const CLIENTS = (issuerArgs: readonly string[]) => ({

@@ -139,7 +139,8 @@ export class WorkerPool {
     const how = signal === null ? `code ${code}` : signal;
     const fields = { workerId: worker.id, workerPid: worker.process.pid, exitCode: code, signal };
     if (this.phase === "stopping") {
-      if (code !== 0) this.exitCode = 1;
+      // Killed by our SIGTERM: a worker still loading, before it could handle the signal.
+      if (code !== 0 && signal !== "SIGTERM") this.exitCode = 1;
       this.log.info(fields, `worker ${worker.id} exited (${how})`);
       this.settleIfEmpty();
       return;

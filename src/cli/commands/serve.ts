@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../../config/defaults.js";
 import { assertSafeToServe, type RawSettings } from "../../config/load.js";
 import { buildServer } from "../../server/app.js";
@@ -84,10 +85,15 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
 /**
  * One worker of `serve --workers N`: the server of `serveCommand`, with `worker` on every
  * log line. Its primary prints the banner, follows the package manager and forwards
- * SIGTERM; the worker drains on SIGTERM or SIGINT (a terminal's Ctrl-C reaches both) and
- * exits, 0 when it closed cleanly.
+ * SIGTERM (../cluster/worker.ts owns the signals). Resolves once it listens, with its
+ * logger and the function that drains it: stops accepting, finishes the requests in
+ * flight, closes the stores; true when all of that went cleanly.
  */
-export async function serveWorker(config: Config, io: CliIo, worker: number): Promise<void> {
+export async function serveWorker(
+  config: Config,
+  io: CliIo,
+  worker: number,
+): Promise<{ log: FastifyBaseLogger; drain(signal: NodeJS.Signals): Promise<boolean> }> {
   const tessera = await Tessera.open({
     config,
     role: "serve",
@@ -96,25 +102,19 @@ export async function serveWorker(config: Config, io: CliIo, worker: number): Pr
   await tessera.hasher.warmUp();
   const app = await buildServer(tessera, { logFields: { worker } });
   for (const notice of tessera.notices) app.log[notice.level](notice.message);
-  let closing = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
+  await app.listen({ port: config.port, host: config.host });
+  const drain = async (signal: NodeJS.Signals) => {
     app.log.info({ signal }, "shutting down");
-    let code = 0;
     try {
       await app.close();
       await tessera.close();
+      return true;
     } catch (err) {
       app.log.error({ err }, "shutdown failed");
-      code = 1;
+      return false;
     }
-    // The IPC channel to the primary would keep this process alive.
-    process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  await app.listen({ port: config.port, host: config.host });
+  return { log: app.log, drain };
 }
 
 /** `http://HOST:PORT` for the banner (loopback named `localhost`). */
