@@ -48,6 +48,8 @@ export const ERROR_STATUS = {
   /** A command other than `serve` found no installation where it looked (CLI: exit 2). */
   installation_not_found: 404,
   store_unavailable: 503,
+  /** `serve --workers N` (N > 1) on a store that lives in one process (CLI: exit 2). */
+  workers_need_shared_store: 400,
   /** better-sqlite3's native addon does not load on this Node.js (store/sqlite/addon.ts). */
   sqlite_addon_unavailable: 500,
   server_busy: 503,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { isTesseraError } from "../errors.js";
+import { describeFailure } from "./failure.js";
 import { runCli } from "./run.js";
 
 /** Entry point of the `tessera` command. */
@@ -14,13 +14,9 @@ async function main(): Promise<void> {
       err: (line) => process.stderr.write(`${line}\n`),
     });
   } catch (err) {
-    if (isTesseraError(err)) {
-      process.stderr.write(`tessera: ${err.message} (${err.code})\n`);
-      process.exitCode = err.code === "config_invalid" || err.status < 500 ? 2 : 1;
-      return;
-    }
-    process.stderr.write(`tessera: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exitCode = 1;
+    const failure = describeFailure(err);
+    process.stderr.write(`${failure.line}\n`);
+    process.exitCode = failure.exitCode;
   }
 }
 

@@ -1,10 +1,11 @@
+import { availableParallelism } from "node:os";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { PasswordLogin } from "../sessions/login.js";
 import { Sessions } from "../sessions/sessions.js";
 import type { Stores } from "../store/open.js";
-import { PasswordHasher } from "../users/passwords.js";
+import { hashesPerProcess, PasswordHasher } from "../users/passwords.js";
 import { Users } from "../users/users.js";
 
 /** The user services, wired (see `composeUsers`). */
@@ -32,7 +33,10 @@ export function composeUsers(
       parallelism: config.argon2Parallelism,
     },
     {
-      concurrency: config.argon2Concurrency,
+      concurrency:
+        config.argon2Concurrency > 0
+          ? config.argon2Concurrency
+          : hashesPerProcess(availableParallelism(), config.workers),
       maxWaitingPerSource: config.argon2QueuePerSource,
       maxWaiting: config.argon2QueueLimit,
     },

@@ -7,6 +7,8 @@
  * this object (`npm run docs:config`) and a test keeps the two in step.
  */
 
+import { availableParallelism } from "node:os";
+
 export type SettingType = "int" | "bool" | "string" | "url" | "enum";
 
 export interface SettingSpec {
@@ -26,6 +28,11 @@ export interface SettingSpec {
    * environment and apply to a later, unintended change).
    */
   readonly flagOnly?: boolean;
+  /**
+   * An `int` setting that also accepts the word `auto`: the number it stands for on this
+   * machine, computed when the configuration is loaded.
+   */
+  readonly auto?: () => number;
 }
 
 const MINUTE = 60;
@@ -58,6 +65,14 @@ export const SETTINGS = {
     min: 0,
     max: 10,
     doc: "Reverse-proxy hops to trust for X-Forwarded-For/-Proto, each of them on a loopback or private network (a client reaching the port from elsewhere cannot choose its IP). 0: none (the flag alone means 1).",
+  },
+  workers: {
+    type: "int",
+    default: 1,
+    min: 1,
+    max: 256,
+    auto: () => availableParallelism(),
+    doc: '`serve` processes sharing the port (node:cluster): `auto` is one per CPU core (os.availableParallelism()). 1: one process, no cluster primary. More need a store shared across processes (SQLite or PostgreSQL, Redis optional); with --db memory `serve` refuses (exit 2, `workers_need_shared_store`). A worker that dies is replaced, at most 5 times a minute (README, "Every core").',
   },
   // ── Storage ──────────────────────────────────────────────────────────────────
   data: {
@@ -174,7 +189,7 @@ export const SETTINGS = {
     default: 0,
     min: 0,
     max: 64,
-    doc: "Password hashes computed at once (more wait in line). 0: one less than the CPU count, at least 1, so logins never starve the event loop.",
+    doc: "Password hashes computed at once by each process (more wait in line). 0: one less than the CPU count, shared out between the --workers (at least 1 each), so logins never starve the event loops.",
   },
   argon2QueuePerSource: {
     type: "int",

@@ -21,7 +21,7 @@ function between(path: string, text: string, start: string, end: string, table: 
 function allowed(spec: SettingSpec): string {
   switch (spec.type) {
     case "int":
-      return `${spec.min ?? 0}–${spec.max ?? "∞"}`;
+      return `${spec.min ?? 0}–${spec.max ?? "∞"}${spec.auto === undefined ? "" : ", auto"}`;
     case "bool":
       return "true/false";
     case "enum":

@@ -119,12 +119,14 @@ function parseValue(key: SettingKey, raw: string | boolean): number | boolean | 
     }
     case "int": {
       const text = String(raw);
+      if (spec.auto !== undefined && text === "auto") return spec.auto();
       const n = /^\d{1,12}$/.test(text) ? Number(text) : Number.NaN;
       const min = spec.min ?? 0;
       const max = spec.max ?? Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(n) || n < min || n > max) {
+        const or = spec.auto === undefined ? "" : " or auto";
         throw configError(
-          `${where} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+          `${where} must be a whole number from ${min} to ${max}${or}, got ${JSON.stringify(text)}`,
         );
       }
       return n;
@@ -230,6 +232,20 @@ export function isLoopbackAddress(host: string): boolean {
   if (isIP(h) === 4) return h.startsWith("127.");
   if (isIP(h) === 6) return h === "::1" || h.startsWith("::ffff:127.");
   return false;
+}
+
+/**
+ * Several `serve` workers share state through the store: the memory store lives in one
+ * process, so each worker would have its own users, sessions and revocations.
+ */
+export function assertWorkersSupported(config: Config): void {
+  if (config.workers > 1 && config.db.startsWith("memory")) {
+    throw new TesseraError(
+      "workers_need_shared_store",
+      `--workers ${config.workers} needs a store shared across processes (sqlite: or postgres://); ` +
+        "--db memory keeps everything in one process: use --workers 1",
+    );
+  }
 }
 
 /**

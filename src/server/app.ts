@@ -42,6 +42,8 @@ const REQUEST_TIMEOUT_CHECK_MS = 5_000;
 export interface BuildServerOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** Fields on every log line (`serve --workers`: `{ worker: N }`). */
+  logFields?: Readonly<Record<string, string | number | boolean>>;
   /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
   requestTimeout?: { ms: number; checkIntervalMs: number };
   /** `serve --demo`: the demo's pages, API and BFF (src/demo/), served by this server. */
@@ -72,6 +74,7 @@ export async function buildServer(
     config.logLevel,
     options.logStream,
     chooseLogFormat(config.logFormat, toTerminal),
+    options.logFields,
   ) as FastifyBaseLogger;
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({

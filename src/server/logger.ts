@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { DestinationStream, LoggerOptions } from "pino";
 import { pino } from "pino";
 import { type LogFormat, prettyStream } from "./log-format.js";
@@ -70,15 +71,18 @@ interface LoggableRequest {
 
 /**
  * The server's logger: JSON lines (pino's shape) or, with `format` "pretty", readable
- * lines made from them (./log-format.ts). To `stream`, else stdout.
+ * lines made from them (./log-format.ts). To `stream`, else stdout. `fields` go on every
+ * line, beside pino's `pid` and `hostname` (`serve --workers`: which worker wrote it).
  */
 export function createLogger(
   level: string,
   stream?: DestinationStream,
   format: LogFormat = "json",
+  fields: Readonly<Record<string, string | number | boolean>> = {},
 ) {
   const options: LoggerOptions = {
     level,
+    base: { pid: process.pid, hostname: hostname(), ...fields },
     formatters: { log: (obj) => censorSecrets(obj) as Record<string, unknown> },
     serializers: {
       req: (req: LoggableRequest) => ({

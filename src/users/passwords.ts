@@ -37,6 +37,16 @@ export interface HashQueueLimits {
 const DEFAULT_QUEUE: HashQueueLimits = { concurrency: 0, maxWaitingPerSource: 4, maxWaiting: 64 };
 
 /**
+ * The default number of hashes one process computes at once: one less than the CPUs (a
+ * core is left to the event loops), shared out between the `serve --workers` processes,
+ * at least 1 each. Without the share, N workers would each run CPUs − 1 hashes: N times
+ * the cores busy hashing (and N times argon2's memory) under a login flood.
+ */
+export function hashesPerProcess(cpus: number, workers = 1): number {
+  return Math.max(1, Math.floor((cpus - 1) / Math.max(1, workers)));
+}
+
+/**
  * argon2id hashing. @node-rs/argon2 runs each hash on libuv's thread pool, so hashing
  * never blocks the event loop.
  *
@@ -57,7 +67,7 @@ export class PasswordHasher {
     const limits = { ...DEFAULT_QUEUE, ...queue };
     this.slots = new FairQueue({
       concurrency:
-        limits.concurrency > 0 ? limits.concurrency : Math.max(1, availableParallelism() - 1),
+        limits.concurrency > 0 ? limits.concurrency : hashesPerProcess(availableParallelism()),
       maxWaitingPerSource: limits.maxWaitingPerSource,
       maxWaiting: limits.maxWaiting,
     });

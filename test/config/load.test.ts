@@ -1,7 +1,9 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config/defaults.js";
 import {
   assertSafeToServe,
+  assertWorkersSupported,
   isLoopbackAddress as isLoopback,
   loadConfig,
   parseFlags,
@@ -164,6 +166,30 @@ describe("configuration", () => {
     ).not.toThrow();
     expect(() => assertSafeToServe(loadConfig({ host: "127.0.0.1" }, {}))).not.toThrow();
     expect(() => assertSafeToServe(loadConfig({ host: "::1" }, {}))).not.toThrow();
+  });
+
+  it("--workers: 1 by default, a number, or auto (one per core), from a flag or TESSERA_WORKERS", () => {
+    expect(loadConfig({}, {}).workers).toBe(1);
+    expect(loadConfig(parseFlags(["--workers", "3"]).settings, {}).workers).toBe(3);
+    expect(loadConfig({}, { TESSERA_WORKERS: "2" }).workers).toBe(2);
+    expect(loadConfig({ workers: "auto" }, {}).workers).toBe(availableParallelism());
+    expect(loadConfig({}, { TESSERA_WORKERS: "auto" }).workers).toBe(availableParallelism());
+    for (const bad of ["0", "-1", "257", "Auto", "2.5", "many"]) {
+      expect(
+        codeOf(() => loadConfig({ workers: bad }, {})),
+        bad,
+      ).toBe("config_invalid");
+    }
+    expect(() => loadConfig({ workers: "0" }, {})).toThrow(/from 1 to 256 or auto/);
+  });
+
+  it("more than one worker needs a store shared across processes", () => {
+    const memory = (workers: string) => loadConfig({ workers, db: "memory:" }, {});
+    expect(codeOf(() => assertWorkersSupported(memory("2")))).toBe("workers_need_shared_store");
+    expect(() => assertWorkersSupported(memory("1"))).not.toThrow();
+    expect(() => assertWorkersSupported(loadConfig({ workers: "2" }, {}))).not.toThrow();
+    const pg = loadConfig({ workers: "2", db: "postgres://u@localhost:5432/db" }, {});
+    expect(() => assertWorkersSupported(pg)).not.toThrow();
   });
 
   it("knows loopback addresses", () => {

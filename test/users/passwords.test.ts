@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PasswordHasher } from "../../src/users/passwords.js";
+import { hashesPerProcess, PasswordHasher } from "../../src/users/passwords.js";
 
 describe("argon2id hashing", () => {
   const hasher = new PasswordHasher();
@@ -47,6 +47,15 @@ describe("argon2id hashing", () => {
 });
 
 describe("argon2id queue", () => {
+  it("by default, hashes at once: CPUs − 1, shared out between serve --workers, at least 1", () => {
+    expect([hashesPerProcess(1), hashesPerProcess(2), hashesPerProcess(8)]).toEqual([1, 1, 7]);
+    // N workers together hash on no more cores than one process would.
+    expect(hashesPerProcess(2, 2)).toBe(1);
+    expect(hashesPerProcess(16, 4)).toBe(3);
+    expect(hashesPerProcess(16, 16)).toBe(1);
+    expect(hashesPerProcess(64, 8) * 8).toBeLessThanOrEqual(63);
+  });
+
   it("runs at most `concurrency` hashes at once; the rest queue, none is lost", async () => {
     const hasher = new PasswordHasher(undefined, { concurrency: 1, maxWaitingPerSource: 8 });
     let peak = 0;

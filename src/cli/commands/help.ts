@@ -12,6 +12,7 @@ Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
         [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
         [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
+        [--workers N|auto]                               N processes on the port (one per core: auto)
   bff --issuer URL --client-id ID --upstream NAME=URL [--upstream …] [--port 5173]
         [--public-url URL] [--db URL] [--redis URL]       the backend-for-frontend (tessera bff --help)
   user add NAME --password-stdin [--roles a,b] [--email E] [--email-verified] [--name N]

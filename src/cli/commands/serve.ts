@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../../config/defaults.js";
 import { assertSafeToServe, type RawSettings } from "../../config/load.js";
 import { Demo } from "../../demo/demo.js";
@@ -6,6 +7,7 @@ import { loopbackUrl } from "../../demo/loopback.js";
 import { buildServer } from "../../server/app.js";
 import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
+import { servePrimary } from "../cluster/primary.js";
 import { dataLine, type Options, positionalArgs, rejectUnknown } from "../flags.js";
 import type { CliIo } from "../io.js";
 import { followLauncher } from "../launcher.js";
@@ -28,9 +30,13 @@ export async function prepareServe(
   }
 }
 
-/** `tessera serve`: runs the auth server until SIGINT or SIGTERM. */
+/**
+ * `tessera serve`: runs the auth server until SIGINT or SIGTERM. With `--workers N` (N > 1)
+ * this process is the cluster's primary instead (../cluster/primary.ts).
+ */
 export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   assertSafeToServe(config);
+  if (config.workers > 1) return servePrimary(config, io);
   if (config.db.startsWith("memory")) {
     io.err(
       "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
@@ -68,7 +74,7 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
       `the package manager that started this server (pid ${pid}) has exited: shutting down`,
     );
   });
-  const url = (port: number | string) => `http://${hostForUrl(config.host)}:${port}`;
+  const url = (port: number | string) => bannerUrl(config.host, port);
   await app.listen({
     port: config.port,
     host: config.host,
@@ -84,12 +90,52 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   return 0;
 }
 
+/**
+ * One worker of `serve --workers N`: the server of `serveCommand`, with `worker` on every
+ * log line. Its primary prints the banner, follows the package manager and forwards
+ * SIGTERM (../cluster/worker.ts owns the signals). Resolves once it listens, with its
+ * logger and the function that drains it: stops accepting, finishes the requests in
+ * flight, closes the stores; true when all of that went cleanly.
+ */
+export async function serveWorker(
+  config: Config,
+  io: CliIo,
+  worker: number,
+): Promise<{ log: FastifyBaseLogger; drain(signal: NodeJS.Signals): Promise<boolean> }> {
+  const tessera = await Tessera.open({
+    config,
+    role: "serve",
+    onWarning: (m) => io.err(`WARNING: ${m}`),
+  });
+  await tessera.hasher.warmUp();
+  const app = await buildServer(tessera, { logFields: { worker } });
+  for (const notice of tessera.notices) app.log[notice.level](notice.message);
+  await app.listen({ port: config.port, host: config.host });
+  const drain = async (signal: NodeJS.Signals) => {
+    app.log.info({ signal }, "shutting down");
+    try {
+      await app.close();
+      await tessera.close();
+      return true;
+    } catch (err) {
+      app.log.error({ err }, "shutdown failed");
+      return false;
+    }
+  };
+  return { log: app.log, drain };
+}
+
+/** `http://HOST:PORT` for the banner (loopback named `localhost`). */
+export function bannerUrl(host: string, port: number | string): string {
+  return `http://${hostForUrl(host)}:${port}`;
+}
+
 function hostForUrl(host: string): string {
   if (host === "127.0.0.1" || host === "::1") return "localhost";
   return host.includes(":") ? `[${host}]` : host;
 }
 
-async function demoUser(tessera: Tessera, io: CliIo): Promise<void> {
+export async function demoUser(tessera: Tessera, io: CliIo): Promise<void> {
   const created = await ensureDemoUser(tessera.users);
   if (created === undefined) {
     io.out(`Demo user "${DEMO_USER}" exists (its password was printed when it was created).`);
