@@ -380,7 +380,7 @@ export const SETTINGS = {
   demo: {
     type: "bool",
     default: false,
-    doc: "On first start, create a demo user with a random password printed once. Also serve the demo: `/demo`, `/demo/spa`, the demo API and the BFF (README: The demo).",
+    doc: "On first start, create a demo user with a random password printed once. Also serve the demo: `/demo`, `/demo/spa`, the demo API and the BFF (README: The demo); one process only (`--workers 1`).",
   },
 } as const satisfies Record<string, SettingSpec>;
 

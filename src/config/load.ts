@@ -246,6 +246,13 @@ export function assertWorkersSupported(config: Config): void {
         "--db memory keeps everything in one process: use --workers 1",
     );
   }
+  // The demo registers its clients with secrets kept in the process (src/demo/clients.ts):
+  // several workers would keep replacing each other's.
+  if (config.workers > 1 && config.demo) {
+    throw configError(
+      `--demo serves its pages from one process: use --workers 1 with --demo (not ${config.workers})`,
+    );
+  }
 }
 
 /**

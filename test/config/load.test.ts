@@ -192,6 +192,13 @@ describe("configuration", () => {
     expect(() => assertWorkersSupported(pg)).not.toThrow();
   });
 
+  it("the demo runs in one process: --demo with more than one worker is refused", () => {
+    const demo = (workers: string) => loadConfig({ workers, demo: true }, {});
+    expect(codeOf(() => assertWorkersSupported(demo("2")))).toBe("config_invalid");
+    expect(() => assertWorkersSupported(demo("2"))).toThrow(/--workers 1 with --demo/);
+    expect(() => assertWorkersSupported(demo("1"))).not.toThrow();
+  });
+
   it("knows loopback addresses", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
       expect(isLoopback(h)).toBe(true);
