@@ -47,6 +47,11 @@ export const ERROR_STATUS = {
   config_invalid: 500,
   /** A command other than `serve` found no installation where it looked (CLI: exit 2). */
   installation_not_found: 404,
+  /**
+   * `serve --tls-cert/--tls-key`: a file missing or unreadable, not PEM, or a key that
+   * does not match the certificate (CLI: exit 2, like config_invalid).
+   */
+  tls_invalid: 500,
   store_unavailable: 503,
   /** better-sqlite3's native addon does not load on this Node.js (store/sqlite/addon.ts). */
   sqlite_addon_unavailable: 500,

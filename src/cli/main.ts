@@ -16,7 +16,8 @@ async function main(): Promise<void> {
   } catch (err) {
     if (isTesseraError(err)) {
       process.stderr.write(`tessera: ${err.message} (${err.code})\n`);
-      process.exitCode = err.code === "config_invalid" || err.status < 500 ? 2 : 1;
+      const config = err.code === "config_invalid" || err.code === "tls_invalid";
+      process.exitCode = config || err.status < 500 ? 2 : 1;
       return;
     }
     process.stderr.write(`tessera: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

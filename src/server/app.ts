@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerOptions } from "node:http";
+import type { SecureContextOptions } from "node:tls";
 import formbody from "@fastify/formbody";
 import Fastify, {
   type FastifyBaseLogger,
@@ -39,6 +40,8 @@ const REQUEST_TIMEOUT_CHECK_MS = 5_000;
 export interface BuildServerOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** HTTPS: the certificate, key and protocol settings (./tls.ts). Default: plain HTTP. */
+  tls?: SecureContextOptions;
   /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
   requestTimeout?: { ms: number; checkIntervalMs: number };
 }
@@ -67,6 +70,14 @@ export async function buildServer(
     chooseLogFormat(config.logFormat, toTerminal),
   ) as FastifyBaseLogger;
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
+  const http: ServerOptions = {
+    // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
+    requireHostHeader: false,
+    // Node ignores requestTimeout while headersTimeout (60 s by default) exceeds it.
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval:
+      options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
+  };
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: config.bodyLimit,
@@ -83,15 +94,9 @@ export async function buildServer(
     frameworkErrors: frameworkErrors(hsts),
     clientErrorHandler: clientErrorHandler(hsts, log),
     requestTimeout,
-    http: {
-      // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
-      requireHostHeader: false,
-      // Node ignores requestTimeout while headersTimeout (60 s by default) exceeds it.
-      headersTimeout: requestTimeout,
-      connectionsCheckingInterval:
-        options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
-    },
-  });
+    // Fastify hands `https` (not `http`) to https.createServer: the HTTP settings go in it.
+    ...(options.tls === undefined ? { http } : { https: { ...http, ...options.tls } }),
+  }) as FastifyInstance;
   // Tessera speaks no upgrade protocol and is no proxy (see framework-errors.ts).
   app.server.on("upgrade", refuseUpgrade(hsts, log));
   app.server.on("connect", refuseUpgrade(hsts, log));

@@ -11,6 +11,7 @@ const USAGE = `Usage: tessera <command> [options]
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
         [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
+        [--tls-cert FILE --tls-key FILE]  (HTTPS; SIGHUP reloads them)
         [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
   bff --issuer URL --client-id ID --upstream NAME=URL [--upstream …] [--port 5173]
         [--public-url URL] [--db URL] [--redis URL]       the backend-for-frontend (tessera bff --help)

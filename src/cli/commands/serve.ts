@@ -1,7 +1,11 @@
 import { createServer } from "node:net";
+import { Server as TlsServer } from "node:tls";
+import type { FastifyInstance } from "fastify";
 import type { Config } from "../../config/defaults.js";
 import { assertSafeToServe, type RawSettings } from "../../config/load.js";
+import { isTesseraError, TesseraError } from "../../errors.js";
 import { buildServer } from "../../server/app.js";
+import { loadTlsPair, secureContextOptions, type TlsPair } from "../../server/tls.js";
 import { Tessera } from "../../tessera.js";
 import { DEMO_USER, ensureDemoUser } from "../../users/demo.js";
 import { dataLine, type Options, positionalArgs, rejectUnknown } from "../flags.js";
@@ -34,25 +38,49 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
       "WARNING: --db memory: keeps users and sessions in this process only; everything is lost on exit. For tests, never production.",
     );
   }
+  // Read and checked before anything is opened or created: a bad pair stops here.
+  const tls =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : loadTlsPair(config.tlsCert, config.tlsKey);
   const tessera = await Tessera.open({
     config,
     role: "serve",
     onWarning: (m) => io.err(`WARNING: ${m}`),
   });
+  if (tls !== undefined && !tessera.config.issuer.startsWith("https:")) {
+    await tessera.close();
+    throw new TesseraError(
+      "config_invalid",
+      `serving HTTPS (--tls-cert) under the plain-http issuer ${tessera.config.issuer} recorded for this installation: ` +
+        "pass --issuer https://HOST:PORT --change-issuer",
+    );
+  }
   io.err(dataLine(tessera.installation));
   await tessera.hasher.warmUp();
   if (config.demo) await demoUser(tessera, io);
-  const app = await buildServer(tessera);
+  const app = await buildServer(
+    tessera,
+    tls === undefined ? {} : { tls: secureContextOptions(tls) },
+  );
+  if (tls !== undefined) app.log.info(certificateFields(tls), "TLS certificate loaded");
   for (const notice of tessera.notices) app.log[notice.level](notice.message);
   let closing = false;
   const shutdown = async (why: Record<string, unknown>, message: string) => {
     if (closing) return;
     closing = true;
     stopFollowing?.();
+    if (onHangup !== undefined) process.off("SIGHUP", onHangup);
     app.log.info(why, message);
     await app.close();
     await tessera.close();
   };
+  // SIGHUP: the certificate and key are read again (renewed files, same paths).
+  const onHangup =
+    tls === undefined || config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : reloadOnHangup(app, config.tlsCert, config.tlsKey);
+  if (onHangup !== undefined) process.on("SIGHUP", onHangup);
   process.once("SIGINT", () => void shutdown({ signal: "SIGINT" }, "shutting down"));
   process.once("SIGTERM", () => void shutdown({ signal: "SIGTERM" }, "shutting down"));
   // Started by npm: stop when npm goes, even by SIGKILL (./launcher.ts says why).
@@ -62,7 +90,8 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
       `the package manager that started this server (pid ${pid}) has exited: shutting down`,
     );
   });
-  const url = (port: number | string) => `http://${hostForUrl(config.host)}:${port}`;
+  const scheme = tls === undefined ? "http" : "https";
+  const url = (port: number | string) => `${scheme}://${hostForUrl(config.host)}:${port}`;
   await app.listen({
     port: config.port,
     host: config.host,
@@ -74,6 +103,35 @@ export async function serveCommand(config: Config, io: CliIo): Promise<number> {
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   io.out(`Tessera listening on ${url(port)} (issuer ${tessera.config.issuer})`);
   return 0;
+}
+
+function certificateFields(pair: TlsPair): Record<string, string> {
+  return { fingerprint: pair.fingerprint, serialNumber: pair.serialNumber, validTo: pair.validTo };
+}
+
+/**
+ * The SIGHUP handler: reads the pair again and swaps it in for new connections. A bad new
+ * pair keeps the current one, and the log says why (the message names files, never keys).
+ */
+function reloadOnHangup(app: FastifyInstance, certFile: string, keyFile: string): () => void {
+  const server = app.server as unknown;
+  if (!(server instanceof TlsServer))
+    throw new Error("serve: the HTTPS server is not a TLS server");
+  return () => {
+    let pair: TlsPair;
+    try {
+      pair = loadTlsPair(certFile, keyFile);
+    } catch (err) {
+      const why = isTesseraError(err) ? err.message : "unexpected error";
+      app.log.error(
+        { signal: "SIGHUP", error: "tls_invalid" },
+        `TLS reload failed, the current certificate stays in use: ${why}`,
+      );
+      return;
+    }
+    server.setSecureContext(secureContextOptions(pair));
+    app.log.info({ signal: "SIGHUP", ...certificateFields(pair) }, "TLS certificate reloaded");
+  };
 }
 
 function hostForUrl(host: string): string {
