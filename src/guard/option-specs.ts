@@ -109,6 +109,10 @@ export const GUARD_OPTIONS = {
   ),
   clock: other("system", "`{ now(): ms }` (`ManualClock` in tests)"),
   fetch: other("global fetch", "injectable, for tests; when given, introspection uses it too"),
+  ca: other(
+    "Node's CAs",
+    "PEM certificate(s) (string, Buffer or an array of them) that verify the issuer's TLS certificate, for a private PKI: used for every connection the guard makes (JWKS, introspection, the revocation feed) instead of Node's default CAs. The JWKS then goes through node:https, not the global fetch (unless `fetch` is given)",
+  ),
   cookieName: other(
     "none",
     "also accept the token from this cookie (never together with a header). A cookie is ambient: a state-changing request carrying it cross-site is refused, 403 `forbidden_origin` (see CSRF below)",
