@@ -64,7 +64,9 @@ export function nodeFetch(ca: CaList): FetchLike {
         signal: init.signal,
         ...(https ? { ca: [...ca] } : {}),
       });
-      req.once("error", reject);
+      // As fetch: an aborted request rejects with the signal's reason (a TimeoutError
+      // for AbortSignal.timeout), not node:http's AbortError.
+      req.once("error", (err) => reject(init.signal.aborted ? init.signal.reason : err));
       req.once("response", (res) => {
         const status = res.statusCode ?? 0;
         if (init.redirect === "error" && status >= 300 && status < 400) {
