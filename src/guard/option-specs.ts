@@ -176,6 +176,10 @@ export const SESSION_VERIFIER_OPTIONS = {
   issuer: other("required", "http(s) URL; the realm of the challenges and `claims.iss`"),
   sessionEndpoint: other(`\`${ISSUER}/session\``, "URL of Tessera's `GET /session`"),
   fetch: other("global fetch", "injectable"),
+  ca: other(
+    "Node's CAs",
+    "PEM certificate(s) that verify the session endpoint's TLS certificate (a private PKI), instead of Node's default CAs; the call then goes through node:https (unless `fetch` is given). As the guard's `ca`",
+  ),
   cookieName: other(`\`${DEFAULT_SESSION_COOKIE}\``, "the session cookie"),
   timeout: num(5000, 1, 120_000, true, "ms for the whole exchange"),
   scopes: other("none", "`(user) => string[]`: scopes to grant a session, e.g. from `user.roles`"),

@@ -8,10 +8,15 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { createGuard, type Guard, type GuardOptions } from "../../src/guard/index.js";
+import {
+  createGuard,
+  createSessionVerifier,
+  type Guard,
+  type GuardOptions,
+} from "../../src/guard/index.js";
 import { buildServer } from "../../src/server/app.js";
 import { secureContextOptions } from "../../src/server/tls.js";
-import { logCollector, type TestServer, testServer } from "../support/harness.js";
+import { logCollector, login, type TestServer, testServer } from "../support/harness.js";
 import { describeOpenssl, makePki, type TestPki } from "../support/pki.js";
 import { API, basic } from "./live.js";
 
@@ -171,6 +176,34 @@ describeOpenssl("guard: the ca option", () => {
       expect(causes(err)).toMatch(UNTRUSTED);
     }
     await expect(following(pki.ca).ready()).resolves.toBeUndefined();
+  });
+
+  it("session verifier: its call to GET /session trusts the CA given, and nothing else", async () => {
+    const session = await login(s.app);
+    const verifier = (ca: string | undefined) =>
+      createSessionVerifier({
+        issuer: ISSUER,
+        sessionEndpoint: `${base}/session`,
+        ...(ca === undefined ? {} : { ca }),
+      });
+    for (const ca of [undefined, pki.otherCa]) {
+      const err = await verifier(ca)
+        .verify({ cookie: `__Host-session=${session}` })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      // The verifier keeps no cause (constant text only); the same endpoint with the
+      // right CA answers below, so the certificate is what was refused.
+      expect(err).toMatchObject({ status: 503 });
+      expect(causes(err)).toMatch(/the session request failed/);
+    }
+    await expect(
+      verifier(pki.ca).verify({ cookie: `__Host-session=${session}` }),
+    ).resolves.toMatchObject({ sub: expect.any(String) });
+    expect(() => createSessionVerifier({ issuer: ISSUER, ca: "x" })).toThrow(
+      /option "ca" holds no PEM/,
+    );
   });
 
   it("refuses a ca that holds no certificate, at construction", () => {
