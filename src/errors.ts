@@ -47,6 +47,11 @@ export const ERROR_STATUS = {
   config_invalid: 500,
   /** A command other than `serve` found no installation where it looked (CLI: exit 2). */
   installation_not_found: 404,
+  /**
+   * `serve --tls-cert/--tls-key`: a file missing or unreadable, not PEM, or a key that
+   * does not match the certificate (CLI: exit 2, like config_invalid).
+   */
+  tls_invalid: 500,
   store_unavailable: 503,
   /** `serve --workers N` (N > 1) on a store that lives in one process (CLI: exit 2). */
   workers_need_shared_store: 400,

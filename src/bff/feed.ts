@@ -46,6 +46,7 @@ export class BffFeed {
         heartbeatTimeoutMs: 45_000,
         maxBackoffMs: 30_000,
         onError,
+        ca: o.ca,
       },
       this.store,
       { clock },

@@ -4,6 +4,8 @@
  * revocation. Every call has the upstream timeout. Nothing here logs or throws a token.
  */
 import { TesseraError } from "../errors.js";
+import type { FetchLike } from "../guard/jwks.js";
+import { nodeFetch } from "../guard/tls.js";
 import type { ResolvedBffOptions } from "./options.js";
 
 /** What the token endpoint answered. */
@@ -37,15 +39,18 @@ const MAX_ANSWER = 64 * 1024;
 
 export class IssuerClient {
   private readonly authorization: string;
+  /** The global fetch, or (with `ca`: the global fetch takes no CA) node:https. */
+  private readonly fetch: FetchLike;
 
   constructor(private readonly o: ResolvedBffOptions) {
+    this.fetch = o.ca === undefined ? (url, init) => globalThis.fetch(url, init) : nodeFetch(o.ca);
     const enc = (s: string) => encodeURIComponent(s);
     this.authorization = `Basic ${Buffer.from(`${enc(o.clientId)}:${enc(o.clientSecret)}`).toString("base64")}`;
   }
 
   private async post(path: string, form: Record<string, string>): Promise<Response> {
     try {
-      return await fetch(`${this.o.issuerUrl}${path}`, {
+      return await this.fetch(`${this.o.issuerUrl}${path}`, {
         method: "POST",
         headers: { authorization: this.authorization, "content-type": FORM },
         body: new URLSearchParams(form).toString(),

@@ -6,6 +6,8 @@
  */
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { type CaList, type CaOption, checkCa } from "../guard/tls.js";
+import { isLoopbackHost } from "../guard/urls.js";
 
 export interface BffIntSpec {
   readonly type: "int";
@@ -111,6 +113,12 @@ export interface BffOptions extends Partial<BffLimits> {
   issuerUrl?: string;
   /** Follow Tessera's revocation feed (back-channel logout); default true. */
   revocations?: boolean;
+  /**
+   * CA certificate(s), PEM, that verify Tessera's TLS certificate (a private PKI): every
+   * call to Tessera (token, introspection, revocation, the feed) trusts these instead of
+   * Node's default CAs. Not used for the upstreams.
+   */
+  ca?: CaOption;
   clock?: Clock;
 }
 
@@ -125,6 +133,8 @@ export interface ResolvedBffOptions extends BffLimits {
   upstreams: ReadonlyMap<string, URL>;
   scope: string | undefined;
   revocations: boolean;
+  /** The `ca` option, checked; undefined: Node's default CAs. */
+  ca: CaList | undefined;
 }
 
 /** An upstream's name: a path segment of letters, digits, `-` and `_`. */
@@ -172,7 +182,19 @@ export function parseUpstream(text: string): [string, string] {
 /** Checks every option; throws `config_invalid` naming the first wrong one. */
 export function resolveBffOptions(o: BffOptions): ResolvedBffOptions {
   const issuer = httpUrl("issuer", o.issuer).href.replace(/\/$/, "");
-  const issuerUrl = httpUrl("issuerUrl", o.issuerUrl ?? o.issuer).href.replace(/\/$/, "");
+  const target = httpUrl("issuerUrl", o.issuerUrl ?? o.issuer);
+  if (target.protocol !== "https:" && !isLoopbackHost(target.hostname)) {
+    throw invalid(
+      `${o.issuerUrl === undefined ? "issuer" : "issuerUrl"} must use https (plain http is allowed for loopback hosts only): the BFF sends its client secret and tokens there`,
+    );
+  }
+  const issuerUrl = target.href.replace(/\/$/, "");
+  let ca: CaList | undefined;
+  if (o.ca !== undefined) {
+    const checked = checkCa(o.ca);
+    if (typeof checked === "string") throw invalid(`ca ${checked}`);
+    ca = checked;
+  }
   if (typeof o.clientId !== "string" || o.clientId === "") throw invalid("clientId is required");
   if (typeof o.clientSecret !== "string" || o.clientSecret === "") {
     throw invalid("the client secret is required (TESSERA_BFF_CLIENT_SECRET or stdin)");
@@ -203,6 +225,7 @@ export function resolveBffOptions(o: BffOptions): ResolvedBffOptions {
     upstreams,
     scope: o.scope,
     revocations: o.revocations ?? true,
+    ca,
   };
 }
 

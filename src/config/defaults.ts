@@ -45,13 +45,13 @@ export const SETTINGS = {
   host: {
     type: "string",
     default: "127.0.0.1",
-    doc: "Address to listen on. A non-loopback address needs --trust-proxy (TLS ends at a proxy).",
+    doc: "Address to listen on. A non-loopback address needs --tls-cert/--tls-key (HTTPS here) or --trust-proxy (TLS ends at a proxy).",
   },
   issuer: {
     type: "url",
     default: undefined,
     schemes: ["http:", "https:"],
-    doc: "Public base URL of this server: the `iss` of its tokens and revocations. The first `serve` records it with the durable data, and every command of the installation uses the recorded one; an explicit value that differs is refused (see --change-issuer). Default: the recorded issuer, else http://localhost:<port>.",
+    doc: "Public base URL of this server: the `iss` of its tokens and revocations. The first `serve` records it with the durable data, and every command of the installation uses the recorded one; an explicit value that differs is refused (see --change-issuer). Default: the recorded issuer, else http://localhost:<port> (https:// with --tls-cert).",
   },
   changeIssuer: {
     type: "bool",
@@ -73,6 +73,16 @@ export const SETTINGS = {
     max: 256,
     auto: () => availableParallelism(),
     doc: '`serve` processes sharing the port (node:cluster): `auto` is one per CPU core (os.availableParallelism()). 1: one process, no cluster primary. More need a store shared across processes (SQLite or PostgreSQL, Redis optional); with --db memory `serve` refuses (exit 2, `workers_need_shared_store`). A worker that dies is replaced, at most 5 times a minute (README, "Every core").',
+  },
+  tlsCert: {
+    type: "string",
+    default: undefined,
+    doc: "PEM certificate chain file (server certificate first): `serve` speaks HTTPS itself (TLS 1.2 at least, forward-secret AEAD ciphers only), so it may listen beyond loopback without --trust-proxy. Needs --tls-key. Re-read with the key on SIGHUP (with --workers, the primary passes it to every worker); a bad new pair keeps the old one (logged). The issuer must then be https (default: https://localhost:<port>).",
+  },
+  tlsKey: {
+    type: "string",
+    default: undefined,
+    doc: "PEM private key file of --tls-cert (unencrypted; keep it mode 0600). Needs --tls-cert.",
   },
   // ── Storage ──────────────────────────────────────────────────────────────────
   data: {

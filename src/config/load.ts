@@ -180,7 +180,16 @@ export function loadConfig(flags: RawSettings = {}, env: NodeJS.ProcessEnv = {})
     issuer?: string;
     db?: string;
   };
-  config.issuer = normaliseIssuer(config.issuer ?? `http://localhost:${config.port}`);
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw configError(
+      "tls-cert and tls-key go together: give both (HTTPS) or neither (plain HTTP)",
+    );
+  }
+  const scheme = config.tlsCert === undefined ? "http" : "https";
+  config.issuer = normaliseIssuer(config.issuer ?? `${scheme}://localhost:${config.port}`);
+  if (scheme === "https" && !config.issuer.startsWith("https:")) {
+    throw configError("with tls-cert (HTTPS) the issuer must be an https URL");
+  }
   // A sqlite: URL's path is percent-decoded (src/store/open.ts): a `%` in --data is data.
   config.db ??= `sqlite:${join(resolve(config.data), "tessera.db").replaceAll("%", "%25")}`;
   if (config.sessionIdleTimeout > config.sessionAbsoluteTimeout) {
@@ -256,14 +265,15 @@ export function assertWorkersSupported(config: Config): void {
 }
 
 /**
- * `serve` only listens beyond loopback when a TLS-terminating proxy is in front:
- * session cookies are `Secure`, and plain HTTP on a network would expose them.
+ * `serve` only listens beyond loopback when it speaks HTTPS itself (--tls-cert) or a
+ * TLS-terminating proxy is in front: session cookies are `Secure`, and plain HTTP on a
+ * network would expose them.
  */
 export function assertSafeToServe(config: Config): void {
-  if (!isLoopbackAddress(config.host) && config.trustProxy === 0) {
+  if (!isLoopbackAddress(config.host) && config.trustProxy === 0 && config.tlsCert === undefined) {
     throw configError(
       `refusing to serve plain HTTP on non-loopback address ${config.host}: ` +
-        "put Tessera behind a TLS-terminating proxy and pass --trust-proxy, or use --host 127.0.0.1",
+        "give --tls-cert and --tls-key, put Tessera behind a TLS-terminating proxy and pass --trust-proxy, or use --host 127.0.0.1",
     );
   }
 }

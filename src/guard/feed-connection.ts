@@ -25,6 +25,8 @@ export interface ConnectionSettings {
   readonly request: typeof httpRequest;
   /** The precomputed `Authorization: Basic ...` value. */
   readonly authorization: string;
+  /** CA certificates (PEM) that verify an https feed; undefined: Node's. */
+  readonly ca?: readonly string[] | undefined;
   readonly heartbeatTimeoutMs: number;
   readonly timers: FeedTimers;
   /** Monotonic ms for the silence watchdog. */
@@ -91,7 +93,8 @@ export class FeedConnection {
     if (lastEventId !== null && SENDABLE_ID.test(lastEventId)) {
       headers["last-event-id"] = lastEventId;
     }
-    this.req = settings.request(settings.target, { method: "GET", headers, agent: false });
+    const ca = settings.ca === undefined ? {} : { ca: [...settings.ca] };
+    this.req = settings.request(settings.target, { method: "GET", headers, agent: false, ...ca });
     this.lastActivity = settings.monotonic();
     this.req.on("socket", (socket) => socket.unref());
     this.req.on("error", (err) => this.fail(connectionFailed(err)));

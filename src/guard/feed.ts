@@ -51,6 +51,8 @@ export interface FeedConfig {
   maxBackoffMs: number;
   /** Told about every connection failure (never contains a token or the secret). */
   onError?: ((error: Error) => void) | undefined;
+  /** CA certificates (PEM) that verify an https feed; default Node's. */
+  ca?: readonly string[] | undefined;
 }
 
 export interface FeedHooks {
@@ -127,6 +129,7 @@ export class RevocationFeed {
       target,
       request: target.protocol === "https:" ? (httpsRequest as typeof httpRequest) : httpRequest,
       authorization: config.authorization,
+      ca: config.ca,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       timers: this.timers,
       monotonic: hooks.monotonic ?? (() => performance.now()),

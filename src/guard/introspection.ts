@@ -38,6 +38,8 @@ export interface IntrospectionConfig {
   authorization: string;
   /** Deadline for the whole exchange, ms. */
   timeoutMs: number;
+  /** CA certificates (PEM) that verify an https endpoint; default Node's. */
+  ca?: readonly string[];
 }
 
 /** The endpoint could not give an answer the guard can rely on. Never carries a token. */
@@ -100,6 +102,7 @@ export class Introspector {
         maxFreeSockets: MAX_FREE_SOCKETS,
         scheduling: "lifo" as const,
         timeout: IDLE_SOCKET_MS,
+        ...(config.ca === undefined ? {} : { ca: [...config.ca] }),
       };
       this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     }

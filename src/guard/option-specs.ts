@@ -109,6 +109,10 @@ export const GUARD_OPTIONS = {
   ),
   clock: other("system", "`{ now(): ms }` (`ManualClock` in tests)"),
   fetch: other("global fetch", "injectable, for tests; when given, introspection uses it too"),
+  ca: other(
+    "Node's CAs",
+    "PEM certificate(s) (string, Buffer or an array of them) that verify the issuer's TLS certificate, for a private PKI: used for every connection the guard makes (JWKS, introspection, the revocation feed) instead of Node's default CAs. The JWKS then goes through node:https, not the global fetch (unless `fetch` is given)",
+  ),
   cookieName: other(
     "none",
     "also accept the token from this cookie (never together with a header). A cookie is ambient: a state-changing request carrying it cross-site is refused, 403 `forbidden_origin` (see CSRF below)",
@@ -172,6 +176,10 @@ export const SESSION_VERIFIER_OPTIONS = {
   issuer: other("required", "http(s) URL; the realm of the challenges and `claims.iss`"),
   sessionEndpoint: other(`\`${ISSUER}/session\``, "URL of Tessera's `GET /session`"),
   fetch: other("global fetch", "injectable"),
+  ca: other(
+    "Node's CAs",
+    "PEM certificate(s) that verify the session endpoint's TLS certificate (a private PKI), instead of Node's default CAs; the call then goes through node:https (unless `fetch` is given). As the guard's `ca`",
+  ),
   cookieName: other(`\`${DEFAULT_SESSION_COOKIE}\``, "the session cookie"),
   timeout: num(5000, 1, 120_000, true, "ms for the whole exchange"),
   scopes: other("none", "`(user) => string[]`: scopes to grant a session, e.g. from `user.roles`"),

@@ -23,6 +23,7 @@ import { resolveCookies } from "./options-cookies.js";
 import { resolveIntrospection, resolveIntrospectionCaches } from "./options-introspection.js";
 import { resolveKeys } from "./options-keys.js";
 import { optedOut, resolveRevocations } from "./options-revocations.js";
+import { type CaList, type CaOption, checkCa, nodeFetch } from "./tls.js";
 
 /** Revocation list keyed on (jti, iss). Return `false` (or a Promise of it) to let a token pass. */
 export interface Denylist {
@@ -115,6 +116,12 @@ export interface GuardOptions {
    */
   fetch?: FetchLike;
   /**
+   * CA certificate(s), PEM, that verify the issuer's TLS certificate (a private PKI):
+   * every connection the guard makes (JWKS, introspection, the revocation feed) trusts
+   * these instead of Node's default CAs.
+   */
+  ca?: CaOption;
+  /**
    * If set, a JWT may also come in this cookie (never together with an Authorization
    * header). A cookie is an ambient credential: a state-changing request carrying it from
    * another site is refused (403 forbidden_origin), as the session verifier does.
@@ -164,6 +171,8 @@ export interface ResolvedOptions {
   denylist: Denylist | undefined;
   clock: Clock;
   fetch: FetchLike;
+  /** The `ca` option, checked: PEM certificates; undefined for Node's default CAs. */
+  ca: CaList | undefined;
   cookieName: string | undefined;
   /** Origins allowed to use the `cookieName` cookie on state-changing requests. */
   allowedOrigins: ReadonlySet<string>;
@@ -194,7 +203,7 @@ const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
 /** The caller's hooks: a denylist, a clock, a fetch, a JWKS error listener. */
 function resolveHooks(
   o: RawOptions,
-): Pick<ResolvedOptions, "denylist" | "clock" | "fetch" | "onJwksError" | "fetchInjected"> {
+): Pick<ResolvedOptions, "denylist" | "clock" | "fetch" | "ca" | "onJwksError" | "fetchInjected"> {
   const denylist = o.denylist;
   if (
     denylist !== undefined &&
@@ -208,12 +217,20 @@ function resolveHooks(
   if (typeof clock !== "object" || clock === null || typeof (clock as Clock).now !== "function") {
     fail("clock", "must have a now() method");
   }
-  const fetchImpl = o.fetch ?? defaultFetch;
+  let ca: CaList | undefined;
+  if (o.ca !== undefined) {
+    const checked = checkCa(o.ca);
+    if (typeof checked === "string") fail("ca", checked);
+    ca = checked;
+  }
+  // The global fetch takes no CA: with `ca`, the JWKS goes through node:https.
+  const fetchImpl = o.fetch ?? (ca === undefined ? defaultFetch : nodeFetch(ca));
   if (typeof fetchImpl !== "function") fail("fetch", "must be a function");
   return {
     denylist: denylist as Denylist | undefined,
     clock: clock as Clock,
     fetch: fetchImpl as FetchLike,
+    ca,
     onJwksError: functionOption<(error: Error) => void>(o, "onJwksError"),
     fetchInjected: o.fetch !== undefined,
   };
@@ -237,17 +254,25 @@ function resolveLimits(
   };
 }
 
+/** A connection's settings with the `ca` option, when there is one. */
+function withCa<T extends object>(config: T | undefined, ca: CaList | undefined): T | undefined {
+  return config === undefined || ca === undefined ? config : { ...config, ca };
+}
+
 export function resolveOptions(input: GuardOptions): ResolvedOptions {
   if (typeof input !== "object" || input === null) {
     throw new TypeError("createGuard: options must be an object");
   }
   const o = optionsObject(input, KNOWN, (key) => key, "a guard option");
   const keys = resolveKeys(o);
-  const introspection = resolveIntrospection(o.introspection, keys.issuer);
-  const revocations = resolveRevocations(o.revocations, keys.issuer, introspection);
+  const hooks = resolveHooks(o);
+  const introspection = withCa(resolveIntrospection(o.introspection, keys.issuer), hooks.ca);
+  const revocations = withCa(
+    resolveRevocations(o.revocations, keys.issuer, introspection),
+    hooks.ca,
+  );
   const caches = resolveIntrospectionCaches(o, introspection, revocations !== undefined);
   const cookies = resolveCookies(o);
-  const hooks = resolveHooks(o);
   return {
     ...keys,
     realm: keys.issuer,

@@ -12,6 +12,7 @@ import {
 } from "./option-specs.js";
 import { allowedOrigins } from "./origin.js";
 import type { SessionUser } from "./session-endpoint.js";
+import { type CaOption, checkCa, nodeFetch } from "./tls.js";
 import { httpUrl as checkHttpUrl, httpsUnlessLoopback, issuerUrl } from "./urls.js";
 
 export interface SessionVerifierOptions {
@@ -21,6 +22,11 @@ export interface SessionVerifierOptions {
   sessionEndpoint?: string | URL;
   /** Injectable fetch (tests, proxies). Default: the global fetch, looked up per call. */
   fetch?: FetchLike;
+  /**
+   * CA certificate(s), PEM, that verify the session endpoint's TLS certificate (a private
+   * PKI), instead of Node's default CAs. As the guard's `ca`.
+   */
+  ca?: CaOption;
   /** The session cookie's name. Default `__Host-session`. */
   cookieName?: string;
   /** ms for the whole exchange with the issuer. Default 5000. */
@@ -78,6 +84,14 @@ function resolveEndpoint(option: unknown, issuer: string): string {
   return endpoint.href;
 }
 
+/** With `ca`, a node:https fetch trusting it (the global fetch takes no CA). */
+function caFetch(ca: unknown): FetchLike | undefined {
+  if (ca === undefined) return undefined;
+  const checked = checkCa(ca);
+  if (typeof checked === "string") fail("ca", checked);
+  return nodeFetch(checked);
+}
+
 export function resolveSessionOptions(options: SessionVerifierOptions): ResolvedSessionOptions {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("createSessionVerifier: options must be an object");
@@ -89,7 +103,8 @@ export function resolveSessionOptions(options: SessionVerifierOptions): Resolved
   const sessionEndpoint = resolveEndpoint(options.sessionEndpoint, issuer);
   const cookieName = options.cookieName ?? DEFAULT_SESSION_COOKIE;
   if (!isCookieName(cookieName)) fail("cookieName", "must be a valid cookie name");
-  const fetchImpl = options.fetch ?? defaultFetch;
+  const viaCa = caFetch(options.ca);
+  const fetchImpl = options.fetch ?? viaCa ?? defaultFetch;
   if (typeof fetchImpl !== "function") fail("fetch", "must be a function");
   const timeoutSpec = SESSION_VERIFIER_OPTIONS.timeout;
   const timeout = options.timeout ?? timeoutSpec.default;

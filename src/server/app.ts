@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerOptions } from "node:http";
+import type { SecureContextOptions } from "node:tls";
 import formbody from "@fastify/formbody";
 import Fastify, {
   type FastifyBaseLogger,
@@ -44,6 +45,8 @@ export interface BuildServerOptions {
   logStream?: DestinationStream;
   /** Fields on every log line (`serve --workers`: `{ worker: N }`). */
   logFields?: Readonly<Record<string, string | number | boolean>>;
+  /** HTTPS: the certificate, key and protocol settings (./tls.ts). Default: plain HTTP. */
+  tls?: SecureContextOptions;
   /** Tests only: a shorter request timeout and check interval (ms) than the defaults. */
   requestTimeout?: { ms: number; checkIntervalMs: number };
   /** `serve --demo`: the demo's pages, API and BFF (src/demo/), served by this server. */
@@ -77,6 +80,14 @@ export async function buildServer(
     options.logFields,
   ) as FastifyBaseLogger;
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
+  const http: ServerOptions = {
+    // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
+    requireHostHeader: false,
+    // Node ignores requestTimeout while headersTimeout (60 s by default) exceeds it.
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval:
+      options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
+  };
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: config.bodyLimit,
@@ -93,15 +104,9 @@ export async function buildServer(
     frameworkErrors: frameworkErrors(hsts),
     clientErrorHandler: clientErrorHandler(hsts, log),
     requestTimeout,
-    http: {
-      // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
-      requireHostHeader: false,
-      // Node ignores requestTimeout while headersTimeout (60 s by default) exceeds it.
-      headersTimeout: requestTimeout,
-      connectionsCheckingInterval:
-        options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
-    },
-  });
+    // Fastify hands `https` (not `http`) to https.createServer: the HTTP settings go in it.
+    ...(options.tls === undefined ? { http } : { https: { ...http, ...options.tls } }),
+  }) as FastifyInstance;
   // Tessera speaks no upgrade protocol and is no proxy (see framework-errors.ts).
   app.server.on("upgrade", refuseUpgrade(hsts, log));
   app.server.on("connect", refuseUpgrade(hsts, log));

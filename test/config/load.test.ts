@@ -199,6 +199,21 @@ describe("configuration", () => {
     expect(() => assertWorkersSupported(demo("1"))).not.toThrow();
   });
 
+  it("HTTPS (--tls-cert with --tls-key): an https issuer, and it may listen beyond loopback", () => {
+    const tls = { tlsCert: "/etc/tessera/cert.pem", tlsKey: "/etc/tessera/key.pem" };
+    const config = loadConfig({ port: "8443", ...tls }, {});
+    expect(config.issuer).toBe("https://localhost:8443");
+    expect(loadConfig({}, { TESSERA_TLS_CERT: "c.pem", TESSERA_TLS_KEY: "k.pem" }).issuer).toBe(
+      "https://localhost:4000",
+    );
+    expect(() => assertSafeToServe(loadConfig({ host: "0.0.0.0", ...tls }, {}))).not.toThrow();
+    expect(() => loadConfig({ issuer: "http://auth.example", ...tls }, {})).toThrow(
+      /issuer must be an https URL/,
+    );
+    expect(() => loadConfig({ tlsCert: "c.pem" }, {})).toThrow(/tls-cert and tls-key go together/);
+    expect(() => loadConfig({}, { TESSERA_TLS_KEY: "k.pem" })).toThrow(/go together/);
+  });
+
   it("knows loopback addresses", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
       expect(isLoopback(h)).toBe(true);

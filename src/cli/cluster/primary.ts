@@ -5,8 +5,7 @@ import type { Config } from "../../config/defaults.js";
 import { assertWorkersSupported } from "../../config/load.js";
 import { chooseLogFormat } from "../../server/log-format.js";
 import { createLogger } from "../../server/logger.js";
-import { Tessera } from "../../tessera.js";
-import { bannerUrl, demoUser } from "../commands/serve.js";
+import { bannerUrl, demoUser, openServing, tlsPairOf } from "../commands/serve.js";
 import { dataLine } from "../flags.js";
 import type { CliIo } from "../io.js";
 import { followLauncher } from "../launcher.js";
@@ -31,11 +30,8 @@ type Log = ReturnType<typeof createLogger>;
  */
 export async function servePrimary(config: Config, io: CliIo): Promise<number> {
   assertWorkersSupported(config);
-  const tessera = await Tessera.open({
-    config,
-    role: "serve",
-    onWarning: (m) => io.err(`WARNING: ${m}`),
-  });
+  // A bad certificate or key stops here, before any worker is forked.
+  const tessera = await openServing(config, io, tlsPairOf(config));
   let issuer: string;
   try {
     io.err(dataLine(tessera.installation));
@@ -58,6 +54,9 @@ export async function servePrimary(config: Config, io: CliIo): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => stop({ signal }, "shutting down the workers");
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // SIGHUP (--tls-cert): every worker reads the certificate and key again.
+  const onHangup = () => workers.signal("SIGHUP");
+  process.on("SIGHUP", onHangup);
   // Started by npm: stop when npm goes (../launcher.ts says why); the workers follow us.
   const stopFollowing = followLauncher(io.env, (pid) =>
     stop(
@@ -68,6 +67,7 @@ export async function servePrimary(config: Config, io: CliIo): Promise<number> {
   void workers.done.then((code) => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onHangup);
     stopFollowing?.();
     log.info({ exitCode: code }, "every worker has exited");
     process.exitCode = code;
@@ -75,7 +75,7 @@ export async function servePrimary(config: Config, io: CliIo): Promise<number> {
   const port = await workers.ready;
   if (port === undefined) return workers.done;
   io.out(
-    `Tessera listening on ${bannerUrl(config.host, port)} (issuer ${issuer}, ${config.workers} workers)`,
+    `Tessera listening on ${bannerUrl(config, port)} (issuer ${issuer}, ${config.workers} workers)`,
   );
   return 0;
 }
@@ -182,6 +182,11 @@ export class WorkerPool {
       }
     }, WORKER_DRAIN_MS);
     this.settleIfEmpty();
+  }
+
+  /** Sends `signal` to every worker alive (SIGHUP: reload the TLS certificate). */
+  signal(signal: NodeJS.Signals): void {
+    for (const worker of this.alive()) worker.process.kill(signal);
   }
 
   private alive(): Worker[] {

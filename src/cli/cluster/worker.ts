@@ -3,7 +3,8 @@
  * it waits for the primary's configuration, then serves it (`serveWorker`). A failure to
  * start is printed as the CLI prints one, and the exit code tells the primary.
  *
- * Signals: SIGTERM (the primary forwards its SIGTERM and SIGINT) drains the worker and it
+ * Signals: SIGHUP (forwarded by the primary) reloads the TLS certificate and key.
+ * SIGTERM (the primary forwards its SIGTERM and SIGINT) drains the worker and it
  * exits, 0 when it closed cleanly; before it listens there is nothing to drain, so it exits
  * at once. SIGINT is left to the primary: a terminal's Ctrl-C reaches every process of the
  * group, and a worker that left by itself would look like one to replace.
@@ -28,6 +29,9 @@ if (cluster.isWorker) {
   process.on("SIGINT", () => {
     served?.log.info({ signal: "SIGINT" }, "SIGINT ignored: the primary stops the workers");
   });
+  // Forwarded by the primary (--tls-cert): reload the certificate. Handled from the start,
+  // so a worker still loading is not ended by it (SIGHUP's default).
+  process.on("SIGHUP", () => served?.reload?.());
   process.on("SIGTERM", () => {
     if (stopping) return;
     stopping = true;

@@ -5,6 +5,7 @@
  * argument (it would show in `ps`). Every flag also reads `TESSERA_BFF_<FLAG>` (flags win;
  * `--upstream` there is a comma-separated list).
  */
+import { readFileSync } from "node:fs";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { tesseraBff } from "../../bff/index.js";
 import {
@@ -30,6 +31,7 @@ const VALUE_FLAGS = [
   "scope",
   "db",
   "redis",
+  "ca-file",
 ] as const;
 const SWITCHES = ["client-secret-stdin", "no-revocations", "demo", "help"] as const;
 
@@ -39,6 +41,7 @@ const envOf = (flag: string) => `TESSERA_BFF_${flag.replaceAll("-", "_").toUpper
 export const BFF_USAGE = `Usage: tessera bff --issuer URL --client-id ID --upstream NAME=URL [--upstream NAME=URL …]
         [--port 5173] [--host 127.0.0.1] [--public-url URL] [--scope "a b"]
         [--db sqlite:PATH|postgres://…|memory:] [--redis redis://…] [--issuer-url URL]
+        [--ca-file FILE]  (PEM CA certificates that verify Tessera's https certificate)
         [--client-secret-stdin] [--no-revocations] [--demo] [--${(Object.keys(BFF_LIMITS) as string[]).map(kebab).join(" N] [--")} N]
 
 The client secret: TESSERA_BFF_CLIENT_SECRET, or stdin with --client-secret-stdin.
@@ -91,6 +94,19 @@ function wholeNumber(flag: string, text: string): number {
   return Number(text);
 }
 
+/** `--ca-file FILE`: its text (checked as PEM certificates by the options). */
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new TesseraError(
+      "config_invalid",
+      `bff: cannot read --ca-file ${JSON.stringify(file)} (${code})`,
+    );
+  }
+}
+
 /** The plugin's options from flags and `TESSERA_BFF_*` (flags win). */
 export function bffOptionsFrom(
   argv: readonly string[],
@@ -134,6 +150,8 @@ export function bffOptionsFrom(
     revocations: !switches.has("no-revocations"),
   };
   if (switches.has("demo")) Object.assign(options, { demo: true });
+  const caFile = one("ca-file");
+  if (caFile !== undefined) options.ca = readCaFile(caFile);
   const optional = { scope: one("scope"), issuerUrl: one("issuer-url"), redis: one("redis") };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) Object.assign(options, { [k]: v });

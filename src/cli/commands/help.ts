@@ -11,6 +11,7 @@ const USAGE = `Usage: tessera <command> [options]
 Commands:
   serve [--port 4000] [--host 127.0.0.1] [--data DIR] [--db URL] [--redis URL]
         [--issuer URL [--change-issuer]] [--trust-proxy [HOPS]]
+        [--tls-cert FILE --tls-key FILE]  (HTTPS; SIGHUP reloads them)
         [--signing-alg ES256|EdDSA|RS256] [--demo]       run the auth server
         [--workers N|auto]                               N processes on the port (one per core: auto)
   bff --issuer URL --client-id ID --upstream NAME=URL [--upstream …] [--port 5173]
