@@ -25,6 +25,7 @@ export function openConfiguredStores(
     redisPrefix: config.redisPrefix,
     clock,
     sweepIntervalMs: config.sweepInterval * 1000,
+    auditRetentionMs: config.auditRetention * 1000,
     postgres: postgresOptions(config),
     redisAllowEviction: config.redisAllowEviction,
     // An admin command does not know yet how long the servers' tokens live (recorded

@@ -179,6 +179,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN post_logout_redirect_uris text[];
       ALTER TABLE clients ADD COLUMN backchannel_logout_uri text;`,
   },
+  {
+    version: 5,
+    name: "audit trail: security events, kept for the audit retention",
+    sql: `
+      CREATE TABLE audit_events (
+        seq       bigserial PRIMARY KEY,
+        id        text   NOT NULL UNIQUE,
+        time      bigint NOT NULL,
+        type      text   NOT NULL,
+        actor     text   NOT NULL,
+        user_id   text,
+        client_id text,
+        source    text,
+        reason    text,
+        details   text   NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (time, seq);
+      CREATE INDEX audit_events_by_user ON audit_events (user_id, time) WHERE user_id IS NOT NULL;
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, time) WHERE client_id IS NOT NULL;
+      CREATE INDEX audit_events_by_type ON audit_events (type, time);`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

@@ -150,6 +150,24 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE clients ADD COLUMN id_token_alg TEXT;
    ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
    ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;`,
+  // The audit trail (issue 14): security events, kept for the audit retention. `seq`
+  // orders the events of one millisecond as they were appended.
+  `CREATE TABLE audit_events (
+     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+     id        TEXT    NOT NULL UNIQUE,
+     time      INTEGER NOT NULL,
+     type      TEXT    NOT NULL,
+     actor     TEXT    NOT NULL,
+     user_id   TEXT,
+     client_id TEXT,
+     source    TEXT,
+     reason    TEXT,
+     details   TEXT    NOT NULL
+   );
+   CREATE INDEX audit_events_by_time ON audit_events (time, seq);
+   CREATE INDEX audit_events_by_user ON audit_events (user_id, time) WHERE user_id IS NOT NULL;
+   CREATE INDEX audit_events_by_client ON audit_events (client_id, time) WHERE client_id IS NOT NULL;
+   CREATE INDEX audit_events_by_type ON audit_events (type, time);`,
 ];
 
 /**
