@@ -6,7 +6,10 @@
  * lists these types; `tessera audit --type` accepts exactly them.
  */
 export const AUDIT_EVENTS = {
-  login_succeeded: { doc: "A password was verified (a login, or a password change's check).", fields: [] },
+  login_succeeded: {
+    doc: "A password was verified (a login, or a password change's check).",
+    fields: [],
+  },
   login_failed: {
     doc: "A password check failed; reason: unknown_user, bad_password or disabled (never the password or an unknown username).",
     fields: [],
@@ -19,16 +22,25 @@ export const AUDIT_EVENTS = {
     doc: "Sessions ended; reason: logout, ended (one of the user's sessions, by its id), logout_all, password_changed, password_reset or disabled.",
     fields: ["sessionId", "count"],
   },
-  password_changed: { doc: "A user's password changed; reason: self (the user) or reset (an administrator).", fields: [] },
+  password_changed: {
+    doc: "A user's password changed; reason: self (the user) or reset (an administrator).",
+    fields: [],
+  },
   roles_changed: { doc: "A user's roles were set.", fields: ["roles"] },
   user_added: { doc: "A user was created.", fields: ["username", "roles"] },
   user_disabled: { doc: "A user was disabled (every credential ended).", fields: [] },
   user_enabled: { doc: "A user was enabled again.", fields: [] },
-  client_added: { doc: "An OAuth client was registered.", fields: ["grants", "tokenFormat", "public"] },
+  client_added: {
+    doc: "An OAuth client was registered.",
+    fields: ["grants", "tokenFormat", "public"],
+  },
   client_changed: { doc: "An OAuth client's registration changed.", fields: ["changed"] },
   client_secret_rotated: { doc: "A client got a new secret; the old one ended.", fields: [] },
   client_removed: { doc: "An OAuth client was removed with everything it was given.", fields: [] },
-  key_rotated: { doc: "A new signing key was added (published now, signs later).", fields: ["kid", "alg", "activatesAt"] },
+  key_rotated: {
+    doc: "A new signing key was added (published now, signs later).",
+    fields: ["kid", "alg", "activatesAt"],
+  },
   token_issued: {
     doc: "A token was issued; kind: access (jwt or opaque), refresh or id; the JWT's jti, never the token.",
     fields: ["kind", "format", "grant", "jti", "scope"],
@@ -37,9 +49,15 @@ export const AUDIT_EVENTS = {
     doc: "A consumed refresh token was presented again: its whole family was revoked.",
     fields: [],
   },
-  token_revoked: { doc: "A client revoked a token (RFC 7009); kind: access or refresh.", fields: ["kind", "jti"] },
+  token_revoked: {
+    doc: "A client revoked a token (RFC 7009); kind: access or refresh.",
+    fields: ["kind", "jti"],
+  },
   consent_given: { doc: "A user allowed a client the scopes listed.", fields: ["scopes"] },
-  consent_withdrawn: { doc: "A user withdrew a client's consent (its grants to the client ended).", fields: [] },
+  consent_withdrawn: {
+    doc: "A user withdrew a client's consent (its grants to the client ended).",
+    fields: [],
+  },
   fishing_suspected: {
     doc: "A client went over its limit of forged tokens sent to introspection (tarpitted from now on).",
     fields: ["forged"],

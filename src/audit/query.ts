@@ -38,6 +38,28 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
+/**
+ * Checks a request without reading anything (the CLI checks before opening the store):
+ * returns the limit and the window's length. Throws `invalid_request` for an unknown
+ * type, a bad duration or a limit outside 1..MAX_AUDIT_QUERY_LIMIT.
+ */
+export function checkAuditRequest(req: AuditRequest): { limit: number; sinceMs?: number } {
+  if (req.type !== undefined && !isAuditType(req.type)) {
+    throw new TesseraError(
+      "invalid_request",
+      `unknown audit event type "${req.type.slice(0, 64)}"; one of ${AUDIT_TYPES.join(", ")}`,
+    );
+  }
+  const limit = req.limit ?? DEFAULT_AUDIT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_QUERY_LIMIT) {
+    throw new TesseraError(
+      "invalid_request",
+      `--limit must be a whole number from 1 to ${MAX_AUDIT_QUERY_LIMIT}`,
+    );
+  }
+  return req.since === undefined ? { limit } : { limit, sinceMs: parseDuration(req.since) };
+}
+
 /** Reads the audit trail: the filters checked, a username resolved, the limit bounded. */
 export class AuditQueries {
   constructor(
@@ -48,22 +70,12 @@ export class AuditQueries {
 
   /** Newest first. Throws `invalid_request` for an unknown type, a bad duration or limit. */
   async find(req: AuditRequest): Promise<AuditRecord[]> {
-    if (req.type !== undefined && !isAuditType(req.type)) {
-      throw new TesseraError(
-        "invalid_request",
-        `unknown audit event type "${req.type.slice(0, 64)}"; one of ${AUDIT_TYPES.join(", ")}`,
-      );
-    }
-    const limit = req.limit ?? DEFAULT_AUDIT_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_QUERY_LIMIT) {
-      throw new TesseraError(
-        "invalid_request",
-        `--limit must be a whole number from 1 to ${MAX_AUDIT_QUERY_LIMIT}`,
-      );
-    }
-    const since = req.since === undefined ? undefined : this.clock.now() - parseDuration(req.since);
+    const { limit, sinceMs } = checkAuditRequest(req);
+    const since = sinceMs === undefined ? undefined : this.clock.now() - sinceMs;
     const userId =
-      req.user === undefined ? undefined : ((await this.users.findByName(req.user))?.id ?? req.user);
+      req.user === undefined
+        ? undefined
+        : ((await this.users.findByName(req.user))?.id ?? req.user);
     return this.log.query({
       limit,
       ...(userId === undefined ? {} : { userId }),

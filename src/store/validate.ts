@@ -19,6 +19,8 @@ export function assertCap(cap: { group: string; max: number } | undefined): void
 /** An audit query's limit: a whole number in 1..`max`. */
 export function assertAuditLimit(limit: number, max: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) {
-    throw new RangeError(`An audit query's limit must be a whole number in 1..${max}, got ${limit}`);
+    throw new RangeError(
+      `An audit query's limit must be a whole number in 1..${max}, got ${limit}`,
+    );
   }
 }

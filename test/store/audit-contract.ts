@@ -15,7 +15,14 @@ let n = 0;
 
 function rec(extra: Partial<AuditRecord> = {}): AuditRecord {
   n++;
-  return { id: `id-${n}`, time: T, type: "login_succeeded", actor: "system", details: {}, ...extra };
+  return {
+    id: `id-${n}`,
+    time: T,
+    type: "login_succeeded",
+    actor: "system",
+    details: {},
+    ...extra,
+  };
 }
 
 export function auditLogContract(current: () => DurableStore): void {

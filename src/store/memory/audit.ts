@@ -1,5 +1,10 @@
 import { matchesAuditQuery } from "../audit-filter.js";
-import { type AuditLog, type AuditQuery, type AuditRecord, MAX_AUDIT_QUERY_LIMIT } from "../types.js";
+import {
+  type AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  MAX_AUDIT_QUERY_LIMIT,
+} from "../types.js";
 import { assertAuditLimit } from "../validate.js";
 
 /** The audit log in an array, in the order appended (copies in and out, as JSON would). */

@@ -1,5 +1,10 @@
 import { auditRecordOf, auditRow } from "../audit-filter.js";
-import { type AuditLog, type AuditQuery, type AuditRecord, MAX_AUDIT_QUERY_LIMIT } from "../types.js";
+import {
+  type AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  MAX_AUDIT_QUERY_LIMIT,
+} from "../types.js";
 import { assertAuditLimit } from "../validate.js";
 import type { Db } from "./db.js";
 
