@@ -32,7 +32,7 @@ export const AUDIT_EVENTS = {
   user_enabled: { doc: "A user was enabled again.", fields: [] },
   client_added: {
     doc: "An OAuth client was registered.",
-    fields: ["grants", "tokenFormat", "public"],
+    fields: ["grants", "format", "public"],
   },
   client_changed: { doc: "An OAuth client's registration changed.", fields: ["changed"] },
   client_secret_rotated: { doc: "A client got a new secret; the old one ended.", fields: [] },

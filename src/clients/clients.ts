@@ -208,7 +208,7 @@ export class Clients {
     await this.audit.record({
       type: "client_added",
       clientId: record.id,
-      details: { grants: record.grants, tokenFormat: record.tokenFormat, public: isPublic },
+      details: { grants: record.grants, format: record.tokenFormat, public: isPublic },
     });
     return { client: clientView(record), secret };
   }

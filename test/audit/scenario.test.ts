@@ -56,8 +56,9 @@ describe("the audit trail of a full scenario", () => {
         loginAccountLimit: "2",
         introspectionForgedLimit: "1",
         introspectionTarpitMs: "0",
+        // The admin Tessera opened on the same stores must read the keys the server made.
+        secret: "a-test-secret-of-at-least-32-bytes-0123456789",
       },
-      env: { TESSERA_SECRET: "a-test-secret-of-at-least-32-bytes-0123456789" },
     });
     admin = await adminOf(s);
     const secrets: string[] = [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD];

@@ -57,15 +57,10 @@ export async function testServer(
     /** Makes a separate ephemeral store (Redis) on the server's clock (default: the durable one). */
     ephemeral?: (clock: ManualClock) => Promise<EphemeralStore>;
     users?: string[];
-    /** Environment-only settings (`TESSERA_SECRET`: another Tessera on the same stores). */
-    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<TestServer> {
   const clock = new ManualClock();
-  const config = loadConfig(
-    { db: "memory:", logLevel: "info", ...options.settings },
-    options.env ?? {},
-  );
+  const config = loadConfig({ db: "memory:", logLevel: "info", ...options.settings }, {});
   const durable = (await options.durable?.(clock)) ?? new MemoryStore(clock);
   const ephemeral = (await options.ephemeral?.(clock)) ?? durable.ephemeral;
   const stores: Stores = {
