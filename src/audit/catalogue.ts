@@ -15,7 +15,7 @@ export const AUDIT_EVENTS = {
     fields: [],
   },
   login_throttled: {
-    doc: "A password check refused without hashing: too many failures from the address or for the account.",
+    doc: "Password checks refused without hashing (too many failures from the address or for the account): once per address or account and window, at the first refused attempt.",
     fields: ["retryAfter"],
   },
   session_ended: {

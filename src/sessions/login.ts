@@ -71,12 +71,18 @@ export class PasswordLogin {
     const acctState = ipState.limited ? ipState : await this.account.hit(accountKey);
     if (ipState.limited || acctState.limited) {
       const retryAfter = Math.max(ipState.retryAfter, acctState.retryAfter);
-      await this.audit.record({
-        type: "login_throttled",
-        source: input.ip,
-        reason: ipState.limited ? "address" : "account",
-        details: { retryAfter },
-      });
+      // Once per address or account and window (the attempt that went over first): a
+      // flood of throttled attempts must not become a flood of audit rows.
+      const limiting = ipState.limited ? ipState : acctState;
+      if (limiting.first) {
+        await this.audit.record({
+          type: "login_throttled",
+          userId: ipState.limited ? undefined : (await this.users.findByKey(key))?.id,
+          source: input.ip,
+          reason: ipState.limited ? "address" : "account",
+          details: { retryAfter },
+        });
+      }
       throw new TesseraError("rate_limited", "Too many login attempts; retry later.", {
         retryAfter,
       });
