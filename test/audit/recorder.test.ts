@@ -67,7 +67,7 @@ describe("AuditTrail.record", () => {
     await expect(trail.record({ type: "user_added", userId: "u1" })).resolves.toBeUndefined();
     expect(told).toHaveLength(1);
     expect(told[0]?.record).toMatchObject({ type: "user_added", actor: "cli", userId: "u1" });
-    expect((told[0]?.failure as Error).message).toBe("database is down");
+    expect(String(told[0]?.failure)).toBe("Error: database is down");
     expect(trail.stats().failed).toBe(1);
     expect(trail.stats().recorded.get("user_added")).toBe(0);
   });
