@@ -70,6 +70,9 @@ export class UserCredentials {
   private async endEverything(userId: string, ending: Ending): Promise<void> {
     const { deps } = this;
     const count = await deps.sessions.destroyAll(userId);
+    await deps.refresh.revokeUser(userId);
+    await deps.access.destroyUserOpaque(userId);
+    // Recorded once what ends is ended (the cutoff itself was published before).
     await this.record({
       type: "session_ended",
       userId,
@@ -77,8 +80,6 @@ export class UserCredentials {
       details: { count },
       ...(ending.bySelf ? { actor: userActor(userId) } : {}),
     });
-    await deps.refresh.revokeUser(userId);
-    await deps.access.destroyUserOpaque(userId);
     await deps.afterRevokeAll?.(userId);
   }
 
