@@ -1,3 +1,5 @@
+import { AuditQueries } from "./audit/query.js";
+import { AuditTrail } from "./audit/recorder.js";
 import { type ClientChanges, Clients } from "./clients/clients.js";
 import { ClientLifecycle } from "./clients/lifecycle.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -116,6 +118,10 @@ export class Tessera {
   readonly oidcLogout: OidcLogout;
   /** OpenID Connect RP-Initiated Logout's rules (src/oidc/end-session.ts). */
   readonly endSessionEndpoint: EndSession;
+  /** The audit trail's writer: the server listens to it (log lines, /metrics). */
+  readonly auditTrail: AuditTrail;
+  /** Reads the audit trail (`tessera audit`). */
+  readonly audit: AuditQueries;
   private readonly backchannel: BackchannelSender;
   private readonly backchannelListeners = new Set<(e: OidcLogoutEvent) => void>();
   private readonly credentials: UserCredentials;
@@ -135,17 +141,23 @@ export class Tessera {
     readonly notices: readonly Notice[],
     /** Where its data is (every command prints it), and whether opening created it. */
     readonly installation: InstallationInUse,
+    audit: AuditTrail,
   ) {
+    this.auditTrail = audit;
     this.secretTokens = new SecretTokens(kek.derive("token-tag-v1"));
     const format = this.secretTokens;
-    this.forgeries = new ForgeryThrottle(clock, {
-      limit: config.introspectionForgedLimit,
-      windowMs: 60_000,
-      tarpitMs: config.introspectionTarpitMs,
-      maxPendingPerClient: config.introspectionTarpitPerClient,
-      maxPending: config.introspectionTarpitTotal,
-    });
-    const people = composeUsers(config, clock, stores, format);
+    this.forgeries = new ForgeryThrottle(
+      clock,
+      {
+        limit: config.introspectionForgedLimit,
+        windowMs: 60_000,
+        tarpitMs: config.introspectionTarpitMs,
+        maxPendingPerClient: config.introspectionTarpitPerClient,
+        maxPending: config.introspectionTarpitTotal,
+      },
+      audit,
+    );
+    const people = composeUsers(config, clock, stores, format, audit);
     this.hasher = people.hasher;
     this.users = people.users;
     this.sessions = people.sessions;
@@ -156,6 +168,7 @@ export class Tessera {
       { maxAccessTtl: config.accessTokenMaxTtl },
       format,
       () => keys.signingAlgs(),
+      audit,
     );
     const tokens = composeTokens(config, clock, stores, keys, kek, format);
     this.revocations = tokens.revocations;
@@ -171,6 +184,7 @@ export class Tessera {
       consents: stores.durable.consents,
       revocations: this.revocations,
       clock,
+      audit,
     });
     const oidc = composeOidc(config, clock, stores, keys, this.clients, (e) => {
       for (const listener of this.backchannelListeners) listener(e);
@@ -187,9 +201,11 @@ export class Tessera {
       access: this.accessTokens,
       revocations: this.revocations,
       clock,
+      audit,
     });
     this.feedFollowers = new FeedFollowers(this.clients);
-    this.userConsents = new Consents(stores.durable.consents, this.refreshTokens);
+    this.userConsents = new Consents(stores.durable.consents, this.refreshTokens, audit);
+    this.audit = new AuditQueries(stores.durable.audit, this.users, clock);
     this.authorization = new AuthorizationEndpoint({
       clients: this.clients,
       consents: stores.durable.consents,
@@ -199,6 +215,7 @@ export class Tessera {
       secretTokens: format,
       clock,
       issuer: config.issuer,
+      audit,
     });
     this.oauth = new OAuthEndpoints({
       clients: this.clients,
@@ -214,6 +231,7 @@ export class Tessera {
       clock,
       issuer: config.issuer,
       idTokens: oidc.idTokenStep,
+      audit,
     });
     this.userInfo = new UserInfo({
       activeAccessToken: (token) => this.oauth.activeAccessToken(token),
@@ -253,7 +271,9 @@ export class Tessera {
         create,
         now: clock.now(),
       });
-      const resolved = await resolveInstallation(stores, config, clock, location, serve);
+      // What a command does is the operator's (`cli`); what a server does by itself, the system's.
+      const audit = new AuditTrail(stores.durable.audit, clock, serve ? "system" : "cli");
+      const resolved = await resolveInstallation(stores, config, clock, location, serve, audit);
       const tessera = new Tessera(
         resolved.config,
         clock,
@@ -262,6 +282,7 @@ export class Tessera {
         resolved.kek,
         resolved.notices,
         { location, created },
+        audit,
       );
       // Found without its data: refilled before serving (if that fails, the first
       // requests that need it answer 503 and retry it).
@@ -297,7 +318,7 @@ export class Tessera {
 
   /** Signs the session out (POST /logout): relying parties it logged in to are told. */
   async logout(current: { key: string; user: { id: string }; session: { id: string } }) {
-    await this.sessions.destroy(current.key);
+    await this.sessions.logout(current.key, current.user.id, current.session.id);
     await this.oidcLogout.sessionEnded(current.user.id, current.session.id);
   }
 

@@ -22,6 +22,7 @@ export const BOOLEAN_FLAGS = [
   "no-oidc",
   "email-verified",
   "no-email-verified",
+  "json",
 ];
 
 export function rejectUnknown(unknown: Options, allowed: string[]): void {

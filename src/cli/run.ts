@@ -1,5 +1,6 @@
 import { loadConfig, parseFlags } from "../config/load.js";
 import { TesseraError } from "../errors.js";
+import { auditCommand } from "./commands/audit.js";
 import { bffCommand } from "./commands/bff.js";
 import { clientCommand } from "./commands/client.js";
 import { dbCommand } from "./commands/db.js";
@@ -41,6 +42,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return tokenCommand(sub, rest, unknown, io);
     case "db":
       return dbCommand(config, sub, rest, unknown, io);
+    case "audit":
+      return auditCommand(config, positionals.slice(1), unknown, io);
     default:
       throw new TesseraError("invalid_request", `unknown command "${command}"; see tessera help`);
   }

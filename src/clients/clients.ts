@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -172,6 +173,8 @@ export class Clients {
     private readonly format: SecretTokens,
     /** The algorithms the installation's keys sign ID tokens with now (empty: no key yet). */
     private readonly idTokenAlgs: () => readonly SigningAlg[] = () => [],
+    /** The audit trail: clients added (changes, rotations and removals: ClientLifecycle). */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   /** Registers a client; returns it and, for a confidential client, its secret (once). */
@@ -202,6 +205,11 @@ export class Clients {
     };
     if (secret !== undefined) record.secretHash = sha256(secret);
     await this.store.createClient(record);
+    await this.audit.record({
+      type: "client_added",
+      clientId: record.id,
+      details: { grants: record.grants, format: record.tokenFormat, public: isPublic },
+    });
     return { client: clientView(record), secret };
   }
 

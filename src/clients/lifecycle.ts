@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import type { Revocations } from "../revocations/log.js";
 import type { ClientRecord, ConsentStore } from "../store/types.js";
@@ -14,6 +15,8 @@ export interface ClientLifecycleDeps {
   /** Writes the revocation log: subject cutoffs, `client` events for feed streams. */
   revocations: Revocations;
   clock: Clock;
+  /** The audit trail: clients changed, secrets rotated, clients removed. */
+  audit?: AuditRecorder;
 }
 
 /**
@@ -46,6 +49,7 @@ export class ClientLifecycle {
     await deps.refresh.revokeClient(id);
     await deps.consents.deleteClientConsents(id);
     await this.announce(id);
+    await this.record("client_removed", id);
   }
 
   async update(id: string, changes: ClientChanges): Promise<ClientRecord> {
@@ -62,13 +66,30 @@ export class ClientLifecycle {
       if (narrowing.scopes.length > 0) await deps.consents.narrowClientConsents(id, after.scopes);
     }
     await this.announce(id);
+    const changed = Object.entries(changes)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k)
+      .sort();
+    await this.record("client_changed", id, {
+      reason: narrowing.narrowed ? "narrowed" : "widened_or_same",
+      details: { changed },
+    });
     return after;
   }
 
   async rotateSecret(id: string): Promise<string> {
     const secret = await this.deps.clients.rotateSecret(id);
     await this.announce(id);
+    await this.record("client_secret_rotated", id);
     return secret;
+  }
+
+  private record(
+    type: "client_changed" | "client_secret_rotated" | "client_removed",
+    clientId: string,
+    extra: { reason?: string; details?: Record<string, string[]> } = {},
+  ): Promise<void> {
+    return (this.deps.audit ?? NO_AUDIT).record({ type, clientId, ...extra });
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { AuditRecorder } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
 import { type Notice, resolveIssuer } from "../installation/issuer.js";
@@ -25,6 +26,7 @@ export function openConfiguredStores(
     redisPrefix: config.redisPrefix,
     clock,
     sweepIntervalMs: config.sweepInterval * 1000,
+    auditRetentionMs: config.auditRetention * 1000,
     postgres: postgresOptions(config),
     redisAllowEviction: config.redisAllowEviction,
     // An admin command does not know yet how long the servers' tokens live (recorded
@@ -59,6 +61,7 @@ export async function resolveInstallation(
   clock: Clock,
   location: DataLocation,
   serve: boolean,
+  audit: AuditRecorder,
 ): Promise<ResolvedInstallation> {
   const { issuer, notices } = await resolveIssuer(stores.durable.installation, config, serve);
   const accessTokenMaxTtl = await resolveAccessTokenMaxTtl(
@@ -75,13 +78,19 @@ export async function resolveInstallation(
     secret: config.secret,
     dataDir: location.secretFile === undefined ? undefined : location.dataDir,
   });
-  const keys = new SigningKeys(stores.durable.keys, kek, clock, {
-    alg: config.signingAlg as SigningAlg,
-    activationDelayMs: keyActivationDelay * 1000,
-    maxTokenTtlMs: accessTokenMaxTtl * 1000,
-    toleranceMs: 60_000,
-    idTokenCompanion: true,
-  });
+  const keys = new SigningKeys(
+    stores.durable.keys,
+    kek,
+    clock,
+    {
+      alg: config.signingAlg as SigningAlg,
+      activationDelayMs: keyActivationDelay * 1000,
+      maxTokenTtlMs: accessTokenMaxTtl * 1000,
+      toleranceMs: 60_000,
+      idTokenCompanion: true,
+    },
+    audit,
+  );
   if (serve) {
     const prepared = await keys.prepare(config.sources.signingAlg !== undefined);
     const notice = keyNotice(prepared);

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import type { AuditRecorder } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -18,13 +19,15 @@ export interface UserServices {
 
 /**
  * Builds the password hasher (its cost and queue bounds), users, sessions (their
- * lifetimes; tokens in the installation's `format`) and password login (its throttle).
+ * lifetimes; tokens in the installation's `format`) and password login (its throttle),
+ * each raising its security events on `audit`.
  */
 export function composeUsers(
   config: Config,
   clock: Clock,
   stores: Stores,
   format: SecretTokens,
+  audit: AuditRecorder,
 ): UserServices {
   const hasher = new PasswordHasher(
     {
@@ -41,7 +44,7 @@ export function composeUsers(
       maxWaiting: config.argon2QueueLimit,
     },
   );
-  const users = new Users(stores.durable.users, hasher, clock);
+  const users = new Users(stores.durable.users, hasher, clock, audit);
   const sessions = new Sessions(
     stores.ephemeral,
     stores.durable.users,
@@ -52,11 +55,19 @@ export function composeUsers(
       touchIntervalMs: config.sessionTouchInterval * 1000,
     },
     format,
+    audit,
   );
-  const passwordLogin = new PasswordLogin(users, hasher, stores.ephemeral.counters, clock, {
-    accountLimit: config.loginAccountLimit,
-    ipLimit: config.loginIpLimit,
-    windowMs: config.loginWindow * 1000,
-  });
+  const passwordLogin = new PasswordLogin(
+    users,
+    hasher,
+    stores.ephemeral.counters,
+    clock,
+    {
+      accountLimit: config.loginAccountLimit,
+      ipLimit: config.loginIpLimit,
+      windowMs: config.loginWindow * 1000,
+    },
+    audit,
+  );
   return { hasher, users, sessions, passwordLogin };
 }

@@ -151,6 +151,13 @@ export const SETTINGS = {
     max: DAY,
     doc: "Seconds between sweeps of expired records in the SQLite or PostgreSQL store (PostgreSQL: in batches of 500 rows, each its own short statement).",
   },
+  auditRetention: {
+    type: "int",
+    default: 90 * DAY,
+    min: HOUR,
+    max: 10 * 365 * DAY,
+    doc: "Seconds the audit trail keeps a security event (`tessera audit`); older ones go at the store's sweeps (--sweep-interval). Always in the durable store (--db), with or without --redis.",
+  },
   // ── Sessions ─────────────────────────────────────────────────────────────────
   sessionIdleTimeout: {
     type: "int",

@@ -1,4 +1,5 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
+import { type AuditRecorder, NO_AUDIT } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { KeyRecord, KeyStore, SigningAlg } from "../store/types.js";
@@ -81,6 +82,8 @@ export class SigningKeys {
     private readonly kek: KeyEncryptionKey,
     private readonly clock: Clock,
     private readonly options: SigningKeysOptions,
+    /** The audit trail: every key added (`key_rotated`). */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   /**
@@ -149,6 +152,16 @@ export class SigningKeys {
    * once: there is no key for verifiers to move away from.
    */
   async rotate(alg?: SigningAlg): Promise<KeyRecord> {
+    const key = await this.addKey(alg);
+    await this.audit.record({
+      type: "key_rotated",
+      details: { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt },
+    });
+    return key;
+  }
+
+  /** `rotate`'s work: the new key, stored (see rotate). */
+  private async addKey(alg?: SigningAlg): Promise<KeyRecord> {
     await this.reload();
     const now = this.clock.now();
     const newest = this.newest();
@@ -160,7 +173,7 @@ export class SigningKeys {
         await this.reload();
         return first;
       }
-      return this.rotate(alg);
+      return this.addKey(alg);
     }
     const delay = this.options.activationDelayMs;
     const fresh = this.create(alg ?? newest.record.alg, now + delay);

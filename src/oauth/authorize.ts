@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT, userActor } from "../audit/recorder.js";
 import type { Clients } from "../clients/clients.js";
 import { allowedScope, ofCurrentGeneration } from "../clients/current.js";
 import type { Clock } from "../clock.js";
@@ -55,6 +56,8 @@ export interface AuthorizeDeps {
   issuer: string;
   /** OpenID Connect: nonces are used once (src/oidc/nonces.ts). */
   nonces?: Nonces;
+  /** The audit trail: consent given. */
+  audit?: AuditRecorder;
 }
 
 /**
@@ -188,12 +191,20 @@ export class AuthorizationEndpoint {
       previous !== undefined && ofCurrentGeneration(client, previous.clientGeneration)
         ? allowedScope(client, previous.scopes)
         : [];
+    const scopes = [...new Set([...kept, ...request.scope])];
     await this.deps.consents.putConsent({
       userId: subject.userId,
       clientId: client.id,
-      scopes: [...new Set([...kept, ...request.scope])],
+      scopes,
       grantedAt: this.deps.clock.now(),
       clientGeneration: client.generation,
+    });
+    await (this.deps.audit ?? NO_AUDIT).record({
+      type: "consent_given",
+      actor: userActor(subject.userId),
+      userId: subject.userId,
+      clientId: client.id,
+      details: { scopes },
     });
     return this.issue(subject, client, request);
   }

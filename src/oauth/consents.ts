@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT, userActor } from "../audit/recorder.js";
 import { CLIENT_ID } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
 import type { ConsentRecord, ConsentStore } from "../store/types.js";
@@ -11,6 +12,7 @@ export class Consents {
   constructor(
     private readonly store: ConsentStore,
     private readonly refresh: Pick<RefreshTokens, "revokeUser">,
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   list(userId: string): Promise<ConsentRecord[]> {
@@ -26,5 +28,11 @@ export class Consents {
     const removed = CLIENT_ID.test(clientId) && (await this.store.deleteConsent(userId, clientId));
     if (!removed) throw new TesseraError("not_found", "No remembered consent for this client.");
     await this.refresh.revokeUser(userId, clientId);
+    await this.audit.record({
+      type: "consent_withdrawn",
+      actor: userActor(userId),
+      userId,
+      clientId,
+    });
   }
 }

@@ -1,3 +1,4 @@
+import type { AuditRecorder } from "../audit/recorder.js";
 import type { Clients } from "../clients/clients.js";
 import type { Clock } from "../clock.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -30,6 +31,8 @@ export interface OAuthEndpointsDeps {
   issuer: string;
   /** OpenID Connect: ID tokens for the token endpoint. */
   idTokens?: IdTokenStep;
+  /** The audit trail (tokens issued and revoked, refresh reuse). */
+  audit?: AuditRecorder;
 }
 
 /**
@@ -52,6 +55,7 @@ export class OAuthEndpoints {
       refresh: deps.refresh,
       clock: deps.clock,
       ...(deps.idTokens === undefined ? {} : { idTokens: deps.idTokens }),
+      ...(deps.audit === undefined ? {} : { audit: deps.audit }),
     };
     const tokens = new TokenIdentifier(
       deps.access,
@@ -66,6 +70,7 @@ export class OAuthEndpoints {
       denylist: deps.denylist,
       access: deps.access,
       refresh: deps.refresh,
+      ...(deps.audit === undefined ? {} : { audit: deps.audit }),
     };
     this.introspection = new Introspection({
       clients: deps.clients,

@@ -1,3 +1,4 @@
+import { type AuditRecorder, clientActor, NO_AUDIT } from "../audit/recorder.js";
 import type { Clients } from "../clients/clients.js";
 import { TesseraError } from "../errors.js";
 import type { AccessTokens } from "../tokens/access.js";
@@ -12,6 +13,8 @@ export interface RevocationDeps {
   denylist: JwtDenylist;
   access: AccessTokens;
   refresh: RefreshTokens;
+  /** The audit trail: each token revoked (its kind and a JWT's jti, never the token). */
+  audit?: AuditRecorder;
 }
 
 function notYours(): TesseraError {
@@ -42,16 +45,26 @@ export async function revocationEndpoint(
   }
   const found = await deps.tokens.identify(token);
   if (found === undefined) return;
+  const revoked = (kind: string, userId: string | undefined, jti?: string) =>
+    (deps.audit ?? NO_AUDIT).record({
+      type: "token_revoked",
+      actor: clientActor(client.id),
+      clientId: client.id,
+      userId,
+      details: { kind, jti },
+    });
   switch (found.kind) {
     case "forged":
       return;
     case "opaque":
       if (found.data.clientId !== client.id) throw notYours();
       await deps.access.destroyOpaque(found.key, found.data.exp);
+      await revoked("access", found.data.userId);
       return;
     case "refresh":
       if (found.family.clientId !== client.id) throw notYours();
       await deps.refresh.revokeFamily(found.family.id);
+      await revoked("refresh", found.family.userId);
       return;
     case "jwt":
       if (found.claims.client_id !== client.id) throw notYours();
@@ -60,6 +73,11 @@ export async function revocationEndpoint(
         iss: found.claims.iss,
         exp: found.claims.exp,
       });
+      await revoked(
+        "access",
+        found.claims.sub === client.id ? undefined : found.claims.sub,
+        found.claims.jti,
+      );
       return;
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type AuditRecorder, clientActor, NO_AUDIT } from "../audit/recorder.js";
 import type { Clients } from "../clients/clients.js";
 import { parseScope } from "../clients/clients.js";
 import { allowedScope, ofCurrentGeneration, unchangedSince } from "../clients/current.js";
@@ -41,6 +42,8 @@ export interface TokenEndpointDeps {
   clock: Clock;
   /** OpenID Connect's step: an ID token beside the access token, where one is wanted. */
   idTokens?: IdTokenStep;
+  /** The audit trail: each token issued, a refresh token's reuse (never a token). */
+  audit?: AuditRecorder;
 }
 
 type OAuthCode =
@@ -114,6 +117,44 @@ function respond(
   return result;
 }
 
+/**
+ * Records what a grant issued: one `token_issued` per token (access, refresh, id), with
+ * the access JWT's jti — never a token, nor an opaque token's hash.
+ */
+async function recordIssued(
+  deps: TokenEndpointDeps,
+  client: ClientRecord,
+  grant: ClientRecord["grants"][number],
+  issued: {
+    userId?: string;
+    access: IssuedAccessToken;
+    scope: string[];
+    refresh: boolean;
+    id: boolean;
+  },
+): Promise<void> {
+  const audit = deps.audit ?? NO_AUDIT;
+  const common = {
+    type: "token_issued" as const,
+    actor: clientActor(client.id),
+    clientId: client.id,
+    userId: issued.userId,
+  };
+  const scope = issued.scope;
+  await audit.record({
+    ...common,
+    details: {
+      kind: "access",
+      format: issued.access.ref.kind === "jwt" ? "jwt" : "opaque",
+      grant,
+      jti: issued.access.ref.kind === "jwt" ? issued.access.ref.id : undefined,
+      scope,
+    },
+  });
+  if (issued.refresh) await audit.record({ ...common, details: { kind: "refresh", grant, scope } });
+  if (issued.id) await audit.record({ ...common, details: { kind: "id", grant } });
+}
+
 /** The ID token of a grant, when the client is an OIDC client granted `openid`. */
 async function idTokenFor(
   deps: TokenEndpointDeps,
@@ -145,6 +186,12 @@ async function clientCredentials(
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
   await confirmClient(deps, client, access);
+  await recordIssued(deps, client, "client_credentials", {
+    access,
+    scope,
+    refresh: false,
+    id: false,
+  });
   return respond(access, scope, fgp === undefined ? {} : { fingerprint: fgp.value });
 }
 
@@ -296,8 +343,16 @@ async function authorizationCode(
     authTime: data.authTime,
     sid: data.sid,
   });
+  const refresh = client.grants.includes("refresh_token");
+  await recordIssued(deps, client, "authorization_code", {
+    userId: user.id,
+    access,
+    scope,
+    refresh,
+    id: idToken !== undefined,
+  });
   return respond(access, scope, {
-    ...(client.grants.includes("refresh_token") ? { refreshToken: family.token } : {}),
+    ...(refresh ? { refreshToken: family.token } : {}),
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),
     idToken,
   });
@@ -340,8 +395,16 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
     throw oauth("invalid_grant", "The authorization is no longer valid.");
   }
   const outcome = await deps.refresh.rotate(presented);
-  if (outcome.kind === "reused")
+  if (outcome.kind === "reused") {
+    await (deps.audit ?? NO_AUDIT).record({
+      type: "refresh_reuse_detected",
+      actor: clientActor(client.id),
+      clientId: client.id,
+      userId: found.family.userId,
+      reason: "family_revoked",
+    });
     throw oauth("invalid_grant", "Refresh token reuse detected; the grant is revoked.");
+  }
   if (outcome.kind === "invalid") throw oauth("invalid_grant", "Invalid or expired refresh token.");
   const fgp = fingerprintFor(client);
   const access = await deps.access.issue({
@@ -358,6 +421,13 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   await confirmClient(deps, client, access, { id: outcome.family.id, fresh: false });
   // Core §12.2: no nonce; auth_time is not known here (the family keeps no sign-in time).
   const idToken = await idTokenFor(deps, { client, user, scope, accessToken: access.token });
+  await recordIssued(deps, client, "refresh_token", {
+    userId: user.id,
+    access,
+    scope,
+    refresh: true,
+    id: idToken !== undefined,
+  });
   return respond(access, scope, {
     refreshToken: outcome.token,
     ...(fgp === undefined ? {} : { fingerprint: fgp.value }),

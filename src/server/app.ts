@@ -10,6 +10,7 @@ import type { DestinationStream } from "pino";
 import type { Demo } from "../demo/demo.js";
 import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
+import { auditLogLines } from "./audit-log.js";
 import { errorHandler } from "./errors.js";
 import { clientErrorHandler, frameworkErrors, refuseUpgrade } from "./framework-errors.js";
 import { chooseLogFormat } from "./log-format.js";
@@ -166,7 +167,9 @@ export async function buildServer(
     forgeries: tessera.forgeries,
     feed: tessera.revocationStreams,
     pool: { stats: () => tessera.poolStats() },
+    audit: tessera.auditTrail,
   });
+  auditLogLines(app, tessera.auditTrail);
   wellKnownRoutes(app, tessera);
   await app.register(async (scope) => oidcRoutes(scope, tessera, ctx));
   await authorizeRoutes(app, tessera, ctx);

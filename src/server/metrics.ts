@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { AuditStats } from "../audit/recorder.js";
 import { isLoopbackAddress } from "../config/load.js";
 import type { RevocationStreamStats } from "../revocations/streams.js";
 import type { PoolStats } from "../store/types.js";
@@ -75,8 +76,26 @@ export function poolMetrics(stats: PoolStats): string[] {
   ];
 }
 
+/** The audit trail (README, "Audit trail"): events recorded by this process, by type. */
+export function auditMetrics(stats: AuditStats): string[] {
+  const lines = [
+    "# HELP tessera_audit_events_total Security events recorded in the audit trail by this process, by type.",
+    "# TYPE tessera_audit_events_total counter",
+  ];
+  for (const [type, n] of stats.recorded) {
+    lines.push(`tessera_audit_events_total{type="${label(type)}"} ${n}`);
+  }
+  lines.push(
+    "# HELP tessera_audit_write_failures_total Audit records the durable store refused (each logged at error level with the record).",
+    "# TYPE tessera_audit_write_failures_total counter",
+    `tessera_audit_write_failures_total ${stats.failed}`,
+  );
+  return lines;
+}
+
 /** What /metrics reports besides HTTP requests and the process. */
 export interface MetricSources {
+  audit?: { stats(): AuditStats };
   forgeries?: { stats(): ForgeryStats };
   feed?: { stats(): RevocationStreamStats };
   /** Undefined stats: the store has no pool (SQLite, memory). */
@@ -147,8 +166,9 @@ export class HttpMetrics {
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
     );
-    const { forgeries, feed, pool } = this.sources;
+    const { forgeries, feed, pool, audit } = this.sources;
     if (forgeries !== undefined) lines.push(...forgeryMetrics(forgeries.stats()));
+    if (audit !== undefined) lines.push(...auditMetrics(audit.stats()));
     if (feed !== undefined) lines.push(...feedMetrics(feed.stats()));
     const poolStats = pool?.stats();
     if (poolStats !== undefined) lines.push(...poolMetrics(poolStats));

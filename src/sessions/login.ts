@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT, userActor } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import { sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
@@ -46,6 +47,8 @@ export class PasswordLogin {
     counters: Counters,
     clock: Clock,
     limits: LoginLimits,
+    /** The audit trail: every check's outcome (a reason class, never the password). */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {
     const windowMs = limits.windowMs;
     this.account = new Limiter(counters, clock, "login:acct:", {
@@ -67,8 +70,21 @@ export class PasswordLogin {
     const ipState = await this.ip.hit(input.ip);
     const acctState = ipState.limited ? ipState : await this.account.hit(accountKey);
     if (ipState.limited || acctState.limited) {
+      const retryAfter = Math.max(ipState.retryAfter, acctState.retryAfter);
+      // Once per address or account and window (the attempt that went over first): a
+      // flood of throttled attempts must not become a flood of audit rows.
+      const limiting = ipState.limited ? ipState : acctState;
+      if (limiting.first) {
+        await this.audit.record({
+          type: "login_throttled",
+          userId: ipState.limited ? undefined : (await this.users.findByKey(key))?.id,
+          source: input.ip,
+          reason: ipState.limited ? "address" : "account",
+          details: { retryAfter },
+        });
+      }
       throw new TesseraError("rate_limited", "Too many login attempts; retry later.", {
-        retryAfter: Math.max(ipState.retryAfter, acctState.retryAfter),
+        retryAfter,
       });
     }
 
@@ -87,10 +103,26 @@ export class PasswordLogin {
       await this.account.undo(accountKey);
       throw err;
     }
-    if (!ok || user === undefined) throw new TesseraError("invalid_credentials");
+    if (!ok || user === undefined) {
+      // The class of failure for the operator; the answer stays the same for all three.
+      // An unknown name is not recorded: it is often a password typed in the wrong field.
+      await this.audit.record({
+        type: "login_failed",
+        userId: user?.id,
+        source: input.ip,
+        reason: user === undefined ? "unknown_user" : user.disabled ? "disabled" : "bad_password",
+      });
+      throw new TesseraError("invalid_credentials");
+    }
     await this.ip.undo(input.ip);
     await this.account.reset(accountKey);
     await this.users.rehashIfNeeded(user, password, input.ip);
+    await this.audit.record({
+      type: "login_succeeded",
+      actor: userActor(user.id),
+      userId: user.id,
+      source: input.ip,
+    });
     return user;
   }
 }

@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT, userActor } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -64,6 +65,8 @@ export class Sessions {
     private readonly clock: Clock,
     private readonly timeouts: SessionTimeouts,
     private readonly format: SecretTokens,
+    /** The audit trail: sessions a user ended (log out, one ended by its id). */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {
     this.records = store.collection<SessionData>("session");
   }
@@ -135,6 +138,13 @@ export class Sessions {
     return this.records.destroy(key);
   }
 
+  /** The user signs this session out (POST /logout): ended, and recorded as such. */
+  async logout(key: string, userId: string, publicId: string): Promise<boolean> {
+    const ended = await this.records.destroy(key);
+    if (ended) await this.recordEnded(userId, publicId, "logout");
+    return ended;
+  }
+
   /** Ends the session a raw token names, if any (used at login on a presented cookie). */
   async destroyToken(token: string): Promise<boolean> {
     if (!this.format.isOurs(token)) return false;
@@ -151,7 +161,10 @@ export class Sessions {
     // Not the shape of a public id: names no session (and is never looked for).
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(publicId)) throw new TesseraError("session_not_found");
     for (const { id, record } of await this.records.listByUser(userId)) {
-      if (record.value.publicId === publicId && (await this.records.destroy(id))) return;
+      if (record.value.publicId === publicId && (await this.records.destroy(id))) {
+        await this.recordEnded(userId, publicId, "ended");
+        return;
+      }
     }
     throw new TesseraError("session_not_found", "No such session.");
   }
@@ -163,6 +176,16 @@ export class Sessions {
       .filter(({ record }) => !this.expired(record.value, now))
       .map(({ id, record }) => ({ key: id, session: this.view(record.value) }))
       .sort((a, b) => b.session.createdAt - a.session.createdAt);
+  }
+
+  private recordEnded(userId: string, sessionId: string, reason: string): Promise<void> {
+    return this.audit.record({
+      type: "session_ended",
+      actor: userActor(userId),
+      userId,
+      reason,
+      details: { sessionId },
+    });
   }
 
   private expired(d: SessionData, now: number): boolean {

@@ -28,6 +28,8 @@ export interface OpenStoresOptions {
   onWarning?: (message: string) => void;
   /** How long the revocation log keeps an event at most (ms): src/revocations/retention.ts. */
   eventRetentionMs?: number;
+  /** Audit records older than this (ms) are swept with the expired records; absent: kept. */
+  auditRetentionMs?: number | undefined;
 }
 
 /** What opening a durable store needs besides its URL. */
@@ -36,6 +38,8 @@ export interface OpenDurableOptions {
   sweepIntervalMs?: number | undefined;
   log?: EventLogOptions;
   postgres?: PgPoolOptions & { schema?: string | undefined };
+  /** Audit records older than this (ms) are swept with the expired records; absent: kept. */
+  auditRetentionMs?: number | undefined;
 }
 
 /** The file a `sqlite:PATH` URL names (`sqlite:///abs` and `sqlite:/abs` alike), as given. */
@@ -70,7 +74,10 @@ export function isPostgresUrl(url: string): boolean {
  */
 export async function openDurable(url: string, opts: OpenDurableOptions): Promise<DurableStore> {
   const log = opts.log ?? {};
-  const sweep = opts.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: opts.sweepIntervalMs };
+  const sweep = {
+    ...(opts.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: opts.sweepIntervalMs }),
+    ...(opts.auditRetentionMs === undefined ? {} : { auditRetentionMs: opts.auditRetentionMs }),
+  };
   if (url === "memory:" || url === "memory") return new MemoryStore(opts.clock, log);
   if (url.startsWith("sqlite:")) {
     return new SqliteStore({ path: sqlitePathOf(url), clock: opts.clock, ...sweep, ...log });
@@ -103,6 +110,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   const durable = await openDurable(opts.db, {
     clock: opts.clock,
     sweepIntervalMs: opts.sweepIntervalMs,
+    auditRetentionMs: opts.auditRetentionMs,
     log,
     ...(opts.postgres === undefined ? {} : { postgres: opts.postgres }),
   });

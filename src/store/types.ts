@@ -5,7 +5,7 @@
  *
  * Two tiers:
  * - `DurableStore`: users, clients, signing keys, installation settings, refresh
- *   families and consents. SQLite, PostgreSQL or memory.
+ *   families, consents and the audit log. SQLite, PostgreSQL or memory.
  * - `EphemeralStore`: records that all have a lifetime — the collections (sessions,
  *   denylist, authorization codes, opaque access tokens, interactions), rate-limit
  *   counters and the revocation log. Redis, or the durable store when there is none.
@@ -25,9 +25,12 @@
  * every backend stores them as JSON, so `undefined` fields vanish and Dates become strings.
  */
 
+import type { AuditLog } from "./audit-types.js";
 import type { RefreshStore } from "./refresh-types.js";
 import type { EventLog, KeptRevocationStore, LossRecovery } from "./revocation-types.js";
 
+export type { AuditLog, AuditQuery, AuditRecord, AuditValue } from "./audit-types.js";
+export { MAX_AUDIT_QUERY_LIMIT } from "./audit-types.js";
 export type {
   EventLog,
   KeptRevocation,
@@ -351,6 +354,11 @@ export interface DurableStore {
   readonly installation: InstallationStore;
   /** The durable copy of JWT and subject revocations (see KeptRevocationStore). */
   readonly keptRevocations: KeptRevocationStore;
+  /**
+   * The security events (src/audit), kept until the audit retention: always durable, with
+   * or without Redis.
+   */
+  readonly audit: AuditLog;
   /** The durable store also serves as the ephemeral one when no Redis is configured. */
   readonly ephemeral: EphemeralStore;
   /** What opening did to a versioned schema (SQLite, PostgreSQL); none in memory. */

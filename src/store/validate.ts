@@ -15,3 +15,12 @@ export function assertCap(cap: { group: string; max: number } | undefined): void
     throw new RangeError(`A cap's max must be a whole number >= 1, got ${cap.max}`);
   }
 }
+
+/** An audit query's limit: a whole number in 1..`max`. */
+export function assertAuditLimit(limit: number, max: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) {
+    throw new RangeError(
+      `An audit query's limit must be a whole number in 1..${max}, got ${limit}`,
+    );
+  }
+}

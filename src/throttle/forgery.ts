@@ -1,3 +1,4 @@
+import { type AuditRecorder, clientActor, NO_AUDIT } from "../audit/recorder.js";
 import { type Clock, sleepOn } from "../clock.js";
 import { TesseraError } from "../errors.js";
 
@@ -64,6 +65,8 @@ export class ForgeryThrottle {
   constructor(
     private readonly clock: Clock,
     private readonly rule: ForgeryRule,
+    /** The audit trail: `fishing_suspected`, once per client per window. */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   /** Subscribes to fishing events (the server logs them); returns the unsubscribe. */
@@ -90,7 +93,16 @@ export class ForgeryThrottle {
     }
     w.count++;
     if (w.count <= this.rule.limit) return;
-    if (w.count === this.rule.limit + 1) this.emit(clientId, w.count);
+    if (w.count === this.rule.limit + 1) {
+      this.emit(clientId, w.count);
+      // Not awaited: counting stays synchronous up to the tarpit (record never throws).
+      void this.audit.record({
+        type: "fishing_suspected",
+        actor: clientActor(clientId),
+        clientId,
+        details: { forged: w.count },
+      });
+    }
     if (
       this.rule.tarpitMs === 0 ||
       w.pending >= this.rule.maxPendingPerClient ||

@@ -12,6 +12,8 @@ export interface LimitState {
   limited: boolean;
   /** Seconds until the window resets (for Retry-After), at least 1. */
   retryAfter: number;
+  /** True for the one hit that went over the limit first in this window. */
+  first: boolean;
 }
 
 /**
@@ -30,7 +32,11 @@ export class Limiter {
   /** Counts one event and reports whether the key is now over its limit. */
   async hit(key: string): Promise<LimitState> {
     const s = await this.counters.hit(this.prefix + key, this.rule.windowMs);
-    return { limited: s.count > this.rule.limit, retryAfter: this.retryAfter(s.resetAt) };
+    return {
+      limited: s.count > this.rule.limit,
+      retryAfter: this.retryAfter(s.resetAt),
+      first: s.count === this.rule.limit + 1,
+    };
   }
 
   /** Takes back one event counted by `hit` (an attempt that turned out fine). */

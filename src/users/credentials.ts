@@ -1,3 +1,4 @@
+import { type AuditEvent, type AuditRecorder, NO_AUDIT, userActor } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import type { Revocations } from "../revocations/log.js";
 import type { PasswordLogin } from "../sessions/login.js";
@@ -18,7 +19,18 @@ export interface UserCredentialsDeps {
   clock: Clock;
   /** After every credential of a user ended: tell relying parties (OIDC back-channel). */
   afterRevokeAll?: (userId: string) => Promise<void>;
+  /** The audit trail: password changed, sessions ended (and why). */
+  audit?: AuditRecorder;
 }
+
+/**
+ * Why every credential of a user ended, and by whom: the user ("log out everywhere", a
+ * password change) or the installation's default actor (an administrator's reset, disable).
+ */
+type Ending = {
+  reason: "logout_all" | "password_changed" | "password_reset" | "disabled";
+  bySelf: boolean;
+};
 
 /**
  * What ends or replaces a user's credentials: the user-wide cutoff (log out everywhere),
@@ -40,7 +52,10 @@ export class UserCredentials {
    * and a password change or "log out everywhere" that cannot be repeated (the password
    * is changed, the caller's session ended), so JWTs would outlive it at every API.
    */
-  async revokeAll(userId: string): Promise<void> {
+  async revokeAll(
+    userId: string,
+    ending: Ending = { reason: "logout_all", bySelf: true },
+  ): Promise<void> {
     const now = this.deps.clock.now();
     // Every token of the user issued before now, whatever it is: verifiers refuse tokens
     // with this sub and `iat < before`. Rounded up (iat has second precision): a token
@@ -48,15 +63,23 @@ export class UserCredentials {
     // `iat = before` (see mintIat) and is not.
     await this.deps.revocations.subject(userId, now);
     await this.deps.users.endSessionsBefore(userId, now);
-    await this.endEverything(userId);
+    await this.endEverything(userId, ending);
   }
 
   /** The deletions behind a cutoff already published and recorded. */
-  private async endEverything(userId: string): Promise<void> {
+  private async endEverything(userId: string, ending: Ending): Promise<void> {
     const { deps } = this;
-    await deps.sessions.destroyAll(userId);
+    const count = await deps.sessions.destroyAll(userId);
     await deps.refresh.revokeUser(userId);
     await deps.access.destroyUserOpaque(userId);
+    // Recorded once what ends is ended (the cutoff itself was published before).
+    await this.record({
+      type: "session_ended",
+      userId,
+      reason: ending.reason,
+      details: { count },
+      ...(ending.bySelf ? { actor: userActor(userId) } : {}),
+    });
     await deps.afterRevokeAll?.(userId);
   }
 
@@ -80,7 +103,11 @@ export class UserCredentials {
       password: input.currentPassword,
       ip: input.ip,
     });
-    const updated = await this.setPassword(user, input.newPassword, input.ip);
+    const updated = await this.setPassword(user, input.newPassword, {
+      reason: "password_changed",
+      bySelf: true,
+      source: input.ip,
+    });
     return deps.sessions.create(updated, { userAgent: input.userAgent, remember: input.remember });
   }
 
@@ -88,28 +115,43 @@ export class UserCredentials {
   private async setPassword(
     user: UserRecord,
     password: string,
-    source?: string,
+    ending: Ending & { source?: string },
   ): Promise<UserRecord> {
-    const updated = await this.deps.users.setPassword(user, password, source, (at) =>
+    const updated = await this.deps.users.setPassword(user, password, ending.source, (at) =>
       this.deps.revocations.subject(user.id, at),
     );
-    await this.endEverything(updated.id);
+    await this.record({
+      type: "password_changed",
+      userId: user.id,
+      source: ending.source,
+      reason: ending.bySelf ? "self" : "reset",
+      ...(ending.bySelf ? { actor: userActor(user.id) } : {}),
+    });
+    await this.endEverything(updated.id, ending);
     return updated;
+  }
+
+  private record(event: AuditEvent): Promise<void> {
+    return (this.deps.audit ?? NO_AUDIT).record(event);
   }
 
   /** An administrator sets the user's password: every credential of the user ends. */
   async resetPassword(name: string, password: string): Promise<UserRecord> {
     const user = await this.deps.users.require(name);
-    await this.setPassword(user, password);
+    await this.setPassword(user, password, { reason: "password_reset", bySelf: false });
     return user;
   }
 
   /** Disabling ends every credential of the user. */
   disable(name: string): Promise<UserRecord> {
-    return this.deps.users.setDisabled(name, true, (id) => this.revokeAll(id));
+    return this.deps.users.setDisabled(name, true, (id) =>
+      this.revokeAll(id, { reason: "disabled", bySelf: false }),
+    );
   }
 
   enable(name: string): Promise<UserRecord> {
-    return this.deps.users.setDisabled(name, false, (id) => this.revokeAll(id));
+    return this.deps.users.setDisabled(name, false, (id) =>
+      this.revokeAll(id, { reason: "disabled", bySelf: false }),
+    );
   }
 }

@@ -1,3 +1,4 @@
+import { type AuditRecorder, NO_AUDIT } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import { randomId } from "../crypto/random.js";
 import { isTesseraError, TesseraError } from "../errors.js";
@@ -28,6 +29,8 @@ export class Users {
     private readonly store: UserStore,
     private readonly hasher: PasswordHasher,
     private readonly clock: Clock,
+    /** The audit trail: user added, roles changed, disabled and enabled. */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   async create(input: {
@@ -60,6 +63,11 @@ export class Users {
       input.profile ?? {},
     );
     await this.store.createUser(user);
+    await this.audit.record({
+      type: "user_added",
+      userId: user.id,
+      details: { username: user.username, roles: user.roles },
+    });
     return publicUser(user);
   }
 
@@ -109,6 +117,7 @@ export class Users {
       if (disabled) user.sessionsValidAfter = now;
       await this.store.updateUser(user);
     }
+    await this.audit.record({ type: disabled ? "user_disabled" : "user_enabled", userId: user.id });
     if (disabled) await revokeAll(user.id);
     return user;
   }
@@ -120,6 +129,11 @@ export class Users {
     user.privilegeVersion++;
     user.updatedAt = this.clock.now();
     await this.store.updateUser(user);
+    await this.audit.record({
+      type: "roles_changed",
+      userId: user.id,
+      details: { roles: user.roles },
+    });
     return user;
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { AUDIT_TYPES } from "../../src/audit/catalogue.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
-import { login, type TestServer, testServer } from "../support/harness.js";
+import { login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
 import {
   describePostgres,
   dropSchema,
@@ -65,6 +66,32 @@ describe("GET /metrics", () => {
     expect((await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).statusCode).toBe(
       404,
     );
+  });
+});
+
+describe("GET /metrics: the audit trail", () => {
+  it("counts the events this server recorded, by type (every type listed from zero), and refused writes", async () => {
+    s = await testServer({ users: [] });
+    const metrics = async () =>
+      (await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).body;
+    const before = await metrics();
+    for (const type of AUDIT_TYPES) {
+      expect(before).toContain(`tessera_audit_events_total{type="${type}"} 0`);
+    }
+    expect(before).toContain("# TYPE tessera_audit_events_total counter");
+    expect(before).toContain("tessera_audit_write_failures_total 0");
+    await s.tessera.users.create({ username: "alice", password: PASSWORD });
+    await login(s.app);
+    await s.app.inject({
+      method: "POST",
+      url: "/login",
+      payload: { username: "alice", password: "wrong but long enough" },
+    });
+    const after = await metrics();
+    expect(after).toContain('tessera_audit_events_total{type="user_added"} 1');
+    expect(after).toContain('tessera_audit_events_total{type="login_succeeded"} 1');
+    expect(after).toContain('tessera_audit_events_total{type="login_failed"} 1');
+    expect(after).toContain('tessera_audit_events_total{type="token_issued"} 0');
   });
 });
 

@@ -24,6 +24,7 @@ import type {
   StoredRecord,
   UserRecord,
 } from "../../src/store/types.js";
+import { auditLogContract } from "./audit-contract.js";
 
 export interface Made<S> {
   store: S;
@@ -1026,6 +1027,8 @@ export function durableContract(
     afterEach(async () => {
       await made.close();
     });
+
+    auditLogContract(() => store);
 
     it("has an ephemeral store", async () => {
       await expect(store.ephemeral.ping()).resolves.toBeUndefined();

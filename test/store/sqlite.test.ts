@@ -84,6 +84,31 @@ describe("sqlite specifics", () => {
     await store.close();
   });
 
+  it("the sweep deletes audit records past the audit retention, and none without one", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const audit = (id: string) => ({
+      id,
+      time: clock.now(),
+      type: "user_added",
+      actor: "cli",
+      details: {},
+    });
+    const kept = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    await kept.audit.append(audit("old"));
+    clock.advance(60_000);
+    await kept.audit.append(audit("new"));
+    kept.sweep();
+    expect((await kept.audit.query({ limit: 10 })).map((r) => r.id)).toEqual(["new", "old"]);
+    await kept.close();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0, auditRetentionMs: 60_000 });
+    expect(store.sweep()).toBe(0); // "old" is exactly 60 s old: kept
+    clock.advance(1);
+    expect(store.sweep()).toBe(1);
+    expect((await store.audit.query({ limit: 10 })).map((r) => r.id)).toEqual(["new"]);
+    await store.close();
+  });
+
   it("records survive reopening the file (restart)", async () => {
     const clock = new ManualClock();
     const path = tempDb();
@@ -150,7 +175,8 @@ describe("sqlite specifics", () => {
       ALTER TABLE clients DROP COLUMN id_token_alg;
       ALTER TABLE clients DROP COLUMN post_logout_redirect_uris;
       ALTER TABLE clients DROP COLUMN backchannel_logout_uri;
-      ALTER TABLE signing_keys DROP COLUMN purpose;`);
+      ALTER TABLE signing_keys DROP COLUMN purpose;
+      DROP TABLE audit_events;`);
     // Keys as the OIDC release left them: an RS256 access-token key, retired; then an ES256
     // key with its RS256 companion activating with it (no purpose column yet).
     const insertKey = db.prepare(
@@ -174,6 +200,8 @@ describe("sqlite specifics", () => {
       (await store.keys.listKeys()).map((k) => [k.kid, k.purpose ?? "access"]),
     );
     expect(purposes).toEqual({ "old-rs": "access", es: "access", "es-companion": "id_token" });
+    await store.audit.append({ id: "a1", time: 1, type: "user_added", actor: "cli", details: {} });
+    expect((await store.audit.query({ limit: 1 })).map((r) => r.id)).toEqual(["a1"]);
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);

@@ -116,6 +116,7 @@ const TABLES = [
   "clients",
   "signing_keys",
   "installation",
+  "audit_events",
 ];
 
 /** Deletes every row a store wrote in `schema` (its migrations and log state stay). */

@@ -53,7 +53,7 @@ export async function dbCommand(
         `copied: ${r.users} users, ${r.clients} clients, ${r.keys} signing keys, ` +
           `${r.settings} settings, ${r.consents} consents, ${r.families} refresh families ` +
           `(${r.refreshTokens} tokens), ${r.records} live records, ${r.events} revocation events, ` +
-          `${r.keptRevocations} kept revocations`,
+          `${r.keptRevocations} kept revocations, ${r.auditEvents} audit records`,
       );
       io.out("start the instances on PostgreSQL with the same TESSERA_SECRET or <data>/secret.key");
       return 0;

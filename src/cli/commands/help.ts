@@ -41,6 +41,8 @@ Commands:
   token decode TOKEN                                      show a JWT's header and claims (no verification)
   db migrate                                              bring the database schema to this version
   db copy [--from sqlite:PATH] [--to postgres://...]      move an installation to an empty PostgreSQL
+  audit [--user U] [--client C] [--type T] [--since 1h] [--limit N] [--json]
+                                                          the audit trail, newest first (default 100)
   help                                                    this text
 
 Data: every command but token decode and help uses the installation in --data DIR (default

@@ -1,6 +1,7 @@
 import type { Clock } from "../../clock.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
+  AuditLog,
   ClientStore,
   Collection,
   CollectionName,
@@ -15,6 +16,7 @@ import type {
   RefreshStore,
   UserStore,
 } from "../types.js";
+import { MemoryAuditLog } from "./audit.js";
 import { MemoryClients } from "./clients.js";
 import { MemoryCollection } from "./collection.js";
 import { MemoryConsents } from "./consents.js";
@@ -39,6 +41,7 @@ export class MemoryStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore = new MemoryRefresh();
   readonly consents: ConsentStore = new MemoryConsents();
   readonly keptRevocations: KeptRevocationStore = new MemoryKeptRevocations();
+  readonly audit: AuditLog = new MemoryAuditLog();
   readonly counters: Counters;
   readonly revocations: EventLog;
   private readonly collections = new Map<CollectionName, MemoryCollection<unknown>>();

@@ -23,6 +23,8 @@ export interface CopyReport {
   events: number;
   /** Durable copies of JWT and subject revocations (refilled into an emptied Redis). */
   keptRevocations: number;
+  /** The audit trail's records, in the order they were appended. */
+  auditEvents: number;
 }
 
 type Row = Record<string, unknown>;
@@ -43,6 +45,7 @@ const DESTINATION_TABLES = [
   "counters",
   "revocation_events",
   "kept_revocations",
+  "audit_events",
 ];
 
 interface Table {
@@ -206,6 +209,24 @@ const TABLES: Table[] = [
     write: "INSERT INTO kept_revocations (key, body, exp) VALUES ($1, $2, $3)",
     params: (r) => [r.key, r.body, r.exp],
   },
+  {
+    // In `seq` order: the destination numbers them anew in the same order.
+    counts: "auditEvents",
+    read: "SELECT * FROM audit_events ORDER BY seq",
+    write: `INSERT INTO audit_events (id, time, type, actor, user_id, client_id, source, reason, details)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    params: (r) => [
+      r.id,
+      r.time,
+      r.type,
+      r.actor,
+      r.user_id,
+      r.client_id,
+      r.source,
+      r.reason,
+      r.details,
+    ],
+  },
 ];
 
 /** Live revocation events, oldest first; numbered after the destination log's last. */
@@ -233,7 +254,8 @@ export interface CopyOptions {
  * their tokens and the access tokens issued from them, live tombstones; and whatever the
  * SQLite file holds of the ephemeral tier — live sessions, denylist entries, codes, opaque
  * tokens, pending consents, rate-limit windows and the live revocation events (so a token
- * revoked before the move stays revoked after it). Expired rows are left behind.
+ * revoked before the move stays revoked after it); and the audit trail, as it is.
+ * Expired rows are left behind.
  *
  * One read transaction on the source (a consistent snapshot) and one transaction on the
  * destination (all or nothing), which must be empty: this copies an installation, it
@@ -323,5 +345,6 @@ function emptyReport(): CopyReport {
     counters: 0,
     events: 0,
     keptRevocations: 0,
+    auditEvents: 0,
   };
 }

@@ -56,6 +56,10 @@ const SWEEP = {
   kept: `DELETE FROM kept_revocations WHERE ctid = ANY(ARRAY(
       SELECT ctid FROM kept_revocations WHERE exp <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
     AND exp <= $1`,
+  /** Audit records older than the retention: $1 is now minus the retention (ms). */
+  audit: `DELETE FROM audit_events WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM audit_events WHERE time < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+    AND time < $1`,
 };
 
 export interface SweepReport {
@@ -63,12 +67,15 @@ export interface SweepReport {
   counters: SweepCount;
   events: SweepCount;
   kept: SweepCount;
+  /** Audit records past the retention (none swept without one). */
+  audit: SweepCount;
   families: number;
 }
 
 /**
  * The store's janitor: every `intervalMs` (0: never by itself) it sweeps the expired
- * records, counters, revocation events and refresh families. A sweep that fails (the
+ * records, counters, revocation events and refresh families, and the audit records past
+ * the audit retention. A sweep that fails (the
  * database is down) is simply tried again at the next tick; two never overlap.
  */
 export class Janitor {
@@ -80,6 +87,8 @@ export class Janitor {
     private readonly clock: Clock,
     private readonly batchSize: number,
     private readonly sweepFamilies: (now: number) => Promise<number>,
+    /** Audit records older than this (ms) are swept; undefined: kept. */
+    private readonly auditRetentionMs?: number,
   ) {
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0) {
       throw new RangeError("sweepBatchSize must be a positive whole number");
@@ -112,6 +121,10 @@ export class Janitor {
       counters: await sweepInBatches(this.query, SWEEP.counters, now, n),
       events: await sweepInBatches(this.query, SWEEP.events, Math.floor(now / 1000), n),
       kept: await sweepInBatches(this.query, SWEEP.kept, Math.floor(now / 1000), n),
+      audit:
+        this.auditRetentionMs === undefined
+          ? { deleted: 0, batches: 0 }
+          : await sweepInBatches(this.query, SWEEP.audit, now - this.auditRetentionMs, n),
       families: await this.sweepFamilies(now),
     };
   }

@@ -188,6 +188,27 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE alg = 'RS256' AND EXISTS (SELECT 1 FROM signing_keys AS k
           WHERE k.activates_at = signing_keys.activates_at AND k.alg <> 'RS256');`,
   },
+  {
+    version: 6,
+    name: "audit trail: security events, kept for the audit retention",
+    sql: `
+      CREATE TABLE audit_events (
+        seq       bigserial PRIMARY KEY,
+        id        text   NOT NULL UNIQUE,
+        time      bigint NOT NULL,
+        type      text   NOT NULL,
+        actor     text   NOT NULL,
+        user_id   text,
+        client_id text,
+        source    text,
+        reason    text,
+        details   text   NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (time, seq);
+      CREATE INDEX audit_events_by_user ON audit_events (user_id, time) WHERE user_id IS NOT NULL;
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, time) WHERE client_id IS NOT NULL;
+      CREATE INDEX audit_events_by_type ON audit_events (type, time);`,
+  },
 ];
 
 /** The schema version this Tessera writes. */

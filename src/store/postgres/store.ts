@@ -2,6 +2,7 @@ import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
+  AuditLog,
   ClientStore,
   Collection,
   CollectionName,
@@ -17,6 +18,7 @@ import type {
   RefreshStore,
   UserStore,
 } from "../types.js";
+import { PostgresAuditLog } from "./audit.js";
 import { PostgresClients } from "./clients.js";
 import { PostgresCollection } from "./collection.js";
 import { PostgresConsents } from "./consents.js";
@@ -51,6 +53,8 @@ export interface PostgresStoreOptions extends EventLogOptions, PgPoolOptions {
   sweepBatchSize?: number;
   /** While watched, the revocation log is also polled this often (ms). Default 1000. */
   eventPollMs?: number;
+  /** Audit records older than this (ms) are swept by the janitor; absent: kept. */
+  auditRetentionMs?: number;
 }
 
 /**
@@ -72,6 +76,7 @@ export class PostgresStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly keptRevocations: KeptRevocationStore;
+  readonly audit: AuditLog;
   readonly counters: Counters;
   readonly revocations: PostgresEventLog;
   /** What connecting did to the schema (undefined when `migrate: false`). */
@@ -92,14 +97,19 @@ export class PostgresStore implements DurableStore, EphemeralStore {
     this.installation = new PostgresInstallation(this.db);
     this.consents = new PostgresConsents(this.db);
     this.keptRevocations = new PostgresKeptRevocations(this.db);
+    this.audit = new PostgresAuditLog(this.db);
     this.counters = new PostgresCounters(this.db, options.clock);
     this.revocations = new PostgresEventLog(this.db, options.clock, {
       ...options,
       schema: options.schema,
       ...(options.eventPollMs === undefined ? {} : { pollMs: options.eventPollMs }),
     });
-    this.janitor = new Janitor(this.db.query, options.clock, batch, (now) =>
-      refresh.sweepFamilies(now),
+    this.janitor = new Janitor(
+      this.db.query,
+      options.clock,
+      batch,
+      (now) => refresh.sweepFamilies(now),
+      options.auditRetentionMs,
     );
   }
 

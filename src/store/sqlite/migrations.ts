@@ -156,6 +156,24 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE signing_keys SET purpose = 'id_token'
     WHERE alg = 'RS256' AND EXISTS (SELECT 1 FROM signing_keys AS k
       WHERE k.activates_at = signing_keys.activates_at AND k.alg <> 'RS256');`,
+  // The audit trail (issue 14): security events, kept for the audit retention. `seq`
+  // orders the events of one millisecond as they were appended.
+  `CREATE TABLE audit_events (
+     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+     id        TEXT    NOT NULL UNIQUE,
+     time      INTEGER NOT NULL,
+     type      TEXT    NOT NULL,
+     actor     TEXT    NOT NULL,
+     user_id   TEXT,
+     client_id TEXT,
+     source    TEXT,
+     reason    TEXT,
+     details   TEXT    NOT NULL
+   );
+   CREATE INDEX audit_events_by_time ON audit_events (time, seq);
+   CREATE INDEX audit_events_by_user ON audit_events (user_id, time) WHERE user_id IS NOT NULL;
+   CREATE INDEX audit_events_by_client ON audit_events (client_id, time) WHERE client_id IS NOT NULL;
+   CREATE INDEX audit_events_by_type ON audit_events (type, time);`,
 ];
 
 /**

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { Clock } from "../../clock.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
+  AuditLog,
   ClientStore,
   Collection,
   CollectionName,
@@ -18,6 +19,7 @@ import type {
   UserStore,
 } from "../types.js";
 import { openDatabase } from "./addon.js";
+import { SqliteAuditLog } from "./audit.js";
 import { SqliteClients } from "./clients.js";
 import { SqliteCollection } from "./collection.js";
 import { SqliteConsents } from "./consents.js";
@@ -39,6 +41,8 @@ export interface SqliteOptions extends EventLogOptions {
   sweepIntervalMs?: number;
   /** Milliseconds between checks for revocation events written by other processes. */
   eventPollMs?: number;
+  /** Audit records older than this (ms) go at each sweep; absent: kept. */
+  auditRetentionMs?: number;
 }
 
 /**
@@ -54,6 +58,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly keptRevocations: KeptRevocationStore;
+  readonly audit: AuditLog;
   readonly counters: Counters;
   readonly revocations: SqliteEventLog;
   /** What opening did to the file's schema. */
@@ -62,6 +67,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepStmts;
+  private readonly auditSweep;
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -78,6 +84,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     this.refresh = new SqliteRefresh(this.db);
     this.consents = new SqliteConsents(this.db);
     this.keptRevocations = new SqliteKeptRevocations(this.db);
+    this.audit = new SqliteAuditLog(this.db);
     this.revocations = new SqliteEventLog(
       this.db,
       options.clock,
@@ -92,6 +99,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
       this.db.prepare("DELETE FROM revocation_events WHERE exp * 1000 <= ?"),
       this.db.prepare("DELETE FROM kept_revocations WHERE exp * 1000 <= ?"),
     ];
+    this.auditSweep = this.db.prepare<[number]>("DELETE FROM audit_events WHERE time < ?");
     const every = options.sweepIntervalMs ?? 60_000;
     if (every > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), every);
@@ -112,11 +120,16 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     return c as Collection<T>;
   }
 
-  /** Deletes every expired record and counter; returns how many rows went. */
+  /**
+   * Deletes every expired record and counter, and the audit records past the audit
+   * retention; returns how many rows went.
+   */
   sweep(): number {
     const now = this.options.clock.now();
     let n = 0;
     for (const stmt of this.sweepStmts) n += stmt.run(now).changes;
+    const retention = this.options.auditRetentionMs;
+    if (retention !== undefined) n += this.auditSweep.run(now - retention).changes;
     void this.refresh.sweepFamilies(now);
     return n;
   }

@@ -109,6 +109,8 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
     // The durable copy of the JWT revocation moves too: a Redis added later and lost is
     // refilled with it (src/revocations/recovery.ts).
     expect(report.keptRevocations).toBeGreaterThanOrEqual(1);
+    const trailBefore = report.auditEvents;
+    expect(trailBefore).toBeGreaterThanOrEqual(5);
 
     // ── After: the same installation on PostgreSQL (same secret), nobody signs in again.
     s = await testServer({
@@ -159,6 +161,16 @@ describePostgres("db copy: SQLite to PostgreSQL", () => {
       100,
     );
     expect(keptCopies.some((k) => k.event.type === "jwt")).toBe(true);
+    // The audit trail moved whole, in its order (newest first), the login after it on top.
+    const trail = (await after.tessera.audit.find({ limit: 1000 })).map((r) => r.type);
+    expect(trail.slice(-4).reverse()).toEqual([
+      "user_added",
+      "client_added",
+      "client_added",
+      "token_issued",
+    ]);
+    expect(trail.filter((t) => t === "token_revoked")).toHaveLength(1);
+    expect(trail.length).toBeGreaterThan(trailBefore);
   });
 
   it("refuses a destination that already holds an installation, and changes nothing there", async () => {

@@ -118,6 +118,25 @@ describePostgres("PostgreSQL janitor", () => {
     expect(await count("records")).toBe(0);
   });
 
+  it("deletes the audit records past the audit retention, in batches, and none without one", async () => {
+    const audit = (id: string) => ({
+      id,
+      time: clock.now(),
+      type: "user_added",
+      actor: "cli",
+      details: {},
+    });
+    for (let i = 0; i < 4; i++) await store.audit.append(audit(`old${i}`));
+    clock.advance(MINUTE);
+    await store.audit.append(audit("new"));
+    expect((await store.sweep()).audit).toEqual({ deleted: 0, batches: 0 });
+    const retaining = await db.open(clock, { sweepBatchSize: 3, auditRetentionMs: MINUTE });
+    expect((await retaining.sweep()).audit.deleted).toBe(0); // exactly a minute old: kept
+    clock.advance(1);
+    expect((await retaining.sweep()).audit).toEqual({ deleted: 4, batches: 2 });
+    expect((await store.audit.query({ limit: 10 })).map((r) => r.id)).toEqual(["new"]);
+  });
+
   it("runs by itself every sweep interval", async () => {
     const timed = await db.open(clock, { sweepIntervalMs: 20 });
     await timed.collection("session").upsert("x", { n: 1 }, { ttlMs: MINUTE });
