@@ -13,9 +13,12 @@
 //    request is sent to the arrival of each API's first 401 (bounded; past the bound it
 //    counts as a failure). Without redis-server: one instance, SQLite only (said so).
 // 2. Denylist size. In this process, guards fed by a fake feed on 127.0.0.1
-//    (docs/revocation-feed.md): an empty snapshot against a 100,000-entry one, verifying the
-//    same tokens — fresh (cacheSize 0: signature check + denylist lookup) and cached (the
-//    default cache: a denylist lookup on every hit). Interleaved rounds, medians.
+//    (docs/revocation-feed.md): an empty snapshot against a 100,000-entry one, then a
+//    1,000,000-entry one, verifying the same tokens — fresh (cacheSize 0: signature check +
+//    denylist lookup) and cached (the default cache: a denylist lookup on every hit).
+//    Interleaved rounds, medians. The heap per entry is measured in a separate process
+//    (bench/denylist-heap.mjs, --expose-gc).
+// Results also go to bench/results/revocation.json for bench/report.mjs.
 //
 // Env: BENCH_REVOCATIONS (default 1000), BENCH_REVOCATION_BOUND_MS (per wait, default 2000),
 // BENCH_NO_REDIS=1 (single-instance variant), BENCH_DENYLIST_MS (per measurement, default

@@ -3,12 +3,18 @@
  * markdown tables on stdout (progress and child output go to stderr). Never part of
  * `npm test`. See ../shared/PERFORMANCE.md for the targets.
  *
- * 1. argon2id cost alone (@node-rs/argon2, m=19456, t=2, p=1): hash and verify, p50/p99.
+ * 1. argon2id cost alone (@node-rs/argon2 with Tessera's parameters, m=19456, t=2, p=1):
+ *    hash and verify, p50/p99; and verifies per second with one in flight per CPU, what
+ *    the cores' argon2id allows (the login throughput target is a ratio to it).
  * 2. POST /login end to end against Tessera (SQLite) at concurrency 1 and under load
  *    (autocannon -c 8), with the server's event-loop delay during the load.
  * 3. GET /session with a valid cookie, autocannon -c 32: Tessera (SQLite), Tessera
  *    (Redis), and peers in the same run: bare node:http, bare fastify, express-session
- *    with MemoryStore, express-session + connect-redis on the same redis-server.
+ *    with MemoryStore, express-session + connect-redis on the same redis-server. Tessera
+ *    runs as shipped (request logging at the default level, its stdout in a file); a
+ *    labelled row runs it with logging off.
+ *
+ * Results also go to bench/results/run.json for bench/report.mjs (docs/benchmarks.md).
  *
  * Each server runs in its own child process (bench/server.mjs); the load generator
  * (autocannon) runs here, in the parent. Only loopback traffic. A redis-server is started
