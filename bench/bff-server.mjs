@@ -29,7 +29,7 @@ serve(
   {
     tessera: () =>
       startTesseraServer(
-        { db: `sqlite:${options.dataDir}/tessera.db`, logLevel: "silent", issuer: ISSUER },
+        { db: `sqlite:${options.dataDir}/tessera.db`, issuer: ISSUER },
         async (tessera) => {
           await tessera.users.create({ username: "alice", password: PASSWORD });
           const spa = await tessera.clients.add({

@@ -30,6 +30,8 @@ import {
   table,
   tempRoot,
 } from "./lib.mjs";
+import { saveResults, startResults } from "./results.mjs";
+import { atLeast, TARGETS } from "./targets.mjs";
 
 const SERVER = fileURLToPath(new URL("./bff-server.mjs", import.meta.url));
 const CONNECTIONS = 16;
@@ -68,6 +70,7 @@ async function bffLogin(tessera, bff) {
 
 async function main() {
   const started = performance.now();
+  const record = startResults("bff", ["fastify", "jose", "autocannon"]);
   const load0 = printHeader({
     title: "Tessera benchmarks — the BFF's proxy overhead",
     npmCommand: "npm run bench` (step: `node bench/bff.mjs`)",
@@ -141,6 +144,32 @@ async function main() {
         "(each proxied request: a session read and AES-GCM unseal, the CSRF check, and one more HTTP hop on loopback).",
     );
     out();
+    const share = viaBff.rps / direct.rps;
+    saveResults(record, [
+      {
+        id: "bff",
+        title: "BFF: an API call through the BFF vs calling the API directly",
+        metric: "req/s",
+        rows: [
+          {
+            label: "through the BFF (cookie → Bearer), tessera/bff",
+            value: viaBff.rps,
+            tessera: true,
+            p99Ms: viaBff.p99,
+            ratio: { value: share, vs: "the API directly" },
+            target: TARGETS.bff.text,
+            met: atLeast(TARGETS.bff, share),
+          },
+          {
+            label: "the API directly (Bearer token, tessera/guard)",
+            value: direct.rps,
+            tessera: true,
+            p99Ms: direct.p99,
+          },
+        ],
+        notes: `autocannon -c ${CONNECTIONS}; Tessera, the API and the BFF each in a child process; median of ${ROUNDS} round(s).`,
+      },
+    ]);
   } finally {
     await bff.close();
     await api.close();

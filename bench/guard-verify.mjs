@@ -14,6 +14,8 @@ import os from "node:os";
 import { createVerifier } from "fast-jwt";
 import { jwtVerify } from "jose";
 import { createGuard } from "../dist/guard/index.js";
+import { saveResults, startResults } from "./results.mjs";
+import { atLeast, TARGETS } from "./targets.mjs";
 
 const MS = Number(process.env.GUARD_BENCH_MS ?? 150);
 const ROUNDS = Number(process.env.GUARD_BENCH_ROUNDS ?? 11);
@@ -165,7 +167,88 @@ async function benchAlgorithm(alg) {
   }));
 }
 
+/** The fresh-token and cached-token paths of one algorithm, for bench/report.mjs. */
+function sectionsOf(alg, rows) {
+  const by = (name) => rows.find((r) => r.name === name);
+  const fj = by("fast-jwt createVerifier").ops;
+  const jose = by("jose jwtVerify (KeyObject)").ops;
+  const fjCache = by("fast-jwt with cache").ops;
+  const fresh = by("guard fresh, verifySync");
+  const freshRows = [
+    "guard fresh, verifySync",
+    "guard fresh, await verify",
+    "raw crypto.verify (ceiling)",
+    "fast-jwt createVerifier",
+    "jose jwtVerify (KeyObject)",
+  ].map((name) => {
+    const r = by(name);
+    const tessera = name.startsWith("guard");
+    return {
+      label: tessera ? `tessera/guard ${name.slice(6)}` : name,
+      value: r.ops,
+      tessera: tessera || undefined,
+      ...(name === "raw crypto.verify (ceiling)"
+        ? {}
+        : { ratio: { value: r.ratio, vs: "raw crypto.verify (paired rounds)" } }),
+      ...(name === "guard fresh, verifySync"
+        ? { target: TARGETS.guardFresh.text, met: atLeast(TARGETS.guardFresh, r.ratio) }
+        : {}),
+    };
+  });
+  const cachedRows = [
+    "guard cached, verifySync",
+    "guard cached, await verify",
+    "guard cached + empty denylist",
+    "guard cached + 100k denylist",
+    "fast-jwt with cache",
+  ].map((name) => {
+    const r = by(name);
+    const tessera = name.startsWith("guard");
+    return {
+      label: tessera ? `tessera/guard ${name.slice(6)}` : name,
+      value: r.ops,
+      tessera: tessera || undefined,
+      ...(tessera ? { ratio: { value: r.ops / fjCache, vs: "fast-jwt with cache" } } : {}),
+      ...(name === "guard cached, verifySync"
+        ? { target: TARGETS.guardCached.text, met: atLeast(TARGETS.guardCached, r.ops / fjCache) }
+        : {}),
+    };
+  });
+  return [
+    {
+      id: `guard-fresh-${alg.toLowerCase()}`,
+      title: `Guard: verify a fresh JWT (${alg})`,
+      metric: "verifies/s",
+      rows: freshRows,
+      checks: [
+        {
+          what: "tessera/guard verifySync / fast-jwt",
+          measured: `${(fresh.ops / fj).toFixed(2)}×`,
+          target: "faster than fast-jwt (> 1×)",
+          met: fresh.ops > fj,
+        },
+        {
+          what: "tessera/guard verifySync / jose",
+          measured: `${(fresh.ops / jose).toFixed(2)}×`,
+          target: "faster than jose (> 1×)",
+          met: fresh.ops > jose,
+        },
+      ],
+      notes: `One process, one call in flight; median of ${ROUNDS} interleaved rounds × ${MS} ms; each ratio to raw \`crypto.verify\` is the median of per-round paired ratios. ${TOKENS} distinct tokens in turn (no cache).`,
+    },
+    {
+      id: `guard-cached-${alg.toLowerCase()}`,
+      title: `Guard: verify a token seen before (${alg})`,
+      metric: "verifies/s",
+      rows: cachedRows,
+      notes: `Same process and rounds; the guard still checks \`exp\` and the denylist on every hit. The 100k-denylist row is a plain Set here; bench/revocation.mjs measures denylists fed by the revocation feed.`,
+    },
+  ];
+}
+
 const fmt = (x) => Math.round(x).toLocaleString("en-US");
+const record = startResults("guard-verify", ["jose", "fast-jwt"]);
+const sections = [];
 const lines = [];
 lines.push(
   `Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}; median of ${ROUNDS} rounds x ${MS} ms, one call in flight.`,
@@ -175,6 +258,7 @@ lines.push(
 );
 for (const alg of ["EdDSA", "ES256"]) {
   const rows = await benchAlgorithm(alg);
+  sections.push(...sectionsOf(alg, rows));
   const fjFresh = rows.find((r) => r.name === "fast-jwt createVerifier").ops;
   const fjCached = rows.find((r) => r.name === "fast-jwt with cache").ops;
   for (const { name, ops, ratio } of rows) {
@@ -185,3 +269,4 @@ for (const alg of ["EdDSA", "ES256"]) {
   }
 }
 console.log(lines.join("\n"));
+saveResults(record, sections);

@@ -41,6 +41,8 @@ import {
   track,
   WARMUP_S,
 } from "./lib.mjs";
+import { saveResults, startResults } from "./results.mjs";
+import { atLeast, TARGETS } from "./targets.mjs";
 
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const CONNECTIONS = 32;
@@ -340,11 +342,47 @@ async function measure(scenario, installation) {
   };
 }
 
+/** One section per scenario for bench/report.mjs: each setup, 1 instance against SQLite. */
+function instanceSections(setups, results, pgVersion) {
+  const targetOf = { "pg-1": TARGETS.postgres, "pgredis-1": TARGETS.postgresRedis };
+  return SCENARIOS.map((scenario) => {
+    const at = (id) => {
+      const r = results.get(`${id}/${scenario.id}`);
+      return typeof r === "object" ? r : undefined;
+    };
+    const sqlite = at("sqlite-1");
+    return {
+      id: `instances-${scenario.id}`,
+      title: `Several instances: ${scenario.title}`,
+      metric: "req/s",
+      rows: setups
+        .filter((setup) => at(setup.id) !== undefined)
+        .map((setup) => {
+          const r = at(setup.id);
+          const value = sqlite === undefined ? Number.NaN : r.rps / sqlite.rps;
+          const target = targetOf[setup.id];
+          return {
+            label: `Tessera, ${setup.label}`,
+            value: r.rps,
+            tessera: true,
+            p99Ms: r.p99,
+            ...(setup.id === "sqlite-1" ? {} : { ratio: { value, vs: "SQLite, 1 instance" } }),
+            ...(target === undefined ? {} : { target: target.text, met: atLeast(target, value) }),
+          };
+        }),
+      notes:
+        `Real \`tessera serve\` processes (default settings and log level), ${CONNECTIONS} connections split evenly over the instances; ` +
+        `${pgVersion} and redis-server on the same 2 cores as the instances and the load generator, so 3 instances cannot beat 1 here.`,
+    };
+  });
+}
+
 // ── Main ────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
   const started = performance.now();
   const root = tempRoot("tessera-bench-instances-");
+  const record = startResults("instances", ["fastify", "pg", "ioredis", "better-sqlite3"]);
   const load0 = printHeader({
     title: "Tessera benchmarks — several instances (PostgreSQL, Redis, SQLite)",
     npmCommand: "npm run bench` (this part: `node bench/instances.mjs`)",
@@ -410,6 +448,7 @@ async function main() {
   );
   out();
   printFooter(load0, started);
+  saveResults(record, instanceSections(setups, results, pg.version));
   await stopRedis(redis);
 }
 

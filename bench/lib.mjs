@@ -6,15 +6,14 @@
  * runs. Importing this module starts nothing; `runBench` installs the cleanup handlers.
  */
 import { fork, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import http from "node:http";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { versionOf } from "./results.mjs";
 
 // ── Knobs (environment) ─────────────────────────────────────────────────────────────────
 
@@ -29,21 +28,6 @@ export const DURATION_S = num("BENCH_DURATION", 5);
 export const WARMUP_S = num("BENCH_WARMUP", 2);
 /** Every server under test runs with `--cpu-prof` into this directory, if set. */
 export const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
-
-const require = createRequire(import.meta.url);
-const versionOf = (name) => {
-  try {
-    return require(`${name}/package.json`).version;
-  } catch {
-    // Packages whose "exports" hide package.json: read it from node_modules.
-    try {
-      const path = fileURLToPath(new URL(`../node_modules/${name}/package.json`, import.meta.url));
-      return JSON.parse(readFileSync(path, "utf8")).version;
-    } catch {
-      return "?";
-    }
-  }
-};
 
 // ── Bookkeeping: everything started here is stopped here ───────────────────────────────
 
@@ -346,6 +330,13 @@ async function stopChild(child, graceful) {
 
 // ── Servers under test (child processes) ────────────────────────────────────────────────
 
+let logs;
+/** The directory of the servers' stdout files (removed at exit). */
+export function logDir() {
+  logs ??= tempRoot("tessera-bench-logs-");
+  return logs;
+}
+
 /**
  * Forks `script KIND OPTIONS` (a server built on bench/child-lib.mjs) and waits for its
  * `ready` message. `label` names it in stderr, errors and the CPU profile's file name;
@@ -358,16 +349,21 @@ export async function startServer(script, kind, options, { label = kind, env = {
     const name = `${label.replace(/[^\w-]+/g, "_")}.${Date.now()}.cpuprofile`;
     execArgv.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}`);
   }
+  // stdout (Tessera's request log, at its default level) goes to a file, as a deployment's
+  // would go to its collector: not through this process, the load generator.
+  const logFd = openSync(
+    join(logDir(), `${label.replace(/[^\w-]+/g, "_")}.${Date.now()}.log`),
+    "a",
+  );
   const child = track(
     fork(script, [kind, JSON.stringify(options)], {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      stdio: ["ignore", logFd, "pipe", "ipc"],
       execArgv,
       env: { ...process.env, ...env },
     }),
   );
-  const forward = (chunk) => process.stderr.write(`[${label}] ${chunk}`);
-  child.stdout.on("data", forward);
-  child.stderr.on("data", forward);
+  closeSync(logFd);
+  child.stderr.on("data", (chunk) => process.stderr.write(`[${label}] ${chunk}`));
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label} did not start within 30 s`)), 30_000);
     child.on("message", function onMessage(message) {

@@ -47,7 +47,8 @@ const FORGED_LIMIT = "1000000";
 async function startTessera() {
   const flags = {
     data: options.dataDir,
-    logLevel: "silent",
+    // As shipped: request logging at the default level, unless a labelled row turns it off.
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
     introspectionForgedLimit: FORGED_LIMIT,
     // Like for like with oidc-provider's EdDSA JWTs (Tessera's default is ES256).
     signingAlg: "EdDSA",

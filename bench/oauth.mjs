@@ -57,13 +57,18 @@ import {
   verdict,
   WARMUP_S,
 } from "./lib.mjs";
+import { saveResults, startResults } from "./results.mjs";
+import { atLeast, below, TARGETS } from "./targets.mjs";
 
 const SERVER_SCRIPT = fileURLToPath(new URL("./oauth-server.mjs", import.meta.url));
 
 const ROUNDS = Math.floor(num("BENCH_ROUNDS", 1));
 const CONNECTIONS = 32;
-/** Measured scenarios per round (2 floor, 4 Tessera SQLite, 2 Tessera Redis, 4 oidc-provider). */
-const SCENARIOS_PER_ROUND = 12;
+/**
+ * Measured scenarios per round (2 floor, 4 Tessera SQLite, 2 Tessera SQLite with request
+ * logging off, 2 Tessera Redis, 4 oidc-provider).
+ */
+const SCENARIOS_PER_ROUND = 14;
 /** The whole run is aborted (and cleaned up) past this. */
 const HARD_LIMIT_MS = (60 + ROUNDS * SCENARIOS_PER_ROUND * (DURATION_S + WARMUP_S + 3)) * 1000;
 /** Tessera's `--introspection-forged-limit` in this benchmark (the setting's maximum). */
@@ -187,6 +192,17 @@ const SERVERS = [
     },
   },
   {
+    id: "tessera-sqlite-nolog",
+    kind: "tessera",
+    label: "Tessera, SQLite store, request logging off",
+    redis: false,
+    logLevel: "silent",
+    scenarios: {
+      "token-jwt": tokenScenario("jwt"),
+      "introspect-active": introspectScenario(true),
+    },
+  },
+  {
     id: "tessera-redis",
     kind: "tessera",
     label: "**Tessera**, `--redis`",
@@ -210,12 +226,112 @@ const SERVERS = [
   },
 ];
 
+/** The token and introspection paths for bench/report.mjs; `get(id, scenario)` an aggregate. */
+function oauthSections(get) {
+  const entry = (label, r, extra = {}) =>
+    r === undefined ? undefined : { label, value: r.rps, p99Ms: r.p99, ...extra };
+  const vs = (r, peer, peerLabel, target) => {
+    const value = r === undefined || peer === undefined ? Number.NaN : r.rps / peer.rps;
+    return target === undefined
+      ? { ratio: { value, vs: peerLabel } }
+      : { ratio: { value, vs: peerLabel }, target: target.text, met: atLeast(target, value) };
+  };
+  const oidcOpaque = get("oidc", "token-opaque");
+  const oidcJwt = get("oidc", "token-jwt");
+  const tesseraJwt = get("tessera-sqlite", "token-jwt");
+  const nolog = get("tessera-sqlite-nolog", "token-jwt");
+  const likeForLike = tesseraJwt && oidcJwt ? tesseraJwt.rps / oidcJwt.rps : Number.NaN;
+  const token = {
+    id: "token",
+    title: "Token endpoint: client_credentials",
+    metric: "req/s",
+    rows: [
+      entry("Tessera, SQLite store — JWT access token (EdDSA)", tesseraJwt, {
+        tessera: true,
+        ...vs(tesseraJwt, oidcOpaque, "oidc-provider (its default, opaque)", TARGETS.token),
+      }),
+      entry("Tessera, SQLite store — opaque access token", get("tessera-sqlite", "token-opaque"), {
+        tessera: true,
+        ...vs(get("tessera-sqlite", "token-opaque"), oidcOpaque, "oidc-provider opaque"),
+      }),
+      entry("Tessera, request logging off (not the default) — JWT", nolog, {
+        tessera: true,
+        ...vs(nolog, oidcOpaque, "oidc-provider (its default, opaque)"),
+      }),
+      entry("oidc-provider, in-memory — opaque token (its default)", oidcOpaque),
+      entry("oidc-provider, in-memory — JWT (EdDSA) via a resource indicator", oidcJwt),
+      entry("bare fastify + @fastify/formbody, fixed JSON (floor)", get("floor", "token-opaque")),
+    ].filter((r) => r !== undefined),
+    checks: [
+      {
+        what: "Tessera JWT / oidc-provider JWT (EdDSA), like for like",
+        measured: ratio(likeForLike),
+        target: TARGETS.token.text,
+        met: atLeast(TARGETS.token, likeForLike),
+      },
+    ],
+    notes:
+      `autocannon -c ${CONNECTIONS}, each server alone in a child process; Tessera as shipped (default settings, request ` +
+      "logging at info to a file) except `--signing-alg EdDSA` (like oidc-provider's JWTs); the row with logging off is labelled.",
+  };
+  const introspection = (active) => {
+    const name = active ? "introspect-active" : "introspect-inactive";
+    const oidc = get("oidc", name);
+    const tesseraRows = [
+      ["Tessera, SQLite store", get("tessera-sqlite", name), TARGETS.introspection],
+      ["Tessera, `--redis`", get("tessera-redis", name), TARGETS.introspection],
+      ...(active
+        ? [
+            [
+              "Tessera, SQLite, request logging off (not the default)",
+              get("tessera-sqlite-nolog", name),
+            ],
+          ]
+        : []),
+    ];
+    return {
+      id: `introspection-${active ? "active" : "inactive"}`,
+      title: `Introspection (RFC 7662): ${active ? "an active opaque token" : "an inactive (random) token"}`,
+      metric: "req/s",
+      rows: [
+        ...tesseraRows.map(([label, r, target]) =>
+          entry(label, r, { tessera: true, ...vs(r, oidc, "oidc-provider", target) }),
+        ),
+        entry("oidc-provider, in-memory", oidc),
+        ...(active
+          ? [entry("bare fastify + @fastify/formbody, fixed JSON (floor)", get("floor", name))]
+          : []),
+      ].filter((r) => r !== undefined),
+      checks: tesseraRows
+        .filter(([, r, target]) => r !== undefined && target !== undefined)
+        .map(([label, r]) => ({
+          what: `${label}: p99 latency`,
+          measured: `${ms(r.p99)} ms`,
+          target: TARGETS.introspectionP99.text,
+          met: below(TARGETS.introspectionP99, r.p99),
+        })),
+      notes: `autocannon -c ${CONNECTIONS}; Tessera with \`--introspection-forged-limit ${FORGED_LIMIT}\` (so the random tokens are never tarpitted), otherwise as shipped.`,
+    };
+  };
+  return [token, introspection(true), introspection(false)];
+}
+
 // ── Main ────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
   const started = performance.now();
   const root = tempRoot("tessera-bench-oauth-");
   if (CPU_PROF_DIR) mkdirSync(CPU_PROF_DIR, { recursive: true });
+  const record = startResults("oauth", [
+    "oidc-provider",
+    "koa",
+    "jose",
+    "fastify",
+    "@fastify/formbody",
+    "better-sqlite3",
+    "ioredis",
+    "autocannon",
+  ]);
   const load0 = printHeader({
     title: "Tessera benchmarks — OAuth token endpoint and introspection",
     npmCommand: "npm run bench` (last step: `node bench/oauth.mjs`)",
@@ -252,6 +368,7 @@ async function main() {
       if (names.length === 0) continue;
       const options = { dataDir: join(root, `${spec.id}-${round}`) };
       if (spec.redis) options.redisUrl = redisUrl;
+      if (spec.logLevel !== undefined) options.logLevel = spec.logLevel;
       let server;
       try {
         server = await startServer(spec.kind, spec.id, options);
@@ -323,6 +440,12 @@ async function main() {
         "token-opaque",
       ),
       row(
+        "Tessera, SQLite store, request logging off (`--log-level silent`, not the default) — JWT (info)",
+        "tessera-sqlite-nolog",
+        "token-jwt",
+        "token-opaque",
+      ),
+      row(
         "Tessera, SQLite store — opaque access token (info)",
         "tessera-sqlite",
         "token-opaque",
@@ -349,13 +472,13 @@ async function main() {
         "Tessera JWT / oidc-provider default (opaque) — the PERFORMANCE.md target",
         ["tessera-sqlite", "token-jwt"],
         ["oidc", "token-opaque"],
-        3,
+        TARGETS.token.min,
       ),
       ratioRow(
         "Tessera JWT / oidc-provider JWT (EdDSA) — like for like",
         ["tessera-sqlite", "token-jwt"],
         ["oidc", "token-jwt"],
-        3,
+        TARGETS.token.min,
       ),
       ratioRow(
         "Tessera opaque / oidc-provider opaque (info)",
@@ -388,7 +511,7 @@ async function main() {
   out();
 
   // 2. Introspection
-  const p99Check = (r) => `${verdict(r.p99 < 10)} (${ms(r.p99)} ms)`;
+  const p99Check = (r) => `${verdict(below(TARGETS.introspectionP99, r.p99))} (${ms(r.p99)} ms)`;
   out(
     `## 2. Introspection: POST, an opaque token, client_secret_basic (autocannon -c ${CONNECTIONS}, ${DURATION_S} s)`,
   );
@@ -414,6 +537,12 @@ async function main() {
           "tessera-sqlite",
           "introspect-inactive",
           "target",
+        ],
+        [
+          "Tessera, SQLite store, request logging off (not the default) — active token",
+          "tessera-sqlite-nolog",
+          "introspect-active",
+          "info",
         ],
         ["**Tessera**, `--redis` — active token", "tessera-redis", "introspect-active", "target"],
         [
@@ -449,25 +578,25 @@ async function main() {
         "Tessera (SQLite) / oidc-provider — active",
         ["tessera-sqlite", "introspect-active"],
         ["oidc", "introspect-active"],
-        3,
+        TARGETS.introspection.min,
       ),
       ratioRow(
         "Tessera (SQLite) / oidc-provider — inactive",
         ["tessera-sqlite", "introspect-inactive"],
         ["oidc", "introspect-inactive"],
-        3,
+        TARGETS.introspection.min,
       ),
       ratioRow(
         "Tessera `--redis` / oidc-provider — active",
         ["tessera-redis", "introspect-active"],
         ["oidc", "introspect-active"],
-        3,
+        TARGETS.introspection.min,
       ),
       ratioRow(
         "Tessera `--redis` / oidc-provider — inactive",
         ["tessera-redis", "introspect-inactive"],
         ["oidc", "introspect-inactive"],
-        3,
+        TARGETS.introspection.min,
       ),
     ]),
   );
@@ -486,6 +615,7 @@ async function main() {
       "tokens for both servers here.",
   );
   out();
+  saveResults(record, oauthSections(get));
   printFooter(
     load0,
     started,

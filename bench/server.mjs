@@ -45,7 +45,8 @@ const IDLE_MS = 30 * 60 * 1000;
 async function startTessera(useRedis) {
   const flags = {
     data: options.dataDir,
-    logLevel: "silent",
+    // As shipped: request logging at the default level, unless a labelled row turns it off.
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
     // Throttling must not interfere with a login benchmark, nor the per-IP share of the
     // argon2id queue (every connection of the load generator comes from 127.0.0.1).
     loginAccountLimit: "10000",
@@ -64,7 +65,7 @@ async function startTessera(useRedis) {
  * several client IPs over loopback (X-Forwarded-For) and one of them gets throttled.
  */
 async function startTesseraFlood() {
-  const flags = { data: options.dataDir, logLevel: "silent", trustProxy: "1" };
+  const flags = { data: options.dataDir, trustProxy: "1" };
   return startTesseraServer(flags, async (tessera) => {
     await tessera.hasher.warmUp();
     await tessera.users.create({ username: BENCH_USER, password: BENCH_PASSWORD });
