@@ -16,7 +16,7 @@ import {
 } from "../../src/guard/feed-protocol.js";
 import { RevocationStore } from "../../src/guard/revocations.js";
 import { SseParser, SseTooLarge } from "../../src/guard/sse.js";
-import { runProperty } from "./support/budget.js";
+import { fuzzTimeout, runProperty } from "./support/budget.js";
 
 const ISSUER = "https://auth.example.test";
 const NOW_MS = Date.UTC(2026, 0, 1);
@@ -188,21 +188,25 @@ describe("revocation feed parser fuzz", () => {
     expect(feed([Buffer.from(text)])).toBeUndefined();
   });
 
-  it("arbitrary and mutated streams, cut anywhere: applied, or a typed refusal", async () => {
-    await runProperty(
-      "feed parser",
-      fc.record({
-        bytes: stream,
-        cuts: fc.array(fc.nat(), { maxLength: 6 }),
-        small: fc.boolean(),
-      }),
-      async ({ bytes, cuts, small }) => {
-        const err = feed(chunks(bytes, cuts), small ? 64 : undefined);
-        if (err === undefined) return;
-        const typed = err instanceof FeedProtocolError || err instanceof SseTooLarge;
-        expect(typed, `not a typed refusal: ${String(err)}`).toBe(true);
-      },
-      RUNS,
-    );
-  }, 60_000);
+  it(
+    "arbitrary and mutated streams, cut anywhere: applied, or a typed refusal",
+    async () => {
+      await runProperty(
+        "feed parser",
+        fc.record({
+          bytes: stream,
+          cuts: fc.array(fc.nat(), { maxLength: 6 }),
+          small: fc.boolean(),
+        }),
+        async ({ bytes, cuts, small }) => {
+          const err = feed(chunks(bytes, cuts), small ? 64 : undefined);
+          if (err === undefined) return;
+          const typed = err instanceof FeedProtocolError || err instanceof SseTooLarge;
+          expect(typed, `not a typed refusal: ${String(err)}`).toBe(true);
+        },
+        RUNS,
+      );
+    },
+    fuzzTimeout(60_000),
+  );
 });

@@ -21,7 +21,7 @@ import {
   NOW_MS,
   testGuard,
 } from "../guard/support.js";
-import { runProperty } from "./support/budget.js";
+import { fuzzTimeout, runProperty } from "./support/budget.js";
 
 const RUNS = 1000;
 const HANG_MS = 5_000;
@@ -213,50 +213,58 @@ describe("guard verify fuzz", () => {
     });
   });
 
-  it("bearer JWTs, cookies and URLs: a Principal or a GuardError", async () => {
-    const { guard } = testGuard({ revocations: false });
-    await runProperty(
-      "guard verify (JWT)",
-      input,
-      async (i) => {
-        await verifyTyped(guard, i);
-      },
-      RUNS,
-    );
-  }, 60_000);
+  it(
+    "bearer JWTs, cookies and URLs: a Principal or a GuardError",
+    async () => {
+      const { guard } = testGuard({ revocations: false });
+      await runProperty(
+        "guard verify (JWT)",
+        input,
+        async (i) => {
+          await verifyTyped(guard, i);
+        },
+        RUNS,
+      );
+    },
+    fuzzTimeout(60_000),
+  );
 
-  it("opaque tokens, introspection answering anything: a Principal or a GuardError", async () => {
-    const outcomes = { accepted: 0, refused: 0 };
-    await runProperty(
-      "guard verify (introspection answers)",
-      fc.record({
-        token: opaqueLike,
-        status: fc.constantFrom(200, 200, 200, 200, 400, 401, 429, 500, 503),
-        body: introspectionBody,
-      }),
-      async ({ token, status, body }) => {
-        const guard = createGuard({
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          jwks: { keys: [ED.jwk, EC.jwk] },
-          introspection: {
-            clientId: "api",
-            clientSecret: "s3cret-s3cret",
-            url: `${ISSUER}/oauth/introspect`,
-          },
-          revocations: false,
-          fetch: answering(status, body),
-          clock: new ManualClock(NOW_MS),
-        });
-        try {
-          outcomes[await verifyTyped(guard, { authorization: `Bearer ${token}` })]++;
-        } finally {
-          guard.close();
-        }
-      },
-      RUNS / 2,
-    );
-    // Some answers were good enough to accept: the generator reaches past the refusals.
-    expect(outcomes.accepted).toBeGreaterThan(0);
-  }, 60_000);
+  it(
+    "opaque tokens, introspection answering anything: a Principal or a GuardError",
+    async () => {
+      const outcomes = { accepted: 0, refused: 0 };
+      await runProperty(
+        "guard verify (introspection answers)",
+        fc.record({
+          token: opaqueLike,
+          status: fc.constantFrom(200, 200, 200, 200, 400, 401, 429, 500, 503),
+          body: introspectionBody,
+        }),
+        async ({ token, status, body }) => {
+          const guard = createGuard({
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            jwks: { keys: [ED.jwk, EC.jwk] },
+            introspection: {
+              clientId: "api",
+              clientSecret: "s3cret-s3cret",
+              url: `${ISSUER}/oauth/introspect`,
+            },
+            revocations: false,
+            fetch: answering(status, body),
+            clock: new ManualClock(NOW_MS),
+          });
+          try {
+            outcomes[await verifyTyped(guard, { authorization: `Bearer ${token}` })]++;
+          } finally {
+            guard.close();
+          }
+        },
+        RUNS / 2,
+      );
+      // Some answers were good enough to accept: the generator reaches past the refusals.
+      expect(outcomes.accepted).toBeGreaterThan(0);
+    },
+    fuzzTimeout(60_000),
+  );
 });

@@ -6,8 +6,8 @@
  *   (src/errors.ts, or an RFC 6749 / OpenID Connect registry value) in its JSON `error` or
  *   its HTML page's `<code>`; no hang (the request must end within HANG_MS of real time;
  *   a frozen clock that something sleeps on, the introspection tarpit, is moved on);
- * - the store: a refused request created no session and no refresh family, a 2xx at most
- *   one; no refresh family ever has two live tokens; users and clients only as made here.
+ * - the store: a refused request created no session and no live refresh family, a 2xx at
+ *   most one; no refresh family ever has two live tokens; users and clients only as made here.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { expect } from "vitest";
@@ -30,7 +30,7 @@ import { sendWire, type WireTwist, wireBytes } from "./wire.js";
 
 /** What a store kind lets the fuzzer count (refresh families are in the durable store). */
 export interface StoreProbe {
-  /** Refresh families, and those (live) with more than one live token. */
+  /** Live (unrevoked) refresh families, and those with more than one live token. */
   families(now: number): Promise<{ count: number; doubleLive: string[] }>;
 }
 
@@ -387,9 +387,10 @@ export async function fuzzHttp(target: FuzzTarget, runs: number): Promise<number
           sessionsBefore + ok,
         );
         const families = await probe.families(s.clock.now());
-        expect(families.count, "refresh families made by a refused request").toBeLessThanOrEqual(
-          familiesBefore.count + ok,
-        );
+        expect(
+          families.count,
+          "live refresh families made by a refused request",
+        ).toBeLessThanOrEqual(familiesBefore.count + ok);
         expect(families.doubleLive, "refresh families with two live tokens").toEqual([]);
       },
       runs,

@@ -1,6 +1,8 @@
 /**
- * The stores the HTTP fuzzer runs against, each with a probe that counts refresh families
- * and finds any with two live tokens: memory, SQLite, SQLite + Redis, PostgreSQL.
+ * The stores the HTTP fuzzer runs against, each with a probe that counts live (unrevoked)
+ * refresh families and finds any with two live tokens: memory, SQLite, SQLite + Redis,
+ * PostgreSQL. (A refused code exchange may leave a revoked family: a replay of the code
+ * revokes the family its first exchange makes, also when it overtakes that exchange.)
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -44,7 +46,7 @@ function memoryProbe(store: MemoryStore): StoreProbe {
   return {
     async families(now) {
       return {
-        count: inner.families.size,
+        count: [...inner.families.values()].filter((f) => f.revokedAt === undefined).length,
         doubleLive: doubleLive(inner.families.values(), inner.tokens.values(), now),
       };
     },
@@ -58,7 +60,7 @@ const DOUBLE_LIVE_SQL = `SELECT f.id AS id FROM refresh_families f
 
 function sqliteProbe(path: string): StoreProbe & { close(): void } {
   const db = new Database(path, { readonly: true, fileMustExist: true });
-  const count = db.prepare("SELECT count(*) AS n FROM refresh_families");
+  const count = db.prepare("SELECT count(*) AS n FROM refresh_families WHERE revoked_at IS NULL");
   const double = db.prepare(DOUBLE_LIVE_SQL.replaceAll("$1", "?"));
   return {
     async families(now) {
@@ -147,7 +149,7 @@ export const postgresFuzzTarget: FuzzTarget = {
       {
         async families(now) {
           const [row] = await adminQuery<{ n: string }>(
-            `SELECT count(*) AS n FROM ${schema}.refresh_families`,
+            `SELECT count(*) AS n FROM ${schema}.refresh_families WHERE revoked_at IS NULL`,
           );
           const double = await adminQuery<{ id: string }>(
             DOUBLE_LIVE_SQL.replaceAll("refresh_", `${schema}.refresh_`),
