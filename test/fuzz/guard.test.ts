@@ -217,14 +217,17 @@ describe("guard verify fuzz", () => {
     "bearer JWTs, cookies and URLs: a Principal or a GuardError",
     async () => {
       const { guard } = testGuard({ revocations: false });
+      const outcomes = { accepted: 0, refused: 0 };
       await runProperty(
         "guard verify (JWT)",
         input,
         async (i) => {
-          await verifyTyped(guard, i);
+          outcomes[await verifyTyped(guard, i)]++;
         },
         RUNS,
       );
+      // Some mutations leave a valid token (an unknown claim, a harmless header member).
+      expect(outcomes.accepted).toBeGreaterThan(0);
     },
     fuzzTimeout(60_000),
   );
