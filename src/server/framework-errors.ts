@@ -75,8 +75,9 @@ function answerAndClose(socket: Duplex, e: TesseraError, hsts: boolean): void {
  * 9112 §9.3.2: answers go out in order), while it is not yet fully written.
  */
 function answerInFlight(socket: Socket): ServerResponse | undefined {
-  const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (current === undefined || current.writableFinished) return undefined;
+  // Null between requests on a kept-alive connection (the last answer detached).
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current === undefined || current === null || current.writableFinished) return undefined;
   return current.req.complete ? current : undefined;
 }
 

@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../../src/server/security.js";
 import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
@@ -382,6 +383,26 @@ describe("framework-level errors: Tessera's shape and security headers, never Fa
     );
     // HTTP/1.0 needs no Host.
     expect((await rawRequest(base, "GET /session HTTP/1.0\r\n\r\n")).status).toBe(401);
+  }, 10_000);
+
+  it("bytes Node's parser refuses, after an answered request on a kept-alive connection: 400, closed", async () => {
+    // The connection holds no answer then (Node's _httpMessage is null): reading it threw,
+    // an uncaught exception in the server.
+    const { port } = new URL(base);
+    const socket = connect(Number(port), "127.0.0.1");
+    const received: Buffer[] = [];
+    socket.on("data", (c: Buffer) => received.push(c));
+    const closed = new Promise((r) => socket.on("close", r));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await expect.poll(() => Buffer.concat(received).toString()).toContain('{"status":"ok"}');
+    received.length = 0;
+    socket.write("not http\r\n\r\n");
+    await closed;
+    expectTesseraError(
+      parseRaw(Buffer.concat(received).toString("latin1")),
+      400,
+      "invalid_request",
+    );
   }, 10_000);
 
   it("bytes Node's parser refuses, pipelined behind a complete request: that one is answered first", async () => {
