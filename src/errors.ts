@@ -37,6 +37,8 @@ export const ERROR_STATUS = {
   unsupported_token_type: 400,
   invalid_token: 401,
   insufficient_scope: 403,
+  /** The consent page's answer names no pending interaction of this session (expired, answered, replaced). */
+  interaction_invalid: 400,
   // State
   user_exists: 409,
   user_not_found: 404,

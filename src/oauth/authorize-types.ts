@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../errors.js";
 import type { OidcRequest } from "../oidc/request.js";
 import type { ClientRecord } from "../store/types.js";
 
@@ -25,7 +26,8 @@ export interface AuthorizationRequest {
  */
 export interface ShownError {
   kind: "show";
-  error: "invalid_request" | "unauthorized_client" | "interaction_invalid";
+  /** A stable code of src/errors.ts (the page shows it). */
+  error: Extract<ErrorCode, "invalid_request" | "unauthorized_client" | "interaction_invalid">;
   description: string;
 }
 

@@ -8,7 +8,8 @@
  * - Node's HTTP parser (`clientError`): header overflow (431 `header_too_large`), a request
  *   that does not arrive in time (408 `request_timeout`), anything that is not HTTP/1.1
  *   (bad chunked encoding, an unknown method, ...: 400 `invalid_request`). Answered with
- *   raw bytes on the socket, which is then closed.
+ *   raw bytes on the socket, which is then closed; when the refused bytes follow a whole
+ *   request on the same connection (pipelined), after that request's own answer.
  * - A protocol upgrade (`Upgrade: h2c`, websocket) or `CONNECT`: Tessera speaks none, and
  *   Node hands such a socket over instead of parsing the rest of the request (a body would
  *   never be read: the connection would hang). 400 `invalid_request`, then closed.
@@ -16,7 +17,7 @@
  * Nothing from the request is logged or echoed: a parser error carries the raw bytes
  * (cookies, passwords), so only its code is kept.
  */
-import { STATUS_CODES } from "node:http";
+import { type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
@@ -69,6 +70,17 @@ function answerAndClose(socket: Duplex, e: TesseraError, hsts: boolean): void {
   socket.end(rawAnswer(e, hsts), () => socket.destroy());
 }
 
+/**
+ * The answer to a request that arrived whole before the bytes the parser refused (RFC
+ * 9112 §9.3.2: answers go out in order), while it is not yet fully written.
+ */
+function answerInFlight(socket: Socket): ServerResponse | undefined {
+  // Null between requests on a kept-alive connection (the last answer detached).
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current === undefined || current === null || current.writableFinished) return undefined;
+  return current.req.complete ? current : undefined;
+}
+
 /** A response already under way on this socket (its bytes must not be interleaved with ours). */
 function responseStarted(socket: Socket): boolean {
   const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -85,6 +97,22 @@ export function clientErrorHandler(
     if (err.code === "ECONNRESET" || socket.destroyed) return;
     const e = parserError(err.code);
     log.info({ error: e.code, status: e.status, reason: err.code }, "request refused");
+    const inFlight = answerInFlight(socket);
+    if (inFlight !== undefined) {
+      // The earlier request was complete and is being served (its effects happen): its
+      // answer goes out first, then ours, then the connection closes. Answering at once
+      // ended the socket under it: the client saw a 400 for a request that had been done.
+      inFlight.once("finish", () => {
+        // Node ends a Connection: close exchange itself once that answer is out.
+        if (!socket.destroyed && socket.writable) answerAndClose(socket, e, hsts);
+      });
+      inFlight.once("close", () => {
+        if (!inFlight.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    // The refused bytes are the request being answered (a body that breaks off, bad
+    // chunked encoding): answered now, or cut if its answer is under way.
     if (responseStarted(socket)) {
       socket.destroy();
       return;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../src/crypto/random.js";
+import { ERROR_STATUS } from "../../src/errors.js";
 import { INTERACTION_TTL_MS } from "../../src/oauth/authorize.js";
 import {
   cookie,
@@ -128,6 +129,8 @@ function expectShown(
   expect(String(res.headers["content-type"])).toMatch(/^text\/html/);
   expect(res.body).toContain(`<code>${error}</code>`);
   expect(res.headers["cache-control"]).toBe("no-store");
+  // Every code a page shows is a stable code of the catalogue (src/errors.ts).
+  expect(Object.keys(ERROR_STATUS)).toContain(error);
 }
 
 /** Runs the consent page and returns its interaction id. */
@@ -654,6 +657,14 @@ describe("consent", () => {
 });
 
 describe("the consent interaction", () => {
+  it("a forged or stale answer shows interaction_invalid, a code of src/errors.ts (fuzz, issue 14)", async () => {
+    // Found by test/fuzz: the page showed a code that the error catalogue did not have.
+    const { alice } = await setup();
+    const res = await decide(alice, "tsr_forged", "approve");
+    expectShown(res, "interaction_invalid");
+    expect(ERROR_STATUS).toHaveProperty("interaction_invalid", 400);
+  });
+
   it("is single use: a second answer is refused, shown and not redirected", async () => {
     const { alice } = await setup();
     const id = await consentInteraction(alice);

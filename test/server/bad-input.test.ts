@@ -1,7 +1,8 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../../src/server/security.js";
 import { cookie, login, PASSWORD, type TestServer, testServer } from "../support/harness.js";
-import { rawRequest } from "../support/raw-http.js";
+import { parseRaw, rawRequest } from "../support/raw-http.js";
 
 let s: TestServer;
 let token: string;
@@ -382,5 +383,47 @@ describe("framework-level errors: Tessera's shape and security headers, never Fa
     );
     // HTTP/1.0 needs no Host.
     expect((await rawRequest(base, "GET /session HTTP/1.0\r\n\r\n")).status).toBe(401);
+  }, 10_000);
+
+  it("bytes Node's parser refuses, after an answered request on a kept-alive connection: 400, closed", async () => {
+    // The connection holds no answer then (Node's _httpMessage is null): reading it threw,
+    // an uncaught exception in the server.
+    const { port } = new URL(base);
+    const socket = connect(Number(port), "127.0.0.1");
+    const received: Buffer[] = [];
+    socket.on("data", (c: Buffer) => received.push(c));
+    const closed = new Promise((r) => socket.on("close", r));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await expect.poll(() => Buffer.concat(received).toString()).toContain('{"status":"ok"}');
+    received.length = 0;
+    socket.write("not http\r\n\r\n");
+    await closed;
+    expectTesseraError(
+      parseRaw(Buffer.concat(received).toString("latin1")),
+      400,
+      "invalid_request",
+    );
+  }, 10_000);
+
+  it("bytes Node's parser refuses, pipelined behind a complete request: that one is answered first", async () => {
+    // Found by the fuzzer (issue 14): a Content-Length one byte short, whose last byte
+    // began a next request. The 400 went out at once and closed the socket under the login
+    // in flight: it made a session whose cookie never reached the client.
+    const body = JSON.stringify({ username: "alice", password: PASSWORD });
+    const answer = await rawRequest(
+      base,
+      "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+        `Origin: ${s.config.issuer}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+        `${body}not http\r\n\r\n`,
+    );
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body.slice(0, answer.body.indexOf("HTTP/1.1")))).toMatchObject({
+      user: { username: "alice" },
+    });
+    expect(String(answer.headers["set-cookie"])).toMatch(/^__Host-session=tsr_/);
+    // Then the refusal of the bytes after it, and the connection closed.
+    const second = parseRaw(answer.text.slice(answer.text.indexOf("HTTP/1.1", 1)));
+    expectTesseraError(second, 400, "invalid_request");
+    expect(second.headers.connection).toBe("close");
   }, 10_000);
 });
