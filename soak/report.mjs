@@ -86,6 +86,7 @@ export function svgPlot({ title, unit, series, width = 720, height = 300 }) {
   const y = (v) => m.top + h - ((v - yMin) / (yMax - yMin)) * h;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}${unit ? ` (${esc(unit)})` : ""}</title>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<rect x="${x(tMax / 2).toFixed(1)}" y="${m.top}" width="${(w / 2).toFixed(1)}" height="${h}" fill="#f3f3f3"/>`,
     `<text x="${m.left}" y="18" font-size="13" font-weight="bold">${esc(title)}${unit ? ` (${esc(unit)})` : ""}</text>`,

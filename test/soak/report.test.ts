@@ -65,7 +65,7 @@ describe("soak report arithmetic", () => {
     expect(svg.startsWith("<svg ")).toBe(true);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
     expect(svg.match(/<polyline /g)).toHaveLength(2);
-    expect(svg).toContain("RSS &lt;test&gt; (MiB)");
+    expect(svg).toContain("<title>RSS &lt;test&gt; (MiB)</title>");
     expect(svg).toContain(">a &amp; b<");
     expect(svg).not.toContain("NaN");
   });
