@@ -4,6 +4,7 @@ import { isLoopbackAddress } from "../config/load.js";
 import type { RevocationStreamStats } from "../revocations/streams.js";
 import type { PoolStats } from "../store/types.js";
 import type { ForgeryStats } from "../throttle/forgery.js";
+import { ProcessMetrics, type ProcessMetricsOptions } from "./process-metrics.js";
 
 /** Upper bounds (seconds) of the request-duration histogram buckets. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -110,8 +111,15 @@ export interface MetricSources {
 export class HttpMetrics {
   private readonly routes = new Map<string, RouteStats>();
   private readonly started = Date.now();
+  /** Memory, event-loop delay, active resources, open descriptors (process-metrics.ts). */
+  readonly process: ProcessMetrics;
 
-  constructor(private readonly sources: MetricSources = {}) {}
+  constructor(
+    private readonly sources: MetricSources = {},
+    processOptions: ProcessMetricsOptions = {},
+  ) {
+    this.process = new ProcessMetrics(processOptions);
+  }
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `${method} ${route}`;
@@ -157,11 +165,8 @@ export class HttpMetrics {
       lines.push(`tessera_http_request_duration_seconds_sum{${l}} ${r.sum}`);
       lines.push(`tessera_http_request_duration_seconds_count{${l}} ${r.count}`);
     }
-    const mem = process.memoryUsage();
+    lines.push(...this.process.render());
     lines.push(
-      "# HELP tessera_process_resident_memory_bytes Resident set size.",
-      "# TYPE tessera_process_resident_memory_bytes gauge",
-      `tessera_process_resident_memory_bytes ${mem.rss}`,
       "# HELP tessera_process_uptime_seconds Seconds since the server started.",
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
@@ -188,6 +193,9 @@ export function metricsRoutes(
 ): void {
   if (access === "off") return;
   const metrics = new HttpMetrics(sources);
+  // The event-loop delay sampler runs while the server does (a timer that keeps nothing alive).
+  metrics.process.start();
+  app.addHook("onClose", async () => metrics.process.stop());
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
