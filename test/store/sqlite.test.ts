@@ -334,3 +334,59 @@ describe("sqlite specifics", () => {
     await cli.close();
   });
 });
+
+describe("sqlite audit log: group commit", () => {
+  const record = (id: string, time: number) => ({
+    id,
+    time,
+    type: "user_added" as const,
+    actor: "cli",
+    details: {},
+  });
+
+  it("appends made in one turn are committed together, in order; each resolves once written", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const appends = Array.from({ length: 50 }, (_, i) => store.audit.append(record(`r${i}`, 7)));
+    // Nothing is written before the turn ends: another connection sees no row yet.
+    const other = new Database(path, { readonly: true });
+    const count = () =>
+      (other.prepare("SELECT COUNT(*) AS n FROM audit_events").get() as { n: number }).n;
+    expect(count()).toBe(0);
+    await Promise.all(appends);
+    expect(count()).toBe(50);
+    other.close();
+    // The same millisecond: newest first is the reverse of the order of the appends.
+    const ids = (await store.audit.query({ limit: 50 })).map((r) => r.id);
+    expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `r${49 - i}`));
+    await store.close();
+  });
+
+  it("a record that cannot be written fails alone; the others of its batch are written", async () => {
+    const clock = new ManualClock();
+    const store = new SqliteStore({ path: tempDb(), clock, sweepIntervalMs: 0 });
+    await store.audit.append(record("taken", 1));
+    const results = await Promise.allSettled([
+      store.audit.append(record("a", 2)),
+      store.audit.append(record("taken", 3)), // the id is unique
+      store.audit.append(record("b", 4)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const ids = (await store.audit.query({ limit: 10 })).map((r) => r.id);
+    expect(ids).toEqual(["b", "a", "taken"]);
+    await store.close();
+  });
+
+  it("close writes the appends still waiting", async () => {
+    const clock = new ManualClock();
+    const path = tempDb();
+    const store = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    const pending = store.audit.append(record("last", 1));
+    await store.close();
+    await pending;
+    const again = new SqliteStore({ path, clock, sweepIntervalMs: 0 });
+    expect((await again.audit.query({ limit: 1 })).map((r) => r.id)).toEqual(["last"]);
+    await again.close();
+  });
+});

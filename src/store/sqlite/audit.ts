@@ -10,21 +10,69 @@ import type { Db } from "./db.js";
 
 type AuditRow = Parameters<typeof auditRecordOf>[0];
 
-/** The audit log in `audit_events`; `seq` keeps the order of appends within a millisecond. */
+interface Pending {
+  row: ReturnType<typeof auditRow>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The audit log in `audit_events`; `seq` keeps the order of appends within a millisecond.
+ *
+ * Group commit: the appends made during one turn of the event loop are written together,
+ * in one transaction, just after it (a transaction per record was a quarter of the token
+ * endpoint's CPU: every token issued is recorded). Each `append` still resolves only once
+ * its record is committed, so a request that awaits it answers after its record is
+ * written, as before. A batch that fails is retried a record at a time, so only the
+ * record that fails is refused. `flush` writes what waits (the store's `close` calls it).
+ */
 export class SqliteAuditLog implements AuditLog {
   private readonly insert;
+  private readonly insertAll;
   private readonly remove;
+  private pending: Pending[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
       `INSERT INTO audit_events (id, time, type, actor, user_id, client_id, source, reason, details)
        VALUES (@id, @time, @type, @actor, @user_id, @client_id, @source, @reason, @details)`,
     );
+    this.insertAll = db.transaction((rows: Pending["row"][]) => {
+      for (const row of rows) this.insert.run(row);
+    });
     this.remove = db.prepare<[number]>("DELETE FROM audit_events WHERE time < ?");
   }
 
-  async append(record: AuditRecord): Promise<void> {
-    this.insert.run(auditRow(record));
+  append(record: AuditRecord): Promise<void> {
+    const row = auditRow(record);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ row, resolve, reject });
+      this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Writes every waiting record now: one transaction, else one at a time. */
+  flush(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      // IMMEDIATE: the write lock first, as every other write of this store.
+      this.insertAll.immediate(batch.map((p) => p.row));
+      for (const p of batch) p.resolve();
+    } catch {
+      for (const p of batch) {
+        try {
+          this.insert.run(p.row);
+          p.resolve();
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+    }
   }
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {

@@ -3,7 +3,6 @@ import { dirname } from "node:path";
 import type { Clock } from "../../clock.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
-  AuditLog,
   ClientStore,
   Collection,
   CollectionName,
@@ -58,7 +57,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly keptRevocations: KeptRevocationStore;
-  readonly audit: AuditLog;
+  readonly audit: SqliteAuditLog;
   readonly counters: Counters;
   readonly revocations: SqliteEventLog;
   /** What opening did to the file's schema. */
@@ -141,6 +140,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.revocations.close();
+    if (this.db.open) this.audit.flush();
     if (this.db.open) this.db.close();
   }
 }
