@@ -11,6 +11,29 @@ export function matchesAuditQuery(r: AuditRecord, q: AuditQuery): boolean {
   );
 }
 
+/**
+ * The SQL `WHERE` of `q`'s filters (empty when none) and their parameters, in order;
+ * `placeholder(n)` names the n-th parameter (1-based): `?` in SQLite, `$n` in PostgreSQL.
+ */
+export function auditWhere(
+  q: AuditQuery,
+  placeholder: (n: number) => string,
+): { where: string; params: Array<string | number> } {
+  const terms: string[] = [];
+  const params: Array<string | number> = [];
+  const filter = (column: string, op: string, v: string | number | undefined) => {
+    if (v === undefined) return;
+    params.push(v);
+    terms.push(`${column} ${op} ${placeholder(params.length)}`);
+  };
+  filter("user_id", "=", q.userId);
+  filter("client_id", "=", q.clientId);
+  filter("type", "=", q.type);
+  filter("time", ">=", q.since);
+  filter("time", "<", q.until);
+  return { where: terms.length === 0 ? "" : `WHERE ${terms.join(" AND ")}`, params };
+}
+
 /** A stored row's optional columns, back as the record's optional members. */
 export function auditRecordOf(row: {
   id: string;

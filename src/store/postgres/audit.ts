@@ -1,4 +1,4 @@
-import { auditRecordOf, auditRow } from "../audit-filter.js";
+import { auditRecordOf, auditRow, auditWhere } from "../audit-filter.js";
 import {
   type AuditLog,
   type AuditQuery,
@@ -26,21 +26,9 @@ export class PostgresAuditLog implements AuditLog {
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
     assertAuditLimit(q.limit, MAX_AUDIT_QUERY_LIMIT);
-    const where: string[] = [];
-    const params: Array<string | number> = [];
-    const filter = (column: string, op: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      params.push(v);
-      where.push(`${column} ${op} $${params.length}`);
-    };
-    filter("user_id", "=", q.userId);
-    filter("client_id", "=", q.clientId);
-    filter("type", "=", q.type);
-    filter("time", ">=", q.since);
-    filter("time", "<", q.until);
+    const { where, params } = auditWhere(q, (n) => `$${n}`);
     params.push(q.limit);
-    const sql = `SELECT ${COLUMNS} FROM audit_events
-      ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+    const sql = `SELECT ${COLUMNS} FROM audit_events ${where}
       ORDER BY time DESC, seq DESC LIMIT $${params.length}`;
     return (await this.db.query<AuditRow>(sql, params)).rows.map(auditRecordOf);
   }

@@ -1,4 +1,4 @@
-import { auditRecordOf, auditRow } from "../audit-filter.js";
+import { auditRecordOf, auditRow, auditWhere } from "../audit-filter.js";
 import {
   type AuditLog,
   type AuditQuery,
@@ -77,26 +77,19 @@ export class SqliteAuditLog implements AuditLog {
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
     assertAuditLimit(q.limit, MAX_AUDIT_QUERY_LIMIT);
-    const where: string[] = [];
-    const params: Array<string | number> = [];
-    const filter = (sql: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      where.push(sql);
-      params.push(v);
-    };
-    filter("user_id = ?", q.userId);
-    filter("client_id = ?", q.clientId);
-    filter("type = ?", q.type);
-    filter("time >= ?", q.since);
-    filter("time < ?", q.until);
+    const { where, params } = auditWhere(q, () => "?");
     const sql = `SELECT id, time, type, actor, user_id, client_id, source, reason, details
-      FROM audit_events ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
-      ORDER BY time DESC, seq DESC LIMIT ?`;
+      FROM audit_events ${where} ORDER BY time DESC, seq DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, q.limit) as AuditRow[];
     return rows.map(auditRecordOf);
   }
 
   async sweep(before: number): Promise<number> {
+    return this.sweepNow(before);
+  }
+
+  /** Deletes the records older than `before`, at once (the store's sweep); how many went. */
+  sweepNow(before: number): number {
     return this.remove.run(before).changes;
   }
 }

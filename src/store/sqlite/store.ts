@@ -66,7 +66,6 @@ export class SqliteStore implements DurableStore, EphemeralStore {
   private readonly collections = new Map<CollectionName, SqliteCollection<unknown>>();
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepStmts;
-  private readonly auditSweep;
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -98,7 +97,6 @@ export class SqliteStore implements DurableStore, EphemeralStore {
       this.db.prepare("DELETE FROM revocation_events WHERE exp * 1000 <= ?"),
       this.db.prepare("DELETE FROM kept_revocations WHERE exp * 1000 <= ?"),
     ];
-    this.auditSweep = this.db.prepare<[number]>("DELETE FROM audit_events WHERE time < ?");
     const every = options.sweepIntervalMs ?? 60_000;
     if (every > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), every);
@@ -128,7 +126,7 @@ export class SqliteStore implements DurableStore, EphemeralStore {
     let n = 0;
     for (const stmt of this.sweepStmts) n += stmt.run(now).changes;
     const retention = this.options.auditRetentionMs;
-    if (retention !== undefined) n += this.auditSweep.run(now - retention).changes;
+    if (retention !== undefined) n += this.audit.sweepNow(now - retention);
     void this.refresh.sweepFamilies(now);
     return n;
   }
