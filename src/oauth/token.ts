@@ -14,6 +14,7 @@ import type { RefreshTokens } from "../tokens/refresh.js";
 import { endedByUser } from "../users/cutoff.js";
 import { authenticateClient, type FormParams } from "./client-auth.js";
 import { type AuthorizationCodes, CODE_RECORD_TTL_MS, type CodeData } from "./codes.js";
+import { recordIssued } from "./token-audit.js";
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -117,44 +118,6 @@ function respond(
   return result;
 }
 
-/**
- * Records what a grant issued: one `token_issued` per token (access, refresh, id), with
- * the access JWT's jti — never a token, nor an opaque token's hash.
- */
-async function recordIssued(
-  deps: TokenEndpointDeps,
-  client: ClientRecord,
-  grant: ClientRecord["grants"][number],
-  issued: {
-    userId?: string;
-    access: IssuedAccessToken;
-    scope: string[];
-    refresh: boolean;
-    id: boolean;
-  },
-): Promise<void> {
-  const audit = deps.audit ?? NO_AUDIT;
-  const common = {
-    type: "token_issued" as const,
-    actor: clientActor(client.id),
-    clientId: client.id,
-    userId: issued.userId,
-  };
-  const scope = issued.scope;
-  await audit.record({
-    ...common,
-    details: {
-      kind: "access",
-      format: issued.access.ref.kind === "jwt" ? "jwt" : "opaque",
-      grant,
-      jti: issued.access.ref.kind === "jwt" ? issued.access.ref.id : undefined,
-      scope,
-    },
-  });
-  if (issued.refresh) await audit.record({ ...common, details: { kind: "refresh", grant, scope } });
-  if (issued.id) await audit.record({ ...common, details: { kind: "id", grant } });
-}
-
 /** The ID token of a grant, when the client is an OIDC client granted `openid`. */
 async function idTokenFor(
   deps: TokenEndpointDeps,
@@ -186,7 +149,7 @@ async function clientCredentials(
     ...(fgp === undefined ? {} : { fgp: fgp.hash }),
   });
   await confirmClient(deps, client, access);
-  await recordIssued(deps, client, "client_credentials", {
+  await recordIssued(deps.audit ?? NO_AUDIT, client, "client_credentials", {
     access,
     scope,
     refresh: false,
@@ -344,7 +307,7 @@ async function authorizationCode(
     sid: data.sid,
   });
   const refresh = client.grants.includes("refresh_token");
-  await recordIssued(deps, client, "authorization_code", {
+  await recordIssued(deps.audit ?? NO_AUDIT, client, "authorization_code", {
     userId: user.id,
     access,
     scope,
@@ -421,7 +384,7 @@ async function refreshToken(deps: TokenEndpointDeps, client: ClientRecord, param
   await confirmClient(deps, client, access, { id: outcome.family.id, fresh: false });
   // Core §12.2: no nonce; auth_time is not known here (the family keeps no sign-in time).
   const idToken = await idTokenFor(deps, { client, user, scope, accessToken: access.token });
-  await recordIssued(deps, client, "refresh_token", {
+  await recordIssued(deps.audit ?? NO_AUDIT, client, "refresh_token", {
     userId: user.id,
     access,
     scope,
