@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { KeyEncryptionKey } from "../../src/keys/kek.js";
 import { SigningKeys } from "../../src/keys/keys.js";
+import { newKeyRecord } from "../../src/keys/material.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import type { KeyRecord, SigningAlg } from "../../src/store/types.js";
 
@@ -178,6 +179,22 @@ describe("companion keys for ID tokens", () => {
     await keys.reload();
     expect(keys.signingKey("EdDSA").kid).not.toBe(edKid);
     expect(keys.signingKey().alg).toBe("ES256");
+  });
+
+  it("of keys activating together, the access-token key signs access tokens whatever the store's order", async () => {
+    const { store, kek, clock, options } = setup("ES256");
+    const at = clock.now();
+    // Listed first (made earlier), the companions must still never sign access tokens.
+    const companions = (["EdDSA", "RS256"] as const).map((alg) => ({
+      ...newKeyRecord(alg, at, kek, at - 2),
+      purpose: "id_token" as const,
+    }));
+    const access = newKeyRecord("ES256", at, kek, at - 1);
+    await store.keys.putKeys([...companions, access]);
+    const keys = new SigningKeys(store.keys, kek, clock, options);
+    await keys.reload();
+    expect(keys.signingKey().kid).toBe(access.kid);
+    expect(keys.signingKey("RS256").kid).toBe(companions[1]?.kid);
   });
 
   it("without the option no companion is made (SigningKeys used on its own)", async () => {
