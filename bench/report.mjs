@@ -20,7 +20,7 @@ const README = `${ROOT}README.md`;
 export const HEADLINE_START = "<!-- bench:headline:start -->";
 export const HEADLINE_END = "<!-- bench:headline:end -->";
 /** The scripts in the order `npm run bench` runs them (and the report shows them). */
-const ORDER = ["run", "guard-verify", "oauth", "revocation", "feed", "instances", "bff"];
+const ORDER = ["run", "guard-verify", "oauth", "revocation", "feed", "instances", "workers", "bff"];
 
 // ── Formatting ──────────────────────────────────────────────────────────────────────────
 

@@ -29,6 +29,8 @@ import {
   track,
   WARMUP_S,
 } from "./lib.mjs";
+import { saveResults, startResults } from "./results.mjs";
+import { atLeast, TARGETS } from "./targets.mjs";
 
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const CONNECTIONS = 32;
@@ -155,6 +157,7 @@ const ms = (v) => (Number.isNaN(v) ? "–" : v < 10 ? v.toFixed(2) : v.toFixed(1
 
 async function main() {
   const started = performance.now();
+  const record = startResults("workers");
   out("# Benchmark: `tessera serve`, 1 worker vs 2 workers (SQLite)");
   out();
   const bin = findWrk();
@@ -256,10 +259,40 @@ async function main() {
     );
     out();
   }
-  out(
-    "On this 2-core machine, wrk, the SQLite file and the workers share the two cores: the second worker " +
-      "can only take the core the first leaves to the load generator and the store. On a machine with more " +
-      'cores than that, see the README, "Every core".',
+  const machineNote =
+    `On this ${os.availableParallelism()}-core machine, wrk, the SQLite file and the workers share the cores: ` +
+    "the second worker can only take what the first leaves to the load generator and the store, so this row " +
+    'understates the target\'s case (N workers on N *free* cores). On a machine with more cores, see the README, "Every core".';
+  out(machineNote);
+  saveResults(
+    record,
+    SCENARIOS.map((scenario) => {
+      const one = results.get(`w1/${scenario.id}`);
+      return {
+        id: `workers-${scenario.id}`,
+        title: `Every core: ${scenario.title}, 1 vs 2 workers`,
+        metric: "req/s",
+        rows: SETUPS.map((setup) => {
+          const r = results.get(`${setup.id}/${scenario.id}`);
+          const share = r.rps / one.rps;
+          const judged = setup.id === "w2";
+          return {
+            label: `Tessera, SQLite store, ${setup.label}`,
+            value: r.rps,
+            tessera: true,
+            p99Ms: r.p99,
+            ...(judged
+              ? {
+                  ratio: { value: share, vs: "1 worker" },
+                  target: TARGETS.workers.text,
+                  met: atLeast(TARGETS.workers, share),
+                }
+              : {}),
+          };
+        }),
+        notes: `wrk, 1 thread, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s of warm-up; ${machineNote}`,
+      };
+    }),
   );
   printFooter(load0, started);
 }
