@@ -386,7 +386,7 @@ export const SETTINGS = {
     type: "enum",
     default: "info",
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
-    doc: "Log level (pino). Tokens, cookies and passwords are never logged at any level.",
+    doc: "Log level (pino). `info`: startup, shutdown, security events, errors, and one line per request answered 4xx/5xx or in 1 s or more; a quick 2xx/3xx writes none. `debug`: every request (README: What is logged). Tokens, cookies and passwords are never logged at any level.",
   },
   logFormat: {
     type: "enum",

@@ -18,6 +18,7 @@ import { createLogger } from "./logger.js";
 import { metricsRoutes } from "./metrics.js";
 import type { PageFrame } from "./pages.js";
 import { trustHops } from "./proxy.js";
+import { RequestLog } from "./request-log.js";
 import { accountRoutes } from "./routes/account.js";
 import { authorizeRoutes } from "./routes/authorize.js";
 import { demoRoutes } from "./routes/demo.js";
@@ -74,12 +75,13 @@ export async function buildServer(
   const hsts = issuer.protocol === "https:";
   // `auto`: pretty when the lines go to stdout and stdout is a terminal.
   const toTerminal = options.logStream === undefined && process.stdout.isTTY === true;
-  const log = createLogger(
+  const logger = createLogger(
     config.logLevel,
     options.logStream,
     chooseLogFormat(config.logFormat, toTerminal),
     options.logFields,
-  ) as FastifyBaseLogger;
+  );
+  const log = logger as FastifyBaseLogger;
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
   const http: ServerOptions = {
     // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
@@ -91,6 +93,8 @@ export async function buildServer(
   };
   const app = Fastify({
     loggerInstance: log,
+    // Which request lines are written at which level: ./request-log.ts.
+    logController: new RequestLog(logger),
     bodyLimit: config.bodyLimit,
     // Hops, never `true`: with `true` the left-most X-Forwarded-For (client-chosen) wins.
     trustProxy: config.trustProxy === 0 ? false : trustHops(config.trustProxy),

@@ -3,8 +3,8 @@
  * of pino's JSON lines becomes one line a person reads at a glance,
  *
  *   14:03:07.512 INFO  listening on http://localhost:4000 (127.0.0.1:4000)
- *   14:03:09.020 INFO  [req-1] incoming request GET /session from 127.0.0.1
- *   14:03:09.031 INFO  [req-1] request completed 200 in 10.4 ms
+ *   14:03:09.020 DEBUG [req-1] incoming request GET /session from 127.0.0.1
+ *   14:03:09.031 INFO  [req-1] request completed GET /session from 127.0.0.1 401 in 10.4 ms
  *   14:03:12.410 WARN  introspection: client is fishing client_id=rs-1 forged=61
  *
  * It reformats what pino wrote — after the logger's own censoring — so it shows exactly

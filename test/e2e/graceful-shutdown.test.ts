@@ -73,7 +73,12 @@ describePostgres("graceful shutdown on SIGTERM", () => {
     const c = await startCluster({
       instances: 2,
       // Slow hashes (still argon2id, more passes) so the logins are in flight for a while.
-      env: { TESSERA_ARGON2_TIME_COST: "24", TESSERA_ARGON2_CONCURRENCY: "1" },
+      // `debug`: the `incoming request` lines tell when every login has reached the server.
+      env: {
+        TESSERA_ARGON2_TIME_COST: "24",
+        TESSERA_ARGON2_CONCURRENCY: "1",
+        TESSERA_LOG_LEVEL: "debug",
+      },
       async setup(cli) {
         await addUser(cli, "bob", PASSWORD);
         rs = await addClient(cli, "rs", [
@@ -92,7 +97,7 @@ describePostgres("graceful shutdown on SIGTERM", () => {
     await expect.poll(() => feed.text, { timeout: 5_000 }).toContain("event: synced");
 
     const logins = Array.from({ length: LOGINS }, () => login(a.url, "bob", PASSWORD));
-    // Every login has reached the server (it logs each request as it comes in).
+    // Every login has reached the server (at debug it logs each request as it comes in).
     await expect
       .poll(() => a.stdout().split('"url":"/login"').length - 1, { timeout: 10_000, interval: 10 })
       .toBeGreaterThanOrEqual(LOGINS);

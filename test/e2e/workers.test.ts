@@ -102,7 +102,10 @@ function logLines(server: ServerProcess): LogLine[] {
   return out;
 }
 
-/** The pid of the worker that logged the incoming request whose URL contains `fragment`. */
+/**
+ * The pid of the worker that logged the incoming request whose URL contains `fragment`
+ * (the server must run at `--log-level debug`).
+ */
 async function servedBy(server: ServerProcess, fragment: string): Promise<number> {
   const until = Date.now() + WAIT_MS;
   for (;;) {
@@ -455,6 +458,9 @@ describe("serve --workers: Ctrl-C", () => {
         "2",
         "--log-format",
         "json",
+        // servedBy reads the `incoming request` lines, written at `debug`.
+        "--log-level",
+        "debug",
       ],
       { env: childEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
     );
@@ -508,12 +514,17 @@ const CLIENTS = (issuerArgs: readonly string[]) => ({
   ],
 });
 
-/** Every worker of every suite: short key timings, so a rotation happens within a test. */
+/**
+ * Every worker of every suite: short key timings, so a rotation happens within a test;
+ * `debug`, so every request is logged (at `info` a 2xx is not) and servedBy finds it.
+ */
 const SERVER_ARGS = [
   "--workers",
   "2",
   "--log-format",
   "json",
+  "--log-level",
+  "debug",
   "--login-account-limit",
   String(LOGIN_LIMIT),
   "--keys-reload-interval",
