@@ -9,7 +9,9 @@
  * - `api`: a node:http API verifying the bearer token with tessera/guard (JWKS from
  *   Tessera, verified locally, revocation feed off), answering `{"sub":…}`.
  * - `bff`: Fastify + the BFF (tessera/bff's `Bff` and `bffRoutes`), memory store, one
- *   upstream `api`, revocation feed off (its cost is not per request).
+ *   upstream `api`, revocation feed off (its cost is not per request), logging as
+ *   `tessera bff` does (its logger at `info` with its request log, src/bff/request-log.ts,
+ *   to stdout: a file, bench/lib.mjs).
  */
 import { createServer } from "node:http";
 import {
@@ -96,7 +98,15 @@ serve(
         },
         store.ephemeral,
       );
-      const app = Fastify();
+      // As `tessera bff` builds it (src/cli/commands/bff.ts): its request log at the
+      // default level, to stdout (a file: bench/lib.mjs).
+      const { createLogger } = await import("../dist/server/logger.js");
+      const { BffLogController } = await import("../dist/bff/request-log.js");
+      const app = Fastify({
+        loggerInstance: createLogger("info"),
+        trustProxy: false,
+        logController: new BffLogController(),
+      });
       await bffRoutes(app, bff);
       const port = await listenFastify(app);
       return {

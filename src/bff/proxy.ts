@@ -68,10 +68,13 @@ export function upstreamUrl(base: URL, rest: string): URL | undefined {
   return url;
 }
 
+/** Connections one process keeps open to one upstream host at most (more requests wait). */
+export const UPSTREAM_SOCKETS = 256;
+
 /** Keep-alive connections to the upstreams, reused across requests (bounded per host). */
 const agents = {
-  "http:": new HttpAgent({ keepAlive: true, maxSockets: 256 }),
-  "https:": new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+  "http:": new HttpAgent({ keepAlive: true, maxSockets: UPSTREAM_SOCKETS }),
+  "https:": new HttpsAgent({ keepAlive: true, maxSockets: UPSTREAM_SOCKETS }),
 };
 
 interface Upstreamed {
@@ -106,29 +109,35 @@ function send(
       } else resolve(value as Upstreamed);
     };
     const timer = setTimeout(() => finish(new TesseraError("upstream_timeout")), timeoutMs);
-    const req = request(
-      url,
-      { method, headers, agent: agents[url.protocol as "http:" | "https:"] },
-      (res) => {
-        const declared = Number(res.headers["content-length"] ?? "0");
-        if (declared > limit) return finish(tooLarge());
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > limit) finish(tooLarge());
-          else chunks.push(chunk);
-        });
-        res.on("end", () =>
-          finish(undefined, {
-            status: res.statusCode ?? 502,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on("error", (e) => finish(upstreamError(e)));
-      },
-    );
+    // Plain options rather than the URL: node:http would convert it on every call.
+    const options = {
+      protocol: url.protocol,
+      hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      method,
+      headers,
+      agent: agents[url.protocol as "http:" | "https:"],
+    };
+    const req = request(options, (res) => {
+      const declared = Number(res.headers["content-length"] ?? "0");
+      if (declared > limit) return finish(tooLarge());
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) finish(tooLarge());
+        else chunks.push(chunk);
+      });
+      res.on("end", () =>
+        finish(undefined, {
+          status: res.statusCode ?? 502,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+        }),
+      );
+      res.on("error", (e) => finish(upstreamError(e)));
+    });
     req.on("error", (e) => finish(upstreamError(e)));
     req.end(body);
   });

@@ -8,6 +8,11 @@
  * derived from the cookie (HKDF), so a copy of the store (a Redis dump, a backup) gives
  * neither a cookie nor a token. Instances sharing a store share sessions: any of them can
  * open a session the browser presents.
+ *
+ * Every open reads the store (a session ended by any instance is ended here at once); what
+ * is kept in process is only the last decryption of each record (`UnsealedCache`), used
+ * when the record read holds the very same sealed text: the key derivation and AES-GCM
+ * were most of the BFF's own CPU per proxied request.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { randomToken, sha256 } from "../crypto/random.js";
@@ -75,12 +80,61 @@ function unseal(cookie: string, sealed: string): BffTokens | undefined {
   }
 }
 
+/** Decrypted records kept by default (FIFO beyond it): a few MB at most. */
+export const UNSEALED_CACHE_MAX = 10_000;
+
+/**
+ * The tokens last unsealed from each record, by record id (the cookie's SHA-256) with the
+ * sealed text they came from. Exact: an entry serves only a read of the same record whose
+ * sealed text is byte for byte the one decrypted (a sealed text decrypts to one plaintext),
+ * and only a caller holding the cookie can name the record. Bounded: the oldest entry goes
+ * first.
+ */
+class UnsealedCache {
+  private readonly entries = new Map<string, { sealed: string; tokens: BffTokens }>();
+
+  constructor(private readonly max: number) {}
+
+  get(id: string, sealed: string): BffTokens | undefined {
+    const e = this.entries.get(id);
+    return e !== undefined && e.sealed === sealed ? e.tokens : undefined;
+  }
+
+  set(id: string, sealed: string, tokens: BffTokens): void {
+    if (this.max <= 0) return;
+    this.entries.delete(id);
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(id, { sealed, tokens });
+  }
+
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
 export class BffSessionStore {
+  private readonly unsealed: UnsealedCache;
+
   constructor(
     private readonly records: Collection<StoredSession>,
     private readonly clock: { now(): number },
     private readonly perUser: number,
-  ) {}
+    cacheMax = UNSEALED_CACHE_MAX,
+  ) {
+    this.unsealed = new UnsealedCache(cacheMax);
+  }
+
+  /** Decrypted records held in process (tests). */
+  get cachedRecords(): number {
+    return this.unsealed.size;
+  }
 
   /** True when `value` could be a cookie this store issued (anything else is not looked up). */
   static isCookieShaped(value: string): boolean {
@@ -105,10 +159,19 @@ export class BffSessionStore {
 
   async open(cookie: string): Promise<BffSession | undefined> {
     if (!BffSessionStore.isCookieShaped(cookie)) return undefined;
-    const found = await this.records.find(sha256(cookie));
-    if (found === undefined) return undefined;
-    const tokens = unseal(cookie, found.value.sealed);
-    if (tokens === undefined) return undefined;
+    const id = sha256(cookie);
+    const found = await this.records.find(id);
+    if (found === undefined) {
+      this.unsealed.delete(id);
+      return undefined;
+    }
+    const { sealed } = found.value;
+    let tokens = this.unsealed.get(id, sealed);
+    if (tokens === undefined) {
+      tokens = unseal(cookie, sealed);
+      if (tokens === undefined) return undefined;
+      this.unsealed.set(id, sealed, tokens);
+    }
     return { ...identityOf(found.value), ...tokens };
   }
 
@@ -116,8 +179,10 @@ export class BffSessionStore {
   async update(cookie: string, identity: BffIdentity, tokens: BffTokens): Promise<boolean> {
     const ttlMs = identity.expiresAt - this.clock.now();
     if (ttlMs <= 0) return false;
+    const id = sha256(cookie);
+    this.unsealed.delete(id);
     return this.records.update(
-      sha256(cookie),
+      id,
       { ...identityOf(identity), iat: tokens.iat, sealed: seal(cookie, tokens) },
       { ttlMs },
     );
@@ -125,7 +190,9 @@ export class BffSessionStore {
 
   async destroy(cookie: string): Promise<boolean> {
     if (!BffSessionStore.isCookieShaped(cookie)) return false;
-    return this.records.destroy(sha256(cookie));
+    const id = sha256(cookie);
+    this.unsealed.delete(id);
+    return this.records.destroy(id);
   }
 
   /** Ends every BFF session of a user (back-channel logout); returns how many. */
@@ -137,7 +204,10 @@ export class BffSessionStore {
   async destroyUserBefore(sub: string, beforeSeconds: number): Promise<number> {
     let n = 0;
     for (const { id, record } of await this.records.listByUser(sub)) {
-      if (record.value.iat < beforeSeconds && (await this.records.destroy(id))) n++;
+      if (record.value.iat < beforeSeconds) {
+        this.unsealed.delete(id);
+        if (await this.records.destroy(id)) n++;
+      }
     }
     return n;
   }

@@ -118,6 +118,21 @@ describe("tessera bff: the process", () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({ error: "not_found", message: "Not found." });
     }
+    // The request log at info: the answers of 400 and up, one line each; no line for the
+    // successes (the 302 and the pages) and no "incoming request" lines.
+    const completed = () =>
+      stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { msg: string; res?: { statusCode: number } })
+        .filter((l) => l.msg === "request completed" || l.msg === "incoming request");
+    await expect.poll(() => completed().filter((l) => l.res?.statusCode === 404).length).toBe(3);
+    expect(completed().map((l) => [l.msg, l.res?.statusCode])).toEqual([
+      ["request completed", 401],
+      ["request completed", 404],
+      ["request completed", 404],
+      ["request completed", 404],
+    ]);
     expect(stdout).not.toMatch(/tsr_/);
   });
 });

@@ -1,5 +1,7 @@
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { upstreamUrl } from "../../src/bff/proxy.js";
+import { UPSTREAM_SOCKETS, upstreamUrl } from "../../src/bff/proxy.js";
 import { bffLogin, type Fixture, fixture, SAME_ORIGIN, setCookies, withCookie } from "./support.js";
 
 let f: Fixture;
@@ -144,5 +146,38 @@ describe("BFF proxy", () => {
     });
     expect(res.statusCode).toBe(502);
     expect(res.json().error).toBe("upstream_unavailable");
+  });
+
+  it("keeps a bounded pool of connections to an upstream, and reuses them", async () => {
+    f = await fixture();
+    // An upstream that holds its answers until UPSTREAM_SOCKETS requests wait at once.
+    let connections = 0;
+    let held: ServerResponse[] | undefined = [];
+    const api = createServer((_req, res) => {
+      if (held === undefined) return void res.end("{}");
+      held.push(res);
+      if (held.length === UPSTREAM_SOCKETS) {
+        for (const r of held) r.end("{}");
+        held = undefined;
+      }
+    });
+    api.on("connection", () => connections++);
+    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (api.address() as AddressInfo).port;
+      const b = await f.bff({ upstreams: { held: `http://127.0.0.1:${port}/` } });
+      const cookie = await bffLogin(f, b);
+      const call = () =>
+        b.inject({ method: "GET", url: "/bff/api/held/x", headers: withCookie(cookie) });
+      const burst = await Promise.all(Array.from({ length: UPSTREAM_SOCKETS + 20 }, call));
+      expect(burst.map((r) => r.statusCode)).toEqual(burst.map(() => 200));
+      // 20 more than the bound waited for a connection rather than opening one.
+      expect(connections).toBe(UPSTREAM_SOCKETS);
+      for (let i = 0; i < 5; i++) expect((await call()).statusCode).toBe(200);
+      expect(connections).toBe(UPSTREAM_SOCKETS);
+    } finally {
+      api.closeAllConnections();
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 });

@@ -14,6 +14,7 @@ import {
   type BffOptions,
   parseUpstream,
 } from "../../bff/options.js";
+import { BffLogController } from "../../bff/request-log.js";
 import { TesseraError } from "../../errors.js";
 import { createLogger } from "../../server/logger.js";
 import { readPassword } from "../flags.js";
@@ -185,7 +186,11 @@ export async function bffCommand(argv: readonly string[], io: CliIo): Promise<nu
     );
   }
   const log = createLogger("info", undefined, process.stdout.isTTY === true ? "pretty" : "json");
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, trustProxy: false });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    trustProxy: false,
+    logController: new BffLogController(),
+  });
   await app.register(tesseraBff, {
     ...options,
     onError: (err) => app.log.warn({ error: err.message }, "bff: revocation feed"),
