@@ -28,6 +28,7 @@ const FORGED = Object.freeze({ kind: "forged" as const });
  */
 export class TokenIdentifier {
   private readonly keyCache: OwnKeyCache = new Map();
+  private readonly jwks = () => this.keys.jwks();
 
   constructor(
     private readonly access: AccessTokens,
@@ -45,7 +46,7 @@ export class TokenIdentifier {
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
       return undefined;
     }
-    const claims = verifyOwnToken(token, this.keys.jwks(), this.keyCache);
+    const claims = verifyOwnToken(token, this.jwks, this.keyCache);
     if (claims === undefined) return FORGED;
     // Signed by one of our keys for another issuer URL: ours, just not valid here.
     if (claims.iss !== this.issuer) return undefined;

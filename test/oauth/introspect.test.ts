@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sha256 } from "../../src/crypto/random.js";
 import { type TestServer, TOKEN_SHAPE, testServer, tokenBody } from "../support/harness.js";
@@ -280,6 +281,18 @@ describe("store reads per introspection", () => {
       clients.mockRestore();
     }
   }
+
+  it("a random value (not a JWS, no tag of ours) builds no JWKS and reads nothing but the asking client", async () => {
+    await setup();
+    const jwks = vi.spyOn(s.tessera.keys, "jwks");
+    const counted = await reads(async () => {
+      const junk = randomBytes(32).toString("base64url");
+      expect((await introspect(junk)).json()).toEqual({ active: false });
+    });
+    expect(jwks).not.toHaveBeenCalled();
+    expect(counted.users).toBe(0);
+    jwks.mockRestore();
+  });
 
   it("a client_credentials token (sub = its client) reads no user: client ids are never user ids", async () => {
     await setup();
