@@ -1,3 +1,4 @@
+import { sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
@@ -40,9 +41,12 @@ export class TokenIdentifier {
 
   async identify(token: string): Promise<IdentifiedToken> {
     if (this.format.isOurs(token)) {
-      const opaque = await this.access.findOpaque(token);
+      // Tag checked once, hashed once: opaque tokens and refresh tokens are both keyed
+      // by the token's SHA-256.
+      const hash = sha256(token);
+      const opaque = await this.access.findOpaqueByKey(hash);
       if (opaque !== undefined) return { kind: "opaque", ...opaque };
-      const refresh = await this.refresh.lookup(token);
+      const refresh = await this.refresh.lookupByHash(hash);
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
       return undefined;
     }

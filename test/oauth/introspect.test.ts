@@ -294,6 +294,20 @@ describe("store reads per introspection", () => {
     jwks.mockRestore();
   });
 
+  it("a genuine token's tag is checked once per introspection (not once per store asked)", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const isOurs = vi.spyOn(s.tessera.secretTokens, "isOurs");
+    expect((await introspect(token)).json()).toMatchObject({ active: true });
+    expect(isOurs).toHaveBeenCalledTimes(1);
+    // A genuine token that is no longer live: the opaque and refresh stores are both asked.
+    await post(s, "/oauth/revoke", { token }, svcAuth);
+    isOurs.mockClear();
+    expect((await introspect(token)).json()).toEqual({ active: false });
+    expect(isOurs).toHaveBeenCalledTimes(1);
+    isOurs.mockRestore();
+  });
+
   it("a client_credentials token (sub = its client) reads no user: client ids are never user ids", async () => {
     await setup();
     const token = await issue(svcAuth);
