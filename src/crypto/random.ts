@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { RANDOM } from "./random-pool.js";
 
 /** Bytes of entropy in every secret token (256 bits). */
 export const TOKEN_BYTES = 32;
@@ -10,12 +11,12 @@ export const TOKEN_BYTES = 32;
  * (src/crypto/token-format.ts).
  */
 export function randomToken(): string {
-  return randomBytes(TOKEN_BYTES).toString("base64url");
+  return RANDOM.base64url(TOKEN_BYTES);
 }
 
 /** A random public identifier (128 bits, base64url): safe to show, never a secret. */
 export function randomId(): string {
-  return randomBytes(16).toString("base64url");
+  return RANDOM.base64url(16);
 }
 
 const RANDOM_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;

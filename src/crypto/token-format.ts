@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { TOKEN_BYTES } from "./random.js";
+import { RANDOM } from "./random-pool.js";
 import { BODY_CHARS, CRC_OFFSET, checkShape, checksumOf, TOKEN_PREFIX } from "./token-shape.js";
 
 export { checkShape, TOKEN_CHARS, TOKEN_PREFIX } from "./token-shape.js";
@@ -24,9 +25,9 @@ export class SecretTokens {
     if (key.length < 32) throw new TypeError("SecretTokens: the tag key must be 32 bytes or more");
   }
 
-  /** A new token: 32 bytes from the CSPRNG. */
+  /** A new token: 32 bytes from the CSPRNG (through the process's pool, random-pool.ts). */
   mint(): string {
-    return this.fromBytes(randomBytes(TOKEN_BYTES));
+    return this.fromBytes(RANDOM.bytes(TOKEN_BYTES));
   }
 
   /** The token whose body is these 32 bytes (a derived refresh successor, for one). */

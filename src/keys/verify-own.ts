@@ -44,7 +44,8 @@ function ownKey(jwk: PublicJwk, cache: OwnKeyCache): VerificationKey | undefined
  */
 export function verifyOwnToken(
   token: string,
-  jwks: { keys: PublicJwk[] },
+  /** Our JWKS, asked for only once the token has a JWS's shape (junk never builds it). */
+  jwks: () => { keys: PublicJwk[] },
   cache: OwnKeyCache,
 ): IssuedAccessClaims | undefined {
   if (token.length > MAX_TOKEN_CHARS) return undefined;
@@ -56,7 +57,7 @@ export function verifyOwnToken(
   let claims: Record<string, unknown>;
   try {
     const jws = headers.parse(token, false, { realm: REALM, algorithms: ALL }, scratch);
-    const jwk = jwks.keys.find((k) => k.kid === jws.header.kid);
+    const jwk = jwks().keys.find((k) => k.kid === jws.header.kid);
     if (jwk === undefined) return undefined;
     const key = ownKey(jwk, cache);
     if (key === undefined) return undefined;

@@ -10,6 +10,8 @@ function invalidClient(message = "Client authentication failed."): TesseraError 
 
 /** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
 function formDecode(text: string): string {
+  // Most ids and secrets have nothing to decode (Tessera's own secrets never do).
+  if (!text.includes("%") && !text.includes("+")) return text;
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {

@@ -1,3 +1,4 @@
+import { sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
@@ -28,6 +29,7 @@ const FORGED = Object.freeze({ kind: "forged" as const });
  */
 export class TokenIdentifier {
   private readonly keyCache: OwnKeyCache = new Map();
+  private readonly jwks = () => this.keys.jwks();
 
   constructor(
     private readonly access: AccessTokens,
@@ -39,13 +41,16 @@ export class TokenIdentifier {
 
   async identify(token: string): Promise<IdentifiedToken> {
     if (this.format.isOurs(token)) {
-      const opaque = await this.access.findOpaque(token);
+      // Tag checked once, hashed once: opaque tokens and refresh tokens are both keyed
+      // by the token's SHA-256.
+      const hash = sha256(token);
+      const opaque = await this.access.findOpaqueByKey(hash);
       if (opaque !== undefined) return { kind: "opaque", ...opaque };
-      const refresh = await this.refresh.lookup(token);
+      const refresh = await this.refresh.lookupByHash(hash);
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
       return undefined;
     }
-    const claims = verifyOwnToken(token, this.keys.jwks(), this.keyCache);
+    const claims = verifyOwnToken(token, this.jwks, this.keyCache);
     if (claims === undefined) return FORGED;
     // Signed by one of our keys for another issuer URL: ours, just not valid here.
     if (claims.iss !== this.issuer) return undefined;

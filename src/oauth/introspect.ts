@@ -2,7 +2,7 @@ import type { Clients } from "../clients/clients.js";
 import { allowedScope, endedByClient, ofCurrentGeneration } from "../clients/current.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import type { ClientRecord, UserStore } from "../store/types.js";
+import type { ClientRecord, UserRecord, UserStore } from "../store/types.js";
 import type { ForgeryThrottle } from "../throttle/forgery.js";
 import type { JwtDenylist } from "../tokens/denylist.js";
 import { audClaim } from "../tokens/jwt/issue.js";
@@ -99,7 +99,7 @@ export class Introspection {
       await this.deps.forgeries.forged(client.id);
       return INACTIVE;
     }
-    const found = await this.withUserCutoff(await this.withClientState(looked));
+    const found = await this.judge(looked, client);
     // A resource server learns about tokens meant for it (its audience) or issued to it,
     // nothing else (RFC 7662 §4).
     return found.active && !this.maySee(client, found) ? INACTIVE : found;
@@ -114,8 +114,31 @@ export class Introspection {
     const looked = await this.lookup(token, "");
     if (looked === FORGED || looked === undefined) return undefined;
     if (looked.answer.token_type !== "Bearer") return undefined;
-    const found = await this.withUserCutoff(await this.withClientState(looked));
+    const found = await this.judge(looked);
     return found.active ? found : undefined;
+  }
+
+  /**
+   * A genuine token's answer, once the state of its client and of its user are consulted.
+   * The two reads are independent and made together (one round trip's wait on a networked
+   * store, not two). `asking`: the authenticated client, read moments ago in this request,
+   * stands for the token's client when it is the same one (no second read). A token whose
+   * `sub` is its client id (client_credentials) has no user: client ids and user ids never
+   * meet (src/crypto/random.ts, isRandomIdShaped), so there is no user record to read.
+   */
+  private async judge(
+    looked: Found | undefined,
+    asking?: ClientRecord,
+  ): Promise<IntrospectionResponse> {
+    if (looked === undefined) return INACTIVE;
+    const { answer } = looked;
+    const [owner, user] = await Promise.all([
+      asking !== undefined && asking.id === answer.client_id
+        ? asking
+        : this.deps.clients.find(answer.client_id),
+      answer.sub === answer.client_id ? undefined : this.deps.users.findUserById(answer.sub),
+    ]);
+    return this.withUserCutoff(this.withClientState(looked, owner), user);
   }
 
   /**
@@ -124,10 +147,12 @@ export class Introspection {
    * this holds for tokens no revocation list names. Exactly in ms where the issue time
    * is recorded (opaque tokens, refresh families), by `iat` for JWTs.
    */
-  private async withUserCutoff(found: Found | undefined): Promise<IntrospectionResponse> {
+  private withUserCutoff(
+    found: Found | undefined,
+    user: UserRecord | undefined,
+  ): IntrospectionResponse {
     if (found === undefined) return INACTIVE;
     const { answer } = found;
-    const user = await this.deps.users.findUserById(answer.sub);
     if (user === undefined) return answer;
     if (endedByUser(user, found.issued)) return INACTIVE;
     if (found.mintedAt !== undefined) answer.iat = mintIat(found.mintedAt, user.sessionsValidAfter);
@@ -140,10 +165,8 @@ export class Introspection {
    * family's: it lives through a narrowing, and its scope and audience are what the
    * client may hand out now.
    */
-  private async withClientState(found: Found | undefined): Promise<Found | undefined> {
-    if (found === undefined) return undefined;
+  private withClientState(found: Found, owner: ClientRecord | undefined): Found | undefined {
     const { answer } = found;
-    const owner = await this.deps.clients.find(answer.client_id);
     if (owner === undefined) return undefined;
     if (answer.token_type === "refresh_token") {
       if (!ofCurrentGeneration(owner, found.clientGeneration)) return undefined;

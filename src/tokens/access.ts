@@ -133,7 +133,14 @@ export class AccessTokens {
   /** The live opaque token's data and store key, or undefined. */
   async findOpaque(token: string): Promise<{ key: string; data: OpaqueTokenData } | undefined> {
     if (!this.format.isOurs(token)) return undefined;
-    const key = sha256(token);
+    return this.findOpaqueByKey(sha256(token));
+  }
+
+  /**
+   * findOpaque for a token already checked with SecretTokens.isOurs, by its store key
+   * (its SHA-256): the caller has paid for the tag and the hash once (TokenIdentifier).
+   */
+  async findOpaqueByKey(key: string): Promise<{ key: string; data: OpaqueTokenData } | undefined> {
     const record = await this.opaque.find(key);
     if (record === undefined || record.value.exp * 1000 <= this.clock.now()) return undefined;
     return { key, data: record.value };

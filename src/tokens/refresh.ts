@@ -79,7 +79,14 @@ export class RefreshTokens {
     token: string,
   ): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
     if (!this.format.isOurs(token)) return undefined;
-    return this.store.findToken(sha256(token));
+    return this.lookupByHash(sha256(token));
+  }
+
+  /** lookup for a token already checked with SecretTokens.isOurs, by its SHA-256. */
+  lookupByHash(
+    hash: string,
+  ): Promise<{ token: RefreshTokenRecord; family: RefreshFamily } | undefined> {
+    return this.store.findToken(hash);
   }
 
   /** True when the token can still be exchanged. */

@@ -16,9 +16,23 @@ function signed(header: Record<string, unknown>, claims: unknown = CLAIMS): stri
 }
 const HEADER = { alg: "EdDSA", typ: "at+jwt", kid: "k1" };
 const verifyOwn = (token: string, cache: OwnKeyCache = new Map()) =>
-  verifyOwnToken(token, jwks, cache);
+  verifyOwnToken(token, () => jwks, cache);
 
 describe("verifyOwnToken: the guard's JWS stages", () => {
+  it("builds no JWKS for a value that is not a JWS (junk sent to introspection)", () => {
+    let asked = 0;
+    const counted = () => {
+      asked++;
+      return jwks;
+    };
+    for (const junk of ["", "abc", "a.b", "a.b.c.d", "x".repeat(43), "tsr_not-a-jwt"]) {
+      expect(verifyOwnToken(junk, counted, new Map())).toBeUndefined();
+    }
+    expect(asked).toBe(0);
+    expect(verifyOwnToken(signed(HEADER), counted, new Map())).toEqual(CLAIMS);
+    expect(asked).toBe(1);
+  });
+
   it("accepts a token one of our keys signed, and caches the imported key", () => {
     const cache: OwnKeyCache = new Map();
     expect(verifyOwn(signed(HEADER), cache)).toEqual(CLAIMS);

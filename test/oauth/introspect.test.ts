@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { sha256 } from "../../src/crypto/random.js";
 import { type TestServer, TOKEN_SHAPE, testServer, tokenBody } from "../support/harness.js";
 import { API, basic, codeFor, post, REDIRECT } from "./support.js";
@@ -264,5 +265,105 @@ describe("introspection is limited to the resource server's audience (RFC 7662 Â
       authorization: basic("billing-rs", billingRs.secret as string),
     });
     expect(asBilling.json().active).toBe(true);
+  });
+});
+
+describe("store reads per introspection", () => {
+  /** Counts the durable store's user and client reads while `fn` runs. */
+  async function reads(fn: () => Promise<unknown>) {
+    const users = vi.spyOn(s.tessera.stores.durable.users, "findUserById");
+    const clients = vi.spyOn(s.tessera.stores.durable.clients, "findClient");
+    try {
+      await fn();
+      return { users: users.mock.calls.length, clients: clients.mock.calls.length };
+    } finally {
+      users.mockRestore();
+      clients.mockRestore();
+    }
+  }
+
+  it("a random value (not a JWS, no tag of ours) builds no JWKS and reads nothing but the asking client", async () => {
+    await setup();
+    const jwks = vi.spyOn(s.tessera.keys, "jwks");
+    const counted = await reads(async () => {
+      const junk = randomBytes(32).toString("base64url");
+      expect((await introspect(junk)).json()).toEqual({ active: false });
+    });
+    expect(jwks).not.toHaveBeenCalled();
+    expect(counted.users).toBe(0);
+    jwks.mockRestore();
+  });
+
+  it("a genuine token's tag is checked once per introspection (not once per store asked)", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const isOurs = vi.spyOn(s.tessera.secretTokens, "isOurs");
+    expect((await introspect(token)).json()).toMatchObject({ active: true });
+    expect(isOurs).toHaveBeenCalledTimes(1);
+    // A genuine token that is no longer live: the opaque and refresh stores are both asked.
+    await post(s, "/oauth/revoke", { token }, svcAuth);
+    isOurs.mockClear();
+    expect((await introspect(token)).json()).toEqual({ active: false });
+    expect(isOurs).toHaveBeenCalledTimes(1);
+    isOurs.mockRestore();
+  });
+
+  it("a client_credentials token (sub = its client) reads no user: client ids are never user ids", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const counted = await reads(async () => {
+      expect((await introspect(token)).json()).toMatchObject({ active: true, sub: "svc" });
+    });
+    expect(counted.users).toBe(0);
+  });
+
+  it("a client introspecting its own token: its client is not read a second time", async () => {
+    await setup();
+    const own = await s.tessera.clients.add({
+      id: "self",
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: ["read"],
+      tokenFormat: "opaque",
+      introspect: true,
+    });
+    const selfAuth = { authorization: basic("self", own.secret as string) };
+    const token = await issue(selfAuth);
+    const counted = await reads(async () => {
+      expect((await introspect(token, selfAuth)).json()).toMatchObject({
+        active: true,
+        client_id: "self",
+      });
+    });
+    expect(counted.clients).toBeLessThanOrEqual(1);
+  });
+
+  it("a user's token still consults the user: disabled, it is inactive", async () => {
+    await setup();
+    const app = await s.tessera.clients.add({
+      id: "app",
+      grants: ["authorization_code", "refresh_token"],
+      audience: [API],
+      scopes: ["read"],
+      redirectUris: [REDIRECT],
+      tokenFormat: "opaque",
+    });
+    const appAuth = { authorization: basic("app", app.secret as string) };
+    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
+    const granted = (
+      await post(
+        s,
+        "/oauth/token",
+        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
+        appAuth,
+      )
+    ).json();
+    const counted = await reads(async () => {
+      expect((await introspect(granted.access_token)).json()).toMatchObject({ active: true });
+    });
+    expect(counted.users).toBe(1);
+    // Disabled without revoking anything: only the user record can make the token inactive.
+    await s.tessera.users.setDisabled("alice", true, async () => {});
+    expect((await introspect(granted.access_token)).json()).toEqual({ active: false });
   });
 });

@@ -2,7 +2,6 @@ import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
-  AuditLog,
   ClientStore,
   Collection,
   CollectionName,
@@ -76,7 +75,7 @@ export class PostgresStore implements DurableStore, EphemeralStore {
   readonly refresh: RefreshStore;
   readonly consents: ConsentStore;
   readonly keptRevocations: KeptRevocationStore;
-  readonly audit: AuditLog;
+  readonly audit: PostgresAuditLog;
   readonly counters: Counters;
   readonly revocations: PostgresEventLog;
   /** What connecting did to the schema (undefined when `migrate: false`). */
@@ -191,6 +190,8 @@ export class PostgresStore implements DurableStore, EphemeralStore {
     this.closed = true;
     this.janitor.stop();
     this.revocations.close();
+    // Audit records appended before the close are written before the pool ends.
+    await this.audit.drain().catch(() => {});
     await this.db.close();
   }
 }
