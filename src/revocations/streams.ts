@@ -45,6 +45,11 @@ export interface RevocationStreamsOptions extends StreamLimits {
   /** Uniform in [0, 1): the Retry-After jitter. Default Math.random. */
   random?: () => number;
   /**
+   * Live events go out in batches at most this often, per open stream (ms): with 1,000
+   * streams and the default 0.025, every 25 ms at most (live.ts).
+   */
+  fanOutSpacingPerStreamMs?: number;
+  /**
    * A stream whose verifier leaves more than this many bytes unsent (beyond what was
    * unsent when it was set up: the snapshot) is closed; it resumes with Last-Event-ID.
    * Default 1 MiB.
@@ -236,7 +241,7 @@ export class RevocationStreams {
       { perClient: options.perClient, total: options.total },
       options.random,
     );
-    this.live = new LiveRevocations(log);
+    this.live = new LiveRevocations(log, clock, options.fanOutSpacingPerStreamMs);
     this.snapshots = new SharedSnapshots(log, this.live, clock, {
       reuseMs: options.snapshotReuseMs ?? DEFAULT_SNAPSHOT_REUSE_MS,
       maxEvents: options.snapshotReuseMaxEvents ?? DEFAULT_SNAPSHOT_REUSE_MAX_EVENTS,

@@ -301,6 +301,48 @@ describe("RevocationStreams", () => {
     }
   });
 
+  it("with many streams, fan-outs are spaced: what comes sooner waits, in one write; the first after a quiet spell goes at once", async () => {
+    // 10 ms per stream, two streams: at most one fan-out every 20 ms of the (frozen) clock.
+    // (Resumed streams: no shared snapshot listens beside them.)
+    const { clock, log, streams, exp } = setup({ fanOutSpacingPerStreamMs: 10 });
+    const from = await log.append(jwt("from", exp()));
+    const sinks = [
+      started(await streams.open("api", from)),
+      started(await streams.open("api", from)),
+    ];
+    const first = await log.append(jwt("first", exp()));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    const soon = [await log.append(jwt("s1", exp()))];
+    clock.advance(5);
+    soon.push(await log.append(jwt("s2", exp())));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    clock.advance(14);
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    // 20 ms after the last fan-out began: both events, in one write.
+    const writes = sinks.map((sink) => sink.text.length);
+    clock.advance(1);
+    await delivered();
+    for (const [k, sink] of sinks.entries()) {
+      expect(sink.revoked).toEqual([first, ...soon]);
+      expect(sink.text.slice(writes[k])).toBe(
+        soon
+          .map(
+            (id, i) =>
+              `id: ${id}\nevent: revoke\ndata: ${JSON.stringify(jwt(`s${i + 1}`, exp()))}\n\n`,
+          )
+          .join(""),
+      );
+    }
+    // Quiet for longer than the spacing: the next event goes at once.
+    clock.advance(60);
+    const quiet = await log.append(jwt("quiet", exp()));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first, ...soon, quiet]);
+  });
+
   it("a stream that sent part of a batch already (its backlog read after it) is sent only the rest, once", async () => {
     const { log, streams, exp } = setup();
     // Keeps the log watched, so the next event is queued before the second stream subscribes.
