@@ -198,12 +198,20 @@ export class FeedStream implements Ending {
     }
   }
 
-  /** Writes, in one chunk, the frames of those of `events` not covered yet. */
+  /**
+   * Writes, in one chunk, the frames of those of `events` (in log order) not covered yet.
+   * Once one is newer than what the stream covers, so is every one after it: ids are
+   * compared only up to there (a snapshot's `since` can hold thousands of events, and a
+   * connect storm replays it to every stream).
+   */
   private send(events: readonly LiveEvent[]): void {
     if (this.sink === undefined || this.closed) return;
     let text = "";
+    let newer = false;
     for (const e of events) {
-      if (this.covered !== undefined && (compareEventIds(e.id, this.covered) ?? 1) <= 0) continue;
+      if (!newer && this.covered !== undefined && (compareEventIds(e.id, this.covered) ?? 1) <= 0)
+        continue;
+      newer = true;
       this.covered = e.id;
       if (e.event.type !== "client") text += e.frame;
       else this.recheckOn(e);
