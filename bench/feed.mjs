@@ -211,7 +211,17 @@ async function fanOut(server, auth, count) {
     fork(
       SUBSCRIBERS_SCRIPT,
       [JSON.stringify({ port: server.port, authorization: auth.rs, count, jtis })],
-      { stdio: ["ignore", "inherit", "inherit", "ipc"] },
+      {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv:
+          CPU_PROF_DIR === undefined
+            ? []
+            : [
+                "--cpu-prof",
+                `--cpu-prof-dir=${CPU_PROF_DIR}`,
+                `--cpu-prof-name=feed-subscribers-${count}.cpuprofile`,
+              ],
+      },
     ),
   );
   const errors = [];
