@@ -21,6 +21,26 @@ const received = new Float64Array(count * m).fill(Number.NaN);
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const MARK = '"jti":"';
 
+/**
+ * The jti indices named in `text` (complete SSE events). Every connection is sent the same
+ * batches, so consecutive connections mostly read the same text: it is parsed once and the
+ * indices reused for equal text (each connection still times its own arrival).
+ */
+let lastText = "";
+let lastIndices = [];
+function indicesIn(text) {
+  if (text === lastText) return lastIndices;
+  const indices = [];
+  for (let k = text.indexOf(MARK); k >= 0; k = text.indexOf(MARK, k + 1)) {
+    const from = k + MARK.length;
+    const i = index.get(text.slice(from, text.indexOf('"', from)));
+    if (i !== undefined) indices.push(i);
+  }
+  lastText = text;
+  lastIndices = indices;
+  return indices;
+}
+
 let synced = 0;
 let closed = 0;
 const requests = [];
@@ -45,20 +65,19 @@ function subscribe(c) {
       res.setEncoding("utf8");
       res.on("data", (chunk) => {
         const at = nowMs();
-        buffer += chunk;
+        buffer = buffer === "" ? chunk : buffer + chunk;
         const end = buffer.lastIndexOf("\n\n");
         if (end < 0) return;
-        const complete = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
+        const complete = end === buffer.length - 2 ? buffer : buffer.slice(0, end + 2);
+        buffer = end === buffer.length - 2 ? "" : buffer.slice(end + 2);
         if (!isSynced && complete.includes("event: synced")) {
           isSynced = true;
           synced++;
           if (synced === count) process.send({ type: "ready" });
         }
-        for (let k = complete.indexOf(MARK); k >= 0; k = complete.indexOf(MARK, k + 1)) {
-          const from = k + MARK.length;
-          const i = index.get(complete.slice(from, complete.indexOf('"', from)));
-          if (i !== undefined && Number.isNaN(received[c * m + i])) received[c * m + i] = at;
+        const base = c * m;
+        for (const i of indicesIn(complete)) {
+          if (Number.isNaN(received[base + i])) received[base + i] = at;
         }
       });
       res.on("close", () => {

@@ -10,7 +10,7 @@
  * Two runs in the same process and on the same server: 1 subscriber (the floor: what one
  * revocation costs to deliver at all) and BENCH_FEED_SUBSCRIBERS (default 1,000, the
  * target's figure) — both at BENCH_FEED_RATE revocations/s (default 1,000) for
- * BENCH_FEED_SECONDS (default 5), after one second of warm-up at the same rate.
+ * BENCH_FEED_SECONDS (default 3), after 0.2 s of warm-up at the same rate.
  */
 import { execFile, fork, spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
@@ -18,7 +18,18 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { log, ms, num, out, runBench, table, tempRoot, track, verdict } from "./lib.mjs";
+import {
+  CPU_PROF_DIR,
+  log,
+  ms,
+  num,
+  out,
+  runBench,
+  table,
+  tempRoot,
+  track,
+  verdict,
+} from "./lib.mjs";
 import { saveResults, startResults } from "./results.mjs";
 import { below, TARGETS } from "./targets.mjs";
 
@@ -37,6 +48,25 @@ const DRAIN_MS = 3000;
 const FORM = "application/x-www-form-urlencoded";
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere.
+ * Fields 14 and 15 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on Linux).
+ */
+function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+const ownCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const cores = (cpuMs, seconds) =>
+  Number.isFinite(cpuMs) ? `${(cpuMs / 1000 / seconds).toFixed(2)}` : "–";
 const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 
 function cli(args) {
@@ -51,8 +81,13 @@ function cli(args) {
 /** `tessera serve` with its stdout (the request log) in a file; resolves with its port. */
 async function serve(root, base) {
   const logFile = join(root, "tessera.log");
+  // BENCH_CPU_PROF=DIR: the server writes a CPU profile there when it exits.
+  const prof =
+    CPU_PROF_DIR === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`, "--cpu-prof-name=tessera-feed.cpuprofile"];
   const child = track(
-    spawn(process.execPath, [CLI, "serve", "--port", "0", ...base], {
+    spawn(process.execPath, [...prof, CLI, "serve", "--port", "0", ...base], {
       stdio: ["ignore", openSync(logFile, "a"), "pipe"],
     }),
   );
@@ -176,7 +211,17 @@ async function fanOut(server, auth, count) {
     fork(
       SUBSCRIBERS_SCRIPT,
       [JSON.stringify({ port: server.port, authorization: auth.rs, count, jtis })],
-      { stdio: ["ignore", "inherit", "inherit", "ipc"] },
+      {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv:
+          CPU_PROF_DIR === undefined
+            ? []
+            : [
+                "--cpu-prof",
+                `--cpu-prof-dir=${CPU_PROF_DIR}`,
+                `--cpu-prof-name=feed-subscribers-${count}.cpuprofile`,
+              ],
+      },
     ),
   );
   const errors = [];
@@ -198,7 +243,23 @@ async function fanOut(server, auth, count) {
   log(`${count} subscriber(s) synced; warm-up, then ${SECONDS} s at ${RATE}/s`);
   await revokeAtRate(agent, server.port, auth.svc, warm);
   log("warm-up done");
+  // CPU used by each process from the first revoke of the run to the last one answered.
+  const cpu0 = {
+    server: cpuMsOf(server.child.pid),
+    subscribers: cpuMsOf(child.pid),
+    revoker: ownCpuMs(),
+  };
+  const t0 = nowMs();
   const run = await revokeAtRate(agent, server.port, auth.svc, tokens);
+  const wallSeconds = (nowMs() - t0) / 1000;
+  const cpu = {
+    server: cores(cpuMsOf(server.child.pid) - cpu0.server, wallSeconds),
+    subscribers: cores(cpuMsOf(child.pid) - cpu0.subscribers, wallSeconds),
+    revoker: cores(ownCpuMs() - cpu0.revoker, wallSeconds),
+  };
+  log(
+    `CPU (cores busy on average over ${wallSeconds.toFixed(1)} s): server ${cpu.server}, subscribers ${cpu.subscribers}, revoker ${cpu.revoker}`,
+  );
   log(`${tokens.length} revoked (${run.rate.toFixed(0)}/s sent); draining ${DRAIN_MS} ms`);
   await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
   const report = await new Promise((resolve) => {
@@ -217,6 +278,7 @@ async function fanOut(server, auth, count) {
     unanswered: run.unanswered,
     revokeP50: run.revokeP50,
     revokeP99: run.revokeP99,
+    cpu,
     errors,
   };
 }
@@ -248,6 +310,14 @@ async function main() {
     runs.push(await fanOut(server, auth, count));
   }
   server.child.kill("SIGTERM");
+  // Its CPU profile (BENCH_CPU_PROF) is written as it exits.
+  await new Promise((resolve) => {
+    const bound = setTimeout(resolve, 10_000);
+    server.child.once("exit", () => {
+      clearTimeout(bound);
+      resolve();
+    });
+  });
 
   const [floor, full] = runs;
   const met = (r) => r.missing === 0 && below(TARGETS.feedP99, r.p99);
@@ -258,6 +328,9 @@ async function main() {
   );
   out(
     "- latency: from just before the revoke request is sent to the event's arrival at each subscriber (monotonic clock, same machine)",
+  );
+  out(
+    "- CPU: the cores each process kept busy on average (user + system time from /proc over wall time) from the first revoke of the run to the last one answered",
   );
   out();
   out(
@@ -272,6 +345,7 @@ async function main() {
         "p90 ms",
         "p99 ms",
         "max ms",
+        "CPU cores: server / subscribers / revoker",
         "target",
         "verdict",
       ],
@@ -285,6 +359,7 @@ async function main() {
         ms(r.p90),
         ms(r.p99),
         ms(r.max),
+        `${r.cpu.server} / ${r.cpu.subscribers} / ${r.cpu.revoker}`,
         r === full ? TARGETS.feedP99.text : "(floor)",
         r === full ? verdict(met(r)) : "–",
       ]),

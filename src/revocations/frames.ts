@@ -26,9 +26,56 @@ export function snapshotBody(events: readonly LoggedEvent[]) {
   return { jwt, opaque, subject };
 }
 
-/** The `snapshot` frame, encoded once: the same bytes go to every stream that shares it. */
-export function snapshotFrame(lastId: string, events: readonly LoggedEvent[]): Buffer {
-  return Buffer.from(frame("snapshot", snapshotBody(events), lastId));
+/**
+ * The most characters of one `snapshot` event's data: far below what a verifier accepts
+ * for one event (`tessera/guard` refuses more than 64 Mi characters; a log of a million
+ * JWT revocations encodes to about 70 M).
+ */
+export const SNAPSHOT_FRAME_MAX_CHARS = 8 * 1024 * 1024;
+
+/**
+ * The `snapshot` frames, encoded once: the same bytes go to every stream that shares them.
+ * A snapshot whose data would exceed `maxChars` is split into several `snapshot` events,
+ * each a complete snapshot body of some of the entries (in order); only the last carries
+ * the `id:`, so a verifier cut off in the middle resumes with a new snapshot, never after
+ * a partial one. A snapshot only ever adds entries, so several add up to one.
+ */
+export function snapshotFrame(
+  lastId: string,
+  events: readonly LoggedEvent[],
+  maxChars = SNAPSHOT_FRAME_MAX_CHARS,
+): Buffer {
+  const { jwt, opaque, subject } = snapshotBody(events);
+  const parts: Array<Record<"jwt" | "opaque" | "subject", string[]>> = [];
+  let part = { jwt: [] as string[], opaque: [] as string[], subject: [] as string[] };
+  // The data's length: `{"jwt":[],"opaque":[],"subject":[]}` plus each entry and a comma.
+  const empty = 35;
+  let size = empty;
+  const add = (kind: "jwt" | "opaque" | "subject", tuples: readonly unknown[]) => {
+    for (const t of tuples) {
+      const text = JSON.stringify(t);
+      if (size > empty && size + text.length + 1 > maxChars) {
+        parts.push(part);
+        part = { jwt: [], opaque: [], subject: [] };
+        size = empty;
+      }
+      part[kind].push(text);
+      size += text.length + 1;
+    }
+  };
+  add("jwt", jwt);
+  add("opaque", opaque);
+  add("subject", subject);
+  parts.push(part);
+  return Buffer.from(
+    parts
+      .map((p, i) => {
+        const data = `{"jwt":[${p.jwt.join(",")}],"opaque":[${p.opaque.join(",")}],"subject":[${p.subject.join(",")}]}`;
+        const id = i === parts.length - 1 ? `id: ${lastId}\n` : "";
+        return `${id}event: snapshot\ndata: ${data}\n\n`;
+      })
+      .join(""),
+  );
 }
 
 export function revokeFrame(e: LoggedEvent): string {

@@ -36,8 +36,8 @@ export class SharedSnapshot {
     private readonly onRetired: (s: SharedSnapshot) => void,
   ) {
     // Listen first, then read: an event is either in the read or in `since`.
-    this.unsubscribe = live.subscribe((e) => {
-      this.since.push(e);
+    this.unsubscribe = live.subscribe((batch) => {
+      for (const e of batch.events) this.since.push(e);
       if (this.since.length >= options.maxEvents) this.retire();
     });
     // Called inside a promise: even a read that throws at once is a rejection.

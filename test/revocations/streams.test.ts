@@ -18,7 +18,7 @@ import {
   type RevocationStreamsOptions,
 } from "../../src/revocations/streams.js";
 import { MemoryEventLog } from "../../src/store/memory/index.js";
-import { CountingLog, jwt, TextSink } from "./support.js";
+import { CountingLog, delivered, jwt, TextSink } from "./support.js";
 
 const opened: RevocationStreams[] = [];
 afterEach(() => {
@@ -143,16 +143,19 @@ describe("RevocationStreams", () => {
     await log.reading;
     // Read already: this event is not in the snapshot.
     const during = await log.append(jwt("during", exp()));
+    await delivered();
     // Joins the read in flight, after the event was delivered.
     const second = streams.open("api");
     log.release();
     const [a, b] = await Promise.all([first, second]);
     const after = await log.append(jwt("after", exp()));
+    await delivered();
     // Joins the completed read within the reuse window.
     const c = await streams.open("api");
     expect(log.snapshots).toBe(1);
     const sinks = [a, b, c].map(started);
     const later = await log.append(jwt("later", exp()));
+    await delivered();
     for (const sink of sinks) {
       expect(sink.events.map((e) => e.event)).toEqual([
         "snapshot",
@@ -177,6 +180,7 @@ describe("RevocationStreams", () => {
     expect(log.snapshots).toBe(2);
     // Three events after it: the next connect reads afresh instead of replaying them.
     for (const j of ["x", "y", "z"]) await log.append(jwt(j, exp()));
+    await delivered();
     const sink = started(await streams.open("api"));
     expect(log.snapshots).toBe(3);
     expect((sink.events[0]?.data as { jwt: unknown[] } | undefined)?.jwt).toHaveLength(4);
@@ -220,6 +224,7 @@ describe("RevocationStreams", () => {
     const c = await log.append(jwt("c", exp()));
     const resumed = await streams.open("api", a);
     const d = await log.append(jwt("d", exp()));
+    await delivered();
     const sink = started(resumed);
     expect(sink.events.map((e) => e.event)).toEqual(["revoke", "revoke", "revoke", "synced"]);
     expect(sink.revoked).toEqual([b, c, d]);
@@ -251,7 +256,10 @@ describe("RevocationStreams", () => {
       }
     })();
     (await streams.open("api")).start(reading);
-    for (let i = 0; i < 40 && !stuck.aborted; i++) await log.append(jwt(`new${i}`, exp()));
+    for (let i = 0; i < 40 && !stuck.aborted; i++) {
+      await log.append(jwt(`new${i}`, exp()));
+      await delivered();
+    }
     expect(stuck.aborted).toBe(true);
     expect(stuck.ended).toBe(false);
     const cutAt = stuck.revoked.length;
@@ -259,9 +267,97 @@ describe("RevocationStreams", () => {
     expect(cutAt).toBeLessThan(40);
     expect(streams.stats().open).toBe(1);
     await log.append(jwt("later", exp()));
+    await delivered();
     expect(stuck.revoked).toHaveLength(cutAt);
     expect(reading.aborted).toBe(false);
     expect(reading.revoked).toHaveLength(cutAt + 1);
+  });
+
+  it("the events of one turn of the event loop reach each stream in order, in one write", async () => {
+    const { log, streams, exp } = setup();
+    class CountingSink extends TextSink {
+      writes: string[] = [];
+      override write(chunk: string | Buffer): void {
+        super.write(chunk);
+        this.writes.push(chunk.toString());
+      }
+    }
+    const sinks = [new CountingSink(), new CountingSink()];
+    for (const sink of sinks) (await streams.open("api")).start(sink);
+    const before = sinks.map((sink) => sink.writes.length);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await log.append(jwt(`j${i}`, exp())));
+    await delivered();
+    for (const [k, sink] of sinks.entries()) {
+      expect(sink.writes.length - (before[k] ?? 0)).toBe(1);
+      expect(sink.revoked).toEqual(ids);
+    }
+    // The next turn's events: one more write each.
+    const next = await log.append(jwt("next", exp()));
+    await delivered();
+    for (const [k, sink] of sinks.entries()) {
+      expect(sink.writes.length - (before[k] ?? 0)).toBe(2);
+      expect(sink.revoked).toEqual([...ids, next]);
+    }
+  });
+
+  it("with many streams, fan-outs are spaced: what comes sooner waits, in one write; the first after a quiet spell goes at once", async () => {
+    // 10 ms per stream, two streams: at most one fan-out every 20 ms of the (frozen) clock.
+    // (Resumed streams: no shared snapshot listens beside them.)
+    const { clock, log, streams, exp } = setup({ fanOutSpacingPerStreamMs: 10 });
+    const from = await log.append(jwt("from", exp()));
+    const sinks = [
+      started(await streams.open("api", from)),
+      started(await streams.open("api", from)),
+    ];
+    const first = await log.append(jwt("first", exp()));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    const soon = [await log.append(jwt("s1", exp()))];
+    clock.advance(5);
+    soon.push(await log.append(jwt("s2", exp())));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    clock.advance(14);
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first]);
+    // 20 ms after the last fan-out began: both events, in one write.
+    const writes = sinks.map((sink) => sink.text.length);
+    clock.advance(1);
+    await delivered();
+    for (const [k, sink] of sinks.entries()) {
+      expect(sink.revoked).toEqual([first, ...soon]);
+      expect(sink.text.slice(writes[k])).toBe(
+        soon
+          .map(
+            (id, i) =>
+              `id: ${id}\nevent: revoke\ndata: ${JSON.stringify(jwt(`s${i + 1}`, exp()))}\n\n`,
+          )
+          .join(""),
+      );
+    }
+    // Quiet for longer than the spacing: the next event goes at once.
+    clock.advance(60);
+    const quiet = await log.append(jwt("quiet", exp()));
+    await delivered();
+    for (const sink of sinks) expect(sink.revoked).toEqual([first, ...soon, quiet]);
+  });
+
+  it("a stream that sent part of a batch already (its backlog read after it) is sent only the rest, once", async () => {
+    const { log, streams, exp } = setup();
+    // Keeps the log watched, so the next event is queued before the second stream subscribes.
+    started(await streams.open("api"));
+    const a = await log.append(jwt("a", exp()));
+    await delivered();
+    const b = await log.append(jwt("b", exp()));
+    // Subscribed after `b` was queued: `b` comes in its backlog and in the next batch.
+    const resumed = started(await streams.open("api", a));
+    const c = await log.append(jwt("c", exp()));
+    await delivered();
+    const d = await log.append(jwt("d", exp()));
+    await delivered();
+    expect(resumed.revoked).toEqual([b, c, d]);
+    expect(resumed.events.map((e) => e.event)).toEqual(["revoke", "synced", "revoke", "revoke"]);
   });
 
   it("close releases the count and stops the events; end() also ends the sink; shutdown during setup ends it at start", async () => {
@@ -271,6 +367,7 @@ describe("RevocationStreams", () => {
     one.close();
     one.close();
     await log.append(jwt("after-close", exp()));
+    await delivered();
     expect(sink.revoked).toEqual([]);
     expect(streams.stats().open).toBe(0);
 

@@ -99,6 +99,12 @@ export class CountingLog implements EventLog {
   }
 }
 
+/**
+ * Lets the live events the log delivered so far reach the streams: they are handed out in
+ * a batch just after the turn of the event loop that delivered them (src/revocations/live.ts).
+ */
+export const delivered = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export const jwt = (jti: string, exp: number): RevocationEvent => ({
   type: "jwt",
   jti,
