@@ -52,7 +52,8 @@ export interface IntrospectionDeps {
   denylist: JwtDenylist;
   clock: Clock;
   issuer: string;
-  users: UserStore;
+  /** Users by id: the cached reads (src/cache/users.ts) in a server. */
+  users: Pick<UserStore, "findUserById">;
   /** Counts forged tokens per client; tarpits and refuses fishing clients. */
   forgeries: ForgeryThrottle;
 }
@@ -143,7 +144,7 @@ export class Introspection {
   private async withClientState(found: Found | undefined): Promise<Found | undefined> {
     if (found === undefined) return undefined;
     const { answer } = found;
-    const owner = await this.deps.clients.find(answer.client_id);
+    const owner = await this.deps.clients.findCached(answer.client_id);
     if (owner === undefined) return undefined;
     if (answer.token_type === "refresh_token") {
       if (!ofCurrentGeneration(owner, found.clientGeneration)) return undefined;

@@ -1,7 +1,7 @@
 import type { EventLog, LoggedEvent } from "../store/types.js";
-import { revokeFrame } from "./frames.js";
+import { forVerifiers, revokeFrame } from "./frames.js";
 
-/** A new revocation with its `revoke` frame, built once for every stream. */
+/** A new event with its `revoke` frame (revocations only), built once for every stream. */
 export interface LiveEvent extends LoggedEvent {
   readonly frame: string;
 }
@@ -39,7 +39,12 @@ export class LiveRevocations {
   }
 
   private emit(e: LoggedEvent): void {
-    const live: LiveEvent = { id: e.id, event: e.event, frame: revokeFrame(e) };
+    // Notices (`client`, `user`, `session`) are never sent: no frame to build.
+    const live: LiveEvent = {
+      id: e.id,
+      event: e.event,
+      frame: forVerifiers(e.event) ? revokeFrame(e) : "",
+    };
     for (const l of [...this.listeners]) {
       try {
         l(live);

@@ -9,8 +9,9 @@
  * Ids of one log are ordered (`compareEventIds`) and delivered in order, so this needs no
  * per-stream set of ids.
  *
- * `client` events (a client removed, changed or its secret rotated, by any process) are
- * never sent: a stream of that client asks `stillAllowed` again and ends when it may no
+ * Only revocations are sent (`forVerifiers`): `user` and `session` events are for the
+ * caches (src/cache), and `client` events (a client removed, changed or its secret
+ * rotated, by any process) are not sent either: a stream of that client asks `stillAllowed` again and ends when it may no
  * longer follow the feed. It asks once more right after subscribing, so a change between
  * the authentication and the subscription is not missed either.
  */
@@ -18,7 +19,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import { compareEventIds } from "../store/event-log.js";
 import type { EventLog, LoggedEvent } from "../store/types.js";
-import { frame, RETRY_FRAME, revokeFrame } from "./frames.js";
+import { forVerifiers, frame, RETRY_FRAME, revokeFrame } from "./frames.js";
 import { type LiveEvent, LiveRevocations } from "./live.js";
 import { type Ending, type StreamLimits, StreamRegistry } from "./registry.js";
 import { type ReadySnapshot, type SharedSnapshot, SharedSnapshots } from "./snapshots.js";
@@ -188,8 +189,8 @@ export class FeedStream implements Ending {
     if (sink === undefined || this.closed) return;
     if (this.covered !== undefined && (compareEventIds(e.id, this.covered) ?? 1) <= 0) return;
     this.covered = e.id;
-    if (e.event.type !== "client") this.write(e.frame);
-    else if (e.event.clientId === this.clientId) void this.recheck();
+    if (forVerifiers(e.event)) this.write(e.frame);
+    else if (e.event.type === "client" && e.event.clientId === this.clientId) void this.recheck();
   }
 
   private async recheck(): Promise<void> {
