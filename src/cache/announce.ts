@@ -3,7 +3,9 @@ import type { CachedKind, Evictions } from "./evictions.js";
 /**
  * Runs a store write, then evicts `id` here and tells the other processes (`changed`). A
  * write that fails may still have been made (a lost acknowledgement): the key is dropped
- * all the same (best effort), and the write's error is what the caller sees.
+ * here all the same, and the write's error is what the caller sees. Nothing is appended
+ * then (the store is likely down: a second wait for it would only delay the error); the
+ * other processes' TTL backstop (--cache-ttl) covers such a write.
  */
 export async function writeThenEvict<T>(
   evictions: Evictions,
@@ -15,7 +17,7 @@ export async function writeThenEvict<T>(
   try {
     result = await write();
   } catch (err) {
-    await evictions.changed(kind, id).catch(() => {});
+    evictions.evict(kind, id);
     throw err;
   }
   await evictions.changed(kind, id);

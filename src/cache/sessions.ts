@@ -63,7 +63,8 @@ export class CachedSessionRecords implements Collection<SessionData> {
     try {
       destroyed = await this.records.destroy(id);
     } catch (err) {
-      await this.evictions.changed("session", id).catch(() => {});
+      // Likely down: dropped here, no second wait for the store (see writeThenEvict).
+      this.evictions.evict("session", id);
       throw err;
     }
     // Nothing was there: whoever ended it told every process.
@@ -77,7 +78,7 @@ export class CachedSessionRecords implements Collection<SessionData> {
     try {
       count = await this.records.destroyByUser(userId);
     } catch (err) {
-      await this.evictions.changed("user", userId).catch(() => {});
+      this.evictions.evict("user", userId);
       throw err;
     }
     if (count > 0) await this.evictions.changed("user", userId);
