@@ -34,6 +34,7 @@ export class Evictions implements EvictionCount {
   };
   private stops: Array<() => void> = [];
   private readonly unique: readonly EventLog[];
+  private syncedThisTurn = false;
 
   constructor(
     /**
@@ -83,7 +84,13 @@ export class Evictions implements EvictionCount {
    * older than what the file says. Only while started; logs that push events need none.
    */
   sync(): void {
-    if (this.stops.length === 0) return;
+    if (this.stops.length === 0 || this.syncedThisTurn) return;
+    // Once per event-loop turn: every request handled in this turn arrived before it
+    // began, so one read of the log covers them all (a session and its user, too).
+    this.syncedThisTurn = true;
+    setImmediate(() => {
+      this.syncedThisTurn = false;
+    });
     for (const log of this.unique) log.sync?.();
   }
 
