@@ -3,9 +3,10 @@ import { AuditTrail } from "./audit/recorder.js";
 import { type ClientChanges, Clients } from "./clients/clients.js";
 import { ClientLifecycle } from "./clients/lifecycle.js";
 import { type Clock, systemClock } from "./clock.js";
+import { type CacheServices, composeCaches } from "./compose/caches.js";
 import { composeOidc, type OidcLogoutEvent } from "./compose/oidc.js";
 import { openConfiguredStores, resolveInstallation } from "./compose/open.js";
-import { composeTokens } from "./compose/tokens.js";
+import { composeRevocations, composeTokens } from "./compose/tokens.js";
 import { composeUsers } from "./compose/users.js";
 import type { Config } from "./config/defaults.js";
 import { loadConfig } from "./config/load.js";
@@ -126,6 +127,8 @@ export class Tessera {
   private readonly backchannelListeners = new Set<(e: OidcLogoutEvent) => void>();
   private readonly credentials: UserCredentials;
   private readonly reloadTimer: NodeJS.Timeout;
+  /** The in-process caches of users, sessions and clients, and their evictions (src/cache). */
+  readonly caches: CacheServices;
 
   private constructor(
     /**
@@ -142,8 +145,12 @@ export class Tessera {
     /** Where its data is (every command prints it), and whether opening created it. */
     readonly installation: InstallationInUse,
     audit: AuditTrail,
+    /** A server caches (and follows the log to evict); a CLI command only announces. */
+    caching: boolean,
   ) {
     this.auditTrail = audit;
+    this.revocations = composeRevocations(config, clock, stores);
+    this.caches = composeCaches(config, clock, stores, this.revocations, caching);
     this.secretTokens = new SecretTokens(kek.derive("token-tag-v1"));
     const format = this.secretTokens;
     this.forgeries = new ForgeryThrottle(
@@ -157,21 +164,21 @@ export class Tessera {
       },
       audit,
     );
-    const people = composeUsers(config, clock, stores, format, audit);
+    const people = composeUsers(config, clock, stores, format, audit, this.caches);
     this.hasher = people.hasher;
     this.users = people.users;
     this.sessions = people.sessions;
     this.passwordLogin = people.passwordLogin;
     this.clients = new Clients(
-      stores.durable.clients,
+      this.caches.clientWrites,
       clock,
       { maxAccessTtl: config.accessTokenMaxTtl },
       format,
       () => keys.signingAlgs(),
       audit,
+      this.caches.clients,
     );
-    const tokens = composeTokens(config, clock, stores, keys, kek, format);
-    this.revocations = tokens.revocations;
+    const tokens = composeTokens(config, clock, stores, keys, kek, format, this.revocations);
     this.denylist = tokens.denylist;
     this.revocationStreams = tokens.revocationStreams;
     this.codes = tokens.codes;
@@ -220,6 +227,7 @@ export class Tessera {
     this.oauth = new OAuthEndpoints({
       clients: this.clients,
       users: stores.durable.users,
+      cachedUsers: this.caches.userReads,
       consents: stores.durable.consents,
       codes: this.codes,
       access: this.accessTokens,
@@ -283,10 +291,13 @@ export class Tessera {
         resolved.notices,
         { location, created },
         audit,
+        serve,
       );
       // Found without its data: refilled before serving (if that fails, the first
       // requests that need it answer 503 and retry it).
       await stores.ephemeral.loss?.check().catch(() => {});
+      // A server's caches follow the log (its refill above done) until `close`.
+      if (serve) tessera.caches.evictions.start();
       return tessera;
     } catch (err) {
       if (options.stores === undefined) await stores.close();
@@ -392,6 +403,7 @@ export class Tessera {
 
   async close(): Promise<void> {
     clearInterval(this.reloadTimer);
+    this.caches.evictions.stop();
     this.revocationStreams.close();
     // A CLI command that ended sessions exits right after: its logout tokens go out first
     // (bounded: a relying party that does not answer does not hold the process).

@@ -1,4 +1,5 @@
 import { type AuditRecorder, NO_AUDIT } from "../audit/recorder.js";
+import type { EvictingCache } from "../cache/cache.js";
 import type { Clock } from "../clock.js";
 import { isRandomIdShaped, randomId, randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
@@ -175,6 +176,11 @@ export class Clients {
     private readonly idTokenAlgs: () => readonly SigningAlg[] = () => [],
     /** The audit trail: clients added (changes, rotations and removals: ClientLifecycle). */
     private readonly audit: AuditRecorder = NO_AUDIT,
+    /**
+     * Clients by id for authentication and `findCached` (src/cache): evicted on every
+     * change by any process. Absent: every read goes to the store.
+     */
+    private readonly cache?: EvictingCache<string, ClientRecord>,
   ) {}
 
   /** Registers a client; returns it and, for a confidential client, its secret (once). */
@@ -346,8 +352,19 @@ export class Clients {
     return (await this.store.listClients()).map(clientView);
   }
 
+  /** The client as stored now (what a change, or a check after a grant, must read). */
   find(id: string): Promise<ClientRecord | undefined> {
     return this.store.findClient(id);
+  }
+
+  /**
+   * The client from the in-process cache when it holds it, else from the store: for the
+   * hot paths (client authentication, an introspected token's client). Exact on this
+   * process; another process's change reaches it with the revocation log (src/cache).
+   */
+  findCached(id: string): Promise<ClientRecord | undefined> {
+    if (this.cache === undefined) return this.store.findClient(id);
+    return this.cache.load(id, () => this.store.findClient(id));
   }
 
   /** Deletes the registration only; ClientLifecycle.remove ends what it was given. */
@@ -377,7 +394,7 @@ export class Clients {
    * fail the same way, after the same work: 401 `invalid_client`.
    */
   async authenticate(id: string, secret: string): Promise<ClientRecord> {
-    const client = CLIENT_ID.test(id) ? await this.store.findClient(id) : undefined;
+    const client = CLIENT_ID.test(id) ? await this.findCached(id) : undefined;
     const presented = sha256(secret);
     const ok = safeEqual(presented, client?.secretHash ?? this.dummyHash);
     if (!ok || client === undefined || client.secretHash === undefined) {

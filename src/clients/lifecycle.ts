@@ -12,7 +12,7 @@ export interface ClientLifecycleDeps {
   refresh: RefreshTokens;
   access: AccessTokens;
   consents: ConsentStore;
-  /** Writes the revocation log: subject cutoffs, `client` events for feed streams. */
+  /** Writes the revocation log: subject cutoffs. */
   revocations: Revocations;
   clock: Clock;
   /** The audit trail: clients changed, secrets rotated, clients removed. */
@@ -36,6 +36,10 @@ export interface ClientLifecycleDeps {
  *   need the user's consent. A removed redirect URI refuses pending codes (token endpoint).
  * - `rotateSecret`: streams authenticated with the old secret end.
  *
+ * Each change of the registration is announced by the store the Clients service writes
+ * through (src/cache/clients.ts): a `client` event, on which every instance drops the
+ * client from its cache and its feed streams of the client check it again.
+ *
  * A grant racing any of these is caught by the token endpoint, which reads the client
  * again after recording what it issued (`unchangedSince`).
  */
@@ -48,7 +52,6 @@ export class ClientLifecycle {
     await this.endAccessTokens(id, deps.clock.now());
     await deps.refresh.revokeClient(id);
     await deps.consents.deleteClientConsents(id);
-    await this.announce(id);
     await this.record("client_removed", id);
   }
 
@@ -65,7 +68,6 @@ export class ClientLifecycle {
       else await deps.refresh.narrowClient(id, after.scopes);
       if (narrowing.scopes.length > 0) await deps.consents.narrowClientConsents(id, after.scopes);
     }
-    await this.announce(id);
     const changed = Object.entries(changes)
       .filter(([, v]) => v !== undefined)
       .map(([k]) => k)
@@ -79,7 +81,6 @@ export class ClientLifecycle {
 
   async rotateSecret(id: string): Promise<string> {
     const secret = await this.deps.clients.rotateSecret(id);
-    await this.announce(id);
     await this.record("client_secret_rotated", id);
     return secret;
   }
@@ -100,10 +101,5 @@ export class ClientLifecycle {
   private async endAccessTokens(clientId: string, cutoffMs: number): Promise<void> {
     await this.deps.revocations.subject(clientId, cutoffMs);
     await this.deps.access.destroyClientOpaque(clientId);
-  }
-
-  /** Tells every instance's feed streams of the client to check it again. */
-  private async announce(clientId: string): Promise<void> {
-    await this.deps.revocations.client(clientId);
   }
 }

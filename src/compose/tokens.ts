@@ -14,8 +14,6 @@ import { RefreshTokens } from "../tokens/refresh.js";
 
 /** The token services and the revocation log they write to, wired (see `composeTokens`). */
 export interface TokenServices {
-  /** The only writer of the revocation log (src/revocations/log.ts). */
-  revocations: Revocations;
   denylist: JwtDenylist;
   /** The revocation feed's streams: bounds, shared snapshots, live events. */
   revocationStreams: RevocationStreams;
@@ -24,10 +22,19 @@ export interface TokenServices {
   refreshTokens: RefreshTokens;
 }
 
+/** The only writer of the revocation log over the stores (src/revocations/log.ts). */
+export function composeRevocations(config: Config, clock: Clock, stores: Stores): Revocations {
+  return new Revocations(stores.ephemeral.revocations, clock, {
+    issuer: config.issuer,
+    maxAccessTtl: config.accessTokenMaxTtl,
+    kept: stores.durable.keptRevocations,
+  });
+}
+
 /**
- * Builds the revocation log, the denylist, the feed's streams, authorization codes and
- * access/refresh tokens over the stores, and installs the refill of a Redis that comes
- * back empty. `config` is the one in force (the installation's issuer and max TTL).
+ * Builds, over the revocation log's writer, the denylist, the feed's streams,
+ * authorization codes and access/refresh tokens, and installs the refill of a Redis that
+ * comes back empty. `config` is the one in force (the installation's issuer and max TTL).
  */
 export function composeTokens(
   config: Config,
@@ -36,12 +43,8 @@ export function composeTokens(
   keys: SigningKeys,
   kek: KeyEncryptionKey,
   format: SecretTokens,
+  revocations: Revocations,
 ): TokenServices {
-  const revocations = new Revocations(stores.ephemeral.revocations, clock, {
-    issuer: config.issuer,
-    maxAccessTtl: config.accessTokenMaxTtl,
-    kept: stores.durable.keptRevocations,
-  });
   const denylist = new JwtDenylist(stores.ephemeral, clock, revocations);
   // A Redis that comes back empty is refilled from the kept revocations (docs/faults.md).
   const recovery = new RevocationRecovery(stores.durable.keptRevocations, denylist, clock);
@@ -80,5 +83,5 @@ export function composeTokens(
     },
     format,
   );
-  return { revocations, denylist, revocationStreams, codes, accessTokens, refreshTokens };
+  return { denylist, revocationStreams, codes, accessTokens, refreshTokens };
 }

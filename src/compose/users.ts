@@ -4,10 +4,11 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { PasswordLogin } from "../sessions/login.js";
-import { Sessions } from "../sessions/sessions.js";
+import { Sessions, servableFromCache } from "../sessions/sessions.js";
 import type { Stores } from "../store/open.js";
 import { hashesPerProcess, PasswordHasher } from "../users/passwords.js";
 import { Users } from "../users/users.js";
+import type { CacheServices } from "./caches.js";
 
 /** The user services, wired (see `composeUsers`). */
 export interface UserServices {
@@ -20,7 +21,7 @@ export interface UserServices {
 /**
  * Builds the password hasher (its cost and queue bounds), users, sessions (their
  * lifetimes; tokens in the installation's `format`) and password login (its throttle),
- * each raising its security events on `audit`.
+ * each raising its security events on `audit`; users and sessions through `caches`.
  */
 export function composeUsers(
   config: Config,
@@ -28,6 +29,7 @@ export function composeUsers(
   stores: Stores,
   format: SecretTokens,
   audit: AuditRecorder,
+  caches: CacheServices,
 ): UserServices {
   const hasher = new PasswordHasher(
     {
@@ -44,16 +46,17 @@ export function composeUsers(
       maxWaiting: config.argon2QueueLimit,
     },
   );
-  const users = new Users(stores.durable.users, hasher, clock, audit);
+  const users = new Users(caches.userWrites, hasher, clock, audit);
+  const timeouts = {
+    idleMs: config.sessionIdleTimeout * 1000,
+    absoluteMs: config.sessionAbsoluteTimeout * 1000,
+    touchIntervalMs: config.sessionTouchInterval * 1000,
+  };
   const sessions = new Sessions(
-    stores.ephemeral,
-    stores.durable.users,
+    caches.sessionRecords((d) => servableFromCache(d, clock.now(), timeouts)),
+    caches.userReads,
     clock,
-    {
-      idleMs: config.sessionIdleTimeout * 1000,
-      absoluteMs: config.sessionAbsoluteTimeout * 1000,
-      touchIntervalMs: config.sessionTouchInterval * 1000,
-    },
+    timeouts,
     format,
     audit,
   );

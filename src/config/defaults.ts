@@ -180,6 +180,13 @@ export const SETTINGS = {
     max: HOUR,
     doc: "A session's last-seen time is written at most this often (seconds), so a request costs no write.",
   },
+  cacheTtl: {
+    type: "int",
+    default: 30,
+    min: 0,
+    max: HOUR,
+    doc: "Seconds a server keeps a session, a user or a client read from the store in its in-process caches, at most (a backstop: every change evicts them at once here, and on other instances and workers through the revocation log). 0: no caches, every request reads the store.",
+  },
   sessionRememberMe: {
     type: "bool",
     default: true,

@@ -51,7 +51,7 @@ export async function authenticateClient(
   }
   if (postId !== undefined && postSecret === undefined && allowPublic) {
     // A public client has no secret to check; a confidential one must present it.
-    const client = await clients.find(postId);
+    const client = await clients.findCached(postId);
     if (client === undefined || client.secretHash !== undefined) throw invalidClient();
     return client;
   }

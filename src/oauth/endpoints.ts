@@ -19,6 +19,11 @@ import { type TokenEndpointDeps, type TokenResult, tokenEndpoint } from "./token
 export interface OAuthEndpointsDeps {
   clients: Clients;
   users: UserStore;
+  /**
+   * Users by id for introspection (the in-process cache, src/cache/users.ts); default
+   * `users`. The token endpoint reads `users`: its checks after a grant must see the store.
+   */
+  cachedUsers?: Pick<UserStore, "findUserById">;
   consents: ConsentStore;
   codes: AuthorizationCodes;
   access: AccessTokens;
@@ -79,7 +84,7 @@ export class OAuthEndpoints {
       denylist: deps.denylist,
       clock: deps.clock,
       issuer: deps.issuer,
-      users: deps.users,
+      users: deps.cachedUsers ?? deps.users,
       forgeries: deps.forgeries,
     });
   }

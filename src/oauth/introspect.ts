@@ -52,7 +52,8 @@ export interface IntrospectionDeps {
   denylist: JwtDenylist;
   clock: Clock;
   issuer: string;
-  users: UserStore;
+  /** Users by id: the cached reads (src/cache/users.ts) in a server. */
+  users: Pick<UserStore, "findUserById">;
   /** Counts forged tokens per client; tarpits and refuses fishing clients. */
   forgeries: ForgeryThrottle;
 }
@@ -135,7 +136,7 @@ export class Introspection {
     const [owner, user] = await Promise.all([
       asking !== undefined && asking.id === answer.client_id
         ? asking
-        : this.deps.clients.find(answer.client_id),
+        : this.deps.clients.findCached(answer.client_id),
       answer.sub === answer.client_id ? undefined : this.deps.users.findUserById(answer.sub),
     ]);
     return this.withUserCutoff(this.withClientState(looked, owner), user);

@@ -2,7 +2,18 @@
  * The frames of the revocation feed (docs/revocation-feed.md): standard SSE, one JSON
  * `data:` line per event.
  */
-import type { LoggedEvent } from "../store/types.js";
+import type { LoggedEvent, RevocationEvent } from "../store/types.js";
+
+/** The revocations verifiers hear of. */
+export type VerifierEvent = Extract<RevocationEvent, { type: "jwt" | "opaque" | "subject" }>;
+
+/**
+ * True for what is sent to verifiers: revocations. `client`, `user` and `session` events
+ * are notices for the server's own streams and caches, never sent.
+ */
+export function forVerifiers(event: RevocationEvent): event is VerifierEvent {
+  return event.type === "jwt" || event.type === "opaque" || event.type === "subject";
+}
 
 /** Sent first on every stream: the reconnection delay a client should use (ms). */
 export const RETRY_MS = 2000;
@@ -18,10 +29,10 @@ export function snapshotBody(events: readonly LoggedEvent[]) {
   const opaque: Array<[string, number]> = [];
   const subject: Array<[string, string, number, number]> = [];
   for (const { event: e } of events) {
+    if (!forVerifiers(e)) continue;
     if (e.type === "jwt") jwt.push([e.jti, e.iss, e.exp]);
     else if (e.type === "opaque") opaque.push([e.hash, e.exp]);
-    else if (e.type === "subject") subject.push([e.sub, e.iss, e.before, e.exp]);
-    // `client` events are for the server's own streams, never sent to verifiers.
+    else subject.push([e.sub, e.iss, e.before, e.exp]);
   }
   return { jwt, opaque, subject };
 }

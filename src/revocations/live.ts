@@ -1,8 +1,8 @@
 import { type Clock, sleepOn } from "../clock.js";
 import type { EventLog, LoggedEvent } from "../store/types.js";
-import { revokeFrame } from "./frames.js";
+import { forVerifiers, revokeFrame } from "./frames.js";
 
-/** A new revocation with its `revoke` frame, built once for every stream. */
+/** A new event with its `revoke` frame (revocations only), built once for every stream. */
 export interface LiveEvent extends LoggedEvent {
   readonly frame: string;
 }
@@ -93,7 +93,12 @@ export class LiveRevocations {
   }
 
   private queue(e: LoggedEvent): void {
-    this.queued.push({ id: e.id, event: e.event, frame: revokeFrame(e) });
+    // Notices (`client`, `user`, `session`) are never sent: no frame to build.
+    this.queued.push({
+      id: e.id,
+      event: e.event,
+      frame: forVerifiers(e.event) ? revokeFrame(e) : "",
+    });
     if (this.flushing !== undefined) return;
     const spacing = this.listeners.size * this.spacingPerListenerMs;
     // At most one spacing away, even if the clock went back.
@@ -121,7 +126,7 @@ export class LiveRevocations {
     const last = events.at(-1);
     if (last === undefined) return;
     let text = "";
-    for (const e of events) if (e.event.type !== "client") text += e.frame;
+    for (const e of events) text += e.frame;
     const batch: LiveBatch = {
       events,
       frames: Buffer.from(text),

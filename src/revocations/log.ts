@@ -11,10 +11,11 @@ import { cutoffSecond } from "../users/cutoff.js";
 export const REVOCATION_GRACE_SECONDS = 60;
 
 /**
- * How long a `client` event stays in the log (seconds): it is for live feed streams only
- * (src/revocations/streams.ts), never sent to verifiers.
+ * How long a `client`, `user` or `session` event stays in the log (seconds): they are for
+ * live watchers only (feed streams, src/revocations/streams.ts; the caches, src/cache),
+ * never sent to verifiers.
  */
-export const CLIENT_EVENT_SECONDS = 60;
+export const NOTICE_EVENT_SECONDS = 60;
 
 export interface RevocationsOptions {
   /** The `iss` of every revocation: the installation's issuer. */
@@ -92,7 +93,20 @@ export class Revocations {
    * updated). Every instance's feed streams opened by that client check it again.
    */
   async client(clientId: string): Promise<void> {
-    const exp = Math.ceil(this.clock.now() / 1000) + CLIENT_EVENT_SECONDS;
-    await this.log.append({ type: "client", clientId, exp });
+    await this.log.append({ type: "client", clientId, exp: this.noticeExp() });
+  }
+
+  /** Not a revocation: the user's record changed. Every instance drops it from its caches. */
+  async user(userId: string): Promise<void> {
+    await this.log.append({ type: "user", userId, exp: this.noticeExp() });
+  }
+
+  /** Not a revocation: the session with this store key ended. Every instance drops it from its cache. */
+  async session(key: string): Promise<void> {
+    await this.log.append({ type: "session", key, exp: this.noticeExp() });
+  }
+
+  private noticeExp(): number {
+    return Math.ceil(this.clock.now() / 1000) + NOTICE_EVENT_SECONDS;
   }
 }

@@ -11,8 +11,9 @@
  * everything before a batch writes the batch's frames, encoded once for all streams, in
  * one write; otherwise it writes the frames of the events it has not sent, also in one.
  *
- * `client` events (a client removed, changed or its secret rotated, by any process) are
- * never sent: a stream of that client asks `stillAllowed` again and ends when it may no
+ * Only revocations are sent (`forVerifiers`): `user` and `session` events are for the
+ * caches (src/cache), and `client` events (a client removed, changed or its secret
+ * rotated, by any process) are not sent either: a stream of that client asks `stillAllowed` again and ends when it may no
  * longer follow the feed. It asks once more right after subscribing, so a change between
  * the authentication and the subscription is not missed either.
  */
@@ -20,7 +21,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import { compareEventIds } from "../store/event-log.js";
 import type { EventLog, LoggedEvent } from "../store/types.js";
-import { frame, RETRY_FRAME, revokeFrame } from "./frames.js";
+import { forVerifiers, frame, RETRY_FRAME, revokeFrame } from "./frames.js";
 import { type LiveBatch, type LiveEvent, LiveRevocations } from "./live.js";
 import { type Ending, type StreamLimits, StreamRegistry } from "./registry.js";
 import { type ReadySnapshot, type SharedSnapshot, SharedSnapshots } from "./snapshots.js";
@@ -213,7 +214,7 @@ export class FeedStream implements Ending {
         continue;
       newer = true;
       this.covered = e.id;
-      if (e.event.type !== "client") text += e.frame;
+      if (forVerifiers(e.event)) text += e.frame;
       else this.recheckOn(e);
     }
     if (text !== "") this.write(text);

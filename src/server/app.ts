@@ -172,6 +172,7 @@ export async function buildServer(
     feed: tessera.revocationStreams,
     pool: { stats: () => tessera.poolStats() },
     audit: tessera.auditTrail,
+    caches: tessera.caches,
   });
   auditLogLines(app, tessera.auditTrail);
   wellKnownRoutes(app, tessera);

@@ -94,6 +94,30 @@ export function auditMetrics(stats: AuditStats): string[] {
   return lines;
 }
 
+/** One in-process cache's counters (src/cache). */
+export interface CacheStats {
+  cache: string;
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+/** The in-process caches (README, "In-process caches"): hits, misses, entries held. */
+export function cacheMetrics(stats: readonly CacheStats[]): string[] {
+  const lines = [
+    "# HELP tessera_cache_hits_total Reads answered from an in-process cache, by cache (session, user, client).",
+    "# TYPE tessera_cache_hits_total counter",
+    ...stats.map((s) => `tessera_cache_hits_total{cache="${label(s.cache)}"} ${s.hits}`),
+    "# HELP tessera_cache_misses_total Reads of an in-process cache that went to the store, by cache.",
+    "# TYPE tessera_cache_misses_total counter",
+    ...stats.map((s) => `tessera_cache_misses_total{cache="${label(s.cache)}"} ${s.misses}`),
+    "# HELP tessera_cache_entries Entries held by an in-process cache now, by cache.",
+    "# TYPE tessera_cache_entries gauge",
+    ...stats.map((s) => `tessera_cache_entries{cache="${label(s.cache)}"} ${s.size}`),
+  ];
+  return stats.length === 0 ? [] : lines;
+}
+
 /** What /metrics reports besides HTTP requests and the process. */
 export interface MetricSources {
   audit?: { stats(): AuditStats };
@@ -101,6 +125,8 @@ export interface MetricSources {
   feed?: { stats(): RevocationStreamStats };
   /** Undefined stats: the store has no pool (SQLite, memory). */
   pool?: { stats(): PoolStats | undefined };
+  /** The in-process caches (none with --cache-ttl 0). */
+  caches?: { stats(): readonly CacheStats[] };
 }
 
 /**
@@ -171,8 +197,9 @@ export class HttpMetrics {
       "# TYPE tessera_process_uptime_seconds gauge",
       `tessera_process_uptime_seconds ${((Date.now() - this.started) / 1000).toFixed(3)}`,
     );
-    const { forgeries, feed, pool, audit } = this.sources;
+    const { forgeries, feed, pool, audit, caches } = this.sources;
     if (forgeries !== undefined) lines.push(...forgeryMetrics(forgeries.stats()));
+    if (caches !== undefined) lines.push(...cacheMetrics(caches.stats()));
     if (audit !== undefined) lines.push(...auditMetrics(audit.stats()));
     if (feed !== undefined) lines.push(...feedMetrics(feed.stats()));
     const poolStats = pool?.stats();

@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import { TesseraError } from "../errors.js";
-import type { Collection, EphemeralStore, UserRecord, UserStore } from "../store/types.js";
+import type { Collection, UserRecord, UserStore } from "../store/types.js";
 import { endedByUser } from "../users/cutoff.js";
 
 /** What the store keeps for a session, keyed by SHA-256 of the cookie token. */
@@ -51,25 +51,34 @@ export interface ResolvedSession {
 const MAX_USER_AGENT = 256;
 
 /**
+ * Whether a session read earlier (an in-process cache, src/cache/sessions.ts) may be used
+ * at `now` without reading the store: before its absolute end, and while the last-seen
+ * time it was read with is within the touch interval (and the idle timeout). Past that
+ * the store is read (and the session touched), so idle expiry is decided on the stored
+ * last-seen time, which another instance may have moved.
+ */
+export function servableFromCache(d: SessionData, now: number, t: SessionTimeouts): boolean {
+  return now < d.absoluteExpiresAt && now - d.lastSeenAt < Math.min(t.touchIntervalMs, t.idleMs);
+}
+
+/**
  * Server-side sessions. The browser holds only a random 256-bit token (SecretTokens,
  * src/crypto/token-format.ts); the store holds
  * its SHA-256, so a leaked store cannot be replayed as cookies. Idle and absolute
  * timeouts are decided against the clock; the store TTL only collects garbage.
  */
 export class Sessions {
-  private readonly records: Collection<SessionData>;
-
   constructor(
-    store: EphemeralStore,
-    private readonly users: UserStore,
+    /** The `session` collection (in a server, through its cache: src/cache/sessions.ts). */
+    private readonly records: Collection<SessionData>,
+    /** Users by id (in a server, the cached reads: src/cache/users.ts). */
+    private readonly users: Pick<UserStore, "findUserById">,
     private readonly clock: Clock,
     private readonly timeouts: SessionTimeouts,
     private readonly format: SecretTokens,
     /** The audit trail: sessions a user ended (log out, one ended by its id). */
     private readonly audit: AuditRecorder = NO_AUDIT,
-  ) {
-    this.records = store.collection<SessionData>("session");
-  }
+  ) {}
 
   /** A new session for the user; the token goes in the cookie and nowhere else. */
   async create(

@@ -15,7 +15,15 @@ export type RevocationEvent =
    * (removed, secret rotated, updated). Every instance's feed streams opened by that
    * client check it again and end if it no longer may follow the feed as it did.
    */
-  | { type: "client"; clientId: string; exp: number };
+  | { type: "client"; clientId: string; exp: number }
+  /**
+   * Not revocations either, never sent to verifiers: a user record changed, or a session
+   * ended (its store key, the SHA-256 of its token: never the token), so every instance
+   * drops it from its in-process caches (src/cache). A client's cached registration is
+   * dropped on its `client` event.
+   */
+  | { type: "user"; userId: string; exp: number }
+  | { type: "session"; key: string; exp: number };
 
 /**
  * A revocation verifiers must hear of until its `exp`, kept durably beside the log
@@ -70,6 +78,13 @@ export interface EventLog {
    * delivered to the listener, or visible to every read started after `watch` returned.
    */
   watch(listener: (e: LoggedEvent) => void): () => void;
+  /**
+   * Hands watchers, at once, every event already in the log that they have not had:
+   * for a log that notices other processes' events by polling (SQLite), so a reader can
+   * be sure it has heard of every change committed before it reads. Logs that push
+   * events lack it.
+   */
+  sync?(): void;
   /**
    * Calls `listener` when the log lost its events and was (or is being) refilled under a
    * new epoch (a Redis that came back empty): open feed streams end, so their verifiers

@@ -7,6 +7,7 @@
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { type Guard, isGuardError } from "../../src/guard/index.js";
+import { forVerifiers } from "../../src/revocations/frames.js";
 import { API, basic, codeFlow, type Live, live, REDIRECT } from "../guard/live.js";
 import { cookie, login, PASSWORD } from "../support/harness.js";
 import { claimsOf, FORM } from "./support.js";
@@ -78,9 +79,11 @@ async function guardSays(guard: Guard, token: string): Promise<string> {
   }
 }
 
-/** Waits until the guard has applied every event the server has logged so far. */
+/** Waits until the guard has applied every revocation the server has logged so far. */
 async function feedCaughtUp(l: Live, guard: Guard): Promise<void> {
-  const { lastId } = await l.s.tessera.stores.ephemeral.revocations.snapshot();
+  const { events } = await l.s.tessera.stores.ephemeral.revocations.snapshot();
+  // Verifiers are sent revocations only (not the caches' `user` and `session` notices).
+  const lastId = events.filter((e) => forVerifiers(e.event)).at(-1)?.id;
   const deadline = performance.now() + 5000;
   while (guard.feedState().lastEventId !== lastId) {
     if (performance.now() > deadline) throw new Error("the guard did not catch up with the feed");

@@ -137,7 +137,7 @@ describe("the revocation log's writers", () => {
       );
     });
     // The composition of the token services (called by Tessera) hands the log to the
-    // writer (Revocations) and to the feed's readers.
-    expect(holders).toEqual(["compose/tokens.ts"]);
+    // writer (Revocations) and to the feed's readers; the caches' only watch it.
+    expect(holders).toEqual(["compose/caches.ts", "compose/tokens.ts"]);
   });
 });

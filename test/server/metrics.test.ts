@@ -51,6 +51,22 @@ describe("GET /metrics", () => {
     expect(text).not.toContain(token);
   });
 
+  it("counts the in-process caches' hits and misses (none with --cache-ttl 0)", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    for (let i = 0; i < 3; i++)
+      await s.app.inject({ url: "/session", headers: { cookie: `__Host-session=${token}` } });
+    const text = (await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).body;
+    expect(text).toContain('tessera_cache_hits_total{cache="session"} 2');
+    expect(text).toContain('tessera_cache_misses_total{cache="session"} 1');
+    expect(text).toContain('tessera_cache_entries{cache="session"} 1');
+    expect(text).toContain('tessera_cache_hits_total{cache="user"} 2');
+    await s.close();
+    s = await testServer({ settings: { cacheTtl: "0" } });
+    const off = (await s.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" })).body;
+    expect(off).not.toContain("tessera_cache_");
+  });
+
   it("is only for loopback clients by default; public or off by configuration", async () => {
     s = await testServer();
     expect((await s.app.inject({ url: "/metrics", remoteAddress: "203.0.113.9" })).statusCode).toBe(

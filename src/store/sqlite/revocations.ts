@@ -122,6 +122,10 @@ export class SqliteEventLog implements EventLog {
     };
   }
 
+  sync(): void {
+    this.deliverNew();
+  }
+
   /** Hands every event after the last delivered one to the listeners, once. */
   private deliverNew(): void {
     if (this.listeners.size === 0) {
