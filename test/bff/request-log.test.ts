@@ -1,13 +1,14 @@
 /**
- * `tessera bff`'s request log (src/bff/request-log.ts): a line per answer that is not a
- * success at info, with the fields of Fastify's own line; every request at debug.
+ * `tessera bff`'s request log, the server's (src/server/request-log.ts): a line per
+ * answer that is not a success at info, with the fields of Fastify's own line; every
+ * request at debug.
  */
 import { Writable } from "node:stream";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { describe, expect, it } from "vitest";
-import { BffLogController } from "../../src/bff/request-log.js";
 import { TesseraError } from "../../src/errors.js";
 import { createLogger } from "../../src/server/logger.js";
+import { RequestLog } from "../../src/server/request-log.js";
 
 async function served(level: string): Promise<Array<Record<string, unknown>>> {
   const lines: Array<Record<string, unknown>> = [];
@@ -20,7 +21,7 @@ async function served(level: string): Promise<Array<Record<string, unknown>>> {
   const log = createLogger(level, sink);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    logController: new BffLogController(),
+    logController: new RequestLog(log),
   });
   app.get("/ok", async () => ({ ok: true }));
   app.get("/moved", async (_req, reply) => reply.redirect("/ok", 303));

@@ -14,9 +14,9 @@ import {
   type BffOptions,
   parseUpstream,
 } from "../../bff/options.js";
-import { BffLogController } from "../../bff/request-log.js";
 import { TesseraError } from "../../errors.js";
 import { createLogger } from "../../server/logger.js";
+import { RequestLog } from "../../server/request-log.js";
 import { readPassword } from "../flags.js";
 import type { CliIo } from "../io.js";
 
@@ -189,7 +189,8 @@ export async function bffCommand(argv: readonly string[], io: CliIo): Promise<nu
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     trustProxy: false,
-    logController: new BffLogController(),
+    // The server's rule: at info, a line per answer of 400 and up or a slow one.
+    logController: new RequestLog(log),
   });
   await app.register(tesseraBff, {
     ...options,
