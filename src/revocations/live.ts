@@ -12,7 +12,7 @@ export interface LiveBatch {
   /** In log order; never empty. */
   readonly events: readonly LiveEvent[];
   /**
-   * The frames of the events sent to verifiers (`client` events are not), in order, as one
+   * The frames of the events sent to verifiers (`forVerifiers`: no notice), in order, as one
    * chunk encoded once: what a stream that has sent everything before `previousId` writes.
    */
   readonly frames: Buffer;
