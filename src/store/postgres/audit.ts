@@ -11,7 +11,19 @@ import type { Db } from "./db.js";
 
 type AuditRow = Parameters<typeof auditRecordOf>[0];
 
-const COLUMNS = "id, time, type, actor, user_id, client_id, source, reason, details";
+/** The columns of `audit_events` a record fills (also what `tessera copy` writes). */
+const AUDIT_COLUMNS = [
+  "id",
+  "time",
+  "type",
+  "actor",
+  "user_id",
+  "client_id",
+  "source",
+  "reason",
+  "details",
+] as const;
+const COLUMNS = AUDIT_COLUMNS.join(", ");
 
 type Row = ReturnType<typeof auditRow>;
 
@@ -24,7 +36,8 @@ interface Pending {
 /** Most records one INSERT carries; more wait for the next statement. */
 export const MAX_AUDIT_BATCH = 500;
 
-const INSERT_ONE = `INSERT INTO audit_events (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+/** One record, its values from `auditValues`. */
+export const INSERT_AUDIT_EVENT = `INSERT INTO audit_events (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 /** One statement for any number of records, inserted (and given `seq`) in array order. */
 const INSERT_MANY = `INSERT INTO audit_events (${COLUMNS})
   SELECT ${COLUMNS} FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
@@ -32,17 +45,10 @@ const INSERT_MANY = `INSERT INTO audit_events (${COLUMNS})
     WITH ORDINALITY AS r(${COLUMNS}, n)
   ORDER BY n`;
 
-const valuesOf = (r: Row): unknown[] => [
-  r.id,
-  r.time,
-  r.type,
-  r.actor,
-  r.user_id,
-  r.client_id,
-  r.source,
-  r.reason,
-  r.details,
-];
+/** A row's values in `AUDIT_COLUMNS` order. */
+export const auditValues = (
+  r: Partial<Record<(typeof AUDIT_COLUMNS)[number], unknown>>,
+): unknown[] => AUDIT_COLUMNS.map((c) => r[c]);
 
 /**
  * The audit log in `audit_events`; `seq` keeps the order of appends within a millisecond.
@@ -102,11 +108,11 @@ export class PostgresAuditLog implements AuditLog {
   private async write(batch: Pending[]): Promise<void> {
     try {
       if (batch.length === 1) {
-        await this.db.query(INSERT_ONE, valuesOf((batch[0] as Pending).row));
+        await this.db.query(INSERT_AUDIT_EVENT, auditValues((batch[0] as Pending).row));
       } else {
         const columns: unknown[][] = Array.from({ length: 9 }, () => []);
         for (const p of batch) {
-          const values = valuesOf(p.row);
+          const values = auditValues(p.row);
           for (let i = 0; i < values.length; i++) columns[i]?.push(values[i]);
         }
         await this.db.query(INSERT_MANY, columns);
@@ -121,7 +127,7 @@ export class PostgresAuditLog implements AuditLog {
     }
     for (const p of batch) {
       try {
-        await this.db.query(INSERT_ONE, valuesOf(p.row));
+        await this.db.query(INSERT_AUDIT_EVENT, auditValues(p.row));
         p.resolve();
       } catch (err) {
         p.reject(err);

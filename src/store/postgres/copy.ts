@@ -4,6 +4,7 @@ import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
 import { KEY_COLUMNS } from "../key-rows.js";
 import { SqliteStore } from "../sqlite/index.js";
+import { auditValues, INSERT_AUDIT_EVENT } from "./audit.js";
 import { Db, type DbOptions, type Query } from "./db.js";
 import { migrate } from "./migrations.js";
 
@@ -213,19 +214,8 @@ const TABLES: Table[] = [
     // In `seq` order: the destination numbers them anew in the same order.
     counts: "auditEvents",
     read: "SELECT * FROM audit_events ORDER BY seq",
-    write: `INSERT INTO audit_events (id, time, type, actor, user_id, client_id, source, reason, details)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    params: (r) => [
-      r.id,
-      r.time,
-      r.type,
-      r.actor,
-      r.user_id,
-      r.client_id,
-      r.source,
-      r.reason,
-      r.details,
-    ],
+    write: INSERT_AUDIT_EVENT,
+    params: auditValues,
   },
 ];
 
