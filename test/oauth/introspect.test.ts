@@ -42,6 +42,32 @@ const issue = async (headers: Record<string, string>) =>
 const introspect = (token: string, headers = rs, extra: Record<string, string> = {}) =>
   post(s, "/oauth/introspect", { token, ...extra }, headers);
 
+/**
+ * Registers the client "app" (authorization code + refresh token, scope read) with
+ * `extra`, and runs one authorization code grant: its Basic header and the token answer.
+ */
+async function appGrant(extra: { introspect?: boolean; tokenFormat?: "opaque" } = {}) {
+  const app = await s.tessera.clients.add({
+    id: "app",
+    grants: ["authorization_code", "refresh_token"],
+    audience: [API],
+    scopes: ["read"],
+    redirectUris: [REDIRECT],
+    ...extra,
+  });
+  const appAuth = { authorization: basic("app", app.secret as string) };
+  const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
+  const granted = (
+    await post(
+      s,
+      "/oauth/token",
+      { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
+      appAuth,
+    )
+  ).json();
+  return { appAuth, granted };
+}
+
 describe("opaque access tokens", () => {
   it("are 256-bit random tokens in Tessera's format; only their SHA-256 is stored", async () => {
     await setup();
@@ -120,22 +146,7 @@ describe("POST /oauth/introspect (RFC 7662)", () => {
     await setup();
     const opaque = await issue(svcAuth);
     const jwt = await issue(jwtAuth);
-    const app = await s.tessera.clients.add({
-      id: "app",
-      grants: ["authorization_code", "refresh_token"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: [REDIRECT],
-    });
-    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
-    const granted = (
-      await post(
-        s,
-        "/oauth/token",
-        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
-        { authorization: basic("app", app.secret as string) },
-      )
-    ).json();
+    const { granted } = await appGrant();
     const bodies: string[] = [];
     for (const token of [
       "nope",
@@ -158,24 +169,7 @@ describe("POST /oauth/introspect (RFC 7662)", () => {
 
   it("a refresh token is active only for the client that owns it", async () => {
     await setup();
-    const app = await s.tessera.clients.add({
-      id: "app",
-      grants: ["authorization_code", "refresh_token"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: [REDIRECT],
-      introspect: true,
-    });
-    const appAuth = { authorization: basic("app", app.secret as string) };
-    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
-    const granted = (
-      await post(
-        s,
-        "/oauth/token",
-        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
-        appAuth,
-      )
-    ).json();
+    const { appAuth, granted } = await appGrant({ introspect: true });
     const mine = (await introspect(granted.refresh_token, appAuth)).json();
     expect(mine).toMatchObject({
       active: true,
@@ -340,24 +334,7 @@ describe("store reads per introspection", () => {
 
   it("a user's token still consults the user: disabled, it is inactive", async () => {
     await setup();
-    const app = await s.tessera.clients.add({
-      id: "app",
-      grants: ["authorization_code", "refresh_token"],
-      audience: [API],
-      scopes: ["read"],
-      redirectUris: [REDIRECT],
-      tokenFormat: "opaque",
-    });
-    const appAuth = { authorization: basic("app", app.secret as string) };
-    const { code, verifier } = await codeFor(s, "app", { scope: ["read"] });
-    const granted = (
-      await post(
-        s,
-        "/oauth/token",
-        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
-        appAuth,
-      )
-    ).json();
+    const { granted } = await appGrant({ tokenFormat: "opaque" });
     const counted = await reads(async () => {
       expect((await introspect(granted.access_token)).json()).toMatchObject({ active: true });
     });
