@@ -12,16 +12,24 @@
  * pairs, default 2), BENCH_CONNECTIONS (default 32).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import {
+  DURATION_S,
+  freePort,
+  median,
+  num,
+  out,
+  runBench,
+  table,
+  tempRoot,
+  track,
+} from "./lib.mjs";
 
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = num("BENCH_ROUNDS", 2);
+const CONNECTIONS = num("BENCH_CONNECTIONS", 32);
 const PASSWORD = "Saffron-Glacier-Pillow-81";
 const env = { ...process.env, TESSERA_SECRET: "b".repeat(32) };
 const TICK = 100; // USER_HZ: clock ticks per second in /proc/PID/stat
@@ -38,10 +46,12 @@ function cpuMs(pid) {
 }
 
 async function serve(dir, port, ttl) {
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--data", dir, "--port", String(port), "--cache-ttl", String(ttl)],
-    { env, stdio: ["ignore", "ignore", "inherit"] },
+  const child = track(
+    spawn(
+      process.execPath,
+      [CLI, "serve", "--data", dir, "--port", String(port), "--cache-ttl", String(ttl)],
+      { env, stdio: ["ignore", "ignore", "inherit"] },
+    ),
   );
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
@@ -55,91 +65,106 @@ async function serve(dir, port, ttl) {
 
 async function run(pid, opts) {
   const before = cpuMs(pid);
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts });
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
   const cpu = cpuMs(pid) - before;
   const n = result.requests.total;
   const bad = result.non2xx + result.errors;
   return { rps: result.requests.average, usPerReq: (cpu * 1000) / n, bad };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "tessera-cache-ab-"));
-cli(dir, ["user", "add", "bench", "--password-stdin", "--init"], PASSWORD);
-const secret = /client_secret: (\S+)/.exec(
-  cli(dir, [
-    "client",
-    "add",
-    "svc",
-    "--grants",
-    "client_credentials",
-    "--audience",
-    "https://api.test",
-    "--introspect",
-  ]),
-)[1];
-const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
-const form = { "content-type": "application/x-www-form-urlencoded", authorization: basic };
+async function main() {
+  const dir = tempRoot("tessera-cache-ab-");
+  cli(dir, ["user", "add", "bench", "--password-stdin", "--init"], PASSWORD);
+  const secret = /client_secret: (\S+)/.exec(
+    cli(dir, [
+      "client",
+      "add",
+      "svc",
+      "--grants",
+      "client_credentials",
+      "--audience",
+      "https://api.test",
+      "--introspect",
+    ]),
+  )[1];
+  const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
+  const form = { "content-type": "application/x-www-form-urlencoded", authorization: basic };
 
-const rows = {
-  session: { 30: [], 0: [] },
-  token: { 30: [], 0: [] },
-  introspect: { 30: [], 0: [] },
-};
-let port = 47100;
-for (let round = 0; round < ROUNDS; round++) {
-  for (const ttl of [30, 0]) {
-    const { child, base } = await serve(dir, port++, ttl);
-    try {
-      const login = await fetch(`${base}/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "bench", password: PASSWORD }),
-      });
-      const cookie = /__Host-session=[^;]+/.exec(login.headers.get("set-cookie"))[0];
-      const token = (
-        await (
-          await fetch(`${base}/oauth/token`, {
+  const rows = {
+    session: { 30: [], 0: [] },
+    token: { 30: [], 0: [] },
+    introspect: { 30: [], 0: [] },
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const ttl of [30, 0]) {
+      const { child, base } = await serve(dir, await freePort(), ttl);
+      try {
+        const login = await fetch(`${base}/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "bench", password: PASSWORD }),
+        });
+        const cookie = /__Host-session=[^;]+/.exec(login.headers.get("set-cookie"))[0];
+        const token = (
+          await (
+            await fetch(`${base}/oauth/token`, {
+              method: "POST",
+              headers: form,
+              body: "grant_type=client_credentials",
+            })
+          ).json()
+        ).access_token;
+        const url = base;
+        rows.session[ttl].push(
+          await run(child.pid, { url: `${url}/session`, headers: { cookie } }),
+        );
+        rows.token[ttl].push(
+          await run(child.pid, {
+            url: `${url}/oauth/token`,
             method: "POST",
             headers: form,
             body: "grant_type=client_credentials",
-          })
-        ).json()
-      ).access_token;
-      const url = base;
-      rows.session[ttl].push(await run(child.pid, { url: `${url}/session`, headers: { cookie } }));
-      rows.token[ttl].push(
-        await run(child.pid, {
-          url: `${url}/oauth/token`,
-          method: "POST",
-          headers: form,
-          body: "grant_type=client_credentials",
-        }),
-      );
-      rows.introspect[ttl].push(
-        await run(child.pid, {
-          url: `${url}/oauth/introspect`,
-          method: "POST",
-          headers: form,
-          body: `token=${token}`,
-        }),
-      );
-    } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+          }),
+        );
+        rows.introspect[ttl].push(
+          await run(child.pid, {
+            url: `${url}/oauth/introspect`,
+            method: "POST",
+            headers: form,
+            body: `token=${token}`,
+          }),
+        );
+      } finally {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
     }
   }
+  out(
+    table(
+      [
+        "path",
+        "cache",
+        "req/s (median)",
+        "server CPU µs/request (median)",
+        "runs (req/s; µs/req)",
+        "non-2xx+errors",
+      ],
+      Object.entries(rows).flatMap(([path, byTtl]) =>
+        [30, 0].map((ttl) => {
+          const rs = byTtl[ttl];
+          return [
+            path,
+            ttl === 0 ? "off (--cache-ttl 0)" : "on (default)",
+            Math.round(median(rs.map((r) => r.rps))),
+            Math.round(median(rs.map((r) => r.usPerReq))),
+            rs.map((r) => `${Math.round(r.rps)}; ${Math.round(r.usPerReq)}`).join(" / "),
+            rs.reduce((sum, r) => sum + r.bad, 0),
+          ];
+        }),
+      ),
+    ),
+  );
 }
-rmSync(dir, { recursive: true, force: true });
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(
-  "| path | cache | req/s (median) | server CPU µs/request (median) | runs (req/s; µs/req) | non-2xx+errors |",
-);
-console.log("| --- | --- | --- | --- | --- | --- |");
-for (const [path, byTtl] of Object.entries(rows)) {
-  for (const ttl of [30, 0]) {
-    const rs = byTtl[ttl];
-    console.log(
-      `| ${path} | ${ttl === 0 ? "off (--cache-ttl 0)" : "on (default)"} | ${Math.round(median(rs.map((r) => r.rps)))} | ${Math.round(median(rs.map((r) => r.usPerReq)))} | ${rs.map((r) => `${Math.round(r.rps)}; ${Math.round(r.usPerReq)}`).join(" / ")} | ${rs.reduce((s, r) => s + r.bad, 0)} |`,
-    );
-  }
-}
+runBench(main, { hardLimitMs: 30 * 60 * 1000 });
