@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { SessionData } from "../sessions/sessions.js";
 import type { Collection, StoredRecord, UpsertOptions } from "../store/types.js";
+import { writeThenEvict } from "./announce.js";
 import type { EvictingCache } from "./cache.js";
 import type { Evictions } from "./evictions.js";
 
@@ -58,32 +59,25 @@ export class CachedSessionRecords implements Collection<SessionData> {
     return this.records.consume(id);
   }
 
-  async destroy(id: string): Promise<boolean> {
-    let destroyed: boolean;
-    try {
-      destroyed = await this.records.destroy(id);
-    } catch (err) {
-      // Likely down: dropped here, no second wait for the store (see writeThenEvict).
-      this.evictions.evict("session", id);
-      throw err;
-    }
-    // Nothing was there: whoever ended it told every process.
-    if (destroyed) await this.evictions.changed("session", id);
-    else this.evictions.evict("session", id);
-    return destroyed;
+  destroy(id: string): Promise<boolean> {
+    return writeThenEvict(
+      this.evictions,
+      "session",
+      id,
+      () => this.records.destroy(id),
+      (destroyed) => destroyed,
+    );
   }
 
-  async destroyByUser(userId: string): Promise<number> {
-    let count: number;
-    try {
-      count = await this.records.destroyByUser(userId);
-    } catch (err) {
-      this.evictions.evict("user", userId);
-      throw err;
-    }
-    if (count > 0) await this.evictions.changed("user", userId);
-    else this.evictions.evict("user", userId);
-    return count;
+  /** Every session of the user: a `user` event drops them all, with the user. */
+  destroyByUser(userId: string): Promise<number> {
+    return writeThenEvict(
+      this.evictions,
+      "user",
+      userId,
+      () => this.records.destroyByUser(userId),
+      (count) => count > 0,
+    );
   }
 
   listByUser(userId: string): Promise<Array<{ id: string; record: CachedSession }>> {
