@@ -4,8 +4,12 @@ import type { Clock } from "../clock.js";
 export interface EvictionCount {
   /** How many evictions (of any key, in any cache) this process has made so far. */
   readonly count: number;
-  /** Applies, at once, every eviction already in a polled log (SQLite) before a hit is served. */
-  sync?(): void;
+  /**
+   * Applies, at once, every eviction already in a polled log (SQLite), and says whether a
+   * hit may be served now: false while a followed log may be behind (its connection lost,
+   * not yet caught up), when every read goes to the store.
+   */
+  current?(): boolean;
 }
 
 export interface EvictingCacheOptions<V> {
@@ -69,8 +73,7 @@ export class EvictingCache<K, V> {
     read: () => Promise<V | undefined>,
     servable: (value: V) => boolean = () => true,
   ): Promise<V | undefined> {
-    this.evictions.sync?.();
-    const cached = this.get(key);
+    const cached = this.evictions.current?.() === false ? undefined : this.get(key);
     if (cached !== undefined && servable(cached)) {
       this.hits++;
       return cached;

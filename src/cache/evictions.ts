@@ -79,19 +79,25 @@ export class Evictions implements EvictionCount {
   }
 
   /**
-   * Hears at once of every change already in a log that is polled (SQLite: another
-   * process on the same file, a CLI command that just returned), so a cache hit is never
-   * older than what the file says. Only while started; logs that push events need none.
+   * Whether a cache hit may be served now. First hears at once of every change already in
+   * a log that is polled (SQLite: another process on the same file, a CLI command that
+   * just returned), so a hit is never older than what the file says. Then false while a
+   * log followed by a connection (PostgreSQL, Redis) may be behind: the connection was
+   * lost and the follower has not caught up since, so another process's change may not
+   * have reached this one yet (every read goes to the store meanwhile). Only while started.
    */
-  sync(): void {
-    if (this.stops.length === 0 || this.syncedThisTurn) return;
-    // Once per event-loop turn: every request handled in this turn arrived before it
-    // began, so one read of the log covers them all (a session and its user, too).
-    this.syncedThisTurn = true;
-    setImmediate(() => {
-      this.syncedThisTurn = false;
-    });
-    for (const log of this.unique) log.sync?.();
+  current(): boolean {
+    if (this.stops.length === 0) return true;
+    if (!this.syncedThisTurn) {
+      // Once per event-loop turn: every request handled in this turn arrived before it
+      // began, so one read of the log covers them all (a session and its user, too).
+      this.syncedThisTurn = true;
+      setImmediate(() => {
+        this.syncedThisTurn = false;
+      });
+      for (const log of this.unique) log.sync?.();
+    }
+    return this.unique.every((log) => log.current?.() !== false);
   }
 
   /** A change made by this process, already written to the store: evict here, then tell the others. */

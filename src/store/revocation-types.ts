@@ -86,6 +86,13 @@ export interface EventLog {
    */
   sync?(): void;
   /**
+   * False while events appended by other processes may not reach the watchers within the
+   * feed's latency: the connection the log is followed by was lost, and the follower has
+   * not read everything appended since it came back. Logs that lack it always deliver (in
+   * process, or polled: `sync`).
+   */
+  current?(): boolean;
+  /**
    * Calls `listener` when the log lost its events and was (or is being) refilled under a
    * new epoch (a Redis that came back empty): open feed streams end, so their verifiers
    * resume with a full snapshot. Returns a stop function. Logs that cannot lose events

@@ -163,6 +163,42 @@ describe("Evictions", () => {
     evictions.stop();
   });
 
+  it("serves no hit while a followed log is behind (its connection lost, not caught up)", async () => {
+    let current = true;
+    const log: EventLog = {
+      append: async () => "e.1",
+      after: async () => [],
+      snapshot: async () => ({ lastId: "e.0", events: [] }),
+      watch: (_l: (e: LoggedEvent) => void) => () => {},
+      current: () => current,
+    };
+    const evictions = new Evictions([log], async () => {});
+    const cache = new EvictingCache<string, number>(evictions, {
+      maxEntries: 10,
+      ttlMs: 30_000,
+      clock: new ManualClock(),
+      copy: (x) => x,
+    });
+    evictions.start();
+    const store = { value: 1, reads: 0 };
+    const read = async () => {
+      store.reads++;
+      return store.value;
+    };
+    expect(await cache.load("a", read)).toBe(1);
+    expect(await cache.load("a", read)).toBe(1);
+    expect(store.reads).toBe(1); // a hit
+    // The follower lost its connection: a change made elsewhere may not have reached us.
+    current = false;
+    store.value = 2;
+    expect(await cache.load("a", read)).toBe(2);
+    expect(store.reads).toBe(2);
+    current = true;
+    expect(await cache.load("a", read)).toBe(2);
+    expect(store.reads).toBe(2); // hits again, with what the store said
+    evictions.stop();
+  });
+
   it("a log reset (a Redis that came back empty) clears every cache", async () => {
     const resets = new Set<() => void>();
     const log: EventLog = {

@@ -13,6 +13,12 @@ export class Listener {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /**
+   * Counts the times LISTEN came into force; undefined while it is not in force (before the
+   * first time, and from a lost connection until the next).
+   */
+  private session: number | undefined;
+  private sessions = 0;
 
   constructor(
     private readonly db: Db,
@@ -36,7 +42,10 @@ export class Listener {
     const fail = (err: unknown) => {
       if (lost) return;
       lost = true;
-      if (this.client === client) this.client = undefined;
+      if (this.client === client) {
+        this.client = undefined;
+        this.session = undefined;
+      }
       client.end().catch(() => {});
       if (!listening && !this.stopped) this.onFailure(err);
       this.retry();
@@ -60,6 +69,7 @@ export class Listener {
     }
     listening = true;
     this.failures = 0;
+    this.session = ++this.sessions;
     this.onListening();
   }
 
@@ -74,8 +84,17 @@ export class Listener {
     this.retryTimer.unref();
   }
 
+  /**
+   * Which LISTEN session is in force (a number that changes each time LISTEN comes back),
+   * or undefined while none is: notifications sent meanwhile are lost.
+   */
+  get listening(): number | undefined {
+    return this.session;
+  }
+
   stop(): void {
     this.stopped = true;
+    this.session = undefined;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const client = this.client;

@@ -73,6 +73,12 @@ export class PostgresEventLog implements EventLog {
   private settleStart: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   /** The newest sequence handed to watchers; undefined until the follower has started. */
   private delivered: number | undefined;
+  /**
+   * The LISTEN session (`Listener.listening`) during which a read of the log began and
+   * found nothing more: from then on, every event appended is notified, so the watchers
+   * are current while that session lasts.
+   */
+  private caughtUpIn: number | undefined;
   private pumping = false;
   private pumpAgain = false;
   private closed = false;
@@ -237,6 +243,7 @@ export class PostgresEventLog implements EventLog {
         const from = this.delivered;
         const epoch = this.epoch;
         if (from === undefined || epoch === undefined || this.listeners.size === 0) return;
+        const session = this.follower?.listening;
         const { rows } = await this.db.query<EventRow>(SQL.newer, [from, this.pageSize]);
         for (const row of rows) {
           // Stopped and restarted meanwhile: the new start decides what is new.
@@ -246,12 +253,24 @@ export class PostgresEventLog implements EventLog {
           if (e !== undefined) this.listeners.emit(e);
         }
         if (rows.length === this.pageSize) this.pumpAgain = true;
+        else if (session !== undefined) this.caughtUpIn = session;
       } while (this.pumpAgain);
     } catch {
       // The next notification or poll tries again from `delivered`.
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * True while LISTEN is in force and a read that began under it found everything
+   * appended before: false from a lost connection until LISTEN is back and the follower
+   * has caught up (the 1 s poll alone would leave other processes' events up to a second
+   * late).
+   */
+  current(): boolean {
+    const session = this.follower?.listening;
+    return session !== undefined && session === this.caughtUpIn;
   }
 
   close(): void {

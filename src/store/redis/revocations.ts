@@ -178,6 +178,9 @@ export class RedisEventLog implements EventLog {
     }
   }
 
+  /** Whether the follower has read on its connection since it (re)connected (`current`). */
+  private caughtUp = false;
+
   watch(listener: (e: LoggedEvent) => void): () => void {
     const stop = this.listeners.add(listener);
     if (this.reader === undefined) {
@@ -185,6 +188,9 @@ export class RedisEventLog implements EventLog {
       this.reader = this.redis.duplicate() as Client;
       this.reader.on("error", () => {
         // Reconnects on its own; commands in flight fail and the loop retries.
+      });
+      this.reader.on("close", () => {
+        this.caughtUp = false;
       });
       void this.follow(this.reader);
     }
@@ -213,6 +219,7 @@ export class RedisEventLog implements EventLog {
         if (last !== undefined && generation !== this.generation.counter) last = undefined;
         try {
           if (last === undefined) {
+            this.caughtUp = false;
             generation = this.generation.counter;
             epoch = await this.currentEpoch();
             generation = this.generation.counter;
@@ -224,6 +231,8 @@ export class RedisEventLog implements EventLog {
               1,
             )) as StreamEntry[];
             last = info[0]?.[0] ?? "0-0";
+            // At the newest on a connection that is up: what comes next, XREAD hears.
+            this.caughtUp = true;
             settle.resolve();
             continue;
           }
@@ -232,6 +241,7 @@ export class RedisEventLog implements EventLog {
           // new events wait.
           reply = (await reader.xread("BLOCK", 2000, "STREAMS", this.stream, last)) as typeof reply;
         } catch (err) {
+          this.caughtUp = false;
           if (this.stopped || this.reader !== reader) return;
           if (last === undefined) {
             settle.reject(storeError(err));
@@ -247,6 +257,8 @@ export class RedisEventLog implements EventLog {
             if (logged !== undefined) this.listeners.emit(logged);
           }
         }
+        // A read answered on this connection: everything appended before it was delivered.
+        this.caughtUp = true;
       }
     } finally {
       // Stopped (the last watcher left, or the store is closing): waiting reads go ahead.
@@ -267,7 +279,17 @@ export class RedisEventLog implements EventLog {
     return { resolve, reject };
   }
 
+  /**
+   * True while the follower's connection is up and a read on it has answered since it
+   * (re)connected: false from a lost connection until then, so nothing appended meanwhile
+   * by another process is still on its way.
+   */
+  current(): boolean {
+    return this.caughtUp && this.reader?.status === "ready";
+  }
+
   private stopReader(): void {
+    this.caughtUp = false;
     const reader = this.reader;
     this.reader = undefined;
     this.following = undefined;

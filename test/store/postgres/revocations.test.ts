@@ -106,6 +106,26 @@ describePostgres("revocation feed on PostgreSQL: LISTEN/NOTIFY fan-out", () => {
     expect(listeners).toHaveLength(1);
   });
 
+  it("is not current from a cut LISTEN connection until it listens and has read the log again", async () => {
+    const a = await instance();
+    const name = `tessera-test-${randomBytes(4).toString("hex")}`;
+    // The safety poll is an hour away: only the reconnection can bring B up to date.
+    const b = await instance(name);
+    const seen = watch(b);
+    await ready(b);
+    await until(() => b.revocations.current?.() === true, "B to be current");
+    await adminQuery(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+      [name],
+    );
+    // Lost: an event appended now is notified to nobody on B until LISTEN is back.
+    await until(() => b.revocations.current?.() === false, "B to know it is behind");
+    const during = await a.revocations.append(jwt("during"));
+    await until(() => b.revocations.current?.() === true, "B to be current again");
+    await until(() => seen.some((e) => e.id === during), "the event appended meanwhile");
+  });
+
   it("the last watcher leaving closes the LISTEN connection; the next one starts from the log's end", async () => {
     const name = `tessera-test-${randomBytes(4).toString("hex")}`;
     const a = await instance(name);
