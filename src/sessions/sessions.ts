@@ -106,15 +106,16 @@ export class Sessions {
    * or whose user is gone or disabled; gives a new id after a privilege change.
    */
   async resolve(token: string): Promise<ResolvedSession | undefined> {
-    if (!this.format.isOurs(token)) return undefined;
-    const key = sha256(token);
+    // The tag check and the store key, remembered for a token seen before (keyOf).
+    const key = this.format.keyOf(token);
+    if (key === undefined) return undefined;
     const record = await this.records.find(key);
-    if (record === undefined) return undefined;
+    if (record === undefined) return this.ended(token);
     const data = record.value;
     const now = this.clock.now();
     if (this.expired(data, now)) {
       await this.records.destroy(key);
-      return undefined;
+      return this.ended(token);
     }
     const user = await this.users.findUserById(data.userId);
     // Disabled, or every session before some moment ended (password change, log out
@@ -122,11 +123,13 @@ export class Sessions {
     // session created at that very moment (the one a password change hands out) lives.
     if (user === undefined || endedByUser(user, { ms: data.createdAt })) {
       await this.records.destroy(key);
-      return undefined;
+      return this.ended(token);
     }
     if (data.privilegeVersion !== user.privilegeVersion) {
       // Privilege change: the old id dies, a new one carries on (same absolute deadline).
-      if (!(await this.records.destroy(key))) return undefined;
+      const destroyed = await this.records.destroy(key);
+      this.format.forget(token);
+      if (!destroyed) return undefined;
       const fresh = await this.create(user, {
         userAgent: data.userAgent,
         remember: data.remember,
@@ -137,7 +140,9 @@ export class Sessions {
     if (now - data.lastSeenAt >= this.timeouts.touchIntervalMs) {
       data.lastSeenAt = now;
       // update() never recreates: a session ended meanwhile stays ended.
-      if (!(await this.records.update(key, data, { ttlMs: this.ttl(data, now) }))) return undefined;
+      if (!(await this.records.update(key, data, { ttlMs: this.ttl(data, now) }))) {
+        return this.ended(token);
+      }
     }
     return { user, session: this.view(data), key };
   }
@@ -156,8 +161,10 @@ export class Sessions {
 
   /** Ends the session a raw token names, if any (used at login on a presented cookie). */
   async destroyToken(token: string): Promise<boolean> {
-    if (!this.format.isOurs(token)) return false;
-    return this.records.destroy(sha256(token));
+    const key = this.format.keyOf(token);
+    if (key === undefined) return false;
+    this.format.forget(token);
+    return this.records.destroy(key);
   }
 
   /** Ends every session of the user; returns how many. */
@@ -185,6 +192,12 @@ export class Sessions {
       .filter(({ record }) => !this.expired(record.value, now))
       .map(({ id, record }) => ({ key: id, session: this.view(record.value) }))
       .sort((a, b) => b.session.createdAt - a.session.createdAt);
+  }
+
+  /** A token that names no live session: not remembered as verified any longer. */
+  private ended(token: string): undefined {
+    this.format.forget(token);
+    return undefined;
   }
 
   private recordEnded(userId: string, sessionId: string, reason: string): Promise<void> {

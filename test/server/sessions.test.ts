@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { checksumOf } from "../../src/crypto/token-shape.js";
 import {
   cookie,
   login,
@@ -42,6 +43,37 @@ describe("GET /session", () => {
     const res = await s.app.inject({ url: "/session" });
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toBe("unauthenticated");
+  });
+});
+
+describe("GET /session: the cookie's tag check, remembered (SecretTokens.keyOf)", () => {
+  it("remembers a live session's token; forgets it once it names no session (logout)", async () => {
+    s = await testServer();
+    const tokens = s.tessera.secretTokens;
+    const token = await login(s.app);
+    const before = tokens.remembered;
+    expect((await get("/session", token)).statusCode).toBe(200);
+    expect((await get("/session", token)).statusCode).toBe(200);
+    expect(tokens.remembered).toBe(before + 1);
+    const out = await s.app.inject({ method: "POST", url: "/logout", headers: cookie(token) });
+    expect(out.statusCode).toBe(204);
+    expect((await get("/session", token)).statusCode).toBe(401);
+    expect(tokens.remembered).toBe(before);
+  });
+
+  it("a forged cookie (our shape and checksum, not our tag) is refused and never remembered", async () => {
+    s = await testServer();
+    const tokens = s.tessera.secretTokens;
+    const token = await login(s.app);
+    const head = `${token.slice(0, 50)}${token[50] === "A" ? "B" : "A"}${token.slice(51, 55)}`;
+    const forged = head + checksumOf(head);
+    const before = tokens.remembered;
+    for (let i = 0; i < 3; i++) {
+      const res = await get("/session", forged);
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toBe("unauthenticated");
+    }
+    expect(tokens.remembered).toBe(before);
   });
 });
 
