@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { checksumOf } from "../../src/crypto/token-shape.js";
 import {
   cookie,
@@ -43,6 +43,66 @@ describe("GET /session", () => {
     const res = await s.app.inject({ url: "/session" });
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toBe("unauthenticated");
+  });
+});
+
+describe("GET /session: the body's bytes (the session's text made once per record version)", () => {
+  /** What the route answered before its session text was kept: Fastify's JSON of the object. */
+  const expected = (res: { json(): unknown }) => {
+    const { user, session } = res.json() as { user: Record<string, unknown>; session: object };
+    return JSON.stringify({ user, session });
+  };
+  const at = (ms: number) => new Date(ms).toISOString();
+
+  it("the same bytes and headers as JSON of the object, after a touch and a role change", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    const t0 = s.clock.now();
+    const first = await get("/session", token);
+    expect(first.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(first.body).toBe(expected(first));
+    expect(first.headers["content-length"]).toBe(String(Buffer.byteLength(first.body)));
+    expect(first.json().session.lastSeenAt).toBe(at(t0));
+    expect((await get("/session", token)).body).toBe(first.body);
+
+    // A touch (past the touch interval): the new last-seen time and idle deadline.
+    s.clock.advance(2 * MIN);
+    const touched = await get("/session", token);
+    expect(touched.body).toBe(expected(touched));
+    expect(touched.json().session).toEqual({
+      ...first.json().session,
+      lastSeenAt: at(t0 + 2 * MIN),
+      idleExpiresAt: at(t0 + 2 * MIN + 30 * MIN),
+    });
+    expect((await get("/session", token)).body).toBe(touched.body);
+
+    // A role change: the new roles, and the session's new id (sent as the cookie).
+    await s.tessera.users.setRoles("alice", ["admin"]);
+    const renewed = await get("/session", token);
+    expect(renewed.statusCode).toBe(200);
+    expect(renewed.body).toBe(expected(renewed));
+    expect(renewed.json().user.roles).toEqual(["admin"]);
+    expect(renewed.json().session.id).not.toBe(first.json().session.id);
+    const fresh = sessionTokenOf(renewed.headers["set-cookie"]) as string;
+    expect((await get("/session", fresh)).body).toBe(renewed.body);
+  });
+
+  it("a second request for an unchanged session formats no date; a logout still ends it", async () => {
+    s = await testServer();
+    const token = await login(s.app);
+    const first = await get("/session", token);
+    const toISOString = vi.spyOn(Date.prototype, "toISOString");
+    try {
+      const again = await get("/session", token);
+      expect(again.body).toBe(first.body);
+      expect(toISOString).not.toHaveBeenCalled();
+    } finally {
+      toISOString.mockRestore();
+    }
+    await s.app.inject({ method: "POST", url: "/logout", headers: cookie(token) });
+    const after = await get("/session", token);
+    expect(after.statusCode).toBe(401);
+    expect(after.json().error).toBe("unauthenticated");
   });
 });
 

@@ -12,8 +12,8 @@ import type { Tessera } from "../../tessera.js";
 import { publicUser } from "../../users/users.js";
 import type { RouteContext } from "../app.js";
 import { currentSession, maxAge, requireSession } from "../auth.js";
+import { sessionJson } from "../session-json.js";
 import { fingerprintCookie } from "./oauth.js";
-import { sessionJson } from "./session.js";
 
 /**
  * `serve --demo`'s pages (src/demo/ composes what they show):

@@ -1,30 +1,25 @@
 import type { FastifyInstance } from "fastify";
 import { TesseraError } from "../../errors.js";
 import { clearedSessionCookie, sessionCookie } from "../../sessions/cookie.js";
-import type { SessionView } from "../../sessions/sessions.js";
 import type { Tessera } from "../../tessera.js";
 import { publicUser } from "../../users/users.js";
 import type { RouteContext } from "../app.js";
 import { currentSession, maxAge, requireSession } from "../auth.js";
 import { bodyObject, isHtmlFormPost, optionalBoolean, requiredString } from "../input.js";
+import { SessionTexts, sessionJson } from "../session-json.js";
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-export function sessionJson(s: SessionView) {
-  return {
-    id: s.id,
-    createdAt: iso(s.createdAt),
-    lastSeenAt: iso(s.lastSeenAt),
-    expiresAt: iso(s.expiresAt),
-    idleExpiresAt: iso(s.idleExpiresAt),
-  };
-}
+/** What Fastify's serializer sends an object as: GET /session sends its text with it. */
+const JSON_TYPE = "application/json; charset=utf-8";
 
 /** GET /session, GET /sessions, DELETE /sessions/:id, POST /logout, POST /password. */
 export function sessionRoutes(app: FastifyInstance, tessera: Tessera, ctx: RouteContext): void {
+  // The session's text is made once per record version (a touch), not per request.
+  const texts = new SessionTexts();
   app.get("/session", async (request, reply) => {
     const { user, session } = await requireSession(tessera, request, reply);
-    return { user: publicUser(user), session: sessionJson(session) };
+    // The bytes JSON.stringify({ user, session }) gives, the session part kept.
+    const body = `{"user":${JSON.stringify(publicUser(user))},"session":${texts.json(session)}}`;
+    return reply.type(JSON_TYPE).send(body);
   });
 
   app.get("/sessions", async (request, reply) => {
