@@ -223,9 +223,10 @@ export function metricsRoutes(
   // The event-loop delay sampler runs while the server does (a timer that keeps nothing alive).
   metrics.process.start();
   app.addHook("onClose", async () => metrics.process.stop());
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   app.get("/metrics", async (request, reply) => {
     if (access === "loopback" && !isLoopbackAddress(request.ip)) {

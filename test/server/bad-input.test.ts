@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../../src/server/security.js";
@@ -383,6 +384,35 @@ describe("framework-level errors: Tessera's shape and security headers, never Fa
     );
     // HTTP/1.0 needs no Host.
     expect((await rawRequest(base, "GET /session HTTP/1.0\r\n\r\n")).status).toBe(401);
+  }, 10_000);
+
+  it("the Host check counts the raw header lines (any case), and builds no headersDistinct", async () => {
+    const close = "Connection: close\r\n";
+    const seen: IncomingMessage[] = [];
+    const capture = (req: IncomingMessage) => seen.push(req);
+    s.app.server.prependListener("request", capture);
+    try {
+      expectTesseraError(
+        await rawRequest(base, `GET /session HTTP/1.1\r\nhost: a\r\nHOST: b\r\n${close}\r\n`),
+        400,
+        "invalid_request",
+      );
+      const one = await rawRequest(base, `GET /healthz HTTP/1.1\r\nhOsT: a\r\n${close}\r\n`);
+      expect(one.status).toBe(200);
+    } finally {
+      s.app.server.off("request", capture);
+    }
+    // Node builds its object of every header (kept under a symbol) when headersDistinct is
+    // first read: that was a cost of its own on every request.
+    expect(seen).toHaveLength(2);
+    for (const req of seen) {
+      const distinct = Object.getOwnPropertySymbols(req).filter(
+        (sym) => sym.description === "kHeadersDistinct",
+      );
+      expect(
+        distinct.map((sym) => (req as unknown as Record<symbol, unknown>)[sym] ?? null),
+      ).toEqual(distinct.map(() => null));
+    }
   }, 10_000);
 
   it("bytes Node's parser refuses, after an answered request on a kept-alive connection: 400, closed", async () => {
