@@ -13,6 +13,7 @@ import { loadConfig } from "../../src/config/load.js";
 import type { ClientRecord, UserRecord } from "../../src/store/types.js";
 import { Tessera } from "../../src/tessera.js";
 import { PASSWORD } from "../support/harness.js";
+import { childEnv, runCli } from "../support/process.js";
 import {
   type Backend,
   backends,
@@ -20,6 +21,7 @@ import {
   eventually,
   hits,
   instancePair,
+  tempDir,
   track,
 } from "./support.js";
 
@@ -218,5 +220,33 @@ describe("a revocation on the instance that caches", () => {
     const before = hits(t, "opaque");
     expect(await activeOn(t, auth, token)).toBe(false);
     expect(hits(t, "opaque")).toBe(before);
+  });
+});
+
+describe("a change by the real CLI on the same SQLite file", () => {
+  it("client remove: the serving instance's cached token of the client is refused at once", async () => {
+    const dir = tempDir("tessera-cache-cli-");
+    const env = { TESSERA_SECRET: "s".repeat(32) };
+    const a = track(await Tessera.open({ config: loadConfig({ data: dir }, env) }));
+    await grantOn(a);
+    const client = (await a.clients.find("app")) as ClientRecord;
+    // app's own token (no user, no family): only the client-wide deletion reaches it.
+    const { token } = await a.accessTokens.issue({ client, sub: "app", scope: ["read"] });
+    const { secret } = await a.clients.add({
+      id: "rs",
+      grants: ["client_credentials"],
+      audience: [API],
+      scopes: ["read"],
+      introspect: true,
+    });
+    const rs = basic("rs", secret as string);
+    await cachedOnA(a, rs, token);
+
+    const res = await runCli(["client", "remove", "app", "--data", dir], {
+      env: childEnv(env) as Record<string, string>,
+    });
+    expect(res.code, res.stderr).toBe(0);
+    // On one SQLite file a hit first reads the log: no wait at all.
+    expect(await gone(a, rs, token)()).toBe(true);
   });
 });
