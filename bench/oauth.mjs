@@ -604,9 +604,10 @@ async function main() {
   out(
     "Notes, per request. The introspecting client `rs` asks about an opaque access token of the client `svc` " +
       "(issued through the token endpoint just before the run), or about one random 43-character base64url string. " +
-      "**Tessera**: form parse, client authentication (SQLite read + SHA-256), the `introspect` permission, then " +
-      "for the active token its tag (one HMAC), SHA-256 and a lookup of the opaque-token record (SQLite, or Redis " +
-      "GET with `--redis`); the random string is not a Tessera token (no tag), so it costs a JWT parse attempt and " +
+      "**Tessera**: form parse, client authentication (the client from the in-process cache + SHA-256), the " +
+      "`introspect` permission, then for the active token its tag (one HMAC), SHA-256 and the opaque-token record " +
+      "from the in-process cache (evicted by every revocation; a miss reads SQLite, or Redis with `--redis`), and " +
+      "the token's client from the cache; the random string is not a Tessera token (no tag), so it costs a JWT parse attempt and " +
       "an in-process count, and no store lookup at all. With `--redis`, clients and refresh " +
       "tokens stay in SQLite; the Redis CPU is not in the server CPU column. **oidc-provider**: body parse, client " +
       "authentication, a structured-token (JWT) check, a lookup in its in-memory LRU (for an unknown token, " +

@@ -127,7 +127,7 @@ export class Tessera {
   private readonly backchannelListeners = new Set<(e: OidcLogoutEvent) => void>();
   private readonly credentials: UserCredentials;
   private readonly reloadTimer: NodeJS.Timeout;
-  /** The in-process caches of users, sessions and clients, and their evictions (src/cache). */
+  /** The in-process caches of users, sessions, clients and opaque tokens, and their evictions (src/cache). */
   readonly caches: CacheServices;
 
   private constructor(
@@ -178,7 +178,16 @@ export class Tessera {
       audit,
       this.caches.clients,
     );
-    const tokens = composeTokens(config, clock, stores, keys, kek, format, this.revocations);
+    const tokens = composeTokens(
+      config,
+      clock,
+      stores,
+      keys,
+      kek,
+      format,
+      this.revocations,
+      this.caches.opaqueRecords,
+    );
     this.denylist = tokens.denylist;
     this.revocationStreams = tokens.revocationStreams;
     this.codes = tokens.codes;

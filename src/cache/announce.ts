@@ -1,4 +1,4 @@
-import type { CachedKind, Evictions } from "./evictions.js";
+import type { AnnouncedKind, Evictions } from "./evictions.js";
 
 /**
  * Runs a store write, then evicts `id` here and tells the other processes (`changed`). A
@@ -13,7 +13,7 @@ import type { CachedKind, Evictions } from "./evictions.js";
  */
 export async function writeThenEvict<T>(
   evictions: Evictions,
-  kind: CachedKind,
+  kind: AnnouncedKind,
   id: string,
   write: () => Promise<T>,
   announced: (result: T) => boolean = () => true,

@@ -20,8 +20,11 @@ export interface EvictingCacheOptions<V> {
   clock: Clock;
   /** The copy handed out (and stored): callers may change what they get. */
   copy: (value: V) => V;
-  /** Optional group of a value (a session's user): `evictGroup` drops every entry of it. */
-  group?: (value: V) => string;
+  /**
+   * Optional group of a value (a session's user): `evictGroup` drops every entry of it.
+   * Undefined for a value in no group (a client's own token has no user).
+   */
+  group?: (value: V) => string | undefined;
 }
 
 interface Entry<V> {

@@ -1,27 +1,39 @@
 import type { EventLog, LoggedEvent } from "../store/types.js";
 import type { EvictionCount } from "./cache.js";
 
-/** What the in-process caches hold: users by id, sessions by store key, clients by id. */
-export type CachedKind = "user" | "session" | "client";
+/**
+ * What the in-process caches hold: users by id, sessions by store key, clients by id,
+ * opaque access tokens by store key (their SHA-256).
+ */
+export type CachedKind = "user" | "session" | "client" | "opaque";
+
+/**
+ * The kinds whose changes this hub announces itself (`changed`). An opaque token's
+ * revocation is announced by AccessTokens (an `opaque` event, which verifiers hear too).
+ */
+export type AnnouncedKind = Exclude<CachedKind, "opaque">;
 
 /** A cache's side of the hub: how to drop one key, and everything. */
 export interface EvictionTarget {
   evict(id: string): void;
-  /** Sessions: drops every cached session of the user. */
+  /** Sessions, opaque tokens: drops every cached entry of the user (on a `user` eviction). */
   evictUser?(userId: string): void;
+  /** Opaque tokens: drops every cached entry of the client (on a `client` eviction). */
+  evictClient?(clientId: string): void;
   clear(): void;
 }
 
 /** Appends the event that tells every other process to evict (src/revocations/log.ts). */
-export type Announce = (kind: CachedKind, id: string) => Promise<void>;
+export type Announce = (kind: AnnouncedKind, id: string) => Promise<void>;
 
 /**
  * Keeps this process's caches exact. One watcher of the revocation log per Tessera
- * (`start` … `stop`) routes the `user`, `session` and `client` events of every process
- * (the CLI, other instances and workers) to the caches; a log that lost its events
- * (`onReset`) clears them all. A change made here calls `changed` after its store write:
- * the key is evicted at once (before the change's call returns), then the event is
- * appended for the others. A `user` event also drops the user's cached sessions.
+ * (`start` … `stop`) routes the `user`, `session`, `client` and `opaque` events of every
+ * process (the CLI, other instances and workers) to the caches; a log that lost its
+ * events (`onReset`) clears them all. A change made here calls `changed` after its store
+ * write: the key is evicted at once (before the change's call returns), then the event is
+ * appended for the others. A `user` event also drops the user's cached sessions and
+ * opaque tokens; a `client` event the client's opaque tokens.
  *
  * `count` grows with every eviction: a cache fill read before it is dropped.
  */
@@ -31,6 +43,7 @@ export class Evictions implements EvictionCount {
     user: [],
     session: [],
     client: [],
+    opaque: [],
   };
   private stops: Array<() => void> = [];
   private readonly unique: readonly EventLog[];
@@ -101,27 +114,36 @@ export class Evictions implements EvictionCount {
   }
 
   /** A change made by this process, already written to the store: evict here, then tell the others. */
-  async changed(kind: CachedKind, id: string): Promise<void> {
+  async changed(kind: AnnouncedKind, id: string): Promise<void> {
     this.evict(kind, id);
     await this.announce(kind, id);
   }
 
-  /** Drops `id` from the caches of `kind` (a user: with the user's sessions). */
+  /**
+   * Drops `id` from the caches of `kind` (a user: with the user's sessions and opaque
+   * tokens; a client: with its opaque tokens).
+   */
   evict(kind: CachedKind, id: string): void {
     this.evictions++;
     for (const t of this.targets[kind]) t.evict(id);
-    if (kind === "user") for (const t of this.targets.session) t.evictUser?.(id);
+    if (kind === "user") for (const t of this.all()) t.evictUser?.(id);
+    if (kind === "client") for (const t of this.all()) t.evictClient?.(id);
   }
 
   /** Empties every cache. */
   clear(): void {
     this.evictions++;
-    for (const list of Object.values(this.targets)) for (const t of list) t.clear();
+    for (const t of this.all()) t.clear();
+  }
+
+  private all(): EvictionTarget[] {
+    return Object.values(this.targets).flat();
   }
 
   private onEvent({ event }: LoggedEvent): void {
     if (event.type === "user") this.evict("user", event.userId);
     else if (event.type === "session") this.evict("session", event.key);
     else if (event.type === "client") this.evict("client", event.clientId);
+    else if (event.type === "opaque") this.evict("opaque", event.hash);
   }
 }

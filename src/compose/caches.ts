@@ -1,6 +1,7 @@
 import { EvictingCache } from "../cache/cache.js";
 import { AnnouncingClientStore, copyClient } from "../cache/clients.js";
 import { type CachedKind, Evictions } from "../cache/evictions.js";
+import { type CachedOpaque, CachedOpaqueRecords, copyOpaque } from "../cache/opaque.js";
 import { type CachedSession, CachedSessionRecords, copySession } from "../cache/sessions.js";
 import { AnnouncingUserStore, CachedUserReads, copyUser } from "../cache/users.js";
 import type { Clock } from "../clock.js";
@@ -9,9 +10,15 @@ import type { Revocations } from "../revocations/log.js";
 import type { SessionData } from "../sessions/sessions.js";
 import type { Stores } from "../store/open.js";
 import type { ClientRecord, ClientStore, UserRecord, UserStore } from "../store/types.js";
+import type { OpaqueRecords, OpaqueTokenData } from "../tokens/access.js";
 
 /** The most entries each cache holds (oldest fill dropped first). */
-export const CACHE_BOUNDS = { session: 20_000, user: 10_000, client: 1_000 } as const;
+export const CACHE_BOUNDS = {
+  session: 20_000,
+  user: 10_000,
+  client: 1_000,
+  opaque: 20_000,
+} as const;
 
 /** The caches' wiring (see `composeCaches`). */
 export interface CacheServices {
@@ -27,12 +34,15 @@ export interface CacheServices {
   clients: EvictingCache<string, ClientRecord> | undefined;
   /** The session records, cached while `servable` (Sessions' rule). */
   sessionRecords(servable: (d: SessionData) => boolean): CachedSessionRecords;
+  /** The opaque access tokens' records, cached until their `exp` (src/cache/opaque.ts). */
+  opaqueRecords: OpaqueRecords;
   /** Hits and misses per cache, for /metrics. */
   stats(): Array<{ cache: CachedKind; hits: number; misses: number; size: number }>;
 }
 
 /**
- * The in-process caches of a server (src/cache): users, sessions and clients, evicted by
+ * The in-process caches of a server (src/cache): users, sessions, clients and opaque
+ * access tokens, evicted by
  * every change through the revocation log. `caching` false (a CLI command, or
  * `--cache-ttl 0`): nothing is cached, but every change is still announced, for the
  * servers that cache.
@@ -53,7 +63,12 @@ export function composeCaches(
         : revocations.client(id),
   );
   const on = caching && config.cacheTtl > 0;
-  const make = <V>(kind: CachedKind, copy: (v: V) => V, group?: (v: V) => string) => {
+  const make = <V>(
+    kind: CachedKind,
+    copy: (v: V) => V,
+    group?: (v: V) => string | undefined,
+    clearOnClient = false,
+  ) => {
     if (!on) return undefined;
     const cache = new EvictingCache<string, V>(evictions, {
       maxEntries: CACHE_BOUNDS[kind],
@@ -65,6 +80,8 @@ export function composeCaches(
     evictions.register(kind, {
       evict: (id) => cache.evict(id),
       ...(group === undefined ? {} : { evictUser: (userId: string) => cache.evictGroup(userId) }),
+      // Rare (a client removed, narrowed, rotated or updated): every entry goes.
+      ...(clearOnClient ? { evictClient: () => cache.clear() } : {}),
       clear: () => cache.clear(),
     });
     return cache;
@@ -72,7 +89,8 @@ export function composeCaches(
   const users = make<UserRecord>("user", copyUser);
   const sessions = make<CachedSession>("session", copySession, (r) => r.value.userId);
   const clients = make<ClientRecord>("client", copyClient);
-  const all = { user: users, session: sessions, client: clients };
+  const opaque = make<CachedOpaque>("opaque", copyOpaque, (r) => r.value.userId, true);
+  const all = { user: users, session: sessions, client: clients, opaque };
   return {
     evictions,
     userWrites: new AnnouncingUserStore(stores.durable.users, evictions),
@@ -87,6 +105,12 @@ export function composeCaches(
         clock,
         servable,
       ),
+    opaqueRecords: new CachedOpaqueRecords(
+      stores.ephemeral.collection<OpaqueTokenData>("access_token"),
+      evictions,
+      opaque,
+      clock,
+    ),
     stats: () =>
       (Object.keys(all) as CachedKind[]).flatMap((cache) => {
         const c = all[cache];

@@ -8,7 +8,7 @@ import { Revocations } from "../revocations/log.js";
 import { RevocationRecovery } from "../revocations/recovery.js";
 import { RevocationStreams } from "../revocations/streams.js";
 import type { Stores } from "../store/open.js";
-import { AccessTokens } from "../tokens/access.js";
+import { AccessTokens, type OpaqueRecords } from "../tokens/access.js";
 import { JwtDenylist } from "../tokens/denylist.js";
 import { RefreshTokens } from "../tokens/refresh.js";
 
@@ -44,6 +44,8 @@ export function composeTokens(
   kek: KeyEncryptionKey,
   format: SecretTokens,
   revocations: Revocations,
+  /** The opaque access tokens' records, through the caches (src/compose/caches.ts). */
+  opaqueRecords: OpaqueRecords,
 ): TokenServices {
   const denylist = new JwtDenylist(stores.ephemeral, clock, revocations);
   // A Redis that comes back empty is refilled from the kept revocations (docs/faults.md).
@@ -58,7 +60,7 @@ export function composeTokens(
   });
   const codes = new AuthorizationCodes(stores.ephemeral, clock, format);
   const accessTokens = new AccessTokens(
-    stores.ephemeral,
+    opaqueRecords,
     keys,
     clock,
     {

@@ -185,7 +185,7 @@ export const SETTINGS = {
     default: 30,
     min: 0,
     max: HOUR,
-    doc: "Seconds a server keeps a session, a user or a client read from the store in its in-process caches, at most (a backstop: every change evicts them at once here, and on other instances and workers through the revocation log). 0: no caches, every request reads the store.",
+    doc: "Seconds a server keeps a session, a user, a client or an opaque access token read from the store in its in-process caches, at most (a backstop: every change evicts them at once here, and on other instances and workers through the revocation log). 0: no caches, every request reads the store.",
   },
   sessionRememberMe: {
     type: "bool",

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { RANDOM } from "./random-pool.js";
 
@@ -30,8 +31,20 @@ export function isRandomIdShaped(value: string): boolean {
   return RANDOM_ID_PATTERN.test(value);
 }
 
+/**
+ * Node's one-shot digest (20.12+): about half the CPU of createHash().update().digest()
+ * for a token-sized input (no Hash object). Undefined on 20.11, where `sha256` falls back.
+ */
+type OneShotHash = (algorithm: string, data: string, outputEncoding: "base64url") => string;
+const oneShot = (crypto as { hash?: OneShotHash }).hash;
+
 /** SHA-256 of a UTF-8 string, base64url: how secrets are keyed in every store. */
 export function sha256(value: string): string {
+  return oneShot === undefined ? sha256Streamed(value) : oneShot("sha256", value, "base64url");
+}
+
+/** The same digest through a Hash object: Node 20.11, and what `sha256` must equal. */
+export function sha256Streamed(value: string): string {
   return createHash("sha256").update(value, "utf8").digest("base64url");
 }
 

@@ -105,7 +105,7 @@ export interface CacheStats {
 /** The in-process caches (README, "In-process caches"): hits, misses, entries held. */
 export function cacheMetrics(stats: readonly CacheStats[]): string[] {
   const lines = [
-    "# HELP tessera_cache_hits_total Reads answered from an in-process cache, by cache (session, user, client).",
+    "# HELP tessera_cache_hits_total Reads answered from an in-process cache, by cache (session, user, client, opaque).",
     "# TYPE tessera_cache_hits_total counter",
     ...stats.map((s) => `tessera_cache_hits_total{cache="${label(s.cache)}"} ${s.hits}`),
     "# HELP tessera_cache_misses_total Reads of an in-process cache that went to the store, by cache.",

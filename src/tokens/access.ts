@@ -4,13 +4,7 @@ import { randomId, sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import type { Revocations } from "../revocations/log.js";
-import type {
-  ClientRecord,
-  Collection,
-  EphemeralStore,
-  FamilyAccessToken,
-  UserRecord,
-} from "../store/types.js";
+import type { ClientRecord, Collection, FamilyAccessToken, UserRecord } from "../store/types.js";
 import { issueAccessToken } from "./jwt/issue.js";
 
 /** What an opaque access token stands for, stored under its SHA-256. */
@@ -35,6 +29,12 @@ export interface OpaqueTokenData {
   /** SHA-256 of the `__Host-fgp` cookie value, for fingerprint-bound clients. */
   fgp?: string;
 }
+
+/** What AccessTokens does with its records, and nothing else: a record is never updated. */
+export type OpaqueRecords = Pick<
+  Collection<OpaqueTokenData>,
+  "upsert" | "find" | "destroy" | "destroyByUser" | "destroyByClient"
+>;
 
 export interface IssueInput {
   client: ClientRecord;
@@ -63,18 +63,18 @@ export interface IssuedAccessToken {
  * SHA-256 with the grant's data and a TTL).
  */
 export class AccessTokens {
-  private readonly opaque: Collection<OpaqueTokenData>;
-
   constructor(
-    store: EphemeralStore,
+    /**
+     * The ephemeral store's `access_token` records, through the cache that keeps them
+     * exact (src/cache/opaque.ts): every destroy below evicts in every process.
+     */
+    private readonly opaque: OpaqueRecords,
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
     private readonly options: { issuer: string; defaultTtl: number; maxTtl: number },
     private readonly format: SecretTokens,
     private readonly revocations: Revocations,
-  ) {
-    this.opaque = store.collection<OpaqueTokenData>("access_token");
-  }
+  ) {}
 
   ttlFor(client: ClientRecord): number {
     return Math.min(client.accessTtl ?? this.options.defaultTtl, this.options.maxTtl);
@@ -147,8 +147,9 @@ export class AccessTokens {
   }
 
   /**
-   * Revokes an opaque token (its store key and expiry): deleted here, and announced to
-   * every verifier so introspection caches drop it.
+   * Revokes an opaque token (its store key and expiry): deleted here (and dropped from this
+   * process's cache), and announced to every verifier and every other process so their
+   * introspection caches drop it.
    */
   async destroyOpaque(key: string, exp: number): Promise<boolean> {
     const existed = await this.opaque.destroy(key);
@@ -156,14 +157,18 @@ export class AccessTokens {
     return existed;
   }
 
-  /** Ends every opaque access token of a user (password change, log out everywhere). */
+  /**
+   * Ends every opaque access token of a user (password change, log out everywhere); every
+   * process's cache drops them (a `user` event).
+   */
   destroyUserOpaque(userId: string): Promise<number> {
     return this.opaque.destroyByUser(userId);
   }
 
   /**
    * Ends every opaque access token of a client (removed or narrowed). Verifiers' caches
-   * learn it from the client's subject cutoff and its families' revocations.
+   * learn it from the client's subject cutoff and its families' revocations; every
+   * process's introspection cache from a `client` event.
    */
   destroyClientOpaque(clientId: string): Promise<number> {
     return this.opaque.destroyByClient(clientId);

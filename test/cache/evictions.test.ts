@@ -6,41 +6,27 @@
  * for with a bounded poll (correctness, not timing): without the event B appends, A
  * would serve its cache for the rest of the TTL and every test here would fail.
  */
-import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import { isTesseraError } from "../../src/errors.js";
 import { Tessera } from "../../src/tessera.js";
 import { PASSWORD } from "../support/harness.js";
 import { childEnv, runCli } from "../support/process.js";
-import { redisUrl } from "../support/redis.js";
+import {
+  type Backend,
+  backends,
+  cleanUpInstances,
+  eventually,
+  hits,
+  instancePair,
+  tempDir,
+  track,
+} from "./support.js";
 
-const open: Tessera[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-type Backend = "sqlite" | "sqlite+redis";
+cleanUpInstances();
 
 async function twoInstances(backend: Backend) {
-  const dir = mkdtempSync(join(tmpdir(), "tessera-cache-"));
-  dirs.push(dir);
-  const flags: Record<string, string> = { db: `sqlite:${join(dir, "tessera.db")}` };
-  if (backend === "sqlite+redis") {
-    flags.redis = redisUrl() as string;
-    flags.redisPrefix = `tessera-cache-${randomUUID()}:`;
-  }
-  const config = loadConfig(flags, { TESSERA_SECRET: "s".repeat(32) });
-  const a = await Tessera.open({ config });
-  open.push(a);
-  const b = await Tessera.open({ config });
-  open.push(b);
+  const { a, b } = await instancePair(backend);
   const alice = await b.users.create({ username: "alice", password: PASSWORD });
   const { token } = await a.login({ username: "alice", password: PASSWORD, ip: "127.0.0.1" });
   return { a, b, alice, token };
@@ -55,20 +41,6 @@ async function cachedOnA(a: Tessera, token: string) {
   expect(hits(a, "session")).toBe(hitsBefore + 1);
   expect(hits(a, "user")).toBeGreaterThan(0);
   return again as NonNullable<typeof again>;
-}
-
-function hits(t: Tessera, cache: string): number {
-  return t.caches.stats().find((s) => s.cache === cache)?.hits ?? 0;
-}
-
-/** Polls `check` until it holds, for at most 5 s (a bound for correctness, not a timing). */
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error("A kept serving what B changed");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const ended = (a: Tessera, token: string) => async () =>
@@ -97,8 +69,6 @@ async function clientOnBothSides(a: Tessera, b: Tessera) {
   expect(hits(a, "client")).toBe(before + 1);
   return secret as string;
 }
-
-const backends: Backend[] = redisUrl() === undefined ? ["sqlite"] : ["sqlite", "sqlite+redis"];
 
 for (const backend of backends) {
   describe(`cache evictions across instances (${backend})`, () => {
@@ -182,8 +152,7 @@ describe("a change on the instance that caches", () => {
   /** One instance whose watcher is stopped: only its own synchronous eviction can help. */
   async function alone() {
     const config = loadConfig({ db: "memory:" }, { TESSERA_SECRET: "s".repeat(32) });
-    const t = await Tessera.open({ config });
-    open.push(t);
+    const t = track(await Tessera.open({ config }));
     t.caches.evictions.stop();
     const alice = await t.users.create({ username: "alice", password: PASSWORD });
     const { token } = await t.login({ username: "alice", password: PASSWORD, ip: "127.0.0.1" });
@@ -224,11 +193,9 @@ describe("a change on the instance that caches", () => {
 
 describe("a change by the real CLI on the same SQLite file", () => {
   it("user disable: the serving instance's cached session is refused at once", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tessera-cache-cli-"));
-    dirs.push(dir);
+    const dir = tempDir("tessera-cache-cli-");
     const env = { TESSERA_SECRET: "s".repeat(32) };
-    const a = await Tessera.open({ config: loadConfig({ data: dir }, env) });
-    open.push(a);
+    const a = track(await Tessera.open({ config: loadConfig({ data: dir }, env) }));
     await a.users.create({ username: "alice", password: PASSWORD });
     const { token } = await a.login({ username: "alice", password: PASSWORD, ip: "127.0.0.1" });
     await cachedOnA(a, token);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { randomToken, safeEqual, sha256 } from "../../src/crypto/random.js";
+import { randomToken, safeEqual, sha256, sha256Streamed } from "../../src/crypto/random.js";
 
 describe("random secrets that are not bearer tokens (fingerprint cookie)", () => {
   it("are 256 bits of base64url, all distinct", () => {
@@ -15,6 +15,13 @@ describe("random secrets that are not bearer tokens (fingerprint cookie)", () =>
 
   it("sha256 is base64url of the digest", () => {
     expect(sha256("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    expect(sha256Streamed("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+  });
+
+  it("sha256 (one-shot where Node has it) and its Node 20.11 fallback agree, UTF-8 included", () => {
+    for (const value of ["", "tsr_x", "é漢😀", "\u0000", "a".repeat(10_000), randomToken()]) {
+      expect(sha256(value)).toBe(sha256Streamed(value));
+    }
   });
 
   it("safeEqual compares exactly", () => {

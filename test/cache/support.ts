@@ -1,0 +1,73 @@
+/**
+ * Two Tessera instances on one SQLite file (and, when a Redis is available, on one Redis
+ * as well), each with its own caches and its own watcher of the log, for the tests of
+ * evictions across instances.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
+import { Tessera } from "../../src/tessera.js";
+import { redisUrl } from "../support/redis.js";
+
+const open: Tessera[] = [];
+const dirs: string[] = [];
+
+/** Closes the instances and removes the directories of each test (call at the file's top). */
+export function cleanUpInstances(): void {
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+export type Backend = "sqlite" | "sqlite+redis";
+
+export const backends: Backend[] =
+  redisUrl() === undefined ? ["sqlite"] : ["sqlite", "sqlite+redis"];
+
+/** A temporary directory removed after the test. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Keeps `t` to close after the test. */
+export function track(t: Tessera): Tessera {
+  open.push(t);
+  return t;
+}
+
+/** A and B, two servers (caching, following the log) on the same stores. */
+export async function instancePair(
+  backend: Backend,
+  extra: Record<string, string> = {},
+): Promise<{ a: Tessera; b: Tessera }> {
+  const dir = tempDir("tessera-cache-");
+  const flags: Record<string, string> = { db: `sqlite:${join(dir, "tessera.db")}`, ...extra };
+  if (backend === "sqlite+redis") {
+    flags.redis = redisUrl() as string;
+    flags.redisPrefix = `tessera-cache-${randomUUID()}:`;
+  }
+  const config = loadConfig(flags, { TESSERA_SECRET: "s".repeat(32) });
+  const a = track(await Tessera.open({ config }));
+  const b = track(await Tessera.open({ config }));
+  return { a, b };
+}
+
+export function hits(t: Tessera, cache: string): number {
+  return t.caches.stats().find((s) => s.cache === cache)?.hits ?? 0;
+}
+
+/** Polls `check` until it holds, for at most 5 s (a bound for correctness, not a timing). */
+export async function eventually(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error("A kept serving what B changed");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
