@@ -1,4 +1,3 @@
-import { sha256 } from "../crypto/random.js";
 import type { SecretTokens } from "../crypto/token-format.js";
 import type { SigningKeys } from "../keys/keys.js";
 import { type OwnKeyCache, verifyOwnToken } from "../keys/verify-own.js";
@@ -24,7 +23,7 @@ const FORGED = Object.freeze({ kind: "forged" as const });
  * judge), or a JWT signed by one of our keys for this issuer (not checked for expiry or
  * revocation: callers judge). Shared by introspection and revocation.
  *
- * Only a value that carries our tag (SecretTokens.isOurs) is looked up in a store; anything
+ * Only a value that carries our tag (SecretTokens.keyOf) is looked up in a store; anything
  * else is either a JWT signed by one of our keys or forged — decided without I/O.
  */
 export class TokenIdentifier {
@@ -40,14 +39,17 @@ export class TokenIdentifier {
   ) {}
 
   async identify(token: string): Promise<IdentifiedToken> {
-    if (this.format.isOurs(token)) {
-      // Tag checked once, hashed once: opaque tokens and refresh tokens are both keyed
-      // by the token's SHA-256.
-      const hash = sha256(token);
+    // Tag checked and hashed once (and remembered for a token presented again: a resource
+    // server introspects the same token on every call): opaque tokens and refresh tokens
+    // are both keyed by the token's SHA-256.
+    const hash = this.format.keyOf(token);
+    if (hash !== undefined) {
       const opaque = await this.access.findOpaqueByKey(hash);
       if (opaque !== undefined) return { kind: "opaque", ...opaque };
       const refresh = await this.refresh.lookupByHash(hash);
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
+      // Names nothing live any more (expired, revoked): not remembered as verified.
+      this.format.forget(token);
       return undefined;
     }
     const claims = verifyOwnToken(token, this.jwks, this.keyCache);

@@ -288,18 +288,41 @@ describe("store reads per introspection", () => {
     jwks.mockRestore();
   });
 
-  it("a genuine token's tag is checked once per introspection (not once per store asked)", async () => {
+  it("a genuine token's tag is checked once (not once per store asked), then remembered until it names nothing live", async () => {
     await setup();
     const token = await issue(svcAuth);
-    const isOurs = vi.spyOn(s.tessera.secretTokens, "isOurs");
+    const tokens = s.tessera.secretTokens;
+    const isOurs = vi.spyOn(tokens, "isOurs");
+    const before = tokens.remembered;
     expect((await introspect(token)).json()).toMatchObject({ active: true });
     expect(isOurs).toHaveBeenCalledTimes(1);
-    // A genuine token that is no longer live: the opaque and refresh stores are both asked.
+    expect(tokens.remembered).toBe(before + 1);
+    // A resource server introspects the same token again: no HMAC, one Map lookup.
+    expect((await introspect(token)).json()).toMatchObject({ active: true });
+    expect(isOurs).toHaveBeenCalledTimes(1);
+    // Revoked: inactive (the opaque and refresh stores are both asked), and forgotten.
     await post(s, "/oauth/revoke", { token }, svcAuth);
+    expect((await introspect(token)).json()).toEqual({ active: false });
+    expect(tokens.remembered).toBe(before);
     isOurs.mockClear();
     expect((await introspect(token)).json()).toEqual({ active: false });
     expect(isOurs).toHaveBeenCalledTimes(1);
     isOurs.mockRestore();
+  });
+
+  it("a forged value of our shape (checksum right, tag wrong) is never remembered", async () => {
+    await setup();
+    const token = await issue(svcAuth);
+    const tokens = s.tessera.secretTokens;
+    // Another installation's token: same shape and checksum, another tag key.
+    const { SecretTokens } = await import("../../src/crypto/token-format.js");
+    const forged = new SecretTokens(randomBytes(32)).mint();
+    expect(forged).toMatch(TOKEN_SHAPE);
+    const before = tokens.remembered;
+    expect((await introspect(forged)).json()).toEqual({ active: false });
+    expect((await introspect(forged)).json()).toEqual({ active: false });
+    expect(tokens.remembered).toBe(before);
+    expect((await introspect(token)).json()).toMatchObject({ active: true });
   });
 
   it("a client_credentials token (sub = its client) reads no user: client ids are never user ids", async () => {
