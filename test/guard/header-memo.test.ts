@@ -52,7 +52,7 @@ function signed(key: TestKey, h: string, p: string): string {
 describe("guard: the header memo", () => {
   it("the last header again: the rest of the token gets the same refusals as without the memo", async () => {
     const token = mint(EC);
-    const [h, p, s] = token.split(".");
+    const [h, p, s] = token.split(".") as [string, string, string];
     const variants = [
       `${h}.${p}+x.${s}`,
       `${h}.${p}.${s}.${s}`,
