@@ -9,6 +9,7 @@ import { GuardError } from "./errors.js";
 import type { VerificationKey } from "./jwks.js";
 import type { ResolvedOptions } from "./options.js";
 import { type AccessTokenClaims, type Principal, VerifiedToken } from "./principal.js";
+import { scopeList } from "./scope-list.js";
 
 /** What the claims are checked against (a slice of the guard's resolved options). */
 export type ClaimsPolicy = Pick<
@@ -18,13 +19,6 @@ export type ClaimsPolicy = Pick<
 
 /** Dates above this (9999-12-31T23:59:59Z) are nonsense, not "far future". */
 const MAX_NUMERIC_DATE = 253_402_300_799;
-const EMPTY_SCOPES: readonly string[] = Object.freeze([]);
-
-/** RFC 6749 §3.3: space-delimited; tolerate stray spaces rather than yield "" scopes. */
-function splitScope(scope: string): string[] {
-  const parts = scope.split(" ");
-  return parts.includes("") ? parts.filter((s) => s !== "") : parts;
-}
 
 /** Exactly a 256-bit value in base64url, canonical (the two spare bits zero). */
 function is256BitToken(s: string): boolean {
@@ -135,12 +129,10 @@ export function validateClaims(
   // before it starts after now + tolerance.
   if ((iat - 1) * 1000 - toleranceMs >= now) throw new GuardError("issued_in_future", { realm });
 
-  const scopes =
-    scope === undefined || scope === "" ? EMPTY_SCOPES : Object.freeze(splitScope(scope));
   const principal: Principal = Object.freeze({
     sub,
     clientId,
-    scopes,
+    scopes: scopeList(scope),
     expiresAt: Math.floor(exp * 1000),
     credential,
     claims: c as AccessTokenClaims, // deep-frozen by decodeJsonObject / parseJsonObject

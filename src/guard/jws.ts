@@ -52,7 +52,7 @@ const FORBIDDEN_HEADERS = ["jwk", "jku", "x5u", "x5c", "b64", "zip", "enc", "cty
  */
 export class HeaderMemo {
   private readonly map = new Map<string, Header>();
-  private lastSegment = "\u0000"; // matches no token (d1 > 0 and base64url only)
+  private lastSegment = ""; // with lastHeader: the header of the last new token verified
   private lastHeader: Header | undefined;
 
   /** After a valid signature: remember the header of `jws`. */
@@ -71,11 +71,28 @@ export class HeaderMemo {
     this.map.clear();
   }
 
+  /** Distinct headers remembered (tests). */
+  get size(): number {
+    return this.map.size;
+  }
+
   /** Shape and header stages: `token` as a ParsedJws, or the GuardError refusing it. */
   parse(token: string, fromHeader: boolean, policy: HeaderPolicy, scratch: Buffer): ParsedJws {
     const { realm } = policy;
-    if (!COMPACT_JWS.test(token)) throw refusal(realm, classifyBadToken(token, fromHeader));
-    const d1 = token.indexOf(".");
+    const last = this.lastSegment;
+    const lastLength = last.length;
+    const lastHeader = this.lastHeader;
+    // The last header again (checked when it was remembered: base64url, no dot): only the
+    // rest of the token is left for the shape's regular expression.
+    const lastAgain =
+      lastHeader !== undefined &&
+      token.charCodeAt(lastLength) === 0x2e /* . */ &&
+      token.startsWith(last) &&
+      testFrom(PAYLOAD_AND_SIGNATURE, token, lastLength + 1);
+    if (!lastAgain && !COMPACT_JWS.test(token)) {
+      throw refusal(realm, classifyBadToken(token, fromHeader));
+    }
+    const d1 = lastAgain ? lastLength : token.indexOf(".");
     const d2 = token.indexOf(".", d1 + 1);
     if (
       !isCanonicalBase64url(token, d1 + 1, d2) ||
@@ -85,8 +102,8 @@ export class HeaderMemo {
     }
     let header: Header | undefined;
     let headerSegment = "";
-    if (d1 === this.lastSegment.length && token.startsWith(this.lastSegment)) {
-      header = this.lastHeader;
+    if (lastAgain) {
+      header = lastHeader;
     } else {
       headerSegment = token.slice(0, d1);
       header = this.map.get(headerSegment);
@@ -95,6 +112,15 @@ export class HeaderMemo {
     if (header === undefined) header = parseHeader(headerSegment, policy, scratch);
     return new ParsedJws(token, d1, d2, header, headerSegment, known);
   }
+}
+
+/** What follows a valid header segment and its dot in a compact JWS (sticky: from lastIndex). */
+const PAYLOAD_AND_SIGNATURE = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/y;
+
+/** `re` (sticky) matches `s` from `index` to its end. */
+function testFrom(re: RegExp, s: string, index: number): boolean {
+  re.lastIndex = index;
+  return re.test(s);
 }
 
 /** Why a token that is not three base64url segments is refused. */
