@@ -1,6 +1,7 @@
 import { clientExists, clientNotFound } from "../conflicts.js";
 import type { ClientRecord, ClientStore, GrantType, SigningAlg, TokenFormat } from "../types.js";
 import type { Db } from "./db.js";
+import { GroupRead } from "./group-read.js";
 
 interface ClientRow {
   id: string;
@@ -37,6 +38,7 @@ const SQL = {
       post_logout_redirect_uris = $18, backchannel_logout_uri = $19
     WHERE id = $1`,
   find: `SELECT ${COLUMNS} FROM clients WHERE id = $1`,
+  findMany: `SELECT ${COLUMNS} FROM clients WHERE id = ANY($1::text[])`,
   list: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id`,
   delete: "DELETE FROM clients WHERE id = $1",
 };
@@ -92,16 +94,34 @@ function params(c: ClientRecord): unknown[] {
   ];
 }
 
+/**
+ * Clients in `clients`. Reads by id are grouped (./group-read.ts): the token endpoint reads
+ * the client again after every grant (src/oauth/token.ts, confirmClient), so under load
+ * the reads of one turn share one statement instead of a round trip each.
+ */
 export class PostgresClients implements ClientStore {
-  constructor(private readonly db: Db) {}
+  private readonly reads: GroupRead<ClientRow, ClientRecord>;
+
+  constructor(private readonly db: Db) {
+    this.reads = new GroupRead(
+      async (id) => {
+        const { rows } = await this.db.query<ClientRow>(SQL.find, [id]);
+        return rows[0] === undefined ? undefined : toClient(rows[0]);
+      },
+      async (ids) => {
+        const { rows } = await this.db.query<ClientRow>(SQL.findMany, [ids]);
+        return new Map(rows.map((row) => [row.id, row]));
+      },
+      toClient,
+    );
+  }
 
   async createClient(client: ClientRecord): Promise<void> {
     await this.db.queryUnique(SQL.insert, params(client), clientExists);
   }
 
-  async findClient(id: string): Promise<ClientRecord | undefined> {
-    const { rows } = await this.db.query<ClientRow>(SQL.find, [id]);
-    return rows[0] === undefined ? undefined : toClient(rows[0]);
+  findClient(id: string): Promise<ClientRecord | undefined> {
+    return this.reads.read(id);
   }
 
   async listClients(): Promise<ClientRecord[]> {

@@ -1,0 +1,89 @@
+import { isTesseraError } from "../../errors.js";
+
+interface Waiting<V> {
+  key: string;
+  resolve(value: V | undefined): void;
+  reject(err: unknown): void;
+}
+
+/** Most keys one statement reads; more wait for the next statement. */
+export const MAX_GROUP_READ = 500;
+
+/**
+ * Reads by key, grouped as the audit log groups its inserts (./audit.ts): the reads asked
+ * for during one turn of the event loop go to PostgreSQL in one statement (`readMany`, one
+ * round trip where each was its own), one statement at a time; reads asked for while one
+ * is under way wait for the next. So every read is answered by a statement sent after it
+ * was asked for: whatever was committed before the call is seen, exactly as by a statement
+ * of its own. A group the server refuses is read again a key at a time (`readOne`), so
+ * only the key that fails fails, with the error its own statement gives; a group that
+ * could not reach the server (503 `store_unavailable`) fails whole, at once.
+ */
+export class GroupRead<R, V> {
+  private waiting: Waiting<V>[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private reading: Promise<void> | undefined;
+
+  constructor(
+    private readonly readOne: (key: string) => Promise<V | undefined>,
+    /** The rows of `keys` that exist, by key. */
+    private readonly readMany: (keys: string[]) => Promise<Map<string, R>>,
+    /** A row as the caller gets it: a value of its own, even when two asked for one key. */
+    private readonly toValue: (row: R) => V,
+  ) {}
+
+  read(key: string): Promise<V | undefined> {
+    return new Promise<V | undefined>((resolve, reject) => {
+      this.waiting.push({ key, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled !== undefined || this.reading !== undefined) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      this.readNext();
+    });
+  }
+
+  private readNext(): void {
+    const group = this.waiting.splice(0, MAX_GROUP_READ);
+    if (group.length === 0) return;
+    this.reading = this.run(group).finally(() => {
+      this.reading = undefined;
+      if (this.waiting.length > 0) this.schedule();
+    });
+  }
+
+  private async run(group: Waiting<V>[]): Promise<void> {
+    try {
+      if (group.length === 1) {
+        const only = group[0] as Waiting<V>;
+        only.resolve(await this.readOne(only.key));
+        return;
+      }
+      const found = await this.readMany([...new Set(group.map((w) => w.key))]);
+      const given = new Set<string>();
+      for (const w of group) {
+        const row = found.get(w.key);
+        if (row === undefined) w.resolve(undefined);
+        else w.resolve(this.toValue(given.has(w.key) ? structuredClone(row) : row));
+        given.add(w.key);
+      }
+      return;
+    } catch (err) {
+      if (group.length === 1 || (isTesseraError(err) && err.code === "store_unavailable")) {
+        for (const w of group) w.reject(err);
+        return;
+      }
+    }
+    for (const w of group) {
+      try {
+        w.resolve(await this.readOne(w.key));
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+  }
+}
