@@ -43,15 +43,16 @@ const SQL = {
   delete: "DELETE FROM clients WHERE id = $1",
 };
 
+/** A record of its own: no array shared with the row (one row may answer several reads). */
 function toClient(row: ClientRow): ClientRecord {
   const c: ClientRecord = {
     id: row.id,
-    grants: row.grants as GrantType[],
+    grants: [...row.grants] as GrantType[],
     tokenFormat: row.token_format as TokenFormat,
-    audience: row.audience,
-    scopes: row.scopes,
+    audience: [...row.audience],
+    scopes: [...row.scopes],
     introspect: row.introspect,
-    redirectUris: row.redirect_uris,
+    redirectUris: [...row.redirect_uris],
     firstParty: row.first_party,
     fingerprint: row.fingerprint,
     generation: row.generation,
@@ -64,7 +65,7 @@ function toClient(row: ClientRow): ClientRecord {
   if (row.oidc) c.oidc = true;
   if (row.id_token_alg !== null) c.idTokenAlg = row.id_token_alg as SigningAlg;
   if (row.post_logout_redirect_uris !== null) {
-    c.postLogoutRedirectUris = row.post_logout_redirect_uris;
+    c.postLogoutRedirectUris = [...row.post_logout_redirect_uris];
   }
   if (row.backchannel_logout_uri !== null) c.backchannelLogoutUri = row.backchannel_logout_uri;
   return c;

@@ -28,7 +28,10 @@ export class GroupRead<R, V> {
     private readonly readOne: (key: string) => Promise<V | undefined>,
     /** The rows of `keys` that exist, by key. */
     private readonly readMany: (keys: string[]) => Promise<Map<string, R>>,
-    /** A row as the caller gets it: a value of its own, even when two asked for one key. */
+    /**
+     * A row as a caller gets it, called once per caller: it must make a value of its own
+     * (nothing shared with the row), since two callers may have asked for one key.
+     */
     private readonly toValue: (row: R) => V,
   ) {}
 
@@ -64,12 +67,9 @@ export class GroupRead<R, V> {
         return;
       }
       const found = await this.readMany([...new Set(group.map((w) => w.key))]);
-      const given = new Set<string>();
       for (const w of group) {
         const row = found.get(w.key);
-        if (row === undefined) w.resolve(undefined);
-        else w.resolve(this.toValue(given.has(w.key) ? structuredClone(row) : row));
-        given.add(w.key);
+        w.resolve(row === undefined ? undefined : this.toValue(row));
       }
       return;
     } catch (err) {
