@@ -176,6 +176,20 @@ describePostgres("PostgreSQL client store: grouped reads, real PostgreSQL", () =
       // Alone, a read is the one-row statement, as before.
       expect(await store.clients.findClient("c")).toEqual(client("c"));
       expect(await store.clients.findClient("b")).toBeUndefined();
+      // An id PostgreSQL refuses (a NUL byte: not valid text) fails alone, as it did
+      // before grouping; the read grouped with it is answered.
+      const code = (p: Promise<unknown>) =>
+        p.then(
+          () => "ok",
+          (e: unknown) => (e instanceof TesseraError ? e.code : "?"),
+        );
+      const alone = await code(store.clients.findClient("x\u0000y"));
+      const grouped = await Promise.all([
+        code(store.clients.findClient("a")),
+        code(store.clients.findClient("x\u0000y")),
+      ]);
+      expect(alone).not.toBe("ok");
+      expect(grouped).toEqual(["ok", alone]);
     } finally {
       await store.close();
     }
