@@ -11,6 +11,7 @@ import type { Db } from "../../src/store/postgres/db.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import { type TestServer, testServer } from "../support/harness.js";
 import {
+  adminClient,
   adminQuery,
   describePostgres,
   dropSchema,
@@ -34,6 +35,7 @@ describePostgres("the post-grant client check on PostgreSQL, several clients in 
           schema,
           clock,
           sweepIntervalMs: 0,
+          statementTimeoutMs: 1000,
         });
         return store;
       },
@@ -84,5 +86,30 @@ describePostgres("the post-grant client check on PostgreSQL, several clients in 
     for (const ok of [answers[0], answers[3], answers[4]]) {
       expect(typeof ok?.json().access_token).toBe("string");
     }
+  });
+
+  it("a check that cannot read the store answers 503 temporarily_unavailable for every grant of the group, as before", async () => {
+    for (const id of ["a", "b"]) expect((await grant(id)).statusCode).toBe(200);
+    // Another session holds the clients table: the checks' statement times out (1 s).
+    const locker = await adminClient();
+    try {
+      await locker.query("BEGIN");
+      await locker.query(`LOCK TABLE ${schema}.clients IN ACCESS EXCLUSIVE MODE`);
+      const query = vi.spyOn((store as unknown as { db: Db }).db, "query");
+      const answers = await Promise.all(["a", "b"].map(grant));
+      expect(answers.map((r) => r.statusCode)).toEqual([503, 503]);
+      for (const r of answers) {
+        expect(r.json()).toMatchObject({ error: "temporarily_unavailable" });
+        expect(r.headers["retry-after"]).toBe("1");
+      }
+      // One statement for both checks, and no second try per client after a 503.
+      const reads = query.mock.calls.filter(([text]) => /FROM clients WHERE/.test(text));
+      expect(reads.map(([, values]) => values)).toEqual([[["a", "b"]]]);
+      query.mockRestore();
+    } finally {
+      await locker.query("ROLLBACK");
+      await locker.end();
+    }
+    expect((await grant("a")).statusCode).toBe(200);
   });
 });
