@@ -8,13 +8,16 @@ interface Waiting<V> {
 
 /** Most keys one statement reads; more wait for the next statement. */
 export const MAX_GROUP_READ = 500;
+/** Most statements under way at once (of a pool of --db-pool-size connections). */
+export const MAX_GROUPS_IN_FLIGHT = 4;
 
 /**
  * Reads by key, grouped as the audit log groups its inserts (./audit.ts): the reads asked
  * for during one turn of the event loop go to PostgreSQL in one statement (`readMany`, one
- * round trip where each was its own), one statement at a time; reads asked for while one
- * is under way wait for the next. So every read is answered by a statement sent after it
- * was asked for: whatever was committed before the call is seen, exactly as by a statement
+ * round trip where each was its own), at most MAX_GROUPS_IN_FLIGHT statements at once;
+ * reads asked for while that many are under way wait for the next. A statement answers
+ * only the reads asked for before it was sent, never one asked for while it runs: so
+ * whatever was committed before a read was asked for is seen, exactly as by a statement
  * of its own. A group the server refuses is read again a key at a time (`readOne`), so
  * only the key that fails fails, with the error its own statement gives; a group that
  * could not reach the server (503 `store_unavailable`) fails whole, at once.
@@ -22,7 +25,7 @@ export const MAX_GROUP_READ = 500;
 export class GroupRead<R, V> {
   private waiting: Waiting<V>[] = [];
   private scheduled: NodeJS.Immediate | undefined;
-  private reading: Promise<void> | undefined;
+  private inFlight = 0;
 
   constructor(
     private readonly readOne: (key: string) => Promise<V | undefined>,
@@ -43,7 +46,7 @@ export class GroupRead<R, V> {
   }
 
   private schedule(): void {
-    if (this.scheduled !== undefined || this.reading !== undefined) return;
+    if (this.scheduled !== undefined || this.inFlight >= MAX_GROUPS_IN_FLIGHT) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
       this.readNext();
@@ -53,8 +56,9 @@ export class GroupRead<R, V> {
   private readNext(): void {
     const group = this.waiting.splice(0, MAX_GROUP_READ);
     if (group.length === 0) return;
-    this.reading = this.run(group).finally(() => {
-      this.reading = undefined;
+    this.inFlight++;
+    void this.run(group).finally(() => {
+      this.inFlight--;
       if (this.waiting.length > 0) this.schedule();
     });
   }

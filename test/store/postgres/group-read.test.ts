@@ -1,7 +1,7 @@
 /**
  * Grouped reads by key (src/store/postgres/group-read.ts), as the PostgreSQL client store
- * uses them: the reads of one turn go in one statement, one statement at a time, and a
- * read asked for while a statement is under way waits for the next (so it sees whatever
+ * uses them: the reads of one turn go in one statement, a few statements at a time, and a
+ * read is never answered by a statement sent before it was asked for (so it sees whatever
  * was committed before it was asked for); a refused group is read again key by key; an
  * unreachable store fails the group at once. The fake reads stand for the pool; the last
  * suite runs the client store against a real PostgreSQL.
@@ -10,7 +10,11 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
 import { TesseraError } from "../../../src/errors.js";
 import type { Db } from "../../../src/store/postgres/db.js";
-import { GroupRead, MAX_GROUP_READ } from "../../../src/store/postgres/group-read.js";
+import {
+  GroupRead,
+  MAX_GROUP_READ,
+  MAX_GROUPS_IN_FLIGHT,
+} from "../../../src/store/postgres/group-read.js";
 import { PostgresStore } from "../../../src/store/postgres/index.js";
 import type { ClientRecord } from "../../../src/store/types.js";
 import {
@@ -62,7 +66,7 @@ describe("GroupRead", () => {
     expect(await Promise.all(results)).toEqual(["row a", "none", "row c"]);
   });
 
-  it("a read asked for while a statement is under way waits for the next statement", async () => {
+  it("a read asked for while a statement is under way is never answered by it: it gets a statement of its own", async () => {
     const { reads, calls } = heldReads();
     const first = outcome(reads.read("a"));
     await turn();
@@ -70,14 +74,34 @@ describe("GroupRead", () => {
     // Asked for after the first statement was sent: it must not be answered by it.
     const later = outcome(reads.read("b"));
     await turn();
-    expect(calls).toHaveLength(1);
+    expect(calls.map((c) => c.keys)).toEqual([["a"], ["b"]]);
     calls[0]?.finish(rows("a", "b"));
     expect(await first).toBe("row a");
-    await turn();
-    await turn();
-    expect(calls.map((c) => c.keys)).toEqual([["a"], ["b"]]);
     calls[1]?.finish(rows("b"));
     expect(await later).toBe("row b");
+  });
+
+  it("at most MAX_GROUPS_IN_FLIGHT statements at once: reads asked for meanwhile wait, then go together", async () => {
+    const { reads, calls } = heldReads();
+    const early: Promise<string>[] = [];
+    for (let i = 0; i < MAX_GROUPS_IN_FLIGHT; i++) {
+      early.push(outcome(reads.read(`k${i}`)));
+      await turn();
+    }
+    expect(calls).toHaveLength(MAX_GROUPS_IN_FLIGHT);
+    const waiting = ["x", "y"].map((k) => outcome(reads.read(k)));
+    await turn();
+    await turn();
+    expect(calls).toHaveLength(MAX_GROUPS_IN_FLIGHT);
+    calls[0]?.finish(rows("k0"));
+    await turn();
+    await turn();
+    expect(calls.map((c) => c.keys).at(-1)).toEqual(["x", "y"]);
+    for (const [i, c] of calls.slice(1, MAX_GROUPS_IN_FLIGHT).entries())
+      c.finish(rows(`k${i + 1}`));
+    calls.at(-1)?.finish(rows("x", "y"));
+    expect(await Promise.all(early)).toEqual(early.map((_, i) => `row k${i}`));
+    expect(await Promise.all(waiting)).toEqual(["row x", "row y"]);
   });
 
   it("one key asked for twice in a turn: one statement, each caller its own value of the row", async () => {
