@@ -1,6 +1,7 @@
 import { clientExists, clientNotFound } from "../conflicts.js";
 import type { ClientRecord, ClientStore, GrantType, SigningAlg, TokenFormat } from "../types.js";
 import type { Db } from "./db.js";
+import { GroupRead } from "./group-read.js";
 
 interface ClientRow {
   id: string;
@@ -37,19 +38,21 @@ const SQL = {
       post_logout_redirect_uris = $18, backchannel_logout_uri = $19
     WHERE id = $1`,
   find: `SELECT ${COLUMNS} FROM clients WHERE id = $1`,
+  findMany: `SELECT ${COLUMNS} FROM clients WHERE id = ANY($1::text[])`,
   list: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id`,
   delete: "DELETE FROM clients WHERE id = $1",
 };
 
+/** A record of its own: no array shared with the row (one row may answer several reads). */
 function toClient(row: ClientRow): ClientRecord {
   const c: ClientRecord = {
     id: row.id,
-    grants: row.grants as GrantType[],
+    grants: [...row.grants] as GrantType[],
     tokenFormat: row.token_format as TokenFormat,
-    audience: row.audience,
-    scopes: row.scopes,
+    audience: [...row.audience],
+    scopes: [...row.scopes],
     introspect: row.introspect,
-    redirectUris: row.redirect_uris,
+    redirectUris: [...row.redirect_uris],
     firstParty: row.first_party,
     fingerprint: row.fingerprint,
     generation: row.generation,
@@ -62,7 +65,7 @@ function toClient(row: ClientRow): ClientRecord {
   if (row.oidc) c.oidc = true;
   if (row.id_token_alg !== null) c.idTokenAlg = row.id_token_alg as SigningAlg;
   if (row.post_logout_redirect_uris !== null) {
-    c.postLogoutRedirectUris = row.post_logout_redirect_uris;
+    c.postLogoutRedirectUris = [...row.post_logout_redirect_uris];
   }
   if (row.backchannel_logout_uri !== null) c.backchannelLogoutUri = row.backchannel_logout_uri;
   return c;
@@ -92,16 +95,34 @@ function params(c: ClientRecord): unknown[] {
   ];
 }
 
+/**
+ * Clients in `clients`. Reads by id are grouped (./group-read.ts): the token endpoint reads
+ * the client again after every grant (src/oauth/token.ts, confirmClient), so under load
+ * the reads of one turn share one statement instead of a round trip each.
+ */
 export class PostgresClients implements ClientStore {
-  constructor(private readonly db: Db) {}
+  private readonly reads: GroupRead<ClientRow, ClientRecord>;
+
+  constructor(private readonly db: Db) {
+    this.reads = new GroupRead(
+      async (id) => {
+        const { rows } = await this.db.query<ClientRow>(SQL.find, [id]);
+        return rows[0] === undefined ? undefined : toClient(rows[0]);
+      },
+      async (ids) => {
+        const { rows } = await this.db.query<ClientRow>(SQL.findMany, [ids]);
+        return new Map(rows.map((row) => [row.id, row]));
+      },
+      toClient,
+    );
+  }
 
   async createClient(client: ClientRecord): Promise<void> {
     await this.db.queryUnique(SQL.insert, params(client), clientExists);
   }
 
-  async findClient(id: string): Promise<ClientRecord | undefined> {
-    const { rows } = await this.db.query<ClientRow>(SQL.find, [id]);
-    return rows[0] === undefined ? undefined : toClient(rows[0]);
+  findClient(id: string): Promise<ClientRecord | undefined> {
+    return this.reads.read(id);
   }
 
   async listClients(): Promise<ClientRecord[]> {
