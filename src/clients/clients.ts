@@ -189,7 +189,7 @@ export class Clients {
     id: string,
     changes: ClientChanges,
   ): Promise<{ before: ClientRecord; after: ClientRecord }> {
-    const before = await this.store.findClient(id);
+    const before = await this.find(id);
     if (before === undefined) throw new TesseraError("client_not_found", "No such client.");
     const accessTtl =
       changes.accessTtl === null ? undefined : (changes.accessTtl ?? before.accessTtl);
@@ -315,6 +315,9 @@ export class Clients {
 
   /** The client as stored now (what a change, or a check after a grant, must read). */
   find(id: string): Promise<ClientRecord | undefined> {
+    // No client has an id outside CLIENT_ID, so the store is not asked for one (a NUL
+    // byte, say, which PostgreSQL refuses as text: a 500 where the answer is "no client").
+    if (!CLIENT_ID.test(id)) return Promise.resolve(undefined);
     return this.store.findClient(id);
   }
 
@@ -324,13 +327,14 @@ export class Clients {
    * process; another process's change reaches it with the revocation log (src/cache).
    */
   findCached(id: string): Promise<ClientRecord | undefined> {
+    if (!CLIENT_ID.test(id)) return Promise.resolve(undefined);
     if (this.cache === undefined) return this.store.findClient(id);
     return this.cache.load(id, () => this.store.findClient(id));
   }
 
   /** Deletes the registration only; ClientLifecycle.remove ends what it was given. */
   async remove(id: string): Promise<ClientRecord> {
-    const client = await this.store.findClient(id);
+    const client = await this.find(id);
     if (client === undefined || !(await this.store.deleteClient(id)))
       throw new TesseraError("client_not_found", "No such client.");
     return client;
@@ -338,7 +342,7 @@ export class Clients {
 
   /** A new secret for a confidential client; the old one stops working at once. */
   async rotateSecret(id: string): Promise<string> {
-    const client = await this.store.findClient(id);
+    const client = await this.find(id);
     if (client === undefined) throw new TesseraError("client_not_found", "No such client.");
     if (client.secretHash === undefined) throw invalid("A public client has no secret.");
     const secret = this.format.mint();
