@@ -46,10 +46,12 @@ export class TokenIdentifier {
     if (hash !== undefined) {
       const opaque = await this.access.findOpaqueByKey(hash);
       if (opaque !== undefined) return { kind: "opaque", ...opaque };
+      // Not an opaque access token: a refresh token (presented once per rotation, not
+      // again and again, and a long-lived secret) or nothing live any more (expired,
+      // revoked). Either way, not remembered as verified.
+      this.format.forget(token);
       const refresh = await this.refresh.lookupByHash(hash);
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
-      // Names nothing live any more (expired, revoked): not remembered as verified.
-      this.format.forget(token);
       return undefined;
     }
     const claims = verifyOwnToken(token, this.jwks, this.keyCache);
@@ -57,5 +59,10 @@ export class TokenIdentifier {
     // Signed by one of our keys for another issuer URL: ours, just not valid here.
     if (claims.iss !== this.issuer) return undefined;
     return { kind: "jwt", claims };
+  }
+
+  /** A token revoked here names nothing live: not remembered as verified any longer. */
+  forget(token: string): void {
+    this.format.forget(token);
   }
 }

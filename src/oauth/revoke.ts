@@ -59,6 +59,7 @@ export async function revocationEndpoint(
     case "opaque":
       if (found.data.clientId !== client.id) throw notYours();
       await deps.access.destroyOpaque(found.key, found.data.exp);
+      deps.tokens.forget(token);
       await revoked("access", found.data.userId);
       return;
     case "refresh":

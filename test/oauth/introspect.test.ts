@@ -310,6 +310,26 @@ describe("store reads per introspection", () => {
     isOurs.mockRestore();
   });
 
+  it("an opaque token revoked here is forgotten at once; a refresh token is never remembered", async () => {
+    await setup();
+    const tokens = s.tessera.secretTokens;
+    const before = tokens.remembered;
+    const token = await issue(svcAuth);
+    expect((await introspect(token)).json()).toMatchObject({ active: true });
+    expect(tokens.remembered).toBe(before + 1);
+    expect((await post(s, "/oauth/revoke", { token }, svcAuth)).statusCode).toBe(200);
+    expect(tokens.remembered).toBe(before);
+    // A refresh token: a long-lived secret presented once per rotation.
+    const { appAuth, granted } = await appGrant({ introspect: true });
+    const refresh = granted.refresh_token as string;
+    const counted = tokens.remembered;
+    expect((await introspect(refresh, appAuth)).json()).toMatchObject({ active: true });
+    expect(tokens.remembered).toBe(counted);
+    expect((await post(s, "/oauth/revoke", { token: refresh }, appAuth)).statusCode).toBe(200);
+    expect((await introspect(refresh, appAuth)).json()).toEqual({ active: false });
+    expect(tokens.remembered).toBe(counted);
+  });
+
   it("a forged value of our shape (checksum right, tag wrong) is never remembered", async () => {
     await setup();
     const token = await issue(svcAuth);
