@@ -1,7 +1,7 @@
 /**
  * Two Tessera instances on one SQLite file (and, when a Redis is available, on one Redis
- * as well), each with its own caches and its own watcher of the log, for the tests of
- * evictions across instances.
+ * as well; and, when a PostgreSQL is, on one PostgreSQL schema), each with its own caches
+ * and its own watcher of the log, for the tests of evictions across instances.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,23 +10,34 @@ import { join } from "node:path";
 import { afterEach } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import { Tessera } from "../../src/tessera.js";
+import { dropSchema, freshSchema, postgresRequired, postgresUrl } from "../support/postgres.js";
 import { redisUrl } from "../support/redis.js";
 
 const open: Tessera[] = [];
 const dirs: string[] = [];
+const schemas: string[] = [];
 
 /** Closes the instances and removes the directories of each test (call at the file's top). */
 export function cleanUpInstances(): void {
   afterEach(async () => {
     await Promise.all(open.splice(0).map((t) => t.close()));
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    for (const schema of schemas.splice(0)) await dropSchema(schema);
   });
 }
 
-export type Backend = "sqlite" | "sqlite+redis";
+export type Backend = "sqlite" | "sqlite+redis" | "postgres";
 
-export const backends: Backend[] =
-  redisUrl() === undefined ? ["sqlite"] : ["sqlite", "sqlite+redis"];
+/**
+ * SQLite always; SQLite + Redis when a Redis is available; PostgreSQL (alone: its LISTEN
+ * log) when one is, or when TESSERA_REQUIRE_POSTGRES=1 says it must be (then a missing one
+ * fails the tests instead of dropping them).
+ */
+export const backends: Backend[] = [
+  "sqlite",
+  ...(redisUrl() === undefined ? [] : (["sqlite+redis"] as const)),
+  ...(postgresUrl() === undefined && !postgresRequired() ? [] : (["postgres"] as const)),
+];
 
 /** A temporary directory removed after the test. */
 export function tempDir(prefix: string): string {
@@ -48,6 +59,15 @@ export async function instancePair(
 ): Promise<{ a: Tessera; b: Tessera }> {
   const dir = tempDir("tessera-cache-");
   const flags: Record<string, string> = { db: `sqlite:${join(dir, "tessera.db")}`, ...extra };
+  if (backend === "postgres") {
+    const url = postgresUrl();
+    if (url === undefined)
+      throw new Error("PostgreSQL is unavailable (TESSERA_REQUIRE_POSTGRES=1)");
+    const schema = freshSchema();
+    schemas.push(schema);
+    flags.db = url;
+    flags.dbSchema = schema;
+  }
   if (backend === "sqlite+redis") {
     flags.redis = redisUrl() as string;
     flags.redisPrefix = `tessera-cache-${randomUUID()}:`;
