@@ -65,6 +65,18 @@ async function grantOn(b: Tessera) {
 }
 
 /** Introspection on A, as `app` itself. */
+/** Registers `rs`, a client that may introspect `app`'s tokens (their audience): its Basic header. */
+async function addIntrospector(t: Tessera): Promise<string> {
+  const { secret } = await t.clients.add({
+    id: "rs",
+    grants: ["client_credentials"],
+    audience: [API],
+    scopes: ["read"],
+    introspect: true,
+  });
+  return basic("rs", secret as string);
+}
+
 async function activeOn(t: Tessera, auth: string, token: string): Promise<boolean> {
   return (await t.oauth.introspect(auth, { token })).active;
 }
@@ -178,14 +190,7 @@ for (const backend of backends) {
     it("client removed on B (its own token, of no family)", async () => {
       const { a, b, token } = await setup(backend, "client");
       // A introspects as another client that may see the token (its audience).
-      const { secret } = await b.clients.add({
-        id: "rs",
-        grants: ["client_credentials"],
-        audience: [API],
-        scopes: ["read"],
-        introspect: true,
-      });
-      const rs = basic("rs", secret as string);
+      const rs = await addIntrospector(b);
       await cachedOnA(a, rs, token);
       await b.removeClient("app");
       await eventually(gone(a, rs, token));
@@ -232,14 +237,7 @@ describe("a change by the real CLI on the same SQLite file", () => {
     const client = (await a.clients.find("app")) as ClientRecord;
     // app's own token (no user, no family): only the client-wide deletion reaches it.
     const { token } = await a.accessTokens.issue({ client, sub: "app", scope: ["read"] });
-    const { secret } = await a.clients.add({
-      id: "rs",
-      grants: ["client_credentials"],
-      audience: [API],
-      scopes: ["read"],
-      introspect: true,
-    });
-    const rs = basic("rs", secret as string);
+    const rs = await addIntrospector(a);
     await cachedOnA(a, rs, token);
 
     const res = await runCli(["client", "remove", "app", "--data", dir], {
