@@ -47,6 +47,10 @@ async function startTessera(useRedis) {
     data: options.dataDir,
     // As shipped: request logging at the default level, unless a labelled row turns it off.
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+    // A labelled diagnostic row of the login bench sets it; otherwise the default.
+    ...(options.argon2Concurrency === undefined
+      ? {}
+      : { argon2Concurrency: String(options.argon2Concurrency) }),
     // Throttling must not interfere with a login benchmark, nor the per-IP share of the
     // argon2id queue (every connection of the load generator comes from 127.0.0.1).
     loginAccountLimit: "10000",
