@@ -1,32 +1,31 @@
-import { AuditQueries } from "./audit/query.js";
-import { AuditTrail } from "./audit/recorder.js";
-import { type ClientChanges, Clients } from "./clients/clients.js";
-import { ClientLifecycle } from "./clients/lifecycle.js";
-import { type Clock, systemClock } from "./clock.js";
-import { type CacheServices, composeCaches } from "./compose/caches.js";
-import { composeOidc, type OidcLogoutEvent } from "./compose/oidc.js";
-import { openConfiguredStores, resolveInstallation } from "./compose/open.js";
-import { composeRevocations, composeTokens } from "./compose/tokens.js";
-import { composeUsers } from "./compose/users.js";
+import type { AuditQueries } from "./audit/query.js";
+import type { AuditTrail } from "./audit/recorder.js";
+import type { ClientChanges, Clients } from "./clients/clients.js";
+import type { ClientLifecycle } from "./clients/lifecycle.js";
+import type { Clock } from "./clock.js";
+import type { CacheServices } from "./compose/caches.js";
+import type { OidcLogoutEvent } from "./compose/oidc.js";
+import {
+  closingStoresOnFailure,
+  type OpenedInstallation,
+  openInstallation,
+} from "./compose/open.js";
+import { reloadKeysEvery, startRunning, stopRunning } from "./compose/running.js";
+import { composeServices } from "./compose/services.js";
 import type { Config } from "./config/defaults.js";
-import { loadConfig } from "./config/load.js";
-import { SecretTokens } from "./crypto/token-format.js";
+import type { SecretTokens } from "./crypto/token-format.js";
 import type { Notice } from "./installation/issuer.js";
-import { assertStoreExists, type DataLocation, locateData } from "./installation/location.js";
-import { ensureInstallation } from "./installation/record.js";
-import type { KeyEncryptionKey } from "./keys/kek.js";
+import type { DataLocation } from "./installation/location.js";
 import type { SigningKeys } from "./keys/keys.js";
-import { AuthorizationEndpoint } from "./oauth/authorize.js";
+import type { AuthorizationEndpoint } from "./oauth/authorize.js";
 import type { AuthorizationCodes } from "./oauth/codes.js";
-import { Consents } from "./oauth/consents.js";
-import { OAuthEndpoints } from "./oauth/endpoints.js";
+import type { Consents } from "./oauth/consents.js";
+import type { OAuthEndpoints } from "./oauth/endpoints.js";
 import type { BackchannelSender } from "./oidc/backchannel.js";
 import type { EndSession } from "./oidc/end-session.js";
 import type { OidcLogout } from "./oidc/logout.js";
-import { Nonces } from "./oidc/nonces.js";
-import { UserInfo } from "./oidc/userinfo.js";
-import { FeedFollowers } from "./revocations/followers.js";
-import type { Revocations } from "./revocations/log.js";
+import type { UserInfo } from "./oidc/userinfo.js";
+import type { FeedFollowers } from "./revocations/followers.js";
 import type { RevocationStreams } from "./revocations/streams.js";
 import type { PasswordLogin } from "./sessions/login.js";
 import type { Sessions, SessionView } from "./sessions/sessions.js";
@@ -39,11 +38,11 @@ import type {
   SigningAlg,
   UserRecord,
 } from "./store/types.js";
-import { ForgeryThrottle } from "./throttle/forgery.js";
+import type { ForgeryThrottle } from "./throttle/forgery.js";
 import type { AccessTokens } from "./tokens/access.js";
 import type { JwtDenylist } from "./tokens/denylist.js";
 import type { RefreshTokens } from "./tokens/refresh.js";
-import { UserCredentials } from "./users/credentials.js";
+import type { UserCredentials } from "./users/credentials.js";
 import type { PasswordHasher } from "./users/passwords.js";
 import type { Users } from "./users/users.js";
 
@@ -78,15 +77,24 @@ export interface InstallationInUse {
 export type { OidcLogoutEvent } from "./compose/oidc.js";
 export { READINESS_TIMEOUT_MS } from "./store/readiness.js";
 
-/** How long closing waits for logout tokens still being delivered. */
-const BACKCHANNEL_DRAIN_MS = 3000;
-
 /**
  * The domain, wired: stores, users, sessions and the login flows. No HTTP here — the
  * server (src/server) and the CLI (src/cli) both drive this object, through the services
  * it builds: they never touch `stores`, and each of their requests calls one method.
  */
 export class Tessera {
+  /**
+   * The configuration in force: `issuer` is the installation's (see `resolveIssuer`), and
+   * so is `accessTokenMaxTtl` for an admin command (see `resolveAccessTokenMaxTtl`).
+   */
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly stores: Stores;
+  readonly keys: SigningKeys;
+  /** What opening did that the operator should read (logged by `serve`). */
+  readonly notices: readonly Notice[];
+  /** Where its data is (every command prints it), and whether opening created it. */
+  readonly installation: InstallationInUse;
   readonly hasher: PasswordHasher;
   readonly users: Users;
   readonly sessions: Sessions;
@@ -101,8 +109,6 @@ export class Tessera {
   /** Introspection's fishing defence: forged tokens per client, tarpit, 429. */
   readonly forgeries: ForgeryThrottle;
   private readonly clientLifecycle: ClientLifecycle;
-  /** The only writer of the revocation log (src/revocations/log.ts). */
-  private readonly revocations: Revocations;
   /** The revocation feed's streams: bounds, shared snapshots, live events. */
   readonly revocationStreams: RevocationStreams;
   /** Who may follow the revocation feed, and for how long. */
@@ -130,137 +136,43 @@ export class Tessera {
   /** The in-process caches of users, sessions, clients and opaque tokens, and their evictions (src/cache). */
   readonly caches: CacheServices;
 
-  private constructor(
-    /**
-     * The configuration in force: `issuer` is the installation's (see `resolveIssuer`), and
-     * so is `accessTokenMaxTtl` for an admin command (see `resolveAccessTokenMaxTtl`).
-     */
-    readonly config: Config,
-    readonly clock: Clock,
-    readonly stores: Stores,
-    readonly keys: SigningKeys,
-    kek: KeyEncryptionKey,
-    /** What opening did that the operator should read (logged by `serve`). */
-    readonly notices: readonly Notice[],
-    /** Where its data is (every command prints it), and whether opening created it. */
-    readonly installation: InstallationInUse,
-    audit: AuditTrail,
-    /** A server caches (and follows the log to evict); a CLI command only announces. */
-    caching: boolean,
-  ) {
-    this.auditTrail = audit;
-    this.revocations = composeRevocations(config, clock, stores);
-    this.caches = composeCaches(config, clock, stores, this.revocations, caching);
-    this.secretTokens = new SecretTokens(kek.derive("token-tag-v1"));
-    const format = this.secretTokens;
-    this.forgeries = new ForgeryThrottle(
-      clock,
-      {
-        limit: config.introspectionForgedLimit,
-        windowMs: 60_000,
-        tarpitMs: config.introspectionTarpitMs,
-        maxPendingPerClient: config.introspectionTarpitPerClient,
-        maxPending: config.introspectionTarpitTotal,
-      },
-      audit,
-    );
-    const people = composeUsers(config, clock, stores, format, audit, this.caches);
-    this.hasher = people.hasher;
-    this.users = people.users;
-    this.sessions = people.sessions;
-    this.passwordLogin = people.passwordLogin;
-    this.clients = new Clients(
-      this.caches.clientWrites,
-      clock,
-      { maxAccessTtl: config.accessTokenMaxTtl },
-      format,
-      () => keys.signingAlgs(),
-      audit,
-      this.caches.clients,
-    );
-    const tokens = composeTokens(
-      config,
-      clock,
-      stores,
-      keys,
-      kek,
-      format,
-      this.revocations,
-      this.caches.opaqueRecords,
-    );
-    this.denylist = tokens.denylist;
-    this.revocationStreams = tokens.revocationStreams;
-    this.codes = tokens.codes;
-    this.accessTokens = tokens.accessTokens;
-    this.refreshTokens = tokens.refreshTokens;
-    this.clientLifecycle = new ClientLifecycle({
-      clients: this.clients,
-      refresh: this.refreshTokens,
-      access: this.accessTokens,
-      consents: stores.durable.consents,
-      revocations: this.revocations,
-      clock,
-      audit,
-    });
-    const oidc = composeOidc(config, clock, stores, keys, this.clients, (e) => {
+  /** Exposes the services composed over `opened` (src/compose/services.ts). */
+  private constructor(opened: OpenedInstallation) {
+    this.config = opened.config;
+    this.clock = opened.clock;
+    this.stores = opened.stores;
+    this.keys = opened.keys;
+    this.notices = opened.notices;
+    this.installation = opened.installation;
+    this.auditTrail = opened.auditTrail;
+    const services = composeServices(opened, (e) => {
       for (const listener of this.backchannelListeners) listener(e);
     });
-    this.backchannel = oidc.backchannel;
-    this.oidcLogout = oidc.oidcLogout;
-    this.endSessionEndpoint = oidc.endSessionEndpoint;
-    this.credentials = new UserCredentials({
-      afterRevokeAll: (userId) => this.oidcLogout.userEnded(userId),
-      users: this.users,
-      sessions: this.sessions,
-      passwordLogin: this.passwordLogin,
-      refresh: this.refreshTokens,
-      access: this.accessTokens,
-      revocations: this.revocations,
-      clock,
-      audit,
-    });
-    this.feedFollowers = new FeedFollowers(this.clients);
-    this.userConsents = new Consents(stores.durable.consents, this.refreshTokens, audit);
-    this.audit = new AuditQueries(stores.durable.audit, this.users, clock);
-    this.authorization = new AuthorizationEndpoint({
-      clients: this.clients,
-      consents: stores.durable.consents,
-      codes: this.codes,
-      interactions: stores.ephemeral.collection("interaction"),
-      nonces: new Nonces(stores.ephemeral),
-      secretTokens: format,
-      clock,
-      issuer: config.issuer,
-      audit,
-    });
-    this.oauth = new OAuthEndpoints({
-      clients: this.clients,
-      users: stores.durable.users,
-      cachedUsers: this.caches.userReads,
-      consents: stores.durable.consents,
-      codes: this.codes,
-      access: this.accessTokens,
-      refresh: this.refreshTokens,
-      denylist: this.denylist,
-      keys,
-      forgeries: this.forgeries,
-      secretTokens: format,
-      clock,
-      issuer: config.issuer,
-      idTokens: oidc.idTokenStep,
-      audit,
-    });
-    this.userInfo = new UserInfo({
-      activeAccessToken: (token) => this.oauth.activeAccessToken(token),
-      users: stores.durable.users,
-    });
-    // Picks up keys rotated by another process (the CLI, another instance).
-    this.reloadTimer = setInterval(() => {
-      keys.reload().catch(() => {
-        // Keep the keys already loaded; the next tick tries again.
-      });
-    }, config.keysReloadInterval * 1000);
-    this.reloadTimer.unref();
+    this.caches = services.caches;
+    this.secretTokens = services.secretTokens;
+    this.hasher = services.hasher;
+    this.users = services.users;
+    this.sessions = services.sessions;
+    this.passwordLogin = services.passwordLogin;
+    this.clients = services.clients;
+    this.denylist = services.denylist;
+    this.revocationStreams = services.revocationStreams;
+    this.codes = services.codes;
+    this.accessTokens = services.accessTokens;
+    this.refreshTokens = services.refreshTokens;
+    this.clientLifecycle = services.clientLifecycle;
+    this.backchannel = services.backchannel;
+    this.oidcLogout = services.oidcLogout;
+    this.endSessionEndpoint = services.endSessionEndpoint;
+    this.credentials = services.credentials;
+    this.forgeries = services.forgeries;
+    this.feedFollowers = services.feedFollowers;
+    this.userConsents = services.userConsents;
+    this.audit = services.audit;
+    this.authorization = services.authorization;
+    this.oauth = services.oauth;
+    this.userInfo = services.userInfo;
+    this.reloadTimer = reloadKeysEvery(this.keys, this.config.keysReloadInterval);
   }
 
   /** What ID tokens can be signed with now: the access-token key's algorithm and its companions'. */
@@ -273,45 +185,17 @@ export class Tessera {
     return this.stores.durable.consents;
   }
 
+  /**
+   * Opens the stores and the installation (src/compose/open.ts), composes the services
+   * over them and starts what runs until `close` (src/compose/running.ts).
+   */
   static async open(options: TesseraOptions = {}): Promise<Tessera> {
-    const config = options.config ?? loadConfig();
-    const clock = options.clock ?? systemClock;
-    const serve = (options.role ?? "serve") === "serve";
-    const create = serve || options.create === true;
-    const location = locateData(config);
-    // Opening a SQLite store creates its file: look before opening.
-    if (options.stores === undefined && !create) assertStoreExists(location);
-    const stores =
-      options.stores ?? (await openConfiguredStores(config, clock, serve, options.onWarning));
-    try {
-      const created = await ensureInstallation(stores.durable.installation, location, {
-        create,
-        now: clock.now(),
-      });
-      // What a command does is the operator's (`cli`); what a server does by itself, the system's.
-      const audit = new AuditTrail(stores.durable.audit, clock, serve ? "system" : "cli");
-      const resolved = await resolveInstallation(stores, config, clock, location, serve, audit);
-      const tessera = new Tessera(
-        resolved.config,
-        clock,
-        stores,
-        resolved.keys,
-        resolved.kek,
-        resolved.notices,
-        { location, created },
-        audit,
-        serve,
-      );
-      // Found without its data: refilled before serving (if that fails, the first
-      // requests that need it answer 503 and retry it).
-      await stores.ephemeral.loss?.check().catch(() => {});
-      // A server's caches follow the log (its refill above done) until `close`.
-      if (serve) tessera.caches.evictions.start();
+    const opened = await openInstallation(options);
+    return closingStoresOnFailure(opened, async () => {
+      const tessera = new Tessera(opened);
+      await startRunning(opened.stores, tessera.caches.evictions, opened.serve);
       return tessera;
-    } catch (err) {
-      if (options.stores === undefined) await stores.close();
-      throw err;
-    }
+    });
   }
 
   /**
@@ -410,14 +294,17 @@ export class Tessera {
     return unavailableDependencies(this.stores, timeoutMs);
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.reloadTimer);
-    this.caches.evictions.stop();
-    this.revocationStreams.close();
-    // A CLI command that ended sessions exits right after: its logout tokens go out first
-    // (bounded: a relying party that does not answer does not hold the process).
-    await this.backchannel.drain(BACKCHANNEL_DRAIN_MS);
-    this.backchannel.close();
-    await this.stores.close();
+  /**
+   * Stops what runs (key reloads, cache evictions, feed streams), lets pending logout
+   * tokens go out, closes the stores (src/compose/running.ts).
+   */
+  close(): Promise<void> {
+    return stopRunning({
+      reloadTimer: this.reloadTimer,
+      evictions: this.caches.evictions,
+      revocationStreams: this.revocationStreams,
+      backchannel: this.backchannel,
+      stores: this.stores,
+    });
   }
 }

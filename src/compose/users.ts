@@ -3,12 +3,16 @@ import type { AuditRecorder } from "../audit/recorder.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/defaults.js";
 import type { SecretTokens } from "../crypto/token-format.js";
+import type { OidcLogout } from "../oidc/logout.js";
+import type { Revocations } from "../revocations/log.js";
 import { PasswordLogin } from "../sessions/login.js";
 import { Sessions, servableFromCache } from "../sessions/sessions.js";
 import type { Stores } from "../store/open.js";
+import { UserCredentials } from "../users/credentials.js";
 import { hashesPerProcess, PasswordHasher } from "../users/passwords.js";
 import { Users } from "../users/users.js";
 import type { CacheServices } from "./caches.js";
+import type { TokenServices } from "./tokens.js";
 
 /** The user services, wired (see `composeUsers`). */
 export interface UserServices {
@@ -73,4 +77,30 @@ export function composeUsers(
     audit,
   );
   return { hasher, users, sessions, passwordLogin };
+}
+
+/**
+ * "Every credential of a user ends" (log out everywhere, password change or reset,
+ * disable; src/users/credentials.ts) over the user services and tokens; the relying
+ * parties of the ended sessions are told through `oidcLogout`.
+ */
+export function composeCredentials(
+  clock: Clock,
+  people: UserServices,
+  tokens: TokenServices,
+  revocations: Revocations,
+  oidcLogout: OidcLogout,
+  audit: AuditRecorder,
+): UserCredentials {
+  return new UserCredentials({
+    afterRevokeAll: (userId) => oidcLogout.userEnded(userId),
+    users: people.users,
+    sessions: people.sessions,
+    passwordLogin: people.passwordLogin,
+    refresh: tokens.refreshTokens,
+    access: tokens.accessTokens,
+    revocations,
+    clock,
+    audit,
+  });
 }
