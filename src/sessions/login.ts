@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import { sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
 import type { Counters, UserRecord } from "../store/types.js";
-import { Limiter } from "../throttle/limiter.js";
+import { LimitChain, type Release } from "../throttle/limit-chain.js";
 import type { PasswordHasher } from "../users/passwords.js";
 import { normalisePassword, normaliseUsername } from "../users/policy.js";
 import type { Users } from "../users/users.js";
@@ -23,6 +23,14 @@ export interface Credentials {
   ip: string;
 }
 
+/** The two login limits, counted together: the client's address first, then the account. */
+type LoginLimit = "address" | "account";
+
+/** A success takes its attempt back from the address and clears the account's failures. */
+const SUCCEEDED: Release<LoginLimit> = { address: "undo", account: "reset" };
+/** An attempt not verified at all (queue full, store down) does not count. */
+const NOT_VERIFIED: Release<LoginLimit> = { address: "undo", account: "undo" };
+
 /**
  * Password verification with throttling, the one way into an account.
  *
@@ -30,7 +38,8 @@ export interface Credentials {
  *   verify (against a dummy hash when there is no user) and the same error.
  * - Per-account and per-IP attempts are counted *before* verifying, so parallel guesses
  *   cannot overshoot either limit; a success clears the account's count and takes its
- *   IP attempt back. Both live in the store, so they hold across instances.
+ *   IP attempt back. Both live in the store, so they hold across instances; both are
+ *   counted in one store call, and settled in one (`LimitChain`).
  * - A throttled attempt is answered at once, without hashing: its 429 is the same for
  *   real and unknown accounts, so it needs no disguise, and a flood of throttled attempts
  *   must not wait in the argon2id queue ahead of other addresses' logins.
@@ -38,8 +47,7 @@ export interface Credentials {
  *   all; an attempt that finds it full gets 503 `server_busy` and is not counted.
  */
 export class PasswordLogin {
-  private readonly account: Limiter;
-  private readonly ip: Limiter;
+  private readonly limits: LimitChain<LoginLimit>;
 
   constructor(
     private readonly users: Users,
@@ -51,35 +59,33 @@ export class PasswordLogin {
     private readonly audit: AuditRecorder = NO_AUDIT,
   ) {
     const windowMs = limits.windowMs;
-    this.account = new Limiter(counters, clock, "login:acct:", {
-      limit: limits.accountLimit,
-      windowMs,
-    });
-    this.ip = new Limiter(counters, clock, "login:ip:", { limit: limits.ipLimit, windowMs });
+    this.limits = new LimitChain<LoginLimit>(counters, clock, [
+      { name: "address", prefix: "login:ip:", limit: limits.ipLimit, windowMs },
+      { name: "account", prefix: "login:acct:", limit: limits.accountLimit, windowMs },
+    ]);
   }
 
   /** Returns the user, or throws `invalid_credentials` / `rate_limited`. */
   async verify(input: Credentials): Promise<UserRecord> {
     const { key } = normaliseUsername(input.username);
     const password = normalisePassword(input.password);
-    const accountKey = sha256(key);
+    const keys = { address: input.ip, account: sha256(key) };
 
     // Both limits count the attempt before the (slow) verify, atomically in the store,
-    // so parallel attempts cannot overshoot either; a success takes its IP attempt back
-    // and clears the account's count, so only failures accumulate.
-    const ipState = await this.ip.hit(input.ip);
-    const acctState = ipState.limited ? ipState : await this.account.hit(accountKey);
-    if (ipState.limited || acctState.limited) {
-      const retryAfter = Math.max(ipState.retryAfter, acctState.retryAfter);
+    // so parallel attempts cannot overshoot either; an attempt over the address's limit
+    // is not counted against the account. A success takes its address attempt back and
+    // clears the account's count, so only failures accumulate. One store call each.
+    const state = await this.limits.hit(keys);
+    if (state.limitedBy !== undefined) {
+      const { retryAfter } = state;
       // Once per address or account and window (the attempt that went over first): a
       // flood of throttled attempts must not become a flood of audit rows.
-      const limiting = ipState.limited ? ipState : acctState;
-      if (limiting.first) {
+      if (state.first) {
         await this.audit.record({
           type: "login_throttled",
-          userId: ipState.limited ? undefined : (await this.users.findByKey(key))?.id,
+          userId: state.limitedBy === "address" ? undefined : (await this.users.findByKey(key))?.id,
           source: input.ip,
-          reason: ipState.limited ? "address" : "account",
+          reason: state.limitedBy,
           details: { retryAfter },
         });
       }
@@ -98,9 +104,7 @@ export class PasswordLogin {
         ok = (await this.hasher.verify(user.passwordHash, password, input.ip)) && !user.disabled;
       }
     } catch (err) {
-      // Not verified at all (queue full, store down): the attempt does not count.
-      await this.ip.undo(input.ip);
-      await this.account.undo(accountKey);
+      await this.limits.release(keys, NOT_VERIFIED);
       throw err;
     }
     if (!ok || user === undefined) {
@@ -114,8 +118,7 @@ export class PasswordLogin {
       });
       throw new TesseraError("invalid_credentials");
     }
-    await this.ip.undo(input.ip);
-    await this.account.reset(accountKey);
+    await this.limits.release(keys, SUCCEEDED);
     await this.users.rehashIfNeeded(user, password, input.ip);
     await this.audit.record({
       type: "login_succeeded",

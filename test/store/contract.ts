@@ -979,6 +979,244 @@ export function storeContract(
         });
       }
     });
+
+    describe("counters: hitChain (one event against several limits)", () => {
+      const link = (key: string, limit: number, windowMs = MINUTE) => ({ key, limit, windowMs });
+
+      it("counts each key in order, each in its own window, and returns every state", async () => {
+        const t0 = clock.now();
+        expect(await store.counters.hitChain([link("a", 5), link("b", 5, HOUR)])).toEqual([
+          { count: 1, resetAt: t0 + MINUTE },
+          { count: 1, resetAt: t0 + HOUR },
+        ]);
+        clock.advance(SECOND);
+        expect(await store.counters.hitChain([link("a", 5), link("b", 5, HOUR)])).toEqual([
+          { count: 2, resetAt: t0 + MINUTE },
+          { count: 2, resetAt: t0 + HOUR },
+        ]);
+        expect(await store.counters.get("a")).toEqual({ count: 2, resetAt: t0 + MINUTE });
+        expect(await store.counters.get("b")).toEqual({ count: 2, resetAt: t0 + HOUR });
+      });
+
+      it("shares its counts with hit: the same windows, whichever call counted", async () => {
+        const t0 = clock.now();
+        await store.counters.hit("a", MINUTE);
+        clock.advance(SECOND);
+        expect(await store.counters.hitChain([link("a", 5, HOUR), link("b", 5)])).toEqual([
+          { count: 2, resetAt: t0 + MINUTE },
+          { count: 1, resetAt: t0 + SECOND + MINUTE },
+        ]);
+        expect(await store.counters.hit("b", MINUTE)).toEqual({
+          count: 2,
+          resetAt: t0 + SECOND + MINUTE,
+        });
+      });
+
+      it("stops after the first key over its limit: the keys after it are not touched", async () => {
+        const t0 = clock.now();
+        await store.counters.hit("b", HOUR);
+        const chain = [link("a", 2), link("b", 10, HOUR), link("c", 10)];
+        expect((await store.counters.hitChain(chain)).map((s) => s.count)).toEqual([1, 2, 1]);
+        expect((await store.counters.hitChain(chain)).map((s) => s.count)).toEqual([2, 3, 2]);
+        // "a" reaches 3 > 2: counted, and the chain ends there.
+        expect(await store.counters.hitChain(chain)).toEqual([{ count: 3, resetAt: t0 + MINUTE }]);
+        expect(await store.counters.hitChain(chain)).toEqual([{ count: 4, resetAt: t0 + MINUTE }]);
+        expect((await store.counters.get("b"))?.count).toBe(3);
+        expect((await store.counters.get("c"))?.count).toBe(2);
+      });
+
+      it("a key over its limit in the middle stops the rest; a key never hit stays absent", async () => {
+        await store.counters.hit("b", MINUTE);
+        expect(
+          (await store.counters.hitChain([link("a", 5), link("b", 0), link("c", 5)])).map(
+            (s) => s.count,
+          ),
+        ).toEqual([1, 2]);
+        expect(await store.counters.get("c")).toBeUndefined();
+      });
+
+      it("a count equal to the limit is within it (the chain goes on)", async () => {
+        expect(
+          (await store.counters.hitChain([link("a", 1), link("b", 1)])).map((s) => s.count),
+        ).toEqual([1, 1]);
+        expect(
+          (await store.counters.hitChain([link("a", 1), link("b", 1)])).map((s) => s.count),
+        ).toEqual([2]);
+      });
+
+      it("each key's window ends at its own resetAt (frozen clock)", async () => {
+        const t0 = clock.now();
+        const chain = [link("a", 10, SECOND), link("b", 10)];
+        await store.counters.hitChain(chain);
+        await store.counters.hitChain(chain);
+        clock.advance(SECOND - 1);
+        expect((await store.counters.hitChain(chain)).map((s) => s.count)).toEqual([3, 3]);
+        clock.advance(1);
+        const t1 = clock.now();
+        expect(await store.counters.hitChain(chain)).toEqual([
+          { count: 1, resetAt: t1 + SECOND },
+          { count: 4, resetAt: t0 + MINUTE },
+        ]);
+        clock.advance(MINUTE);
+        const t2 = clock.now();
+        expect(await store.counters.hitChain(chain)).toEqual([
+          { count: 1, resetAt: t2 + SECOND },
+          { count: 1, resetAt: t2 + MINUTE },
+        ]);
+      });
+
+      it("a key over its limit counts again from 1 once its window ended", async () => {
+        const chain = [link("a", 1, SECOND), link("b", 10)];
+        await store.counters.hitChain(chain);
+        expect(await store.counters.hitChain(chain)).toHaveLength(1);
+        clock.advance(SECOND);
+        expect((await store.counters.hitChain(chain)).map((s) => s.count)).toEqual([1, 2]);
+      });
+
+      it("an empty chain counts nothing", async () => {
+        expect(await store.counters.hitChain([])).toEqual([]);
+      });
+
+      const bad: [string, { key: string; limit: number; windowMs: number }[]][] = [
+        ...BAD_TTLS.map(
+          (windowMs) =>
+            [`windowMs = ${windowMs}`, [link("a", 5), link("b", 5, windowMs)]] as [
+              string,
+              { key: string; limit: number; windowMs: number }[],
+            ],
+        ),
+        ["limit = -1", [link("a", 5), link("b", -1)]],
+        ["limit = 1.5", [link("a", 5), link("b", 1.5)]],
+        ["limit = NaN", [link("a", 5), link("b", Number.NaN)]],
+        ["limit = Infinity", [link("a", 5), link("b", Number.POSITIVE_INFINITY)]],
+        ["a key twice", [link("a", 5), link("b", 5), link("a", 5)]],
+      ];
+      for (const [what, chain] of bad) {
+        it(`rejects a chain with ${what} before counting anything`, async () => {
+          await expect(store.counters.hitChain(chain)).rejects.toThrow(RangeError);
+          expect(await store.counters.get("a")).toBeUndefined();
+          expect(await store.counters.get("b")).toBeUndefined();
+        });
+      }
+
+      it("20 concurrent chains on the same keys count exactly 20 on each, each count seen once", async () => {
+        const states = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.counters.hitChain([link("a", 100), link("b", 100, HOUR)]),
+          ),
+        );
+        for (const i of [0, 1]) {
+          expect(states.map((s) => s[i]?.count).sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual(
+            Array.from({ length: 20 }, (_, n) => n + 1),
+          );
+        }
+        expect((await store.counters.get("a"))?.count).toBe(20);
+        expect((await store.counters.get("b"))?.count).toBe(20);
+      });
+
+      it("20 concurrent chains over a limit of 5: the second key counts exactly the 5 within it", async () => {
+        const states = await Promise.all(
+          Array.from({ length: 20 }, () => store.counters.hitChain([link("a", 5), link("b", 100)])),
+        );
+        expect(states.filter((s) => s.length === 2)).toHaveLength(5);
+        expect(states.filter((s) => s.length === 2).every((s) => (s[0]?.count ?? 99) <= 5)).toBe(
+          true,
+        );
+        expect((await store.counters.get("a"))?.count).toBe(20);
+        expect((await store.counters.get("b"))?.count).toBe(5);
+      });
+    });
+
+    describe("counters: release (undo some keys, reset others, together)", () => {
+      it("undoes and resets each key as asked", async () => {
+        const t0 = clock.now();
+        for (let i = 0; i < 3; i++)
+          await store.counters.hitChain([
+            { key: "a", windowMs: MINUTE, limit: 9 },
+            { key: "b", windowMs: MINUTE, limit: 9 },
+          ]);
+        await store.counters.release([
+          { key: "a", op: "undo" },
+          { key: "b", op: "reset" },
+        ]);
+        expect(await store.counters.get("a")).toEqual({ count: 2, resetAt: t0 + MINUTE });
+        expect(await store.counters.get("b")).toBeUndefined();
+        clock.advance(SECOND);
+        expect(await store.counters.hit("b", MINUTE)).toEqual({
+          count: 1,
+          resetAt: t0 + SECOND + MINUTE,
+        });
+      });
+
+      it("undo never goes below zero, and neither op starts a window", async () => {
+        await store.counters.hit("a", MINUTE);
+        const both = [
+          { key: "a", op: "undo" as const },
+          { key: "none", op: "undo" as const },
+          { key: "gone", op: "reset" as const },
+        ];
+        await store.counters.release(both);
+        await store.counters.release(both);
+        expect((await store.counters.get("a"))?.count).toBe(0);
+        expect(await store.counters.get("none")).toBeUndefined();
+        expect(await store.counters.get("gone")).toBeUndefined();
+        await store.counters.release([{ key: "none", op: "undo" }]);
+        expect(await store.counters.get("none")).toBeUndefined();
+        expect(await store.counters.hit("none", MINUTE)).toMatchObject({ count: 1 });
+      });
+
+      it("an ended window is not undone: the next hit starts afresh", async () => {
+        await store.counters.hit("a", MINUTE);
+        await store.counters.hit("a", MINUTE);
+        clock.advance(MINUTE);
+        await store.counters.release([{ key: "a", op: "undo" }]);
+        expect(await store.counters.get("a")).toBeUndefined();
+        expect((await store.counters.hit("a", MINUTE)).count).toBe(1);
+      });
+
+      it("two undos in one release, only their keys", async () => {
+        for (const k of ["a", "b", "c"]) {
+          await store.counters.hit(k, MINUTE);
+          await store.counters.hit(k, MINUTE);
+        }
+        await store.counters.release([
+          { key: "b", op: "undo" },
+          { key: "a", op: "undo" },
+        ]);
+        expect((await store.counters.get("a"))?.count).toBe(1);
+        expect((await store.counters.get("b"))?.count).toBe(1);
+        expect((await store.counters.get("c"))?.count).toBe(2);
+      });
+
+      it("an empty release changes nothing; a key twice is refused before anything changes", async () => {
+        await store.counters.hit("a", MINUTE);
+        await store.counters.release([]);
+        await expect(
+          store.counters.release([
+            { key: "a", op: "reset" },
+            { key: "a", op: "undo" },
+          ]),
+        ).rejects.toThrow(RangeError);
+        await expect(store.counters.release([{ key: "a", op: "drop" as "reset" }])).rejects.toThrow(
+          RangeError,
+        );
+        expect((await store.counters.get("a"))?.count).toBe(1);
+      });
+
+      it("20 concurrent releases of a count of 15 take it to zero, never below", async () => {
+        for (let i = 0; i < 15; i++) await store.counters.hit("a", MINUTE);
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.counters.release([
+              { key: "a", op: "undo" },
+              { key: "b", op: "reset" },
+            ]),
+          ),
+        );
+        expect((await store.counters.get("a"))?.count).toBe(0);
+        expect(await store.counters.get("b")).toBeUndefined();
+      });
+    });
   });
 }
 

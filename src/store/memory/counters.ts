@@ -1,5 +1,6 @@
 import type { Clock } from "../../clock.js";
-import type { CounterState, Counters } from "../types.js";
+import { assertChain, assertRelease } from "../counters.js";
+import type { ChainedCounter, CounterRelease, CounterState, Counters } from "../types.js";
 import { assertTtl } from "../validate.js";
 
 export class MemoryCounters implements Counters {
@@ -8,6 +9,22 @@ export class MemoryCounters implements Counters {
 
   async hit(key: string, windowMs: number): Promise<CounterState> {
     assertTtl(windowMs);
+    return this.count(key, windowMs);
+  }
+
+  /** All in one synchronous step: nothing else runs in between. */
+  async hitChain(chain: readonly ChainedCounter[]): Promise<CounterState[]> {
+    assertChain(chain);
+    const states: CounterState[] = [];
+    for (const { key, windowMs, limit } of chain) {
+      const s = this.count(key, windowMs);
+      states.push(s);
+      if (s.count > limit) break;
+    }
+    return states;
+  }
+
+  private count(key: string, windowMs: number): CounterState {
     const now = this.clock.now();
     let w = this.windows.get(key);
     if (w === undefined || w.resetAt <= now) {
@@ -29,11 +46,23 @@ export class MemoryCounters implements Counters {
   }
 
   async undo(key: string): Promise<void> {
-    const w = this.windows.get(key);
-    if (w !== undefined && w.resetAt > this.clock.now() && w.count > 0) w.count--;
+    this.takeBack(key);
   }
 
   async reset(key: string): Promise<void> {
     this.windows.delete(key);
+  }
+
+  async release(changes: readonly CounterRelease[]): Promise<void> {
+    assertRelease(changes);
+    for (const { key, op } of changes) {
+      if (op === "undo") this.takeBack(key);
+      else this.windows.delete(key);
+    }
+  }
+
+  private takeBack(key: string): void {
+    const w = this.windows.get(key);
+    if (w !== undefined && w.resetAt > this.clock.now() && w.count > 0) w.count--;
   }
 }

@@ -1,5 +1,11 @@
 import type { Redis } from "ioredis";
-import { LUA_COUNTER_GET, LUA_COUNTER_UNDO, LUA_HIT } from "./lua/counters.js";
+import {
+  LUA_COUNTER_GET,
+  LUA_COUNTER_RELEASE,
+  LUA_COUNTER_UNDO,
+  LUA_HIT,
+  LUA_HIT_CHAIN,
+} from "./lua/counters.js";
 import { LUA_FINISH_RESTORE, LUA_GUARDED_APPEND } from "./lua/generation.js";
 import {
   LUA_CONSUME,
@@ -14,7 +20,10 @@ import {
 
 type Reply = string | number | null;
 
-/** The scripts, as ioredis `defineCommand` adds them to the client. */
+/**
+ * The scripts, as ioredis `defineCommand` adds them to the client. Most take one key; those
+ * in `VARIADIC` take any number, counted by their first argument (`numkeys`, as EVALSHA).
+ */
 export interface ScriptCommands {
   tesseraUpsert(key: string, ...argv: string[]): Promise<number>;
   tesseraUpdate(key: string, ...argv: string[]): Promise<number>;
@@ -27,6 +36,8 @@ export interface ScriptCommands {
   tesseraHit(key: string, ...argv: string[]): Promise<[Reply, Reply]>;
   tesseraCounterGet(key: string, ...argv: string[]): Promise<[Reply, Reply] | null>;
   tesseraCounterUndo(key: string, ...argv: string[]): Promise<number>;
+  tesseraHitChain(numkeys: number, ...keysThenArgv: string[]): Promise<Reply[]>;
+  tesseraCounterRelease(numkeys: number, ...keysThenArgv: string[]): Promise<number>;
   tesseraGuardedAppend(key: string, ...argv: string[]): Promise<string | null>;
   tesseraFinishRestore(key: string, ...argv: string[]): Promise<string | null>;
 }
@@ -43,8 +54,26 @@ export const SCRIPTS: Record<keyof ScriptCommands, string> = {
   tesseraHit: LUA_HIT,
   tesseraCounterGet: LUA_COUNTER_GET,
   tesseraCounterUndo: LUA_COUNTER_UNDO,
+  tesseraHitChain: LUA_HIT_CHAIN,
+  tesseraCounterRelease: LUA_COUNTER_RELEASE,
   tesseraGuardedAppend: LUA_GUARDED_APPEND,
   tesseraFinishRestore: LUA_FINISH_RESTORE,
 };
+
+/** The scripts whose keys are counted by their caller. */
+export const VARIADIC: ReadonlySet<keyof ScriptCommands> = new Set([
+  "tesseraHitChain",
+  "tesseraCounterRelease",
+]);
+
+/** What ioredis's `scripts` option takes: `numberOfKeys` 1, or left to the caller. */
+export function scriptDefinitions(): Record<string, { lua: string; numberOfKeys?: number }> {
+  return Object.fromEntries(
+    Object.entries(SCRIPTS).map(([name, lua]) => [
+      name,
+      VARIADIC.has(name as keyof ScriptCommands) ? { lua } : { lua, numberOfKeys: 1 },
+    ]),
+  );
+}
 
 export type Client = Redis & ScriptCommands;

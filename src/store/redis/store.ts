@@ -14,7 +14,7 @@ import { RedisCounters } from "./counters.js";
 import { credentialsOf, describeTarget, guard, isAuthError } from "./errors.js";
 import { checkEvictionPolicy, readEvictionPolicy } from "./eviction.js";
 import { RedisEventLog } from "./revocations.js";
-import { type Client, SCRIPTS } from "./scripts.js";
+import { type Client, scriptDefinitions } from "./scripts.js";
 
 export interface RedisStoreOptions extends EventLogOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
@@ -101,9 +101,7 @@ export class RedisStore implements EphemeralStore {
       // answers 503 and its client retries.
       maxRetriesPerRequest: 2,
       commandTimeout: 5000,
-      scripts: Object.fromEntries(
-        Object.entries(SCRIPTS).map(([name, lua]) => [name, { lua, numberOfKeys: 1 }]),
-      ),
+      scripts: scriptDefinitions(),
     });
     // Without a listener ioredis prints connection errors to stderr. The store never logs:
     // errors reach callers through the commands (and `connect`).
