@@ -15,7 +15,10 @@
  * in, one out), and a bare Fastify route answering fixed JSON (one hop). For every path the
  * CPU time per request of each process is printed: the front server (the BFF or a floor),
  * the API, and this process (autocannon, the load generator), each from `process.cpuUsage`
- * over the measured run.
+ * over the measured run. BENCH_BFF_RATE=N sends every path N requests per second in all
+ * (autocannon's overallRate) instead of as many as it can: the CPU per request of the
+ * processes compared at the same throughput (a process woken for fewer requests at a time
+ * spends more per request), not the headline ratio.
  */
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -46,6 +49,7 @@ import { atLeast, TARGETS } from "./targets.mjs";
 const SERVER = fileURLToPath(new URL("./bff-server.mjs", import.meta.url));
 const CONNECTIONS = 16;
 const ROUNDS = num("BENCH_ROUNDS", 1);
+const RATE = num("BENCH_BFF_RATE", 0);
 const PASSWORD = "correct horse battery staple";
 const int = (v) => Math.round(v).toLocaleString("en-US");
 
@@ -162,7 +166,12 @@ async function main() {
         log(`${name}, round ${round + 1}`);
         const servers = p.proxied ? { front: p.server, api } : { front: p.server };
         const r = await measurePath(
-          { url: p.url, headers: p.headers, connections: CONNECTIONS },
+          {
+            url: p.url,
+            headers: p.headers,
+            connections: CONNECTIONS,
+            ...(RATE > 0 ? { overallRate: RATE } : {}),
+          },
           servers,
         );
         results[name].push({ ...r, cpu: r.cpuUsPerReq });
