@@ -10,10 +10,15 @@
  *   Tessera, verified locally, revocation feed off), answering `{"sub":…}`.
  * - `bff`: Fastify + the BFF (tessera/bff's `Bff` and `bffRoutes`), memory store, one
  *   upstream `api`, revocation feed off (its cost is not per request), logging as
- *   `tessera bff` does (its logger at `info` with its request log, src/bff/request-log.ts,
- *   to stdout: a file, bench/lib.mjs).
+ *   `tessera bff` does (its logger at `info` with the server's request log,
+ *   src/server/request-log.ts, to stdout: a file, bench/lib.mjs).
+ * - `floor-proxy` (a floor, not Tessera): a bare Fastify route (no logger, no session, no
+ *   CSRF check) that proxies `GET /p/*` to the API with the same kind of node:http
+ *   keep-alive agent as src/bff/proxy.ts and a fixed `Authorization` (option `token`): the
+ *   cost of one HTTP hop in plus one HTTP hop out on this machine.
+ * - `floor-json` (a floor, not Tessera): a bare Fastify route answering a fixed JSON body.
  */
-import { createServer } from "node:http";
+import { Agent, createServer, request as httpRequest } from "node:http";
 import {
   closeServer,
   listenFastify,
@@ -101,11 +106,12 @@ serve(
       // As `tessera bff` builds it (src/cli/commands/bff.ts): its request log at the
       // default level, to stdout (a file: bench/lib.mjs).
       const { createLogger } = await import("../dist/server/logger.js");
-      const { BffLogController } = await import("../dist/bff/request-log.js");
+      const { RequestLog } = await import("../dist/server/request-log.js");
+      const log = createLogger("info", undefined, "json");
       const app = Fastify({
-        loggerInstance: createLogger("info"),
+        loggerInstance: log,
         trustProxy: false,
-        logController: new BffLogController(),
+        logController: new RequestLog(log),
       });
       await bffRoutes(app, bff);
       const port = await listenFastify(app);
@@ -117,6 +123,46 @@ serve(
           await store.close();
         },
       };
+    },
+    "floor-proxy": async () => {
+      const { default: Fastify } = await import("fastify");
+      const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+      const app = Fastify({ logger: false });
+      app.get("/p/*", (request, reply) => {
+        const rest = request.raw.url.slice("/p/".length);
+        const req = httpRequest(
+          {
+            hostname: "127.0.0.1",
+            port: options.apiPort,
+            path: `/${rest}`,
+            method: "GET",
+            headers: { authorization: `Bearer ${options.token}` },
+            agent,
+          },
+          (res) => {
+            const chunks = [];
+            res.on("data", (c) => chunks.push(c));
+            res.on("end", () =>
+              reply
+                .code(res.statusCode)
+                .header("content-type", res.headers["content-type"])
+                .send(Buffer.concat(chunks)),
+            );
+          },
+        );
+        req.on("error", (err) => reply.code(502).send({ error: err.message }));
+        req.end();
+        return reply;
+      });
+      const port = await listenFastify(app);
+      return { port, close: () => app.close() };
+    },
+    "floor-json": async () => {
+      const { default: Fastify } = await import("fastify");
+      const app = Fastify({ logger: false });
+      app.get("/json", async () => ({ sub: "svc", orders: [] }));
+      const port = await listenFastify(app);
+      return { port, close: () => app.close() };
     },
   },
   (server) => ({ spaSecret: server.spaSecret, svcSecret: server.svcSecret }),

@@ -9,13 +9,25 @@
  * made by a real login (authorization code + PKCE) before the runs; its access token lives
  * 15 minutes, so no refresh happens during them. Knobs: BENCH_DURATION, BENCH_WARMUP,
  * BENCH_ROUNDS (runs per path, interleaved, median reported).
+ *
+ * Two floors, labelled as such (not Tessera), in the same run: a bare Fastify route that
+ * proxies to the same API with a node:http keep-alive agent and nothing else (one HTTP hop
+ * in, one out), and a bare Fastify route answering fixed JSON (one hop). For every path the
+ * CPU time per request of each process is printed: the front server (the BFF or a floor),
+ * the API, and this process (autocannon, the load generator), each from `process.cpuUsage`
+ * over the measured run. BENCH_BFF_RATE=N sends every path N requests per second in all
+ * (autocannon's overallRate) instead of as many as it can: the CPU per request of the
+ * processes compared at the same throughput (a process woken for fewer requests at a time
+ * spends more per request), not the headline ratio.
  */
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import {
   aggregate,
+  DURATION_S,
+  load,
   log,
-  measureLoad,
+  median,
   ms,
   num,
   out,
@@ -29,6 +41,7 @@ import {
   startServer,
   table,
   tempRoot,
+  WARMUP_S,
 } from "./lib.mjs";
 import { saveResults, startResults } from "./results.mjs";
 import { atLeast, TARGETS } from "./targets.mjs";
@@ -36,7 +49,9 @@ import { atLeast, TARGETS } from "./targets.mjs";
 const SERVER = fileURLToPath(new URL("./bff-server.mjs", import.meta.url));
 const CONNECTIONS = 16;
 const ROUNDS = num("BENCH_ROUNDS", 1);
+const RATE = num("BENCH_BFF_RATE", 0);
 const PASSWORD = "correct horse battery staple";
+const int = (v) => Math.round(v).toLocaleString("en-US");
 
 const cookieOf = (res, name) => {
   const all = [res.headers["set-cookie"] ?? []].flat();
@@ -68,6 +83,24 @@ async function bffLogin(tessera, bff) {
   return cookieOf(cb, "__Host-bff");
 }
 
+/**
+ * Warm-up, then the measured run with the CPU time (user + system, µs) per request answered
+ * of every process in `servers` ({label: handle}) and of this one (the load generator).
+ */
+async function measurePath(base, servers) {
+  await load({ ...base, duration: WARMUP_S });
+  const handles = Object.entries(servers);
+  await Promise.all(handles.map(([, s]) => s.cpuStart()));
+  const own = process.cpuUsage();
+  const result = await load({ ...base, duration: DURATION_S }, []);
+  const ownUsed = process.cpuUsage(own);
+  const used = await Promise.all(handles.map(([, s]) => s.cpuStop()));
+  const perReq = (c) => (c.user + c.system) / result.total;
+  const cpuOf = Object.fromEntries(handles.map(([label], i) => [label, perReq(used[i])]));
+  cpuOf.loadgen = perReq(ownUsed);
+  return { ...result, cpuUsPerReq: cpuOf.front, cpuOf };
+}
+
 async function main() {
   const started = performance.now();
   const record = startResults("bff", ["fastify", "jose", "autocannon"]);
@@ -79,6 +112,7 @@ async function main() {
     measured: `, ${ROUNDS} round(s) per path, interleaved`,
   });
   const root = tempRoot("tessera-bench-bff-");
+  const floors = [];
   const tessera = await startServer(SERVER, "tessera", { dataDir: root });
   const api = await startServer(SERVER, "api", { tesseraPort: tessera.port });
   const bff = await startServer(SERVER, "bff", {
@@ -97,6 +131,10 @@ async function main() {
       body: "grant_type=client_credentials",
     });
     const token = JSON.parse(tok.body).access_token;
+    const floorProxy = await startServer(SERVER, "floor-proxy", { apiPort: api.port, token });
+    floors.push(floorProxy);
+    const floorJson = await startServer(SERVER, "floor-json", {});
+    floors.push(floorJson);
     const paths = {
       direct: {
         server: api,
@@ -107,27 +145,54 @@ async function main() {
         server: bff,
         url: `http://127.0.0.1:${bff.port}/bff/api/api/orders`,
         headers: { cookie: `__Host-bff=${cookie}`, "x-csrf": "1", "sec-fetch-site": "same-origin" },
+        proxied: true,
       },
+      floorProxy: {
+        server: floorProxy,
+        url: `http://127.0.0.1:${floorProxy.port}/p/orders`,
+        headers: {},
+        proxied: true,
+      },
+      floorJson: { server: floorJson, url: `http://127.0.0.1:${floorJson.port}/json`, headers: {} },
     };
     for (const p of Object.values(paths)) {
       const u = new URL(p.url);
       const res = await request(Number(u.port), "GET", u.pathname, { headers: p.headers });
       if (res.status !== 200) throw new Error(`${p.url}: ${res.status} ${res.body}`);
     }
-    const results = { direct: [], bff: [] };
+    const results = { direct: [], bff: [], floorProxy: [], floorJson: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, p] of Object.entries(paths)) {
         log(`${name}, round ${round + 1}`);
-        const r = await measureLoad(p.server, {
-          url: p.url,
-          headers: p.headers,
-          connections: CONNECTIONS,
-        });
+        const servers = p.proxied ? { front: p.server, api } : { front: p.server };
+        const r = await measurePath(
+          {
+            url: p.url,
+            headers: p.headers,
+            connections: CONNECTIONS,
+            ...(RATE > 0 ? { overallRate: RATE } : {}),
+          },
+          servers,
+        );
         results[name].push({ ...r, cpu: r.cpuUsPerReq });
       }
     }
     const direct = aggregate(results.direct);
     const viaBff = aggregate(results.bff);
+    const cpuCells = (list) => {
+      const m = (key) => median(list.map((r) => r.cpuOf[key] ?? 0));
+      const front = m("front");
+      const proxied = list[0].cpuOf.api !== undefined;
+      const upstream = proxied ? m("api") : 0;
+      const gen = m("loadgen");
+      return [
+        int(median(list.map((r) => r.rps))),
+        int(front),
+        proxied ? int(upstream) : "–",
+        int(gen),
+        int(front + upstream + gen),
+      ];
+    };
     out(
       table(
         ["path", ...RESULT_COLUMNS],
@@ -139,9 +204,31 @@ async function main() {
     );
     out();
     out(
+      table(
+        [
+          "path",
+          "req/s",
+          "front server CPU µs/req",
+          "API CPU µs/req",
+          "load generator CPU µs/req",
+          "sum µs/req",
+        ],
+        [
+          ["API directly (front = the API)", ...cpuCells(results.direct)],
+          ["through the BFF (front = the BFF)", ...cpuCells(results.bff)],
+          [
+            "floor, not Tessera: bare Fastify + node:http proxy to the API",
+            ...cpuCells(results.floorProxy),
+          ],
+          ["floor, not Tessera: bare Fastify, fixed JSON", ...cpuCells(results.floorJson)],
+        ],
+      ),
+    );
+    out();
+    out(
       `BFF overhead: p50 +${ms(viaBff.p50 - direct.p50)} ms, p99 +${ms(viaBff.p99 - direct.p99)} ms; ` +
         `throughput ${ratio(viaBff.rps / direct.rps)} of the direct call's ` +
-        "(each proxied request: a session read (decrypted again only when it changed), the CSRF check, and one more HTTP hop on loopback: a request written and an answer read on a pooled connection).",
+        "(each proxied request: a session read (decrypted again only when it changed), the CSRF check, and one more HTTP hop on loopback: a request written and an answer read on a pooled connection; the floors above show what one hop in and one hop out cost without any of Tessera's work).",
     );
     out();
     const share = viaBff.rps / direct.rps;
@@ -171,6 +258,7 @@ async function main() {
       },
     ]);
   } finally {
+    for (const f of floors) await f.close();
     await bff.close();
     await api.close();
     await tessera.close();

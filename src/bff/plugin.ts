@@ -99,8 +99,10 @@ export async function bffRoutes(app: FastifyInstance, bff: Bff): Promise<void> {
       (_req, body, done) => done(null, body),
     );
     scope.setErrorHandler(errorHandler);
-    scope.addHook("onRequest", async (_request, reply) => {
+    // A callback hook, not an async one: no promise per request.
+    scope.addHook("onRequest", (_request, reply, done) => {
       reply.headers(HEADERS);
+      done();
     });
     const logError = (request: FastifyRequest) => (err: Error) =>
       request.log.warn({ error: err.message }, "bff: revoking at logout failed");

@@ -53,11 +53,32 @@ export interface ProxyResponse {
   body: Buffer;
 }
 
+/** Dot segments (`.`, `..`, percent-encoded or not) anywhere in `rest`: refused. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|\?|$)/i;
+/** An encoded `/` or `\` in the path: refused (an upstream might decode it and climb). */
+const ENCODED_SLASH = /%2f|%5c/i;
+/**
+ * A `rest` the WHATWG URL parser keeps byte for byte (no character it would encode,
+ * normalise or read as a separator: unreserved, sub-delims but `'`, `:`, `@`, `/`, `?`,
+ * `%`): once free of dot segments it needs no parse, the upstream path is base + rest.
+ * (An empty query, a trailing `?`, is dropped by the parser: not verbatim.)
+ */
+const VERBATIM = /^[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
+
+function refused(rest: string): boolean {
+  if (rest.includes("\\") || DOT_SEGMENT.test(rest)) return true;
+  const q = rest.indexOf("?");
+  return ENCODED_SLASH.test(q === -1 ? rest : rest.slice(0, q));
+}
+
+function prefixOf(base: URL): string {
+  return base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
+}
+
 /** The upstream URL for `rest` under `base`, or undefined if it would leave `base`. */
 export function upstreamUrl(base: URL, rest: string): URL | undefined {
-  if (rest.includes("\\") || /(^|\/)(\.|%2e){1,2}(\/|\?|$)/i.test(rest)) return undefined;
-  if (/%2f|%5c/i.test(rest.split("?")[0] as string)) return undefined;
-  const prefix = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
+  if (refused(rest)) return undefined;
+  const prefix = prefixOf(base);
   let url: URL;
   try {
     url = new URL(`${base.origin}${prefix}${rest}`);
@@ -66,6 +87,17 @@ export function upstreamUrl(base: URL, rest: string): URL | undefined {
   }
   if (url.origin !== base.origin || !url.pathname.startsWith(prefix)) return undefined;
   return url;
+}
+
+/**
+ * The request path (path and query) of `upstreamUrl(base, rest)`, or undefined when that
+ * is undefined: for a verbatim `rest`, without parsing a URL (most API calls).
+ */
+export function upstreamPath(base: URL, rest: string): string | undefined {
+  if (VERBATIM.test(rest) && !rest.endsWith("?"))
+    return refused(rest) ? undefined : `${prefixOf(base)}${rest}`;
+  const url = upstreamUrl(base, rest);
+  return url === undefined ? undefined : `${url.pathname}${url.search}`;
 }
 
 /** Connections one process keeps open to one upstream host at most (more requests wait). */
@@ -83,13 +115,41 @@ interface Upstreamed {
   body: Buffer;
 }
 
+/** Where an upstream's requests go: worked out once per upstream, not per request. */
+interface Target {
+  request: typeof httpRequest;
+  protocol: string;
+  hostname: string;
+  port: string;
+  agent: HttpAgent;
+}
+
+const targets = new WeakMap<URL, Target>();
+
+function targetOf(base: URL): Target {
+  let t = targets.get(base);
+  if (t === undefined) {
+    const https = base.protocol === "https:";
+    t = {
+      request: https ? httpsRequest : httpRequest,
+      protocol: base.protocol,
+      hostname: base.hostname.startsWith("[") ? base.hostname.slice(1, -1) : base.hostname,
+      port: base.port,
+      agent: https ? agents["https:"] : agents["http:"],
+    };
+    targets.set(base, t);
+  }
+  return t;
+}
+
 /**
  * One request to an upstream with node:http (a keep-alive agent; WHATWG fetch costs
  * several times more per request), its whole answer read up to `limit` bytes, all within
  * `timeoutMs` (else `upstream_timeout`).
  */
 function send(
-  url: URL,
+  target: Target,
+  path: string,
   method: string,
   headers: Record<string, string>,
   body: Buffer | undefined,
@@ -97,7 +157,6 @@ function send(
   limit: number,
 ): Promise<Upstreamed> {
   return new Promise((resolve, reject) => {
-    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     let settled = false;
     const finish = (err: TesseraError | undefined, value?: Upstreamed) => {
       if (settled) return;
@@ -109,17 +168,17 @@ function send(
       } else resolve(value as Upstreamed);
     };
     const timer = setTimeout(() => finish(new TesseraError("upstream_timeout")), timeoutMs);
-    // Plain options rather than the URL: node:http would convert it on every call.
+    // Plain options rather than a URL: node:http would convert it on every call.
     const options = {
-      protocol: url.protocol,
-      hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
-      port: url.port,
-      path: `${url.pathname}${url.search}`,
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      path,
       method,
       headers,
-      agent: agents[url.protocol as "http:" | "https:"],
+      agent: target.agent,
     };
-    const req = request(options, (res) => {
+    const req = target.request(options, (res) => {
       const declared = Number(res.headers["content-length"] ?? "0");
       if (declared > limit) return finish(tooLarge());
       const chunks: Buffer[] = [];
@@ -133,7 +192,8 @@ function send(
         finish(undefined, {
           status: res.statusCode ?? 502,
           headers: res.headers,
-          body: Buffer.concat(chunks),
+          // One chunk (most answers): no copy.
+          body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
         }),
       );
       res.on("error", (e) => finish(upstreamError(e)));
@@ -155,8 +215,9 @@ export async function proxy(
 ): Promise<ProxyResponse> {
   const base = o.upstreams.get(name);
   if (base === undefined) throw new TesseraError("not_found", "No such upstream.");
-  const url = upstreamUrl(base, req.rest);
-  if (url === undefined) throw new TesseraError("invalid_request", "The path leaves the upstream.");
+  const path = upstreamPath(base, req.rest);
+  if (path === undefined)
+    throw new TesseraError("invalid_request", "The path leaves the upstream.");
   const headers: Record<string, string> = { authorization: `Bearer ${accessToken}` };
   for (const h of REQUEST_HEADERS) {
     const v = req.headers[h];
@@ -165,7 +226,8 @@ export async function proxy(
   const withBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== undefined;
   if (withBody) headers["content-length"] = String(req.body?.length ?? 0);
   const res = await send(
-    url,
+    targetOf(base),
+    path,
     req.method,
     headers,
     withBody ? req.body : undefined,

@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { UPSTREAM_SOCKETS, upstreamUrl } from "../../src/bff/proxy.js";
+import { UPSTREAM_SOCKETS, upstreamPath, upstreamUrl } from "../../src/bff/proxy.js";
 import { bffLogin, type Fixture, fixture, SAME_ORIGIN, setCookies, withCookie } from "./support.js";
 
 let f: Fixture;
@@ -61,6 +61,77 @@ describe("BFF proxy", () => {
     expect(upstreamUrl(base, "..")).toBeUndefined();
     expect(upstreamUrl(base, "a/%2E%2E/..")).toBeUndefined();
     expect(upstreamUrl(base, "/x")?.href).toBe("http://up.example/v1//x");
+  });
+
+  it("every answer, proxied or refused, carries the BFF's security headers", async () => {
+    f = await fixture();
+    const b = await f.bff();
+    const cookie = await bffLogin(f, b);
+    const answers = [
+      await b.inject({ method: "GET", url: "/bff/api/orders/x", headers: withCookie(cookie) }),
+      await b.inject({ method: "GET", url: "/bff/api/orders/x", headers: SAME_ORIGIN }),
+      await b.inject({ method: "GET", url: "/bff/api/nope/x", headers: withCookie(cookie) }),
+      await b.inject({ method: "GET", url: "/bff/user", headers: withCookie(cookie) }),
+    ];
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 401, 404, 200]);
+    for (const res of answers) {
+      expect(res.headers).toMatchObject({
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
+        "x-frame-options": "DENY",
+        "cross-origin-resource-policy": "same-origin",
+      });
+    }
+  });
+
+  it("the request path without a URL parse is the parsed URL's, byte for byte, for any rest", () => {
+    const parsed = (base: URL, rest: string) => {
+      const u = upstreamUrl(base, rest);
+      return u === undefined ? undefined : `${u.pathname}${u.search}`;
+    };
+    const bases = [new URL("http://up.example/v1/"), new URL("http://up.example/v1")];
+    const cases = [
+      "",
+      "?",
+      "a?",
+      "a??",
+      "?x=1",
+      "a/b?c=1&d=%20",
+      "a//b",
+      "/x",
+      "a/./b",
+      "a/%2e/b",
+      "a/.b/c.d",
+      "a?x=/../",
+      "a%2fb",
+      "a?b=%2f",
+      "a%zz",
+      "a'b?c'd",
+      "a b",
+      "a#b",
+      "a\\b",
+      "ä",
+      "a|b^c`d{e}",
+      "a:b@c;d=e,f+g*h(i)!$&",
+    ];
+    // And random rests over an alphabet of the characters that matter (fixed seed).
+    const alphabet = 'ab/.?%2eEfF5c#\'" :@;=&+!~-_ |^`{}[]<>"ä\t';
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let i = 0; i < 5000; i++) {
+      let rest = "";
+      for (let n = next() % 12; n > 0; n--) rest += alphabet[next() % alphabet.length];
+      cases.push(rest);
+    }
+    for (const base of bases) {
+      for (const rest of cases) {
+        expect(upstreamPath(base, rest), JSON.stringify(rest)).toBe(parsed(base, rest));
+      }
+    }
   });
 
   it("CSRF: a cross-site request, or one without X-CSRF: 1, gets 403 and reaches nothing", async () => {

@@ -66,6 +66,18 @@ describe("BffSessionStore: decrypted records kept in process", () => {
     expect(crypto.deciphers).toBe(1);
   });
 
+  it("opens the session as stored: every identity field and every token, decrypted or kept", async () => {
+    const [a, b] = instances();
+    const who = identity();
+    const cookie = await a.create(who, tokens(1));
+    for (let i = 0; i < 2; i++) expect(await a.open(cookie)).toEqual({ ...who, ...tokens(1) });
+    const later = { ...who, scope: "read write" };
+    const next = { ...tokens(2), refreshToken: undefined, jti: undefined };
+    expect(await b.update(cookie, later, next)).toBe(true);
+    for (let i = 0; i < 2; i++) expect(await a.open(cookie)).toEqual({ ...later, ...next });
+    expect(crypto.deciphers).toBe(2);
+  });
+
   it("sees a refresh made by another instance on the next open (decrypted again)", async () => {
     const [a, b] = instances();
     const cookie = await a.create(identity(), tokens(1));
