@@ -44,12 +44,16 @@ export class TokenIdentifier {
     // are both keyed by the token's SHA-256.
     const hash = this.format.keyOf(token);
     if (hash !== undefined) {
-      const opaque = await this.access.findOpaqueByKey(hash);
+      let opaque: Awaited<ReturnType<AccessTokens["findOpaqueByKey"]>>;
+      try {
+        opaque = await this.access.findOpaqueByKey(hash);
+      } finally {
+        // Not (known to be) a live opaque access token: a refresh token (presented once
+        // per rotation, not again and again, and a long-lived secret), nothing live any
+        // more (expired, revoked), or the store did not answer. Not remembered as verified.
+        if (opaque === undefined) this.format.forget(token);
+      }
       if (opaque !== undefined) return { kind: "opaque", ...opaque };
-      // Not an opaque access token: a refresh token (presented once per rotation, not
-      // again and again, and a long-lived secret) or nothing live any more (expired,
-      // revoked). Either way, not remembered as verified.
-      this.format.forget(token);
       const refresh = await this.refresh.lookupByHash(hash);
       if (refresh !== undefined) return { kind: "refresh", ...refresh };
       return undefined;

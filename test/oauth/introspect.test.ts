@@ -330,6 +330,30 @@ describe("store reads per introspection", () => {
     expect(tokens.remembered).toBe(counted);
   });
 
+  it("a refresh token is not remembered either when the opaque-token store fails (503)", async () => {
+    await setup();
+    const tokens = s.tessera.secretTokens;
+    const { appAuth, granted } = await appGrant({ introspect: true });
+    const refresh = granted.refresh_token as string;
+    const counted = tokens.remembered;
+    // The ephemeral store does not answer the opaque-token read (Redis down, say).
+    const { TesseraError } = await import("../../src/errors.js");
+    const find = vi
+      .spyOn(s.tessera.accessTokens, "findOpaqueByKey")
+      .mockRejectedValueOnce(new TesseraError("store_unavailable"));
+    try {
+      const res = await introspect(refresh, appAuth);
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error).toBe("temporarily_unavailable");
+      expect(tokens.remembered).toBe(counted);
+      const revoked = await post(s, "/oauth/revoke", { token: refresh }, appAuth);
+      expect(revoked.statusCode).toBe(200);
+    } finally {
+      find.mockRestore();
+    }
+    expect(tokens.remembered).toBe(counted);
+  });
+
   it("a forged value of our shape (checksum right, tag wrong) is never remembered", async () => {
     await setup();
     const token = await issue(svcAuth);

@@ -256,7 +256,10 @@ export class PostgresEventLog implements EventLog {
         else if (session !== undefined) this.caughtUpIn = session;
       } while (this.pumpAgain);
     } catch {
-      // The next notification or poll tries again from `delivered`.
+      // The next notification or poll tries again from `delivered`. Until one succeeds,
+      // an event notified meanwhile is undelivered, so not current: a cache hit now could
+      // be what that event evicts.
+      this.caughtUpIn = undefined;
     } finally {
       this.pumping = false;
     }
@@ -266,7 +269,7 @@ export class PostgresEventLog implements EventLog {
    * True while LISTEN is in force and a read that began under it found everything
    * appended before: false from a lost connection until LISTEN is back and the follower
    * has caught up (the 1 s poll alone would leave other processes' events up to a second
-   * late).
+   * late), and from a failed read of what is new until a read succeeds.
    */
   current(): boolean {
     const session = this.follower?.listening;

@@ -126,6 +126,37 @@ describePostgres("revocation feed on PostgreSQL: LISTEN/NOTIFY fan-out", () => {
     await until(() => seen.some((e) => e.id === during), "the event appended meanwhile");
   });
 
+  it("is not current while a notified event could not be read (LISTEN up, the read failed)", async () => {
+    const a = await instance();
+    const b = await instance();
+    const seen = watch(b);
+    await ready(b);
+    await until(() => b.revocations.current?.() === true, "B to be current");
+    // B's read of what is new fails (a statement timeout, a pool that cannot hand out a
+    // connection, a connection cut mid-statement) while its LISTEN connection stays up.
+    const db = (b.revocations as unknown as { db: { query: (...args: unknown[]) => unknown } }).db;
+    const query = db.query;
+    let refused = 0;
+    db.query = function (this: unknown, ...args: unknown[]) {
+      if (String(args[0]).includes("FROM revocation_events WHERE seq >")) {
+        refused++;
+        return Promise.reject(new Error("canceling statement due to statement timeout"));
+      }
+      return query.apply(this, args);
+    };
+    const missed = await a.revocations.append(jwt("missed"));
+    await until(() => refused > 0, "B to try reading the notified event");
+    // The notified event was not delivered: a cache hit now could be one it evicts.
+    expect(seen.some((e) => e.id === missed)).toBe(false);
+    expect(b.revocations.current?.()).toBe(false);
+    // The next read that succeeds delivers it and makes B current again.
+    db.query = query;
+    const next = await a.revocations.append(jwt("next"));
+    await until(() => b.revocations.current?.() === true, "B to be current again");
+    await until(() => seen.some((e) => e.id === next), "the next event");
+    expect(seen.map((e) => e.id)).toEqual([missed, next]);
+  });
+
   it("the last watcher leaving closes the LISTEN connection; the next one starts from the log's end", async () => {
     const name = `tessera-test-${randomBytes(4).toString("hex")}`;
     const a = await instance(name);
