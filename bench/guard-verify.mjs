@@ -8,7 +8,7 @@
 // signature check alone, buffers pre-decoded), and the reported ratio is the median of
 // those paired ratios — shared machines drift by more than the differences measured here,
 // and pairing cancels most of it. ops/s are medians too.
-// Env: GUARD_BENCH_MS (per measurement, default 150), GUARD_BENCH_ROUNDS (default 11).
+// Env: GUARD_BENCH_MS (per measurement, default 150), GUARD_BENCH_ROUNDS (default 21).
 import { generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
 import os from "node:os";
 import { createVerifier } from "fast-jwt";
@@ -18,7 +18,7 @@ import { saveResults, startResults } from "./results.mjs";
 import { atLeast, TARGETS } from "./targets.mjs";
 
 const MS = Number(process.env.GUARD_BENCH_MS ?? 150);
-const ROUNDS = Number(process.env.GUARD_BENCH_ROUNDS ?? 11);
+const ROUNDS = Number(process.env.GUARD_BENCH_ROUNDS ?? 21);
 const TOKENS = 512;
 const ISSUER = "https://auth.example.test";
 const AUDIENCE = "orders-api";
@@ -149,13 +149,17 @@ async function benchAlgorithm(alg) {
   const samples = contenders.map(() => []);
   const ratios = contenders.map(() => []);
   const [, rawFn] = contenders[0];
-  // Warm-up, then interleaved rounds, each contender paired with a raw measurement.
+  // Warm-up, then interleaved rounds, each contender paired with a raw measurement taken
+  // right before it in even rounds and right after it in odd ones (so a drift of the
+  // machine within a pair favours neither side).
   for (const [, fn, isAsync] of contenders) await measure(fn, isAsync);
   for (let r = 0; r < ROUNDS; r++) {
     for (let c = 0; c < contenders.length; c++) {
       const [, fn, isAsync] = contenders[c];
-      const base = c === 0 ? undefined : await measure(rawFn, false);
+      const rawFirst = r % 2 === 0;
+      let base = c === 0 || !rawFirst ? undefined : await measure(rawFn, false);
       const ops = await measure(fn, isAsync);
+      if (c !== 0 && !rawFirst) base = await measure(rawFn, false);
       samples[c].push(ops);
       ratios[c].push(base === undefined ? 1 : ops / base);
     }
@@ -234,7 +238,7 @@ function sectionsOf(alg, rows) {
           met: fresh.ops > jose,
         },
       ],
-      notes: `One process, one call in flight; median of ${ROUNDS} interleaved rounds × ${MS} ms; each ratio to raw \`crypto.verify\` is the median of per-round paired ratios. ${TOKENS} distinct tokens in turn (no cache).`,
+      notes: `One process, one call in flight; median of ${ROUNDS} interleaved rounds × ${MS} ms; each ratio to raw \`crypto.verify\` is the median of per-round paired ratios (the raw measurement right before the contender's in even rounds, right after it in odd ones). ${TOKENS} distinct tokens in turn (no cache).`,
     },
     {
       id: `guard-cached-${alg.toLowerCase()}`,

@@ -167,7 +167,7 @@ function runMarkdown(results, missing) {
     "",
     `- machine: ${m.cpu}, ${m.cores} CPUs, ${(m.ramBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os}`,
     `- Node ${first.node}; ${[...versions].map(([k, v]) => `${k} ${v}`).join(", ")}`,
-    "- command: `npm run bench` (= `npm run build`, then each script below, then `node bench/report.mjs`)",
+    "- command: `npm run bench` (= `npm run clean` and `npm run build`, then each script below, then `node bench/report.mjs`)",
     "",
     table(
       ["step", "started (UTC)", "took", "load average at start (1/5/15 min)", "at end"],
