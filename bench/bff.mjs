@@ -232,6 +232,9 @@ async function main() {
     );
     out();
     const share = viaBff.rps / direct.rps;
+    const proxyFloor = aggregate(results.floorProxy);
+    const jsonFloor = aggregate(results.floorJson);
+    const cpuSum = (list) => cpuCells(list)[4];
     saveResults(record, [
       {
         id: "bff",
@@ -253,8 +256,24 @@ async function main() {
             tessera: true,
             p99Ms: direct.p99,
           },
+          {
+            label: "floor, not Tessera: bare Fastify + node:http keep-alive proxy to the same API",
+            value: proxyFloor.rps,
+            p99Ms: proxyFloor.p99,
+            ratio: { value: proxyFloor.rps / direct.rps, vs: "the API directly" },
+          },
+          {
+            label: "floor, not Tessera: bare Fastify answering fixed JSON (one hop, no proxy)",
+            value: jsonFloor.rps,
+            p99Ms: jsonFloor.p99,
+          },
         ],
-        notes: `autocannon -c ${CONNECTIONS}; Tessera, the API and the BFF each in a child process; median of ${ROUNDS} round(s).`,
+        notes:
+          `autocannon -c ${CONNECTIONS}; Tessera, the API and the BFF each in a child process; median of ${ROUNDS} round(s). ` +
+          `Server CPU µs per request (front server + API + load generator): directly ${cpuSum(results.direct)}, ` +
+          `through the BFF ${cpuSum(results.bff)}, through the bare proxy floor ${cpuSum(results.floorProxy)}. ` +
+          "When the two cores are the limit, no proxy on this machine carries more than the floor row's share of the direct rate: " +
+          "one hop in and one hop out on loopback are most of a proxied request's CPU.",
       },
     ]);
   } finally {
