@@ -1,11 +1,16 @@
 import type { Clock } from "../clock.js";
 import type { Counters } from "../store/types.js";
-import type { LimitRule } from "./limiter.js";
-
-/** One limit of a chain: its rule, and the prefix that keeps its keys apart from the others'. */
-export interface ChainedLimit<N extends string> extends LimitRule {
+/**
+ * One limit of a chain: events allowed per fixed window, and the prefix that keeps its keys
+ * apart from the others'. Keys are opaque to the store; callers hash anything personal
+ * before it becomes part of a key.
+ */
+export interface ChainedLimit<N extends string> {
   name: N;
   prefix: string;
+  /** Events allowed per window. */
+  limit: number;
+  windowMs: number;
 }
 
 export interface ChainState<N extends string> {
