@@ -644,9 +644,13 @@ export function payloadOf(req: Req): string | undefined {
   if (b.kind === "json") return JSON.stringify(b.value);
   const form = new URLSearchParams();
   for (const [k, v] of Object.entries(b.value)) {
-    if (Array.isArray(v))
-      for (const x of v) form.append(k, typeof x === "string" ? x : JSON.stringify(x));
-    else form.append(k, typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
+    if (Array.isArray(v)) for (const x of v) form.append(k, formValue(x));
+    else form.append(k, formValue(v));
   }
   return form.toString();
+}
+
+/** A form field's value as it goes on the wire: strings as they are, anything else as JSON. */
+export function formValue(v: unknown): string {
+  return typeof v === "string" ? v : (JSON.stringify(v) ?? "");
 }

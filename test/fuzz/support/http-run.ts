@@ -19,6 +19,7 @@ import {
   basic,
   builderFor,
   type Fixtures,
+  formValue,
   type HttpCase,
   httpCase,
   mutate,
@@ -378,7 +379,8 @@ export async function fuzzHttp(target: FuzzTarget, runs: number): Promise<number
           if (route.path === "/password" && answer.status === 200) {
             const body = req.body;
             if (body !== undefined && body.kind !== "raw") {
-              state.password = String(body.value.newPassword);
+              // What the server stored: a form field carries any value as its JSON text.
+              state.password = formValue(body.value.newPassword);
             }
           }
         }
