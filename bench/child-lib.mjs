@@ -8,16 +8,34 @@
  * - `{ cmd: "eld-start" }` / `{ cmd: "eld-stop" }`: event-loop delay of this process
  *   (perf_hooks.monitorEventLoopDelay), reported back as `{ type: "eld", ... }` in ms.
  * - `{ cmd: "cpu-start" }` / `{ cmd: "cpu-stop" }`: CPU time (user, system; µs) this process
- *   used in between (`process.cpuUsage`), reported back as `{ type: "cpu", ... }`.
+ *   used in between (`process.cpuUsage`, every thread), reported back as `{ type: "cpu", ... }`
+ *   with `main`: the main thread's own share (µs, from /proc/self/task/PID/stat; null where
+ *   there is no /proc). The rest is libuv's pool (argon2id), V8's helpers and the like.
  * - `{ cmd: "close" }`: close everything and exit 0 (so `--cpu-prof` gets written).
  * If the parent goes away, the child exits.
  */
+import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 /** KIND, the first argument. */
 export const kind = process.argv[2];
 /** The options, the second argument (JSON). */
 export const options = JSON.parse(process.argv[3] ?? "{}");
+
+/**
+ * The main thread's CPU time so far (user + system, µs): fields 14 and 15 of
+ * /proc/self/task/PID/stat, in clock ticks (USER_HZ, 100 on Linux); null without /proc.
+ */
+function mainThreadUs() {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8")
+      .split(") ")[1]
+      .split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return null;
+  }
+}
 
 export function send(message) {
   if (process.send) process.send(message);
@@ -111,11 +129,17 @@ async function main(starters, readyFields) {
       });
       eld = undefined;
     } else if (message.cmd === "cpu-start") {
-      cpu = process.cpuUsage();
+      cpu = { all: process.cpuUsage(), main: mainThreadUs() };
       send({ type: "cpu-started" });
     } else if (message.cmd === "cpu-stop" && cpu !== undefined) {
-      const used = process.cpuUsage(cpu);
-      send({ type: "cpu", user: used.user, system: used.system });
+      const used = process.cpuUsage(cpu.all);
+      const main = mainThreadUs();
+      send({
+        type: "cpu",
+        user: used.user,
+        system: used.system,
+        main: main === null || cpu.main === null ? null : main - cpu.main,
+      });
       cpu = undefined;
     } else if (message.cmd === "close" && !closing) {
       closing = true;

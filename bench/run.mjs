@@ -156,6 +156,7 @@ async function argon2Throughput(parallel) {
   const password = "correct horse battery staple, benchmarked";
   const encoded = await hash(password, ARGON2_PARAMS);
   let count = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + DURATION_S * 1000;
   await Promise.all(
@@ -166,7 +167,14 @@ async function argon2Throughput(parallel) {
       }
     }),
   );
-  return { count, perSecond: count / ((performance.now() - t0) / 1000), parallel };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    count,
+    perSecond: count / ((performance.now() - t0) / 1000),
+    parallel,
+    // This process's CPU per verify (every thread; the main thread only awaits).
+    cpuUs: (cpu.user + cpu.system) / count,
+  };
 }
 
 // ── 2. login ────────────────────────────────────────────────────────────────────────────
@@ -174,6 +182,8 @@ async function argon2Throughput(parallel) {
 async function loginLoad(server) {
   const req = loginRequest(server);
   await server.eldStart();
+  await server.cpuStart();
+  const own = process.cpuUsage();
   const loaded = await load(
     {
       url: `http://127.0.0.1:${server.port}/login`,
@@ -186,8 +196,29 @@ async function loginLoad(server) {
     },
     [],
   );
+  const gen = process.cpuUsage(own);
+  const used = await server.cpuStop();
   const eld = await server.eldStop();
-  return { loaded, eld };
+  return { loaded, eld, cpu: loginCpu(used, gen, loaded) };
+}
+
+/**
+ * Where the cores went during a loaded login run, in CPU µs per login answered: the server's
+ * main thread (HTTP, session insert, logging), the rest of the server process (libuv's pool
+ * running argon2id, V8's helpers), the load generator (this process), and how busy the
+ * cores were on average (1 = every core all the time).
+ */
+function loginCpu(used, gen, loaded) {
+  const per = (us) => us / loaded.total;
+  const all = used.user + used.system;
+  const loadgen = gen.user + gen.system;
+  return {
+    main: used.main === null ? null : per(used.main),
+    pool: used.main === null ? null : per(all - used.main),
+    server: per(all),
+    loadgen: per(loadgen),
+    busy: (all + loadgen) / (DURATION_S * 1e6 * os.availableParallelism()),
+  };
 }
 
 /**
@@ -223,6 +254,7 @@ async function benchLogin(dataDir) {
       perSecond: (before.perSecond + after.perSecond) / 2,
       before: before.perSecond,
       after: after.perSecond,
+      cpuUs: (before.cpuUs + after.cpuUs) / 2,
     };
   } finally {
     await server.close();
@@ -241,6 +273,78 @@ async function benchLogin(dataDir) {
   } finally {
     await probe.close();
   }
+}
+
+/**
+ * Where the cores go during the loaded login runs, and the most a login could reach on them
+ * if every core were busy and argon2id cost what it costs alone: the cores' CPU divided by
+ * (argon2id alone + the main thread + the load generator) per login, as a ratio to the same
+ * cores running argon2id alone (the target's denominator, when that run keeps them busy).
+ */
+/** (cores / (argon2id + main + load generator)) / (cores / argon2id), per login. */
+function loginBound(c, argonMax) {
+  return c.main === null ? "–" : ratio(argonMax.cpuUs / (argonMax.cpuUs + c.main + c.loadgen));
+}
+
+const us = (x) => (x === null || x === undefined ? "–" : x.toFixed(0));
+
+/** The same, one sentence for docs/benchmarks.md's login notes. */
+function loginCpuNote(login, allCores, argonMax) {
+  const c = login.cpu;
+  return (
+    ` Where the cores went during the loaded run, CPU µs per login: server main thread ${us(c.main)}, ` +
+    `server pool (argon2id) ${us(c.pool)}, load generator ${us(c.loadgen)}; argon2id alone costs ${us(argonMax.cpuUs)} µs per verify. ` +
+    `With every core busy and argon2id at its alone cost, a login could reach at most ${loginBound(c, argonMax)} of the argon2id-alone rate here ` +
+    `(${loginBound(allCores.cpu, argonMax)} by the diagnostic run's figures), since the main thread and the load generator need their share of the cores.`
+  );
+}
+
+function outLoginCpu(login, allCores, argonMax) {
+  const bound = (c) => loginBound(c, argonMax);
+  const row = (label, c, rps) => [
+    label,
+    us(c.main),
+    us(c.pool),
+    us(c.loadgen),
+    us(c.server + c.loadgen),
+    c.busy.toFixed(2),
+    bound(c),
+    ratio(rps / argonMax.perSecond),
+  ];
+  out(
+    `Where the ${os.availableParallelism()} cores go during the loaded runs, CPU µs per login answered (server: /proc/self/task/PID/stat for the main thread, \`process.cpuUsage\` for the whole process; load generator: this process). ` +
+      `argon2id alone costs **${us(argonMax.cpuUs)} µs** of CPU per verify (${argonMax.parallel} in flight, nothing else running).`,
+  );
+  out();
+  out(
+    table(
+      [
+        "run",
+        "server main thread",
+        "server pool + helpers (argon2id)",
+        "load generator",
+        "total",
+        "cores busy (1 = all)",
+        "bound: all cores busy, argon2id at its alone cost",
+        "measured",
+      ],
+      [
+        row("default `--argon2-concurrency`", login.cpu, login.loaded.rps),
+        row(
+          `\`--argon2-concurrency ${os.availableParallelism()}\` (diagnostic)`,
+          allCores.cpu,
+          allCores.loaded.rps,
+        ),
+      ],
+    ),
+  );
+  out();
+  out(
+    "The bound column is the ratio to the argon2id-alone throughput that a login could reach here if scheduling were perfect: " +
+      "the main thread and the load generator need cores too, so the 0.9× target is within reach only while their CPU per login stays under about a ninth of argon2id's. " +
+      "Pool CPU above argon2id's alone cost is what running beside the event loop and the load generator costs the hashes (caches, preemption).",
+  );
+  out();
 }
 
 // ── 2b. a legitimate login while another address floods ─────────────────────────────────
@@ -480,6 +584,7 @@ async function main() {
         `Tessera's loaded run is ${ratio(loaded.rps / ceiling.perSecond)} of it.`,
     );
     out();
+    outLoginCpu(login, allCores, argonMax);
     out(
       table(
         ["target", "measured", "limit", "verdict"],
@@ -557,7 +662,8 @@ async function main() {
         `Tessera with its defaults except the login throttles and the per-IP argon2id queue (all ${LOGIN_CONNECTIONS} connections come from 127.0.0.1). ` +
         "Its `--argon2-concurrency` default is one hash less than the CPU count (so logins never starve the event loop): " +
         `on ${os.availableParallelism()} CPUs that is ${Math.max(1, os.availableParallelism() - 1)} at a time, against ${argonMax.parallel} in the argon2id-alone row. ` +
-        "The load generator shares the cores with the server during the login run, not during the argon2id-alone run.",
+        "The load generator shares the cores with the server during the login run, not during the argon2id-alone run." +
+        loginCpuNote(login, allCores, argonMax),
     });
     out(
       `Notes: login = throttle check + argon2id verify (libuv pool) + session insert. The server runs with ` +
