@@ -6,7 +6,8 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
 } from "fastify";
-import type { DestinationStream } from "pino";
+import type { DestinationStream, Logger } from "pino";
+import type { Config } from "../config/defaults.js";
 import type { Demo } from "../demo/demo.js";
 import { TesseraError } from "../errors.js";
 import type { Tessera } from "../tessera.js";
@@ -87,15 +88,34 @@ export async function buildServer(
   const { config } = tessera;
   const issuer = new URL(config.issuer);
   const hsts = issuer.protocol === "https:";
+  const logger = serverLogger(config, options);
+  const app = createFastify(config, options, logger, hsts);
+  refuseUpgrades(app, hsts, logger as FastifyBaseLogger);
+  await acceptBodies(app, config.bodyLimit);
+  const shutdown = trackShutdown(app);
+  checkEachRequest(app, hsts, shutdown);
+  handleErrors(app);
+  await registerRoutes(app, tessera, routeContext(issuer, options), options.demo);
+  return app;
+}
+
+/** The server's logger: level, format, destination and fixed fields from config and options. */
+function serverLogger(config: Config, options: BuildServerOptions): Logger {
   // `auto`: pretty when the lines go to stdout and stdout is a terminal.
   const toTerminal = options.logStream === undefined && process.stdout.isTTY === true;
-  const logger = createLogger(
+  return createLogger(
     config.logLevel,
     options.logStream,
     chooseLogFormat(config.logFormat, toTerminal),
     options.logFields,
   );
-  const log = logger as FastifyBaseLogger;
+}
+
+/** Node's HTTP server settings: the Host check left to us, and the whole-request timeout. */
+function httpSettings(options: BuildServerOptions): {
+  requestTimeout: number;
+  http: ServerOptions;
+} {
   const requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
   const http: ServerOptions = {
     // Node would answer a Host-less HTTP/1.1 request itself, bare: checked in onRequest.
@@ -105,7 +125,19 @@ export async function buildServer(
     connectionsCheckingInterval:
       options.requestTimeout?.checkIntervalMs ?? REQUEST_TIMEOUT_CHECK_MS,
   };
-  const app = Fastify({
+  return { requestTimeout, http };
+}
+
+/** Fastify with Tessera's options: logs, limits, proxies, parsing, framework errors. */
+function createFastify(
+  config: Config,
+  options: BuildServerOptions,
+  logger: Logger,
+  hsts: boolean,
+): FastifyInstance {
+  const log = logger as FastifyBaseLogger;
+  const { requestTimeout, http } = httpSettings(options);
+  return Fastify({
     loggerInstance: log,
     // Which request lines are written at which level: ./request-log.ts.
     logController: new RequestLog(logger),
@@ -116,7 +148,8 @@ export async function buildServer(
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     // Fastify's own 503 while draining is bare (no stable code, no security headers):
-    // requests that arrive during a shutdown are refused by the onRequest hook below.
+    // requests that arrive during a shutdown are refused by the onRequest hook
+    // (checkEachRequest).
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 128 },
     // Errors below the routes get Tessera's shape and headers too (framework-errors.ts).
@@ -126,23 +159,42 @@ export async function buildServer(
     // Fastify hands `https` (not `http`) to https.createServer: the HTTP settings go in it.
     ...(options.tls === undefined ? { http } : { https: { ...http, ...options.tls } }),
   }) as FastifyInstance;
+}
+
+/** Refuses Upgrade and CONNECT requests on the underlying Node server. */
+function refuseUpgrades(app: FastifyInstance, hsts: boolean, log: FastifyBaseLogger): void {
   // Tessera speaks no upgrade protocol and is no proxy (see framework-errors.ts).
   app.server.on("upgrade", refuseUpgrade(hsts, log));
   app.server.on("connect", refuseUpgrade(hsts, log));
+}
+
+/** Registers the body parsers: JSON (Fastify's own) and urlencoded forms, nothing else. */
+async function acceptBodies(app: FastifyInstance, bodyLimit: number): Promise<void> {
   // Accepted bodies: JSON and urlencoded forms. Anything else is 415 unsupported_media_type.
   app.removeContentTypeParser("text/plain");
-  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  await app.register(formbody, { bodyLimit });
+}
 
+/** What the route handlers are given besides the domain: the origin check and the demo's frame. */
+function routeContext(issuer: URL, options: BuildServerOptions): RouteContext {
   const allowedOrigins = new Set([issuer.origin]);
-  const ctx: RouteContext = {
+  return {
     assertSameOrigin: (request) => assertSameOrigin(request, allowedOrigins),
     ...(options.demo === undefined ? {} : { frame: options.demo.frame }),
   };
+}
 
+/** Whether a shutdown has begun, as the hooks of `trackShutdown` keep it. */
+interface ShutdownState {
+  closing: boolean;
+}
+
+/** Notes when a shutdown begins; then closes each kept-alive connection after its last answer. */
+function trackShutdown(app: FastifyInstance): ShutdownState {
   // Set once a shutdown has begun (Fastify closes the listener after its preClose hooks).
-  let closing = false;
+  const shutdown: ShutdownState = { closing: false };
   app.addHook("preClose", async () => {
-    closing = true;
+    shutdown.closing = true;
   });
   // Node closes the connections idle when the shutdown begins, not those that become idle
   // later: a kept-alive connection whose request was in flight would hold `close()` (and
@@ -150,13 +202,17 @@ export async function buildServer(
   // (The per-request hooks take `done` rather than returning a promise: one fewer promise
   // and microtask per hook and request.)
   app.addHook("onResponse", (_request, _reply, done) => {
-    if (closing) setImmediate(() => app.server.closeIdleConnections());
+    if (shutdown.closing) setImmediate(() => app.server.closeIdleConnections());
     done();
   });
+  return shutdown;
+}
 
+/** The onRequest hook: security headers, then refusal while shutting down or without one Host. */
+function checkEachRequest(app: FastifyInstance, hsts: boolean, shutdown: ShutdownState): void {
   app.addHook("onRequest", (request, reply, done) => {
     applySecurityHeaders(reply, hsts);
-    if (closing) {
+    if (shutdown.closing) {
       // A request on a kept-alive connection while requests in flight finish: refused in
       // the route's own shape, and the connection closed (Fastify sets Connection: close)
       // so the client goes to another instance or waits for this one.
@@ -176,18 +232,30 @@ export async function buildServer(
     }
     done();
   });
+}
+
+/** Errors thrown by routes and unknown paths, answered in Tessera's `{"error": code}` shape. */
+function handleErrors(app: FastifyInstance): void {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_request, reply) => {
     reply.code(404).send({ error: "not_found", message: new TesseraError("not_found").message });
   });
+}
 
+/** Registers every route group, in order; the demo's only with `serve --demo`. */
+async function registerRoutes(
+  app: FastifyInstance,
+  tessera: Tessera,
+  ctx: RouteContext,
+  demo: Demo | undefined,
+): Promise<void> {
   homeRoutes(app, tessera, ctx);
   guideRoutes(app, ctx);
   accountRoutes(app, tessera, ctx);
   loginRoutes(app, tessera, ctx);
   sessionRoutes(app, tessera, ctx);
   healthRoutes(app, tessera);
-  metricsRoutes(app, config.metrics as "loopback" | "public" | "off", {
+  metricsRoutes(app, tessera.config.metrics as "loopback" | "public" | "off", {
     forgeries: tessera.forgeries,
     feed: tessera.revocationStreams,
     pool: { stats: () => tessera.poolStats() },
@@ -200,6 +268,5 @@ export async function buildServer(
   await authorizeRoutes(app, tessera, ctx);
   // OAuth endpoints answer errors in RFC 6749 form: an encapsulated plugin, own handler.
   await app.register(async (scope) => oauthRoutes(scope, tessera));
-  if (options.demo !== undefined) await demoRoutes(app, tessera, ctx, options.demo);
-  return app;
+  if (demo !== undefined) await demoRoutes(app, tessera, ctx, demo);
 }
