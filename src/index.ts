@@ -7,6 +7,7 @@ export { ERROR_STATUS, type ErrorCode, isTesseraError, TesseraError } from "./er
 export { type BuildServerOptions, buildServer } from "./server/app.js";
 export { SESSION_COOKIE } from "./sessions/cookie.js";
 export type { SessionView } from "./sessions/sessions.js";
+export type * from "./store/counters-types.js";
 export { MemoryStore } from "./store/memory/index.js";
 export { openStores, type Stores } from "./store/open.js";
 export { SqliteStore } from "./store/sqlite/index.js";

@@ -23,7 +23,8 @@ import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { randomToken, safeEqual, sha256 } from "../crypto/random.js";
 import { TesseraError } from "../errors.js";
-import type { Collection, Counters } from "../store/types.js";
+import type { Counters } from "../store/counters-types.js";
+import type { Collection } from "../store/types.js";
 import { GrantRefused, type IssuerClient } from "./issuer-client.js";
 import type { ResolvedBffOptions } from "./options.js";
 

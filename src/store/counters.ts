@@ -1,4 +1,4 @@
-import type { ChainedCounter, CounterRelease } from "./types.js";
+import type { ChainedCounter, CounterRelease } from "./counters-types.js";
 import { assertTtl } from "./validate.js";
 
 /** A key may appear once per call: PostgreSQL cannot change one row twice in one statement. */

@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { Counters } from "../store/types.js";
+import type { Counters } from "../store/counters-types.js";
 /**
  * One limit of a chain: events allowed per fixed window, and the prefix that keeps its keys
  * apart from the others'. Keys are opaque to the store; callers hash anything personal

@@ -9,8 +9,8 @@ import { ManualClock } from "../../src/clock.js";
 import { sha256 } from "../../src/crypto/random.js";
 import { TesseraError } from "../../src/errors.js";
 import { PasswordLogin } from "../../src/sessions/login.js";
+import type { Counters } from "../../src/store/counters-types.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
-import type { Counters } from "../../src/store/types.js";
 import { PasswordHasher } from "../../src/users/passwords.js";
 import { Users } from "../../src/users/users.js";
 

@@ -1,4 +1,5 @@
 import type { Clock } from "../../clock.js";
+import type { Counters } from "../counters-types.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
   AuditLog,
@@ -6,7 +7,6 @@ import type {
   Collection,
   CollectionName,
   ConsentStore,
-  Counters,
   DurableStore,
   EphemeralStore,
   EventLog,

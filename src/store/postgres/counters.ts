@@ -1,6 +1,6 @@
 import type { Clock } from "../../clock.js";
 import { assertChain, assertRelease } from "../counters.js";
-import type { ChainedCounter, CounterRelease, CounterState, Counters } from "../types.js";
+import type { ChainedCounter, CounterRelease, CounterState, Counters } from "../counters-types.js";
 import { assertTtl } from "../validate.js";
 import type { Db } from "./db.js";
 

@@ -1,12 +1,12 @@
 import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
+import type { Counters } from "../counters-types.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
   ClientStore,
   Collection,
   CollectionName,
   ConsentStore,
-  Counters,
   DurableStore,
   EphemeralStore,
   InstallationStore,

@@ -1,14 +1,9 @@
 import { Redis } from "ioredis";
 import type { Clock } from "../../clock.js";
 import { TesseraError } from "../../errors.js";
+import type { Counters } from "../counters-types.js";
 import type { EventLogOptions } from "../event-log.js";
-import type {
-  Collection,
-  CollectionName,
-  Counters,
-  EphemeralStore,
-  LossRecovery,
-} from "../types.js";
+import type { Collection, CollectionName, EphemeralStore, LossRecovery } from "../types.js";
 import { RedisCollection } from "./collection.js";
 import { RedisCounters } from "./counters.js";
 import { credentialsOf, describeTarget, guard, isAuthError } from "./errors.js";

@@ -1,13 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Clock } from "../../clock.js";
+import type { Counters } from "../counters-types.js";
 import type { EventLogOptions } from "../event-log.js";
 import type {
   ClientStore,
   Collection,
   CollectionName,
   ConsentStore,
-  Counters,
   DurableStore,
   EphemeralStore,
   InstallationStore,
