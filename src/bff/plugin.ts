@@ -92,86 +92,123 @@ function assertCsrf(bff: Bff, request: FastifyRequest, requireHeader: boolean): 
 /** Registers the BFF's routes on `app` (an encapsulated scope of its own). */
 export async function bffRoutes(app: FastifyInstance, bff: Bff): Promise<void> {
   await app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      "*",
-      { parseAs: "buffer", bodyLimit: bff.options.bodyLimit },
-      (_req, body, done) => done(null, body),
-    );
-    scope.setErrorHandler(errorHandler);
-    // A callback hook, not an async one: no promise per request.
-    scope.addHook("onRequest", (_request, reply, done) => {
-      reply.headers(HEADERS);
-      done();
-    });
-    const logError = (request: FastifyRequest) => (err: Error) =>
-      request.log.warn({ error: err.message }, "bff: revoking at logout failed");
-
-    scope.get("/bff/login", async (request, reply) => {
-      const started = await bff.startLogin(
-        query(request, "return_to"),
-        request.ip,
-        cookie(request, BFF_LOGIN_COOKIE),
-      );
-      reply.header(
-        "set-cookie",
-        `${BFF_LOGIN_COOKIE}=${started.nonce}; ${LAX}; Max-Age=${bff.options.loginTtl}`,
-      );
-      return reply.redirect(started.location, 302);
-    });
-
-    scope.get("/bff/callback", async (request, reply) => {
-      const { cookie: value, returnTo } = await bff.finishLogin(
-        {
-          code: query(request, "code"),
-          state: query(request, "state"),
-          iss: query(request, "iss"),
-          error: query(request, "error"),
-        },
-        cookie(request, BFF_LOGIN_COOKIE),
-      );
-      // The login cookie stays until it expires: another tab's login may still need it.
-      reply.header("set-cookie", `${BFF_COOKIE}=${value}; ${STRICT}`);
-      return reply.redirect(returnTo, 303);
-    });
-
+    prepareScope(scope, bff);
+    scope.get("/bff/login", (request, reply) => startLogin(bff, request, reply));
+    scope.get("/bff/callback", (request, reply) => finishLogin(bff, request, reply));
     scope.get("/bff/user", async (request) => bff.user(cookie(request, BFF_COOKIE)));
-
-    scope.post("/bff/logout", async (request, reply) => {
-      // A plain HTML form (no JavaScript) cannot add X-CSRF; a browser always sends
-      // Origin with a POST, so the same-origin rule is enough there.
-      const fromBrowser =
-        request.headers["sec-fetch-site"] !== undefined || request.headers.origin !== undefined;
-      assertCsrf(bff, request, !fromBrowser);
-      await bff.logout(cookie(request, BFF_COOKIE), logError(request));
-      reply.header("set-cookie", `${BFF_COOKIE}=; ${STRICT}; Max-Age=0`);
-      const html = (request.headers.accept ?? "").includes("text/html");
-      return html ? reply.redirect("/", 303) : reply.code(204).send();
-    });
-
-    scope.all("/bff/api/:name/*", async (request, reply) => {
-      assertCsrf(bff, request, true);
-      const { name } = request.params as { name: string };
-      const prefix = `/bff/api/${name}/`;
-      const raw = request.raw.url ?? "";
-      if (!bff.options.upstreams.has(name) || !raw.startsWith(prefix)) {
-        throw new TesseraError("not_found", "No such upstream.");
-      }
-      const value = cookie(request, BFF_COOKIE);
-      const session = await bff.session(value);
-      const req: ProxyRequest = {
-        method: request.method,
-        rest: raw.slice(prefix.length),
-        headers: request.headers,
-        body: Buffer.isBuffer(request.body) ? request.body : undefined,
-      };
-      let res = await proxy(bff.options, name, req, session.accessToken);
-      if (res.status === 401 && /invalid_token/.test(res.headers["www-authenticate"] ?? "")) {
-        // The upstream refused the token (its clock, a revocation): refresh once, retry once.
-        const again = await bff.session(value, session.accessToken);
-        res = await proxy(bff.options, name, req, again.accessToken);
-      }
-      return reply.code(res.status).headers(res.headers).send(res.body);
-    });
+    scope.post("/bff/logout", (request, reply) => logout(bff, request, reply));
+    scope.all("/bff/api/:name/*", (request, reply) => proxyToUpstream(bff, request, reply));
   });
+}
+
+/**
+ * The scope's bodies (kept as raw bytes, for the proxy, up to `bodyLimit`), its error
+ * answers, and the headers of every answer.
+ */
+function prepareScope(scope: FastifyInstance, bff: Bff): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(
+    "*",
+    { parseAs: "buffer", bodyLimit: bff.options.bodyLimit },
+    (_req, body, done) => done(null, body),
+  );
+  scope.setErrorHandler(errorHandler);
+  // A callback hook, not an async one: no promise per request.
+  scope.addHook("onRequest", (_request, reply, done) => {
+    reply.headers(HEADERS);
+    done();
+  });
+}
+
+/** GET /bff/login: the login cookie, and a 302 to Tessera's authorization endpoint. */
+async function startLogin(
+  bff: Bff,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const started = await bff.startLogin(
+    query(request, "return_to"),
+    request.ip,
+    cookie(request, BFF_LOGIN_COOKIE),
+  );
+  reply.header(
+    "set-cookie",
+    `${BFF_LOGIN_COOKIE}=${started.nonce}; ${LAX}; Max-Age=${bff.options.loginTtl}`,
+  );
+  return reply.redirect(started.location, 302);
+}
+
+/** GET /bff/callback: the session cookie, and a 303 to where the login was started for. */
+async function finishLogin(
+  bff: Bff,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const { cookie: value, returnTo } = await bff.finishLogin(
+    {
+      code: query(request, "code"),
+      state: query(request, "state"),
+      iss: query(request, "iss"),
+      error: query(request, "error"),
+    },
+    cookie(request, BFF_LOGIN_COOKIE),
+  );
+  // The login cookie stays until it expires: another tab's login may still need it.
+  reply.header("set-cookie", `${BFF_COOKIE}=${value}; ${STRICT}`);
+  return reply.redirect(returnTo, 303);
+}
+
+/** POST /bff/logout: ends the session, clears its cookie; 204, or 303 to `/` for a form. */
+async function logout(
+  bff: Bff,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  // A plain HTML form (no JavaScript) cannot add X-CSRF; a browser always sends
+  // Origin with a POST, so the same-origin rule is enough there.
+  const fromBrowser =
+    request.headers["sec-fetch-site"] !== undefined || request.headers.origin !== undefined;
+  assertCsrf(bff, request, !fromBrowser);
+  await bff.logout(cookie(request, BFF_COOKIE), revocationFailureLogger(request));
+  reply.header("set-cookie", `${BFF_COOKIE}=; ${STRICT}; Max-Age=0`);
+  const html = (request.headers.accept ?? "").includes("text/html");
+  return html ? reply.redirect("/", 303) : reply.code(204).send();
+}
+
+/** Logs, as a warning, a token revocation that failed during a logout. */
+function revocationFailureLogger(request: FastifyRequest): (err: Error) => void {
+  return (err: Error) => request.log.warn({ error: err.message }, "bff: revoking at logout failed");
+}
+
+/**
+ * `/bff/api/NAME/*`: the request, with the session's access token, to the upstream NAME;
+ * its answer as it came.
+ */
+async function proxyToUpstream(
+  bff: Bff,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  assertCsrf(bff, request, true);
+  const { name } = request.params as { name: string };
+  const prefix = `/bff/api/${name}/`;
+  const raw = request.raw.url ?? "";
+  if (!bff.options.upstreams.has(name) || !raw.startsWith(prefix)) {
+    throw new TesseraError("not_found", "No such upstream.");
+  }
+  const value = cookie(request, BFF_COOKIE);
+  const session = await bff.session(value);
+  const req: ProxyRequest = {
+    method: request.method,
+    rest: raw.slice(prefix.length),
+    headers: request.headers,
+    body: Buffer.isBuffer(request.body) ? request.body : undefined,
+  };
+  let res = await proxy(bff.options, name, req, session.accessToken);
+  if (res.status === 401 && /invalid_token/.test(res.headers["www-authenticate"] ?? "")) {
+    // The upstream refused the token (its clock, a revocation): refresh once, retry once.
+    const again = await bff.session(value, session.accessToken);
+    res = await proxy(bff.options, name, req, again.accessToken);
+  }
+  return reply.code(res.status).headers(res.headers).send(res.body);
 }

@@ -2,9 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../errors.js";
 import type {
   AuthorizationEndpoint,
+  Continuation,
   RedirectTo,
   ShownError,
   Subject,
+  Validation,
 } from "../../oauth/authorize.js";
 import { withoutReauthentication } from "../../oidc/request.js";
 import type { ResolvedSession } from "../../sessions/sessions.js";
@@ -104,6 +106,11 @@ function htmlErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyR
   html(reply, e.status, errorPage("Something went wrong", e.message, e.code));
 }
 
+/** A request `validate` accepted: its client and the request as stored. */
+type ValidRequest = Extract<Validation, { kind: "ok" }>;
+/** `proceed`'s answer when the user must be asked. */
+type ConsentQuestion = Extract<Continuation, { kind: "consent" }>;
+
 /**
  * GET /oauth/authorize (with its sign-in and consent pages), POST
  * /oauth/authorize/decision, and the user's remembered consents: GET /consents,
@@ -114,119 +121,196 @@ export async function authorizeRoutes(
   tessera: Tessera,
   ctx: RouteContext,
 ): Promise<void> {
+  app.get("/consents", async (request, reply) => listConsents(tessera, request, reply));
+  app.delete<{ Params: { clientId: string } }>("/consents/:clientId", async (request, reply) =>
+    withdrawConsent(tessera, ctx, request, reply),
+  );
+  await app.register(async (pages) => authorizationPages(pages, tessera, ctx));
+}
+
+/** GET /consents: the signed-in user's remembered consents. */
+async function listConsents(tessera: Tessera, request: FastifyRequest, reply: FastifyReply) {
+  const current = await requireSession(tessera, request, reply);
+  const consents = await tessera.userConsents.list(current.user.id);
+  return {
+    consents: consents.map((c) => ({
+      clientId: c.clientId,
+      scopes: c.scopes,
+      grantedAt: new Date(c.grantedAt).toISOString(),
+    })),
+  };
+}
+
+/** DELETE /consents/:clientId: forgets the user's consent to one client. */
+async function withdrawConsent(
+  tessera: Tessera,
+  ctx: RouteContext,
+  request: FastifyRequest<{ Params: { clientId: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  ctx.assertSameOrigin(request);
+  const current = await requireSession(tessera, request, reply);
+  const { clientId } = request.params;
+  await tessera.userConsents.withdraw(current.user.id, clientId);
+  request.log.info({ userId: current.user.id, clientId }, "consent revoked");
+  return reply.code(204).send();
+}
+
+/** The browser-facing pages of the authorization endpoint, whose errors are pages too. */
+async function authorizationPages(
+  pages: FastifyInstance,
+  tessera: Tessera,
+  ctx: RouteContext,
+): Promise<void> {
+  pages.setErrorHandler(htmlErrorHandler);
+
+  // HEAD must not store a consent question or issue a code, as the GET handler would
+  // (Fastify's implicit HEAD route runs it): refused instead.
+  pages.head("/oauth/authorize", async (_request, reply) => {
+    reply.header("allow", "GET");
+    throw new TesseraError("method_not_allowed", "Use GET for an authorization request.");
+  });
+  pages.get("/oauth/authorize", { exposeHeadRoute: false }, async (request, reply) =>
+    authorizationRequest(tessera, request, reply),
+  );
+  pages.post("/oauth/authorize/decision", async (request, reply) =>
+    consentDecision(tessera, ctx, request, reply),
+  );
+}
+
+/**
+ * GET /oauth/authorize: validate the request (a bad one is shown or sent back to the
+ * client), then answer it for the browser's session, or for the lack of one.
+ */
+async function authorizationRequest(
+  tessera: Tessera,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const endpoint = tessera.authorization;
+  const v = await endpoint.validate(request.query as Record<string, unknown>);
+  if (v.kind === "show") return showError(reply, v);
+  if (v.kind === "redirect") return sendRedirect(reply, v);
+  const current = await currentSession(tessera, request, reply);
+  if (current === undefined) return withoutSession(endpoint, request, reply, v);
+  return withSession(endpoint, request, reply, v, current);
+}
 
-  app.get("/consents", async (request, reply) => {
-    const current = await requireSession(tessera, request, reply);
-    const consents = await tessera.userConsents.list(current.user.id);
-    return {
-      consents: consents.map((c) => ({
-        clientId: c.clientId,
-        scopes: c.scopes,
-        grantedAt: new Date(c.grantedAt).toISOString(),
-      })),
-    };
-  });
-
-  app.delete<{ Params: { clientId: string } }>("/consents/:clientId", async (request, reply) => {
-    ctx.assertSameOrigin(request);
-    const current = await requireSession(tessera, request, reply);
-    const { clientId } = request.params;
-    await tessera.userConsents.withdraw(current.user.id, clientId);
-    request.log.info({ userId: current.user.id, clientId }, "consent revoked");
-    return reply.code(204).send();
-  });
-
-  await app.register(async (pages) => {
-    pages.setErrorHandler(htmlErrorHandler);
-
-    // HEAD must not store a consent question or issue a code, as the GET handler would
-    // (Fastify's implicit HEAD route runs it): refused instead.
-    pages.head("/oauth/authorize", async (_request, reply) => {
-      reply.header("allow", "GET");
-      throw new TesseraError("method_not_allowed", "Use GET for an authorization request.");
+/**
+ * No session: the client's answer when it asked not to prompt; else a reload from our own
+ * origin for the cookie, or the sign-in page.
+ */
+function withoutSession(
+  endpoint: AuthorizationEndpoint,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  v: ValidRequest,
+): FastifyReply {
+  const answer = endpoint.withoutSession(v.request);
+  if (answer !== undefined) return sendRedirect(reply, answer);
+  // A cross-site navigation does not carry the SameSite=Strict cookie: reload the
+  // same URL from our own origin once, which does, before asking for a password.
+  const site = request.headers["sec-fetch-site"];
+  if (site === "cross-site" || site === "same-site") {
+    return html(reply, 200, sameSiteBouncePage(pathAndQuery(request)));
+  }
+  const returnTo = pathAndQuery(request);
+  if (!isSafeReturnTo(returnTo)) {
+    // The sign-in form could not bring the browser back here: refuse now, not after
+    // the user typed a password.
+    return showError(reply, {
+      kind: "show",
+      error: "invalid_request",
+      description: "The authorization request is too long.",
     });
+  }
+  return signInPage(reply, v, returnTo, v.request.oidc?.loginHint);
+}
 
-    pages.get("/oauth/authorize", { exposeHeadRoute: false }, async (request, reply) => {
-      const v = await endpoint.validate(request.query as Record<string, unknown>);
-      if (v.kind === "show") return showError(reply, v);
-      if (v.kind === "redirect") return sendRedirect(reply, v);
-      const current = await currentSession(tessera, request, reply);
-      if (current === undefined) {
-        const answer = endpoint.withoutSession(v.request);
-        if (answer !== undefined) return sendRedirect(reply, answer);
-        // A cross-site navigation does not carry the SameSite=Strict cookie: reload the
-        // same URL from our own origin once, which does, before asking for a password.
-        const site = request.headers["sec-fetch-site"];
-        if (site === "cross-site" || site === "same-site") {
-          return html(reply, 200, sameSiteBouncePage(pathAndQuery(request)));
-        }
-        const returnTo = pathAndQuery(request);
-        if (!isSafeReturnTo(returnTo)) {
-          // The sign-in form could not bring the browser back here: refuse now, not after
-          // the user typed a password.
-          return showError(reply, {
-            kind: "show",
-            error: "invalid_request",
-            description: "The authorization request is too long.",
-          });
-        }
-        allowFormRedirectTo(reply, v.request.redirectUri);
-        return html(
-          reply,
-          200,
-          authorizeLoginPage({
-            clientId: v.client.id,
-            returnTo,
-            username: v.request.oidc?.loginHint,
-          }),
-        );
-      }
-      const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
-      if (next.kind === "redirect") return sendRedirect(reply, next);
-      if (next.kind === "login") {
-        // Signed in, but not recently enough (prompt=login, max_age): sign in again, then
-        // back to this request without what asked for it.
-        allowFormRedirectTo(reply, v.request.redirectUri);
-        return html(
-          reply,
-          200,
-          authorizeLoginPage({
-            clientId: v.client.id,
-            returnTo: withoutReauthentication(pathAndQuery(request)),
-            username: v.request.oidc?.loginHint ?? current.user.username,
-          }),
-        );
-      }
-      allowFormRedirectTo(reply, v.request.redirectUri);
-      return html(
-        reply,
-        200,
-        consentPage({
-          username: current.user.username,
-          clientId: next.client.id,
-          scopes: next.request.scope,
-          interactionId: next.interactionId,
-        }),
-      );
-    });
+/** Signed in: the code (or the client's error), a new sign-in, or the consent page. */
+async function withSession(
+  endpoint: AuthorizationEndpoint,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  v: ValidRequest,
+  current: ResolvedSession,
+): Promise<FastifyReply> {
+  const next = await endpoint.proceed(subjectOf(current), v.client, v.request);
+  if (next.kind === "redirect") return sendRedirect(reply, next);
+  if (next.kind === "login") {
+    // Signed in, but not recently enough (prompt=login, max_age): sign in again, then
+    // back to this request without what asked for it.
+    return signInPage(
+      reply,
+      v,
+      withoutReauthentication(pathAndQuery(request)),
+      v.request.oidc?.loginHint ?? current.user.username,
+    );
+  }
+  return consentQuestionPage(reply, v, current, next);
+}
 
-    pages.post("/oauth/authorize/decision", async (request, reply) => {
-      ctx.assertSameOrigin(request);
-      const current = await requireSession(tessera, request, reply);
-      const body = bodyObject(request.body);
-      const interaction = requiredString(body, "interaction", 64);
-      const decision = requiredString(body, "decision", 16);
-      if (decision !== "approve" && decision !== "deny") {
-        throw new TesseraError("invalid_request", "decision must be approve or deny.");
-      }
-      const out = await endpoint.decide(subjectOf(current), interaction, decision === "approve");
-      if (out.kind === "show") return showError(reply, out);
-      request.log.info(
-        { userId: current.user.id, decision },
-        decision === "approve" ? "consent granted" : "consent denied",
-      );
-      return sendRedirect(reply, out);
-    });
-  });
+/** The sign-in page of a valid request, allowed to redirect to its client afterwards. */
+function signInPage(
+  reply: FastifyReply,
+  v: ValidRequest,
+  returnTo: string,
+  username: string | undefined,
+): FastifyReply {
+  allowFormRedirectTo(reply, v.request.redirectUri);
+  return html(reply, 200, authorizeLoginPage({ clientId: v.client.id, returnTo, username }));
+}
+
+/** The consent page asking the signed-in user about this request's scopes. */
+function consentQuestionPage(
+  reply: FastifyReply,
+  v: ValidRequest,
+  current: ResolvedSession,
+  question: ConsentQuestion,
+): FastifyReply {
+  allowFormRedirectTo(reply, v.request.redirectUri);
+  return html(
+    reply,
+    200,
+    consentPage({
+      username: current.user.username,
+      clientId: question.client.id,
+      scopes: question.request.scope,
+      interactionId: question.interactionId,
+    }),
+  );
+}
+
+/** POST /oauth/authorize/decision: the user's answer on the consent page, then the redirect. */
+async function consentDecision(
+  tessera: Tessera,
+  ctx: RouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  ctx.assertSameOrigin(request);
+  const current = await requireSession(tessera, request, reply);
+  const { interaction, decision } = decisionForm(request.body);
+  const out = await tessera.authorization.decide(
+    subjectOf(current),
+    interaction,
+    decision === "approve",
+  );
+  if (out.kind === "show") return showError(reply, out);
+  request.log.info(
+    { userId: current.user.id, decision },
+    decision === "approve" ? "consent granted" : "consent denied",
+  );
+  return sendRedirect(reply, out);
+}
+
+/** The consent form's fields: the interaction id and `approve` or `deny`. */
+function decisionForm(raw: unknown): { interaction: string; decision: "approve" | "deny" } {
+  const body = bodyObject(raw);
+  const interaction = requiredString(body, "interaction", 64);
+  const decision = requiredString(body, "decision", 16);
+  if (decision !== "approve" && decision !== "deny") {
+    throw new TesseraError("invalid_request", "decision must be approve or deny.");
+  }
+  return { interaction, decision };
 }
