@@ -1,5 +1,5 @@
 /**
- * The token endpoint's check after a grant (src/oauth/token.ts, confirmClient) on
+ * The token endpoint's check after a grant (src/oauth/grants/shared.ts, confirmClient) on
  * PostgreSQL, where the client reads of one turn share one statement
  * (src/store/postgres/group-read.ts): grants for several clients at once, one of them
  * removed and one narrowed by "another instance" (in the database, with no eviction

@@ -39,82 +39,116 @@ export async function clientCommand(
   io: CliIo,
 ): Promise<number> {
   switch (sub) {
-    case "add": {
-      rejectUnknown(unknown, [...CLIENT_OPTIONS, "public"]);
-      const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
-      const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
-      const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
-      const tokenFormat = stringOption("token-format", unknown.get("token-format"));
-      const idTokenAlg = stringOption("id-token-alg", unknown.get("id-token-alg"));
-      const postLogout = listOption(
-        stringOption("post-logout-redirect-uri", unknown.get("post-logout-redirect-uri")),
-      );
-      const backchannel = stringOption(
-        "backchannel-logout-uri",
-        unknown.get("backchannel-logout-uri"),
-      );
-      return withTessera(config, io, async (t) => {
-        const { client, secret } = await t.clients.add({
-          id: clientId,
-          grants: listOption(stringOption("grants", unknown.get("grants"))),
-          audience: listOption(stringOption("audience", unknown.get("audience"))),
-          scopes: (stringOption("scopes", unknown.get("scopes")) ?? "").split(" ").filter(Boolean),
-          introspect: unknown.get("introspect") === true,
-          public: unknown.get("public") === true,
-          firstParty: unknown.get("first-party") === true,
-          fingerprint: unknown.get("fingerprint") === true,
-          oidc: unknown.get("oidc") === true,
-          redirectUris,
-          ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
-          ...(postLogout.length === 0 ? {} : { postLogoutRedirectUris: postLogout }),
-          ...(backchannel === undefined ? {} : { backchannelLogoutUri: backchannel }),
-          ...(accessTtl === undefined ? {} : { accessTtl }),
-          ...(tokenFormat === undefined ? {} : { tokenFormat }),
-        });
-        io.out(`created ${client.type} client ${client.id}`);
-        if (secret !== undefined) {
-          io.out(`client_secret: ${secret}`);
-          io.out("(shown once; only its SHA-256 is stored — keep it in your secret manager)");
-        }
-        return 0;
-      });
-    }
+    case "add":
+      return clientAdd(config, args, unknown, io);
     case "list":
-      rejectUnknown(unknown, []);
-      positionalArgs("client list", args, []);
-      return withTessera(config, io, async (t) => {
-        for (const c of await t.clients.list()) io.out(clientLine(c));
-        return 0;
-      });
+      return clientList(config, args, unknown, io);
     case "update":
       return clientUpdate(config, args, unknown, io);
-    case "remove": {
-      rejectUnknown(unknown, []);
-      const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
-      return withTessera(config, io, async (t) => {
-        await t.removeClient(id);
-        io.out(
-          `removed client ${id}; its refresh tokens, access tokens, consents and feed connections are ended`,
-        );
-        return 0;
-      });
-    }
-    case "rotate-secret": {
-      rejectUnknown(unknown, []);
-      const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
-      return withTessera(config, io, async (t) => {
-        const secret = await t.rotateClientSecret(id);
-        io.out(`client_secret: ${secret}`);
-        io.out("(shown once; the previous secret no longer works)");
-        return 0;
-      });
-    }
+    case "remove":
+      return clientRemove(config, args, unknown, io);
+    case "rotate-secret":
+      return clientRotateSecret(config, args, unknown, io);
     default:
       throw new TesseraError(
         "invalid_request",
         `unknown client command "${sub ?? ""}"; see tessera help`,
       );
   }
+}
+
+/** `client add ID [...]`: registers a client; a confidential one's secret is shown once. */
+async function clientAdd(
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, [...CLIENT_OPTIONS, "public"]);
+  const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
+  const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
+  const accessTtl = intOption("access-ttl", unknown.get("access-ttl"));
+  const tokenFormat = stringOption("token-format", unknown.get("token-format"));
+  const idTokenAlg = stringOption("id-token-alg", unknown.get("id-token-alg"));
+  const postLogout = listOption(
+    stringOption("post-logout-redirect-uri", unknown.get("post-logout-redirect-uri")),
+  );
+  const backchannel = stringOption("backchannel-logout-uri", unknown.get("backchannel-logout-uri"));
+  return withTessera(config, io, async (t) => {
+    const { client, secret } = await t.clients.add({
+      id: clientId,
+      grants: listOption(stringOption("grants", unknown.get("grants"))),
+      audience: listOption(stringOption("audience", unknown.get("audience"))),
+      scopes: (stringOption("scopes", unknown.get("scopes")) ?? "").split(" ").filter(Boolean),
+      introspect: unknown.get("introspect") === true,
+      public: unknown.get("public") === true,
+      firstParty: unknown.get("first-party") === true,
+      fingerprint: unknown.get("fingerprint") === true,
+      oidc: unknown.get("oidc") === true,
+      redirectUris,
+      ...(idTokenAlg === undefined ? {} : { idTokenAlg }),
+      ...(postLogout.length === 0 ? {} : { postLogoutRedirectUris: postLogout }),
+      ...(backchannel === undefined ? {} : { backchannelLogoutUri: backchannel }),
+      ...(accessTtl === undefined ? {} : { accessTtl }),
+      ...(tokenFormat === undefined ? {} : { tokenFormat }),
+    });
+    io.out(`created ${client.type} client ${client.id}`);
+    if (secret !== undefined) {
+      io.out(`client_secret: ${secret}`);
+      io.out("(shown once; only its SHA-256 is stored — keep it in your secret manager)");
+    }
+    return 0;
+  });
+}
+
+/** `client list`: one line per client (see `clientLine`). */
+async function clientList(
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, []);
+  positionalArgs("client list", args, []);
+  return withTessera(config, io, async (t) => {
+    for (const c of await t.clients.list()) io.out(clientLine(c));
+    return 0;
+  });
+}
+
+/** `client remove ID`: removes the client and ends everything issued to it. */
+async function clientRemove(
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, []);
+  const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
+  return withTessera(config, io, async (t) => {
+    await t.removeClient(id);
+    io.out(
+      `removed client ${id}; its refresh tokens, access tokens, consents and feed connections are ended`,
+    );
+    return 0;
+  });
+}
+
+/** `client rotate-secret ID`: a new secret, shown once; the previous one stops working. */
+async function clientRotateSecret(
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+): Promise<number> {
+  rejectUnknown(unknown, []);
+  const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
+  return withTessera(config, io, async (t) => {
+    const secret = await t.rotateClientSecret(id);
+    io.out(`client_secret: ${secret}`);
+    io.out("(shown once; the previous secret no longer works)");
+    return 0;
+  });
 }
 
 /** One client as `client list` and `client update` print it. */

@@ -97,7 +97,7 @@ function params(c: ClientRecord): unknown[] {
 
 /**
  * Clients in `clients`. Reads by id are grouped (./group-read.ts): the token endpoint reads
- * the client again after every grant (src/oauth/token.ts, confirmClient), so under load
+ * the client again after every grant (src/oauth/grants/shared.ts, confirmClient), so under load
  * the reads of one turn share one statement instead of a round trip each.
  */
 export class PostgresClients implements ClientStore {
