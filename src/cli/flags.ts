@@ -25,6 +25,22 @@ export const BOOLEAN_FLAGS = [
   "json",
 ];
 
+/** One subcommand of a command group (`user add`, `client list`, …): its exit code. */
+export type Subcommand = (
+  config: Config,
+  args: string[],
+  unknown: Options,
+  io: CliIo,
+) => Promise<number>;
+
+/** The refusal of a subcommand a command group does not have. */
+export function unknownSubcommand(group: string, sub: string | undefined): TesseraError {
+  return new TesseraError(
+    "invalid_request",
+    `unknown ${group} command "${sub ?? ""}"; see tessera help`,
+  );
+}
+
 export function rejectUnknown(unknown: Options, allowed: string[]): void {
   for (const name of unknown.keys()) {
     if (!allowed.includes(name)) {

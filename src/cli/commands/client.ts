@@ -7,8 +7,10 @@ import {
   type Options,
   positionalArgs,
   rejectUnknown,
+  type Subcommand,
   stringOption,
   switchOption,
+  unknownSubcommand,
   withTessera,
 } from "../flags.js";
 import type { CliIo } from "../io.js";
@@ -50,20 +52,12 @@ export async function clientCommand(
     case "rotate-secret":
       return clientRotateSecret(config, args, unknown, io);
     default:
-      throw new TesseraError(
-        "invalid_request",
-        `unknown client command "${sub ?? ""}"; see tessera help`,
-      );
+      throw unknownSubcommand("client", sub);
   }
 }
 
 /** `client add ID [...]`: registers a client; a confidential one's secret is shown once. */
-async function clientAdd(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const clientAdd: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, [...CLIENT_OPTIONS, "public"]);
   const [clientId] = positionalArgs("client add", args, ["ID"]) as [string];
   const redirectUris = listOption(stringOption("redirect-uri", unknown.get("redirect-uri")));
@@ -99,30 +93,20 @@ async function clientAdd(
     }
     return 0;
   });
-}
+};
 
 /** `client list`: one line per client (see `clientLine`). */
-async function clientList(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const clientList: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, []);
   positionalArgs("client list", args, []);
   return withTessera(config, io, async (t) => {
     for (const c of await t.clients.list()) io.out(clientLine(c));
     return 0;
   });
-}
+};
 
 /** `client remove ID`: removes the client and ends everything issued to it. */
-async function clientRemove(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const clientRemove: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, []);
   const [id] = positionalArgs("client remove", args, ["ID"]) as [string];
   return withTessera(config, io, async (t) => {
@@ -132,15 +116,10 @@ async function clientRemove(
     );
     return 0;
   });
-}
+};
 
 /** `client rotate-secret ID`: a new secret, shown once; the previous one stops working. */
-async function clientRotateSecret(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const clientRotateSecret: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, []);
   const [id] = positionalArgs("client rotate-secret", args, ["ID"]) as [string];
   return withTessera(config, io, async (t) => {
@@ -149,7 +128,7 @@ async function clientRotateSecret(
     io.out("(shown once; the previous secret no longer works)");
     return 0;
   });
-}
+};
 
 /** One client as `client list` and `client update` print it. */
 function clientLine(c: ClientView): string {
@@ -174,12 +153,7 @@ function clientLine(c: ClientView): string {
 }
 
 /** `client update ID [...]`: only the options given change; checked as `client add` checks. */
-async function clientUpdate(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const clientUpdate: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, [
     ...CLIENT_OPTIONS,
     "no-introspect",
@@ -234,4 +208,4 @@ async function clientUpdate(
     io.out(clientLine(clientView(await t.updateClient(clientId, changes))));
     return 0;
   });
-}
+};

@@ -3,7 +3,13 @@ import type { Config } from "../../config/defaults.js";
 import { TesseraError } from "../../errors.js";
 import { copyToPostgres, migrateSchema } from "../../installation/schema.js";
 import { isPostgresUrl } from "../../store/open.js";
-import { type Options, positionalArgs, rejectUnknown, stringOption } from "../flags.js";
+import {
+  type Options,
+  positionalArgs,
+  rejectUnknown,
+  stringOption,
+  unknownSubcommand,
+} from "../flags.js";
 import type { CliIo } from "../io.js";
 
 /**
@@ -59,9 +65,6 @@ export async function dbCommand(
       return 0;
     }
     default:
-      throw new TesseraError(
-        "invalid_request",
-        `unknown db command "${sub ?? ""}"; see tessera help`,
-      );
+      throw unknownSubcommand("db", sub);
   }
 }

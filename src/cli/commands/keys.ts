@@ -7,6 +7,7 @@ import {
   positionalArgs,
   rejectUnknown,
   stringOption,
+  unknownSubcommand,
   withTessera,
 } from "../flags.js";
 import type { CliIo } from "../io.js";
@@ -66,9 +67,6 @@ export async function keysCommand(
       });
     }
     default:
-      throw new TesseraError(
-        "invalid_request",
-        `unknown keys command "${sub ?? ""}"; see tessera help`,
-      );
+      throw unknownSubcommand("keys", sub);
   }
 }

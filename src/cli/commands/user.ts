@@ -9,8 +9,10 @@ import {
   readPassword,
   rejectUnknown,
   requirePasswordStdin,
+  type Subcommand,
   stringOption,
   switchOption,
+  unknownSubcommand,
   withTessera,
 } from "../flags.js";
 import type { CliIo } from "../io.js";
@@ -38,20 +40,12 @@ export async function userCommand(
     case "password":
       return userPassword(config, args, unknown, io);
     default:
-      throw new TesseraError(
-        "invalid_request",
-        `unknown user command "${sub ?? ""}"; see tessera help`,
-      );
+      throw unknownSubcommand("user", sub);
   }
 }
 
 /** `user add NAME --password-stdin [--roles a,b] [profile options]`: creates a user. */
-async function userAdd(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const userAdd: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, ["password-stdin", "roles", ...PROFILE_OPTIONS]);
   requirePasswordStdin("user add", unknown);
   const [name] = positionalArgs("user add", args, ["NAME"]) as [string];
@@ -63,15 +57,10 @@ async function userAdd(
     io.out(`created user ${user.username} (id ${user.id})`);
     return 0;
   });
-}
+};
 
 /** `user list`: one line per user (id, name, state, roles, creation time). */
-async function userList(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const userList: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, []);
   positionalArgs("user list", args, []);
   return withTessera(config, io, async (t) => {
@@ -82,7 +71,7 @@ async function userList(
     }
     return 0;
   });
-}
+};
 
 /** `user disable NAME` / `user enable NAME`: disabling also ends every session. */
 async function userDisableOrEnable(
@@ -102,12 +91,7 @@ async function userDisableOrEnable(
 }
 
 /** `user roles NAME --set a,b`: replaces the user's roles (`--set ''` for none). */
-async function userRoles(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const userRoles: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, ["set"]);
   const [name] = positionalArgs("user roles", args, ["NAME"]) as [string];
   const set = unknown.get("set");
@@ -119,15 +103,10 @@ async function userRoles(
     io.out(`roles of ${user.username}: ${user.roles.join(",") || "(none)"}`);
     return 0;
   });
-}
+};
 
 /** `user profile NAME [profile options]`: changes the user's OpenID Connect profile. */
-async function userProfile(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const userProfile: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, [...PROFILE_OPTIONS, "no-email-verified"]);
   const [name] = positionalArgs("user profile", args, ["NAME"]) as [string];
   const changes = profileOptions(unknown);
@@ -142,15 +121,10 @@ async function userProfile(
     io.out(profileLine(user));
     return 0;
   });
-}
+};
 
 /** `user password NAME --password-stdin`: the admin reset; ends every session. */
-async function userPassword(
-  config: Config,
-  args: string[],
-  unknown: Options,
-  io: CliIo,
-): Promise<number> {
+const userPassword: Subcommand = async (config, args, unknown, io) => {
   rejectUnknown(unknown, ["password-stdin"]);
   requirePasswordStdin("user password", unknown);
   const [name] = positionalArgs("user password", args, ["NAME"]) as [string];
@@ -160,7 +134,7 @@ async function userPassword(
     io.out(`password of ${user.username} changed; every session ended`);
     return 0;
   });
-}
+};
 
 /** A user's OpenID Connect profile options (`user add` and `user profile`). */
 const PROFILE_OPTIONS = ["email", "email-verified", "name"];
